@@ -1,0 +1,75 @@
+/**
+ * The one catalogue of error codes (in `error` replies) and close codes (on the WebSocket),
+ * shared by server and SDK. `docs/protocol.md` documents the same table; a test keeps them in step.
+ */
+
+/** Error codes carried by `error` replies. `temporary: true` means the same command may succeed later. */
+export const ErrorCode = {
+  internal: 100,
+  unauthorized: 101,
+  unknownChannel: 102,
+  permissionDenied: 103,
+  methodNotFound: 104,
+  alreadySubscribed: 105,
+  limitExceeded: 106,
+  badRequest: 107,
+  notAvailable: 108,
+  notConnected: 109,
+  alreadyConnected: 110,
+  timeout: 111,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** What each error code means, and whether retrying the same command can succeed. */
+export const errorCatalogue: Readonly<Record<ErrorCode, { name: string; temporary: boolean; meaning: string }>> = {
+  100: { name: "internal", temporary: true, meaning: "The server failed to handle the command; retry later." },
+  101: { name: "unauthorized", temporary: false, meaning: "The connection is not allowed to do this (anonymous, or bad credentials)." },
+  102: { name: "unknown_channel", temporary: false, meaning: "The channel's namespace is not configured, or the name breaks the channel rules." },
+  103: { name: "permission_denied", temporary: false, meaning: "The namespace does not allow this operation from a client." },
+  104: { name: "method_not_found", temporary: false, meaning: "The command names no known method." },
+  105: { name: "already_subscribed", temporary: false, meaning: "This connection is already subscribed to the channel." },
+  106: { name: "limit_exceeded", temporary: false, meaning: "A configured limit was reached (for example subscriptions per connection)." },
+  107: { name: "bad_request", temporary: false, meaning: "A field is missing or has the wrong type; the message says which." },
+  108: { name: "not_available", temporary: false, meaning: "The feature is off for this namespace (history or presence)." },
+  109: { name: "not_connected", temporary: false, meaning: "Send `connect` first and wait for its reply." },
+  110: { name: "already_connected", temporary: false, meaning: "`connect` was already accepted on this connection." },
+  111: { name: "timeout", temporary: true, meaning: "SDK only: no reply arrived within the command timeout." },
+};
+
+/**
+ * WebSocket close codes used by Hubcast. Codes x000–x499 ask the client to reconnect,
+ * x500–x999 are final (3xxx server, 4xxx application). 1xxx codes are the standard ones.
+ */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  invalidPayload: 1007,
+  messageTooBig: 1009,
+  shutdown: 3000,
+  serverError: 3001,
+  noPong: 3002,
+  slowConsumer: 3003,
+  connectTimeout: 3004,
+  badRequest: 3500,
+  forceDisconnect: 3501,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** What each close code means; `reconnect` follows from {@link shouldReconnect}. */
+export const closeCatalogue: Readonly<Record<CloseCode, { name: string; meaning: string }>> = {
+  1000: { name: "normal", meaning: "Closed on purpose by the client or the server." },
+  1001: { name: "going_away", meaning: "The peer is going away (browser tab closed, server stopping without drain)." },
+  1007: { name: "invalid_payload", meaning: "A text frame was not valid UTF-8." },
+  1009: { name: "message_too_big", meaning: "A frame was larger than the server's maxMessageBytes." },
+  3000: { name: "shutdown", meaning: "The node is shutting down; reconnect (to any node)." },
+  3001: { name: "server_error", meaning: "The node hit an internal error for this connection; reconnect." },
+  3002: { name: "no_pong", meaning: "The client did not answer a ping within pongTimeoutMs." },
+  3003: { name: "slow_consumer", meaning: "The client read too slowly and its send buffer passed maxSendBufferBytes; reconnect and recover." },
+  3004: { name: "connect_timeout", meaning: "No `connect` command arrived within connectTimeoutMs of the socket opening." },
+  3500: { name: "bad_request", meaning: "A frame could not be parsed as a command (not JSON, no valid id); fix the client." },
+  3501: { name: "force_disconnect", meaning: "The server disconnected the client on purpose and asks it not to come back." },
+};
+
+/** Close codes x000–x499 ask the client to reconnect, x500–x999 are final (3xxx server, 4xxx app). */
+export const shouldReconnect = (closeCode: number): boolean =>
+  closeCode < 3000 || closeCode % 1000 < 500;

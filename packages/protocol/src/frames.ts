@@ -1,0 +1,185 @@
+/**
+ * Protocol v1 frame shapes. A command is `{"id": n, "<method>": request}`; its one reply is
+ * `{"id": n, "<method>": result}` or `{"id": n, "error": {...}}`. Pushes carry no id:
+ * `{"<push>": body}`. The same shapes map one-to-one onto a binary encoding later.
+ */
+
+/** Any value JSON can carry. Publication data is always one of these in the JSON encoding. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** The protocol version this package speaks; `connect` replies carry the server's. */
+export const PROTOCOL_VERSION = 1;
+
+/** WebSocket subprotocols, one per encoding. */
+export const Subprotocol = { json: "hubcast.v1.json" } as const;
+export type Subprotocol = (typeof Subprotocol)[keyof typeof Subprotocol];
+
+/** Where a channel's history stands: `offset` grows by one per publication within an `epoch`. */
+export interface StreamPosition {
+  offset: number;
+  /** Changes whenever history may have been lost, so "nothing missed" is told from "cannot know". */
+  epoch: string;
+}
+
+/** Who a connection is, as others see it in presence, join/leave and publications. */
+export interface ClientInfo {
+  /** Server-assigned connection id, unique across the cluster. */
+  client: string;
+  /** User id; `""` for anonymous connections. */
+  user: string;
+  /** Application data about the user (from the auth hook); absent when there is none. */
+  info?: JsonValue;
+}
+
+/** A publication as delivered to clients. */
+export interface Publication {
+  data: JsonValue;
+  /** Present when the channel keeps history. */
+  offset?: number;
+  /** The publishing client, when a client (not the server API) published. */
+  info?: ClientInfo;
+}
+
+export interface ConnectRequest {
+  /** Credentials for the server's authenticate hook. */
+  token?: string;
+  /** Client name and version, for logs. */
+  name?: string;
+  version?: string;
+}
+export interface ConnectResult {
+  client: string;
+  /** The server's protocol version. */
+  version: number;
+  /** Server ping period in ms: the client may treat 2× this without a ping as a dead link. */
+  pingIntervalMs: number;
+  /** Largest frame the server accepts, in bytes. */
+  maxMessageBytes: number;
+}
+
+export interface SubscribeRequest {
+  channel: string;
+  /** Last position the client saw: asks the server to recover what came after it. */
+  since?: StreamPosition;
+}
+export interface SubscribeResult {
+  /** True when the channel keeps history, so positions (and recovery) apply. */
+  recoverable: boolean;
+  /** The channel's position at the moment the subscription went live (when recoverable). */
+  position?: StreamPosition;
+  /** Present when `since` was sent: were all missed publications recovered? */
+  recovered?: boolean;
+  /** Publications missed since `since`, oldest first, delivered exactly once. */
+  publications?: Publication[];
+}
+
+export interface ChannelRequest {
+  channel: string;
+}
+export type UnsubscribeRequest = ChannelRequest;
+export type UnsubscribeResult = Record<string, never>;
+
+export interface PublishRequest {
+  channel: string;
+  data: JsonValue;
+}
+export interface PublishResult {
+  /** Where the publication landed in history, when the channel keeps history. */
+  position?: StreamPosition;
+}
+
+export type PresenceRequest = ChannelRequest;
+export interface PresenceResult {
+  /** Connection id → who it is. */
+  clients: Record<string, ClientInfo>;
+}
+export type PresenceStatsRequest = ChannelRequest;
+export interface PresenceStatsResult {
+  numClients: number;
+  numUsers: number;
+}
+
+export interface HistoryRequest {
+  channel: string;
+  /** Most publications to return; 0 returns none (only the position). @default the server's maximum */
+  limit?: number;
+  /** Return publications after this position (same epoch only). */
+  since?: StreamPosition;
+  /** Newest first. @default false */
+  reverse?: boolean;
+}
+export interface HistoryResult {
+  publications: Publication[];
+  /** The channel's current position. */
+  position: StreamPosition;
+}
+
+/** Every method: its request and its result. The method name is the command's key on the wire. */
+export interface Methods {
+  connect: { request: ConnectRequest; result: ConnectResult };
+  subscribe: { request: SubscribeRequest; result: SubscribeResult };
+  unsubscribe: { request: UnsubscribeRequest; result: UnsubscribeResult };
+  publish: { request: PublishRequest; result: PublishResult };
+  presence: { request: PresenceRequest; result: PresenceResult };
+  presence_stats: { request: PresenceStatsRequest; result: PresenceStatsResult };
+  history: { request: HistoryRequest; result: HistoryResult };
+}
+export type Method = keyof Methods;
+export const METHODS: readonly Method[] = [
+  "connect",
+  "subscribe",
+  "unsubscribe",
+  "publish",
+  "presence",
+  "presence_stats",
+  "history",
+] as const;
+
+/** A decoded command: the wire's `{"id", "<method>": request}` as a tagged union. */
+export type Command = { [M in Method]: { id: number; method: M; request: Methods[M]["request"] } }[Method];
+
+export interface ErrorBody {
+  code: number;
+  message: string;
+  /** The same command may succeed if retried later. */
+  temporary?: boolean;
+}
+
+/** A decoded reply: exactly one per command, with the command's id. */
+export type Reply =
+  | { [M in Method]: { id: number; method: M; result: Methods[M]["result"] } }[Method]
+  | { id: number; error: ErrorBody };
+
+export interface PublicationPush extends Publication {
+  channel: string;
+}
+export interface JoinLeavePush {
+  channel: string;
+  info: ClientInfo;
+}
+export interface UnsubscribePush {
+  channel: string;
+  code: number;
+  reason: string;
+}
+export interface DisconnectPush {
+  code: number;
+  reason: string;
+  reconnect: boolean;
+}
+
+/** Every server push (no id) and its body. `ping` asks for a `{"pong":{}}` frame back. */
+export interface Pushes {
+  publication: PublicationPush;
+  join: JoinLeavePush;
+  leave: JoinLeavePush;
+  unsubscribe: UnsubscribePush;
+  disconnect: DisconnectPush;
+  ping: Record<string, never>;
+}
+export type PushType = keyof Pushes;
+export const PUSH_TYPES: readonly PushType[] = ["publication", "join", "leave", "unsubscribe", "disconnect", "ping"] as const;
+export type Push = { [P in PushType]: { type: P; body: Pushes[P] } }[PushType];
+
+/** What a client may receive: a reply or a push. */
+export type ServerFrame = { kind: "reply"; reply: Reply } | { kind: "push"; push: Push };

@@ -1,0 +1,5 @@
+export * from "./codes.js";
+export * from "./frames.js";
+export * from "./validate.js";
+export * from "./codec.js";
+export * from "./json-codec.js";

@@ -1,0 +1,40 @@
+import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protocol";
+
+/** How a channel keeps history; `size: 0` means no history (publications get no offset). */
+export interface HistoryPolicy {
+  /** Publications kept per channel. */
+  size: number;
+  /** How long a channel's history lives after its last publication, in ms. */
+  ttlMs: number;
+}
+
+/** What a broker hands back to its node. Backends never see the node itself. */
+export interface BrokerHandlers {
+  /** A publication (from any node) in a channel this node subscribed to, in offset order. */
+  publication(pub: RawPublication): void;
+  join(channel: string, info: ClientInfo): void;
+  leave(channel: string, info: ClientInfo): void;
+}
+
+/**
+ * Fans publications out to every node that subscribed to the channel. The Hub calls
+ * `subscribe` when a channel's first local subscriber arrives and `unsubscribe` when its last
+ * leaves, so a node only hears the channels it serves.
+ */
+export interface Broker {
+  /** Starts delivering to `handlers`; called once before any other method. */
+  start(handlers: BrokerHandlers): Promise<void>;
+  /** Resolves once publications in these channels will reach this node's handlers. */
+  subscribe(channels: readonly string[]): Promise<void>;
+  unsubscribe(channels: readonly string[]): Promise<void>;
+  /**
+   * Appends to history (when `history.size > 0`) and fans out, atomically: offsets are
+   * gap-free and every node sees publications of one channel in offset order.
+   * Resolves to the publication's position, or `undefined` without history.
+   */
+  publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy): Promise<StreamPosition | undefined>;
+  /** Tells every node serving the channel that a client joined or left it. */
+  publishJoin(channel: string, info: ClientInfo): Promise<void>;
+  publishLeave(channel: string, info: ClientInfo): Promise<void>;
+  close(): Promise<void>;
+}

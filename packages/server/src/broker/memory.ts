@@ -1,0 +1,50 @@
+import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protocol";
+import type { MemoryStreams } from "../history/memory-streams.js";
+import type { Broker, BrokerHandlers, HistoryPolicy } from "./broker.js";
+
+/** The embedded broker: one process, delivery in the publishing call, history in memory. */
+export class MemoryBroker implements Broker {
+  private handlers: BrokerHandlers | undefined;
+  private readonly subscribed = new Set<string>();
+
+  constructor(private readonly streams: MemoryStreams) {}
+
+  start(handlers: BrokerHandlers): Promise<void> {
+    this.handlers = handlers;
+    return Promise.resolve();
+  }
+
+  subscribe(channels: readonly string[]): Promise<void> {
+    for (const channel of channels) this.subscribed.add(channel);
+    return Promise.resolve();
+  }
+
+  unsubscribe(channels: readonly string[]): Promise<void> {
+    for (const channel of channels) this.subscribed.delete(channel);
+    return Promise.resolve();
+  }
+
+  publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy): Promise<StreamPosition | undefined> {
+    const position = history.size > 0 ? this.streams.append(pub, history) : undefined;
+    if (this.handlers !== undefined && this.subscribed.has(pub.channel)) {
+      this.handlers.publication(position === undefined ? pub : { ...pub, offset: position.offset });
+    }
+    return Promise.resolve(position);
+  }
+
+  publishJoin(channel: string, info: ClientInfo): Promise<void> {
+    if (this.subscribed.has(channel)) this.handlers?.join(channel, info);
+    return Promise.resolve();
+  }
+
+  publishLeave(channel: string, info: ClientInfo): Promise<void> {
+    if (this.subscribed.has(channel)) this.handlers?.leave(channel, info);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.handlers = undefined;
+    this.subscribed.clear();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,95 @@
+import type { HistoryPolicy } from "./broker/broker.js";
+import { checkBoolean, checkInteger, checkKnownKeys, OptionError } from "./validation.js";
+
+/** Options of one namespace: every channel `ns:rest` follows namespace `ns`'s options. */
+export interface ChannelOptions {
+  /** Publications kept per channel; 0 disables history and recovery. @default 0 */
+  historySize?: number;
+  /** History lifetime after a channel's last publication, in ms. @default 300_000 */
+  historyTtlMs?: number;
+  /** Keep a presence list (who is subscribed). @default false */
+  presence?: boolean;
+  /** Push `join`/`leave` to subscribers when others subscribe or leave. @default false */
+  joinLeave?: boolean;
+  /** Clients may publish (otherwise only the server side may). @default false */
+  allowPublish?: boolean;
+  /** Connections without a user may subscribe. @default true */
+  allowAnonymousSubscribe?: boolean;
+  /** Subscribers may read presence. @default true */
+  allowPresence?: boolean;
+  /** Subscribers may read history. @default true */
+  allowHistory?: boolean;
+}
+
+export type ResolvedChannelOptions = Readonly<Required<ChannelOptions>> & { readonly history: HistoryPolicy };
+
+const CHANNEL_OPTION_KEYS = [
+  "historySize",
+  "historyTtlMs",
+  "presence",
+  "joinLeave",
+  "allowPublish",
+  "allowAnonymousSubscribe",
+  "allowPresence",
+  "allowHistory",
+] as const satisfies readonly (keyof ChannelOptions)[];
+
+/** Applies defaults, validates, freezes. `where` prefixes error messages (`namespaces.chat`). */
+export function resolveChannelOptions(opts: ChannelOptions = {}, where = "channel"): ResolvedChannelOptions {
+  checkKnownKeys(where, opts, CHANNEL_OPTION_KEYS);
+  const o = {
+    historySize: checkInteger(`${where}.historySize`, opts.historySize ?? 0, 0, 1_000_000),
+    historyTtlMs: checkInteger(`${where}.historyTtlMs`, opts.historyTtlMs ?? 300_000, 1),
+    presence: checkBoolean(`${where}.presence`, opts.presence ?? false),
+    joinLeave: checkBoolean(`${where}.joinLeave`, opts.joinLeave ?? false),
+    allowPublish: checkBoolean(`${where}.allowPublish`, opts.allowPublish ?? false),
+    allowAnonymousSubscribe: checkBoolean(`${where}.allowAnonymousSubscribe`, opts.allowAnonymousSubscribe ?? true),
+    allowPresence: checkBoolean(`${where}.allowPresence`, opts.allowPresence ?? true),
+    allowHistory: checkBoolean(`${where}.allowHistory`, opts.allowHistory ?? true),
+  };
+  return Object.freeze({ ...o, history: Object.freeze({ size: o.historySize, ttlMs: o.historyTtlMs }) });
+}
+
+/** Separates a namespace from the rest of a channel name: `chat:room1` → `chat`. */
+export const NAMESPACE_SEPARATOR = ":";
+const NAMESPACE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Printable ASCII without space, quote or backslash: safe in URLs, logs and Redis keys. */
+const CHANNEL_CHARS = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/** The result of looking a channel up: its namespace options, or why it is not valid. */
+export type ChannelLookup = { ok: true; namespace: string; options: ResolvedChannelOptions } | { ok: false; reason: string };
+
+/** Maps channel names to namespace options; channels without a namespace use the default. */
+export class ChannelRules {
+  private readonly namespaces: ReadonlyMap<string, ResolvedChannelOptions>;
+
+  constructor(
+    namespaces: Readonly<Record<string, ChannelOptions>>,
+    private readonly defaults: ResolvedChannelOptions,
+    private readonly maxChannelLength: number,
+  ) {
+    const resolved = new Map<string, ResolvedChannelOptions>();
+    for (const [name, options] of Object.entries(namespaces)) {
+      if (!NAMESPACE_NAME.test(name)) {
+        throw new OptionError(`namespaces.${name}`, "namespace names are 1-64 of A-Z a-z 0-9 _ . -");
+      }
+      resolved.set(name, resolveChannelOptions(options, `namespaces.${name}`));
+    }
+    this.namespaces = resolved;
+  }
+
+  lookup(channel: string): ChannelLookup {
+    if (channel.length > this.maxChannelLength) {
+      return { ok: false, reason: `channel name longer than ${this.maxChannelLength} characters` };
+    }
+    if (!CHANNEL_CHARS.test(channel)) {
+      return { ok: false, reason: "channel names are printable ASCII without spaces, quotes or backslashes" };
+    }
+    const cut = channel.indexOf(NAMESPACE_SEPARATOR);
+    if (cut < 0) return { ok: true, namespace: "", options: this.defaults };
+    const namespace = channel.slice(0, cut);
+    const options = this.namespaces.get(namespace);
+    if (options === undefined) return { ok: false, reason: `namespace "${namespace}" is not configured` };
+    return { ok: true, namespace, options };
+  }
+}

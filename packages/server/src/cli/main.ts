@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { HubcastNode } from "../node.js";
+import { OptionError } from "../validation.js";
+import { VERSION } from "../version.js";
+import { collectOptions, optionsHelp, startFlags, UsageError } from "./settings.js";
+
+const MAIN_HELP = `hubcast ${VERSION}: a self-hosted real-time messaging server
+
+Usage: hubcast <command> [options]
+
+Commands:
+  start       run a gateway node (WebSocket endpoint, demo page, health checks)
+  version     print the version
+  help        show help for a command: hubcast help start
+
+Run 'hubcast <command> --help' for a command's options.`;
+
+const START_HELP = () => `Usage: hubcast start [options]
+
+Runs a Hubcast node on the embedded memory engine. Options come from flags, then
+environment variables, then the JSON config file (--config), then the defaults.
+Namespaces ("namespaces": {"chat": {...}}) and default channel options ("channel": {...})
+are set in the config file; see docs/configuration.md.
+
+Options (flag, environment variable, default, meaning):
+${optionsHelp()}
+  -h, --help  show this help
+
+With --demo (the default) the namespace "demo" exists unless the config defines it:
+history 100 for 1 h, presence, join/leave, client publish, anonymous subscribe.
+
+Examples:
+  hubcast start
+  hubcast start --port 9000 --host 0.0.0.0 --no-demo
+  HUBCAST_LOG_LEVEL=debug hubcast start --config hubcast.json`;
+
+function fail(message: string, helpCommand: string): never {
+  process.stderr.write(`hubcast: ${message}\nRun '${helpCommand}' for usage.\n`);
+  process.exit(2);
+}
+
+async function start(args: string[]): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args, options: startFlags(), strict: true, allowPositionals: false }));
+  } catch (err) {
+    fail((err as Error).message, "hubcast start --help");
+  }
+  if (values["help"] === true) {
+    process.stdout.write(`${START_HELP()}\n`);
+    return;
+  }
+  let node: HubcastNode;
+  try {
+    node = new HubcastNode(collectOptions(values, process.env));
+  } catch (err) {
+    if (err instanceof OptionError || err instanceof UsageError) fail(err.message, "hubcast start --help");
+    throw err;
+  }
+  try {
+    await node.start();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") fail(`port ${node.options.port} on ${node.options.host} is in use; pick another with --port`, "hubcast start --help");
+    if (code === "EADDRNOTAVAIL") fail(`cannot listen on ${node.options.host}: no such local address; check --host`, "hubcast start --help");
+    throw err;
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      node.logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    node.logger.info({ signal }, "shutting down");
+    node.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        node.logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "start":
+      return start(rest);
+    case "version":
+    case "--version":
+    case "-v":
+      process.stdout.write(`${VERSION}\n`);
+      return;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      if (rest[0] === "start") process.stdout.write(`${START_HELP()}\n`);
+      else process.stdout.write(`${MAIN_HELP}\n`);
+      return;
+    default:
+      fail(`unknown command "${command}"`, "hubcast --help");
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`hubcast: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,113 @@
+import { readFileSync } from "node:fs";
+import type { NodeOptions } from "../options.js";
+import { NODE_DEFAULTS, NODE_OPTION_KEYS } from "../options.js";
+
+/** A command-line or environment value that cannot be used; the message says how to fix it. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+type ScalarKey = Exclude<(typeof NODE_OPTION_KEYS)[number], "channel" | "namespaces">;
+
+/** What each scalar option means, for `hubcast start --help`. */
+const DESCRIPTIONS: Record<ScalarKey, string> = {
+  port: "TCP port to listen on (0 picks a free one)",
+  host: "interface to listen on; 0.0.0.0 accepts remote connections",
+  path: "URL path of the WebSocket endpoint",
+  pingIntervalMs: "server ping period; a client that misses a pong is closed",
+  pongTimeoutMs: "time a client has to answer a ping (< ping interval)",
+  connectTimeoutMs: "time a new socket has to send `connect`",
+  maxMessageBytes: "largest client frame; larger ones close the connection (1009)",
+  maxSendBufferBytes: "unsent bytes after which a client is a slow consumer (3003)",
+  maxChannelLength: "longest channel name",
+  demo: "serve the demo chat at / (and the built-in `demo` namespace)",
+  logLevel: "fatal, error, warn, info, debug, trace or silent",
+};
+
+const SCALAR_KEYS = NODE_OPTION_KEYS.filter((k): k is ScalarKey => k !== "channel" && k !== "namespaces");
+
+/** `pingIntervalMs` → `ping-interval-ms`. */
+export const flagName = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** `pingIntervalMs` → `HUBCAST_PING_INTERVAL_MS`. */
+export const envName = (key: string): string => `HUBCAST_${flagName(key).replace(/-/g, "_").toUpperCase()}`;
+
+/** The `parseArgs` option table for `hubcast start`. */
+export function startFlags(): Record<string, { type: "string" | "boolean"; short?: string }> {
+  const flags: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    config: { type: "string", short: "c" },
+    help: { type: "boolean", short: "h" },
+  };
+  for (const key of SCALAR_KEYS) {
+    const isBoolean = typeof NODE_DEFAULTS[key] === "boolean";
+    flags[flagName(key)] = { type: isBoolean ? "boolean" : "string" };
+    if (isBoolean) flags[`no-${flagName(key)}`] = { type: "boolean" };
+  }
+  return flags;
+}
+
+function convert(key: ScalarKey, raw: string | boolean, source: string): NodeOptions[ScalarKey] {
+  const expected = NODE_DEFAULTS[key];
+  if (typeof expected === "number") {
+    const text = String(raw).trim();
+    const n = Number(text.replace(/_/g, ""));
+    if (text === "" || !Number.isInteger(n)) throw new UsageError(`${source}: expected a whole number, got "${String(raw)}"`);
+    return n;
+  }
+  if (typeof expected === "boolean") {
+    if (typeof raw === "boolean") return raw;
+    const v = raw.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(v)) return true;
+    if (["0", "false", "no", "off"].includes(v)) return false;
+    throw new UsageError(`${source}: expected true or false, got "${raw}"`);
+  }
+  return String(raw);
+}
+
+/** Reads a JSON config file; errors name the file and what to fix. */
+export function readConfigFile(path: string): NodeOptions {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new UsageError(`config file ${path} must hold a JSON object like {"port": 8080}`);
+  }
+  return value as NodeOptions;
+}
+
+/**
+ * Merges the sources of `hubcast start` options: flags over environment over config file.
+ * Defaults are left to `resolveNodeOptions`, which also validates the result.
+ */
+export function collectOptions(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): NodeOptions {
+  const configPath = (flags["config"] as string | undefined) ?? env["HUBCAST_CONFIG"];
+  const options: Record<string, unknown> = configPath === undefined ? {} : { ...readConfigFile(configPath) };
+  for (const key of SCALAR_KEYS) {
+    const envValue = env[envName(key)];
+    if (envValue !== undefined && envValue !== "") options[key] = convert(key, envValue, envName(key));
+    const flag = flags[flagName(key)];
+    if (flag !== undefined) options[key] = convert(key, flag, `--${flagName(key)}`);
+    if (flags[`no-${flagName(key)}`] === true) options[key] = false;
+  }
+  return options as NodeOptions;
+}
+
+/** The options table of `hubcast start --help`: flag, environment variable, default, meaning. */
+export function optionsHelp(): string {
+  const rows = SCALAR_KEYS.map((key) => {
+    const isBoolean = typeof NODE_DEFAULTS[key] === "boolean";
+    const flag = isBoolean ? `--[no-]${flagName(key)}` : `--${flagName(key)} <${typeof NODE_DEFAULTS[key] === "number" ? "n" : "value"}>`;
+    return [flag, envName(key), String(NODE_DEFAULTS[key]), DESCRIPTIONS[key]];
+  });
+  rows.unshift(["-c, --config <file>", "HUBCAST_CONFIG", "(none)", "JSON config file; flags and env override it"]);
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map((r) => `  ${r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i] ?? 0) : cell)).join("  ")}`).join("\n");
+}

@@ -1,0 +1,47 @@
+import { MemoryBroker } from "../broker/memory.js";
+import { MemoryHistory } from "../history/memory.js";
+import { MemoryStreams } from "../history/memory-streams.js";
+import { MemoryPresence } from "../presence/memory.js";
+import { MemoryRegistry } from "../registry/memory.js";
+import type { Engine } from "./engine.js";
+
+export interface MemoryEngineOptions {
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+  /** How often expired history streams are dropped, in ms. @default 10_000 */
+  sweepIntervalMs?: number;
+  /** Registry entry lifetime, in ms. @default 30_000 */
+  nodeTtlMs?: number;
+}
+
+/** The embedded default: everything in this process, nothing to set up. */
+export class MemoryEngine implements Engine {
+  readonly name = "memory";
+  readonly streams: MemoryStreams;
+  readonly broker: MemoryBroker;
+  readonly history: MemoryHistory;
+  readonly presence = new MemoryPresence();
+  readonly registry: MemoryRegistry;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(options: MemoryEngineOptions = {}) {
+    const now = options.now ?? Date.now;
+    this.streams = new MemoryStreams(now);
+    this.broker = new MemoryBroker(this.streams);
+    this.history = new MemoryHistory(this.streams);
+    this.registry = new MemoryRegistry(options.nodeTtlMs ?? 30_000, now);
+    this.sweepTimer = setInterval(() => this.streams.sweep(), options.sweepIntervalMs ?? 10_000);
+    this.sweepTimer.unref();
+  }
+
+  isReady(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await this.broker.close();
+    await this.presence.close();
+    await this.registry.close();
+  }
+}

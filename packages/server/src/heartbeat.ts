@@ -1,0 +1,42 @@
+import { CloseCode } from "@hubcast/protocol";
+import type { Session } from "./session.js";
+
+/**
+ * One node-wide timer for every connection's liveness: pings on each session's own schedule,
+ * closes those that miss a pong, and those that never sent `connect`. Per-connection timers
+ * would cost a timer object each and wake the loop N times as often.
+ */
+export class Heartbeat {
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly sessions: ReadonlySet<Session>,
+    sweepIntervalMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.timer = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Visits every session once; public so tests can drive it with a manual clock. */
+  sweep(): void {
+    const now = this.now();
+    for (const session of this.sessions) {
+      if (session.state === "connecting" || session.state === "authenticating") {
+        if (now >= session.connectDeadline) session.close(CloseCode.connectTimeout);
+      } else if (session.pongDeadline !== 0 && now >= session.pongDeadline) {
+        session.close(CloseCode.noPong);
+      } else if (session.state === "connected" && now >= session.nextPingAt) {
+        session.ping(now);
+      }
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** A sweep period fine enough for the shortest of the liveness periods, and at most 1 s. */
+export const sweepIntervalFor = (periodsMs: readonly number[]): number =>
+  Math.max(10, Math.min(1000, Math.floor(Math.min(...periodsMs) / 4)));

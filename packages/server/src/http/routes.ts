@@ -1,0 +1,69 @@
+import { readFile, readdir } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Where the demo page and the browser SDK bundle live. */
+export const PUBLIC_DIR = fileURLToPath(new URL("../../public/", import.meta.url));
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".svg": "image/svg+xml",
+};
+
+/** What the HTTP routes need from the node. */
+export interface HttpState {
+  /** Ready to take connections: listening, engine up, not shutting down. */
+  isReady(): boolean;
+  demo: boolean;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
+  res.end(text);
+}
+
+/** Loads the static files once: the public folder is small and fixed at install time. */
+async function loadStatic(): Promise<Map<string, { type: string; body: Buffer }>> {
+  const files = new Map<string, { type: string; body: Buffer }>();
+  for (const name of await readdir(PUBLIC_DIR)) {
+    const type = CONTENT_TYPES[extname(name)];
+    if (type === undefined) continue;
+    files.set(`/${name}`, { type, body: await readFile(join(PUBLIC_DIR, name)) });
+  }
+  const index = files.get("/index.html");
+  if (index !== undefined) files.set("/", index);
+  return files;
+}
+
+/** The node's HTTP request handler: health, readiness, and the demo when it is on. */
+export async function createRequestHandler(state: HttpState): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
+  const files = state.demo ? await loadStatic() : new Map<string, { type: string; body: Buffer }>();
+  return (req, res) => {
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      sendJson(res, 405, { error: "method not allowed" });
+      return;
+    }
+    if (path === "/healthz") {
+      sendJson(res, 200, { status: "ok" });
+      return;
+    }
+    if (path === "/readyz") {
+      const ready = state.isReady();
+      sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
+      return;
+    }
+    const file = files.get(path);
+    if (file === undefined) {
+      sendJson(res, 404, { error: `no route for ${path}` });
+      return;
+    }
+    res.writeHead(200, { "Content-Type": file.type, "Content-Length": file.body.length });
+    res.end(req.method === "HEAD" ? undefined : file.body);
+  };
+}

@@ -1,0 +1,16 @@
+export { HubcastNode } from "./node.js";
+export type { NodeServices } from "./node.js";
+export { resolveNodeOptions, NODE_DEFAULTS } from "./options.js";
+export type { NodeOptions, ResolvedNodeOptions } from "./options.js";
+export { resolveChannelOptions } from "./channels.js";
+export type { ChannelOptions, ResolvedChannelOptions } from "./channels.js";
+export type { AuthenticateEvent, AuthenticateHook, AuthenticateReply } from "./context.js";
+export { OptionError } from "./validation.js";
+export type { Broker, BrokerHandlers, HistoryPolicy } from "./broker/broker.js";
+export type { HistoryStore, HistoryQuery, HistoryPage } from "./history/history.js";
+export type { PresenceStore } from "./presence/presence.js";
+export type { NodeRegistry, NodeInfo } from "./registry/registry.js";
+export type { Engine } from "./engine/engine.js";
+export { MemoryEngine } from "./engine/memory.js";
+export type { MemoryEngineOptions } from "./engine/memory.js";
+export { VERSION } from "./version.js";

@@ -1,0 +1,161 @@
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import { CloseCode } from "@hubcast/protocol";
+import { pino } from "pino";
+import type { Logger } from "pino";
+import { ChannelRules, resolveChannelOptions } from "./channels.js";
+import type { ChannelOptions } from "./channels.js";
+import type { AuthenticateHook, NodeContext } from "./context.js";
+import type { Engine } from "./engine/engine.js";
+import { MemoryEngine } from "./engine/memory.js";
+import { Heartbeat, sweepIntervalFor } from "./heartbeat.js";
+import { createRequestHandler } from "./http/routes.js";
+import { Hub } from "./hub.js";
+import type { NodeOptions, ResolvedNodeOptions } from "./options.js";
+import { resolveNodeOptions } from "./options.js";
+import type { NodeInfo } from "./registry/registry.js";
+import type { Session } from "./session.js";
+import { WebSocketTransport } from "./transport/websocket.js";
+import { VERSION } from "./version.js";
+
+/** What a node runs on besides its options: code, not configuration. */
+export interface NodeServices {
+  /** Backends. @default a new MemoryEngine */
+  engine?: Engine;
+  /** Decides who connects. @default every connection is anonymous */
+  authenticate?: AuthenticateHook;
+  /** @default pino at `options.logLevel` */
+  logger?: Logger;
+}
+
+/** The namespace the demo page uses, unless the configuration defines its own `demo`. */
+export const DEMO_NAMESPACE: ChannelOptions = Object.freeze({
+  historySize: 100,
+  historyTtlMs: 3_600_000,
+  presence: true,
+  joinLeave: true,
+  allowPublish: true,
+  allowAnonymousSubscribe: true,
+});
+
+function withDemoNamespace(options: ResolvedNodeOptions): Record<string, ChannelOptions> {
+  if (!options.demo || "demo" in options.namespaces) return options.namespaces;
+  return { ...options.namespaces, demo: DEMO_NAMESPACE };
+}
+
+/** How often the node announces itself to the registry, in ms. */
+const ANNOUNCE_INTERVAL_MS = 5_000;
+
+/**
+ * A Hubcast gateway node: an HTTP server with a WebSocket endpoint, the Hub, and an engine.
+ * `start()` listens; `close()` disconnects every client (asking them to reconnect elsewhere)
+ * and releases everything the node started.
+ */
+export class HubcastNode {
+  readonly id = randomUUID();
+  readonly options: ResolvedNodeOptions;
+  readonly engine: Engine;
+  readonly logger: Logger;
+  private readonly ctx: NodeContext;
+  private readonly sessions = new Set<Session>();
+  private readonly hub: Hub;
+  private readonly server: Server;
+  private readonly transport: WebSocketTransport;
+  private heartbeat: Heartbeat | undefined;
+  private announceTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = Date.now();
+  private state: "new" | "running" | "closing" | "closed" = "new";
+
+  constructor(options: NodeOptions = {}, services: NodeServices = {}) {
+    this.options = resolveNodeOptions(options);
+    const namespaces = withDemoNamespace(this.options);
+    const rules = new ChannelRules(namespaces, resolveChannelOptions(this.options.channel, "channel"), this.options.maxChannelLength);
+    this.logger = services.logger ?? pino({ level: this.options.logLevel });
+    this.engine = services.engine ?? new MemoryEngine();
+    this.hub = new Hub(this.engine.broker, this.logger);
+    this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate };
+    this.transport = new WebSocketTransport(this.ctx, this.sessions, () => this.state === "running");
+    this.server = createServer();
+    this.server.on("upgrade", (req, socket, head) => this.transport.handleUpgrade(req, socket, head));
+  }
+
+  /** Listens and starts delivering; resolves with the bound address. */
+  async start(): Promise<{ host: string; port: number; url: string }> {
+    if (this.state !== "new") throw new Error("HubcastNode.start() may be called once");
+    const hub = this.hub;
+    await this.engine.broker.start({
+      publication: (pub) => hub.deliverPublication(pub),
+      join: (channel, info) => hub.deliverJoinLeave("join", channel, info),
+      leave: (channel, info) => hub.deliverJoinLeave("leave", channel, info),
+    });
+    const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady() });
+    this.server.on("request", handler);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    const { pingIntervalMs, pongTimeoutMs, connectTimeoutMs } = this.options;
+    this.heartbeat = new Heartbeat(this.sessions, sweepIntervalFor([pingIntervalMs, pongTimeoutMs, connectTimeoutMs]));
+    this.state = "running";
+    this.announce();
+    this.announceTimer = setInterval(() => this.announce(), ANNOUNCE_INTERVAL_MS);
+    this.announceTimer.unref();
+    const address = this.address;
+    this.logger.info({ url: address.url, engine: this.engine.name, node: this.id }, "hubcast listening");
+    return address;
+  }
+
+  /** The bound address (after `start`). */
+  get address(): { host: string; port: number; url: string } {
+    const bound = this.server.address() as AddressInfo | null;
+    if (bound === null) throw new Error("the node is not listening; call start() first");
+    const host = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
+    return { host: bound.address, port: bound.port, url: `http://${host}:${bound.port}` };
+  }
+
+  /** Listening, engine up, not shutting down. */
+  isReady(): boolean {
+    return this.state === "running" && this.engine.isReady();
+  }
+
+  /** What this node tells the registry about itself. */
+  info(): NodeInfo {
+    return {
+      id: this.id,
+      address: this.state === "running" ? this.address.url : "",
+      version: VERSION,
+      startedAt: this.startedAt,
+      connections: this.sessions.size,
+      subscriptions: this.hub.subscriptionCount,
+      channels: this.hub.channelCount,
+    };
+  }
+
+  /** Asks every client to reconnect elsewhere, stops listening, and closes the engine. */
+  async close(): Promise<void> {
+    if (this.state === "closing" || this.state === "closed") return;
+    this.state = "closing";
+    clearInterval(this.announceTimer);
+    this.heartbeat?.stop();
+    for (const session of this.sessions) session.close(CloseCode.shutdown);
+    this.transport.close();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    await this.engine.registry.remove(this.id);
+    await this.engine.close();
+    this.state = "closed";
+  }
+
+  private announce(): void {
+    this.engine.registry.announce(this.info()).catch((err: unknown) => {
+      this.logger.warn({ err }, "node announce failed");
+    });
+  }
+}

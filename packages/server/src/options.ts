@@ -1,0 +1,101 @@
+import type { ChannelOptions } from "./channels.js";
+import { checkBoolean, checkInteger, checkKnownKeys, checkString, OptionError } from "./validation.js";
+
+/** Everything that configures a node and can be written in a config file. */
+export interface NodeOptions {
+  /** TCP port; 0 picks a free one. @default 8080 */
+  port?: number;
+  /** Interface to listen on; use `0.0.0.0` to accept remote connections. @default "127.0.0.1" */
+  host?: string;
+  /** URL path of the WebSocket endpoint. @default "/ws" */
+  path?: string;
+  /** Server ping period in ms; a client that misses a pong is closed. @default 25_000 */
+  pingIntervalMs?: number;
+  /** How long a client has to answer a ping, in ms; less than pingIntervalMs. @default 10_000 */
+  pongTimeoutMs?: number;
+  /** How long a new socket may take to send `connect`, in ms. @default 10_000 */
+  connectTimeoutMs?: number;
+  /** Largest frame accepted from a client, in bytes; larger ones close the connection with 1009. @default 65_536 */
+  maxMessageBytes?: number;
+  /** A connection whose unsent output passes this many bytes is a slow consumer and is closed (3003). @default 4_194_304 */
+  maxSendBufferBytes?: number;
+  /** Longest channel name, in characters. @default 255 */
+  maxChannelLength?: number;
+  /** Serve the demo chat page at `/`. @default true */
+  demo?: boolean;
+  /** Options for channels without a namespace (no `:` in the name). @default {} */
+  channel?: ChannelOptions;
+  /** Namespace name → options, for channels named `namespace:rest`. @default {} */
+  namespaces?: Record<string, ChannelOptions>;
+  /** Log level: fatal, error, warn, info, debug, trace or silent. @default "info" */
+  logLevel?: string;
+}
+
+export type ResolvedNodeOptions = Readonly<Required<NodeOptions>>;
+
+/** Option names in the order `--help` lists them. */
+export const NODE_OPTION_KEYS = [
+  "port",
+  "host",
+  "path",
+  "pingIntervalMs",
+  "pongTimeoutMs",
+  "connectTimeoutMs",
+  "maxMessageBytes",
+  "maxSendBufferBytes",
+  "maxChannelLength",
+  "demo",
+  "channel",
+  "namespaces",
+  "logLevel",
+] as const satisfies readonly (keyof NodeOptions)[];
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** The defaults, exactly as `resolveNodeOptions({})` applies them. */
+export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
+  port: 8080,
+  host: "127.0.0.1",
+  path: "/ws",
+  pingIntervalMs: 25_000,
+  pongTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  maxMessageBytes: 65_536,
+  maxSendBufferBytes: 4_194_304,
+  maxChannelLength: 255,
+  demo: true,
+  channel: {},
+  namespaces: {},
+  logLevel: "info",
+});
+
+/** Applies defaults with `??`, validates every field, freezes. Throws {@link OptionError}. */
+export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions {
+  checkKnownKeys("", opts, NODE_OPTION_KEYS);
+  const d = NODE_DEFAULTS;
+  const o = {
+    port: checkInteger("port", opts.port ?? d.port, 0, 65_535),
+    host: checkString("host", opts.host ?? d.host, /^\S+$/, "a host name or IP address"),
+    path: checkString("path", opts.path ?? d.path, /^\/\S*$/, 'a URL path starting with "/"'),
+    pingIntervalMs: checkInteger("pingIntervalMs", opts.pingIntervalMs ?? d.pingIntervalMs, 10),
+    pongTimeoutMs: checkInteger("pongTimeoutMs", opts.pongTimeoutMs ?? d.pongTimeoutMs, 10),
+    connectTimeoutMs: checkInteger("connectTimeoutMs", opts.connectTimeoutMs ?? d.connectTimeoutMs, 10),
+    maxMessageBytes: checkInteger("maxMessageBytes", opts.maxMessageBytes ?? d.maxMessageBytes, 256, 64 * 1024 * 1024),
+    maxSendBufferBytes: checkInteger("maxSendBufferBytes", opts.maxSendBufferBytes ?? d.maxSendBufferBytes, 1024),
+    maxChannelLength: checkInteger("maxChannelLength", opts.maxChannelLength ?? d.maxChannelLength, 1, 1024),
+    demo: checkBoolean("demo", opts.demo ?? d.demo),
+    channel: opts.channel ?? d.channel,
+    namespaces: opts.namespaces ?? d.namespaces,
+    logLevel: checkString("logLevel", opts.logLevel ?? d.logLevel, new RegExp(`^(${LOG_LEVELS.join("|")})$`), `one of ${LOG_LEVELS.join(", ")}`),
+  };
+  if (o.pongTimeoutMs >= o.pingIntervalMs) {
+    throw new OptionError("pongTimeoutMs", `must be less than pingIntervalMs (${o.pingIntervalMs}), got ${o.pongTimeoutMs}`);
+  }
+  if (typeof o.channel !== "object" || o.channel === null || Array.isArray(o.channel)) {
+    throw new OptionError("channel", "must be an object of channel options");
+  }
+  if (typeof o.namespaces !== "object" || o.namespaces === null || Array.isArray(o.namespaces)) {
+    throw new OptionError("namespaces", 'must be an object: { "chat": { "historySize": 100 } }');
+  }
+  return Object.freeze(o);
+}

@@ -1,0 +1,145 @@
+import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
+import type { ClientInfo, Codec, Command, ErrorBody, JsonValue, Push, RawPublication } from "@hubcast/protocol";
+import { CloseCode, ErrorCode, closeCatalogue, shouldReconnect } from "@hubcast/protocol";
+import type { WebSocket } from "ws";
+import { handleCommand } from "./commands.js";
+import type { NodeContext } from "./context.js";
+import type { Subscriber } from "./hub.js";
+import { buildFrame } from "./transport/frame.js";
+
+export type SessionState = "connecting" | "authenticating" | "connected" | "closed";
+
+/**
+ * One client connection: decodes its frames, runs its commands, writes its replies and
+ * pushes, and cleans up its subscriptions when it ends. All output is framed here and
+ * written to the raw socket, the same path fan-out uses, so order is kept.
+ */
+export class Session implements Subscriber {
+  readonly id = randomUUID();
+  state: SessionState = "connecting";
+  user = "";
+  userInfo: JsonValue | undefined;
+  /** Channels subscribed (`true`) or being subscribed (`false`). */
+  readonly subscriptions = new Map<string, boolean>();
+
+  // Heartbeat bookkeeping, read and written by the node-wide sweep.
+  connectDeadline: number;
+  nextPingAt = 0;
+  /** When the outstanding ping's pong is due; 0 when none is outstanding. */
+  pongDeadline = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    readonly codec: Codec,
+    private readonly ctx: NodeContext,
+    readonly remoteAddress: string | undefined,
+  ) {
+    this.connectDeadline = Date.now() + ctx.options.connectTimeoutMs;
+    ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+  }
+
+  /** How others see this connection. */
+  get clientInfo(): ClientInfo {
+    return this.userInfo === undefined
+      ? { client: this.id, user: this.user }
+      : { client: this.id, user: this.user, info: this.userInfo };
+  }
+
+  get isOpen(): boolean {
+    return this.state !== "closed";
+  }
+
+  writeFrame(frame: Buffer): void {
+    if (this.state === "closed") return;
+    if (this.socket.writableLength > this.ctx.options.maxSendBufferBytes) {
+      this.close(CloseCode.slowConsumer);
+      return;
+    }
+    this.socket.write(frame);
+  }
+
+  sendResult(command: Command, result: unknown): void {
+    const reply = { id: command.id, method: command.method, result } as Parameters<Codec["encodeReply"]>[0];
+    this.writeFrame(buildFrame(this.codec.encodeReply(reply), this.codec.binary));
+  }
+
+  sendError(id: number, error: ErrorBody): void {
+    this.writeFrame(buildFrame(this.codec.encodeReply({ id, error }), this.codec.binary));
+  }
+
+  sendPush(push: Push): void {
+    this.writeFrame(buildFrame(this.codec.encodePush(push), this.codec.binary));
+  }
+
+  /** Writes publications that are for this session alone (recovery catch-up). */
+  sendPublications(pubs: readonly RawPublication[]): void {
+    for (const pub of pubs) this.writeFrame(buildFrame(this.codec.encodePublication(pub), this.codec.binary));
+  }
+
+  /** Sends a `ping` push and expects a pong within pongTimeoutMs. */
+  ping(now: number): void {
+    this.pongDeadline = now + this.ctx.options.pongTimeoutMs;
+    this.nextPingAt = now + this.ctx.options.pingIntervalMs;
+    this.sendPush({ type: "ping", body: {} });
+  }
+
+  /** Closes with a catalogue code, telling the client why first with a `disconnect` push. */
+  close(code: CloseCode, reason = closeCatalogue[code].name): void {
+    if (this.state === "closed") return;
+    if (code !== CloseCode.slowConsumer) {
+      this.sendPush({ type: "disconnect", body: { code, reason, reconnect: shouldReconnect(code) } });
+    }
+    this.ctx.logger.debug({ client: this.id, code, reason }, "closing connection");
+    this.ws.close(code, reason);
+    this.markClosed();
+  }
+
+  /** Called when the socket has closed, whoever closed it: releases everything it held. */
+  markClosed(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    for (const channel of this.subscriptions.keys()) this.release(channel);
+  }
+
+  /** Ends one subscription: hub, and for a live one presence and the leave push. */
+  release(channel: string): void {
+    const live = this.subscriptions.get(channel);
+    this.subscriptions.delete(channel);
+    this.ctx.hub.remove(channel, this);
+    const lookup = this.ctx.rules.lookup(channel);
+    if (live !== true || !lookup.ok) return;
+    const { engine, logger } = this.ctx;
+    if (lookup.options.presence) {
+      engine.presence.remove(channel, this.id).catch((err: unknown) => logger.warn({ err, channel }, "presence remove failed"));
+    }
+    if (lookup.options.joinLeave) {
+      engine.broker.publishLeave(channel, this.clientInfo).catch((err: unknown) => logger.warn({ err, channel }, "leave push failed"));
+    }
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.state === "closed") return;
+    if (isBinary !== this.codec.binary) {
+      this.close(CloseCode.badRequest, `expected ${this.codec.binary ? "binary" : "text"} frames`);
+      return;
+    }
+    const frame = this.codec.decodeClientFrame(data);
+    switch (frame.kind) {
+      case "pong":
+        this.pongDeadline = 0;
+        return;
+      case "invalid":
+        if (frame.id === undefined) this.close(CloseCode.badRequest, frame.message);
+        else this.sendError(frame.id, { code: frame.code, message: frame.message, temporary: false });
+        return;
+      case "command":
+        if (this.state !== "connected" && frame.command.method !== "connect") {
+          this.sendError(frame.command.id, { code: ErrorCode.notConnected, message: "send connect first", temporary: false });
+          return;
+        }
+        handleCommand(this, frame.command, this.ctx);
+    }
+  }
+}

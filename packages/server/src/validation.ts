@@ -1,0 +1,68 @@
+/** Option validation shared by node and channel options: each throws a message naming the option and the fix. */
+
+/** Thrown for a bad option; `option` names it in the caller's terms (`namespaces.chat.historySize`). */
+export class OptionError extends TypeError {
+  override readonly name = "OptionError";
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`${option}: ${message}`);
+  }
+}
+
+export function checkInteger(option: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+    throw new OptionError(option, `must be ${range}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function checkBoolean(option: string, value: boolean): boolean {
+  if (typeof value !== "boolean") throw new OptionError(option, `must be true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function checkString(option: string, value: string, pattern?: RegExp, hint?: string): string {
+  if (typeof value !== "string" || (pattern !== undefined && !pattern.test(value))) {
+    throw new OptionError(option, `must be ${hint ?? "a string"}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Rejects keys the caller does not know, suggesting the closest known one. */
+export function checkKnownKeys(where: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const guess = closest(key, known);
+    const hint = guess === undefined ? `known options: ${known.join(", ")}` : `did you mean "${guess}"?`;
+    throw new OptionError(where === "" ? key : `${where}.${key}`, `unknown option; ${hint}`);
+  }
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
