@@ -1,0 +1,164 @@
+import { existsSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { chromium } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { HubcastNode } from "./node.js";
+
+const CHROMIUM_PATH = "/usr/bin/chromium";
+const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
+const CHROMIUM_ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+/** Bound on every wait for the page; generous because CI machines are slow, and nothing sleeps. */
+const WAIT_MS = 15_000;
+const TEST_MS = 60_000;
+
+/** One browser tab on the demo, with whatever it reported as broken. */
+interface DemoPage {
+  page: Page;
+  /** Console errors and uncaught page errors, in order. */
+  errors: string[];
+}
+
+describe("demo chat page (Chromium)", () => {
+  let node: HubcastNode | undefined;
+  let browser: Browser | undefined;
+  let baseUrl = "";
+  const contexts: BrowserContext[] = [];
+  const opened: DemoPage[] = [];
+
+  beforeAll(async () => {
+    if (!HAS_CHROMIUM) return;
+    node = new HubcastNode({ port: 0, logLevel: "silent" });
+    baseUrl = (await node.start()).url;
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: WAIT_MS });
+  });
+
+  afterEach(async () => {
+    // Read before closing: a page that fails while closing is not the page's fault.
+    const errors = opened.flatMap((p) => p.errors);
+    opened.length = 0;
+    await Promise.all(contexts.splice(0).map((context) => context.close()));
+    expect(errors, "the demo page logged errors").toEqual([]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await node?.close();
+  });
+
+  /** Opens the demo in a fresh context (its own localStorage) and waits until it is connected. */
+  async function openDemo(hash = ""): Promise<DemoPage> {
+    if (browser === undefined) throw new Error("the browser did not start");
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    const demo: DemoPage = { page, errors: [] };
+    opened.push(demo);
+    page.on("console", (message) => {
+      if (message.type() === "error") demo.errors.push(`console.error: ${message.text()}`);
+    });
+    page.on("pageerror", (error) => demo.errors.push(`uncaught: ${error.stack ?? error.message}`));
+    await page.goto(`${baseUrl}/${hash}`, { timeout: WAIT_MS });
+    await page.locator('[data-testid="status"][data-state="connected"]').waitFor({ timeout: WAIT_MS });
+    return demo;
+  }
+
+  async function waitForPresence(page: Page, count: number): Promise<void> {
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-testid="presence-entry"]').length === n,
+      count,
+      { timeout: WAIT_MS },
+    );
+  }
+
+  async function waitForMessage(page: Page, text: string): Promise<void> {
+    await page
+      .getByTestId("messages")
+      .getByTestId("message")
+      .filter({ has: page.getByTestId("message-text").getByText(text, { exact: true }) })
+      .waitFor({ timeout: WAIT_MS });
+  }
+
+  async function send(page: Page, text: string): Promise<void> {
+    await page.getByTestId("message-input").fill(text);
+    await page.getByTestId("message-input").press("Enter");
+  }
+
+  function failIfBroken(...pages: DemoPage[]): void {
+    expect(pages.flatMap((p) => p.errors), "the demo page logged errors").toEqual([]);
+  }
+
+  it.skipIf(!HAS_CHROMIUM)(
+    `two tabs chat live in the lobby and a later tab gets the message from history (needs ${CHROMIUM_PATH})`,
+    async () => {
+      const one = await openDemo();
+      const two = await openDemo();
+      await waitForPresence(one.page, 2);
+      await waitForPresence(two.page, 2);
+      expect(await one.page.getByTestId("nick").inputValue()).toMatch(/^guest-\d{4}$/);
+
+      await one.page.getByTestId("nick").fill("alice");
+      await one.page.getByTestId("nick").dispatchEvent("change");
+      const text = `hello from one ${randomUUID()}`;
+      await send(one.page, text);
+      await waitForMessage(two.page, text);
+      await waitForMessage(one.page, text);
+
+      const own = one.page.getByTestId("message").filter({ hasText: text });
+      expect(await own.getAttribute("class")).toContain("own");
+      const theirs = two.page.getByTestId("message").filter({ hasText: text });
+      expect(await theirs.getAttribute("class")).not.toContain("own");
+      expect(await theirs.getByTestId("message-nick").textContent()).toBe("alice");
+      expect(await two.page.getByTestId("presence-entry").count()).toBe(2);
+      // Page two learned alice's nickname from her message.
+      await two.page.getByTestId("presence-entry").filter({ hasText: "alice" }).waitFor({ timeout: WAIT_MS });
+
+      const three = await openDemo();
+      await waitForMessage(three.page, text);
+      await waitForPresence(one.page, 3);
+      failIfBroken(one, two, three);
+    },
+    TEST_MS,
+  );
+
+  it.skipIf(!HAS_CHROMIUM)(
+    `switching rooms changes the subscription and user text stays text (needs ${CHROMIUM_PATH})`,
+    async () => {
+      const room = `r-${randomUUID().slice(0, 8)}`;
+      const one = await openDemo();
+      await one.page.getByTestId("join-room").fill(room);
+      await one.page.getByTestId("join").click();
+      await one.page.getByTestId("room-name").getByText(room, { exact: true }).waitFor({ timeout: WAIT_MS });
+      await waitForPresence(one.page, 1);
+
+      const two = await openDemo(`#${room}`);
+      await waitForPresence(one.page, 2);
+      const markup = `<img src=x onerror="document.title='pwned'"> ${randomUUID()}`;
+      await send(two.page, markup);
+      await waitForMessage(one.page, markup);
+      expect(await one.page.locator('[data-testid="messages"] img').count()).toBe(0);
+
+      // One leaves for dev: two sees it go, and one no longer gets this room's messages.
+      await one.page.getByTestId("room-dev").click();
+      await waitForPresence(two.page, 1);
+      const later = `only in ${room} ${randomUUID()}`;
+      await send(two.page, later);
+      await waitForMessage(two.page, later);
+      await one.page.getByTestId(`room-${room}`).click();
+      // Back in the room, the message arrives from history, once.
+      await waitForMessage(one.page, later);
+      expect(await one.page.getByTestId("message").filter({ hasText: later }).count()).toBe(1);
+      failIfBroken(one, two);
+    },
+    TEST_MS,
+  );
+});

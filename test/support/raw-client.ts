@@ -1,0 +1,117 @@
+import { WebSocket } from "ws";
+
+/** Resolves with `promise`, or rejects naming `what` after `timeoutMs`. */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+type Frame = Record<string, unknown>;
+
+interface Waiter {
+  match: (frame: Frame) => boolean;
+  resolve: (frame: Frame) => void;
+}
+
+/**
+ * A protocol-level test client: raw frames in, parsed frames out, no SDK logic. It answers
+ * pings unless told to stay silent, and lets tests await replies and pushes by shape.
+ */
+export class RawClient {
+  /** Every parsed frame received, in order. */
+  readonly frames: Frame[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  answerPings = true;
+  private nextId = 1;
+  private waiters: Waiter[] = [];
+
+  private constructor(readonly ws: WebSocket) {
+    this.closed = new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+    ws.on("message", (data) => {
+      const frame = JSON.parse(data.toString()) as Frame;
+      this.frames.push(frame);
+      if (frame["ping"] !== undefined && this.answerPings) ws.send('{"pong":{}}');
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.match(frame)) return true;
+        w.resolve(frame);
+        return false;
+      });
+    });
+  }
+
+  /** Opens a socket to `wsUrl` offering `protocols`; does not send `connect`. */
+  static async open(wsUrl: string, protocols: string | string[] = "hubcast.v1.json"): Promise<RawClient> {
+    const ws = new WebSocket(wsUrl, protocols);
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        ws.once("open", () => resolve());
+        ws.once("error", reject);
+      }),
+      5_000,
+      `socket open to ${wsUrl}`,
+    );
+    return new RawClient(ws);
+  }
+
+  /** Opens and sends `connect`, resolving with the connect result. */
+  static async connected(wsUrl: string): Promise<RawClient> {
+    const client = await RawClient.open(wsUrl);
+    await client.ok("connect", {});
+    return client;
+  }
+
+  /** Sends a raw frame (object → JSON, string as is). */
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** Waits for the first frame, already received or future, that `match` accepts. */
+  waitFor(match: (frame: Frame) => boolean, what: string, timeoutMs = 5_000, fromIndex = 0): Promise<Frame> {
+    const seen = this.frames.slice(fromIndex).find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return withTimeout(new Promise<Frame>((resolve) => this.waiters.push({ match, resolve })), timeoutMs, what);
+  }
+
+  /** Sends a command and resolves with its whole reply frame. */
+  async command(method: string, request: unknown, timeoutMs = 5_000): Promise<Frame> {
+    const id = this.nextId++;
+    this.send({ id, [method]: request });
+    return this.waitFor((f) => f["id"] === id, `reply to ${method} #${id}`, timeoutMs, this.frames.length);
+  }
+
+  /** Sends a command that must succeed; resolves with its result. */
+  async ok<T = Record<string, unknown>>(method: string, request: unknown): Promise<T> {
+    const reply = await this.command(method, request);
+    if (reply["error"] !== undefined) throw new Error(`${method} failed: ${JSON.stringify(reply["error"])}`);
+    return reply[method] as T;
+  }
+
+  /** Sends a command that must fail; resolves with its error body. */
+  async fails(method: string, request: unknown): Promise<{ code: number; message: string; temporary: boolean }> {
+    const reply = await this.command(method, request);
+    if (reply["error"] === undefined) throw new Error(`${method} unexpectedly succeeded: ${JSON.stringify(reply)}`);
+    return reply["error"] as { code: number; message: string; temporary: boolean };
+  }
+
+  /** Pushes of one type received so far, optionally for one channel. */
+  pushes<T = Record<string, unknown>>(type: string, channel?: string): T[] {
+    return this.frames
+      .filter((f) => f["id"] === undefined && f[type] !== undefined)
+      .map((f) => f[type] as T & { channel?: string })
+      .filter((body) => channel === undefined || body.channel === channel);
+  }
+
+  /** Waits until `count` pushes of `type` (for `channel`) have arrived. */
+  async waitForPushes<T = Record<string, unknown>>(type: string, count: number, channel?: string, timeoutMs = 5_000): Promise<T[]> {
+    await this.waitFor(() => this.pushes(type, channel).length >= count, `${count} ${type} pushes`, timeoutMs);
+    return this.pushes<T>(type, channel);
+  }
+
+  close(): Promise<{ code: number; reason: string }> {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close();
+    return this.closed;
+  }
+}
