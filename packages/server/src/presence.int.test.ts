@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { TestCluster } from "../../../test/support/nodes.js";
+
+const cluster = new TestCluster();
+afterEach(() => cluster.cleanup());
+
+interface JoinLeave {
+  channel: string;
+  info: { client: string; user: string };
+}
+
+describe("presence and join/leave", () => {
+  it("lists who is subscribed, with counts of clients and users", async () => {
+    const { wsUrl } = await cluster.node(
+      {},
+      { authenticate: ({ token }) => Promise.resolve({ user: token ?? "" }) },
+    );
+    const alice1 = await cluster.client(wsUrl, false);
+    const alice2 = await cluster.client(wsUrl, false);
+    const bob = await cluster.client(wsUrl, false);
+    const ids: string[] = [];
+    for (const [c, user] of [[alice1, "alice"], [alice2, "alice"], [bob, "bob"]] as const) {
+      ids.push((await c.ok<{ client: string }>("connect", { token: user })).client);
+      await c.ok("subscribe", { channel: "chat:p" });
+    }
+    const { clients } = await bob.ok<{ clients: Record<string, { client: string; user: string }> }>("presence", { channel: "chat:p" });
+    expect(Object.keys(clients).sort()).toEqual([...ids].sort());
+    expect(clients[ids[2] ?? ""]).toEqual({ client: ids[2], user: "bob" });
+    expect(await bob.ok("presence_stats", { channel: "chat:p" })).toEqual({ numClients: 3, numUsers: 2 });
+
+    await alice2.close();
+    await bob.waitForPushes("leave", 1, "chat:p");
+    expect(await bob.ok("presence_stats", { channel: "chat:p" })).toEqual({ numClients: 2, numUsers: 2 });
+    await alice1.ok("unsubscribe", { channel: "chat:p" });
+    await bob.waitForPushes("leave", 2, "chat:p");
+    expect(await bob.ok("presence_stats", { channel: "chat:p" })).toEqual({ numClients: 1, numUsers: 1 });
+  });
+
+  it("pushes join to subscribers when someone subscribes, and leave when they unsubscribe or disconnect", async () => {
+    const { wsUrl } = await cluster.node();
+    const watcher = await cluster.client(wsUrl);
+    await watcher.ok("subscribe", { channel: "chat:j" });
+    const [selfJoin] = await watcher.waitForPushes<JoinLeave>("join", 1, "chat:j");
+    const guest = await cluster.client(wsUrl);
+    const { client: guestId } = await guest.ok<{ client: string }>("connect", {}).catch(() => ({ client: "" }));
+    expect(guestId).toBe(""); // already connected by the fixture
+    await guest.ok("subscribe", { channel: "chat:j" });
+    const joins = await watcher.waitForPushes<JoinLeave>("join", 2, "chat:j");
+    const guestClient = joins[1]?.info.client;
+    expect(guestClient).toBeDefined();
+    expect(guestClient).not.toBe(selfJoin?.info.client);
+    await guest.ok("unsubscribe", { channel: "chat:j" });
+    const [leave] = await watcher.waitForPushes<JoinLeave>("leave", 1, "chat:j");
+    expect(leave).toEqual({ channel: "chat:j", info: { client: guestClient, user: "" } });
+    await guest.ok("subscribe", { channel: "chat:j" });
+    await watcher.waitForPushes("join", 3, "chat:j");
+    await guest.close();
+    expect((await watcher.waitForPushes<JoinLeave>("leave", 2, "chat:j"))[1]?.info.client).toBe(guestClient);
+  });
+
+  it("sends no join/leave in namespaces without them", async () => {
+    const { wsUrl } = await cluster.node();
+    const a = await cluster.client(wsUrl);
+    const b = await cluster.client(wsUrl);
+    await a.ok("subscribe", { channel: "plain:q" });
+    await b.ok("subscribe", { channel: "plain:q" });
+    await b.ok("unsubscribe", { channel: "plain:q" });
+    await b.ok("publish", { channel: "plain:q", data: "marker" });
+    await a.waitForPushes("publication", 1, "plain:q"); // everything before the marker has arrived
+    expect(a.pushes("join")).toEqual([]);
+    expect(a.pushes("leave")).toEqual([]);
+  });
+});
