@@ -1,0 +1,91 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ServerProcess, runCli } from "../../../../test/support/processes.js";
+import { RawClient } from "../../../../test/support/raw-client.js";
+import { NODE_DEFAULTS, NODE_OPTION_KEYS } from "../options.js";
+import { flagName, envName } from "./settings.js";
+
+const servers: ServerProcess[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.stop("SIGKILL")));
+});
+
+function tempConfig(content: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "hubcast-")), "hubcast.json");
+  writeFileSync(file, content);
+  return file;
+}
+
+describe("hubcast CLI", () => {
+  it("lists every option with its flag, environment variable and default in start --help", async () => {
+    const { code, stdout } = await runCli(["start", "--help"]);
+    expect(code).toBe(0);
+    for (const key of NODE_OPTION_KEYS) {
+      if (key === "channel" || key === "namespaces") continue;
+      const line = stdout.split("\n").find((l) => l.trimStart().startsWith("--") && l.includes(`${flagName(key)} `));
+      expect(line, key).toBeDefined();
+      expect(line).toContain(envName(key));
+      expect(line).toContain(String(NODE_DEFAULTS[key]));
+    }
+    expect((await runCli(["--help"])).stdout).toMatch(/Commands:[\s\S]*start/);
+    expect((await runCli(["help", "start"])).stdout).toContain("--ping-interval-ms");
+  });
+
+  it("says what is wrong and how to fix it, with exit code 2", async () => {
+    const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+      [["start", "--port", "eighty"], {}, /--port: expected a whole number, got "eighty"/],
+      [["start", "--port", "70000"], {}, /port: must be an integer from 0 to 65535/],
+      [["start", "--bogus"], {}, /Unknown option '--bogus'/],
+      [["start"], { HUBCAST_DEMO: "maybe" }, /HUBCAST_DEMO: expected true or false/],
+      [["start", "--ping-interval-ms", "1000", "--pong-timeout-ms", "5000"], {}, /pongTimeoutMs: must be less than pingIntervalMs/],
+      [["start", "--config", "/nonexistent/hubcast.json"], {}, /cannot read config file \/nonexistent\/hubcast.json/],
+      [["start", "--config", tempConfig("{ port: 1 }")], {}, /is not valid JSON/],
+      [["start", "--config", tempConfig('{"prot": 1}')], {}, /prot: unknown option; did you mean "port"\?/],
+      [["start", "--config", tempConfig('{"namespaces":{"chat":{"historySize":-5}}}')], {}, /namespaces\.chat\.historySize: must be an integer/],
+      [["launch"], {}, /unknown command "launch"/],
+    ];
+    for (const [args, env, message] of cases) {
+      const { code, stderr } = await runCli(args, env);
+      expect(code, args.join(" ")).toBe(2);
+      expect(stderr).toMatch(message);
+      expect(stderr).toMatch(/Run 'hubcast/);
+    }
+  });
+
+  it("starts from flags, environment and a config file, with flags winning", async () => {
+    const config = tempConfig(JSON.stringify({ port: 1, pingIntervalMs: 30_000, namespaces: { room: { allowPublish: true } } }));
+    const server = await ServerProcess.start(["--config", config, "--port", "0"], { HUBCAST_PING_INTERVAL_MS: "20000", HUBCAST_HOST: "127.0.0.1" });
+    servers.push(server);
+    expect(server.port).toBeGreaterThan(1);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    const client = await RawClient.connected(server.wsUrl);
+    const connect = client.frames[0]?.["connect"] as { pingIntervalMs: number };
+    expect(connect.pingIntervalMs).toBe(20_000); // env over config file
+    await client.ok("subscribe", { channel: "room:1" }); // namespace from the config file
+    await client.ok("subscribe", { channel: "demo:lobby" }); // built-in demo namespace
+    await client.close();
+  });
+
+  it("serves the demo page by default and not with --no-demo", async () => {
+    const server = await ServerProcess.start(["--port", "0"]);
+    servers.push(server);
+    const page = await fetch(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<script");
+    expect((await fetch(`${server.url}/hubcast.js`)).status).toBe(200);
+    const bare = await ServerProcess.start(["--port", "0", "--no-demo"]);
+    servers.push(bare);
+    expect((await fetch(`${bare.url}/`)).status).toBe(404);
+  });
+
+  it("exits 0 on SIGTERM, closing clients with the shutdown code", async () => {
+    const server = await ServerProcess.start(["--port", "0"]);
+    servers.push(server);
+    const client = await RawClient.connected(server.wsUrl);
+    const exit = server.stop("SIGTERM");
+    expect((await client.closed).code).toBe(3000);
+    expect(await exit).toBe(0);
+  });
+});
