@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { createConnection, createServer } from "node:net";
+import type { AddressInfo, Server, Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { chromium } from "playwright-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -26,6 +28,63 @@ interface DemoPage {
   page: Page;
   /** Console errors and uncaught page errors, in order. */
   errors: string[];
+  /** Console errors this test expects (Chromium logs every failed WebSocket connect itself). */
+  allowed: RegExp[];
+}
+
+const unexpected = (pages: DemoPage[]): string[] =>
+  pages.flatMap((p) => p.errors.filter((error) => !p.allowed.some((pattern) => pattern.test(error))));
+
+/**
+ * A TCP proxy in front of the node that can cut every connection and refuse new ones, so a
+ * tab sees a network outage while the node (and the channel history) stays up.
+ */
+class OutageProxy {
+  private readonly sockets = new Set<Socket>();
+  private readonly server: Server;
+  private up = true;
+
+  constructor(private readonly target: { host: string; port: number }) {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  /** Listens on a free loopback port; resolves with its http URL. */
+  async start(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(0, "127.0.0.1", () => resolve());
+    });
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Down: drops every open connection and resets new ones until up again. */
+  setUp(up: boolean): void {
+    this.up = up;
+    if (!up) for (const socket of this.sockets) socket.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.setUp(false);
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    if (!this.up) {
+      socket.destroy();
+      return;
+    }
+    const upstream = createConnection(this.target);
+    for (const [from, to] of [[socket, upstream], [upstream, socket]] as const) {
+      this.sockets.add(from);
+      from.pipe(to);
+      // A reset on one side (ours, when down) ends the pair; the other side sees a close.
+      from.on("error", () => to.destroy());
+      from.on("close", () => {
+        this.sockets.delete(from);
+        to.destroy();
+      });
+    }
+  }
 }
 
 describe("demo chat page (Chromium)", () => {
@@ -34,6 +93,7 @@ describe("demo chat page (Chromium)", () => {
   let baseUrl = "";
   const contexts: BrowserContext[] = [];
   const opened: DemoPage[] = [];
+  const proxies: OutageProxy[] = [];
 
   beforeAll(async () => {
     if (!HAS_CHROMIUM) return;
@@ -44,9 +104,10 @@ describe("demo chat page (Chromium)", () => {
 
   afterEach(async () => {
     // Read before closing: a page that fails while closing is not the page's fault.
-    const errors = opened.flatMap((p) => p.errors);
+    const errors = unexpected(opened);
     opened.length = 0;
     await Promise.all(contexts.splice(0).map((context) => context.close()));
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
     expect(errors, "the demo page logged errors").toEqual([]);
   });
 
@@ -56,20 +117,24 @@ describe("demo chat page (Chromium)", () => {
   });
 
   /** Opens the demo in a fresh context (its own localStorage) and waits until it is connected. */
-  async function openDemo(hash = ""): Promise<DemoPage> {
+  async function openDemo(hash = "", url = baseUrl): Promise<DemoPage> {
     if (browser === undefined) throw new Error("the browser did not start");
     const context = await browser.newContext();
     contexts.push(context);
     const page = await context.newPage();
-    const demo: DemoPage = { page, errors: [] };
+    const demo: DemoPage = { page, errors: [], allowed: [] };
     opened.push(demo);
     page.on("console", (message) => {
       if (message.type() === "error") demo.errors.push(`console.error: ${message.text()}`);
     });
     page.on("pageerror", (error) => demo.errors.push(`uncaught: ${error.stack ?? error.message}`));
-    await page.goto(`${baseUrl}/${hash}`, { timeout: WAIT_MS });
-    await page.locator('[data-testid="status"][data-state="connected"]').waitFor({ timeout: WAIT_MS });
+    await page.goto(`${url}/${hash}`, { timeout: WAIT_MS });
+    await waitForStatus(page, "connected");
     return demo;
+  }
+
+  async function waitForStatus(page: Page, state: "connecting" | "connected"): Promise<void> {
+    await page.locator(`[data-testid="status"][data-state="${state}"]`).waitFor({ timeout: WAIT_MS });
   }
 
   async function waitForPresence(page: Page, count: number): Promise<void> {
@@ -94,7 +159,7 @@ describe("demo chat page (Chromium)", () => {
   }
 
   function failIfBroken(...pages: DemoPage[]): void {
-    expect(pages.flatMap((p) => p.errors), "the demo page logged errors").toEqual([]);
+    expect(unexpected(pages), "the demo page logged errors").toEqual([]);
   }
 
   it.skipIf(!HAS_CHROMIUM)(
@@ -107,7 +172,6 @@ describe("demo chat page (Chromium)", () => {
       expect(await one.page.getByTestId("nick").inputValue()).toMatch(/^guest-\d{4}$/);
 
       await one.page.getByTestId("nick").fill("alice");
-      await one.page.getByTestId("nick").dispatchEvent("change");
       const text = `hello from one ${randomUUID()}`;
       await send(one.page, text);
       await waitForMessage(two.page, text);
@@ -157,6 +221,38 @@ describe("demo chat page (Chromium)", () => {
       // Back in the room, the message arrives from history, once.
       await waitForMessage(one.page, later);
       expect(await one.page.getByTestId("message").filter({ hasText: later }).count()).toBe(1);
+      failIfBroken(one, two);
+    },
+    TEST_MS,
+  );
+
+  it.skipIf(!HAS_CHROMIUM)(
+    `after a network outage a tab recovers what it missed (needs ${CHROMIUM_PATH})`,
+    async () => {
+      if (node === undefined) throw new Error("the node did not start");
+      const proxy = new OutageProxy(node.address);
+      proxies.push(proxy);
+      const room = `r-${randomUUID().slice(0, 8)}`;
+      const one = await openDemo(`#${room}`, await proxy.start());
+      const two = await openDemo(`#${room}`);
+      await waitForPresence(one.page, 2);
+      const before = `before ${randomUUID()}`;
+      await send(two.page, before);
+      await waitForMessage(one.page, before);
+
+      one.allowed.push(/^console\.error: WebSocket connection to .* failed/);
+      proxy.setUp(false);
+      await waitForStatus(one.page, "connecting");
+      const missed = `missed ${randomUUID()}`;
+      await send(two.page, missed);
+      await waitForMessage(two.page, missed);
+      proxy.setUp(true);
+
+      await waitForStatus(one.page, "connected");
+      await one.page.getByTestId("notice").filter({ hasText: "reconnected, nothing missed" }).waitFor({ timeout: WAIT_MS });
+      await waitForMessage(one.page, missed);
+      expect(await one.page.getByTestId("message").filter({ hasText: before }).count()).toBe(1);
+      expect(await one.page.getByTestId("message").filter({ hasText: missed }).count()).toBe(1);
       failIfBroken(one, two);
     },
     TEST_MS,

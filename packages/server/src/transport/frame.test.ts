@@ -1,0 +1,26 @@
+import { Receiver } from "ws";
+import { describe, expect, it } from "vitest";
+import { buildFrame } from "./frame.js";
+
+/** Parses frames with the `ws` library's own receiver: an independent check of the framing. */
+function parse(frame: Buffer): Promise<{ data: Buffer; isBinary: boolean }> {
+  return new Promise((resolve, reject) => {
+    const receiver = new Receiver({ isServer: false, maxPayload: 0 });
+    receiver.on("message", (data: Buffer, isBinary: boolean) => resolve({ data, isBinary }));
+    receiver.on("error", reject);
+    receiver.write(frame);
+  });
+}
+
+describe("buildFrame", () => {
+  it.each([0, 1, 125, 126, 127, 65_535, 65_536, 200_000])("frames a %i-byte payload that ws reads back", async (length) => {
+    const payload = Buffer.alloc(length, 0x61);
+    const got = await parse(buildFrame(payload, false));
+    expect(got.isBinary).toBe(false);
+    expect(got.data.equals(payload)).toBe(true);
+  });
+
+  it("marks binary frames as binary", async () => {
+    expect((await parse(buildFrame(new Uint8Array([1, 2, 3]), true))).isBinary).toBe(true);
+  });
+});
