@@ -45,6 +45,9 @@ function withDemoNamespace(options: ResolvedNodeOptions): Record<string, Channel
   return { ...options.namespaces, demo: DEMO_NAMESPACE };
 }
 
+/** How long clients get to answer the close frame at shutdown before their sockets are dropped. */
+const CLOSE_HANDSHAKE_MS = 2_000;
+
 /** How often the node announces itself to the registry, in ms. */
 const ANNOUNCE_INTERVAL_MS = 5_000;
 
@@ -143,6 +146,8 @@ export class HubcastNode {
     clearInterval(this.announceTimer);
     this.heartbeat?.stop();
     for (const session of this.sessions) session.close(CloseCode.shutdown);
+    await this.sessionsEnded(CLOSE_HANDSHAKE_MS);
+    for (const session of this.sessions) session.terminate();
     this.transport.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -151,6 +156,14 @@ export class HubcastNode {
     await this.engine.registry.remove(this.id);
     await this.engine.close();
     this.state = "closed";
+  }
+
+  /** Resolves when every socket has closed, or after `timeoutMs`, whichever is first. */
+  private async sessionsEnded(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   private announce(): void {

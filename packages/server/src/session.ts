@@ -96,6 +96,12 @@ export class Session implements Subscriber {
     this.markClosed();
   }
 
+  /** Drops the socket without a close handshake (a peer that does not answer the close frame). */
+  terminate(): void {
+    this.ws.terminate();
+    this.markClosed();
+  }
+
   /** Called when the socket has closed, whoever closed it: releases everything it held. */
   markClosed(): void {
     if (this.state === "closed") return;
