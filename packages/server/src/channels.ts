@@ -5,8 +5,10 @@ import { checkBoolean, checkInteger, checkKnownKeys, OptionError } from "./valid
 export interface ChannelOptions {
   /** Publications kept per channel; 0 disables history and recovery. @default 0 */
   historySize?: number;
-  /** History lifetime after a channel's last publication, in ms. @default 300_000 */
+  /** How long publications are kept after a channel's last publication, in ms. @default 300_000 */
   historyTtlMs?: number;
+  /** How long a channel's position (epoch, offset) is kept after its last publication, in ms; >= historyTtlMs. @default 86_400_000 */
+  historyMetaTtlMs?: number;
   /** Keep a presence list (who is subscribed). @default false */
   presence?: boolean;
   /** Push `join`/`leave` to subscribers when others subscribe or leave. @default false */
@@ -26,6 +28,7 @@ export type ResolvedChannelOptions = Readonly<Required<ChannelOptions>> & { read
 const CHANNEL_OPTION_KEYS = [
   "historySize",
   "historyTtlMs",
+  "historyMetaTtlMs",
   "presence",
   "joinLeave",
   "allowPublish",
@@ -40,6 +43,7 @@ export function resolveChannelOptions(opts: ChannelOptions = {}, where = "channe
   const o = {
     historySize: checkInteger(`${where}.historySize`, opts.historySize ?? 0, 0, 1_000_000),
     historyTtlMs: checkInteger(`${where}.historyTtlMs`, opts.historyTtlMs ?? 300_000, 1),
+    historyMetaTtlMs: checkInteger(`${where}.historyMetaTtlMs`, opts.historyMetaTtlMs ?? 86_400_000, 1),
     presence: checkBoolean(`${where}.presence`, opts.presence ?? false),
     joinLeave: checkBoolean(`${where}.joinLeave`, opts.joinLeave ?? false),
     allowPublish: checkBoolean(`${where}.allowPublish`, opts.allowPublish ?? false),
@@ -47,7 +51,11 @@ export function resolveChannelOptions(opts: ChannelOptions = {}, where = "channe
     allowPresence: checkBoolean(`${where}.allowPresence`, opts.allowPresence ?? true),
     allowHistory: checkBoolean(`${where}.allowHistory`, opts.allowHistory ?? true),
   };
-  return Object.freeze({ ...o, history: Object.freeze({ size: o.historySize, ttlMs: o.historyTtlMs }) });
+  if (o.historyMetaTtlMs < o.historyTtlMs) {
+    throw new OptionError(`${where}.historyMetaTtlMs`, `must be at least historyTtlMs (${o.historyTtlMs}), got ${o.historyMetaTtlMs}`);
+  }
+  const history = Object.freeze({ size: o.historySize, ttlMs: o.historyTtlMs, metaTtlMs: o.historyMetaTtlMs });
+  return Object.freeze({ ...o, history });
 }
 
 /** Separates a namespace from the rest of a channel name: `chat:room1` → `chat`. */

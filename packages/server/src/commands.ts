@@ -113,6 +113,11 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since }, ctx)
       page = await backend(ctx, "history read", ctx.engine.history.read(channel, query, options.history));
     }
     if (options.presence) await backend(ctx, "presence add", ctx.engine.presence.add(channel, session.clientInfo));
+    if (options.presence && session.subscriptions.get(channel) !== false) {
+      // Unsubscribed or closed while we awaited: undo the entry release() removed too early.
+      // The reply still goes out; afterReply sees the cancellation and sends nothing more.
+      await backend(ctx, "presence remove", ctx.engine.presence.remove(channel, session.id));
+    }
   } catch (err) {
     if (session.subscriptions.get(channel) === false) session.release(channel);
     throw err;

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { gatedHistoryEngine } from "../../../test/support/engines.js";
 import { TestCluster } from "../../../test/support/nodes.js";
 
 const cluster = new TestCluster();
@@ -69,5 +70,27 @@ describe("presence and join/leave", () => {
     await a.waitForPushes("publication", 1, "plain:q"); // everything before the marker has arrived
     expect(a.pushes("join")).toEqual([]);
     expect(a.pushes("leave")).toEqual([]);
+  });
+
+  it.each(["unsubscribes", "disconnects"] as const)("leaves no presence entry when a client %s while its subscribe is in flight", async (how) => {
+    const { engine, readStarted, open } = gatedHistoryEngine("before read");
+    const { wsUrl } = await cluster.node({}, { engine });
+    const quitter = await cluster.client(wsUrl);
+    const reply = quitter.command("subscribe", { channel: "chat:race" });
+    await readStarted;
+    if (how === "unsubscribes") await quitter.ok("unsubscribe", { channel: "chat:race" });
+    else await quitter.close();
+    open();
+    if (how === "unsubscribes") {
+      expect((await reply)["subscribe"]).toBeDefined(); // the reply still comes...
+    }
+    const watcher = await cluster.client(wsUrl);
+    await watcher.ok("subscribe", { channel: "chat:race" });
+    expect(await watcher.ok("presence_stats", { channel: "chat:race" })).toEqual({ numClients: 1, numUsers: 1 });
+    if (how === "unsubscribes") {
+      await watcher.ok("publish", { channel: "chat:race", data: "after" });
+      await watcher.waitForPushes("publication", 1, "chat:race");
+      expect(quitter.pushes("publication")).toEqual([]); // ...but nothing follows it
+    }
   });
 });

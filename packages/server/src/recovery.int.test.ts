@@ -1,32 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { TestCluster } from "../../../test/support/nodes.js";
 import { MemoryEngine } from "./engine/memory.js";
-import type { HistoryStore } from "./history/history.js";
+import { gatedHistoryEngine } from "../../../test/support/engines.js";
 
-/**
- * A real memory engine whose history reads are held at a gate, before or after reading, to
- * hold a subscribe mid-flight while publications arrive.
- */
-function gatedHistoryEngine(when: "before read" | "after read"): { engine: MemoryEngine; readStarted: Promise<void>; open: () => void } {
-  const engine = new MemoryEngine();
-  const real = engine.history;
-  let open!: () => void;
-  let started!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const readStarted = new Promise<void>((resolve) => (started = resolve));
-  const gated: HistoryStore = {
-    read: async (...args) => {
-      started();
-      if (when === "before read") await gate;
-      const page = await real.read(...args);
-      await gate;
-      return page;
-    },
-    remove: (channel) => real.remove(channel),
-  };
-  Object.defineProperty(engine, "history", { value: gated });
-  return { engine, readStarted, open };
-}
 
 const cluster = new TestCluster();
 afterEach(() => cluster.cleanup());
@@ -147,25 +123,30 @@ describe("history and recovery", () => {
     expect(ahead).toMatchObject({ recovered: false, publications: [] });
   });
 
-  it("starts a new epoch when history expires after its TTL", async () => {
+  it("expires publications after historyTtlMs but keeps the position until historyMetaTtlMs", async () => {
     let now = 1_000_000;
     const engine = new MemoryEngine({ now: () => now });
     const { wsUrl } = await cluster.node(
-      { namespaces: { ttl: { historySize: 10, historyTtlMs: 1_000, allowPublish: true } } },
+      { namespaces: { ttl: { historySize: 10, historyTtlMs: 1_000, historyMetaTtlMs: 5_000, allowPublish: true } } },
       { engine },
     );
     const c = await cluster.client(wsUrl);
     await publishRange(c, "ttl:x", 1, 3);
     const { position } = await c.ok<SubscribeResult>("subscribe", { channel: "ttl:x" });
-    await c.ok("unsubscribe", { channel: "ttl:x" });
+    const resubscribe = async (since: Position | undefined): Promise<SubscribeResult> => {
+      await c.ok("unsubscribe", { channel: "ttl:x" });
+      return c.ok<SubscribeResult>("subscribe", { channel: "ttl:x", since });
+    };
     now += 999;
-    expect(await c.ok<SubscribeResult>("subscribe", { channel: "ttl:x", since: { offset: 2, epoch: position?.epoch } })).toMatchObject({
+    expect(await resubscribe({ offset: 2, epoch: position?.epoch ?? "" })).toMatchObject({
       recovered: true,
       publications: [{ data: 3, offset: 3 }],
     });
-    await c.ok("unsubscribe", { channel: "ttl:x" });
-    now += 1_001;
-    const expired = await c.ok<SubscribeResult>("subscribe", { channel: "ttl:x", since: position });
+    now += 1_001; // publications expired; the position remains
+    expect(await resubscribe(position)).toEqual({ recoverable: true, position, recovered: true, publications: [] });
+    expect(await resubscribe({ offset: 2, epoch: position?.epoch ?? "" })).toMatchObject({ recovered: false, position });
+    now += 4_000; // the position expired too: a new epoch
+    const expired = await resubscribe(position);
     expect(expired.recovered).toBe(false);
     expect(expired.position?.offset).toBe(0);
     expect(expired.position?.epoch).not.toBe(position?.epoch);

@@ -109,18 +109,22 @@ export class Session implements Subscriber {
     for (const channel of this.subscriptions.keys()) this.release(channel);
   }
 
-  /** Ends one subscription: hub, and for a live one presence and the leave push. */
+  /**
+   * Ends one subscription: hub and presence, and for a live one the leave push. Presence is
+   * removed for pending ones too, since their entry may already be written.
+   */
   release(channel: string): void {
     const live = this.subscriptions.get(channel);
+    if (live === undefined) return;
     this.subscriptions.delete(channel);
     this.ctx.hub.remove(channel, this);
     const lookup = this.ctx.rules.lookup(channel);
-    if (live !== true || !lookup.ok) return;
+    if (!lookup.ok) return;
     const { engine, logger } = this.ctx;
     if (lookup.options.presence) {
       engine.presence.remove(channel, this.id).catch((err: unknown) => logger.warn({ err, channel }, "presence remove failed"));
     }
-    if (lookup.options.joinLeave) {
+    if (live && lookup.options.joinLeave) {
       engine.broker.publishLeave(channel, this.clientInfo).catch((err: unknown) => logger.warn({ err, channel }, "leave push failed"));
     }
   }

@@ -6,8 +6,8 @@ import type { Broker } from "./broker.js";
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(JSON.stringify(s));
 const text = (b: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(b));
-const HISTORY = { size: 5, ttlMs: 60_000 };
-const NO_HISTORY = { size: 0, ttlMs: 60_000 };
+const HISTORY = { size: 5, ttlMs: 60_000, metaTtlMs: 600_000 };
+const NO_HISTORY = { size: 0, ttlMs: 60_000, metaTtlMs: 600_000 };
 
 /** A broker and the history store its publishes append to, as one engine provides them. */
 export interface BrokerUnderTest {

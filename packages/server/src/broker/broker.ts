@@ -4,8 +4,14 @@ import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protoc
 export interface HistoryPolicy {
   /** Publications kept per channel. */
   size: number;
-  /** How long a channel's history lives after its last publication, in ms. */
+  /** How long publications are kept after a channel's last publication, in ms. */
   ttlMs: number;
+  /**
+   * How long the channel's position (epoch and offset) outlives its last publication, in ms;
+   * at least `ttlMs`. Keeping it longer than the publications lets a client on a quiet
+   * channel learn it missed nothing instead of "cannot know".
+   */
+  metaTtlMs: number;
 }
 
 /** What a broker hands back to its node. Backends never see the node itself. */

@@ -23,14 +23,18 @@ describe("memory engine expiry", () => {
     expect(await registry.list()).toHaveLength(0);
   });
 
-  it("sweeps history streams whose TTL has passed", async () => {
+  it("drops publications after ttlMs and whole streams (positions) after metaTtlMs", async () => {
     let now = 0;
     const engine = new MemoryEngine({ now: () => now });
-    const policy = { size: 10, ttlMs: 500 };
-    await engine.broker.publish({ channel: "a", data: new Uint8Array([49]) }, policy);
+    const policy = { size: 10, ttlMs: 500, metaTtlMs: 1_000 };
+    const a = await engine.broker.publish({ channel: "a", data: new Uint8Array([49]) }, policy);
     now = 400;
     await engine.broker.publish({ channel: "b", data: new Uint8Array([49]) }, policy);
     now = 600;
+    expect(engine.streams.sweep()).toBe(0);
+    const quiet = await engine.history.read("a", { limit: 10 }, policy);
+    expect(quiet).toEqual({ publications: [], position: a }); // publications gone, position kept
+    now = 1_000;
     expect(engine.streams.sweep()).toBe(1);
     expect(engine.streams.size).toBe(1);
     await engine.close();

@@ -25,7 +25,7 @@ export interface HistoryPage {
 export interface HistoryStore {
   /**
    * Reads a channel's history. A channel never published to still gets a position (offset 0)
-   * whose epoch is kept for `policy.ttlMs`, so a subscriber's position stays meaningful.
+   * whose epoch is kept for `policy.metaTtlMs`, so a subscriber's position stays meaningful.
    */
   read(channel: string, query: HistoryQuery, policy: HistoryPolicy): Promise<HistoryPage>;
   /** Drops a channel's history; its next position has a new epoch. */

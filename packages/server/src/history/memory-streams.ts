@@ -9,15 +9,19 @@ interface Stream {
   offset: number;
   /** Retained publications, oldest first; a ring would save copies but sizes are small. */
   items: RawPublication[];
-  expiresAt: number;
+  /** When the retained publications are dropped (the position stays). */
+  itemsExpireAt: number;
+  /** When the whole stream, position included, is dropped; the next one has a new epoch. */
+  metaExpiresAt: number;
 }
 
 /** A fresh epoch: random, short, URL-safe. */
 export const newEpoch = (): string => randomBytes(6).toString("base64url");
 
 /**
- * In-process channel streams for the memory engine: bounded per channel by `policy.size`,
- * dropped `policy.ttlMs` after the last publication (a later one starts a new epoch).
+ * In-process channel streams for the memory engine: bounded per channel by `policy.size`;
+ * publications dropped `policy.ttlMs` after the last publication, the position
+ * `policy.metaTtlMs` after it (a later stream starts a new epoch).
  */
 export class MemoryStreams {
   private readonly streams = new Map<string, Stream>();
@@ -30,7 +34,9 @@ export class MemoryStreams {
     stream.offset += 1;
     stream.items.push({ ...pub, offset: stream.offset });
     if (stream.items.length > policy.size) stream.items.splice(0, stream.items.length - policy.size);
-    stream.expiresAt = this.now() + policy.ttlMs;
+    const now = this.now();
+    stream.itemsExpireAt = now + policy.ttlMs;
+    stream.metaExpiresAt = now + policy.metaTtlMs;
     return { offset: stream.offset, epoch: stream.epoch };
   }
 
@@ -51,14 +57,16 @@ export class MemoryStreams {
     this.streams.delete(channel);
   }
 
-  /** Drops expired streams; returns how many were dropped. */
+  /** Drops expired publications and streams; returns how many streams were dropped. */
   sweep(): number {
     const now = this.now();
     let dropped = 0;
     for (const [channel, stream] of this.streams) {
-      if (stream.expiresAt <= now) {
+      if (stream.metaExpiresAt <= now) {
         this.streams.delete(channel);
         dropped += 1;
+      } else if (stream.itemsExpireAt <= now) {
+        stream.items = [];
       }
     }
     return dropped;
@@ -70,14 +78,17 @@ export class MemoryStreams {
   }
 
   private stream(channel: string, policy: HistoryPolicy): Stream {
+    const now = this.now();
     let stream = this.streams.get(channel);
-    if (stream !== undefined && stream.expiresAt <= this.now()) {
+    if (stream !== undefined && stream.metaExpiresAt <= now) {
       this.streams.delete(channel);
       stream = undefined;
     }
     if (stream === undefined) {
-      stream = { epoch: newEpoch(), offset: 0, items: [], expiresAt: this.now() + policy.ttlMs };
+      stream = { epoch: newEpoch(), offset: 0, items: [], itemsExpireAt: now + policy.ttlMs, metaExpiresAt: now + policy.metaTtlMs };
       this.streams.set(channel, stream);
+    } else if (stream.itemsExpireAt <= now) {
+      stream.items = [];
     }
     return stream;
   }
