@@ -1,10 +1,9 @@
 import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { createConnection, createServer } from "node:net";
-import type { AddressInfo, Server, Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { chromium } from "playwright-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { OutageProxy } from "../../../test/support/outage-proxy.js";
 import { HubcastNode } from "./node.js";
 
 const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -34,58 +33,6 @@ interface DemoPage {
 
 const unexpected = (pages: DemoPage[]): string[] =>
   pages.flatMap((p) => p.errors.filter((error) => !p.allowed.some((pattern) => pattern.test(error))));
-
-/**
- * A TCP proxy in front of the node that can cut every connection and refuse new ones, so a
- * tab sees a network outage while the node (and the channel history) stays up.
- */
-class OutageProxy {
-  private readonly sockets = new Set<Socket>();
-  private readonly server: Server;
-  private up = true;
-
-  constructor(private readonly target: { host: string; port: number }) {
-    this.server = createServer((socket) => this.accept(socket));
-  }
-
-  /** Listens on a free loopback port; resolves with its http URL. */
-  async start(): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(0, "127.0.0.1", () => resolve());
-    });
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  /** Down: drops every open connection and resets new ones until up again. */
-  setUp(up: boolean): void {
-    this.up = up;
-    if (!up) for (const socket of this.sockets) socket.destroy();
-  }
-
-  async close(): Promise<void> {
-    this.setUp(false);
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private accept(socket: Socket): void {
-    if (!this.up) {
-      socket.destroy();
-      return;
-    }
-    const upstream = createConnection(this.target);
-    for (const [from, to] of [[socket, upstream], [upstream, socket]] as const) {
-      this.sockets.add(from);
-      from.pipe(to);
-      // A reset on one side (ours, when down) ends the pair; the other side sees a close.
-      from.on("error", () => to.destroy());
-      from.on("close", () => {
-        this.sockets.delete(from);
-        to.destroy();
-      });
-    }
-  }
-}
 
 describe("demo chat page (Chromium)", () => {
   let node: HubcastNode | undefined;

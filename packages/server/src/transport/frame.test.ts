@@ -1,6 +1,13 @@
-import { Receiver } from "ws";
+import { EventEmitter } from "node:events";
+import * as ws from "ws";
 import { describe, expect, it } from "vitest";
 import { buildFrame } from "./frame.js";
+
+/** `ws` exports its frame parser at runtime, but its type definitions leave it out. */
+interface FrameReceiver extends EventEmitter {
+  write(chunk: Buffer): void;
+}
+const { Receiver } = ws as unknown as { Receiver: new (options: { isServer: boolean; maxPayload: number }) => FrameReceiver };
 
 /** Parses frames with the `ws` library's own receiver: an independent check of the framing. */
 function parse(frame: Buffer): Promise<{ data: Buffer; isBinary: boolean }> {
