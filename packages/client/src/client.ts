@@ -1,0 +1,316 @@
+import { ErrorCode, shouldReconnect } from "@hubcast/protocol";
+import type {
+  Command,
+  ConnectRequest,
+  ConnectResult,
+  HistoryResult,
+  JsonValue,
+  Method,
+  Methods,
+  PresenceResult,
+  PresenceStatsResult,
+  PublishResult,
+} from "@hubcast/protocol";
+import { Backoff } from "./backoff.js";
+import type { BackoffOptions } from "./backoff.js";
+import { CommandTable } from "./commands.js";
+import { Emitter, toError } from "./emitter.js";
+import { ClientClosedError, ConnectionClosedError, HubcastError, TimeoutError } from "./errors.js";
+import type { CloseInfo } from "./errors.js";
+import { Link } from "./link.js";
+import type { AppPush, LinkHandlers } from "./link.js";
+import { LocalCode } from "./local-code.js";
+import { resolveClientOptions } from "./options.js";
+import type { ClientOptions, ResolvedClientOptions } from "./options.js";
+import { Subscription } from "./subscription.js";
+import type { HistoryOptions, SubscriptionHost } from "./subscription.js";
+import { waitUntil } from "./wait.js";
+import type { ClientEvents, ClientState, StateEvent } from "./client-events.js";
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** How a connection ends. */
+interface Drop extends CloseInfo {
+  reconnect: boolean;
+  /** Emitted as an "error" event; when final, also rejects waiting commands. */
+  error?: Error;
+  /** Rejects waiting commands when final, instead of `error`. */
+  finalError?: Error;
+}
+
+/**
+ * A Hubcast connection that stays up: it reconnects with jittered exponential backoff while
+ * close codes allow, resubscribes with recovery, and answers pings. Every command settles
+ * exactly once within `timeoutMs`: with its result, a {@link HubcastError} from the server,
+ * a TimeoutError, a ConnectionClosedError or a ClientClosedError.
+ */
+export class Client extends Emitter<ClientEvents> {
+  /** The server's WebSocket URL. */
+  readonly url: string;
+  private readonly options: ResolvedClientOptions;
+  private readonly commands: CommandTable;
+  private readonly backoff: Backoff;
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly host: SubscriptionHost;
+  private currentState: ClientState = "disconnected";
+  private link: Link | undefined;
+  // Bumped when an attempt starts or a connection ends; callbacks of older attempts do nothing.
+  private attempt = 0;
+  private attemptTimer: Timer | undefined;
+  private reconnectTimer: Timer | undefined;
+  private finalError: Error | undefined;
+
+  /** Throws a TypeError naming the option when `url` or `options` are unusable. Does not connect. */
+  constructor(url: string, options: ClientOptions = {}) {
+    super();
+    if (typeof url !== "string" || url === "") throw new TypeError(`url must be a ws:// or wss:// URL, got ${String(url)}`);
+    this.url = url;
+    this.options = resolveClientOptions(options);
+    const backoff: BackoffOptions = {
+      minDelayMs: this.options.minReconnectDelayMs,
+      maxDelayMs: this.options.maxReconnectDelayMs,
+      random: this.options.random,
+    };
+    this.backoff = new Backoff(backoff);
+    this.commands = new CommandTable({ timeoutMs: this.options.timeoutMs, send: (command) => this.sendCommand(command) });
+    this.host = {
+      timeoutMs: this.options.timeoutMs,
+      backoff,
+      isConnected: () => this.currentState === "connected",
+      call: <M extends Method>(method: M, request: Methods[M]["request"]) => this.call(method, request),
+      reconnect: (close) => {
+        if (this.currentState === "connected") this.drop(this.attempt, { ...close, reconnect: true });
+      },
+    };
+  }
+
+  /** The current state. */
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  /** Starts connecting, and keeps reconnecting until `disconnect()` or a final close. Idempotent. */
+  connect(): void {
+    if (this.currentState !== "disconnected") return;
+    const attempt = ++this.attempt;
+    this.finalError = undefined;
+    this.backoff.reset();
+    const stateEvent = this.changeState("connecting");
+    if (stateEvent !== undefined) this.emit("state", stateEvent);
+    if (attempt === this.attempt) this.emit("connecting", { code: LocalCode.connectCalled, reason: "connect called" });
+    this.openLink(attempt); // does nothing if a listener called disconnect()
+  }
+
+  /** Closes with 1000 and stops reconnecting; waiting commands reject with ClientClosedError. Idempotent. */
+  disconnect(): void {
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    if (this.currentState === "disconnected") return;
+    const close = { code: LocalCode.disconnectCalled, reason: "disconnect called" };
+    this.drop(this.attempt, { ...close, reconnect: false, finalError: new ClientClosedError() });
+  }
+
+  /**
+   * Resolves once connected. Rejects when the client stops for good (with the reason: a
+   * HubcastError from `connect`, ClientClosedError, ConnectionClosedError), or with a
+   * TimeoutError after `timeoutMs`. Before the first `connect()` it waits for one.
+   */
+  ready(timeoutMs: number = this.options.timeoutMs): Promise<void> {
+    if (this.currentState === "connected") return Promise.resolve();
+    if (this.currentState === "disconnected" && this.finalError !== undefined) return Promise.reject(this.finalError);
+    return waitUntil(this, {
+      timeoutMs,
+      what: "client",
+      resolveOn: "connected",
+      rejectOn: "disconnected",
+      toError: (event) => (event.reconnect ? undefined : (this.finalError ?? new ConnectionClosedError(event))),
+    });
+  }
+
+  /** A new, unsubscribed subscription; call `subscribe()` on it. Throws if one exists for `channel`. */
+  newSubscription(channel: string): Subscription {
+    if (typeof channel !== "string" || channel === "") throw new TypeError("channel must be a non-empty string");
+    if (this.subscriptions.has(channel)) {
+      throw new Error(`a subscription to "${channel}" exists; use getSubscription() or removeSubscription() first`);
+    }
+    const subscription = new Subscription(channel, this.host);
+    this.subscriptions.set(channel, subscription);
+    return subscription;
+  }
+
+  /** The subscription for `channel`, or `undefined` when there is none. */
+  getSubscription(channel: string): Subscription | undefined {
+    return this.subscriptions.get(channel);
+  }
+
+  /** Unsubscribes `subscription` and forgets it; it can no longer subscribe. No-op for a stranger. */
+  removeSubscription(subscription: Subscription): void {
+    if (this.subscriptions.get(subscription.channel) !== subscription) return;
+    this.subscriptions.delete(subscription.channel);
+    subscription._remove();
+  }
+
+  /** Publishes `data` to `channel`; resolves when the server accepted it. */
+  publish(channel: string, data: JsonValue): Promise<PublishResult> {
+    return this.call("publish", { channel, data });
+  }
+
+  /** A channel's history and current position. */
+  history(channel: string, options: HistoryOptions = {}): Promise<HistoryResult> {
+    return this.call("history", { ...options, channel });
+  }
+
+  /** Who is in a channel. */
+  presence(channel: string): Promise<PresenceResult> {
+    return this.call("presence", { channel });
+  }
+
+  /** How many clients and users are in a channel. */
+  presenceStats(channel: string): Promise<PresenceStatsResult> {
+    return this.call("presence_stats", { channel });
+  }
+
+  // Waits for a connection unless the client has stopped for good.
+  private call<M extends Method>(method: M, request: Methods[M]["request"]): Promise<Methods[M]["result"]> {
+    if (this.currentState === "disconnected" && this.finalError !== undefined) return Promise.reject(this.finalError);
+    return this.commands.call(method, request);
+  }
+
+  private sendCommand(command: Command): void {
+    if (this.link === undefined) throw new Error("no connection");
+    this.link.sendCommand(command);
+  }
+
+  private openLink(attempt: number): void {
+    if (attempt !== this.attempt) return;
+    const { timeoutMs, getToken } = this.options;
+    this.attemptTimer = setTimeout(() => {
+      const reason = `no connect reply within ${timeoutMs}ms`;
+      this.drop(attempt, { code: LocalCode.connectTimeout, reason, reconnect: true });
+    }, timeoutMs);
+    if (getToken === undefined) {
+      this.createLink(attempt, this.options.token);
+      return;
+    }
+    void Promise.resolve()
+      .then(getToken)
+      .then((token: unknown) => {
+        if (typeof token !== "string") throw new TypeError(`getToken must resolve to a string, got ${typeof token}`);
+        this.createLink(attempt, token);
+      })
+      .catch((error: unknown) => {
+        const reason = "getToken failed";
+        this.drop(attempt, { code: LocalCode.transportFailed, reason, reconnect: true, error: toError(error) });
+      });
+  }
+
+  private createLink(attempt: number, token: string | undefined): void {
+    if (attempt !== this.attempt) return;
+    try {
+      this.link = new Link({ url: this.url, websocket: this.options.websocket, handlers: this.linkHandlers(attempt, token) });
+    } catch (error) {
+      const reason = "could not create the WebSocket";
+      this.drop(attempt, { code: LocalCode.transportFailed, reason, reconnect: false, error: toError(error) });
+    }
+  }
+
+  private linkHandlers(attempt: number, token: string | undefined): LinkHandlers {
+    return {
+      onOpen: () => this.sendConnect(attempt, token),
+      onReply: (reply) => void this.commands.settle(reply), // false: a late reply after a timeout
+      onPush: (push) => this.onPush(attempt, push),
+      onClose: (close) => this.drop(attempt, { ...close, reconnect: shouldReconnect(close.code) }),
+      onDead: (silentMs) => {
+        const reason = `no frame from the server for ${silentMs}ms`;
+        this.drop(attempt, { code: LocalCode.noPing, reason, reconnect: true });
+      },
+      onError: (error) => this.emit("error", { error }),
+    };
+  }
+
+  private sendConnect(attempt: number, token: string | undefined): void {
+    const request: ConnectRequest = {};
+    if (token !== undefined) request.token = token;
+    if (this.options.name !== undefined) request.name = this.options.name;
+    if (this.options.version !== undefined) request.version = this.options.version;
+    void this.commands.call("connect", request, { immediate: true }).then(
+      (result) => this.onConnected(attempt, result),
+      (error: unknown) => this.onConnectFailed(attempt, toError(error)),
+    );
+  }
+
+  private onConnected(attempt: number, result: ConnectResult): void {
+    if (attempt !== this.attempt || this.link === undefined) return;
+    this.clearAttemptTimer();
+    this.backoff.reset();
+    this.link.configure(result);
+    // Internal work first, events last, so listeners see a consistent client.
+    const stateEvent = this.changeState("connected");
+    this.commands.open();
+    for (const subscription of this.subscriptions.values()) subscription._onConnected();
+    if (stateEvent !== undefined) this.emit("state", stateEvent);
+    if (attempt === this.attempt) this.emit("connected", result);
+  }
+
+  private onConnectFailed(attempt: number, error: Error): void {
+    // A closed connection already went through drop().
+    if (error instanceof ConnectionClosedError || error instanceof ClientClosedError) return;
+    if (error instanceof TimeoutError) {
+      this.drop(attempt, { code: LocalCode.connectTimeout, reason: error.message, reconnect: true });
+      return;
+    }
+    const final = error instanceof HubcastError && !error.temporary;
+    const code = error instanceof HubcastError ? error.code : ErrorCode.internal;
+    this.drop(attempt, { code, reason: error.message, reconnect: !final, error });
+  }
+
+  private onPush(attempt: number, push: AppPush): void {
+    if (push.type === "disconnect") {
+      // The server's own word on reconnecting beats whatever close code follows.
+      const { code, reason, reconnect } = push.body;
+      this.drop(attempt, { code, reason, reconnect });
+      return;
+    }
+    this.subscriptions.get(push.body.channel)?._onPush(push);
+  }
+
+  /** Ends the current connection or attempt once; then reconnects after a backoff or stops. */
+  private drop(attempt: number, drop: Drop): void {
+    if (attempt !== this.attempt) return;
+    const next = ++this.attempt;
+    this.clearAttemptTimer();
+    this.link?.close(drop.reason);
+    this.link = undefined;
+    const close: CloseInfo = { code: drop.code, reason: drop.reason };
+    const stateEvent = this.changeState(drop.reconnect ? "connecting" : "disconnected");
+    if (drop.reconnect) {
+      this.commands.close(new ConnectionClosedError(close));
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = undefined;
+        if (next === this.attempt) this.openLink(++this.attempt);
+      }, this.backoff.next());
+    } else {
+      this.finalError = drop.finalError ?? drop.error ?? new ConnectionClosedError(close);
+      this.commands.failAll(this.finalError);
+    }
+    // Events last. A listener may call connect() or disconnect(); that call then has the last word.
+    const live = (): boolean => next === this.attempt;
+    for (const subscription of this.subscriptions.values()) subscription._onConnectionLost(close);
+    if (live() && drop.error !== undefined) this.emit("error", { error: drop.error });
+    if (live() && stateEvent !== undefined) this.emit("state", stateEvent);
+    if (live()) this.emit("disconnected", { ...close, reconnect: drop.reconnect });
+    if (live() && drop.reconnect) this.emit("connecting", close);
+  }
+
+  /** Sets the state; returns the "state" event to emit once the change is complete. */
+  private changeState(to: ClientState): StateEvent | undefined {
+    const from = this.currentState;
+    this.currentState = to;
+    return from === to ? undefined : { from, to };
+  }
+
+  private clearAttemptTimer(): void {
+    if (this.attemptTimer !== undefined) clearTimeout(this.attemptTimer);
+    this.attemptTimer = undefined;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Hubcast client SDK: a reconnecting connection ({@link Client}) and channel subscriptions
+ * with recovery ({@link Subscription}). Runs in browsers and Node ≥ 20 (pass `ws` on Node < 22).
+ */
+export { Client } from "./client.js";
+export type { ClientEvents, ClientState, DisconnectedEvent, StateEvent } from "./client-events.js";
+export { Subscription } from "./subscription.js";
+export type { HistoryOptions, SubscribedEvent, SubscriptionEvents, SubscriptionState } from "./subscription.js";
+export { ClientClosedError, ConnectionClosedError, HubcastError, TimeoutError } from "./errors.js";
+export type { CloseInfo, HubcastErrorInit } from "./errors.js";
+export { LocalCode } from "./local-code.js";
+export { resolveClientOptions } from "./options.js";
+export type { ClientOptions, ResolvedClientOptions, WebSocketConstructor, WebSocketLike } from "./options.js";
+export { Backoff, backoffDelayMs } from "./backoff.js";
+export type { BackoffOptions } from "./backoff.js";
+export { Emitter } from "./emitter.js";
+export type { EmitterEvents, ErrorEvent, Listener } from "./emitter.js";
+
+export { CloseCode, ErrorCode, shouldReconnect } from "@hubcast/protocol";
+export type {
+  ClientInfo,
+  ConnectResult,
+  HistoryResult,
+  JoinLeavePush,
+  JsonValue,
+  PresenceResult,
+  PresenceStatsResult,
+  Publication,
+  PublicationPush,
+  PublishResult,
+  StreamPosition,
+  SubscribeResult,
+} from "@hubcast/protocol";

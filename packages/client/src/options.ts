@@ -1,0 +1,112 @@
+/**
+ * The part of the WebSocket API the SDK uses. The browser's `WebSocket` and the `ws` package's
+ * both fit. Handlers take `never` so that either implementation's event types are accepted;
+ * the SDK reads only `data` from message events and `code`/`reason` from close events.
+ */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket class: `new (url, protocols)`. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** How a {@link Client} connects and retries. */
+export interface ClientOptions {
+  /** Credentials sent in `connect`; ignored when `getToken` is given. */
+  token?: string;
+  /** Called before every connect attempt for fresh credentials; a rejection counts as a failed attempt. */
+  getToken?: () => Promise<string>;
+  /** Client name sent in `connect`, for server logs. */
+  name?: string;
+  /** Client version sent in `connect`, for server logs. */
+  version?: string;
+  /**
+   * The WebSocket class. @default globalThis.WebSocket (browsers, Node ≥ 22); on older Node
+   * pass `WebSocket` from the `ws` package.
+   */
+  websocket?: WebSocketConstructor;
+  /**
+   * Bound on every command, from the call until its reply, including any wait for a
+   * connection; also bounds socket open plus `connect` reply. @default 5000
+   */
+  timeoutMs?: number;
+  /** Reconnect backoff base: the first retry waits up to this long. @default 200 */
+  minReconnectDelayMs?: number;
+  /** Reconnect backoff cap. @default 20_000 */
+  maxReconnectDelayMs?: number;
+  /** Uniform random numbers in [0, 1) for backoff jitter; for tests. @default Math.random */
+  random?: () => number;
+}
+
+/** {@link ClientOptions} after defaults and checks. */
+export interface ResolvedClientOptions {
+  readonly token: string | undefined;
+  readonly getToken: (() => Promise<string>) | undefined;
+  readonly name: string | undefined;
+  readonly version: string | undefined;
+  readonly websocket: WebSocketConstructor;
+  readonly timeoutMs: number;
+  readonly minReconnectDelayMs: number;
+  readonly maxReconnectDelayMs: number;
+  readonly random: () => number;
+}
+
+function defaultWebSocket(): WebSocketConstructor | undefined {
+  const candidate: unknown = (globalThis as { WebSocket?: unknown }).WebSocket;
+  return typeof candidate === "function" ? (candidate as WebSocketConstructor) : undefined;
+}
+
+function checkPositive(name: string, value: number): void {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`${name} must be a positive finite number of milliseconds, got ${value}`);
+  }
+}
+
+function checkOptionalType(name: string, value: unknown, type: "string" | "function"): void {
+  if (value !== undefined && typeof value !== type) {
+    throw new TypeError(`${name} must be a ${type} when given, got ${typeof value}`);
+  }
+}
+
+/** Applies defaults with `??`, validates, and freezes. Throws a TypeError naming the bad option. */
+export function resolveClientOptions(opts: ClientOptions = {}): ResolvedClientOptions {
+  checkOptionalType("token", opts.token, "string");
+  checkOptionalType("getToken", opts.getToken, "function");
+  checkOptionalType("name", opts.name, "string");
+  checkOptionalType("version", opts.version, "string");
+  checkOptionalType("websocket", opts.websocket, "function");
+  checkOptionalType("random", opts.random, "function");
+  const websocket = opts.websocket ?? defaultWebSocket();
+  if (websocket === undefined) {
+    throw new TypeError(
+      "websocket: globalThis.WebSocket is missing; pass { websocket: WebSocket } from the 'ws' package on Node < 22",
+    );
+  }
+  const o: ResolvedClientOptions = {
+    token: opts.token,
+    getToken: opts.getToken,
+    name: opts.name,
+    version: opts.version,
+    websocket,
+    timeoutMs: opts.timeoutMs ?? 5000,
+    minReconnectDelayMs: opts.minReconnectDelayMs ?? 200,
+    maxReconnectDelayMs: opts.maxReconnectDelayMs ?? 20_000,
+    random: opts.random ?? Math.random,
+  };
+  checkPositive("timeoutMs", o.timeoutMs);
+  checkPositive("minReconnectDelayMs", o.minReconnectDelayMs);
+  checkPositive("maxReconnectDelayMs", o.maxReconnectDelayMs);
+  if (o.maxReconnectDelayMs < o.minReconnectDelayMs) {
+    throw new TypeError(
+      `maxReconnectDelayMs (${o.maxReconnectDelayMs}) must be at least minReconnectDelayMs (${o.minReconnectDelayMs})`,
+    );
+  }
+  return Object.freeze(o);
+}

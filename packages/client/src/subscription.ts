@@ -1,0 +1,292 @@
+import { ErrorCode } from "@hubcast/protocol";
+import type {
+  HistoryResult,
+  JoinLeavePush,
+  JsonValue,
+  Method,
+  Methods,
+  PresenceResult,
+  PresenceStatsResult,
+  PublicationPush,
+  PublishResult,
+  StreamPosition,
+  SubscribeRequest,
+  SubscribeResult,
+} from "@hubcast/protocol";
+import { Backoff } from "./backoff.js";
+import type { BackoffOptions } from "./backoff.js";
+import { Emitter, toError } from "./emitter.js";
+import type { ErrorEvent } from "./emitter.js";
+import { ClientClosedError, ConnectionClosedError, HubcastError, TimeoutError } from "./errors.js";
+import type { CloseInfo } from "./errors.js";
+import type { AppPush } from "./link.js";
+import { LocalCode } from "./local-code.js";
+import { waitUntil } from "./wait.js";
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** `unsubscribed` → `subscribing` (waiting for a connection or a reply) → `subscribed`. */
+export type SubscriptionState = "unsubscribed" | "subscribing" | "subscribed";
+
+/** Payload of `"subscribed"`. */
+export interface SubscribedEvent {
+  /** The channel keeps history, so positions and recovery apply. */
+  recoverable: boolean;
+  /** Present when `since` was sent: were all missed publications recovered (and already emitted)? */
+  recovered?: boolean;
+  /** The position after this subscribe, including recovered publications. */
+  position?: StreamPosition;
+  /** This subscribe sent `since`, asking the server to recover missed publications. */
+  wasRecovering: boolean;
+}
+
+/** Events of a {@link Subscription}; `code` values are described by {@link LocalCode}. */
+export interface SubscriptionEvents {
+  /** Entered `subscribing`: `subscribe()` was called, or the connection was lost. */
+  subscribing: CloseInfo;
+  /** Entered `subscribed`; recovered publications were emitted just before this. */
+  subscribed: SubscribedEvent;
+  /** Entered `unsubscribed`: `unsubscribe()`, a server `unsubscribe` push, or a final subscribe error. */
+  unsubscribed: CloseInfo;
+  /** A publication, in channel order, each exactly once while subscribed (recovery included). */
+  publication: PublicationPush;
+  join: JoinLeavePush;
+  leave: JoinLeavePush;
+  error: ErrorEvent;
+}
+
+/** Options of `history()`. */
+export interface HistoryOptions {
+  /** Most publications to return; 0 returns only the position. @default the server's maximum */
+  limit?: number;
+  /** Only publications after this position (same epoch). */
+  since?: StreamPosition;
+  /** Newest first. @default false */
+  reverse?: boolean;
+}
+
+/** @internal What a {@link Subscription} needs from its client. */
+export interface SubscriptionHost {
+  isConnected(): boolean;
+  readonly timeoutMs: number;
+  readonly backoff: BackoffOptions;
+  call<M extends Method>(method: M, request: Methods[M]["request"]): Promise<Methods[M]["result"]>;
+  /** Drop the connection and reconnect, resubscribing everything. */
+  reconnect(close: CloseInfo): void;
+}
+
+/**
+ * One channel subscription, made with `client.newSubscription(channel)`. It stays wanted
+ * across reconnects: after every successful connect it resubscribes, sending `since` = its
+ * last position when it has one, so missed publications arrive (in order, before
+ * `"subscribed"`) or `recovered: false` says the app must refetch.
+ */
+export class Subscription extends Emitter<SubscriptionEvents> {
+  /** The channel name. */
+  readonly channel: string;
+  private readonly host: SubscriptionHost;
+  private readonly retryBackoff: Backoff;
+  private currentState: SubscriptionState = "unsubscribed";
+  private lastPosition: StreamPosition | undefined;
+  // Bumped on every attempt and state change; replies to an older attempt are ignored.
+  private generation = 0;
+  // The server may hold this subscription on the current connection (subscribe sent, not refused).
+  private maybeOnServer = false;
+  private retryTimer: Timer | undefined;
+  private removed = false;
+
+  /** @internal Use `client.newSubscription(channel)`. */
+  constructor(channel: string, host: SubscriptionHost) {
+    super();
+    this.channel = channel;
+    this.host = host;
+    this.retryBackoff = new Backoff(host.backoff);
+  }
+
+  /** The current state. */
+  get state(): SubscriptionState {
+    return this.currentState;
+  }
+
+  /** The last position seen (a copy); `undefined` when the channel has no history or before the first subscribe. */
+  get position(): StreamPosition | undefined {
+    return this.lastPosition === undefined ? undefined : { ...this.lastPosition };
+  }
+
+  /** Starts subscribing (now if connected, else on connect). Idempotent. Throws after removal. */
+  subscribe(): void {
+    if (this.removed) {
+      throw new Error(`the subscription to "${this.channel}" was removed; call client.newSubscription() again`);
+    }
+    if (this.currentState !== "unsubscribed") return;
+    this.currentState = "subscribing";
+    if (this.host.isConnected()) this.sendSubscribe();
+    this.emit("subscribing", { code: LocalCode.connectCalled, reason: "subscribe called" });
+  }
+
+  /** Stops the subscription and forgets its position; tells the server when connected. Idempotent. */
+  unsubscribe(): void {
+    if (this.currentState === "unsubscribed") return;
+    this.setUnsubscribed({ code: LocalCode.disconnectCalled, reason: "unsubscribe called" }, { tellServer: true });
+  }
+
+  /** Resolves when `subscribed`; rejects on `unsubscribed` (HubcastError) or after `timeoutMs` (TimeoutError). */
+  ready(timeoutMs: number = this.host.timeoutMs): Promise<void> {
+    if (this.currentState === "subscribed") return Promise.resolve();
+    return waitUntil(this, {
+      timeoutMs,
+      what: `subscription to "${this.channel}"`,
+      resolveOn: "subscribed",
+      rejectOn: "unsubscribed",
+      toError: (e) => new HubcastError({ code: e.code, message: e.reason, temporary: false }),
+    });
+  }
+
+  /** Publishes to this channel (subscribed or not). */
+  publish(data: JsonValue): Promise<PublishResult> {
+    return this.host.call("publish", { channel: this.channel, data });
+  }
+
+  /** This channel's history. */
+  history(options: HistoryOptions = {}): Promise<HistoryResult> {
+    return this.host.call("history", { ...options, channel: this.channel });
+  }
+
+  /** Who is in this channel. */
+  presence(): Promise<PresenceResult> {
+    return this.host.call("presence", { channel: this.channel });
+  }
+
+  /** How many clients and users are in this channel. */
+  presenceStats(): Promise<PresenceStatsResult> {
+    return this.host.call("presence_stats", { channel: this.channel });
+  }
+
+  /** @internal The client connected: (re)subscribe if wanted. */
+  _onConnected(): void {
+    if (this.currentState !== "subscribing") return;
+    this.clearRetry();
+    this.sendSubscribe();
+  }
+
+  /** @internal The connection is gone; a wanted subscription waits for the next one. */
+  _onConnectionLost(close: CloseInfo): void {
+    this.generation += 1;
+    this.maybeOnServer = false;
+    this.clearRetry();
+    if (this.currentState !== "subscribed") return;
+    this.currentState = "subscribing";
+    this.emit("subscribing", close);
+  }
+
+  /** @internal A push for this channel. Publications and join/leave count only while subscribed. */
+  _onPush(push: AppPush): void {
+    if (push.type === "unsubscribe") {
+      if (this.currentState === "unsubscribed") return;
+      this.setUnsubscribed({ code: push.body.code, reason: push.body.reason });
+      return;
+    }
+    if (this.currentState !== "subscribed") return;
+    if (push.type === "publication") {
+      this.advance(push.body.offset, this.lastPosition?.epoch);
+      this.emit("publication", push.body);
+    } else if (push.type === "join" || push.type === "leave") {
+      this.emit(push.type, push.body);
+    }
+  }
+
+  /** @internal The client forgot this subscription; it can no longer subscribe. */
+  _remove(): void {
+    this.removed = true;
+    this.unsubscribe();
+  }
+
+  private sendSubscribe(): void {
+    const generation = ++this.generation;
+    const since = this.lastPosition;
+    const request: SubscribeRequest = since === undefined ? { channel: this.channel } : { channel: this.channel, since };
+    this.maybeOnServer = true;
+    void this.host.call("subscribe", request).then(
+      (result) => {
+        if (generation === this.generation) this.onSubscribed(result, since !== undefined);
+      },
+      (error: unknown) => {
+        if (generation === this.generation) this.onSubscribeError(toError(error));
+      },
+    );
+  }
+
+  private onSubscribed(result: SubscribeResult, wasRecovering: boolean): void {
+    const generation = this.generation;
+    this.retryBackoff.reset();
+    const recovered = Array.isArray(result.publications) ? result.publications : [];
+    const epoch = result.position?.epoch ?? this.lastPosition?.epoch;
+    for (const publication of recovered) {
+      this.advance(publication.offset, epoch);
+      this.emit("publication", { ...publication, channel: this.channel });
+      if (generation !== this.generation) return; // a listener unsubscribed or the link dropped
+    }
+    if (!result.recoverable) this.lastPosition = undefined;
+    else if (result.position !== undefined) this.lastPosition = { ...result.position };
+    this.currentState = "subscribed";
+    const event: SubscribedEvent = { recoverable: result.recoverable, wasRecovering };
+    if (result.recovered !== undefined) event.recovered = result.recovered;
+    if (this.lastPosition !== undefined) event.position = { ...this.lastPosition };
+    this.emit("subscribed", event);
+  }
+
+  private onSubscribeError(error: Error): void {
+    // The next connect resubscribes; nothing to do on this one.
+    if (error instanceof ConnectionClosedError || error instanceof ClientClosedError) return;
+    if (error instanceof TimeoutError) {
+      // The server may have subscribed after all; only a fresh connection is certain to agree.
+      this.host.reconnect({ code: LocalCode.subscribeTimeout, reason: `subscribe to "${this.channel}" timed out` });
+    } else if (error instanceof HubcastError && error.temporary) {
+      this.maybeOnServer = false;
+      this.scheduleRetry();
+    } else {
+      const code = error instanceof HubcastError ? error.code : ErrorCode.internal;
+      this.setUnsubscribed({ code, reason: error.message });
+    }
+    this.emit("error", { error });
+  }
+
+  private scheduleRetry(): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.currentState === "subscribing" && this.host.isConnected()) this.sendSubscribe();
+    }, this.retryBackoff.next());
+  }
+
+  private sendUnsubscribe(): void {
+    void this.host.call("unsubscribe", { channel: this.channel }).catch((thrown: unknown) => {
+      const error = toError(thrown);
+      if (error instanceof ConnectionClosedError || error instanceof ClientClosedError) return;
+      this.emit("error", { error });
+      this.host.reconnect({ code: LocalCode.unsubscribeFailed, reason: `unsubscribe from "${this.channel}" failed` });
+    });
+  }
+
+  // With `tellServer`, sends `unsubscribe` when the server may hold the subscription, before any
+  // listener can subscribe again, so the commands reach the server in the right order.
+  private setUnsubscribed(close: CloseInfo, options: { tellServer?: boolean } = {}): void {
+    const sendUnsubscribe = options.tellServer === true && this.maybeOnServer && this.host.isConnected();
+    this.generation += 1;
+    this.maybeOnServer = false;
+    this.clearRetry();
+    this.lastPosition = undefined;
+    this.retryBackoff.reset();
+    this.currentState = "unsubscribed";
+    if (sendUnsubscribe) this.sendUnsubscribe();
+    this.emit("unsubscribed", close);
+  }
+
+  private advance(offset: number | undefined, epoch: string | undefined): void {
+    if (offset !== undefined && epoch !== undefined) this.lastPosition = { offset, epoch };
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+}
