@@ -150,16 +150,33 @@ describe("Subscription", () => {
     await subscribed(peer, sub);
     const lines = journal(sub);
     const unsubscribed = nextEvent(sub, "unsubscribed");
-    peer.push("unsubscribe", { channel: "chat", code: 2000, reason: "channel closed" });
+    peer.push("unsubscribe", { channel: "chat", code: 4000, reason: "channel closed", resubscribe: false });
     peer.push("publication", pub("chat", 6));
-    expect(await unsubscribed).toEqual({ code: 2000, reason: "channel closed" });
+    expect(await unsubscribed).toEqual({ code: 4000, reason: "channel closed" });
     // A round trip after the stray publication proves it was delivered and ignored.
     const stats = client.presenceStats("chat");
     const { id } = await peer.command("presence_stats");
     peer.reply(id, "presence_stats", { numClients: 0, numUsers: 0 });
     await stats;
-    expect(lines).toEqual(["unsubscribed 2000"]);
+    expect(lines).toEqual(["unsubscribed 4000"]);
     expect(sub.position).toBeUndefined();
+  });
+
+  it("an unsubscribe push with resubscribe: true resubscribes at once from the last position", async () => {
+    const { client, peer } = await h.connected();
+    const sub = client.newSubscription("chat");
+    sub.subscribe();
+    await subscribed(peer, sub, { offset: 5, epoch: "e1" });
+    peer.push("publication", pub("chat", 6));
+    const subscribing = nextEvent(sub, "subscribing");
+    peer.push("unsubscribe", { channel: "chat", code: 2000, reason: "insufficient_state", resubscribe: true });
+    expect(await subscribing).toEqual({ code: 2000, reason: "insufficient_state" });
+    const { id, request } = await peer.command("subscribe");
+    expect(request).toEqual({ channel: "chat", since: { offset: 6, epoch: "e1" } });
+    const resubscribed = nextEvent(sub, "subscribed");
+    peer.reply(id, "subscribe", { recoverable: true, position: { offset: 7, epoch: "e1" }, recovered: true, publications: [{ data: 7, offset: 7 }] });
+    expect(await resubscribed).toMatchObject({ recovered: true, wasRecovering: true });
+    expect(sub.position).toEqual({ offset: 7, epoch: "e1" });
   });
 
   it("emits join and leave while subscribed, and delegates channel commands", async () => {

@@ -183,7 +183,9 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   _onPush(push: AppPush): void {
     if (push.type === "unsubscribe") {
       if (this.currentState === "unsubscribed") return;
-      this.setUnsubscribed({ code: push.body.code, reason: push.body.reason });
+      const close = { code: push.body.code, reason: push.body.reason };
+      if (push.body.resubscribe) this.resubscribe(close);
+      else this.setUnsubscribed(close);
       return;
     }
     if (this.currentState !== "subscribed") return;
@@ -199,6 +201,17 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   _remove(): void {
     this.removed = true;
     this.unsubscribe();
+  }
+
+  // The server dropped the subscription but asks for it back: subscribe again with the last
+  // position, so recovery fills whatever the server lost.
+  private resubscribe(close: CloseInfo): void {
+    this.generation += 1;
+    this.maybeOnServer = false;
+    this.clearRetry();
+    this.currentState = "subscribing";
+    this.emit("subscribing", close);
+    if (this.currentState === "subscribing" && this.host.isConnected()) this.sendSubscribe();
   }
 
   private sendSubscribe(): void {

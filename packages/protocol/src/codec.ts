@@ -9,6 +9,8 @@ export interface RawPublication {
   channel: string;
   data: Uint8Array;
   offset?: number;
+  /** The epoch the offset belongs to. Used between nodes to detect lost history; never sent to clients. */
+  epoch?: string;
   info?: ClientInfo;
 }
 

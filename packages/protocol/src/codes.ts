@@ -36,6 +36,21 @@ export const errorCatalogue: Readonly<Record<ErrorCode, { name: string; temporar
   111: { name: "timeout", temporary: true, meaning: "SDK only: no reply arrived within the command timeout." },
 };
 
+/** Codes of the `unsubscribe` push: why the server ended a subscription. */
+export const UnsubscribeCode = {
+  insufficientState: 2000,
+} as const;
+export type UnsubscribeCode = (typeof UnsubscribeCode)[keyof typeof UnsubscribeCode];
+
+/** What each unsubscribe code means; `resubscribe` is what the push carries. */
+export const unsubscribeCatalogue: Readonly<Record<UnsubscribeCode, { name: string; resubscribe: boolean; meaning: string }>> = {
+  2000: {
+    name: "insufficient_state",
+    resubscribe: true,
+    meaning: "The node lost publications it could not restore from history (broker outage, flushed store); resubscribe with `since` to recover or learn `recovered: false`.",
+  },
+};
+
 /**
  * WebSocket close codes used by Hubcast. Codes x000–x499 ask the client to reconnect,
  * x500–x999 are final (3xxx server, 4xxx application). 1xxx codes are the standard ones.

@@ -159,8 +159,14 @@ export interface JoinLeavePush {
 }
 export interface UnsubscribePush {
   channel: string;
+  /** An {@link UnsubscribeCode}. */
   code: number;
   reason: string;
+  /**
+   * True: the server could not keep this subscription whole (publications were lost between
+   * nodes); subscribe again at once with `since` = the last position to recover what it can.
+   */
+  resubscribe: boolean;
 }
 export interface DisconnectPush {
   code: number;

@@ -1,9 +1,10 @@
-import type { Command, Methods, Publication, RawPublication, StreamPosition } from "@hubcast/protocol";
+import type { Command, Methods, Publication, RawPublication } from "@hubcast/protocol";
 import { ErrorCode, PROTOCOL_VERSION, decodeJsonData, encodeJsonData } from "@hubcast/protocol";
 import type { ResolvedChannelOptions } from "./channels.js";
 import type { NodeContext } from "./context.js";
 import { ReplyError, internalError } from "./errors.js";
 import type { HistoryPage } from "./history/history.js";
+import { recoverSince } from "./recovery.js";
 import type { Session } from "./session.js";
 
 /** A handler's outcome: the reply's result, and work that must follow the reply in the same tick. */
@@ -68,13 +69,6 @@ function toPublication(raw: RawPublication): Publication {
   return pub;
 }
 
-/** Missed publications are recovered only when history still holds every one of them. */
-function recover(since: StreamPosition, page: HistoryPage): RawPublication[] | undefined {
-  const { position } = page;
-  if (since.epoch !== position.epoch || since.offset > position.offset) return undefined;
-  return page.publications.length === position.offset - since.offset ? page.publications : undefined;
-}
-
 const connect: Handler<"connect"> = async (session, request, ctx) => {
   if (session.state !== "connecting") throw new ReplyError(ErrorCode.alreadyConnected, "already connected");
   session.state = "authenticating";
@@ -122,7 +116,7 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since }, ctx)
     if (session.subscriptions.get(channel) === false) session.release(channel);
     throw err;
   }
-  const recovered = since !== undefined && page !== undefined ? recover(since, page) : undefined;
+  const recovered = since !== undefined && page !== undefined ? recoverSince(since, page) : undefined;
   const result: Methods["subscribe"]["result"] = { recoverable: page !== undefined };
   if (page !== undefined) result.position = page.position;
   if (since !== undefined) {
@@ -130,11 +124,9 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since }, ctx)
     result.publications = (recovered ?? []).map(toPublication);
   }
   const afterReply = (): void => {
-    const buffered = ctx.hub.promote(channel, session);
-    if (buffered === undefined) return; // unsubscribed or closed while subscribing
+    // The Hub follows the reply with whatever arrived after `position`, in order.
+    if (!ctx.hub.promote(channel, session, page?.position)) return; // unsubscribed or closed meanwhile
     session.subscriptions.set(channel, true);
-    const top = page?.position.offset ?? 0;
-    session.sendPublications(buffered.filter((pub) => (pub.offset ?? Infinity) > top));
     if (options.joinLeave) {
       ctx.engine.broker.publishJoin(channel, session.clientInfo).catch((err: unknown) => {
         ctx.logger.warn({ err, channel }, "join push failed");

@@ -1,37 +1,38 @@
-import type { ClientInfo, Codec, Push, RawPublication } from "@hubcast/protocol";
+import type { ClientInfo, Push, RawPublication, StreamPosition } from "@hubcast/protocol";
 import type { Logger } from "pino";
-import type { Broker } from "./broker/broker.js";
-import { buildFrame } from "./transport/frame.js";
+import type { Broker, HistoryPolicy } from "./broker/broker.js";
+import { ChannelEntry } from "./channel-entry.js";
+import type { HistoryPage } from "./history/history.js";
+import type { Subscriber } from "./fanout.js";
+import { writeToAll } from "./fanout.js";
 
-/** What the Hub needs of a connection: its codec and a way to write a ready frame. */
-export interface Subscriber {
-  readonly codec: Codec;
-  /** Writes a complete WebSocket frame; never throws. */
-  writeFrame(frame: Buffer): void;
-}
-
-interface ChannelEntry {
-  readonly live: Set<Subscriber>;
-  /** Subscribers between "subscribe asked" and "reply sent": publications wait here. */
-  readonly pending: Map<Subscriber, RawPublication[]>;
-  /** Settles when the broker subscription for this entry is in place. */
-  readonly brokerSubscribed: Promise<void>;
+/** What the Hub needs to repair a channel: its history policy and a way to read it. */
+export interface HubHistory {
+  /** The channel's history policy, or `undefined` when it keeps none. */
+  policyFor(channel: string): HistoryPolicy | undefined;
+  read(channel: string, since: StreamPosition, policy: HistoryPolicy): Promise<HistoryPage>;
 }
 
 /**
  * Channel → local subscribers, and fan-out: each publication is encoded once per codec in
- * use and framed once, then the same bytes are written to every live subscriber. Tells the
- * broker to subscribe when a channel's first local subscriber arrives and to unsubscribe
- * when its last leaves; operations on one channel's broker subscription run in order.
+ * use and framed once, then the same bytes are written to every live subscriber.
+ *
+ * Every live subscriber of a channel with history has received exactly the publications up
+ * to the channel entry's `lastOffset`. A gap in offsets (a publication the broker lost, a
+ * broker reconnect) makes the Hub re-read history and deliver what is missing, in order;
+ * if history cannot cover it, the subscribers are told to resubscribe.
+ *
+ * The broker is told to subscribe when a channel's first local subscriber arrives and to
+ * unsubscribe when its last leaves; operations on one channel run in order.
  */
 export class Hub {
   private readonly channels = new Map<string, ChannelEntry>();
   /** The tail of each channel's chain of broker subscribe/unsubscribe calls. */
   private readonly brokerOps = new Map<string, Promise<void>>();
-  private liveCount = 0;
 
   constructor(
     private readonly broker: Broker,
+    private readonly history: HubHistory,
     private readonly logger: Logger,
   ) {}
 
@@ -42,7 +43,16 @@ export class Hub {
 
   /** Live subscriptions on this node. */
   get subscriptionCount(): number {
-    return this.liveCount;
+    let count = 0;
+    for (const entry of this.channels.values()) count += entry.liveCount;
+    return count;
+  }
+
+  /** Local channels with their live subscriber counts. */
+  channelStats(): Map<string, number> {
+    const stats = new Map<string, number>();
+    for (const [channel, entry] of this.channels) stats.set(channel, entry.liveCount);
+    return stats;
   }
 
   /**
@@ -53,34 +63,28 @@ export class Hub {
     let entry = this.channels.get(channel);
     if (entry === undefined) {
       const brokerSubscribed = this.chainBrokerOp(channel, () => this.broker.subscribe([channel]));
-      entry = { live: new Set(), pending: new Map(), brokerSubscribed };
+      entry = new ChannelEntry(channel, brokerSubscribed, this.entryHooks());
       this.channels.set(channel, entry);
     }
-    entry.pending.set(sub, []);
+    entry.addPending(sub);
     return entry.brokerSubscribed;
   }
 
   /**
-   * Makes a pending subscription live and returns what arrived while it was pending, in
-   * arrival order; `undefined` when it was removed meanwhile.
+   * Makes a pending subscription live once its subscribe reply has been written. `top` is the
+   * position its history read returned (`undefined` without history). Publications after
+   * `top` follow at once or, if broker delivery lags behind the read, as soon as it catches up.
+   * Returns false when the subscription was removed meanwhile.
    */
-  promote(channel: string, sub: Subscriber): RawPublication[] | undefined {
-    const entry = this.channels.get(channel);
-    const buffered = entry?.pending.get(sub);
-    if (entry === undefined || buffered === undefined) return undefined;
-    entry.pending.delete(sub);
-    entry.live.add(sub);
-    this.liveCount += 1;
-    return buffered;
+  promote(channel: string, sub: Subscriber, top: StreamPosition | undefined): boolean {
+    return this.channels.get(channel)?.promote(sub, top) ?? false;
   }
 
   /** Ends a live or pending subscription; the last one out unsubscribes the broker. */
   remove(channel: string, sub: Subscriber): void {
     const entry = this.channels.get(channel);
-    if (entry === undefined) return;
-    if (entry.live.delete(sub)) this.liveCount -= 1;
-    entry.pending.delete(sub);
-    if (entry.live.size > 0 || entry.pending.size > 0) return;
+    if (entry === undefined || !entry.remove(sub) || !entry.isEmpty) return;
+    entry.dispose();
     this.channels.delete(channel);
     this.chainBrokerOp(channel, () => this.broker.unsubscribe([channel])).catch((err: unknown) => {
       this.logger.warn({ err, channel }, "broker unsubscribe failed");
@@ -89,32 +93,28 @@ export class Hub {
 
   /** Fan-out of one publication from the broker. */
   deliverPublication(pub: RawPublication): void {
-    const entry = this.channels.get(pub.channel);
-    if (entry === undefined) return;
-    for (const buffer of entry.pending.values()) buffer.push(pub);
-    this.writeToLive(entry, (codec) => codec.encodePublication(pub));
+    this.channels.get(pub.channel)?.deliver(pub);
   }
 
   deliverJoinLeave(type: "join" | "leave", channel: string, info: ClientInfo): void {
     const entry = this.channels.get(channel);
     if (entry === undefined) return;
     const push: Push = { type, body: { channel, info } };
-    this.writeToLive(entry, (codec) => codec.encodePush(push));
+    writeToAll(entry.liveSubscribers(), (codec) => codec.encodePush(push));
   }
 
-  private writeToLive(entry: ChannelEntry, encode: (codec: Codec) => Uint8Array): void {
-    // One frame per codec in use, reused for every subscriber of that codec.
-    let codec: Codec | undefined;
-    let frame: Buffer | undefined;
-    let others: Map<Codec, Buffer> | undefined;
-    for (const sub of entry.live) {
-      if (sub.codec !== codec) {
-        if (codec !== undefined && frame !== undefined) (others ??= new Map()).set(codec, frame);
-        codec = sub.codec;
-        frame = others?.get(codec) ?? buildFrame(encode(codec), codec.binary);
-      }
-      sub.writeFrame(frame as Buffer);
-    }
+  /** The broker may have lost publications (it reconnected): re-read history for every channel. */
+  resyncAll(): void {
+    for (const entry of this.channels.values()) entry.resync("broker reconnected");
+  }
+
+  private entryHooks(): ConstructorParameters<typeof ChannelEntry>[2] {
+    return {
+      policyFor: (channel) => this.history.policyFor(channel),
+      read: (channel, since, policy) => this.history.read(channel, since, policy),
+      isCurrent: (entry) => this.channels.get(entry.channel) === entry,
+      logger: this.logger,
+    };
   }
 
   private chainBrokerOp(channel: string, op: () => Promise<void>): Promise<void> {

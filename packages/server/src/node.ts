@@ -77,7 +77,18 @@ export class HubcastNode {
     const rules = new ChannelRules(namespaces, resolveChannelOptions(this.options.channel, "channel"), this.options.maxChannelLength);
     this.logger = services.logger ?? pino({ level: this.options.logLevel });
     this.engine = services.engine ?? new MemoryEngine();
-    this.hub = new Hub(this.engine.broker, this.logger);
+    const engine = this.engine;
+    this.hub = new Hub(
+      engine.broker,
+      {
+        policyFor: (channel) => {
+          const lookup = rules.lookup(channel);
+          return lookup.ok && lookup.options.history.size > 0 ? lookup.options.history : undefined;
+        },
+        read: (channel, since, policy) => engine.history.read(channel, { since, limit: policy.size }, policy),
+      },
+      this.logger,
+    );
     this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate };
     this.transport = new WebSocketTransport(this.ctx, this.sessions, () => this.state === "running");
     this.server = createServer();
@@ -92,6 +103,7 @@ export class HubcastNode {
       publication: (pub) => hub.deliverPublication(pub),
       join: (channel, info) => hub.deliverJoinLeave("join", channel, info),
       leave: (channel, info) => hub.deliverJoinLeave("leave", channel, info),
+      resync: () => hub.resyncAll(),
     });
     const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady() });
     this.server.on("request", handler);

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
-import type { ClientInfo, Codec, Command, ErrorBody, JsonValue, Push, RawPublication } from "@hubcast/protocol";
-import { CloseCode, ErrorCode, closeCatalogue, shouldReconnect } from "@hubcast/protocol";
+import type { ClientInfo, Codec, Command, ErrorBody, JsonValue, Push } from "@hubcast/protocol";
+import { CloseCode, ErrorCode, UnsubscribeCode, closeCatalogue, shouldReconnect, unsubscribeCatalogue } from "@hubcast/protocol";
 import type { WebSocket } from "ws";
 import { handleCommand } from "./commands.js";
 import type { NodeContext } from "./context.js";
-import type { Subscriber } from "./hub.js";
+import type { Subscriber } from "./fanout.js";
 import { buildFrame } from "./transport/frame.js";
 
 export type SessionState = "connecting" | "authenticating" | "connected" | "closed";
@@ -73,9 +73,11 @@ export class Session implements Subscriber {
     this.writeFrame(buildFrame(this.codec.encodePush(push), this.codec.binary));
   }
 
-  /** Writes publications that are for this session alone (recovery catch-up). */
-  sendPublications(pubs: readonly RawPublication[]): void {
-    for (const pub of pubs) this.writeFrame(buildFrame(this.codec.encodePublication(pub), this.codec.binary));
+  resubscribeRequired(channel: string): void {
+    if (!this.subscriptions.has(channel)) return;
+    const code = UnsubscribeCode.insufficientState;
+    this.sendPush({ type: "unsubscribe", body: { channel, code, reason: unsubscribeCatalogue[code].name, resubscribe: true } });
+    this.release(channel);
   }
 
   /** Sends a `ping` push and expects a pong within pongTimeoutMs. */

@@ -25,6 +25,7 @@ class Inbox {
     publication: (pub: RawPublication) => this.add(() => this.publications.push(pub)),
     join: (channel: string, info: ClientInfo) => this.add(() => this.events.push(`join ${channel} ${info.client}`)),
     leave: (channel: string, info: ClientInfo) => this.add(() => this.events.push(`leave ${channel} ${info.client}`)),
+    resync: () => this.add(() => this.events.push("resync")),
   };
 
   private add(record: () => void): void {

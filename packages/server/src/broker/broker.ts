@@ -20,6 +20,8 @@ export interface BrokerHandlers {
   publication(pub: RawPublication): void;
   join(channel: string, info: ClientInfo): void;
   leave(channel: string, info: ClientInfo): void;
+  /** Publications may have been lost (the broker reconnected): the node re-reads history for every channel it serves. */
+  resync(): void;
 }
 
 /**

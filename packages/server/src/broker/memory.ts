@@ -27,7 +27,7 @@ export class MemoryBroker implements Broker {
   publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy): Promise<StreamPosition | undefined> {
     const position = history.size > 0 ? this.streams.append(pub, history) : undefined;
     if (this.handlers !== undefined && this.subscribed.has(pub.channel)) {
-      this.handlers.publication(position === undefined ? pub : { ...pub, offset: position.offset });
+      this.handlers.publication(position === undefined ? pub : { ...pub, offset: position.offset, epoch: position.epoch });
     }
     return Promise.resolve(position);
   }
