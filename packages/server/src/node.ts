@@ -104,6 +104,7 @@ export class HubcastNode {
       join: (channel, info) => hub.deliverJoinLeave("join", channel, info),
       leave: (channel, info) => hub.deliverJoinLeave("leave", channel, info),
       resync: () => hub.resyncAll(),
+      control: () => undefined, // no control messages yet; the server API adds them
     });
     const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady() });
     this.server.on("request", handler);

@@ -26,6 +26,7 @@ class Inbox {
     join: (channel: string, info: ClientInfo) => this.add(() => this.events.push(`join ${channel} ${info.client}`)),
     leave: (channel: string, info: ClientInfo) => this.add(() => this.events.push(`leave ${channel} ${info.client}`)),
     resync: () => this.add(() => this.events.push("resync")),
+    control: (message: Uint8Array) => this.add(() => this.events.push(`control ${new TextDecoder().decode(message)}`)),
   };
 
   private add(record: () => void): void {
@@ -121,6 +122,11 @@ export function brokerContract(name: string, make: (prefix: string) => Promise<B
       const after = await under.broker.publish({ channel: "r", data: utf8("y") }, HISTORY);
       expect(after?.offset).toBe(1);
       expect(after?.epoch).not.toBe(before?.epoch);
+    });
+
+    it("delivers control messages to the sending node too", async () => {
+      await under.broker.publishControl(new TextEncoder().encode("hello nodes"));
+      await inbox.until(() => inbox.events.includes("control hello nodes"), "control message");
     });
 
     it("delivers join and leave for subscribed channels only", async () => {

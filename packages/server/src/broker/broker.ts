@@ -22,6 +22,8 @@ export interface BrokerHandlers {
   leave(channel: string, info: ClientInfo): void;
   /** Publications may have been lost (the broker reconnected): the node re-reads history for every channel it serves. */
   resync(): void;
+  /** A control message from any node, this one included (surveys, cluster-wide disconnects). */
+  control(message: Uint8Array): void;
 }
 
 /**
@@ -44,5 +46,7 @@ export interface Broker {
   /** Tells every node serving the channel that a client joined or left it. */
   publishJoin(channel: string, info: ClientInfo): Promise<void>;
   publishLeave(channel: string, info: ClientInfo): Promise<void>;
+  /** Sends a control message to every node, this one included. Low volume: not for publications. */
+  publishControl(message: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }

@@ -42,6 +42,12 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
+  publishControl(message: Uint8Array): Promise<void> {
+    // Asynchronously, as from a real broker: the sender's own handler must not run inside its call.
+    queueMicrotask(() => this.handlers?.control(message));
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.handlers = undefined;
     this.subscribed.clear();

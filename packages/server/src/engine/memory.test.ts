@@ -9,8 +9,14 @@ brokerContract("memory", () => {
   const engine = new MemoryEngine();
   return Promise.resolve({ broker: engine.broker, history: engine.history, close: () => engine.close() });
 });
-presenceContract("memory", () => Promise.resolve(new MemoryEngine().presence));
-registryContract("memory", () => Promise.resolve(new MemoryEngine().registry));
+presenceContract("memory", () => {
+  const engine = new MemoryEngine();
+  return Promise.resolve({ store: engine.presence, close: () => engine.close() });
+});
+registryContract("memory", () => {
+  const engine = new MemoryEngine();
+  return Promise.resolve({ store: engine.registry, close: () => engine.close() });
+});
 
 describe("memory engine expiry", () => {
   it("drops a registry entry not announced within its TTL", async () => {

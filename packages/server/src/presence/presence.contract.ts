@@ -3,13 +3,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PresenceStore } from "./presence.js";
 
 /** The contract every PresenceStore passes. `make` gets a unique key prefix. */
-export function presenceContract(name: string, make: (prefix: string) => Promise<PresenceStore>): void {
+export function presenceContract(name: string, make: (prefix: string) => Promise<{ store: PresenceStore; close(): Promise<void> }>): void {
   describe(`PresenceStore contract: ${name}`, () => {
     let store: PresenceStore;
+    let close: () => Promise<void>;
     beforeEach(async () => {
-      store = await make(`t-${randomUUID()}:`);
+      ({ store: store, close } = await make(`t-${randomUUID()}:`));
     });
-    afterEach(() => store.close());
+    afterEach(() => close());
 
     it("lists added clients per channel and counts distinct users", async () => {
       await store.add("room", { client: "c1", user: "ann" });

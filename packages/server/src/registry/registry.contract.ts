@@ -13,13 +13,14 @@ const node = (id: string, connections = 0): NodeInfo => ({
 });
 
 /** The contract every NodeRegistry passes. `make` gets a unique key prefix. */
-export function registryContract(name: string, make: (prefix: string) => Promise<NodeRegistry>): void {
+export function registryContract(name: string, make: (prefix: string) => Promise<{ store: NodeRegistry; close(): Promise<void> }>): void {
   describe(`NodeRegistry contract: ${name}`, () => {
     let registry: NodeRegistry;
+    let close: () => Promise<void>;
     beforeEach(async () => {
-      registry = await make(`t-${randomUUID()}:`);
+      ({ store: registry, close } = await make(`t-${randomUUID()}:`));
     });
-    afterEach(() => registry.close());
+    afterEach(() => close());
 
     it("lists announced nodes by id, with their latest stats", async () => {
       await registry.announce(node("b"));

@@ -1,0 +1,11 @@
+export { RedisEmitter } from "./emitter.js";
+export type { EmitterHistoryOptions, EmitterOptions } from "./emitter.js";
+export { RedisKeys } from "./keys.js";
+export { connectRedis, reconnectDelayMs } from "./connection.js";
+export type { RedisClient, RedisClusterClient, RedisConnection, RedisTarget } from "./connection.js";
+export { decodeBrokerMessage, encodeJoinLeave, encodePlainPublication } from "./messages.js";
+export type { BrokerMessage } from "./messages.js";
+export { publishThroughRedis, newEpoch } from "./publish.js";
+export type { HistoryPolicy, PublicationInput } from "./publish.js";
+export { EXPIRING_SET_ADD, EXPIRING_SET_REMOVE, EXPIRING_SET_VALUES, PUBLISH, READ_HISTORY, Script } from "./scripts.js";
+export type { RedisCommander } from "./scripts.js";

@@ -1,0 +1,147 @@
+import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protocol";
+import type { RedisClient, RedisClusterClient, RedisConnection, RedisKeys } from "@hubcast/emitter";
+import { decodeBrokerMessage, encodeJoinLeave, publishThroughRedis } from "@hubcast/emitter";
+import type { Logger } from "pino";
+import type { Broker, BrokerHandlers, HistoryPolicy } from "./broker.js";
+
+/** Most channels in one SUBSCRIBE command when a burst is batched. */
+const SUBSCRIBE_BATCH = 1_000;
+
+type PubSubListener = (message: Buffer, pubsubName: Buffer) => void;
+
+/** The pub/sub side: a dedicated subscriber connection, or the cluster client's sharded pub/sub. */
+export interface PubSubConnection {
+  subscribe(names: string[], listener: PubSubListener): Promise<void>;
+  unsubscribe(names: string[]): Promise<void>;
+  subscribeControl(name: string, listener: PubSubListener): Promise<void>;
+  isReady(): boolean;
+  /** Calls `handler` on every reconnect after the first connect, once subscriptions are back. */
+  onReconnected(handler: () => void): void;
+  close(): Promise<void>;
+}
+
+/** Pub/sub on one Redis server: a second connection, batched SUBSCRIBE/UNSUBSCRIBE. */
+export function standalonePubSub(client: RedisClient): PubSubConnection {
+  return {
+    subscribe: async (names, listener) => {
+      for (let i = 0; i < names.length; i += SUBSCRIBE_BATCH) await client.subscribe(names.slice(i, i + SUBSCRIBE_BATCH), listener, true);
+    },
+    unsubscribe: async (names) => {
+      for (let i = 0; i < names.length; i += SUBSCRIBE_BATCH) await client.unsubscribe(names.slice(i, i + SUBSCRIBE_BATCH));
+    },
+    subscribeControl: (name, listener) => client.subscribe(name, listener, true),
+    isReady: () => client.isReady,
+    onReconnected: (handler) => {
+      let connected = client.isReady;
+      client.on("ready", () => {
+        if (connected) handler();
+        connected = true;
+      });
+    },
+    close: async () => {
+      await client.close();
+    },
+  };
+}
+
+/** Sharded pub/sub on a Redis Cluster: each channel on the shard that owns its keys. */
+export function clusterPubSub(cluster: RedisClusterClient): PubSubConnection {
+  return {
+    // Sharded subscribes route by their first channel, so each goes alone to its shard.
+    subscribe: async (names, listener) => {
+      await Promise.all(names.map((name) => cluster.sSubscribe(name, listener, true)));
+    },
+    unsubscribe: async (names) => {
+      await Promise.all(names.map((name) => cluster.sUnsubscribe(name)));
+    },
+    subscribeControl: (name, listener) => cluster.subscribe(name, listener, true),
+    isReady: () => cluster.isReady,
+    onReconnected: (handler) => {
+      cluster.on("node-ready", () => handler());
+    },
+    close: () => Promise.resolve(), // the cluster client is closed with the command connection
+  };
+}
+
+/**
+ * Fan-out through Redis pub/sub (sharded on a cluster). Publications with history go through
+ * one Lua script that appends to the channel's stream and publishes, so offsets are gap-free
+ * and identical on every node. Subscribe bursts in one tick go out as one command.
+ */
+export class RedisBroker implements Broker {
+  private handlers: BrokerHandlers | undefined;
+  private readonly listener: PubSubListener = (message, name) => this.onMessage(message, name);
+  private batch: { names: string[]; done: Promise<void> } | undefined;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly pubsub: PubSubConnection,
+    private readonly keys: RedisKeys,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(handlers: BrokerHandlers): Promise<void> {
+    this.handlers = handlers;
+    await this.pubsub.subscribeControl(this.keys.control(), (message) => this.handlers?.control(message));
+    this.pubsub.onReconnected(() => {
+      this.logger.warn("redis pub/sub reconnected; re-reading history for every channel");
+      this.handlers?.resync();
+    });
+  }
+
+  subscribe(channels: readonly string[]): Promise<void> {
+    if (!this.pubsub.isReady()) return Promise.reject(new Error("redis pub/sub connection is down"));
+    const names = channels.map((channel) => this.keys.pubsub(channel));
+    if (this.batch === undefined) {
+      const batch: { names: string[]; done: Promise<void> } = { names: [], done: Promise.resolve() };
+      batch.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.batch = undefined;
+        return this.pubsub.subscribe(batch.names, this.listener);
+      });
+      this.batch = batch;
+    }
+    this.batch.names.push(...names);
+    return this.batch.done;
+  }
+
+  unsubscribe(channels: readonly string[]): Promise<void> {
+    return this.pubsub.unsubscribe(channels.map((channel) => this.keys.pubsub(channel)));
+  }
+
+  publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy): Promise<StreamPosition | undefined> {
+    return publishThroughRedis(this.redis, this.keys, pub, history);
+  }
+
+  publishJoin(channel: string, info: ClientInfo): Promise<void> {
+    return this.publishRaw(channel, encodeJoinLeave("join", info));
+  }
+
+  publishLeave(channel: string, info: ClientInfo): Promise<void> {
+    return this.publishRaw(channel, encodeJoinLeave("leave", info));
+  }
+
+  async publishControl(message: Uint8Array): Promise<void> {
+    await this.redis.send(undefined, ["PUBLISH", this.keys.control(), Buffer.from(message)]);
+  }
+
+  async close(): Promise<void> {
+    this.handlers = undefined;
+    await this.pubsub.close();
+  }
+
+  private async publishRaw(channel: string, message: Buffer): Promise<void> {
+    const name = this.keys.pubsub(channel);
+    await this.redis.send(name, [this.redis.cluster ? "SPUBLISH" : "PUBLISH", name, message]);
+  }
+
+  private onMessage(message: Buffer, name: Buffer): void {
+    const channel = this.keys.channelOf(name.toString());
+    const decoded = channel === undefined ? undefined : decodeBrokerMessage(channel, message);
+    if (decoded === undefined || this.handlers === undefined) {
+      this.logger.warn({ channel: name.toString() }, "unreadable message on a hubcast pub/sub channel");
+      return;
+    }
+    if (decoded.type === "publication") this.handlers.publication(decoded.pub);
+    else this.handlers[decoded.type](decoded.channel, decoded.info);
+  }
+}

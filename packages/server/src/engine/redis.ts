@@ -1,0 +1,79 @@
+import type { RedisClient, RedisConnection, RedisTarget } from "@hubcast/emitter";
+import { RedisKeys, connectRedis } from "@hubcast/emitter";
+import type { Logger } from "pino";
+import { RedisBroker, clusterPubSub, standalonePubSub } from "../broker/redis.js";
+import type { PubSubConnection } from "../broker/redis.js";
+import { RedisHistory } from "../history/redis.js";
+import { RedisPresence } from "../presence/redis.js";
+import { RedisRegistry } from "../registry/redis.js";
+import type { Engine } from "./engine.js";
+
+export interface RedisEngineOptions {
+  /** Where Redis is: `{ url }` for one server, `{ clusterUrls }` for a Redis Cluster. */
+  target: RedisTarget;
+  /** Key prefix, so deployments can share a Redis. @default "hubcast" */
+  prefix?: string;
+  /** Presence entries of a node that stopped refreshing them disappear after this many ms. @default 30_000 */
+  presenceTtlMs?: number;
+  /** A node that stopped announcing itself leaves the cluster view after this many ms. @default 15_000 */
+  nodeTtlMs?: number;
+  logger: Logger;
+}
+
+/**
+ * Many nodes as one: pub/sub fan-out (sharded on a cluster), history in streams, presence and
+ * the node registry with expiry. One connection for commands, one for subscriptions (on a
+ * cluster, the cluster client's per-shard connections).
+ */
+export class RedisEngine implements Engine {
+  readonly name: string;
+  readonly presenceTtlMs: number;
+
+  private constructor(
+    private readonly commands: RedisConnection,
+    private readonly pubsub: PubSubConnection,
+    readonly broker: RedisBroker,
+    readonly history: RedisHistory,
+    readonly presence: RedisPresence,
+    readonly registry: RedisRegistry,
+    options: RedisEngineOptions,
+  ) {
+    this.name = commands.cluster ? "redis-cluster" : "redis";
+    this.presenceTtlMs = options.presenceTtlMs ?? 30_000;
+  }
+
+  /** Connects both connections; rejects if Redis cannot be reached at start. */
+  static async connect(options: RedisEngineOptions): Promise<RedisEngine> {
+    const { logger } = options;
+    const keys = new RedisKeys(options.prefix ?? "hubcast");
+    const onError = (err: Error): void => logger.warn({ err: err.message }, "redis connection error");
+    const commands = await connectRedis(options.target, onError);
+    let pubsub: PubSubConnection;
+    if (commands.cluster) {
+      pubsub = clusterPubSub(commands.client as Parameters<typeof clusterPubSub>[0]);
+    } else {
+      const subscriber = (commands.client as RedisClient).duplicate();
+      subscriber.on("error", onError);
+      await subscriber.connect();
+      pubsub = standalonePubSub(subscriber);
+    }
+    return new RedisEngine(
+      commands,
+      pubsub,
+      new RedisBroker(commands, pubsub, keys, logger),
+      new RedisHistory(commands, keys),
+      new RedisPresence(commands, keys, options.presenceTtlMs ?? 30_000),
+      new RedisRegistry(commands, keys, options.nodeTtlMs ?? 15_000),
+      options,
+    );
+  }
+
+  isReady(): boolean {
+    return this.commands.isReady() && this.pubsub.isReady();
+  }
+
+  async close(): Promise<void> {
+    await this.broker.close();
+    await this.commands.close();
+  }
+}
