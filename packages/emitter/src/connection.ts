@@ -38,12 +38,43 @@ export interface RedisConnection extends RedisCommander {
   close(): Promise<void>;
 }
 
-/** Opens a command connection to `target`; rejects if the first connect fails. */
+/** Redis could not be reached when connecting for the first time. */
+export class RedisUnavailableError extends Error {
+  override readonly name = "RedisUnavailableError";
+  readonly code = "REDIS_UNAVAILABLE";
+}
+
+/** How long the first connect may take before it fails, in ms. */
+export const FIRST_CONNECT_TIMEOUT_MS = 10_000;
+
+/** Waits for a client's first connect; later disconnects are retried by the client itself. */
+export async function firstConnect(what: string, connect: () => Promise<unknown>, destroy: () => void, lastError: () => Error | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      destroy();
+      const cause = lastError()?.message ?? "no answer";
+      reject(new RedisUnavailableError(`cannot reach Redis at ${what} within ${FIRST_CONNECT_TIMEOUT_MS / 1000} s (${cause})`));
+    }, FIRST_CONNECT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([connect(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Opens a command connection to `target`; rejects with {@link RedisUnavailableError} if it cannot. */
 export async function connectRedis(target: RedisTarget, onError: (err: Error) => void): Promise<RedisConnection & { client: RedisClient | RedisClusterClient }> {
+  let lastError: Error | undefined;
+  const report = (err: Error): void => {
+    lastError = err;
+    onError(err);
+  };
   if ("url" in target) {
     const client = createStandalone(target.url);
-    client.on("error", onError);
-    await client.connect();
+    client.on("error", report);
+    await firstConnect(target.url, () => client.connect(), () => client.destroy(), () => lastError);
     return {
       client,
       cluster: false,
@@ -55,8 +86,8 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
     };
   }
   const cluster = createClusterClient(target.clusterUrls);
-  cluster.on("error", onError);
-  await cluster.connect();
+  cluster.on("error", report);
+  await firstConnect(target.clusterUrls.join(","), () => cluster.connect(), () => cluster.destroy(), () => lastError);
   return {
     client: cluster,
     cluster: true,

@@ -17,7 +17,8 @@ describe("docs/configuration.md matches the code", () => {
       if (key === "channel" || key === "namespaces") continue;
       expect(line).toContain(`--${flagName(key)}`);
       expect(line).toContain(envName(key));
-      expect(line).toContain(`\`${String(NODE_DEFAULTS[key])}\``);
+      const fallback = String(NODE_DEFAULTS[key]);
+      expect(line).toContain(fallback === "" ? "(none)" : `\`${fallback}\``);
     }
   });
 

@@ -1,4 +1,4 @@
-export { HubcastNode } from "./node.js";
+export { HubcastNode, createNode } from "./node.js";
 export type { NodeServices } from "./node.js";
 export { resolveNodeOptions, NODE_DEFAULTS } from "./options.js";
 export type { NodeOptions, ResolvedNodeOptions } from "./options.js";

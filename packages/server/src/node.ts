@@ -13,6 +13,10 @@ import { MemoryEngine } from "./engine/memory.js";
 import { Heartbeat, sweepIntervalFor } from "./heartbeat.js";
 import { createRequestHandler } from "./http/routes.js";
 import { Hub } from "./hub.js";
+import { ControlPlane } from "./control.js";
+import { createEngine } from "./engine/factory.js";
+import { ApiBackend } from "./http/api-backend.js";
+import { PresenceRefresher } from "./presence-refresh.js";
 import type { NodeOptions, ResolvedNodeOptions } from "./options.js";
 import { resolveNodeOptions } from "./options.js";
 import type { NodeInfo } from "./registry/registry.js";
@@ -48,8 +52,19 @@ function withDemoNamespace(options: ResolvedNodeOptions): Record<string, Channel
 /** How long clients get to answer the close frame at shutdown before their sockets are dropped. */
 const CLOSE_HANDSHAKE_MS = 2_000;
 
-/** How often the node announces itself to the registry, in ms. */
-const ANNOUNCE_INTERVAL_MS = 5_000;
+/** How often the node announces itself: often enough that two misses still leave it in the view. */
+const announceIntervalFor = (nodeTtlMs: number): number => Math.max(50, Math.min(5_000, Math.floor(nodeTtlMs / 3)));
+
+/**
+ * Creates a node, connecting the engine its options name first (the redis engine connects
+ * asynchronously). Rejects with RedisUnavailableError when Redis cannot be reached.
+ */
+export async function createNode(options: NodeOptions = {}, services: NodeServices = {}): Promise<HubcastNode> {
+  const resolved = resolveNodeOptions(options);
+  const logger = services.logger ?? pino({ level: resolved.logLevel });
+  const engine = services.engine ?? (await createEngine(resolved, logger));
+  return new HubcastNode(options, { ...services, engine, logger });
+}
 
 /**
  * A Hubcast gateway node: an HTTP server with a WebSocket endpoint, the Hub, and an engine.
@@ -66,6 +81,10 @@ export class HubcastNode {
   private readonly hub: Hub;
   private readonly server: Server;
   private readonly transport: WebSocketTransport;
+  private readonly control: ControlPlane;
+  /** The server API's operations (the HTTP routes call these). */
+  readonly api: ApiBackend;
+  private presenceRefresher: PresenceRefresher | undefined;
   private heartbeat: Heartbeat | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
@@ -76,7 +95,10 @@ export class HubcastNode {
     const namespaces = withDemoNamespace(this.options);
     const rules = new ChannelRules(namespaces, resolveChannelOptions(this.options.channel, "channel"), this.options.maxChannelLength);
     this.logger = services.logger ?? pino({ level: this.options.logLevel });
-    this.engine = services.engine ?? new MemoryEngine();
+    if (services.engine === undefined && this.options.engine !== "memory") {
+      throw new Error(`the ${this.options.engine} engine connects asynchronously: create the node with createNode()`);
+    }
+    this.engine = services.engine ?? new MemoryEngine({ nodeTtlMs: this.options.nodeTtlMs });
     const engine = this.engine;
     this.hub = new Hub(
       engine.broker,
@@ -90,6 +112,11 @@ export class HubcastNode {
       this.logger,
     );
     this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate };
+    this.control = new ControlPlane(this.id, engine.broker, engine.registry, {
+      answer: (question) => (question === "channels" ? Object.fromEntries(this.hub.channelStats()) : null),
+      disconnectUser: (user) => this.disconnectUser(user),
+    }, this.logger);
+    this.api = new ApiBackend(this.ctx, this.control);
     this.transport = new WebSocketTransport(this.ctx, this.sessions, () => this.state === "running");
     this.server = createServer();
     this.server.on("upgrade", (req, socket, head) => this.transport.handleUpgrade(req, socket, head));
@@ -104,9 +131,9 @@ export class HubcastNode {
       join: (channel, info) => hub.deliverJoinLeave("join", channel, info),
       leave: (channel, info) => hub.deliverJoinLeave("leave", channel, info),
       resync: () => hub.resyncAll(),
-      control: () => undefined, // no control messages yet; the server API adds them
+      control: (message) => this.control.receive(message),
     });
-    const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady() });
+    const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady(), api: this.api, apiKey: this.options.apiKey, logger: this.logger });
     this.server.on("request", handler);
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
@@ -119,8 +146,12 @@ export class HubcastNode {
     this.heartbeat = new Heartbeat(this.sessions, sweepIntervalFor([pingIntervalMs, pongTimeoutMs, connectTimeoutMs]));
     this.state = "running";
     this.announce();
-    this.announceTimer = setInterval(() => this.announce(), ANNOUNCE_INTERVAL_MS);
+    this.announceTimer = setInterval(() => this.announce(), announceIntervalFor(this.options.nodeTtlMs));
     this.announceTimer.unref();
+    if (this.engine.presenceRefreshMs !== undefined) {
+      const onError = (err: unknown): void => this.logger.warn({ err }, "presence refresh failed");
+      this.presenceRefresher = new PresenceRefresher(this.sessions, this.ctx.rules, this.engine.presence, this.engine.presenceRefreshMs, onError);
+    }
     const address = this.address;
     this.logger.info({ url: address.url, engine: this.engine.name, node: this.id }, "hubcast listening");
     return address;
@@ -143,7 +174,7 @@ export class HubcastNode {
   info(): NodeInfo {
     return {
       id: this.id,
-      address: this.state === "running" ? this.address.url : "",
+      address: this.options.advertiseUrl !== "" ? this.options.advertiseUrl : this.state === "running" ? this.address.url : "",
       version: VERSION,
       startedAt: this.startedAt,
       connections: this.sessions.size,
@@ -158,6 +189,7 @@ export class HubcastNode {
     this.state = "closing";
     clearInterval(this.announceTimer);
     this.heartbeat?.stop();
+    this.presenceRefresher?.stop();
     for (const session of this.sessions) session.close(CloseCode.shutdown);
     await this.sessionsEnded(CLOSE_HANDSHAKE_MS);
     for (const session of this.sessions) session.terminate();
@@ -177,6 +209,18 @@ export class HubcastNode {
     while (this.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+  }
+
+  /** Closes this node's connections of `user` (3501, final); returns how many. */
+  private disconnectUser(user: string): number {
+    let count = 0;
+    for (const session of this.sessions) {
+      if (session.state === "connected" && session.user === user) {
+        session.close(CloseCode.forceDisconnect, "disconnected by the server");
+        count += 1;
+      }
+    }
+    return count;
   }
 
   private announce(): void {

@@ -29,6 +29,22 @@ export interface NodeOptions {
   namespaces?: Record<string, ChannelOptions>;
   /** Log level: fatal, error, warn, info, debug, trace or silent. @default "info" */
   logLevel?: string;
+  /** Backends: `memory` (one process, no setup) or `redis` (many nodes as one). @default "memory" */
+  engine?: string;
+  /** The Redis server for the redis engine. @default "redis://127.0.0.1:6379" */
+  redisUrl?: string;
+  /** Comma-separated seed URLs of a Redis Cluster; when set, the redis engine uses the cluster (sharded pub/sub). @default "" */
+  redisCluster?: string;
+  /** Prefix of every Redis key, so deployments can share a Redis. @default "hubcast" */
+  redisPrefix?: string;
+  /** With the redis engine, presence entries of a node that died disappear within this many ms. @default 30_000 */
+  presenceTtlMs?: number;
+  /** A node that stopped announcing itself leaves the cluster view within this many ms. @default 15_000 */
+  nodeTtlMs?: number;
+  /** The URL other nodes and tools should use for this node; empty means the bound address. @default "" */
+  advertiseUrl?: string;
+  /** Key for the server API (`Authorization: Bearer <key>`); empty disables the API. @default "" */
+  apiKey?: string;
 }
 
 export type ResolvedNodeOptions = Readonly<Required<NodeOptions>>;
@@ -48,6 +64,14 @@ export const NODE_OPTION_KEYS = [
   "channel",
   "namespaces",
   "logLevel",
+  "engine",
+  "redisUrl",
+  "redisCluster",
+  "redisPrefix",
+  "presenceTtlMs",
+  "nodeTtlMs",
+  "advertiseUrl",
+  "apiKey",
 ] as const satisfies readonly (keyof NodeOptions)[];
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -67,7 +91,18 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   channel: {},
   namespaces: {},
   logLevel: "info",
+  engine: "memory",
+  redisUrl: "redis://127.0.0.1:6379",
+  redisCluster: "",
+  redisPrefix: "hubcast",
+  presenceTtlMs: 30_000,
+  nodeTtlMs: 15_000,
+  advertiseUrl: "",
+  apiKey: "",
 });
+
+export const ENGINES = ["memory", "redis"] as const;
+const REDIS_URL = /^rediss?:\/\/\S+$/;
 
 /** Applies defaults with `??`, validates every field, freezes. Throws {@link OptionError}. */
 export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions {
@@ -87,6 +122,14 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     channel: opts.channel ?? d.channel,
     namespaces: opts.namespaces ?? d.namespaces,
     logLevel: checkString("logLevel", opts.logLevel ?? d.logLevel, new RegExp(`^(${LOG_LEVELS.join("|")})$`), `one of ${LOG_LEVELS.join(", ")}`),
+    engine: checkString("engine", opts.engine ?? d.engine, new RegExp(`^(${ENGINES.join("|")})$`), `one of ${ENGINES.join(", ")}`),
+    redisUrl: checkString("redisUrl", opts.redisUrl ?? d.redisUrl, REDIS_URL, "a redis:// or rediss:// URL"),
+    redisCluster: checkString("redisCluster", opts.redisCluster ?? d.redisCluster, /^(|rediss?:\/\/[^\s,]+(,rediss?:\/\/[^\s,]+)*)$/, "comma-separated redis:// URLs of cluster nodes"),
+    redisPrefix: checkString("redisPrefix", opts.redisPrefix ?? d.redisPrefix, /^[A-Za-z0-9_.:-]{1,64}$/, "1-64 of A-Z a-z 0-9 _ . : -"),
+    presenceTtlMs: checkInteger("presenceTtlMs", opts.presenceTtlMs ?? d.presenceTtlMs, 100),
+    nodeTtlMs: checkInteger("nodeTtlMs", opts.nodeTtlMs ?? d.nodeTtlMs, 100),
+    advertiseUrl: checkString("advertiseUrl", opts.advertiseUrl ?? d.advertiseUrl, /^(|https?:\/\/\S+)$/, "an http:// or https:// URL"),
+    apiKey: checkString("apiKey", opts.apiKey ?? d.apiKey, /^(|\S{16,})$/, "at least 16 characters without spaces (or empty to disable the API)"),
   };
   if (o.pongTimeoutMs >= o.pingIntervalMs) {
     throw new OptionError("pongTimeoutMs", `must be less than pingIntervalMs (${o.pingIntervalMs}), got ${o.pongTimeoutMs}`);

@@ -27,7 +27,8 @@ describe("hubcast CLI", () => {
       const line = stdout.split("\n").find((l) => l.trimStart().startsWith("--") && l.includes(`${flagName(key)} `));
       expect(line, key).toBeDefined();
       expect(line).toContain(envName(key));
-      expect(line).toContain(String(NODE_DEFAULTS[key]));
+      const fallback = String(NODE_DEFAULTS[key]);
+      expect(line).toContain(fallback === "" ? "(none)" : fallback);
     }
     expect((await runCli(["--help"])).stdout).toMatch(/Commands:[\s\S]*start/);
     expect((await runCli(["help", "start"])).stdout).toContain("--ping-interval-ms");

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { HubcastNode } from "../node.js";
+import { RedisUnavailableError } from "@hubcast/emitter";
+import { createNode } from "../node.js";
+import type { HubcastNode } from "../node.js";
 import { OptionError } from "../validation.js";
 import { VERSION } from "../version.js";
 import { collectOptions, optionsHelp, startFlags, UsageError } from "./settings.js";
@@ -18,7 +20,8 @@ Run 'hubcast <command> --help' for a command's options.`;
 
 const START_HELP = () => `Usage: hubcast start [options]
 
-Runs a Hubcast node on the embedded memory engine. Options come from flags, then
+Runs a Hubcast node: on the embedded memory engine by default, or on Redis with
+--engine redis so that many nodes act as one. Options come from flags, then
 environment variables, then the JSON config file (--config), then the defaults.
 Namespaces ("namespaces": {"chat": {...}}) and default channel options ("channel": {...})
 are set in the config file; see docs/configuration.md.
@@ -33,7 +36,9 @@ history 100 for 1 h, presence, join/leave, client publish, anonymous subscribe.
 Examples:
   hubcast start
   hubcast start --port 9000 --host 0.0.0.0 --no-demo
-  HUBCAST_LOG_LEVEL=debug hubcast start --config hubcast.json`;
+  HUBCAST_LOG_LEVEL=debug hubcast start --config hubcast.json
+  hubcast start --engine redis --redis-url redis://10.0.0.2:6379 --host 0.0.0.0
+  hubcast start --engine redis --redis-cluster redis://10.0.0.2:7000,redis://10.0.0.3:7000`;
 
 function fail(message: string, helpCommand: string): never {
   process.stderr.write(`hubcast: ${message}\nRun '${helpCommand}' for usage.\n`);
@@ -53,9 +58,13 @@ async function start(args: string[]): Promise<void> {
   }
   let node: HubcastNode;
   try {
-    node = new HubcastNode(collectOptions(values, process.env));
+    node = await createNode(collectOptions(values, process.env));
   } catch (err) {
     if (err instanceof OptionError || err instanceof UsageError) fail(err.message, "hubcast start --help");
+    if (err instanceof RedisUnavailableError) {
+      process.stderr.write(`hubcast: ${err.message}\nStart Redis, or point --redis-url (or --redis-cluster) at it.\n`);
+      process.exit(1);
+    }
     throw err;
   }
   try {

@@ -22,6 +22,14 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   maxChannelLength: "longest channel name",
   demo: "serve the demo chat at / (and the built-in `demo` namespace)",
   logLevel: "fatal, error, warn, info, debug, trace or silent",
+  engine: "memory (one process) or redis (many nodes as one)",
+  redisUrl: "Redis server for --engine redis",
+  redisCluster: "comma-separated Redis Cluster seed URLs (uses sharded pub/sub)",
+  redisPrefix: "prefix of every Redis key",
+  presenceTtlMs: "presence of a dead node disappears within this (redis)",
+  nodeTtlMs: "a dead node leaves the cluster view within this",
+  advertiseUrl: "URL others should use for this node (default: bound address)",
+  apiKey: "server API key (Authorization: Bearer); empty disables /api",
 };
 
 const SCALAR_KEYS = NODE_OPTION_KEYS.filter((k): k is ScalarKey => k !== "channel" && k !== "namespaces");
@@ -105,7 +113,8 @@ export function optionsHelp(): string {
   const rows = SCALAR_KEYS.map((key) => {
     const isBoolean = typeof NODE_DEFAULTS[key] === "boolean";
     const flag = isBoolean ? `--[no-]${flagName(key)}` : `--${flagName(key)} <${typeof NODE_DEFAULTS[key] === "number" ? "n" : "value"}>`;
-    return [flag, envName(key), String(NODE_DEFAULTS[key]), DESCRIPTIONS[key]];
+    const fallback = String(NODE_DEFAULTS[key]);
+    return [flag, envName(key), fallback === "" ? "(none)" : fallback, DESCRIPTIONS[key]];
   });
   rows.unshift(["-c, --config <file>", "HUBCAST_CONFIG", "(none)", "JSON config file; flags and env override it"]);
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));

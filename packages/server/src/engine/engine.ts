@@ -10,6 +10,8 @@ export interface Engine {
   readonly history: HistoryStore;
   readonly presence: PresenceStore;
   readonly registry: NodeRegistry;
+  /** How often the node must re-add its presence entries before they expire; `undefined`: they never expire. */
+  readonly presenceRefreshMs?: number;
   /** False while the backends cannot serve (for example, their server is unreachable). */
   isReady(): boolean;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 import type { RedisClient, RedisConnection, RedisTarget } from "@hubcast/emitter";
-import { RedisKeys, connectRedis } from "@hubcast/emitter";
+import { RedisKeys, connectRedis, firstConnect } from "@hubcast/emitter";
 import type { Logger } from "pino";
 import { RedisBroker, clusterPubSub, standalonePubSub } from "../broker/redis.js";
 import type { PubSubConnection } from "../broker/redis.js";
@@ -53,8 +53,12 @@ export class RedisEngine implements Engine {
       pubsub = clusterPubSub(commands.client as Parameters<typeof clusterPubSub>[0]);
     } else {
       const subscriber = (commands.client as RedisClient).duplicate();
-      subscriber.on("error", onError);
-      await subscriber.connect();
+      let lastError: Error | undefined;
+      subscriber.on("error", (err: Error) => {
+        lastError = err;
+        onError(err);
+      });
+      await firstConnect("the subscriber connection", () => subscriber.connect(), () => subscriber.destroy(), () => lastError);
       pubsub = standalonePubSub(subscriber);
     }
     return new RedisEngine(
@@ -66,6 +70,11 @@ export class RedisEngine implements Engine {
       new RedisRegistry(commands, keys, options.nodeTtlMs ?? 15_000),
       options,
     );
+  }
+
+  /** Presence entries must be refreshed within this, or they expire. */
+  get presenceRefreshMs(): number {
+    return Math.floor(this.presenceTtlMs / 3);
   }
 
   isReady(): boolean {

@@ -2,6 +2,8 @@ import { readFile, readdir } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Logger } from "pino";
+import type { ApiBackend } from "./api-backend.js";
 
 /** Where the demo page and the browser SDK bundle live. */
 export const PUBLIC_DIR = fileURLToPath(new URL("../../public/", import.meta.url));
@@ -19,6 +21,10 @@ export interface HttpState {
   /** Ready to take connections: listening, engine up, not shutting down. */
   isReady(): boolean;
   demo: boolean;
+  /** The server API's operations, served under /api/ when `apiKey` is set. */
+  api: ApiBackend;
+  apiKey: string;
+  logger: Logger;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -1,0 +1,102 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { Broker } from "./broker/broker.js";
+import type { NodeRegistry } from "./registry/registry.js";
+
+/** Messages nodes send each other over the broker's control channel (JSON). */
+type ControlMessage =
+  | { op: "survey"; id: string; from: string; question: string }
+  | { op: "answer"; id: string; to: string; node: string; answer: unknown }
+  | { op: "disconnect"; user: string; from: string };
+
+/** What this node does when others ask or tell it something. */
+export interface ControlHandlers {
+  /** Answers a survey question about this node (e.g. "channels"). */
+  answer(question: string): unknown;
+  /** Disconnects this node's connections of `user`; returns how many. */
+  disconnectUser(user: string): number;
+}
+
+/** How long a survey waits for the nodes in the registry to answer. */
+export const SURVEY_TIMEOUT_MS = 3_000;
+
+/**
+ * Cluster-wide questions and orders over the broker: a survey asks every node and gathers
+ * the answers of the nodes the registry knows (or whatever came within the timeout); a
+ * disconnect order reaches every node.
+ */
+export class ControlPlane {
+  private readonly surveys = new Map<string, { answers: Map<string, unknown>; expected: Set<string>; done: () => void }>();
+  private readonly encoder = new TextEncoder();
+
+  constructor(
+    private readonly nodeId: string,
+    private readonly broker: Broker,
+    private readonly registry: NodeRegistry,
+    private readonly handlers: ControlHandlers,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Asks every node `question`; resolves with node id → answer. */
+  async survey(question: string, timeoutMs = SURVEY_TIMEOUT_MS): Promise<Map<string, unknown>> {
+    const id = randomUUID();
+    const expected = new Set((await this.registry.list()).map((n) => n.id));
+    expected.add(this.nodeId);
+    const answers = new Map<string, unknown>();
+    let timer: NodeJS.Timeout | undefined;
+    const complete = new Promise<void>((resolve) => {
+      this.surveys.set(id, { answers, expected, done: resolve });
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    try {
+      await this.send({ op: "survey", id, from: this.nodeId, question });
+      await complete;
+    } finally {
+      clearTimeout(timer);
+      this.surveys.delete(id);
+    }
+    return answers;
+  }
+
+  /** Tells every node to disconnect `user`'s connections. */
+  disconnectUser(user: string): Promise<void> {
+    return this.send({ op: "disconnect", user, from: this.nodeId });
+  }
+
+  /** The broker's `control` handler. */
+  receive(bytes: Uint8Array): void {
+    let message: ControlMessage;
+    try {
+      message = JSON.parse(new TextDecoder().decode(bytes)) as ControlMessage;
+    } catch (err) {
+      this.logger.warn({ err }, "unreadable control message");
+      return;
+    }
+    switch (message.op) {
+      case "survey": {
+        const answer = this.handlers.answer(message.question);
+        this.send({ op: "answer", id: message.id, to: message.from, node: this.nodeId, answer }).catch((err: unknown) => {
+          this.logger.warn({ err }, "survey answer failed");
+        });
+        return;
+      }
+      case "answer": {
+        if (message.to !== this.nodeId) return;
+        const survey = this.surveys.get(message.id);
+        if (survey === undefined) return;
+        survey.answers.set(message.node, message.answer);
+        if ([...survey.expected].every((node) => survey.answers.has(node))) survey.done();
+        return;
+      }
+      case "disconnect": {
+        const count = this.handlers.disconnectUser(message.user);
+        if (count > 0) this.logger.info({ user: message.user, count, from: message.from }, "disconnected a user on request");
+        return;
+      }
+    }
+  }
+
+  private send(message: ControlMessage): Promise<void> {
+    return this.broker.publishControl(this.encoder.encode(JSON.stringify(message)));
+  }
+}

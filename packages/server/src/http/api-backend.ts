@@ -1,0 +1,90 @@
+import type { ClientInfo, JsonValue, StreamPosition } from "@hubcast/protocol";
+import { decodeJsonData, encodeJsonData } from "@hubcast/protocol";
+import type { ResolvedChannelOptions } from "../channels.js";
+import type { NodeContext } from "../context.js";
+import type { ControlPlane } from "../control.js";
+import type { NodeInfo } from "../registry/registry.js";
+
+/** A server API request that cannot be served; `status` is the HTTP status to answer with. */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A publication as the server API returns it. */
+export interface ApiPublication {
+  offset?: number;
+  data: JsonValue;
+  info?: ClientInfo;
+}
+
+/**
+ * What the server API does, apart from HTTP: publish as the server (namespace permissions for
+ * clients do not apply), read history and presence, and ask or tell the whole cluster.
+ */
+export class ApiBackend {
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly control: ControlPlane,
+  ) {}
+
+  /** Publishes `data` to `channel`; resolves to its position when the channel keeps history. */
+  async publish(channel: string, data: JsonValue): Promise<StreamPosition | undefined> {
+    const options = this.channelOptions(channel);
+    return this.ctx.engine.broker.publish({ channel, data: encodeJsonData(data) }, options.history);
+  }
+
+  /** Reads history: publications (oldest first unless `reverse`) and the channel's position. */
+  async history(channel: string, query: { limit?: number; since?: StreamPosition; reverse?: boolean }): Promise<{ publications: ApiPublication[]; position: StreamPosition }> {
+    const options = this.channelOptions(channel);
+    if (options.history.size === 0) throw new ApiError(400, `history is off for "${channel}" (its namespace has historySize 0)`);
+    const limit = Math.min(query.limit ?? options.history.size, options.history.size);
+    const page = await this.ctx.engine.history.read(channel, { since: query.since, limit, reverse: query.reverse }, options.history);
+    const publications = page.publications.map((raw) => {
+      const pub: ApiPublication = { data: decodeJsonData(raw.data) as JsonValue };
+      if (raw.offset !== undefined) pub.offset = raw.offset;
+      if (raw.info !== undefined) pub.info = raw.info;
+      return pub;
+    });
+    return { publications, position: page.position };
+  }
+
+  async presence(channel: string): Promise<{ clients: Record<string, ClientInfo>; numClients: number; numUsers: number }> {
+    const options = this.channelOptions(channel);
+    if (!options.presence) throw new ApiError(400, `presence is off for "${channel}"`);
+    const clients = await this.ctx.engine.presence.get(channel);
+    const users = new Set(Object.values(clients).map((c) => c.user));
+    return { clients, numClients: Object.keys(clients).length, numUsers: users.size };
+  }
+
+  /** Channels with subscribers on any node, with their subscriber counts summed over nodes. */
+  async channels(): Promise<{ channels: { channel: string; subscribers: number }[]; nodes: number }> {
+    const answers = await this.control.survey("channels");
+    const totals = new Map<string, number>();
+    for (const answer of answers.values()) {
+      for (const [channel, count] of Object.entries(answer as Record<string, number>)) totals.set(channel, (totals.get(channel) ?? 0) + count);
+    }
+    const channels = [...totals].map(([channel, subscribers]) => ({ channel, subscribers })).sort((a, b) => a.channel.localeCompare(b.channel));
+    return { channels, nodes: answers.size };
+  }
+
+  nodes(): Promise<NodeInfo[]> {
+    return this.ctx.engine.registry.list();
+  }
+
+  /** Disconnects every connection of `user` on every node (close 3501: do not reconnect). */
+  disconnectUser(user: string): Promise<void> {
+    return this.control.disconnectUser(user);
+  }
+
+  private channelOptions(channel: string): ResolvedChannelOptions {
+    const lookup = this.ctx.rules.lookup(channel);
+    if (!lookup.ok) throw new ApiError(400, `channel "${channel}": ${lookup.reason}`);
+    return lookup.options;
+  }
+}
