@@ -20,8 +20,8 @@ Run 'hubcast <command> --help' for a command's options.`;
 
 const START_HELP = () => `Usage: hubcast start [options]
 
-Runs a Hubcast node: on the embedded memory engine by default, or on Redis with
---engine redis so that many nodes act as one. Options come from flags, then
+Runs a Hubcast node: on the embedded memory engine by default, or on Redis (the
+redis engine) so that many nodes act as one. Options come from flags, then
 environment variables, then the JSON config file (--config), then the defaults.
 Namespaces ("namespaces": {"chat": {...}}) and default channel options ("channel": {...})
 are set in the config file; see docs/configuration.md.
