@@ -25,12 +25,11 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
 /** A `hubcast start` process, started and awaited until it logs that it listens. */
 export class ServerProcess {
   private exited: Promise<number | null>;
-  /** Every log line (parsed JSON) the server printed. */
-  readonly logs: Record<string, unknown>[] = [];
-
   private constructor(
     readonly child: ChildProcess,
     readonly url: string,
+    /** Every log line (parsed JSON) the server has printed so far; grows as it runs. */
+    readonly logs: Record<string, unknown>[],
   ) {
     this.exited = new Promise((resolve) => {
       if (child.exitCode !== null) resolve(child.exitCode);
@@ -71,9 +70,7 @@ export class ServerProcess {
     });
     try {
       const url = await withTimeout(listening, 10_000, "hubcast start to listen");
-      const server = new ServerProcess(child, url);
-      server.logs.push(...logs);
-      return server;
+      return new ServerProcess(child, url, logs);
     } catch (err) {
       child.kill("SIGKILL");
       throw err;

@@ -9,6 +9,9 @@ import { recoverSince } from "./recovery.js";
 /** How long a subscriber whose history read ran ahead of broker delivery waits before history is re-read. */
 export const CATCH_UP_WAIT_MS = 1_000;
 
+/** Repair reads retried this many times (backoff up to 2 s, about 30 s in all) before subscribers are asked to resubscribe. */
+const SYNC_READ_ATTEMPTS = 18;
+
 /** A subscription between "subscribe asked" and "live". */
 interface Pending {
   /** Every publication seen for the channel since the subscription started, in any order. */
@@ -127,11 +130,21 @@ export class ChannelEntry {
     this.hooks.logger.warn({ channel: this.channel, reason, since }, "re-reading history to repair a channel");
     this.sync = { group: new Set(this.live), buffer };
     this.live.clear();
+    this.readForSync(since, policy, 0);
+  }
+
+  /** Reads history for a repair, retrying with backoff while the store is unreachable (it may be restarting). */
+  private readForSync(since: StreamPosition, policy: HistoryPolicy, attempt: number): void {
     this.hooks.read(this.channel, since, policy).then(
       (page) => this.finishSync(since, page),
       (err: unknown) => {
-        this.hooks.logger.warn({ err, channel: this.channel }, "history read failed while repairing a channel");
-        this.finishSync(since, undefined);
+        if (attempt >= SYNC_READ_ATTEMPTS || !this.hooks.isCurrent(this)) {
+          this.hooks.logger.warn({ err, channel: this.channel }, "history read failed while repairing a channel; asking subscribers to resubscribe");
+          this.finishSync(since, undefined);
+          return;
+        }
+        const delayMs = Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        setTimeout(() => this.readForSync(since, policy, attempt + 1), delayMs).unref();
       },
     );
   }
