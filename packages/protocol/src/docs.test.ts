@@ -8,6 +8,8 @@ import {
   METHODS,
   PUSH_TYPES,
   closeCatalogue,
+  UnsubscribeCode,
+  unsubscribeCatalogue,
   errorCatalogue,
   parseClientFrame,
   shouldReconnect,
@@ -149,6 +151,19 @@ describe(`${DOC_PATH} close code table`, () => {
   });
 });
 
+describe(`${DOC_PATH} unsubscribe code table`, () => {
+  const rows = tableRows(section("Unsubscribe codes"));
+
+  it.each(Object.values(UnsubscribeCode))("lists unsubscribe code %i with its catalogue name, resubscribe flag and meaning", (code) => {
+    const entry = unsubscribeCatalogue[code];
+    const row = rows.get(String(code));
+    expect(row, `no row for unsubscribe code ${code}`).toBeDefined();
+    expect(unticked(row?.[1])).toBe(entry.name);
+    expect(row?.[2]).toBe(yesNo(entry.resubscribe));
+    expect(row?.[3]).toBe(entry.meaning);
+  });
+});
+
 describe(`${DOC_PATH} headings`, () => {
   const methodHeadings = section("Methods").filter((line) => line.startsWith("### "));
   const pushHeadings = section("Pushes").filter((line) => line.startsWith("### "));
@@ -217,9 +232,7 @@ describe(`${DOC_PATH} examples`, () => {
     expect(shown).toBe(true);
   });
 
-  // The server never sends `unsubscribe` pushes yet, so the doc gives that push's shape only.
-  const shownPushes = PUSH_TYPES.filter((type) => type !== "unsubscribe");
-  it.each(shownPushes)("shows a %s push", (type) => {
+  it.each([...PUSH_TYPES])("shows a %s push", (type) => {
     const shown = exampleLines.some((example) => {
       if (example.direction !== "server") return false;
       const frame = codec.decodeServerFrame(example.text);
