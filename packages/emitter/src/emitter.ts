@@ -59,7 +59,7 @@ export class RedisEmitter {
   }
 
   /** Publishes data already encoded as UTF-8 JSON text. */
-  publishEncoded(channel: string, data: Uint8Array): Promise<StreamPosition | undefined> {
+  async publishEncoded(channel: string, data: Uint8Array): Promise<StreamPosition | undefined> {
     return publishThroughRedis(this.redis, this.keys, { channel, data }, this.policyFor(channel));
   }
 
@@ -70,7 +70,9 @@ export class RedisEmitter {
   private policyFor(channel: string): HistoryPolicy {
     const cut = channel.indexOf(":");
     if (cut < 0) return toPolicy(this.options.channel);
-    const namespace = this.options.namespaces?.[channel.slice(0, cut)];
+    const name = channel.slice(0, cut);
+    const namespaces = this.options.namespaces ?? {};
+    const namespace = Object.hasOwn(namespaces, name) ? namespaces[name] : undefined;
     if (namespace === undefined) throw new TypeError(`namespace "${channel.slice(0, cut)}" is not in the emitter's namespaces`);
     return toPolicy(namespace);
   }

@@ -1,7 +1,12 @@
+/** The channel as it stands inside a hash tag: never contains `}` (which would end the tag early). */
+const tag = (channel: string): string => channel.replace(/[%}]/g, (c) => (c === "%" ? "%25" : "%7D"));
+const untag = (text: string): string => text.replace(/%(25|7D)/g, (_, code: string) => (code === "25" ? "%" : "}"));
+
 /**
  * Redis key and channel names. Every key of one Hubcast channel carries the channel in a
- * hash tag (`{…}`), so on a Redis Cluster its stream, position, presence and sharded pub/sub
- * channel live on the same shard, and one script can touch all of them.
+ * hash tag (`{…}`, with `%` and `}` escaped so the tag is always the whole channel), so on a
+ * Redis Cluster its stream, position, presence and sharded pub/sub channel live on the same
+ * shard, and one script can touch all of them.
  */
 export class RedisKeys {
   private readonly pubsubHead: string;
@@ -16,32 +21,32 @@ export class RedisKeys {
 
   /** The stream holding a channel's retained publications. */
   stream(channel: string): string {
-    return `${this.prefix}:{${channel}}:stream`;
+    return `${this.prefix}:{${tag(channel)}}:stream`;
   }
 
   /** The hash holding a channel's position: `e` epoch, `o` offset. */
   meta(channel: string): string {
-    return `${this.prefix}:{${channel}}:meta`;
+    return `${this.prefix}:{${tag(channel)}}:meta`;
   }
 
   /** Presence: a hash of client id → info, and a sorted set of client id → expiry time. */
   presence(channel: string): string {
-    return `${this.prefix}:{${channel}}:presence`;
+    return `${this.prefix}:{${tag(channel)}}:presence`;
   }
 
   presenceExpiry(channel: string): string {
-    return `${this.prefix}:{${channel}}:presence-expiry`;
+    return `${this.prefix}:{${tag(channel)}}:presence-expiry`;
   }
 
   /** The pub/sub channel a Hubcast channel's publications travel on. */
   pubsub(channel: string): string {
-    return `${this.prefix}:{${channel}}:pub`;
+    return `${this.prefix}:{${tag(channel)}}:pub`;
   }
 
   /** The Hubcast channel of a pub/sub channel name, or `undefined` if it is not one of ours. */
   channelOf(pubsubName: string): string | undefined {
     if (!pubsubName.startsWith(this.pubsubHead) || !pubsubName.endsWith("}:pub")) return undefined;
-    return pubsubName.slice(this.pubsubHead.length, -"}:pub".length);
+    return untag(pubsubName.slice(this.pubsubHead.length, -"}:pub".length));
   }
 
   /** Node-to-node control messages (surveys, cluster-wide disconnects). */

@@ -30,10 +30,20 @@ export function decodeBrokerMessage(channel: string, message: Buffer): BrokerMes
   const third = second < 0 ? -1 : message.indexOf(NEWLINE, second + 1);
   if (type === undefined || third < 0) return undefined;
   const infoText = message.toString("utf8", second + 1, third);
-  const info = infoText === "" ? undefined : (JSON.parse(infoText) as ClientInfo);
+  let info: ClientInfo | undefined;
+  try {
+    info = infoText === "" ? undefined : (JSON.parse(infoText) as ClientInfo);
+  } catch {
+    return undefined;
+  }
   if (type !== "publication") return info === undefined ? undefined : { type, channel, info };
   const pub: RawPublication = { channel, data: message.subarray(third + 1) };
-  if (first > 1) pub.offset = Number(message.toString("latin1", 1, first));
+  const offsetText = message.toString("latin1", 1, first);
+  if (offsetText !== "") {
+    const offset = Number(offsetText);
+    if (!/^\d+$/.test(offsetText) || !Number.isSafeInteger(offset)) return undefined;
+    pub.offset = offset;
+  }
   if (second > first + 1) pub.epoch = message.toString("utf8", first + 1, second);
   if (info !== undefined) pub.info = info;
   return { type, pub };

@@ -141,7 +141,12 @@ export class RedisBroker implements Broker {
       this.logger.warn({ channel: name.toString() }, "unreadable message on a hubcast pub/sub channel");
       return;
     }
-    if (decoded.type === "publication") this.handlers.publication(decoded.pub);
-    else this.handlers[decoded.type](decoded.channel, decoded.info);
+    try {
+      if (decoded.type === "publication") this.handlers.publication(decoded.pub);
+      else this.handlers[decoded.type](decoded.channel, decoded.info);
+    } catch (err) {
+      // Never let a delivery failure escape into the Redis client: it would break the connection.
+      this.logger.error({ err, channel }, "delivering a message from redis failed");
+    }
   }
 }

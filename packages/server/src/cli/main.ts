@@ -6,6 +6,7 @@ import type { HubcastNode } from "../node.js";
 import { OptionError } from "../validation.js";
 import { VERSION } from "../version.js";
 import { collectOptions, optionsHelp, startFlags, UsageError } from "./settings.js";
+import { NODES_HELP, nodesCommand } from "./nodes.js";
 
 const MAIN_HELP = `hubcast ${VERSION}: a self-hosted real-time messaging server
 
@@ -13,6 +14,7 @@ Usage: hubcast <command> [options]
 
 Commands:
   start       run a gateway node (WebSocket endpoint, demo page, health checks)
+  nodes       list the live nodes of a redis-engine cluster, read from Redis
   version     print the version
   help        show help for a command: hubcast help start
 
@@ -100,6 +102,9 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case "start":
       return start(rest);
+    case "nodes":
+      process.exitCode = await nodesCommand(rest, process.env);
+      return;
     case "version":
     case "--version":
     case "-v":
@@ -110,6 +115,7 @@ async function main(argv: string[]): Promise<void> {
     case "--help":
     case "-h":
       if (rest[0] === "start") process.stdout.write(`${START_HELP()}\n`);
+      else if (rest[0] === "nodes") process.stdout.write(`${NODES_HELP}\n`);
       else process.stdout.write(`${MAIN_HELP}\n`);
       return;
     default:

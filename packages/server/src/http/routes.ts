@@ -4,6 +4,7 @@ import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { ApiBackend } from "./api-backend.js";
+import { createApiHandler } from "./api.js";
 
 /** Where the demo page and the browser SDK bundle live. */
 export const PUBLIC_DIR = fileURLToPath(new URL("../../public/", import.meta.url));
@@ -46,11 +47,16 @@ async function loadStatic(): Promise<Map<string, { type: string; body: Buffer }>
   return files;
 }
 
-/** The node's HTTP request handler: health, readiness, and the demo when it is on. */
+/** The node's HTTP request handler: health, readiness, the server API under /api/, and the demo when it is on. */
 export async function createRequestHandler(state: HttpState): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
   const files = state.demo ? await loadStatic() : new Map<string, { type: string; body: Buffer }>();
+  const api = createApiHandler(state);
   return (req, res) => {
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    if (path === "/api" || path.startsWith("/api/")) {
+      api(req, res, path);
+      return;
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       sendJson(res, 405, { error: "method not allowed" });
       return;

@@ -1,0 +1,183 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { ChannelOptions } from "../../server/src/channels.js";
+import { createNode } from "../../server/src/node.js";
+import type { HubcastNode } from "../../server/src/node.js";
+import { RawClient } from "../../../test/support/raw-client.js";
+import { RedisCluster } from "../../../test/support/redis-cluster.js";
+import { RedisServer, freePort } from "../../../test/support/redis.js";
+import { FIRST_CONNECT_TIMEOUT_MS, RedisUnavailableError } from "./connection.js";
+import type { RedisTarget } from "./connection.js";
+import { RedisEmitter } from "./emitter.js";
+
+interface Position {
+  offset: number;
+  epoch: string;
+}
+interface PublicationPush {
+  channel: string;
+  data: unknown;
+  offset?: number;
+  info?: unknown;
+}
+
+/** The nodes' namespaces; the emitter is given the same object, as its docs ask. */
+const NAMESPACES: Record<string, ChannelOptions> = {
+  chat: { historySize: 100, allowPublish: true },
+  plain: { allowPublish: true },
+};
+
+let redis: RedisServer;
+let cluster: RedisCluster;
+beforeAll(async () => {
+  // One after the other, so a failing start leaves only what afterAll can see and stop.
+  redis = await RedisServer.start();
+  cluster = await RedisCluster.start(3);
+}, 40_000);
+afterAll(async () => {
+  await Promise.all([redis?.stop(), cluster?.stop()]);
+});
+
+const emitters: RedisEmitter[] = [];
+const nodes: HubcastNode[] = [];
+const clients: RawClient[] = [];
+/** Connection errors the emitters reported; none are expected while Redis is up. */
+const redisErrors: Error[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  await Promise.all(emitters.splice(0).map((e) => e.close()));
+  expect(redisErrors.splice(0).map((err) => err.message)).toEqual([]);
+});
+
+/** A node and an emitter on `target` under one fresh prefix, and a client connected to the node. */
+async function setup(target: RedisTarget): Promise<{ emitter: RedisEmitter; client: RawClient }> {
+  const prefix = `t-${randomUUID().slice(0, 8)}`;
+  const node = await createNode({
+    engine: "redis",
+    ...("url" in target ? { redisUrl: target.url } : { redisCluster: target.clusterUrls.join(",") }),
+    redisPrefix: prefix,
+    port: 0,
+    logLevel: "silent",
+    demo: false,
+    namespaces: NAMESPACES,
+  });
+  nodes.push(node);
+  const { url } = await node.start();
+  const emitter = await RedisEmitter.connect(target, { prefix, namespaces: NAMESPACES, onError: (err) => redisErrors.push(err) });
+  emitters.push(emitter);
+  const client = await RawClient.connected(`${url.replace(/^http/, "ws")}${node.options.path}`);
+  clients.push(client);
+  return { emitter, client };
+}
+
+/** An emitter on the private Redis under a fresh prefix, closed after the test. */
+async function connectEmitter(): Promise<RedisEmitter> {
+  const emitter = await RedisEmitter.connect({ url: redis.url }, { prefix: `t-${randomUUID().slice(0, 8)}`, namespaces: NAMESPACES, onError: (err) => redisErrors.push(err) });
+  emitters.push(emitter);
+  return emitter;
+}
+
+describe("RedisEmitter", () => {
+  it("publishes into a channel with history, in one gap-free offset sequence with node publications", async () => {
+    const { emitter, client } = await setup({ url: redis.url });
+    const { position: start } = await client.ok<{ position: Position }>("subscribe", { channel: "chat:mix" });
+    const positions: (Position | undefined)[] = [];
+    for (let i = 1; i <= 6; i++) {
+      if (i % 2 === 1) positions.push(await emitter.publish("chat:mix", { from: "emitter", i, text: "line\nbreak ünïcode" }));
+      else positions.push((await client.ok<{ position?: Position }>("publish", { channel: "chat:mix", data: { from: "node", i } })).position);
+    }
+    expect(positions).toEqual([1, 2, 3, 4, 5, 6].map((offset) => ({ offset, epoch: start.epoch })));
+
+    const pushes = await client.waitForPushes<PublicationPush>("publication", 6, "chat:mix");
+    expect(pushes.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(pushes[0]).toEqual({ channel: "chat:mix", offset: 1, data: { from: "emitter", i: 1, text: "line\nbreak ünïcode" } });
+    expect(pushes.map((p) => (p.data as { from: string }).from)).toEqual(["emitter", "node", "emitter", "node", "emitter", "node"]);
+
+    const history = await client.ok<{ publications: PublicationPush[]; position: Position }>("history", { channel: "chat:mix" });
+    expect(history.position).toEqual({ offset: 6, epoch: start.epoch });
+    expect(history.publications.map((p) => p.data)).toEqual(pushes.map((p) => p.data));
+    expect(history.publications.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("starts the channel's position when the emitter publishes first, and nodes continue it", async () => {
+    const { emitter, client } = await setup({ url: redis.url });
+    const first = await emitter.publish("chat:fresh", "first");
+    expect(first?.offset).toBe(1);
+    const sub = await client.ok<{ position: Position; recovered: boolean; publications: PublicationPush[] }>("subscribe", {
+      channel: "chat:fresh",
+      since: { offset: 0, epoch: first?.epoch },
+    });
+    expect(sub).toMatchObject({ recovered: true, position: first, publications: [{ data: "first", offset: 1 }] });
+  });
+
+  it("publishes without a position into a namespace without history, still delivered", async () => {
+    const { emitter, client } = await setup({ url: redis.url });
+    await client.ok("subscribe", { channel: "plain:news" });
+    expect(await emitter.publish("plain:news", { n: 1 })).toBeUndefined();
+    expect(await emitter.publishEncoded("plain:news", new TextEncoder().encode('{"n":2}'))).toBeUndefined();
+    const pushes = await client.waitForPushes<PublicationPush>("publication", 2, "plain:news");
+    expect(pushes).toEqual([
+      { channel: "plain:news", data: { n: 1 } },
+      { channel: "plain:news", data: { n: 2 } },
+    ]);
+  });
+
+  it("rejects a channel whose namespace it was not given, naming the namespace", async () => {
+    const emitter = await connectEmitter();
+    await expect(emitter.publish("nope:x", 1)).rejects.toThrow(new TypeError('namespace "nope" is not in the emitter\'s namespaces'));
+  });
+
+  it.each(["toString", "constructor", "__proto__"])("rejects namespace %s, an Object.prototype key, like any other missing one", async (namespace) => {
+    const emitter = await connectEmitter();
+    await expect(async () => emitter.publish(`${namespace}:x`, 1)).rejects.toThrow(`namespace "${namespace}"`);
+  });
+
+  it("leaves a node delivering after a message it cannot read on a channel's pub/sub channel", async () => {
+    const prefix = `t-${randomUUID().slice(0, 8)}`;
+    const node = await createNode({ engine: "redis", redisUrl: redis.url, redisPrefix: prefix, port: 0, logLevel: "silent", demo: false, namespaces: NAMESPACES });
+    nodes.push(node);
+    const { url } = await node.start();
+    const client = await RawClient.connected(`${url.replace(/^http/, "ws")}${node.options.path}`);
+    clients.push(client);
+    await client.ok("subscribe", { channel: "plain:g" });
+    // Anyone with access to Redis can publish there; info that is not JSON is not a Hubcast message.
+    expect(await redis.cli("publish", `${prefix}:{plain:g}:pub`, "p\n\n{not json\n1")).toBe("1");
+    await client.ok("publish", { channel: "plain:g", data: "after" });
+    const pushes = await client.waitForPushes<PublicationPush>("publication", 1, "plain:g");
+    expect(pushes.map((p) => p.data)).toEqual(["after"]);
+  });
+
+  it("publishes through a Redis Cluster to a node on the cluster", async () => {
+    const { emitter, client } = await setup({ clusterUrls: cluster.urls });
+    const channels = Array.from({ length: 12 }, (_, i) => `chat:k${i}`);
+    for (const channel of channels) await client.ok("subscribe", { channel });
+    for (const channel of channels) {
+      expect(await emitter.publish(channel, `${channel}/1`)).toMatchObject({ offset: 1 });
+      expect((await client.ok<{ position: Position }>("publish", { channel, data: `${channel}/2` })).position.offset).toBe(2);
+      expect(await emitter.publish(channel, `${channel}/3`)).toMatchObject({ offset: 3 });
+    }
+    await client.ok("subscribe", { channel: "plain:c" });
+    expect(await emitter.publish("plain:c", "no history")).toBeUndefined();
+    await client.waitForPushes("publication", channels.length * 3 + 1);
+    for (const channel of channels) {
+      const pubs = client.pushes<PublicationPush>("publication", channel);
+      expect(pubs.map((p) => p.data)).toEqual([`${channel}/1`, `${channel}/2`, `${channel}/3`]);
+      expect(pubs.map((p) => p.offset)).toEqual([1, 2, 3]);
+    }
+    expect(client.pushes("publication", "plain:c")).toEqual([{ channel: "plain:c", data: "no history" }]);
+  });
+
+  it(
+    "rejects connect with RedisUnavailableError when nothing listens",
+    async () => {
+      const port = await freePort();
+      const errors: Error[] = [];
+      const connecting = RedisEmitter.connect({ url: `redis://127.0.0.1:${port}` }, { onError: (err) => errors.push(err) });
+      await expect(connecting).rejects.toBeInstanceOf(RedisUnavailableError);
+      await expect(connecting).rejects.toMatchObject({ code: "REDIS_UNAVAILABLE", message: expect.stringContaining(`127.0.0.1:${port}`) });
+      expect(errors.length).toBeGreaterThan(0);
+    },
+    FIRST_CONNECT_TIMEOUT_MS + 5_000,
+  );
+});

@@ -1,0 +1,163 @@
+import { parseArgs } from "node:util";
+import { RedisKeys, RedisUnavailableError, connectRedis } from "@hubcast/emitter";
+import type { RedisTarget } from "@hubcast/emitter";
+import { NODE_DEFAULTS, resolveNodeOptions } from "../options.js";
+import type { NodeOptions } from "../options.js";
+import { RedisRegistry } from "../registry/redis.js";
+import type { NodeInfo } from "../registry/registry.js";
+import { OptionError } from "../validation.js";
+import { envName, flagName } from "./settings.js";
+
+/** The node options `hubcast nodes` reads, with what each means here. */
+const OPTIONS = [
+  ["redisUrl", "<url>", "the Redis server the nodes use"],
+  ["redisCluster", "<urls>", "comma-separated Redis Cluster seed URLs (instead of --redis-url)"],
+  ["redisPrefix", "<prefix>", "the nodes' --redis-prefix"],
+] as const satisfies readonly (readonly [keyof NodeOptions, string, string])[];
+
+function optionsTable(): string {
+  const rows = OPTIONS.map(([key, arg, meaning]) => {
+    const fallback = String(NODE_DEFAULTS[key]);
+    return [`--${flagName(key)} ${arg}`, envName(key), fallback === "" ? "(none)" : fallback, meaning];
+  });
+  rows.push(["--json", "", "", 'print JSON, {"nodes": [...]}, instead of a table']);
+  rows.push(["-h, --help", "", "", "show this help"]);
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
+  return rows.map((r) => `  ${r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i] ?? 0) : cell)).join("  ")}`.trimEnd()).join("\n");
+}
+
+/** `hubcast nodes --help`. */
+export const NODES_HELP = `Usage: hubcast nodes [options]
+
+Lists the live nodes of a cluster on the redis engine, read straight from Redis: the
+registry every node refreshes while it runs (a node that stops leaves it within its
+--node-ttl-ms). No node has to be reachable over HTTP. Options come from flags, then
+environment variables, then the defaults, as for 'hubcast start'.
+
+Options (flag, environment variable, default, meaning):
+${optionsTable()}
+
+Exit status: 0 listed (maybe no nodes), 1 Redis unreachable, 2 bad options.
+
+Examples:
+  hubcast nodes --redis-url redis://10.0.0.2:6379
+  HUBCAST_REDIS_PREFIX=staging hubcast nodes --json`;
+
+/** Exit statuses of `hubcast nodes`. */
+export const NodesExit = { ok: 0, unavailable: 1, usage: 2 } as const;
+/** One of {@link NodesExit}'s values. */
+export type NodesExit = (typeof NodesExit)[keyof typeof NodesExit];
+
+function usage(message: string): NodesExit {
+  process.stderr.write(`hubcast: ${message}\nRun 'hubcast nodes --help' for usage.\n`);
+  return NodesExit.usage;
+}
+
+/** `1h 02m`, `3m 05s`, `12s`, `2d 3h`; negative (clock skew) counts as 0. */
+export function formatUptime(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const [days, hours, minutes, seconds] = [Math.floor(total / 86_400), Math.floor((total % 86_400) / 3_600), Math.floor((total % 3_600) / 60), total % 60];
+  const two = (n: number): string => String(n).padStart(2, "0");
+  if (days > 0) return `${days}d ${hours}h`;
+  if (hours > 0) return `${hours}h ${two(minutes)}m`;
+  if (minutes > 0) return `${minutes}m ${two(seconds)}s`;
+  return `${seconds}s`;
+}
+
+/** The nodes as an aligned table, ids shortened to 8 characters, uptimes relative to `now` (ms). */
+export function formatNodesTable(nodes: readonly NodeInfo[], now: number): string {
+  const rows = [["ID", "ADDRESS", "CONNECTIONS", "SUBSCRIPTIONS", "CHANNELS", "UPTIME", "VERSION"]];
+  for (const n of nodes) {
+    rows.push([n.id.slice(0, 8), n.address, String(n.connections), String(n.subscriptions), String(n.channels), formatUptime(now - n.startedAt), n.version]);
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+  const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd());
+  const connections = nodes.reduce((sum, n) => sum + n.connections, 0);
+  lines.push("", `${nodes.length} node${nodes.length === 1 ? "" : "s"}, ${connections} connection${connections === 1 ? "" : "s"}`);
+  return lines.join("\n");
+}
+
+interface Source {
+  target: RedisTarget;
+  prefix: string;
+  /** The Redis URL(s), for messages. */
+  where: string;
+}
+
+/** Flags over environment over defaults, validated with the node's own option rules. */
+function resolveSource(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Source {
+  const options: NodeOptions = {};
+  const origin = new Map<string, string>();
+  for (const [key] of OPTIONS) {
+    const flag = flags[flagName(key)];
+    const fromEnv = env[envName(key)];
+    if (typeof flag === "string") {
+      options[key] = flag;
+      origin.set(key, `--${flagName(key)}`);
+    } else if (fromEnv !== undefined && fromEnv !== "") {
+      options[key] = fromEnv;
+      origin.set(key, envName(key));
+    }
+  }
+  try {
+    const o = resolveNodeOptions(options);
+    const target: RedisTarget = o.redisCluster === "" ? { url: o.redisUrl } : { clusterUrls: o.redisCluster.split(",") };
+    return { target, prefix: o.redisPrefix, where: o.redisCluster === "" ? o.redisUrl : o.redisCluster };
+  } catch (err) {
+    if (!(err instanceof OptionError)) throw err;
+    // Name the flag or variable the user typed rather than the option key.
+    throw new OptionError(origin.get(err.option) ?? err.option, err.message.slice(err.option.length + 2));
+  }
+}
+
+/** Reads the registry once; the connection is closed before this resolves. */
+async function readNodes(source: Source): Promise<NodeInfo[]> {
+  // Connection errors are not printed one by one: the first-connect failure carries the last
+  // of them, and a later one fails the command below.
+  const redis = await connectRedis(source.target, () => undefined);
+  try {
+    return await new RedisRegistry(redis, new RedisKeys(source.prefix), NODE_DEFAULTS.nodeTtlMs).list();
+  } finally {
+    await redis.close();
+  }
+}
+
+/**
+ * `hubcast nodes`: prints the cluster view from Redis as a table or, with `--json`, as
+ * `{"nodes": [NodeInfo…]}`. Resolves with the exit status; writes to stdout and stderr.
+ */
+export async function nodesCommand(args: string[], env: NodeJS.ProcessEnv): Promise<NodesExit> {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(OPTIONS.map(([key]) => [flagName(key), { type: "string" as const }]));
+    ({ values: flags } = parseArgs({ args, options: { ...options, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+  if (flags["help"] === true) {
+    process.stdout.write(`${NODES_HELP}\n`);
+    return NodesExit.ok;
+  }
+  let source: Source;
+  try {
+    source = resolveSource(flags, env);
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+  let nodes: NodeInfo[];
+  try {
+    nodes = await readNodes(source);
+  } catch (err) {
+    const hint = err instanceof RedisUnavailableError ? "Is Redis running there? Point --redis-url (or --redis-cluster) at the Redis the nodes use.\n" : "";
+    process.stderr.write(`hubcast: cannot read the node registry from ${source.where}: ${(err as Error).message}\n${hint}`);
+    return NodesExit.unavailable;
+  }
+  if (flags["json"] === true) {
+    process.stdout.write(`${JSON.stringify({ nodes }, null, 2)}\n`);
+  } else if (nodes.length === 0) {
+    process.stdout.write(`no live nodes under prefix "${source.prefix}" in ${source.where}\n`);
+  } else {
+    process.stdout.write(`${formatNodesTable(nodes, Date.now())}\n`);
+  }
+  return NodesExit.ok;
+}

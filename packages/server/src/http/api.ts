@@ -1,0 +1,307 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { JsonValue, StreamPosition } from "@hubcast/protocol";
+import { MAX_EPOCH_LENGTH } from "@hubcast/protocol";
+import { ApiError } from "./api-backend.js";
+import type { HttpState } from "./routes.js";
+
+/** What the server API needs from the node. An empty `apiKey` turns the API off. */
+export type ApiState = Pick<HttpState, "api" | "apiKey" | "logger">;
+
+/** Largest request body the API reads, in bytes (1 MiB); larger ones get 413. */
+export const MAX_API_BODY_BYTES = 1_048_576;
+
+/** Most channels one `/api/broadcast` may name. */
+export const MAX_BROADCAST_CHANNELS = 1_000;
+
+/** An API failure that carries response headers too (`WWW-Authenticate`, `Allow`, `Connection`). */
+class HttpError extends ApiError {
+  constructor(
+    status: number,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(status, message);
+  }
+}
+
+const invalid = (message: string): HttpError => new HttpError(400, message);
+
+/** One API request as the endpoint handlers see it: the body is parsed JSON (POST only). */
+interface ApiRequest {
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+type Reply = Record<string, unknown>;
+
+interface Route {
+  method: "GET" | "POST";
+  handle(request: ApiRequest, state: ApiState): Promise<Reply>;
+}
+
+// ---- body and query checks: each failure says which field and what is expected ----
+
+function bodyObject(body: unknown, fields: readonly string[]): Record<string, unknown> {
+  const expected = fields.map((f) => `"${f}"`).join(", ");
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid(`the body must be a JSON object with ${expected}`);
+  for (const key of Object.keys(body)) {
+    if (!fields.includes(key)) throw invalid(`unknown field "${key}"; the body takes ${expected}`);
+  }
+  return body as Record<string, unknown>;
+}
+
+function stringField(body: Record<string, unknown>, name: string): string {
+  const value = body[name];
+  if (typeof value !== "string" || value === "") throw invalid(`field "${name}" must be a non-empty string`);
+  return value;
+}
+
+function dataField(body: Record<string, unknown>): JsonValue {
+  if (!("data" in body)) throw invalid('field "data" is required: the JSON value to publish');
+  return body["data"] as JsonValue; // parsed from JSON, so it is a JSON value
+}
+
+function channelsField(body: Record<string, unknown>): string[] {
+  const value = body["channels"];
+  const expected = `an array of 1 to ${MAX_BROADCAST_CHANNELS} distinct channel names`;
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_BROADCAST_CHANNELS) {
+    throw invalid(`field "channels" must be ${expected}`);
+  }
+  const seen = new Set<string>();
+  value.forEach((channel: unknown, i) => {
+    if (typeof channel !== "string" || channel === "") throw invalid(`field "channels[${i}]" must be a non-empty string`);
+    if (seen.has(channel)) throw invalid(`field "channels" names "${channel}" twice; it must be ${expected}`);
+    seen.add(channel);
+  });
+  return [...seen];
+}
+
+function queryParams(query: URLSearchParams, known: readonly string[]): (name: string) => string | undefined {
+  for (const name of new Set(query.keys())) {
+    const hint = known.length === 0 ? "this endpoint takes none" : `known: ${known.join(", ")}`;
+    if (!known.includes(name)) throw invalid(`unknown query parameter "${name}"; ${hint}`);
+    if (query.getAll(name).length > 1) throw invalid(`query parameter "${name}" is given more than once`);
+  }
+  return (name) => query.get(name) ?? undefined;
+}
+
+function requiredParam(value: string | undefined, name: string): string {
+  if (value === undefined || value === "") throw invalid(`query parameter "${name}" is required`);
+  return value;
+}
+
+function countParam(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw invalid(`query parameter "${name}" must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+function booleanParam(value: string | undefined, name: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value !== "true" && value !== "false") throw invalid(`query parameter "${name}" must be true or false, got "${value}"`);
+  return value === "true";
+}
+
+function sinceParams(offset: string | undefined, epoch: string | undefined): StreamPosition | undefined {
+  if (offset === undefined && epoch === undefined) return undefined;
+  if (offset === undefined || epoch === undefined || epoch === "") {
+    throw invalid('query parameters "since_offset" and "since_epoch" go together: give both (a position from an earlier reply) or neither');
+  }
+  if (epoch.length > MAX_EPOCH_LENGTH) throw invalid(`query parameter "since_epoch" is longer than ${MAX_EPOCH_LENGTH} characters`);
+  return { offset: countParam(offset, "since_offset") ?? 0, epoch };
+}
+
+// ---- endpoints ----
+
+const withPosition = (channel: string, position: StreamPosition | undefined): Reply => (position === undefined ? { channel } : { channel, position });
+
+const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
+  ["/api/publish", {
+    method: "POST",
+    async handle({ body }, { api }) {
+      const fields = bodyObject(body, ["channel", "data"]);
+      const position = await api.publish(stringField(fields, "channel"), dataField(fields));
+      return position === undefined ? {} : { position };
+    },
+  }],
+  ["/api/broadcast", {
+    method: "POST",
+    async handle({ body, path }, { api, logger }) {
+      const fields = bodyObject(body, ["channels", "data"]);
+      const channels = channelsField(fields);
+      const data = dataField(fields);
+      const results = await Promise.all(channels.map(async (channel) => {
+        try {
+          return withPosition(channel, await api.publish(channel, data));
+        } catch (err) {
+          if (err instanceof ApiError) return { channel, error: err.message };
+          logger.error({ err, path, channel }, "server API broadcast to a channel failed");
+          return { channel, error: "internal error; see the node's log" };
+        }
+      }));
+      return { results };
+    },
+  }],
+  ["/api/history", {
+    method: "GET",
+    async handle({ query }, { api }) {
+      const param = queryParams(query, ["channel", "limit", "reverse", "since_offset", "since_epoch"]);
+      const channel = requiredParam(param("channel"), "channel");
+      const page = await api.history(channel, {
+        limit: countParam(param("limit"), "limit"),
+        reverse: booleanParam(param("reverse"), "reverse"),
+        since: sinceParams(param("since_offset"), param("since_epoch")),
+      });
+      return { publications: page.publications, epoch: page.position.epoch, offset: page.position.offset };
+    },
+  }],
+  ["/api/presence", {
+    method: "GET",
+    async handle({ query }, { api }) {
+      const param = queryParams(query, ["channel"]);
+      return { ...(await api.presence(requiredParam(param("channel"), "channel"))) };
+    },
+  }],
+  ["/api/channels", {
+    method: "GET",
+    async handle({ query }, { api }) {
+      queryParams(query, []);
+      return { ...(await api.channels()) };
+    },
+  }],
+  ["/api/nodes", {
+    method: "GET",
+    async handle({ query }, { api }) {
+      queryParams(query, []);
+      return { nodes: await api.nodes() };
+    },
+  }],
+  ["/api/disconnect", {
+    method: "POST",
+    async handle({ body }, { api }) {
+      await api.disconnectUser(stringField(bodyObject(body, ["user"]), "user"));
+      return {};
+    },
+  }],
+]);
+
+/** The API's endpoint paths, for docs and tests. */
+export const API_PATHS: readonly string[] = [...ROUTES.keys()];
+
+// ---- HTTP plumbing ----
+
+const sha256 = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest();
+
+/** Checks `Authorization: Bearer <key>`. Digests have equal lengths, so the comparison leaks neither content nor length. */
+function authorize(header: string | undefined, keyDigest: Buffer): void {
+  if (header === undefined || header === "") {
+    throw new HttpError(401, "missing API key: send the header Authorization: Bearer <key>", { "WWW-Authenticate": "Bearer" });
+  }
+  const token = /^Bearer +(\S+) *$/i.exec(header)?.[1];
+  if (token === undefined) {
+    throw new HttpError(401, 'the Authorization header must be "Bearer <key>"', { "WWW-Authenticate": 'Bearer error="invalid_request"' });
+  }
+  if (!timingSafeEqual(sha256(token), keyDigest)) {
+    throw new HttpError(401, "wrong API key: use the key the node was started with (--api-key or HUBCAST_API_KEY)", { "WWW-Authenticate": 'Bearer error="invalid_token"' });
+  }
+}
+
+const tooLarge = (): HttpError => new HttpError(413, `the body is larger than ${MAX_API_BODY_BYTES} bytes (1 MiB); send less data per request`, { Connection: "close" });
+
+/** Reads and parses a JSON body of at most {@link MAX_API_BODY_BYTES}. */
+function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const contentType = req.headers["content-type"];
+  if (contentType?.split(";", 1)[0]?.trim().toLowerCase() !== "application/json") {
+    const got = contentType === undefined ? "none" : `"${contentType}"`;
+    return Promise.reject(new HttpError(415, `send the body as JSON with Content-Type: application/json (got ${got})`));
+  }
+  if (Number(req.headers["content-length"]) > MAX_API_BODY_BYTES) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= MAX_API_BODY_BYTES) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off("data", onData);
+      req.resume(); // discard the rest; the connection closes after the 413
+      reject(tooLarge());
+    };
+    req.on("data", onData);
+    req.once("error", () => reject(invalid("the request body was cut off")));
+    req.once("close", () => reject(invalid("the request body was cut off"))); // no effect after `end`
+    req.once("end", () => {
+      try {
+        resolve(parseJson(Buffer.concat(chunks)));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+
+function parseJson(bytes: Buffer): unknown {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw invalid("the body is not valid UTF-8");
+  }
+  if (text.trim() === "") throw invalid("the body is empty; send a JSON object");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw invalid(`the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+async function serve(req: IncomingMessage, path: string, state: ApiState, keyDigest: Buffer | undefined): Promise<Reply> {
+  if (keyDigest === undefined) {
+    throw new HttpError(404, "the server API is off on this node; start it with --api-key <key> (or HUBCAST_API_KEY) to turn it on");
+  }
+  authorize(req.headers.authorization, keyDigest);
+  const route = ROUTES.get(path);
+  if (route === undefined) throw new HttpError(404, `no API endpoint ${path}; the endpoints are ${API_PATHS.join(", ")}`);
+  if (req.method !== route.method) {
+    throw new HttpError(405, `${path} takes ${route.method}, not ${req.method ?? "(none)"}`, { Allow: route.method });
+  }
+  const query = new URL(req.url ?? path, "http://localhost").searchParams;
+  const body = route.method === "POST" ? await readJsonBody(req) : undefined;
+  return route.handle({ path, query, body }, state);
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * The `/api/` request handler. Every answer is a JSON object; failures are
+ * `{"error": "<what to fix>"}` with the matching status. Unexpected errors answer 500 and are
+ * logged at error level with the path (never the key or the headers).
+ */
+export function createApiHandler(state: ApiState): (req: IncomingMessage, res: ServerResponse, path: string) => void {
+  const keyDigest = state.apiKey === "" ? undefined : sha256(state.apiKey);
+  return (req, res, path) => {
+    serve(req, path, state, keyDigest).then(
+      (reply) => send(res, 200, reply),
+      (err: unknown) => {
+        // A body left unread would be drained for keep-alive; close instead.
+        const close: Record<string, string> = req.complete ? {} : { Connection: "close" };
+        if (err instanceof ApiError && err.status < 500) {
+          send(res, err.status, { error: err.message }, { ...close, ...(err instanceof HttpError ? err.headers : {}) });
+          return;
+        }
+        state.logger.error({ err, path, method: req.method }, "server API request failed");
+        const message = err instanceof ApiError ? err.message : "internal error; see the node's log";
+        send(res, err instanceof ApiError ? err.status : 500, { error: message }, close);
+      },
+    );
+  };
+}
