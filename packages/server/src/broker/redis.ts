@@ -2,6 +2,7 @@ import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protoc
 import type { RedisClient, RedisClusterClient, RedisConnection, RedisKeys } from "@hubcast/emitter";
 import { decodeBrokerMessage, encodeJoinLeave, publishThroughRedis } from "@hubcast/emitter";
 import type { Logger } from "pino";
+import { Batcher } from "./batcher.js";
 import type { Broker, BrokerHandlers, HistoryPolicy } from "./broker.js";
 
 /** Most channels in one SUBSCRIBE command when a burst is batched. */
@@ -71,7 +72,8 @@ export function clusterPubSub(cluster: RedisClusterClient): PubSubConnection {
 export class RedisBroker implements Broker {
   private handlers: BrokerHandlers | undefined;
   private readonly listener: PubSubListener = (message, name) => this.onMessage(message, name);
-  private batch: { names: string[]; done: Promise<void> } | undefined;
+  private readonly subscribes = new Batcher<string>((names) => this.pubsub.subscribe(names, this.listener));
+  private readonly unsubscribes = new Batcher<string>((names) => this.pubsub.unsubscribe(names));
 
   constructor(
     private readonly redis: RedisConnection,
@@ -91,21 +93,11 @@ export class RedisBroker implements Broker {
 
   subscribe(channels: readonly string[]): Promise<void> {
     if (!this.pubsub.isReady()) return Promise.reject(new Error("redis pub/sub connection is down"));
-    const names = channels.map((channel) => this.keys.pubsub(channel));
-    if (this.batch === undefined) {
-      const batch: { names: string[]; done: Promise<void> } = { names: [], done: Promise.resolve() };
-      batch.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        this.batch = undefined;
-        return this.pubsub.subscribe(batch.names, this.listener);
-      });
-      this.batch = batch;
-    }
-    this.batch.names.push(...names);
-    return this.batch.done;
+    return this.subscribes.add(channels.map((channel) => this.keys.pubsub(channel)));
   }
 
   unsubscribe(channels: readonly string[]): Promise<void> {
-    return this.pubsub.unsubscribe(channels.map((channel) => this.keys.pubsub(channel)));
+    return this.unsubscribes.add(channels.map((channel) => this.keys.pubsub(channel)));
   }
 
   publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy): Promise<StreamPosition | undefined> {
