@@ -53,6 +53,9 @@ describe("hubcast nodes", () => {
     for (const { server, id } of [a, b]) expect(stdout).toMatch(new RegExp(`^${id.slice(0, 8)} +${server.url} +0 +0 +0 +\\d`, "m"));
     expect(stdout).toContain("2 nodes, 0 connections");
 
+    const short = await runCli(["nodes", "--redis", redis.url, "--redis-prefix", prefix, "--json"]);
+    expect((JSON.parse(short.stdout) as { nodes: unknown[] }).nodes).toHaveLength(2);
+
     const empty = await runCli(["nodes", "--redis-url", redis.url, "--redis-prefix", `t-${randomUUID()}`]);
     expect(empty.stdout).toMatch(/no live nodes under prefix "t-[0-9a-f-]+" in redis:\/\/127\.0\.0\.1:\d+/);
   });

@@ -20,6 +20,7 @@ function optionsTable(): string {
     const fallback = String(NODE_DEFAULTS[key]);
     return [`--${flagName(key)} ${arg}`, envName(key), fallback === "" ? "(none)" : fallback, meaning];
   });
+  rows.push(["--redis <url>", "", "", "the same as --redis-url"]);
   rows.push(["--json", "", "", 'print JSON, {"nodes": [...]}, instead of a table']);
   rows.push(["-h, --help", "", "", "show this help"]);
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
@@ -41,6 +42,7 @@ Exit status: 0 listed (maybe no nodes), 1 Redis unreachable, 2 bad options.
 
 Examples:
   hubcast nodes --redis-url redis://10.0.0.2:6379
+  hubcast nodes --redis redis://10.0.0.2:6379
   HUBCAST_REDIS_PREFIX=staging hubcast nodes --json`;
 
 /** Exit statuses of `hubcast nodes`. */
@@ -130,7 +132,10 @@ export async function nodesCommand(args: string[], env: NodeJS.ProcessEnv): Prom
   let flags: Record<string, string | boolean | undefined>;
   try {
     const options = Object.fromEntries(OPTIONS.map(([key]) => [flagName(key), { type: "string" as const }]));
-    ({ values: flags } = parseArgs({ args, options: { ...options, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
+    // `--redis` is the short spelling of `--redis-url`.
+    const extra = { redis: { type: "string" as const }, json: { type: "boolean" as const }, help: { type: "boolean" as const, short: "h" } };
+    ({ values: flags } = parseArgs({ args, options: { ...options, ...extra }, strict: true, allowPositionals: false }));
+    if (flags["redis"] !== undefined) flags[flagName("redisUrl")] ??= flags["redis"];
   } catch (err) {
     return usage((err as Error).message);
   }
