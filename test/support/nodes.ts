@@ -9,7 +9,7 @@ export const TEST_NAMESPACES: NodeOptions["namespaces"] = {
   small: { historySize: 10, allowPublish: true },
   plain: { allowPublish: true },
   readonly: {},
-  members: { allowAnonymousSubscribe: false, allowPublish: true },
+  members: { subscribe: "authenticated", allowPublish: true },
 };
 
 /**

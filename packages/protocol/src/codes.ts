@@ -17,6 +17,8 @@ export const ErrorCode = {
   notConnected: 109,
   alreadyConnected: 110,
   timeout: 111,
+  tooManyRequests: 112,
+  tokenExpired: 113,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -34,6 +36,8 @@ export const errorCatalogue: Readonly<Record<ErrorCode, { name: string; temporar
   109: { name: "not_connected", temporary: false, meaning: "Send `connect` first and wait for its reply." },
   110: { name: "already_connected", temporary: false, meaning: "`connect` was already accepted on this connection." },
   111: { name: "timeout", temporary: true, meaning: "SDK only: no reply arrived within the command timeout." },
+  112: { name: "too_many_requests", temporary: true, meaning: "The connection sent commands faster than its rate limit; slow down and retry." },
+  113: { name: "token_expired", temporary: false, meaning: "The token has expired; get a fresh one and send it again (`connect` or `refresh`)." },
 };
 
 /** Codes of the `unsubscribe` push: why the server ended a subscription. */
@@ -65,6 +69,11 @@ export const CloseCode = {
   noPong: 3002,
   slowConsumer: 3003,
   connectTimeout: 3004,
+  tokenExpired: 3005,
+  rateLimited: 3006,
+  idle: 3007,
+  tryLater: 3008,
+  connectionLimit: 3009,
   badRequest: 3500,
   forceDisconnect: 3501,
 } as const;
@@ -81,6 +90,11 @@ export const closeCatalogue: Readonly<Record<CloseCode, { name: string; meaning:
   3002: { name: "no_pong", meaning: "The client did not answer a ping within pongTimeoutMs." },
   3003: { name: "slow_consumer", meaning: "The client read too slowly and its send buffer passed maxSendBufferBytes; reconnect and recover." },
   3004: { name: "connect_timeout", meaning: "No `connect` command arrived within connectTimeoutMs of the socket opening." },
+  3005: { name: "token_expired", meaning: "The connection's token expired and was not refreshed; reconnect with a fresh token." },
+  3006: { name: "rate_limited", meaning: "The client kept sending commands over its rate limit; reconnect after a backoff." },
+  3007: { name: "idle", meaning: "The connection held no subscription for idleTimeoutMs." },
+  3008: { name: "try_later", meaning: "The node is admitting connections at its limit; reconnect after the `retryAfterMs` of the disconnect push." },
+  3009: { name: "connection_limit", meaning: "The user or IP address already holds as many connections as allowed; reconnect after a backoff." },
   3500: { name: "bad_request", meaning: "A frame could not be parsed as a command (not JSON, no valid id); fix the client." },
   3501: { name: "force_disconnect", meaning: "The server disconnected the client on purpose and asks it not to come back." },
 };

@@ -172,6 +172,8 @@ export interface DisconnectPush {
   code: number;
   reason: string;
   reconnect: boolean;
+  /** Wait at least this long before reconnecting (plus jitter); present when the node is shedding load. */
+  retryAfterMs?: number;
 }
 
 /** Every server push (no id) and its body. `ping` asks for a `{"pong":{}}` frame back. */

@@ -1,5 +1,7 @@
 import type { HistoryPolicy } from "./broker/broker.js";
-import { checkBoolean, checkInteger, checkKnownKeys, OptionError } from "./validation.js";
+import { checkBoolean, checkInteger, checkKnownKeys, checkString, OptionError } from "./validation.js";
+
+const SUBSCRIBE_PATTERN = new RegExp(`^(${["anyone", "authenticated", "listed", "token"].join("|")})$`);
 
 /** Options of one namespace: every channel `ns:rest` follows namespace `ns`'s options. */
 export interface ChannelOptions {
@@ -15,13 +17,22 @@ export interface ChannelOptions {
   joinLeave?: boolean;
   /** Clients may publish (otherwise only the server side may). @default false */
   allowPublish?: boolean;
-  /** Connections without a user may subscribe. @default true */
-  allowAnonymousSubscribe?: boolean;
+  /**
+   * Who may subscribe: `anyone` (anonymous connections too), `authenticated` (connections
+   * with a user), `listed` (users whose connection token lists the channel in its `channels`
+   * claim), or `token` (holders of a channel token for this channel, signed by the app's
+   * backend). @default "anyone"
+   */
+  subscribe?: SubscribeAccess;
   /** Subscribers may read presence. @default true */
   allowPresence?: boolean;
   /** Subscribers may read history. @default true */
   allowHistory?: boolean;
 }
+
+/** Who may subscribe to a namespace's channels. */
+export const SUBSCRIBE_ACCESS = ["anyone", "authenticated", "listed", "token"] as const;
+export type SubscribeAccess = (typeof SUBSCRIBE_ACCESS)[number];
 
 export type ResolvedChannelOptions = Readonly<Required<ChannelOptions>> & { readonly history: HistoryPolicy };
 
@@ -32,7 +43,7 @@ const CHANNEL_OPTION_KEYS = [
   "presence",
   "joinLeave",
   "allowPublish",
-  "allowAnonymousSubscribe",
+  "subscribe",
   "allowPresence",
   "allowHistory",
 ] as const satisfies readonly (keyof ChannelOptions)[];
@@ -47,7 +58,7 @@ export function resolveChannelOptions(opts: ChannelOptions = {}, where = "channe
     presence: checkBoolean(`${where}.presence`, opts.presence ?? false),
     joinLeave: checkBoolean(`${where}.joinLeave`, opts.joinLeave ?? false),
     allowPublish: checkBoolean(`${where}.allowPublish`, opts.allowPublish ?? false),
-    allowAnonymousSubscribe: checkBoolean(`${where}.allowAnonymousSubscribe`, opts.allowAnonymousSubscribe ?? true),
+    subscribe: checkString(`${where}.subscribe`, opts.subscribe ?? "anyone", SUBSCRIBE_PATTERN, `one of ${SUBSCRIBE_ACCESS.join(", ")}`) as SubscribeAccess,
     allowPresence: checkBoolean(`${where}.allowPresence`, opts.allowPresence ?? true),
     allowHistory: checkBoolean(`${where}.allowHistory`, opts.allowHistory ?? true),
   };

@@ -93,7 +93,7 @@ const connect: Handler<"connect"> = async (session, request, ctx) => {
 
 const subscribe: Handler<"subscribe"> = async (session, { channel, since }, ctx) => {
   const options = channelOptions(ctx, channel);
-  if (session.user === "" && !options.allowAnonymousSubscribe) {
+  if (options.subscribe !== "anyone" && session.user === "") {
     throw new ReplyError(ErrorCode.unauthorized, `anonymous connections may not subscribe to "${channel}"`);
   }
   if (session.subscriptions.has(channel)) throw new ReplyError(ErrorCode.alreadySubscribed, `already subscribed to "${channel}"`);

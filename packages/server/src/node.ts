@@ -41,7 +41,7 @@ export const DEMO_NAMESPACE: ChannelOptions = Object.freeze({
   presence: true,
   joinLeave: true,
   allowPublish: true,
-  allowAnonymousSubscribe: true,
+  subscribe: "anyone",
 });
 
 function withDemoNamespace(options: ResolvedNodeOptions): Record<string, ChannelOptions> {

@@ -45,6 +45,40 @@ export interface NodeOptions {
   advertiseUrl?: string;
   /** Key for the server API (`Authorization: Bearer <key>`); empty disables the API. @default "" */
   apiKey?: string;
+  /** Secret for HS256 connection and channel tokens; empty: HS256 tokens are not accepted. @default "" */
+  tokenHmacSecret?: string;
+  /** PEM file with the public key for RS256/ES256 tokens. @default "" */
+  tokenPublicKeyFile?: string;
+  /** JWKS URL serving the keys for RS256/ES256 tokens (cached). @default "" */
+  tokenJwksUrl?: string;
+  /** When set, tokens must carry this `aud`. @default "" */
+  tokenAudience?: string;
+  /** When set, tokens must carry this `iss`. @default "" */
+  tokenIssuer?: string;
+  /** Connections without a token are accepted as anonymous (user ""); false refuses them. @default true */
+  allowAnonymous?: boolean;
+  /** Comma-separated browser origins allowed to connect (`https://app.example.com`, `https://*.example.com`); empty allows any. @default "" */
+  allowedOrigins?: string;
+  /** Commands a connection may send per second, on average (token bucket); 0 disables the limit. @default 100 */
+  commandRatePerSecond?: number;
+  /** Commands a connection may send at once above the rate. @default 200 */
+  commandBurst?: number;
+  /** Refused commands within 10 s after which the connection is closed (3006). @default 100 */
+  maxRateLimitedCommands?: number;
+  /** Subscriptions one connection may hold. @default 256 */
+  maxSubscriptionsPerConnection?: number;
+  /** Connections one user may hold on this node; 0 means no limit. @default 0 */
+  maxConnectionsPerUser?: number;
+  /** Connections one IP address may hold on this node; 0 means no limit. @default 0 */
+  maxConnectionsPerIp?: number;
+  /** A connected client with no subscription for this long is closed (3007); 0 disables. @default 300_000 */
+  idleTimeoutMs?: number;
+  /** New connections this node admits per second (burst the same); the excess is told to retry later (3008). 0 disables. @default 500 */
+  maxConnectionsPerSecond?: number;
+  /** On SIGTERM, clients are asked to reconnect elsewhere spread over this window, in ms. @default 10_000 */
+  drainWindowMs?: number;
+  /** Serve Prometheus metrics at /metrics. @default true */
+  metrics?: boolean;
 }
 
 export type ResolvedNodeOptions = Readonly<Required<NodeOptions>>;
@@ -72,6 +106,23 @@ export const NODE_OPTION_KEYS = [
   "nodeTtlMs",
   "advertiseUrl",
   "apiKey",
+  "tokenHmacSecret",
+  "tokenPublicKeyFile",
+  "tokenJwksUrl",
+  "tokenAudience",
+  "tokenIssuer",
+  "allowAnonymous",
+  "allowedOrigins",
+  "commandRatePerSecond",
+  "commandBurst",
+  "maxRateLimitedCommands",
+  "maxSubscriptionsPerConnection",
+  "maxConnectionsPerUser",
+  "maxConnectionsPerIp",
+  "idleTimeoutMs",
+  "maxConnectionsPerSecond",
+  "drainWindowMs",
+  "metrics",
 ] as const satisfies readonly (keyof NodeOptions)[];
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -99,6 +150,23 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   nodeTtlMs: 15_000,
   advertiseUrl: "",
   apiKey: "",
+  tokenHmacSecret: "",
+  tokenPublicKeyFile: "",
+  tokenJwksUrl: "",
+  tokenAudience: "",
+  tokenIssuer: "",
+  allowAnonymous: true,
+  allowedOrigins: "",
+  commandRatePerSecond: 100,
+  commandBurst: 200,
+  maxRateLimitedCommands: 100,
+  maxSubscriptionsPerConnection: 256,
+  maxConnectionsPerUser: 0,
+  maxConnectionsPerIp: 0,
+  idleTimeoutMs: 300_000,
+  maxConnectionsPerSecond: 500,
+  drainWindowMs: 10_000,
+  metrics: true,
 });
 
 export const ENGINES = ["memory", "redis"] as const;
@@ -130,6 +198,23 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     nodeTtlMs: checkInteger("nodeTtlMs", opts.nodeTtlMs ?? d.nodeTtlMs, 100),
     advertiseUrl: checkString("advertiseUrl", opts.advertiseUrl ?? d.advertiseUrl, /^(|https?:\/\/\S+)$/, "an http:// or https:// URL"),
     apiKey: checkString("apiKey", opts.apiKey ?? d.apiKey, /^(|\S{16,})$/, "at least 16 characters without spaces (or empty to disable the API)"),
+    tokenHmacSecret: checkString("tokenHmacSecret", opts.tokenHmacSecret ?? d.tokenHmacSecret, /^(|.{32,})$/s, "at least 32 characters (HS256 needs a 256-bit secret), or empty"),
+    tokenPublicKeyFile: checkString("tokenPublicKeyFile", opts.tokenPublicKeyFile ?? d.tokenPublicKeyFile),
+    tokenJwksUrl: checkString("tokenJwksUrl", opts.tokenJwksUrl ?? d.tokenJwksUrl, /^(|https?:\/\/\S+)$/, "an http:// or https:// URL"),
+    tokenAudience: checkString("tokenAudience", opts.tokenAudience ?? d.tokenAudience),
+    tokenIssuer: checkString("tokenIssuer", opts.tokenIssuer ?? d.tokenIssuer),
+    allowAnonymous: checkBoolean("allowAnonymous", opts.allowAnonymous ?? d.allowAnonymous),
+    allowedOrigins: checkString("allowedOrigins", opts.allowedOrigins ?? d.allowedOrigins, /^(|https?:\/\/[^\s,]+(,\s*https?:\/\/[^\s,]+)*)$/, "comma-separated origins like https://app.example.com"),
+    commandRatePerSecond: checkInteger("commandRatePerSecond", opts.commandRatePerSecond ?? d.commandRatePerSecond, 0),
+    commandBurst: checkInteger("commandBurst", opts.commandBurst ?? d.commandBurst, 1),
+    maxRateLimitedCommands: checkInteger("maxRateLimitedCommands", opts.maxRateLimitedCommands ?? d.maxRateLimitedCommands, 1),
+    maxSubscriptionsPerConnection: checkInteger("maxSubscriptionsPerConnection", opts.maxSubscriptionsPerConnection ?? d.maxSubscriptionsPerConnection, 1),
+    maxConnectionsPerUser: checkInteger("maxConnectionsPerUser", opts.maxConnectionsPerUser ?? d.maxConnectionsPerUser, 0),
+    maxConnectionsPerIp: checkInteger("maxConnectionsPerIp", opts.maxConnectionsPerIp ?? d.maxConnectionsPerIp, 0),
+    idleTimeoutMs: checkInteger("idleTimeoutMs", opts.idleTimeoutMs ?? d.idleTimeoutMs, 0),
+    maxConnectionsPerSecond: checkInteger("maxConnectionsPerSecond", opts.maxConnectionsPerSecond ?? d.maxConnectionsPerSecond, 0),
+    drainWindowMs: checkInteger("drainWindowMs", opts.drainWindowMs ?? d.drainWindowMs, 0, 600_000),
+    metrics: checkBoolean("metrics", opts.metrics ?? d.metrics),
   };
   if (o.pongTimeoutMs >= o.pingIntervalMs) {
     throw new OptionError("pongTimeoutMs", `must be less than pingIntervalMs (${o.pingIntervalMs}), got ${o.pongTimeoutMs}`);

@@ -30,6 +30,23 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   nodeTtlMs: "a dead node leaves the cluster view within this",
   advertiseUrl: "URL others should use for this node (default: bound address)",
   apiKey: "server API key (Authorization: Bearer); empty disables /api",
+  tokenHmacSecret: "HS256 secret for connection and channel tokens",
+  tokenPublicKeyFile: "PEM public key file for RS256/ES256 tokens",
+  tokenJwksUrl: "JWKS URL for RS256/ES256 tokens (cached)",
+  tokenAudience: "required token audience (aud), if set",
+  tokenIssuer: "required token issuer (iss), if set",
+  allowAnonymous: "accept connections without a token as anonymous",
+  allowedOrigins: "comma-separated browser origins allowed (empty: any)",
+  commandRatePerSecond: "commands per second per connection (0: no limit)",
+  commandBurst: "commands a connection may send at once above the rate",
+  maxRateLimitedCommands: "refused commands in 10 s before the connection is closed",
+  maxSubscriptionsPerConnection: "subscriptions one connection may hold",
+  maxConnectionsPerUser: "connections per user on this node (0: no limit)",
+  maxConnectionsPerIp: "connections per IP address on this node (0: no limit)",
+  idleTimeoutMs: "close connections without a subscription after this (0: never)",
+  maxConnectionsPerSecond: "new connections admitted per second (0: no limit)",
+  drainWindowMs: "on SIGTERM, spread client disconnects over this window",
+  metrics: "serve Prometheus metrics at /metrics",
 };
 
 const SCALAR_KEYS = NODE_OPTION_KEYS.filter((k): k is ScalarKey => k !== "channel" && k !== "namespaces");
