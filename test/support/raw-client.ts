@@ -45,6 +45,8 @@ export class RawClient {
   /** Opens a socket to `wsUrl` offering `protocols`; does not send `connect`. */
   static async open(wsUrl: string, protocols: string | string[] = "hubcast.v1.json"): Promise<RawClient> {
     const ws = new WebSocket(wsUrl, protocols);
+    // Listen before the socket opens: a server may push in the same packet as the handshake.
+    const client = new RawClient(ws);
     await withTimeout(
       new Promise<void>((resolve, reject) => {
         ws.once("open", () => resolve());
@@ -53,7 +55,7 @@ export class RawClient {
       5_000,
       `socket open to ${wsUrl}`,
     );
-    return new RawClient(ws);
+    return client;
   }
 
   /** Opens and sends `connect`, resolving with the connect result. */
@@ -110,8 +112,12 @@ export class RawClient {
     return this.pushes<T>(type, channel);
   }
 
-  close(): Promise<{ code: number; reason: string }> {
+  /** Closes (dropping the socket if the close handshake does not finish within 2 s). */
+  async close(): Promise<{ code: number; reason: string }> {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close();
-    return this.closed;
+    return withTimeout(this.closed, 2_000, "close handshake").catch(() => {
+      this.ws.terminate();
+      return this.closed;
+    });
   }
 }

@@ -21,9 +21,10 @@ import { Link } from "./link.js";
 import type { AppPush, LinkHandlers } from "./link.js";
 import { LocalCode } from "./local-code.js";
 import { resolveClientOptions } from "./options.js";
+import { TokenRefresher } from "./refresh.js";
 import type { ClientOptions, ResolvedClientOptions } from "./options.js";
 import { Subscription } from "./subscription.js";
-import type { HistoryOptions, SubscriptionHost } from "./subscription.js";
+import type { HistoryOptions, SubscriptionHost, SubscriptionOptions } from "./subscription.js";
 import { waitUntil } from "./wait.js";
 import type { ClientEvents, ClientState, StateEvent } from "./client-events.js";
 
@@ -36,6 +37,8 @@ interface Drop extends CloseInfo {
   error?: Error;
   /** Rejects waiting commands when final, instead of `error`. */
   finalError?: Error;
+  /** The server asked to wait at least this long before reconnecting (it is shedding load). */
+  retryAfterMs?: number;
 }
 
 /**
@@ -59,6 +62,8 @@ export class Client extends Emitter<ClientEvents> {
   private attemptTimer: Timer | undefined;
   private reconnectTimer: Timer | undefined;
   private finalError: Error | undefined;
+  // Refreshes the current connection's token before it expires; undefined when it does not expire.
+  private refresher: TokenRefresher | undefined;
 
   /** Throws a TypeError naming the option when `url` or `options` are unusable. Does not connect. */
   constructor(url: string, options: ClientOptions = {}) {
@@ -127,13 +132,16 @@ export class Client extends Emitter<ClientEvents> {
     });
   }
 
-  /** A new, unsubscribed subscription; call `subscribe()` on it. Throws if one exists for `channel`. */
-  newSubscription(channel: string): Subscription {
+  /**
+   * A new, unsubscribed subscription; call `subscribe()` on it. Throws if one exists for
+   * `channel`, or a TypeError for unusable `options`.
+   */
+  newSubscription(channel: string, options: SubscriptionOptions = {}): Subscription {
     if (typeof channel !== "string" || channel === "") throw new TypeError("channel must be a non-empty string");
     if (this.subscriptions.has(channel)) {
       throw new Error(`a subscription to "${channel}" exists; use getSubscription() or removeSubscription() first`);
     }
-    const subscription = new Subscription(channel, this.host);
+    const subscription = new Subscription(channel, this.host, options);
     this.subscriptions.set(channel, subscription);
     return subscription;
   }
@@ -244,6 +252,7 @@ export class Client extends Emitter<ClientEvents> {
     this.clearAttemptTimer();
     this.backoff.reset();
     this.link.configure(result);
+    this.startRefresher(result);
     // Internal work first, events last, so listeners see a consistent client.
     const stateEvent = this.changeState("connected");
     this.commands.open();
@@ -259,7 +268,9 @@ export class Client extends Emitter<ClientEvents> {
       this.drop(attempt, { code: LocalCode.connectTimeout, reason: error.message, reconnect: true });
       return;
     }
-    const final = error instanceof HubcastError && !error.temporary;
+    // An expired token is worth another attempt when getToken can supply a fresh one.
+    const retryable = error instanceof HubcastError && error.code === ErrorCode.tokenExpired && this.options.getToken !== undefined;
+    const final = error instanceof HubcastError && !error.temporary && !retryable;
     const code = error instanceof HubcastError ? error.code : ErrorCode.internal;
     this.drop(attempt, { code, reason: error.message, reconnect: !final, error });
   }
@@ -267,8 +278,8 @@ export class Client extends Emitter<ClientEvents> {
   private onPush(attempt: number, push: AppPush): void {
     if (push.type === "disconnect") {
       // The server's own word on reconnecting beats whatever close code follows.
-      const { code, reason, reconnect } = push.body;
-      this.drop(attempt, { code, reason, reconnect });
+      const { code, reason, reconnect, retryAfterMs } = push.body;
+      this.drop(attempt, retryAfterMs === undefined ? { code, reason, reconnect } : { code, reason, reconnect, retryAfterMs });
       return;
     }
     this.subscriptions.get(push.body.channel)?._onPush(push);
@@ -279,6 +290,8 @@ export class Client extends Emitter<ClientEvents> {
     if (attempt !== this.attempt) return;
     const next = ++this.attempt;
     this.clearAttemptTimer();
+    this.refresher?.stop();
+    this.refresher = undefined;
     this.link?.close(drop.reason);
     this.link = undefined;
     const close: CloseInfo = { code: drop.code, reason: drop.reason };
@@ -288,7 +301,7 @@ export class Client extends Emitter<ClientEvents> {
       this.reconnectTimer = setTimeout(() => {
         this.reconnectTimer = undefined;
         if (next === this.attempt) this.openLink(++this.attempt);
-      }, this.backoff.next());
+      }, this.reconnectDelayMs(drop));
     } else {
       this.finalError = drop.finalError ?? drop.error ?? new ConnectionClosedError(close);
       this.commands.failAll(this.finalError);
@@ -302,11 +315,33 @@ export class Client extends Emitter<ClientEvents> {
     if (live() && drop.reconnect) this.emit("connecting", close);
   }
 
+  /** The backoff delay, or the server's retry-after hint plus up to as much again of jitter. */
+  private reconnectDelayMs(drop: Drop): number {
+    const backoff = this.backoff.next();
+    if (drop.retryAfterMs === undefined) return backoff;
+    return Math.max(backoff, drop.retryAfterMs * (1 + this.options.random()));
+  }
+
   /** Sets the state; returns the "state" event to emit once the change is complete. */
   private changeState(to: ClientState): StateEvent | undefined {
     const from = this.currentState;
     this.currentState = to;
     return from === to ? undefined : { from, to };
+  }
+
+  /** With `getToken` and a connect result that says when the token expires, keeps it fresh with `refresh`. */
+  private startRefresher(result: ConnectResult): void {
+    const { getToken } = this.options;
+    if (getToken === undefined || result.expiresAt === undefined) return;
+    this.refresher = new TokenRefresher(
+      {
+        getToken,
+        refresh: (token) => this.call("refresh", { token }),
+        onError: (error) => this.emit("error", { error }),
+        backoff: { minDelayMs: this.options.minReconnectDelayMs, maxDelayMs: this.options.maxReconnectDelayMs, random: this.options.random },
+      },
+      result.expiresAt,
+    );
   }
 
   private clearAttemptTimer(): void {

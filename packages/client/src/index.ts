@@ -5,7 +5,7 @@
 export { Client } from "./client.js";
 export type { ClientEvents, ClientState, DisconnectedEvent, StateEvent } from "./client-events.js";
 export { Subscription } from "./subscription.js";
-export type { HistoryOptions, SubscribedEvent, SubscriptionEvents, SubscriptionState } from "./subscription.js";
+export type { HistoryOptions, SubscribedEvent, SubscriptionEvents, SubscriptionOptions, SubscriptionState } from "./subscription.js";
 export { ClientClosedError, ConnectionClosedError, HubcastError, TimeoutError } from "./errors.js";
 export type { CloseInfo, HubcastErrorInit } from "./errors.js";
 export { LocalCode } from "./local-code.js";
@@ -28,6 +28,7 @@ export type {
   Publication,
   PublicationPush,
   PublishResult,
+  RefreshResult,
   StreamPosition,
   SubscribeResult,
 } from "@hubcast/protocol";

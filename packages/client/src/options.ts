@@ -21,7 +21,12 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 export interface ClientOptions {
   /** Credentials sent in `connect`; ignored when `getToken` is given. */
   token?: string;
-  /** Called before every connect attempt for fresh credentials; a rejection counts as a failed attempt. */
+  /**
+   * Called before every connect attempt for fresh credentials; a rejection counts as a failed
+   * attempt. When the server says the token expires (`expiresAt`), also called before then
+   * (at 90% of the remaining lifetime, at least 1 s early) to send `refresh`, retried with
+   * backoff until expiry. With it, a connect refused as `token_expired` (113) is retried.
+   */
   getToken?: () => Promise<string>;
   /** Client name sent in `connect`, for server logs. */
   name?: string;

@@ -25,6 +25,9 @@ import { waitUntil } from "./wait.js";
 
 type Timer = ReturnType<typeof setTimeout>;
 
+/** Most pushes kept while a subscribe reply is being handled. */
+const MAX_EARLY_PUSHES = 10_000;
+
 /** `unsubscribed` → `subscribing` (waiting for a connection or a reply) → `subscribed`. */
 export type SubscriptionState = "unsubscribed" | "subscribing" | "subscribed";
 
@@ -65,6 +68,16 @@ export interface HistoryOptions {
   reverse?: boolean;
 }
 
+/** Options of `client.newSubscription(channel, options)`. */
+export interface SubscriptionOptions {
+  /**
+   * Supplies a channel token for namespaces with `subscribe: "token"`: called before every
+   * subscribe and resubscribe, its result is sent as `subscribe`'s `token`. A rejection counts
+   * as a temporary failure (retried with backoff, reported as an `"error"` event).
+   */
+  getToken?: (channel: string) => Promise<string>;
+}
+
 /** @internal What a {@link Subscription} needs from its client. */
 export interface SubscriptionHost {
   isConnected(): boolean;
@@ -85,6 +98,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   /** The channel name. */
   readonly channel: string;
   private readonly host: SubscriptionHost;
+  private readonly getToken: ((channel: string) => Promise<string>) | undefined;
   private readonly retryBackoff: Backoff;
   private currentState: SubscriptionState = "unsubscribed";
   private lastPosition: StreamPosition | undefined;
@@ -94,12 +108,18 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private maybeOnServer = false;
   private retryTimer: Timer | undefined;
   private removed = false;
+  /** Pushes that arrived while a subscribe was in flight, replayed once it settles. */
+  private early: AppPush[] = [];
 
-  /** @internal Use `client.newSubscription(channel)`. */
-  constructor(channel: string, host: SubscriptionHost) {
+  /** @internal Use `client.newSubscription(channel, options)`. Throws a TypeError for unusable options. */
+  constructor(channel: string, host: SubscriptionHost, options: SubscriptionOptions = {}) {
     super();
+    if (options.getToken !== undefined && typeof options.getToken !== "function") {
+      throw new TypeError(`getToken must be a function when given, got ${typeof options.getToken}`);
+    }
     this.channel = channel;
     this.host = host;
+    this.getToken = options.getToken;
     this.retryBackoff = new Backoff(host.backoff);
   }
 
@@ -172,6 +192,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   /** @internal The connection is gone; a wanted subscription waits for the next one. */
   _onConnectionLost(close: CloseInfo): void {
     this.generation += 1;
+    this.early = [];
     this.maybeOnServer = false;
     this.clearRetry();
     if (this.currentState !== "subscribed") return;
@@ -186,6 +207,12 @@ export class Subscription extends Emitter<SubscriptionEvents> {
       const close = { code: push.body.code, reason: push.body.reason };
       if (push.body.resubscribe) this.resubscribe(close);
       else this.setUnsubscribed(close);
+      return;
+    }
+    if (this.currentState === "subscribing") {
+      // The server sends live publications only after the subscribe reply, but with `ws` on
+      // Node several frames arrive in one tick, before the reply's promise settles: keep them.
+      if (this.maybeOnServer && this.early.length < MAX_EARLY_PUSHES) this.early.push(push);
       return;
     }
     if (this.currentState !== "subscribed") return;
@@ -207,6 +234,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   // position, so recovery fills whatever the server lost.
   private resubscribe(close: CloseInfo): void {
     this.generation += 1;
+    this.early = [];
     this.maybeOnServer = false;
     this.clearRetry();
     this.currentState = "subscribing";
@@ -216,8 +244,35 @@ export class Subscription extends Emitter<SubscriptionEvents> {
 
   private sendSubscribe(): void {
     const generation = ++this.generation;
+    this.early = [];
+    const getToken = this.getToken;
+    if (getToken === undefined) {
+      this.subscribeWith(generation, undefined);
+      return;
+    }
+    void Promise.resolve()
+      .then(() => getToken(this.channel))
+      .then((token: unknown) => {
+        if (typeof token !== "string") throw new TypeError(`getToken for "${this.channel}" must resolve to a string, got ${typeof token}`);
+        return token;
+      })
+      .then(
+        (token) => {
+          // A connection lost or an unsubscribe meanwhile made this attempt stale.
+          if (generation === this.generation && this.host.isConnected()) this.subscribeWith(generation, token);
+        },
+        (error: unknown) => {
+          if (generation !== this.generation) return;
+          this.scheduleRetry();
+          this.emit("error", { error: toError(error) });
+        },
+      );
+  }
+
+  private subscribeWith(generation: number, token: string | undefined): void {
     const since = this.lastPosition;
     const request: SubscribeRequest = since === undefined ? { channel: this.channel } : { channel: this.channel, since };
+    if (token !== undefined) request.token = token;
     this.maybeOnServer = true;
     void this.host.call("subscribe", request).then(
       (result) => {
@@ -246,6 +301,19 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     if (result.recovered !== undefined) event.recovered = result.recovered;
     if (this.lastPosition !== undefined) event.position = { ...this.lastPosition };
     this.emit("subscribed", event);
+    this.replayEarly(generation);
+  }
+
+  /** Delivers pushes that arrived between the subscribe reply and its handling, in order. */
+  private replayEarly(generation: number): void {
+    const early = this.early;
+    this.early = [];
+    for (const push of early) {
+      if (generation !== this.generation || this.currentState !== "subscribed") return;
+      const offset = push.type === "publication" ? push.body.offset : undefined;
+      if (offset !== undefined && this.lastPosition !== undefined && offset <= this.lastPosition.offset) continue;
+      this._onPush(push);
+    }
   }
 
   private onSubscribeError(error: Error): void {
@@ -254,7 +322,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     if (error instanceof TimeoutError) {
       // The server may have subscribed after all; only a fresh connection is certain to agree.
       this.host.reconnect({ code: LocalCode.subscribeTimeout, reason: `subscribe to "${this.channel}" timed out` });
-    } else if (error instanceof HubcastError && error.temporary) {
+    } else if (error instanceof HubcastError && (error.temporary || (error.code === ErrorCode.tokenExpired && this.getToken !== undefined))) {
+      // Temporary, or an expired channel token that getToken can replace on the next try.
       this.maybeOnServer = false;
       this.scheduleRetry();
     } else {
@@ -285,6 +354,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private setUnsubscribed(close: CloseInfo, options: { tellServer?: boolean } = {}): void {
     const sendUnsubscribe = options.tellServer === true && this.maybeOnServer && this.host.isConnected();
     this.generation += 1;
+    this.early = [];
     this.maybeOnServer = false;
     this.clearRetry();
     this.lastPosition = undefined;

@@ -55,12 +55,19 @@ export interface ConnectResult {
   pingIntervalMs: number;
   /** Largest frame the server accepts, in bytes. */
   maxMessageBytes: number;
+  /**
+   * When the connection's token expires, in ms since the Unix epoch; absent when it never
+   * does. Send `refresh` with a fresh token before then, or the server closes with 3005.
+   */
+  expiresAt?: number;
 }
 
 export interface SubscribeRequest {
   channel: string;
   /** Last position the client saw: asks the server to recover what came after it. */
   since?: StreamPosition;
+  /** A channel token (JWT) for namespaces with `subscribe: "token"`; ignored elsewhere. */
+  token?: string;
 }
 export interface SubscribeResult {
   /** True when the channel keeps history, so positions (and recovery) apply. */
@@ -114,6 +121,15 @@ export interface HistoryResult {
   position: StreamPosition;
 }
 
+export interface RefreshRequest {
+  /** A fresh connection token for the same user (`sub`) as the one the connection has. */
+  token: string;
+}
+export interface RefreshResult {
+  /** When the new token expires, in ms since the Unix epoch; absent when it never does. */
+  expiresAt?: number;
+}
+
 /** Every method: its request and its result. The method name is the command's key on the wire. */
 export interface Methods {
   connect: { request: ConnectRequest; result: ConnectResult };
@@ -123,6 +139,7 @@ export interface Methods {
   presence: { request: PresenceRequest; result: PresenceResult };
   presence_stats: { request: PresenceStatsRequest; result: PresenceStatsResult };
   history: { request: HistoryRequest; result: HistoryResult };
+  refresh: { request: RefreshRequest; result: RefreshResult };
 }
 export type Method = keyof Methods;
 export const METHODS: readonly Method[] = [
@@ -133,6 +150,7 @@ export const METHODS: readonly Method[] = [
   "presence",
   "presence_stats",
   "history",
+  "refresh",
 ] as const;
 
 /** A decoded command: the wire's `{"id", "<method>": request}` as a tagged union. */

@@ -11,6 +11,17 @@ describe("parseClientFrame", () => {
     expect(frame).toEqual({ kind: "command", command: { id: 4, method: "subscribe", request: { channel: "a:b", since: { offset: 2, epoch: "e" } } } });
   });
 
+  it("keeps the token of subscribe and refresh", () => {
+    expect(parseClientFrame({ id: 1, subscribe: { channel: "p:x", token: "t" } })).toEqual({
+      kind: "command",
+      command: { id: 1, method: "subscribe", request: { channel: "p:x", token: "t" } },
+    });
+    expect(parseClientFrame({ id: 2, refresh: { token: "t", other: 1 } })).toEqual({
+      kind: "command",
+      command: { id: 2, method: "refresh", request: { token: "t" } },
+    });
+  });
+
   it("recognises a pong", () => {
     expect(parseClientFrame({ pong: {} })).toEqual({ kind: "pong" });
   });
@@ -28,6 +39,9 @@ describe("parseClientFrame", () => {
     [{ id: 5, subscribe: { channel: "" } }, 5],
     [{ id: 6, history: { channel: "a", limit: 1.5 } }, 6],
     [{ id: 7, subscribe: { channel: "a", since: { offset: 1, epoch: "x".repeat(65) } } }, 7],
+    [{ id: 8, subscribe: { channel: "a", token: 42 } }, 8],
+    [{ id: 10, refresh: {} }, 10],
+    [{ id: 11, refresh: { token: "" } }, 11],
   ])("refuses %j with bad_request, keeping the id when it is usable", (value, id) => {
     const frame = parseClientFrame(value);
     expect(frame).toMatchObject({ kind: "invalid", code: ErrorCode.badRequest });

@@ -60,7 +60,7 @@ function parseRequest(method: Method, body: Record<string, unknown>): Command["r
         version: field(body, "version", isString, "a string"),
       });
     case "subscribe":
-      return defined({ channel: requireChannel(body), since: position(body, "since") });
+      return defined({ channel: requireChannel(body), since: position(body, "since"), token: field(body, "token", isString, "a string") });
     case "publish":
       if (!("data" in body) || body["data"] === undefined) throw new FieldError(`field "data" is required`);
       return { channel: requireChannel(body), data: body["data"] as JsonValue };
@@ -71,6 +71,11 @@ function parseRequest(method: Method, body: Record<string, unknown>): Command["r
         since: position(body, "since"),
         reverse: field(body, "reverse", isBoolean, "a boolean"),
       });
+    case "refresh": {
+      const token = field(body, "token", isString, "a string");
+      if (token === undefined || token === "") throw new FieldError(`field "token" is required`);
+      return { token };
+    }
     case "unsubscribe":
     case "presence":
     case "presence_stats":

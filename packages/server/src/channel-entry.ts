@@ -2,7 +2,7 @@ import type { RawPublication, StreamPosition } from "@hubcast/protocol";
 import type { Logger } from "pino";
 import type { HistoryPolicy } from "./broker/broker.js";
 import type { HistoryPage } from "./history/history.js";
-import type { Subscriber } from "./fanout.js";
+import type { SentCounter, Subscriber } from "./fanout.js";
 import { writeToAll } from "./fanout.js";
 import { recoverSince } from "./recovery.js";
 
@@ -27,6 +27,10 @@ export interface EntryHooks {
   /** False once the Hub has dropped this entry (every subscriber left). */
   isCurrent(entry: ChannelEntry): boolean;
   logger: Logger;
+  /** Counts each publication fan-out once. */
+  sent: SentCounter;
+  /** A repair ended: history covered the gap, or subscribers were asked to resubscribe. */
+  repaired(result: "repaired" | "resubscribe"): void;
 }
 
 /**
@@ -80,7 +84,7 @@ export class ChannelEntry {
     if (pending === undefined) return false;
     if (top === undefined) {
       this.pending.delete(sub);
-      for (const pub of pending.buffer) writeToAll([sub], (codec) => codec.encodePublication(pub));
+      for (const pub of pending.buffer) writeToAll([sub], (codec) => codec.encodePublication(pub), this.hooks.sent);
       this.live.add(sub);
       return true;
     }
@@ -98,7 +102,7 @@ export class ChannelEntry {
   deliver(pub: RawPublication): void {
     for (const pending of this.pending.values()) pending.buffer.push(pub);
     if (pub.offset === undefined) {
-      writeToAll(this.live, (codec) => codec.encodePublication(pub));
+      writeToAll(this.live, (codec) => codec.encodePublication(pub), this.hooks.sent);
       return;
     }
     if (this.sync !== undefined) {
@@ -110,7 +114,7 @@ export class ChannelEntry {
     } else if (this.lastOffset === undefined || pub.offset === this.lastOffset + 1) {
       this.lastOffset = pub.offset;
       this.epoch ??= pub.epoch;
-      writeToAll(this.live, (codec) => codec.encodePublication(pub));
+      writeToAll(this.live, (codec) => codec.encodePublication(pub), this.hooks.sent);
     } else if (pub.offset > this.lastOffset + 1) {
       if (this.live.size === 0 && this.pending.size === 0) this.lastOffset = pub.offset;
       else this.startSync(`gap: expected offset ${this.lastOffset + 1}, got ${pub.offset}`, [pub]);
@@ -154,6 +158,7 @@ export class ChannelEntry {
     this.sync = undefined;
     if (sync === undefined || !this.hooks.isCurrent(this)) return;
     const recovered = page === undefined ? undefined : recoverSince(since, page);
+    this.hooks.repaired(page === undefined || recovered === undefined ? "resubscribe" : "repaired");
     if (page === undefined || recovered === undefined) {
       for (const sub of sync.group) sub.resubscribeRequired(this.channel);
       if (page !== undefined) this.adopt(page.position);
@@ -162,7 +167,7 @@ export class ChannelEntry {
     }
     for (const pending of this.pending.values()) pending.buffer.push(...recovered);
     const next = contiguousAfter(since.offset, [...recovered, ...sync.buffer]);
-    for (const pub of next) writeToAll(sync.group, (codec) => codec.encodePublication(pub));
+    for (const pub of next) writeToAll(sync.group, (codec) => codec.encodePublication(pub), this.hooks.sent);
     for (const sub of sync.group) this.live.add(sub);
     this.lastOffset = next.at(-1)?.offset ?? since.offset;
     const leftover = sync.buffer.filter((pub) => (pub.offset ?? 0) > (this.lastOffset ?? 0));
@@ -196,7 +201,7 @@ export class ChannelEntry {
         sub.resubscribeRequired(this.channel); // cannot happen unless the broker reorders
         continue;
       }
-      for (const pub of missing) writeToAll([sub], (codec) => codec.encodePublication(pub));
+      for (const pub of missing) writeToAll([sub], (codec) => codec.encodePublication(pub), this.hooks.sent);
       this.live.add(sub);
     }
   }

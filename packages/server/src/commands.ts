@@ -1,5 +1,7 @@
 import type { Command, Methods, Publication, RawPublication } from "@hubcast/protocol";
-import { ErrorCode, PROTOCOL_VERSION, decodeJsonData, encodeJsonData } from "@hubcast/protocol";
+import { CloseCode, ErrorCode, PROTOCOL_VERSION, decodeJsonData, encodeJsonData } from "@hubcast/protocol";
+import { authorizeSubscribe, identify, reidentify } from "./auth/access.js";
+import type { Identity } from "./auth/access.js";
 import type { ResolvedChannelOptions } from "./channels.js";
 import type { NodeContext } from "./context.js";
 import { ReplyError, internalError } from "./errors.js";
@@ -72,31 +74,54 @@ function toPublication(raw: RawPublication): Publication {
 const connect: Handler<"connect"> = async (session, request, ctx) => {
   if (session.state !== "connecting") throw new ReplyError(ErrorCode.alreadyConnected, "already connected");
   session.state = "authenticating";
-  let reply: Awaited<ReturnType<NonNullable<NodeContext["authenticate"]>>> = { user: "" };
+  let reply: Identity;
   try {
-    if (ctx.authenticate !== undefined) {
-      reply = await ctx.authenticate({ token: request.token, name: request.name, remoteAddress: session.remoteAddress });
-    }
+    reply = await identify(ctx.auth, { token: request.token, name: request.name, remoteAddress: session.remoteAddress }).catch((err: unknown) => ctx.metrics.connectRefused(err, request.token));
   } finally {
     if (session.state === "authenticating") session.state = "connecting";
   }
-  if (reply === null) throw new ReplyError(ErrorCode.unauthorized, "credentials refused");
   if (!session.isOpen) return { result: undefined as never };
+  const { maxConnectionsPerUser } = ctx.options;
+  if (maxConnectionsPerUser > 0 && reply.user !== "" && ctx.connections.perUser.count(reply.user) >= maxConnectionsPerUser) {
+    ctx.metrics.limitRejected("connections_per_user");
+    session.close(CloseCode.connectionLimit, `user already holds ${maxConnectionsPerUser} connections on this node`);
+    throw new ReplyError(ErrorCode.limitExceeded, "too many connections for this user");
+  }
   session.state = "connected";
   session.user = reply.user;
   session.userInfo = reply.info;
-  session.nextPingAt = Date.now() + ctx.options.pingIntervalMs;
+  session.listedChannels = reply.channels;
+  session.expiresAt = reply.expiresAt ?? 0;
+  session.countUser();
+  const now = Date.now();
+  session.nextPingAt = now + ctx.options.pingIntervalMs;
+  session.idleSince = now;
   ctx.logger.debug({ client: session.id, user: session.user, name: request.name }, "client connected");
   const { pingIntervalMs, maxMessageBytes } = ctx.options;
-  return { result: { client: session.id, version: PROTOCOL_VERSION, pingIntervalMs, maxMessageBytes } };
+  const result: Methods["connect"]["result"] = { client: session.id, version: PROTOCOL_VERSION, pingIntervalMs, maxMessageBytes };
+  if (reply.expiresAt !== undefined) result.expiresAt = reply.expiresAt;
+  return { result };
 };
 
-const subscribe: Handler<"subscribe"> = async (session, { channel, since }, ctx) => {
+/** Replaces the connection's credentials with a fresh token for the same user; no reconnect. */
+const refresh: Handler<"refresh"> = async (session, { token }, ctx) => {
+  const identity = await reidentify(ctx.auth, session.user, { token, name: undefined, remoteAddress: session.remoteAddress });
+  session.userInfo = identity.info;
+  session.listedChannels = identity.channels;
+  session.expiresAt = identity.expiresAt ?? 0;
+  return { result: identity.expiresAt === undefined ? {} : { expiresAt: identity.expiresAt } };
+};
+
+const subscribe: Handler<"subscribe"> = async (session, { channel, since, token }, ctx) => {
   const options = channelOptions(ctx, channel);
-  if (options.subscribe !== "anyone" && session.user === "") {
-    throw new ReplyError(ErrorCode.unauthorized, `anonymous connections may not subscribe to "${channel}"`);
-  }
+  const connection = { user: session.user, channels: session.listedChannels };
+  await authorizeSubscribe({ access: options.subscribe, channel, token, connection, tokens: ctx.auth.tokens });
+  if (!session.isOpen) return { result: undefined as never }; // closed while a channel token was checked
   if (session.subscriptions.has(channel)) throw new ReplyError(ErrorCode.alreadySubscribed, `already subscribed to "${channel}"`);
+  if (session.subscriptions.size >= ctx.options.maxSubscriptionsPerConnection) {
+    ctx.metrics.limitRejected("subscriptions");
+    throw new ReplyError(ErrorCode.limitExceeded, `a connection may hold ${ctx.options.maxSubscriptionsPerConnection} subscriptions (maxSubscriptionsPerConnection)`);
+  }
   session.subscriptions.set(channel, false);
   let page: HistoryPage | undefined;
   try {
@@ -117,6 +142,7 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since }, ctx)
     throw err;
   }
   const recovered = since !== undefined && page !== undefined ? recoverSince(since, page) : undefined;
+  if (since !== undefined) ctx.metrics.recovery(recovered !== undefined);
   const result: Methods["subscribe"]["result"] = { recoverable: page !== undefined };
   if (page !== undefined) result.position = page.position;
   if (since !== undefined) {
@@ -145,7 +171,7 @@ const publish: Handler<"publish"> = async (session, { channel, data }, ctx) => {
   const options = channelOptions(ctx, channel);
   if (!options.allowPublish) throw new ReplyError(ErrorCode.permissionDenied, `clients may not publish to "${channel}"`);
   const pub = { channel, data: encodeJsonData(data), info: session.clientInfo };
-  const position = await backend(ctx, "publish", ctx.engine.broker.publish(pub, options.history));
+  const position = await backend(ctx, "publish", ctx.metrics.timePublish("client", ctx.engine.broker.publish(pub, options.history)));
   return { result: position === undefined ? {} : { position } };
 };
 
@@ -185,4 +211,5 @@ const handlers: { [M in keyof Methods]: Handler<M> } = {
   presence,
   presence_stats: presenceStats,
   history,
+  refresh,
 };

@@ -1,8 +1,11 @@
 import type { JsonValue } from "@hubcast/protocol";
 import type { Logger } from "pino";
+import type { AuthSetup } from "./auth/access.js";
 import type { ChannelRules } from "./channels.js";
 import type { Engine } from "./engine/engine.js";
 import type { Hub } from "./hub.js";
+import type { ConnectionCounter } from "./limits.js";
+import type { Metrics } from "./metrics.js";
 import type { ResolvedNodeOptions } from "./options.js";
 
 /** What a client presents when it sends `connect`. */
@@ -19,6 +22,10 @@ export interface AuthenticateEvent {
 export interface AuthenticateReply {
   user: string;
   info?: JsonValue;
+  /** Channels of `subscribe: "listed"` namespaces this user may subscribe to (exact, or a prefix ending in `*`). @default [] */
+  channels?: readonly string[];
+  /** When the credentials expire, in ms since the Unix epoch: the connection is closed (3005) unless a `refresh` extends it. @default never */
+  expiresAt?: number;
 }
 
 /**
@@ -35,4 +42,10 @@ export interface NodeContext {
   readonly hub: Hub;
   readonly logger: Logger;
   readonly authenticate: AuthenticateHook | undefined;
+  /** How connections authenticate (hook, token keys, anonymous) and channel tokens are checked. */
+  readonly auth: AuthSetup;
+  /** The node's Prometheus metrics: count with its methods (`limitRejected`, `authFailure`, …). */
+  readonly metrics: Metrics;
+  /** Live connections per user and per IP address on this node, for the connection limits. */
+  readonly connections: { readonly perUser: ConnectionCounter; readonly perIp: ConnectionCounter };
 }

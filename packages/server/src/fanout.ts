@@ -13,11 +13,19 @@ export interface Subscriber {
   resubscribeRequired(channel: string): void;
 }
 
-/** Writes one payload to many subscribers: encoded once per codec in use, framed once. */
-export function writeToAll(subscribers: Iterable<Subscriber>, encode: (codec: Codec) => Uint8Array): void {
+/** Counts a fan-out once: how many connections it wrote to and how many bytes in all. */
+export type SentCounter = (recipients: number, bytes: number) => void;
+
+/** A {@link SentCounter} that counts nothing (for Hubs without metrics). */
+export const NOT_COUNTED: SentCounter = () => undefined;
+
+/** Writes one payload to many subscribers: encoded once per codec in use, framed once, counted once. */
+export function writeToAll(subscribers: Iterable<Subscriber>, encode: (codec: Codec) => Uint8Array, sent: SentCounter): void {
   let codec: Codec | undefined;
   let frame: Buffer | undefined;
   let others: Map<Codec, Buffer> | undefined;
+  let recipients = 0;
+  let bytes = 0;
   for (const sub of subscribers) {
     if (sub.codec !== codec) {
       if (codec !== undefined && frame !== undefined) (others ??= new Map()).set(codec, frame);
@@ -25,5 +33,8 @@ export function writeToAll(subscribers: Iterable<Subscriber>, encode: (codec: Co
       frame = others?.get(codec) ?? buildFrame(encode(codec), codec.binary);
     }
     sub.writeFrame(frame as Buffer);
+    recipients += 1;
+    bytes += (frame as Buffer).length;
   }
+  sent(recipients, bytes);
 }

@@ -3,19 +3,29 @@ import type { Session } from "./session.js";
 
 /**
  * One node-wide timer for every connection's liveness: pings on each session's own schedule,
- * closes those that miss a pong, and those that never sent `connect`. Per-connection timers
+ * closes those that miss a pong, those that never sent `connect`, and those idle without a
+ * subscription for idleTimeoutMs, and those whose token expired without a `refresh` (3005). Per-connection timers
  * would cost a timer object each and wake the loop N times as often.
  */
 export class Heartbeat {
   private readonly timer: NodeJS.Timeout;
 
+  private readonly idleTimeoutMs: number;
+  private readonly now: () => number;
+
   constructor(
     private readonly sessions: ReadonlySet<Session>,
-    sweepIntervalMs: number,
-    private readonly now: () => number = Date.now,
+    options: { sweepIntervalMs: number; idleTimeoutMs: number; now?: () => number },
   ) {
-    this.timer = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.idleTimeoutMs = options.idleTimeoutMs;
+    this.now = options.now ?? Date.now;
+    this.timer = setInterval(() => this.sweep(), options.sweepIntervalMs);
     this.timer.unref();
+  }
+
+  /** Connected, without a subscription for longer than the idle timeout. */
+  private isIdle(session: Session, now: number): boolean {
+    return this.idleTimeoutMs > 0 && session.subscriptions.size === 0 && session.idleSince > 0 && now - session.idleSince >= this.idleTimeoutMs;
   }
 
   /** Visits every session once; public so tests can drive it with a manual clock. */
@@ -26,6 +36,10 @@ export class Heartbeat {
         if (now >= session.connectDeadline) session.close(CloseCode.connectTimeout);
       } else if (session.pongDeadline !== 0 && now >= session.pongDeadline) {
         session.close(CloseCode.noPong);
+      } else if (session.state === "connected" && session.expiresAt !== 0 && now >= session.expiresAt) {
+        session.close(CloseCode.tokenExpired);
+      } else if (session.state === "connected" && this.isIdle(session, now)) {
+        session.close(CloseCode.idle);
       } else if (session.state === "connected" && now >= session.nextPingAt) {
         session.ping(now);
       }

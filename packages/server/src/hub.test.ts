@@ -35,7 +35,7 @@ function setup(): { hub: Hub; streams: MemoryStreams; store: (n: number) => RawP
     policyFor: () => POLICY,
     read: (channel: string, since: StreamPosition) => Promise.resolve(streams.read(channel, { since, limit: POLICY.size }, POLICY)),
   };
-  const hub = new Hub(new MemoryBroker(streams), history, pino({ level: "silent" }));
+  const hub = new Hub(new MemoryBroker(streams), history, { logger: pino({ level: "silent" }) });
   const store = (n: number): RawPublication[] =>
     Array.from({ length: n }, () => {
       const position = streams.append({ channel: "c", data: new TextEncoder().encode("1") }, POLICY);

@@ -3,8 +3,8 @@ import type { Logger } from "pino";
 import type { Broker, HistoryPolicy } from "./broker/broker.js";
 import { ChannelEntry } from "./channel-entry.js";
 import type { HistoryPage } from "./history/history.js";
-import type { Subscriber } from "./fanout.js";
-import { writeToAll } from "./fanout.js";
+import type { SentCounter, Subscriber } from "./fanout.js";
+import { NOT_COUNTED, writeToAll } from "./fanout.js";
 
 /** What the Hub needs to repair a channel: its history policy and a way to read it. */
 export interface HubHistory {
@@ -12,6 +12,18 @@ export interface HubHistory {
   policyFor(channel: string): HistoryPolicy | undefined;
   read(channel: string, since: StreamPosition, policy: HistoryPolicy): Promise<HistoryPage>;
 }
+
+/** What the Hub counts (the node's Metrics): fan-out once per frame, and channel repairs. */
+export interface HubMetrics {
+  readonly fanout: Readonly<Record<"publication" | "join" | "leave", SentCounter>>;
+  channelRepair(result: "repaired" | "resubscribe"): void;
+}
+
+/** Counts nothing: for Hubs built without metrics (unit tests). */
+const NO_METRICS: HubMetrics = {
+  fanout: { publication: NOT_COUNTED, join: NOT_COUNTED, leave: NOT_COUNTED },
+  channelRepair: () => undefined,
+};
 
 /**
  * Channel → local subscribers, and fan-out: each publication is encoded once per codec in
@@ -30,11 +42,18 @@ export class Hub {
   /** The tail of each channel's chain of broker subscribe/unsubscribe calls. */
   private readonly brokerOps = new Map<string, Promise<void>>();
 
+  private readonly logger: Logger;
+  private readonly metrics: HubMetrics;
+
+  /** `metrics` undefined: nothing is counted. */
   constructor(
     private readonly broker: Broker,
     private readonly history: HubHistory,
-    private readonly logger: Logger,
-  ) {}
+    services: { logger: Logger; metrics?: HubMetrics },
+  ) {
+    this.logger = services.logger;
+    this.metrics = services.metrics ?? NO_METRICS;
+  }
 
   /** Channels with at least one local subscriber (live or pending). */
   get channelCount(): number {
@@ -100,7 +119,7 @@ export class Hub {
     const entry = this.channels.get(channel);
     if (entry === undefined) return;
     const push: Push = { type, body: { channel, info } };
-    writeToAll(entry.liveSubscribers(), (codec) => codec.encodePush(push));
+    writeToAll(entry.liveSubscribers(), (codec) => codec.encodePush(push), this.metrics.fanout[type]);
   }
 
   /** The broker may have lost publications (it reconnected): re-read history for every channel. */
@@ -114,6 +133,8 @@ export class Hub {
       read: (channel, since, policy) => this.history.read(channel, since, policy),
       isCurrent: (entry) => this.channels.get(entry.channel) === entry,
       logger: this.logger,
+      sent: this.metrics.fanout.publication,
+      repaired: (result) => this.metrics.channelRepair(result),
     };
   }
 

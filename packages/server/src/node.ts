@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { CloseCode } from "@hubcast/protocol";
 import { pino } from "pino";
 import type { Logger } from "pino";
+import { createAuthSetup } from "./auth/access.js";
 import { ChannelRules, resolveChannelOptions } from "./channels.js";
 import type { ChannelOptions } from "./channels.js";
 import type { AuthenticateHook, NodeContext } from "./context.js";
@@ -13,10 +14,13 @@ import { MemoryEngine } from "./engine/memory.js";
 import { Heartbeat, sweepIntervalFor } from "./heartbeat.js";
 import { createRequestHandler } from "./http/routes.js";
 import { Hub } from "./hub.js";
+import { Metrics } from "./metrics.js";
+import { ConnectionCounter } from "./limits.js";
 import { ControlPlane } from "./control.js";
 import { createEngine } from "./engine/factory.js";
 import { ApiBackend } from "./http/api-backend.js";
 import { PresenceRefresher } from "./presence-refresh.js";
+import { drainSessions } from "./drain.js";
 import type { NodeOptions, ResolvedNodeOptions } from "./options.js";
 import { resolveNodeOptions } from "./options.js";
 import type { NodeInfo } from "./registry/registry.js";
@@ -28,7 +32,7 @@ import { VERSION } from "./version.js";
 export interface NodeServices {
   /** Backends. @default a new MemoryEngine */
   engine?: Engine;
-  /** Decides who connects. @default every connection is anonymous */
+  /** Decides who connects; when given, `connect` tokens go to it instead of the token keys. @default token keys, else anonymous */
   authenticate?: AuthenticateHook;
   /** @default pino at `options.logLevel` */
   logger?: Logger;
@@ -84,22 +88,28 @@ export class HubcastNode {
   private readonly control: ControlPlane;
   /** The server API's operations (the HTTP routes call these). */
   readonly api: ApiBackend;
+  /** This node's Prometheus metrics (served at /metrics when the `metrics` option is on). */
+  readonly metrics: Metrics;
   private presenceRefresher: PresenceRefresher | undefined;
   private heartbeat: Heartbeat | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
-  private state: "new" | "running" | "closing" | "closed" = "new";
+  private state: "new" | "running" | "draining" | "closing" | "closed" = "new";
 
   constructor(options: NodeOptions = {}, services: NodeServices = {}) {
     this.options = resolveNodeOptions(options);
     const namespaces = withDemoNamespace(this.options);
     const rules = new ChannelRules(namespaces, resolveChannelOptions(this.options.channel, "channel"), this.options.maxChannelLength);
+    const auth = createAuthSetup(this.options, namespaces, services.authenticate);
     this.logger = services.logger ?? pino({ level: this.options.logLevel });
     if (services.engine === undefined && this.options.engine !== "memory") {
       throw new Error(`the ${this.options.engine} engine connects asynchronously: create the node with createNode()`);
     }
     this.engine = services.engine ?? new MemoryEngine({ nodeTtlMs: this.options.nodeTtlMs });
     const engine = this.engine;
+    const source = { ready: () => this.isReady(), connections: () => this.sessions.size, subscriptions: () => this.hub.subscriptionCount, channels: () => this.hub.channelCount };
+    this.metrics = new Metrics(source);
+    this.engine.observe?.(this.metrics.engineObserver);
     this.hub = new Hub(
       engine.broker,
       {
@@ -109,9 +119,10 @@ export class HubcastNode {
         },
         read: (channel, since, policy) => engine.history.read(channel, { since, limit: policy.size }, policy),
       },
-      this.logger,
+      { logger: this.logger, metrics: this.metrics },
     );
-    this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate };
+    const connections = { perUser: new ConnectionCounter(), perIp: new ConnectionCounter() };
+    this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate, connections, metrics: this.metrics, auth };
     this.control = new ControlPlane(this.id, engine.broker, engine.registry, {
       answer: (question) => (question === "channels" ? Object.fromEntries(this.hub.channelStats()) : null),
       disconnectUser: (user) => this.disconnectUser(user),
@@ -133,7 +144,7 @@ export class HubcastNode {
       resync: () => hub.resyncAll(),
       control: (message) => this.control.receive(message),
     });
-    const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady(), api: this.api, apiKey: this.options.apiKey, logger: this.logger });
+    const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady(), api: this.api, apiKey: this.options.apiKey, logger: this.logger, metrics: this.options.metrics ? this.metrics : undefined });
     this.server.on("request", handler);
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
@@ -143,7 +154,9 @@ export class HubcastNode {
       });
     });
     const { pingIntervalMs, pongTimeoutMs, connectTimeoutMs } = this.options;
-    this.heartbeat = new Heartbeat(this.sessions, sweepIntervalFor([pingIntervalMs, pongTimeoutMs, connectTimeoutMs]));
+    const { idleTimeoutMs } = this.options;
+    const periods = [pingIntervalMs, pongTimeoutMs, connectTimeoutMs, ...(idleTimeoutMs > 0 ? [idleTimeoutMs] : [])];
+    this.heartbeat = new Heartbeat(this.sessions, { sweepIntervalMs: sweepIntervalFor(periods), idleTimeoutMs });
     this.state = "running";
     this.announce();
     this.announceTimer = setInterval(() => this.announce(), announceIntervalFor(this.options.nodeTtlMs));
@@ -184,6 +197,20 @@ export class HubcastNode {
   }
 
   /** Asks every client to reconnect elsewhere, stops listening, and closes the engine. */
+  /**
+   * Graceful shutdown: reports not ready, refuses new connections, asks its clients to
+   * reconnect elsewhere spread over `drainWindowMs` (with jitter), then closes. Resolves once
+   * closed, within the window plus the close handshake.
+   */
+  async drain(): Promise<void> {
+    if (this.state !== "running") return this.close();
+    this.state = "draining";
+    const count = this.sessions.size;
+    this.logger.info({ connections: count, windowMs: this.options.drainWindowMs }, "draining: asking clients to reconnect elsewhere");
+    await drainSessions(this.sessions, this.options.drainWindowMs);
+    await this.close();
+  }
+
   async close(): Promise<void> {
     if (this.state === "closing" || this.state === "closed") return;
     this.state = "closing";

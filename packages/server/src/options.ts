@@ -1,5 +1,5 @@
 import type { ChannelOptions } from "./channels.js";
-import { checkBoolean, checkInteger, checkKnownKeys, checkString, OptionError } from "./validation.js";
+import { checkBoolean, checkInteger, checkKnownKeys, checkSecret, checkString, OptionError } from "./validation.js";
 
 /** Everything that configures a node and can be written in a config file. */
 export interface NodeOptions {
@@ -55,7 +55,7 @@ export interface NodeOptions {
   tokenAudience?: string;
   /** When set, tokens must carry this `iss`. @default "" */
   tokenIssuer?: string;
-  /** Connections without a token are accepted as anonymous (user ""); false refuses them. @default true */
+  /** Connections without a token are accepted as anonymous (user ""); false refuses them (needs a token key; an authenticate hook decides itself). @default true */
   allowAnonymous?: boolean;
   /** Comma-separated browser origins allowed to connect (`https://app.example.com`, `https://*.example.com`); empty allows any. @default "" */
   allowedOrigins?: string;
@@ -197,8 +197,8 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     presenceTtlMs: checkInteger("presenceTtlMs", opts.presenceTtlMs ?? d.presenceTtlMs, 100),
     nodeTtlMs: checkInteger("nodeTtlMs", opts.nodeTtlMs ?? d.nodeTtlMs, 100),
     advertiseUrl: checkString("advertiseUrl", opts.advertiseUrl ?? d.advertiseUrl, /^(|https?:\/\/\S+)$/, "an http:// or https:// URL"),
-    apiKey: checkString("apiKey", opts.apiKey ?? d.apiKey, /^(|\S{16,})$/, "at least 16 characters without spaces (or empty to disable the API)"),
-    tokenHmacSecret: checkString("tokenHmacSecret", opts.tokenHmacSecret ?? d.tokenHmacSecret, /^(|.{32,})$/s, "at least 32 characters (HS256 needs a 256-bit secret), or empty"),
+    apiKey: checkSecret("apiKey", opts.apiKey ?? d.apiKey, /^(|\S{16,})$/, "at least 16 characters without spaces (or empty to disable the API)"),
+    tokenHmacSecret: checkSecret("tokenHmacSecret", opts.tokenHmacSecret ?? d.tokenHmacSecret, /^(|.{32,})$/s, "at least 32 characters (HS256 needs a 256-bit secret), or empty"),
     tokenPublicKeyFile: checkString("tokenPublicKeyFile", opts.tokenPublicKeyFile ?? d.tokenPublicKeyFile),
     tokenJwksUrl: checkString("tokenJwksUrl", opts.tokenJwksUrl ?? d.tokenJwksUrl, /^(|https?:\/\/\S+)$/, "an http:// or https:// URL"),
     tokenAudience: checkString("tokenAudience", opts.tokenAudience ?? d.tokenAudience),

@@ -6,7 +6,11 @@ import type { WebSocket } from "ws";
 import { handleCommand } from "./commands.js";
 import type { NodeContext } from "./context.js";
 import type { Subscriber } from "./fanout.js";
+import { CommandRateLimit } from "./limits.js";
 import { buildFrame } from "./transport/frame.js";
+
+/** How long a slow consumer has to read its way to the close frame before its socket is dropped. */
+const SLOW_CONSUMER_GRACE_MS = 5_000;
 
 export type SessionState = "connecting" | "authenticating" | "connected" | "closed";
 
@@ -20,6 +24,10 @@ export class Session implements Subscriber {
   state: SessionState = "connecting";
   user = "";
   userInfo: JsonValue | undefined;
+  /** Channels of `subscribe: "listed"` namespaces the credentials grant (exact, or a prefix ending in `*`). */
+  listedChannels: readonly string[] = [];
+  /** When the credentials expire, in ms since the Unix epoch (the sweep then closes with 3005); 0 for never. */
+  expiresAt = 0;
   /** Channels subscribed (`true`) or being subscribed (`false`). */
   readonly subscriptions = new Map<string, boolean>();
 
@@ -28,6 +36,10 @@ export class Session implements Subscriber {
   nextPingAt = 0;
   /** When the outstanding ping's pong is due; 0 when none is outstanding. */
   pongDeadline = 0;
+  /** Since when the connection has held no subscription (for the idle timeout); 0 while it holds some. */
+  idleSince = 0;
+  private readonly rateLimit: CommandRateLimit | undefined;
+  private countedUser = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -36,7 +48,10 @@ export class Session implements Subscriber {
     private readonly ctx: NodeContext,
     readonly remoteAddress: string | undefined,
   ) {
-    this.connectDeadline = Date.now() + ctx.options.connectTimeoutMs;
+    const now = Date.now();
+    this.connectDeadline = now + ctx.options.connectTimeoutMs;
+    const { commandRatePerSecond, commandBurst, maxRateLimitedCommands } = ctx.options;
+    if (commandRatePerSecond > 0) this.rateLimit = new CommandRateLimit(commandRatePerSecond, commandBurst, maxRateLimitedCommands, now);
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
   }
 
@@ -62,15 +77,15 @@ export class Session implements Subscriber {
 
   sendResult(command: Command, result: unknown): void {
     const reply = { id: command.id, method: command.method, result } as Parameters<Codec["encodeReply"]>[0];
-    this.writeFrame(buildFrame(this.codec.encodeReply(reply), this.codec.binary));
+    this.writeFrame(this.ctx.metrics.sentFrame("reply", buildFrame(this.codec.encodeReply(reply), this.codec.binary)));
   }
 
   sendError(id: number, error: ErrorBody): void {
-    this.writeFrame(buildFrame(this.codec.encodeReply({ id, error }), this.codec.binary));
+    this.writeFrame(this.ctx.metrics.sentFrame("reply", buildFrame(this.codec.encodeReply({ id, error }), this.codec.binary)));
   }
 
   sendPush(push: Push): void {
-    this.writeFrame(buildFrame(this.codec.encodePush(push), this.codec.binary));
+    this.writeFrame(this.ctx.metrics.sentFrame("push", buildFrame(this.codec.encodePush(push), this.codec.binary)));
   }
 
   resubscribeRequired(channel: string): void {
@@ -95,6 +110,10 @@ export class Session implements Subscriber {
     }
     this.ctx.logger.debug({ client: this.id, code, reason }, "closing connection");
     this.ws.close(code, reason);
+    this.ctx.metrics.disconnected(code);
+    // A slow consumer may never read its way to the close frame: drop it after a grace period,
+    // so its buffered output is freed. The only per-connection timer, and only on this path.
+    if (code === CloseCode.slowConsumer) setTimeout(() => this.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
     this.markClosed();
   }
 
@@ -104,10 +123,18 @@ export class Session implements Subscriber {
     this.markClosed();
   }
 
+  /** Counts this connection against its user's connection limit (once connected with a user). */
+  countUser(): void {
+    if (this.user === "" || this.countedUser) return;
+    this.ctx.connections.perUser.add(this.user);
+    this.countedUser = true;
+  }
+
   /** Called when the socket has closed, whoever closed it: releases everything it held. */
   markClosed(): void {
     if (this.state === "closed") return;
     this.state = "closed";
+    if (this.countedUser) this.ctx.connections.perUser.remove(this.user);
     for (const channel of this.subscriptions.keys()) this.release(channel);
   }
 
@@ -119,6 +146,7 @@ export class Session implements Subscriber {
     const live = this.subscriptions.get(channel);
     if (live === undefined) return;
     this.subscriptions.delete(channel);
+    if (this.subscriptions.size === 0) this.idleSince = Date.now();
     this.ctx.hub.remove(channel, this);
     const lookup = this.ctx.rules.lookup(channel);
     if (!lookup.ok) return;
@@ -134,10 +162,12 @@ export class Session implements Subscriber {
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.state === "closed") return;
     if (isBinary !== this.codec.binary) {
+      this.ctx.metrics.received("invalid", data.length);
       this.close(CloseCode.badRequest, `expected ${this.codec.binary ? "binary" : "text"} frames`);
       return;
     }
     const frame = this.codec.decodeClientFrame(data);
+    this.ctx.metrics.received(frame.kind, data.length);
     switch (frame.kind) {
       case "pong":
         this.pongDeadline = 0;
@@ -147,11 +177,22 @@ export class Session implements Subscriber {
         else this.sendError(frame.id, { code: frame.code, message: frame.message, temporary: false });
         return;
       case "command":
+        if (!this.withinRateLimit(frame.command.id)) return;
         if (this.state !== "connected" && frame.command.method !== "connect") {
           this.sendError(frame.command.id, { code: ErrorCode.notConnected, message: "send connect first", temporary: false });
           return;
         }
         handleCommand(this, frame.command, this.ctx);
     }
+  }
+
+  /** Applies the command rate limit: refuses with too_many_requests, closes on sustained abuse. */
+  private withinRateLimit(id: number): boolean {
+    const verdict = this.rateLimit?.check(Date.now()) ?? "ok";
+    if (verdict === "ok") return true;
+    this.ctx.metrics.limitRejected("rate");
+    if (verdict === "disconnect") this.close(CloseCode.rateLimited);
+    else this.sendError(id, { code: ErrorCode.tooManyRequests, message: "commands sent faster than the rate limit; slow down", temporary: true });
+    return false;
   }
 }

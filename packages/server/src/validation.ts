@@ -31,6 +31,13 @@ export function checkString(option: string, value: string, pattern?: RegExp, hin
   return value;
 }
 
+/** Like {@link checkString} for keys and secrets: the message gives the length, never the value. */
+export function checkSecret(option: string, value: string, pattern: RegExp, hint: string): string {
+  if (typeof value !== "string") throw new OptionError(option, `must be ${hint}, got a ${typeof value}`);
+  if (!pattern.test(value)) throw new OptionError(option, `must be ${hint}, got ${value.length} characters (value not shown)`);
+  return value;
+}
+
 /** Rejects keys the caller does not know, suggesting the closest known one. */
 export function checkKnownKeys(where: string, value: object, known: readonly string[]): void {
   for (const key of Object.keys(value)) {

@@ -7,6 +7,7 @@ import { OptionError } from "../validation.js";
 import { VERSION } from "../version.js";
 import { collectOptions, optionsHelp, startFlags, UsageError } from "./settings.js";
 import { NODES_HELP, nodesCommand } from "./nodes.js";
+import { TOKEN_HELP, tokenCommand } from "./token.js";
 
 const MAIN_HELP = `hubcast ${VERSION}: a self-hosted real-time messaging server
 
@@ -15,6 +16,7 @@ Usage: hubcast <command> [options]
 Commands:
   start       run a gateway node (WebSocket endpoint, demo page, health checks)
   nodes       list the live nodes of a redis-engine cluster, read from Redis
+  token       print a signed HS256 connection or channel token (JWT)
   version     print the version
   help        show help for a command: hubcast help start
 
@@ -85,7 +87,7 @@ async function start(args: string[]): Promise<void> {
     }
     stopping = true;
     node.logger.info({ signal }, "shutting down");
-    node.close().then(
+    node.drain().then(
       () => process.exit(0),
       (err: unknown) => {
         node.logger.error({ err }, "shutdown failed");
@@ -105,6 +107,9 @@ async function main(argv: string[]): Promise<void> {
     case "nodes":
       process.exitCode = await nodesCommand(rest, process.env);
       return;
+    case "token":
+      process.exitCode = await tokenCommand(rest, process.env);
+      return;
     case "version":
     case "--version":
     case "-v":
@@ -116,6 +121,7 @@ async function main(argv: string[]): Promise<void> {
     case "-h":
       if (rest[0] === "start") process.stdout.write(`${START_HELP()}\n`);
       else if (rest[0] === "nodes") process.stdout.write(`${NODES_HELP}\n`);
+      else if (rest[0] === "token") process.stdout.write(`${TOKEN_HELP}\n`);
       else process.stdout.write(`${MAIN_HELP}\n`);
       return;
     default:

@@ -3,6 +3,14 @@ import type { HistoryStore } from "../history/history.js";
 import type { PresenceStore } from "../presence/presence.js";
 import type { NodeRegistry } from "../registry/registry.js";
 
+/** What an engine tells the node about its connections, for metrics; each event is also logged by the engine. */
+export interface EngineObserver {
+  /** A connection came back after a disconnect. */
+  reconnected(): void;
+  /** A connection reported an error. */
+  error(): void;
+}
+
 /** The set of backends a node runs on. The Hub, sessions and HTTP code see only these seams. */
 export interface Engine {
   readonly name: string;
@@ -14,5 +22,7 @@ export interface Engine {
   readonly presenceRefreshMs?: number;
   /** False while the backends cannot serve (for example, their server is unreachable). */
   isReady(): boolean;
+  /** Reports connection events from now on; engines without connections need not implement it. */
+  observe?(observer: EngineObserver): void;
   close(): Promise<void>;
 }

@@ -6,7 +6,18 @@ import type { PubSubConnection } from "../broker/redis.js";
 import { RedisHistory } from "../history/redis.js";
 import { RedisPresence } from "../presence/redis.js";
 import { RedisRegistry } from "../registry/redis.js";
-import type { Engine } from "./engine.js";
+import type { Engine, EngineObserver } from "./engine.js";
+
+/** Forwards connection events to the observer the node sets; events before that are only logged. */
+class ObserverRelay implements EngineObserver {
+  target: EngineObserver | undefined;
+  reconnected(): void {
+    this.target?.reconnected();
+  }
+  error(): void {
+    this.target?.error();
+  }
+}
 
 export interface RedisEngineOptions {
   /** Where Redis is: `{ url }` for one server, `{ clusterUrls }` for a Redis Cluster. */
@@ -37,6 +48,7 @@ export class RedisEngine implements Engine {
     readonly presence: RedisPresence,
     readonly registry: RedisRegistry,
     options: RedisEngineOptions,
+    private readonly relay: ObserverRelay,
   ) {
     this.name = commands.cluster ? "redis-cluster" : "redis";
     this.presenceTtlMs = options.presenceTtlMs ?? 30_000;
@@ -46,7 +58,11 @@ export class RedisEngine implements Engine {
   static async connect(options: RedisEngineOptions): Promise<RedisEngine> {
     const { logger } = options;
     const keys = new RedisKeys(options.prefix ?? "hubcast");
-    const onError = (err: Error): void => logger.warn({ err: err.message }, "redis connection error");
+    const relay = new ObserverRelay();
+    const onError = (err: Error): void => {
+      logger.warn({ err: err.message }, "redis connection error");
+      relay.error();
+    };
     const commands = await connectRedis(options.target, onError);
     let pubsub: PubSubConnection;
     if (commands.cluster) {
@@ -60,7 +76,9 @@ export class RedisEngine implements Engine {
       });
       await firstConnect("the subscriber connection", () => subscriber.connect(), () => subscriber.destroy(), () => lastError);
       pubsub = standalonePubSub(subscriber);
+      countReconnects(commands.client as RedisClient, relay, logger);
     }
+    pubsub.onReconnected(() => relay.reconnected());
     return new RedisEngine(
       commands,
       pubsub,
@@ -69,7 +87,12 @@ export class RedisEngine implements Engine {
       new RedisPresence(commands, keys, options.presenceTtlMs ?? 30_000),
       new RedisRegistry(commands, keys, options.nodeTtlMs ?? 15_000),
       options,
+      relay,
     );
+  }
+
+  observe(observer: EngineObserver): void {
+    this.relay.target = observer;
   }
 
   /** Presence entries must be refreshed within this, or they expire. */
@@ -85,4 +108,12 @@ export class RedisEngine implements Engine {
     await this.broker.close();
     await this.commands.close();
   }
+}
+
+/** Logs and counts the command connection's reconnects: every `ready` after the first connect. */
+function countReconnects(client: RedisClient, relay: ObserverRelay, logger: Logger): void {
+  client.on("ready", () => {
+    logger.info("redis command connection reconnected");
+    relay.reconnected();
+  });
 }

@@ -36,7 +36,7 @@ export class ApiBackend {
   /** Publishes `data` to `channel`; resolves to its position when the channel keeps history. */
   async publish(channel: string, data: JsonValue): Promise<StreamPosition | undefined> {
     const options = this.channelOptions(channel);
-    return this.ctx.engine.broker.publish({ channel, data: encodeJsonData(data) }, options.history);
+    return this.ctx.metrics.timePublish("api", this.ctx.engine.broker.publish({ channel, data: encodeJsonData(data) }, options.history));
   }
 
   /** Reads history: publications (oldest first unless `reverse`) and the channel's position. */

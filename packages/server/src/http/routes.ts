@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import type { Metrics } from "../metrics.js";
+import { serveMetrics } from "../metrics.js";
 import type { ApiBackend } from "./api-backend.js";
 import { createApiHandler } from "./api.js";
 
@@ -26,6 +28,8 @@ export interface HttpState {
   api: ApiBackend;
   apiKey: string;
   logger: Logger;
+  /** Served at /metrics (no authentication); `undefined`: /metrics answers 404. */
+  metrics: Metrics | undefined;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -47,7 +51,7 @@ async function loadStatic(): Promise<Map<string, { type: string; body: Buffer }>
   return files;
 }
 
-/** The node's HTTP request handler: health, readiness, the server API under /api/, and the demo when it is on. */
+/** The node's HTTP request handler: health, readiness, metrics, the server API under /api/, and the demo when it is on. */
 export async function createRequestHandler(state: HttpState): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
   const files = state.demo ? await loadStatic() : new Map<string, { type: string; body: Buffer }>();
   const api = createApiHandler(state);
@@ -68,6 +72,11 @@ export async function createRequestHandler(state: HttpState): Promise<(req: Inco
     if (path === "/readyz") {
       const ready = state.isReady();
       sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
+      return;
+    }
+    if (path === "/metrics") {
+      if (state.metrics === undefined) sendJson(res, 404, { error: "metrics are off on this node; start it with metrics on (the default) to serve them" });
+      else serveMetrics(res, state.metrics, state.logger);
       return;
     }
     const file = files.get(path);

@@ -1,8 +1,11 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Codec } from "@hubcast/protocol";
-import { JsonCodec, Subprotocol } from "@hubcast/protocol";
+import { CloseCode, JsonCodec, Subprotocol, shouldReconnect } from "@hubcast/protocol";
 import { WebSocketServer } from "ws";
+import type { WebSocket } from "ws";
+import { TokenBucket } from "../limits.js";
+import type { OriginPolicy } from "../auth/origins.js";
 import type { NodeContext } from "../context.js";
 import { Session } from "../session.js";
 
@@ -29,12 +32,17 @@ function reject(socket: Duplex, status: string, message: string): void {
  */
 export class WebSocketTransport {
   private readonly wss: WebSocketServer;
+  private readonly admissionBucket: TokenBucket | undefined;
+  private readonly origins: OriginPolicy;
 
   constructor(
     private readonly ctx: NodeContext,
     private readonly sessions: Set<Session>,
     private readonly accepting: () => boolean,
   ) {
+    this.origins = ctx.auth.origins;
+    const perSecond = ctx.options.maxConnectionsPerSecond;
+    if (perSecond > 0) this.admissionBucket = new TokenBucket(perSecond, perSecond, Date.now());
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: ctx.options.maxMessageBytes,
@@ -54,6 +62,11 @@ export class WebSocketTransport {
       reject(socket, "404 Not Found", `no WebSocket endpoint here; connect to ${this.ctx.options.path}`);
       return;
     }
+    const origin = req.headers.origin;
+    if (!this.origins.allows(origin)) {
+      reject(socket, "403 Forbidden", `origin ${JSON.stringify(origin?.slice(0, 200))} is not allowed; add it to the allowedOrigins option`);
+      return;
+    }
     if (!this.accepting()) {
       reject(socket, "503 Service Unavailable", "node is not accepting connections");
       return;
@@ -64,9 +77,23 @@ export class WebSocketTransport {
       return;
     }
     const remoteAddress = req.socket.remoteAddress;
+    const refusal = this.admission(remoteAddress);
+    if (refusal !== undefined) {
+      this.ctx.metrics.limitRejected(refusal.code === CloseCode.tryLater ? "admission" : "connections_per_ip");
+      this.ctx.metrics.disconnected(refusal.code);
+      // Told in-band, after the upgrade: browsers cannot read the status of a refused handshake.
+      this.wss.handleUpgrade(req, socket, head, (ws) => turnAway(ws, codec, refusal));
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const ip = remoteAddress ?? "";
+      this.ctx.connections.perIp.add(ip);
+      ws.once("close", () => this.ctx.connections.perIp.remove(ip));
       const session = new Session(ws, socket, codec, this.ctx, remoteAddress);
       this.sessions.add(session);
+      this.ctx.metrics.accepted();
+      this.ctx.logger.debug({ client: session.id, remoteAddress, subprotocol: ws.protocol }, "websocket upgrade accepted");
+      ws.on("error", (err) => this.ctx.metrics.socketError(err));
       ws.on("error", (err) => this.ctx.logger.debug({ err, client: session.id }, "websocket error"));
       ws.on("close", (code) => {
         session.markClosed();
@@ -79,4 +106,34 @@ export class WebSocketTransport {
   close(): void {
     this.wss.close();
   }
+
+  /** Why a new connection must be turned away now (admission rate, per-IP limit), if it must. */
+  private admission(remoteAddress: string | undefined): Refusal | undefined {
+    const now = Date.now();
+    if (this.admissionBucket !== undefined && !this.admissionBucket.take(now)) {
+      // Spread the excess over the time the bucket needs to admit them all, at least a second.
+      const retryAfterMs = Math.max(1_000, this.admissionBucket.waitMs(now) * 2);
+      return { code: CloseCode.tryLater, reason: "node is admitting connections at its limit; retry later", retryAfterMs };
+    }
+    const { maxConnectionsPerIp } = this.ctx.options;
+    if (maxConnectionsPerIp > 0 && this.ctx.connections.perIp.count(remoteAddress ?? "") >= maxConnectionsPerIp) {
+      return { code: CloseCode.connectionLimit, reason: `this address already holds ${maxConnectionsPerIp} connections` };
+    }
+    return undefined;
+  }
+}
+
+/** A connection turned away at admission. */
+interface Refusal {
+  code: CloseCode;
+  reason: string;
+  retryAfterMs?: number;
+}
+
+/** Tells a just-upgraded socket why it is refused (disconnect push, then close) without making a session. */
+function turnAway(ws: WebSocket, codec: Codec, refusal: Refusal): void {
+  const body = { code: refusal.code, reason: refusal.reason, reconnect: shouldReconnect(refusal.code), ...(refusal.retryAfterMs === undefined ? {} : { retryAfterMs: refusal.retryAfterMs }) };
+  ws.send(codec.encodePush({ type: "disconnect", body }), { binary: codec.binary });
+  ws.close(refusal.code, refusal.reason);
+  ws.on("error", () => ws.terminate()); // the peer may vanish first; nothing is left to clean up
 }

@@ -1,0 +1,277 @@
+import type { ServerResponse } from "node:http";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { ErrorCode, closeCatalogue } from "@hubcast/protocol";
+import type { Logger } from "pino";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { EngineObserver } from "./engine/engine.js";
+import { ReplyError } from "./errors.js";
+import type { SentCounter } from "./fanout.js";
+
+/** What a client → server frame turned out to be. */
+export const ReceivedType = { command: "command", pong: "pong", invalid: "invalid" } as const;
+export type ReceivedType = (typeof ReceivedType)[keyof typeof ReceivedType];
+
+/** What a server → client frame carries: a command's reply, a publication, join/leave, or another push (ping, disconnect, unsubscribe). */
+export const SentType = { reply: "reply", publication: "publication", join: "join", leave: "leave", push: "push" } as const;
+export type SentType = (typeof SentType)[keyof typeof SentType];
+
+/** Who published: a client command or the server API. */
+export type PublishSource = "client" | "api";
+
+/** Why a connection's credentials were refused. */
+export const AuthFailure = { expired: "expired", invalid: "invalid", anonymousRefused: "anonymous_refused" } as const;
+export type AuthFailure = (typeof AuthFailure)[keyof typeof AuthFailure];
+
+/** Which limit refused a command or a connection. */
+export const LimitName = {
+  rate: "rate",
+  subscriptions: "subscriptions",
+  connectionsPerUser: "connections_per_user",
+  connectionsPerIp: "connections_per_ip",
+  admission: "admission",
+} as const;
+export type LimitName = (typeof LimitName)[keyof typeof LimitName];
+
+/** How a channel repair (history re-read after a gap or a broker reconnect) ended. */
+export type RepairResult = "repaired" | "resubscribe";
+
+/** The node's current sizes, read at scrape time so the hot path never updates a gauge. */
+export interface MetricsSource {
+  /** What /readyz answers: listening, engine up, not draining. */
+  ready(): boolean;
+  connections(): number;
+  subscriptions(): number;
+  channels(): number;
+}
+
+/** Buckets of `hubcast_publish_duration_seconds`: 0.5 ms to 1 s. */
+export const PUBLISH_BUCKETS_SECONDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/** Resolution of the event loop delay monitor, in ms; it is subtracted from what the monitor reports. */
+const LOOP_RESOLUTION_MS = 10;
+
+let processRegistry: Registry | undefined;
+
+/**
+ * Process-wide metrics: prom-client's defaults and the event loop lag. Created at the first
+ * scrape and shared by every node in the process, since they describe the process and their
+ * monitors cannot be stopped (one set per node would pile up in tests that start many).
+ */
+function processMetrics(): Registry {
+  if (processRegistry !== undefined) return processRegistry;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "hubcast_" });
+  const delay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  delay.enable();
+  new Gauge({
+    name: "hubcast_event_loop_lag_seconds",
+    help: "99th percentile of the event loop delay since the previous scrape, in seconds (0 when idle).",
+    registers: [registry],
+    collect() {
+      // The monitor's samples include its own timer period; only the excess is lag.
+      const p99Ms = delay.count === 0 ? 0 : delay.percentile(99) / 1e6;
+      this.set(Math.max(0, p99Ms - LOOP_RESOLUTION_MS) / 1000);
+      delay.reset();
+    },
+  });
+  processRegistry = registry;
+  return registry;
+}
+
+/** The close code `ws` sends for its errors other than plain protocol errors (1002). */
+const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+};
+
+type Child = { inc(value?: number): void };
+
+/** One pre-labelled child per value, created at 0 so every series is scraped from the start. */
+function children<V extends string>(counter: Counter<string>, label: string, values: readonly V[]): Record<V, Child> {
+  const out = {} as Record<V, Child>;
+  for (const value of values) {
+    counter.inc({ [label]: value }, 0);
+    out[value] = counter.labels(value);
+  }
+  return out;
+}
+
+/**
+ * A node's Prometheus metrics, in a registry of its own (several nodes may share a process).
+ * Every name starts with `hubcast_`; docs/operations.md lists them. Counting methods are
+ * cheap and never throw; fan-out is counted once per frame with its number of recipients,
+ * never per subscriber.
+ */
+export class Metrics {
+  /** This node's own metrics; {@link scrapeRegistry} adds the process-wide ones. */
+  readonly registry = new Registry();
+  private readonly connectionsTotal: Counter<string>;
+  private readonly receivedMessages: Record<ReceivedType, Child>;
+  private readonly receivedBytes: Record<ReceivedType, Child>;
+  private readonly sentMessages: Record<SentType, Child>;
+  private readonly sentBytes: Record<SentType, Child>;
+  private readonly publishDuration: Histogram<string>;
+  private readonly brokerReconnects: Counter<string>;
+  private readonly brokerErrors: Counter<string>;
+  private readonly recoveries: Record<"recovered" | "not_recovered", Child>;
+  private readonly repairs: Record<RepairResult, Child>;
+  private readonly disconnects: Counter<string>;
+  private readonly authFailures: Record<AuthFailure, Child>;
+  private readonly limitRejections: Record<LimitName, Child>;
+  /** Counts the engine's reconnects and connection errors; give it to `engine.observe`. */
+  readonly engineObserver: EngineObserver = {
+    reconnected: () => this.brokerReconnects.inc(),
+    error: () => this.brokerErrors.inc(),
+  };
+  /** Pre-bound fan-out counters, one per type, for the Hub. */
+  readonly fanout: Readonly<Record<"publication" | "join" | "leave", SentCounter>>;
+
+  constructor(source: MetricsSource) {
+    const registers = [this.registry];
+    const counter = (name: string, help: string, labelNames: string[] = []): Counter<string> =>
+      new Counter({ name: `hubcast_${name}`, help, labelNames, registers });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name: `hubcast_${name}`, help, registers, collect() { this.set(read()); } });
+    };
+    gauge("ready", "1 while the node is ready (what /readyz answers 200 for), else 0.", () => (source.ready() ? 1 : 0));
+    gauge("connections", "WebSocket connections open on this node now.", () => source.connections());
+    gauge("subscriptions", "Live channel subscriptions on this node now.", () => source.subscriptions());
+    gauge("channels", "Channels with at least one subscriber on this node now.", () => source.channels());
+    this.connectionsTotal = counter("connections_total", "WebSocket connections accepted (upgrade completed) since the node started.");
+    const received = (name: string, help: string) => children(counter(name, help, ["type"]), "type", Object.values(ReceivedType));
+    this.receivedMessages = received("messages_received_total", "Client → server frames, by type: command, pong, invalid (not parseable, or the wrong frame kind).");
+    this.receivedBytes = received("bytes_received_total", "Payload bytes of client → server frames, by type (command, pong, invalid).");
+    const sent = (name: string, help: string) => children(counter(name, help, ["type"]), "type", Object.values(SentType));
+    this.sentMessages = sent("messages_sent_total", "Server → client frames written, by type: reply, publication, join, leave, push (ping, disconnect, unsubscribe). A fan-out counts one per recipient.");
+    this.sentBytes = sent("bytes_sent_total", "Bytes of server → client frames written (WebSocket framing included), by type; a fan-out counts its frame once per recipient.");
+    this.publishDuration = new Histogram({
+      name: "hubcast_publish_duration_seconds",
+      help: "Time from a publish arriving to the engine acknowledging it (history append and broker publish), successful publishes only, by source: client or api.",
+      labelNames: ["source"],
+      buckets: [...PUBLISH_BUCKETS_SECONDS],
+      registers,
+    });
+    for (const source of ["client", "api"] satisfies PublishSource[]) this.publishDuration.zero({ source });
+    this.brokerReconnects = counter("broker_reconnects_total", "Reconnects of the engine's connections (Redis pub/sub or command connection) after the first connect.");
+    this.brokerErrors = counter("broker_errors_total", "Errors reported by the engine's connections (for Redis: connection errors, each also logged at warn).");
+    const recoveries = counter("recoveries_total", "Subscribes with `since` (resubscribes after a reconnect), by result: recovered (nothing missed) or not_recovered (the client must refetch).", ["result"]);
+    this.recoveries = children(recoveries, "result", ["recovered", "not_recovered"]);
+    const repairs = counter("channel_repairs_total", "History re-reads that repaired a channel after a gap or a broker reconnect, by result: repaired, or resubscribe (subscribers were asked to resubscribe).", ["result"]);
+    this.repairs = children(repairs, "result", ["repaired", "resubscribe"]);
+    this.disconnects = counter("disconnects_total", "Connections the server closed, by close code name (slow_consumer, no_pong, rate_limited, …; see docs/protocol.md).", ["code"]);
+    for (const entry of Object.values(closeCatalogue)) this.disconnects.inc({ code: entry.name }, 0);
+    const auth = counter("auth_failures_total", "Connect attempts refused for their credentials, by reason: expired, invalid, anonymous_refused.", ["reason"]);
+    this.authFailures = children(auth, "reason", Object.values(AuthFailure));
+    const limits = counter("limit_rejections_total", "Commands or connections refused by a limit, by limit: rate, subscriptions, connections_per_user, connections_per_ip, admission.", ["limit"]);
+    this.limitRejections = children(limits, "limit", Object.values(LimitName));
+    this.fanout = Object.freeze({
+      publication: (recipients: number, bytes: number) => this.sent(SentType.publication, recipients, bytes),
+      join: (recipients: number, bytes: number) => this.sent(SentType.join, recipients, bytes),
+      leave: (recipients: number, bytes: number) => this.sent(SentType.leave, recipients, bytes),
+    });
+  }
+
+  /** A WebSocket upgrade completed. */
+  accepted(): void {
+    this.connectionsTotal.inc();
+  }
+
+  /** A client → server frame of `bytes` payload bytes. */
+  received(type: ReceivedType, bytes: number): void {
+    this.receivedMessages[type].inc();
+    this.receivedBytes[type].inc(bytes);
+  }
+
+  /** Frames written to `recipients` connections, `bytes` in all (a frame to one connection: 1, its length). */
+  sent(type: SentType, recipients: number, bytes: number): void {
+    if (recipients === 0) return;
+    this.sentMessages[type].inc(recipients);
+    this.sentBytes[type].inc(bytes);
+  }
+
+  /** Counts `frame` as written to one connection and returns it: `write(metrics.sentFrame("reply", frame))`. */
+  sentFrame(type: SentType, frame: Buffer): Buffer {
+    this.sentMessages[type].inc();
+    this.sentBytes[type].inc(frame.length);
+    return frame;
+  }
+
+  /** Returns `publish` unchanged, observing its duration when it resolves. */
+  timePublish<T>(source: PublishSource, publish: Promise<T>): Promise<T> {
+    const startedAt = performance.now();
+    return publish.then((value) => {
+      this.publishDuration.observe({ source }, (performance.now() - startedAt) / 1000);
+      return value;
+    });
+  }
+
+  /** A subscribe with `since` answered `recovered: true` or `false`. */
+  recovery(recovered: boolean): void {
+    this.recoveries[recovered ? "recovered" : "not_recovered"].inc();
+  }
+
+  /** A channel repair finished. */
+  channelRepair(result: RepairResult): void {
+    this.repairs[result].inc();
+  }
+
+  /** The server closed a connection with `code` (a catalogue code; others are counted by number). */
+  disconnected(code: number): void {
+    this.disconnects.inc({ code: (closeCatalogue as Record<number, { name: string } | undefined>)[code]?.name ?? String(code) });
+  }
+
+  /** `ws` reported a protocol violation and closed the socket itself (1009 too big, 1007 bad UTF-8, 1008 too many parts, 1002 otherwise); other socket errors are not counted. */
+  socketError(err: Error & { code?: unknown }): void {
+    if (typeof err.code !== "string" || !err.code.startsWith("WS_ERR_")) return;
+    const code = WS_ERROR_CLOSE_CODES[err.code] ?? 1002;
+    this.disconnected(code);
+  }
+
+  /** A connect was refused for its credentials. */
+  authFailure(reason: AuthFailure): void {
+    this.authFailures[reason].inc();
+  }
+
+  /**
+   * For `identify(...).catch(...)` in connect: counts a refusal of credentials (113 expired;
+   * 101 without a token: anonymous_refused; 101 with one: invalid), then rethrows `err`.
+   */
+  connectRefused(err: unknown, token: string | undefined): never {
+    if (err instanceof ReplyError && err.code === ErrorCode.tokenExpired) this.authFailure(AuthFailure.expired);
+    else if (err instanceof ReplyError && err.code === ErrorCode.unauthorized) {
+      this.authFailure(token === undefined || token === "" ? AuthFailure.anonymousRefused : AuthFailure.invalid);
+    }
+    throw err;
+  }
+
+  /** A limit refused a command or a connection. */
+  limitRejected(limit: LimitName): void {
+    this.limitRejections[limit].inc();
+  }
+
+  /** What a scrape shows: this node's metrics and the process-wide ones (default process metrics, event loop lag). */
+  scrapeRegistry(): Registry {
+    return Registry.merge([this.registry, processMetrics()]);
+  }
+}
+
+/**
+ * Answers `GET /metrics` with the registry in the Prometheus text format. No authentication:
+ * keep the path off the public internet (scrape the node directly, not through the public load balancer).
+ */
+export function serveMetrics(res: ServerResponse, metrics: Metrics, logger: Logger): void {
+  const registry = metrics.scrapeRegistry();
+  registry.metrics().then(
+    (text) => {
+      res.writeHead(200, { "Content-Type": registry.contentType, "Cache-Control": "no-store" });
+      res.end(text);
+    },
+    (err: unknown) => {
+      logger.error({ err }, "collecting metrics failed");
+      res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
+      res.end("collecting metrics failed; see the node's log\n");
+    },
+  );
+}

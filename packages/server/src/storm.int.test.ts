@@ -1,0 +1,87 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { ServerProcess } from "../../../test/support/processes.js";
+import { configFile } from "../../../test/support/redis-nodes.js";
+import { RawClient } from "../../../test/support/raw-client.js";
+
+const WORKER = fileURLToPath(new URL("../../../test/support/crowd-worker.mjs", import.meta.url));
+
+interface Progress {
+  subscribed: number;
+  tryLater: number;
+  received: Record<string, number>;
+}
+
+/** A crowd-worker process and its latest progress report. */
+class Crowd {
+  latest: Progress = { subscribed: 0, tryLater: 0, received: {} };
+  readonly child: ChildProcess;
+
+  constructor(url: string, count: number, channel: string) {
+    this.child = spawn(process.execPath, [WORKER, url, String(count), channel], { stdio: ["pipe", "pipe", "inherit"] });
+    let buffered = "";
+    this.child.stdout?.on("data", (d: Buffer) => {
+      buffered += d.toString();
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      const last = lines.at(-1);
+      if (last !== undefined && last !== "") this.latest = JSON.parse(last) as Progress;
+    });
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.child.exitCode !== null) return resolve();
+      this.child.on("exit", () => resolve());
+      this.child.stdin?.end();
+      setTimeout(() => this.child.kill("SIGKILL"), 10_000).unref();
+    });
+  }
+}
+
+const crowds: Crowd[] = [];
+const servers: ServerProcess[] = [];
+afterEach(async () => {
+  await Promise.all([...crowds.splice(0).map((c) => c.stop()), ...servers.splice(0).map((s) => s.stop("SIGKILL"))]);
+}, 30_000);
+
+async function eventually(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe("reconnect storm", () => {
+  it("absorbs 10,000 clients arriving at once: admits at its rate, sheds the rest with retry hints, stays ready", { timeout: 120_000 }, async () => {
+    // A plain channel: join/leave would add 10,000 × 10,000 pushes, which is not what is measured here.
+    const config = configFile({ namespaces: { storm: { allowPublish: true } }, demo: false });
+    const node = await ServerProcess.start(["--port", "0", "--max-connections-per-second", "800", "--config", config]);
+    servers.push(node);
+    const channel = "storm:all";
+    for (let i = 0; i < 2; i++) crowds.push(new Crowd(node.wsUrl, 5_000, channel));
+    let notReady = 0;
+    const watcher = setInterval(() => {
+      void fetch(`${node.url}/readyz`).then((r) => {
+        if (r.status !== 200) notReady += 1;
+      }, () => (notReady += 1));
+    }, 200);
+    try {
+      await eventually(() => crowds.reduce((n, c) => n + c.latest.subscribed, 0) === 10_000, 90_000, "10,000 subscribed clients");
+    } finally {
+      clearInterval(watcher);
+    }
+    expect(node.child.exitCode).toBeNull();
+    expect(notReady).toBe(0);
+    // Admission shed part of the crowd (more arrived per second than it admits) and they came back.
+    expect(crowds.reduce((n, c) => n + c.latest.tryLater, 0)).toBeGreaterThan(0);
+
+    const publisher = await RawClient.connected(node.wsUrl);
+    await publisher.ok("publish", { channel, data: "ping-1" });
+    await eventually(() => crowds.reduce((n, c) => n + (c.latest.received["ping-1"] ?? 0), 0) === 10_000, 30_000, "the publication to reach all 10,000");
+    await publisher.close();
+  });
+});

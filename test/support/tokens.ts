@@ -1,0 +1,34 @@
+import { SignJWT, UnsecuredJWT } from "jose";
+import type { JWTPayload, KeyObject, CryptoKey } from "jose";
+
+/** An HS256 secret long enough for the node's `tokenHmacSecret` check. */
+export const TEST_SECRET = "test-secret-that-is-at-least-32-characters-long";
+
+/** Seconds since the Unix epoch, as JWT `exp`/`iat` count. */
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** How to sign a test token. */
+export interface SignOptions {
+  /** `exp` in seconds from now (negative: already expired); `null` leaves `exp` out. @default 3600 */
+  ttlSeconds?: number | null;
+  /** @default "HS256" */
+  alg?: string;
+  /** HS256 secret or a private key. @default TEST_SECRET */
+  key?: string | Uint8Array | CryptoKey | KeyObject;
+  kid?: string;
+}
+
+/** Signs `claims` as a JWT; `sub` and the other claims go in as given. */
+export function sign(claims: JWTPayload, options: SignOptions = {}): Promise<string> {
+  const ttl = options.ttlSeconds === undefined ? 3600 : options.ttlSeconds;
+  const header = options.kid === undefined ? { alg: options.alg ?? "HS256" } : { alg: options.alg ?? "HS256", kid: options.kid };
+  let jwt = new SignJWT(claims).setProtectedHeader(header).setIssuedAt();
+  if (ttl !== null) jwt = jwt.setExpirationTime(nowSeconds() + ttl);
+  const key = options.key ?? TEST_SECRET;
+  return jwt.sign(typeof key === "string" ? new TextEncoder().encode(key) : key);
+}
+
+/** A token with `alg: "none"` and no signature: must never verify. */
+export function unsigned(claims: JWTPayload): string {
+  return new UnsecuredJWT(claims).setExpirationTime(nowSeconds() + 3600).encode();
+}
