@@ -1,3 +1,4 @@
+import type { StreamPosition, SubscribeResult } from "@hubcast/protocol";
 import { randomUUID } from "node:crypto";
 import { RedisKeys } from "@hubcast/emitter";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -7,16 +8,7 @@ import { createNode } from "./node.js";
 import type { HubcastNode } from "./node.js";
 import type { NodeOptions } from "./options.js";
 
-interface Position {
-  offset: number;
-  epoch: string;
-}
-interface SubscribeResult {
-  recoverable: boolean;
-  position?: Position;
-  recovered?: boolean;
-  publications?: { data: unknown; offset: number }[];
-}
+type Position = StreamPosition;
 interface PublicationPush {
   channel: string;
   data: unknown;

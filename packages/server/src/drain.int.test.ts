@@ -8,6 +8,7 @@ import type { ServerProcess } from "../../../test/support/processes.js";
 import { RawClient } from "../../../test/support/raw-client.js";
 import { RedisServer } from "../../../test/support/redis.js";
 import { startRedisNodes } from "../../../test/support/redis-nodes.js";
+import { eventually } from "../../../test/support/eventually.js";
 
 const cluster = new TestCluster();
 let redis: RedisServer;
@@ -29,14 +30,6 @@ afterEach(async () => {
   await cluster.cleanup();
 });
 
-/** Re-checks `check` every 20 ms until it holds, failing after `timeoutMs`. */
-async function eventually(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe("graceful drain", () => {
   it("reports not ready, refuses new connections, and spreads reconnect advice over the window", async () => {

@@ -4,6 +4,7 @@ import type { ServerProcess } from "../../../test/support/processes.js";
 import { RawClient } from "../../../test/support/raw-client.js";
 import { RedisServer } from "../../../test/support/redis.js";
 import { startRedisNodes } from "../../../test/support/redis-nodes.js";
+import { eventually } from "../../../test/support/eventually.js";
 import { RedisRegistry } from "./registry/redis.js";
 
 interface Position {
@@ -115,8 +116,8 @@ describe("nodes on one Redis act as one", () => {
       expect(await watcher.ok("presence_stats", { channel: "chat:p" })).toMatchObject({ numClients: 2 });
       const killedAt = Date.now();
       await victim?.stop("SIGKILL");
-      await eventually(async () => (await watcher.ok<{ numClients: number }>("presence_stats", { channel: "chat:p" })).numClients === 1, 5_000);
-      await eventually(async () => (await registry.list()).length === 1, 5_000);
+      await eventually(async () => (await watcher.ok<{ numClients: number }>("presence_stats", { channel: "chat:p" })).numClients === 1, 5_000, "the victim's presence to expire");
+      await eventually(async () => (await registry.list()).length === 1, 5_000, "the victim to leave the cluster view");
       expect(Date.now() - killedAt).toBeLessThan(1500 + 1500);
     } finally {
       await redisConnection.close();
@@ -130,11 +131,3 @@ function prefixOf(node: ServerProcess): string {
   return args[args.indexOf("--redis-prefix") + 1] ?? "";
 }
 
-/** Re-checks `check` every 50 ms until it holds, failing after `timeoutMs`. */
-async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

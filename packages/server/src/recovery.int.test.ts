@@ -1,3 +1,4 @@
+import type { StreamPosition, SubscribeResult } from "@hubcast/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestCluster } from "../../../test/support/nodes.js";
 import { MemoryEngine } from "./engine/memory.js";
@@ -7,16 +8,7 @@ import { gatedHistoryEngine } from "../../../test/support/engines.js";
 const cluster = new TestCluster();
 afterEach(() => cluster.cleanup());
 
-interface Position {
-  offset: number;
-  epoch: string;
-}
-interface SubscribeResult {
-  recoverable: boolean;
-  position?: Position;
-  recovered?: boolean;
-  publications?: { data: unknown; offset: number }[];
-}
+type Position = StreamPosition;
 
 async function publishRange(client: Awaited<ReturnType<TestCluster["client"]>>, channel: string, from: number, to: number): Promise<void> {
   for (let i = from; i <= to; i++) await client.ok("publish", { channel, data: i });

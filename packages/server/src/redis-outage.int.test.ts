@@ -6,6 +6,7 @@ import type { ServerProcess } from "../../../test/support/processes.js";
 import { RawClient } from "../../../test/support/raw-client.js";
 import { RedisServer } from "../../../test/support/redis.js";
 import { CLUSTER_NAMESPACES, startRedisNodes } from "../../../test/support/redis-nodes.js";
+import { eventually } from "../../../test/support/eventually.js";
 
 let redis: RedisServer;
 const servers: ServerProcess[] = [];
@@ -26,14 +27,6 @@ afterEach(async () => {
 
 const readyStatus = async (node: ServerProcess): Promise<number> => (await fetch(`${node.url}/readyz`)).status;
 
-/** Re-checks `check` every 50 ms until it holds, failing after `timeoutMs`. */
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Publishes 1, 2, 3… every `periodMs` until stopped, recording what succeeded and what failed. */
 class SteadyPublisher {

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ServerProcess } from "../../../test/support/processes.js";
 import { configFile } from "../../../test/support/redis-nodes.js";
 import { RawClient } from "../../../test/support/raw-client.js";
+import { eventually } from "../../../test/support/eventually.js";
 
 const WORKER = fileURLToPath(new URL("../../../test/support/crowd-worker.mjs", import.meta.url));
 
@@ -47,13 +48,6 @@ afterEach(async () => {
   await Promise.all([...crowds.splice(0).map((c) => c.stop()), ...servers.splice(0).map((s) => s.stop("SIGKILL"))]);
 }, 30_000);
 
-async function eventually(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe("reconnect storm", () => {
   it("absorbs 10,000 clients arriving at once: admits at its rate, sheds the rest with retry hints, stays ready", { timeout: 120_000 }, async () => {
