@@ -5,6 +5,7 @@ import type { ChannelRules } from "./channels.js";
 import type { Engine } from "./engine/engine.js";
 import type { Hub } from "./hub.js";
 import type { ConnectionCounter } from "./limits.js";
+import type { WriteBatch } from "./write-batch.js";
 import type { Metrics } from "./metrics.js";
 import type { ResolvedNodeOptions } from "./options.js";
 
@@ -48,4 +49,6 @@ export interface NodeContext {
   readonly metrics: Metrics;
   /** Live connections per user and per IP address on this node, for the connection limits. */
   readonly connections: { readonly perUser: ConnectionCounter; readonly perIp: ConnectionCounter };
+  /** Coalesces each socket's writes within one event-loop turn. */
+  readonly writes: WriteBatch;
 }

@@ -16,6 +16,7 @@ import { createRequestHandler } from "./http/routes.js";
 import { Hub } from "./hub.js";
 import { Metrics } from "./metrics.js";
 import { ConnectionCounter } from "./limits.js";
+import { WriteBatch } from "./write-batch.js";
 import { ControlPlane } from "./control.js";
 import { createEngine } from "./engine/factory.js";
 import { ApiBackend } from "./http/api-backend.js";
@@ -122,7 +123,7 @@ export class HubcastNode {
       { logger: this.logger, metrics: this.metrics },
     );
     const connections = { perUser: new ConnectionCounter(), perIp: new ConnectionCounter() };
-    this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate, connections, metrics: this.metrics, auth };
+    this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate, connections, metrics: this.metrics, auth, writes: new WriteBatch() };
     this.control = new ControlPlane(this.id, engine.broker, engine.registry, {
       answer: (question) => (question === "channels" ? Object.fromEntries(this.hub.channelStats()) : null),
       disconnectUser: (user) => this.disconnectUser(user),

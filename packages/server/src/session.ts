@@ -7,6 +7,7 @@ import { handleCommand } from "./commands.js";
 import type { NodeContext } from "./context.js";
 import type { Subscriber } from "./fanout.js";
 import { CommandRateLimit } from "./limits.js";
+import type { Flushable } from "./write-batch.js";
 import { buildFrame } from "./transport/frame.js";
 
 /** How long a slow consumer has to read its way to the close frame before its socket is dropped. */
@@ -19,7 +20,7 @@ export type SessionState = "connecting" | "authenticating" | "connected" | "clos
  * pushes, and cleans up its subscriptions when it ends. All output is framed here and
  * written to the raw socket, the same path fan-out uses, so order is kept.
  */
-export class Session implements Subscriber {
+export class Session implements Subscriber, Flushable {
   readonly id = randomUUID();
   state: SessionState = "connecting";
   user = "";
@@ -40,6 +41,9 @@ export class Session implements Subscriber {
   idleSince = 0;
   private readonly rateLimit: CommandRateLimit | undefined;
   private countedUser = false;
+  /** Frames waiting for the end of this event-loop turn; allocated only while there are some. */
+  private queued: Buffer[] | undefined;
+  private queuedBytes = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -66,13 +70,36 @@ export class Session implements Subscriber {
     return this.state !== "closed";
   }
 
+  /** Queues a frame; queued frames go out together at the end of this event-loop turn. */
   writeFrame(frame: Buffer): void {
     if (this.state === "closed") return;
-    if (this.socket.writableLength > this.ctx.options.maxSendBufferBytes) {
+    if (this.queuedBytes + this.socket.writableLength > this.ctx.options.maxSendBufferBytes) {
       this.close(CloseCode.slowConsumer);
       return;
     }
-    this.socket.write(frame);
+    if (this.queued === undefined) {
+      this.queued = [frame];
+      this.ctx.writes.add(this);
+    } else {
+      this.queued.push(frame);
+    }
+    this.queuedBytes += frame.length;
+  }
+
+  /** Writes the queued frames: one write, or one corked writev for several. */
+  flush(): void {
+    const queued = this.queued;
+    if (queued === undefined) return;
+    this.queued = undefined;
+    this.queuedBytes = 0;
+    if (this.socket.destroyed) return;
+    if (queued.length === 1) {
+      this.socket.write(queued[0] as Buffer);
+      return;
+    }
+    this.socket.cork();
+    for (const frame of queued) this.socket.write(frame);
+    this.socket.uncork();
   }
 
   sendResult(command: Command, result: unknown): void {
@@ -109,6 +136,7 @@ export class Session implements Subscriber {
       this.sendPush({ type: "disconnect", body: { code, reason, reconnect: shouldReconnect(code) } });
     }
     this.ctx.logger.debug({ client: this.id, code, reason }, "closing connection");
+    if (code !== CloseCode.slowConsumer) this.flush(); // what was queued goes before the close frame
     this.ws.close(code, reason);
     this.ctx.metrics.disconnected(code);
     // A slow consumer may never read its way to the close frame: drop it after a grace period,
