@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { CloseCode, ErrorCode } from "@hubcast/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestCluster } from "../../../test/support/nodes.js";
@@ -100,6 +101,18 @@ describe("limits, liveness and bad input", () => {
     const c = await cluster.client(wsUrl);
     c.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
     await expectClosed(c, CloseCode.invalidPayload);
+    await stillServes(wsUrl);
+  });
+
+  it("survives peers that reset their socket while a refused upgrade is being answered", async () => {
+    const { node, wsUrl } = await cluster.node();
+    const { port } = node.address;
+    for (let i = 0; i < 50; i++) {
+      const socket = connect(port, "127.0.0.1");
+      await new Promise<void>((resolve) => socket.once("connect", resolve));
+      socket.write("GET /nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+      socket.resetAndDestroy();
+    }
     await stillServes(wsUrl);
   });
 });

@@ -23,6 +23,9 @@ function chooseCodec(header: string | undefined): Codec | undefined {
 }
 
 function reject(socket: Duplex, status: string, message: string): void {
+  // After an `upgrade` event nothing else listens for errors on this socket: a peer that resets
+  // it would otherwise crash the process with an unhandled error.
+  socket.on("error", () => socket.destroy());
   socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
 }
 
