@@ -1,5 +1,5 @@
 export { HubcastNode, createNode } from "./node.js";
-export type { NodeServices } from "./node.js";
+export type { NodeServices, StartOptions } from "./node.js";
 export { resolveNodeOptions, NODE_DEFAULTS } from "./options.js";
 export type { NodeOptions, ResolvedNodeOptions } from "./options.js";
 export { resolveChannelOptions } from "./channels.js";

@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { randomUUID } from "node:crypto";
 import { CloseCode } from "@hubcast/protocol";
 import { pino } from "pino";
@@ -39,6 +39,19 @@ export interface NodeServices {
   logger?: Logger;
 }
 
+/** How {@link HubcastNode.start} takes connections; the defaults suit a standalone node. */
+export interface StartOptions {
+  /**
+   * Bind `options.port` (true), or bind nothing and serve the sockets handed to
+   * {@link HubcastNode.acceptConnection} (false; needs `advertiseUrl`, the address they are
+   * accepted at: a cluster worker behind a primary that balances by least connections).
+   * @default true
+   */
+  listen?: boolean;
+  /** The message of the log line that says the node is up (a cluster worker leaves "hubcast listening" to its primary). @default "hubcast listening" */
+  listeningMessage?: string;
+}
+
 /** The namespace the demo page uses, unless the configuration defines its own `demo`. */
 export const DEMO_NAMESPACE: ChannelOptions = Object.freeze({
   historySize: 100,
@@ -52,6 +65,13 @@ export const DEMO_NAMESPACE: ChannelOptions = Object.freeze({
 function withDemoNamespace(options: ResolvedNodeOptions): Record<string, ChannelOptions> {
   if (!options.demo || "demo" in options.namespaces) return options.namespaces;
   return { ...options.namespaces, demo: DEMO_NAMESPACE };
+}
+
+/** The address parts of a URL, for a node that does not listen itself. */
+function addressOf(url: string): { host: string; port: number; url: string } {
+  const parsed = new URL(url);
+  const port = parsed.port === "" ? (parsed.protocol === "https:" ? 443 : 80) : Number(parsed.port);
+  return { host: parsed.hostname, port, url };
 }
 
 /** How long clients get to answer the close frame at shutdown before their sockets are dropped. */
@@ -134,9 +154,11 @@ export class HubcastNode {
     this.server.on("upgrade", (req, socket, head) => this.transport.handleUpgrade(req, socket, head));
   }
 
-  /** Listens and starts delivering; resolves with the bound address. */
-  async start(): Promise<{ host: string; port: number; url: string }> {
+  /** Listens and starts delivering; resolves with the bound address (the advertised one when not listening). */
+  async start(how: StartOptions = {}): Promise<{ host: string; port: number; url: string }> {
     if (this.state !== "new") throw new Error("HubcastNode.start() may be called once");
+    const listen = how.listen ?? true;
+    if (!listen && this.options.advertiseUrl === "") throw new Error("a node started with listen: false needs advertiseUrl, the URL its connections are accepted at");
     const hub = this.hub;
     await this.engine.broker.start({
       publication: (pub) => hub.deliverPublication(pub),
@@ -147,13 +169,15 @@ export class HubcastNode {
     });
     const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady(), api: this.api, apiKey: this.options.apiKey, logger: this.logger, metrics: this.options.metrics ? this.metrics : undefined });
     this.server.on("request", handler);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off("error", reject);
-        resolve();
+    if (listen) {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once("error", reject);
+        this.server.listen(this.options.port, this.options.host, () => {
+          this.server.off("error", reject);
+          resolve();
+        });
       });
-    });
+    }
     const { pingIntervalMs, pongTimeoutMs, connectTimeoutMs } = this.options;
     const { idleTimeoutMs } = this.options;
     const periods = [pingIntervalMs, pongTimeoutMs, connectTimeoutMs, ...(idleTimeoutMs > 0 ? [idleTimeoutMs] : [])];
@@ -166,9 +190,22 @@ export class HubcastNode {
       const onError = (err: unknown): void => this.logger.warn({ err }, "presence refresh failed");
       this.presenceRefresher = new PresenceRefresher(this.sessions, this.ctx.rules, this.engine.presence, this.engine.presenceRefreshMs, onError);
     }
-    const address = this.address;
-    this.logger.info({ url: address.url, engine: this.engine.name, node: this.id }, "hubcast listening");
+    const address = listen ? this.address : addressOf(this.options.advertiseUrl);
+    this.logger.info({ url: address.url, engine: this.engine.name, node: this.id }, how.listeningMessage ?? "hubcast listening");
     return address;
+  }
+
+  /**
+   * Serves a socket accepted elsewhere, as if this node's server had accepted it (a cluster
+   * primary balancing by least connections hands its sockets to workers). A node that is not
+   * running (or draining) destroys it.
+   */
+  acceptConnection(socket: Socket): void {
+    if (this.state !== "running" && this.state !== "draining") {
+      socket.destroy();
+      return;
+    }
+    this.server.emit("connection", socket);
   }
 
   /** The bound address (after `start`). */

@@ -79,6 +79,16 @@ export interface NodeOptions {
   drainWindowMs?: number;
   /** Serve Prometheus metrics at /metrics. @default true */
   metrics?: boolean;
+  /**
+   * Worker processes sharing the port (cluster mode, see docs/cluster-mode.md): "1" runs no
+   * cluster, a number runs that many, "auto" one per core (`os.availableParallelism()`).
+   * A number is accepted in a config file too. @default "1"
+   */
+  workers?: string;
+  /** How a cluster's primary spreads connections over its workers: "round-robin" (node:cluster's default) or "least-connections". @default "round-robin" */
+  balancing?: string;
+  /** How often a cluster's primary logs one stats line per worker, in ms; 0 never. @default 10_000 */
+  workerStatsIntervalMs?: number;
 }
 
 export type ResolvedNodeOptions = Readonly<Required<NodeOptions>>;
@@ -123,6 +133,9 @@ export const NODE_OPTION_KEYS = [
   "maxConnectionsPerSecond",
   "drainWindowMs",
   "metrics",
+  "workers",
+  "balancing",
+  "workerStatsIntervalMs",
 ] as const satisfies readonly (keyof NodeOptions)[];
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -167,9 +180,16 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   maxConnectionsPerSecond: 500,
   drainWindowMs: 10_000,
   metrics: true,
+  workers: "1",
+  balancing: "round-robin",
+  workerStatsIntervalMs: 10_000,
 });
 
 export const ENGINES = ["memory", "redis"] as const;
+/** The values of the `balancing` option. */
+export const BALANCING = ["round-robin", "least-connections"] as const;
+/** Most workers one primary runs. */
+export const MAX_WORKERS = 1_024;
 const REDIS_URL = /^rediss?:\/\/\S+$/;
 
 /** Applies defaults with `??`, validates every field, freezes. Throws {@link OptionError}. */
@@ -215,6 +235,9 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     maxConnectionsPerSecond: checkInteger("maxConnectionsPerSecond", opts.maxConnectionsPerSecond ?? d.maxConnectionsPerSecond, 0),
     drainWindowMs: checkInteger("drainWindowMs", opts.drainWindowMs ?? d.drainWindowMs, 0, 600_000),
     metrics: checkBoolean("metrics", opts.metrics ?? d.metrics),
+    workers: checkWorkers(opts.workers ?? d.workers),
+    balancing: checkString("balancing", opts.balancing ?? d.balancing, new RegExp(`^(${BALANCING.join("|")})$`), `one of ${BALANCING.join(", ")}`),
+    workerStatsIntervalMs: checkInteger("workerStatsIntervalMs", opts.workerStatsIntervalMs ?? d.workerStatsIntervalMs, 0),
   };
   if (o.pongTimeoutMs >= o.pingIntervalMs) {
     throw new OptionError("pongTimeoutMs", `must be less than pingIntervalMs (${o.pingIntervalMs}), got ${o.pongTimeoutMs}`);
@@ -226,4 +249,11 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     throw new OptionError("namespaces", 'must be an object: { "chat": { "historySize": 100 } }');
   }
   return Object.freeze(o);
+}
+
+/** `workers` as a string: "auto" or a whole number from 1 to MAX_WORKERS (a config file may give the number itself). */
+function checkWorkers(value: unknown): string {
+  const text = typeof value === "number" ? String(value) : value;
+  if (typeof text === "string" && (text === "auto" || (/^[1-9][0-9]*$/.test(text) && Number(text) <= MAX_WORKERS))) return text;
+  throw new OptionError("workers", `must be "auto" or a whole number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(value)}`);
 }

@@ -1,8 +1,15 @@
 #!/usr/bin/env node
+import cluster from "node:cluster";
 import { parseArgs } from "node:util";
+import { pino } from "pino";
 import { RedisUnavailableError } from "@hubcast/emitter";
+import { WORKER_ENV } from "../cluster/messages.js";
+import { runPrimary, workerCount } from "../cluster/primary.js";
+import { ClusterWorker } from "../cluster/worker.js";
 import { createNode } from "../node.js";
 import type { HubcastNode } from "../node.js";
+import { resolveNodeOptions } from "../options.js";
+import type { ResolvedNodeOptions } from "../options.js";
 import { OptionError } from "../validation.js";
 import { VERSION } from "../version.js";
 import { collectOptions, optionsHelp, startFlags, UsageError } from "./settings.js";
@@ -17,6 +24,7 @@ Commands:
   start       run a gateway node (WebSocket endpoint, demo page, health checks)
   nodes       list the live nodes of a redis-engine cluster, read from Redis
   token       print a signed HS256 connection or channel token (JWT)
+  bench       load-test a deployment: connections, fan-out latency, server cost
   version     print the version
   help        show help for a command: hubcast help start
 
@@ -42,7 +50,8 @@ Examples:
   hubcast start --port 9000 --host 0.0.0.0 --no-demo
   HUBCAST_LOG_LEVEL=debug hubcast start --config hubcast.json
   hubcast start --engine redis --redis-url redis://10.0.0.2:6379 --host 0.0.0.0
-  hubcast start --engine redis --redis-cluster redis://10.0.0.2:7000,redis://10.0.0.3:7000`;
+  hubcast start --engine redis --redis-cluster redis://10.0.0.2:7000,redis://10.0.0.3:7000
+  hubcast start --workers auto --balancing least-connections`;
 
 function fail(message: string, helpCommand: string): never {
   process.stderr.write(`hubcast: ${message}\nRun '${helpCommand}' for usage.\n`);
@@ -61,8 +70,13 @@ async function start(args: string[]): Promise<void> {
     return;
   }
   let node: HubcastNode;
+  let worker: ClusterWorker | undefined;
   try {
-    node = await createNode(collectOptions(values, process.env));
+    const options = collectOptions(values, process.env);
+    const resolved = resolveNodeOptions(options);
+    if (cluster.isPrimary && workerCount(resolved.workers) > 1) return await startCluster(resolved);
+    if (cluster.isWorker) worker = new ClusterWorker(resolved, { slot: Number(process.env[WORKER_ENV.slot]), clusterUrl: process.env[WORKER_ENV.clusterUrl] ?? "" });
+    node = await createNode(worker?.nodeOptions(options) ?? options, worker?.services());
   } catch (err) {
     if (err instanceof OptionError || err instanceof UsageError) fail(err.message, "hubcast start --help");
     if (err instanceof RedisUnavailableError) {
@@ -72,12 +86,9 @@ async function start(args: string[]): Promise<void> {
     throw err;
   }
   try {
-    await node.start();
+    await node.start(worker?.startOptions());
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE") fail(`port ${node.options.port} on ${node.options.host} is in use; pick another with --port`, "hubcast start --help");
-    if (code === "EADDRNOTAVAIL") fail(`cannot listen on ${node.options.host}: no such local address; check --host`, "hubcast start --help");
-    throw err;
+    listenFailed(err, node.options);
   }
   let stopping = false;
   const stop = (signal: string): void => {
@@ -97,6 +108,51 @@ async function start(args: string[]): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  // A signal to the process group reaches a worker and its primary (which asks it to drain): drain once.
+  worker?.attach(node, () => {
+    if (!stopping) stop("drain request");
+  });
+}
+
+/** Exits with a message naming the fix when a node or a cluster primary cannot listen; rethrows anything else. */
+function listenFailed(err: unknown, options: ResolvedNodeOptions): never {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE") fail(`port ${options.port} on ${options.host} is in use; pick another with --port`, "hubcast start --help");
+  if (code === "EADDRNOTAVAIL") fail(`cannot listen on ${options.host}: no such local address; check --host`, "hubcast start --help");
+  throw err;
+}
+
+/** `hubcast start --workers N`: this process becomes the cluster primary and exits when the cluster stops. */
+async function startCluster(options: ResolvedNodeOptions): Promise<void> {
+  const logger = pino({ level: options.logLevel });
+  const report = (message: string): void => {
+    process.stderr.write(`hubcast: ${message}\n`);
+  };
+  const status = await runPrimary({ options, count: workerCount(options.workers), logger, report }).catch((err: unknown) => listenFailed(err, options));
+  process.exit(status);
+}
+
+/**
+ * `hubcast bench`: the load tool is the optional @hubcast/bench package, loaded only when
+ * asked for, so the server neither depends on it nor type-checks against it.
+ */
+async function bench(args: string[]): Promise<void> {
+  const specifier = "@hubcast/bench";
+  let loaded: unknown;
+  try {
+    loaded = await import(specifier);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw err;
+    process.stderr.write(
+      `hubcast: 'hubcast bench' needs the @hubcast/bench package, which is not installed or not built (${(err as Error).message}).\n` +
+        "Install it beside @hubcast/server (npm install @hubcast/bench), or in the Hubcast repository run: npm install && npm run build\n",
+    );
+    process.exitCode = 1;
+    return;
+  }
+  const command = (loaded as { benchCommand?: unknown }).benchCommand;
+  if (typeof command !== "function") throw new Error("@hubcast/bench does not export benchCommand; install the version that matches @hubcast/server");
+  process.exitCode = await (command as (args: string[]) => Promise<number>)(args);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -110,6 +166,8 @@ async function main(argv: string[]): Promise<void> {
     case "token":
       process.exitCode = await tokenCommand(rest, process.env);
       return;
+    case "bench":
+      return bench(rest);
     case "version":
     case "--version":
     case "-v":
@@ -122,6 +180,7 @@ async function main(argv: string[]): Promise<void> {
       if (rest[0] === "start") process.stdout.write(`${START_HELP()}\n`);
       else if (rest[0] === "nodes") process.stdout.write(`${NODES_HELP}\n`);
       else if (rest[0] === "token") process.stdout.write(`${TOKEN_HELP}\n`);
+      else if (rest[0] === "bench") return bench(["--help"]);
       else process.stdout.write(`${MAIN_HELP}\n`);
       return;
     default:

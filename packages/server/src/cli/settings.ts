@@ -47,6 +47,9 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   maxConnectionsPerSecond: "new connections admitted per second (0: no limit)",
   drainWindowMs: "on SIGTERM, spread client disconnects over this window",
   metrics: "serve Prometheus metrics at /metrics",
+  workers: "worker processes sharing the port: a number, or auto (one per core)",
+  balancing: "round-robin or least-connections, across workers",
+  workerStatsIntervalMs: "with workers, log one stats line per worker this often (0: never)",
 };
 
 const SCALAR_KEYS = NODE_OPTION_KEYS.filter((k): k is ScalarKey => k !== "channel" && k !== "namespaces");
