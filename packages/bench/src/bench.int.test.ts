@@ -1,0 +1,86 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, ServerProcess } from "../../../test/support/processes.js";
+import { configFile } from "../../../test/support/redis-nodes.js";
+import type { BenchResult } from "./report/result.js";
+
+// Runs the built CLI (`npm run build` first), as `hubcast bench`, against a real node.
+describe("hubcast bench against hubcast start", () => {
+  let server: ServerProcess;
+  const dirs: string[] = [];
+
+  beforeAll(async () => {
+    const config = configFile({ namespaces: { bench: { allowPublish: true } }, demo: false });
+    server = await ServerProcess.start(["--port", "0", "--config", config, "--max-connections-per-second", "0", "--command-rate-per-second", "0"]);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const outDir = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), "hubcast-bench-"));
+    dirs.push(dir);
+    return dir;
+  };
+
+  it("fanout: 200 subscribers over 2 processes and 2 source addresses get every publication once, in order", async () => {
+    const out = outDir();
+    const args = ["bench", "fanout", "--url", server.wsUrl, "--connections", "200", "--processes", "2", "--source-addresses", "2"];
+    args.push("--rate", "20", "--warmup", "0.5", "--duration", "2.5", "--out", out, "--json");
+    const { code, stdout, stderr } = await runCli(args, {}, 30_000);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout) as BenchResult;
+    expect(result.options).toMatchObject({ processes: 2, sourceAddresses: ["127.0.0.1", "127.0.0.2"], connections: 200 });
+    expect(result.connections).toMatchObject({ ready: 201, failed: 0, dropped: 0 });
+    const m = result.messages;
+    expect(m.published).toBeGreaterThanOrEqual(50); // 20/s for 3 s
+    expect(m.publishErrors).toBe(0);
+    expect(m.deliveries).toBe(200 * m.published);
+    expect(m.expectedDeliveries).toBe(m.deliveries);
+    expect([m.lost, m.duplicates, m.outOfOrder, m.gaps]).toEqual([0, 0, 0, 0]);
+    expect(result.latency.corrected).toBe(true);
+    expect(result.latency.p50Ms).toBeGreaterThan(0);
+    expect(result.latency.p99Ms).toBeGreaterThanOrEqual(result.latency.p50Ms);
+    const [target] = result.server.targets;
+    expect(target?.errors).toEqual([]);
+    expect(target?.deliveriesCountedBy).toBe("server");
+    expect(target?.cpuMicrosPerDelivery).toBeGreaterThan(0);
+    expect(stderr).toMatch(/fanout measure .*conns 201\/201/);
+
+    const written = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as BenchResult;
+    expect(written.messages).toEqual(result.messages);
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    expect(html).toContain("<svg");
+    expect(html).toContain("Latency by percentile");
+    expect(html).not.toMatch(/<script|<link|src=/); // self-contained
+  });
+
+  it("connect: 500 connections are reported, with the server's memory per connection", async () => {
+    const { code, stdout, stderr } = await runCli(["bench", "connect", "--url", server.wsUrl, "--connections", "500", "--duration", "0.5", "--json"], {}, 30_000);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout) as BenchResult;
+    expect(result.connections).toMatchObject({ requested: 500, ready: 500, failed: 0 });
+    expect(result.connections.connectsPerS).toBeGreaterThan(0);
+    expect(result.connections.connectTime.count).toBe(500);
+    expect(result.server.targets[0]?.connectionsAdded).toBe(500);
+    expect(result.server.rssBytesPerConnection).toBeDefined();
+  });
+
+  it("says what to fix when the target is down or the namespace is missing", async () => {
+    const down = await runCli(["bench", "fanout", "--url", "ws://127.0.0.1:1/ws"], {}, 15_000);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain("cannot reach ws://127.0.0.1:1/ws: connection refused");
+    const missing = await runCli(["bench", "fanout", "--url", server.wsUrl, "--namespace", "nope"], {}, 15_000);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('"namespaces":{"nope":{"allowPublish":true}}');
+    const misuse = await runCli(["bench", "fanout", "--rate", "fast"], {}, 15_000);
+    expect(misuse.code).toBe(2);
+    expect(misuse.stderr).toContain('--rate expects a number, got "fast"');
+    const help = await runCli(["bench", "chat", "--help"], {}, 15_000);
+    expect(help.stdout).toContain("--members N");
+  });
+});

@@ -1,0 +1,189 @@
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { encodePayload, nowUs } from "../payload.js";
+import type { ProtocolAdapter } from "../peers/index.js";
+
+/** A source of numbered publications: a publishing connection, or a lane of the server API. */
+export interface PublishLane {
+  /** Number of this publisher within its channel. */
+  readonly lane: number;
+  /** Last sequence number sent. */
+  seq: number;
+  /** Publications sent and not answered yet. */
+  inFlight: number;
+  /** Channel index it publishes to. */
+  readonly spec: { readonly publishChannel: number };
+  /** Sends `data`; false when the lane cannot send now (its connection is down). */
+  publish(data: string): boolean;
+}
+
+/** What the scheduler reports. */
+export interface PublishEvents {
+  onSent(lane: PublishLane, sentAtUs: number): void;
+  /** A due publication was not sent because the lane was down. */
+  onSkipped(lane: PublishLane): void;
+}
+
+/**
+ * Drives publishing. At a fixed rate, lane k of n sends its publications at
+ * `start + (j·n + k) × step`, evenly interleaved, so the worker sends at an even pace with one
+ * timer; a late timer sends what is due at once (the lateness then shows in latencies). With
+ * rate "max", each lane keeps `window` publications unanswered and sends the next on each
+ * answer.
+ */
+export class PublishScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private next = 0;
+  private running = false;
+  private paused = false;
+  private startAtUs = 0;
+  private stopAtUs = 0;
+  private readonly tick = (): void => this.onTick();
+
+  constructor(
+    private readonly lanes: readonly PublishLane[],
+    private readonly options: { laneRate: number | "max"; window: number; payloadBytes: number },
+    private readonly events: PublishEvents,
+  ) {}
+
+  /** Publishes from `startAtUs` until `stopAtUs` (µs, see nowUs). */
+  run(startAtUs: number, stopAtUs: number): void {
+    if (this.lanes.length === 0) return;
+    this.startAtUs = startAtUs;
+    this.stopAtUs = stopAtUs;
+    this.running = true;
+    this.timer = setTimeout(this.tick, Math.max(0, (startAtUs - nowUs()) / 1000));
+  }
+
+  /** Stops publishing now. */
+  stop(): void {
+    this.running = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Pauses or resumes a rate-"max" run. */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (!paused && this.running && this.options.laneRate === "max") for (const lane of this.lanes) this.pump(lane);
+  }
+
+  /** A lane's publication was answered; with rate "max" its window has room again. */
+  onAnswered(lane: PublishLane): void {
+    if (this.running && this.options.laneRate === "max") this.pump(lane);
+  }
+
+  private onTick(): void {
+    this.timer = undefined;
+    if (!this.running) return;
+    const now = nowUs();
+    if (now >= this.stopAtUs) return this.stop();
+    if (this.options.laneRate === "max") {
+      for (const lane of this.lanes) this.pump(lane);
+      this.timer = setTimeout(this.tick, Math.max(1, (this.stopAtUs - now) / 1000));
+      return;
+    }
+    const stepUs = 1e6 / (this.options.laneRate * this.lanes.length);
+    let due = this.startAtUs + this.next * stepUs;
+    while (due <= now && due < this.stopAtUs) {
+      this.send(this.lanes[this.next % this.lanes.length] as PublishLane, now);
+      this.next += 1;
+      due = this.startAtUs + this.next * stepUs;
+    }
+    if (due >= this.stopAtUs) return this.stop();
+    this.timer = setTimeout(this.tick, Math.max(0, (due - nowUs()) / 1000));
+  }
+
+  private pump(lane: PublishLane): void {
+    if (this.paused) return;
+    const now = nowUs();
+    if (now >= this.stopAtUs) return;
+    while (lane.inFlight < this.options.window) {
+      if (!this.send(lane, now)) return;
+    }
+  }
+
+  private send(lane: PublishLane, now: number): boolean {
+    const seq = lane.seq + 1;
+    if (!lane.publish(encodePayload(lane.lane, seq, now, this.options.payloadBytes))) {
+      this.events.onSkipped(lane);
+      return false;
+    }
+    lane.seq = seq;
+    this.events.onSent(lane, now);
+    return true;
+  }
+}
+
+/** Where API lanes report answers. */
+export interface ApiAnswers {
+  onApiAnswer(lane: ApiLane, error: string | undefined): void;
+}
+
+/** A publisher lane that publishes through the server's HTTP API (POST with a bearer key). */
+export class ApiLane implements PublishLane {
+  seq = 0;
+  inFlight = 0;
+
+  constructor(
+    readonly lane: number,
+    readonly spec: { readonly publishChannel: number },
+    private readonly channel: string,
+    private readonly api: ApiClient,
+    private readonly answers: ApiAnswers,
+  ) {}
+
+  publish(data: string): boolean {
+    this.inFlight += 1;
+    this.api.post(this.channel, data, this);
+    return true;
+  }
+
+  /** @internal */
+  answered(error: string | undefined): void {
+    if (this.inFlight > 0) this.inFlight -= 1;
+    this.answers.onApiAnswer(this, error);
+  }
+}
+
+/** Keep-alive HTTP client for the server API, shared by a worker's API lanes. */
+export class ApiClient {
+  private readonly agent: HttpAgent;
+  private readonly url: URL;
+
+  constructor(
+    baseUrl: string,
+    private readonly key: string,
+    private readonly adapter: ProtocolAdapter,
+  ) {
+    this.url = new URL(baseUrl);
+    const agentOptions = { keepAlive: true, maxSockets: 256 };
+    this.agent = this.url.protocol === "https:" ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+  }
+
+  /** Publishes `data` to `channel`; the lane hears the answer. */
+  post(channel: string, data: string, lane: ApiLane): void {
+    const api = this.adapter.apiPublish?.(channel, data);
+    if (api === undefined) return lane.answered(`--protocol ${this.adapter.name} has no server API publish`);
+    const request = this.url.protocol === "https:" ? httpsRequest : httpRequest;
+    // Keep a path prefix of the base URL (an API behind a proxy at /hubcast/…).
+    const req = request(new URL(`${this.url.pathname.replace(/\/+$/, "")}${api.path}`, this.url), {
+      method: "POST",
+      agent: this.agent,
+      headers: { "content-type": "application/json", authorization: `Bearer ${this.key}`, "content-length": Buffer.byteLength(api.body) },
+    });
+    req.on("response", (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => lane.answered(res.statusCode === 200 ? undefined : `API answered ${res.statusCode}: ${body.slice(0, 200)}`));
+    });
+    req.on("error", (err: NodeJS.ErrnoException) => lane.answered(`API request failed: ${err.code ?? err.message}`));
+    req.end(api.body);
+  }
+
+  /** Closes idle keep-alive sockets. */
+  close(): void {
+    this.agent.destroy();
+  }
+}
