@@ -1,4 +1,5 @@
 import { WebSocket } from "ws";
+import type { ClientOptions } from "ws";
 
 /** Resolves with `promise`, or rejects naming `what` after `timeoutMs`. */
 export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
@@ -42,9 +43,9 @@ export class RawClient {
     });
   }
 
-  /** Opens a socket to `wsUrl` offering `protocols`; does not send `connect`. */
-  static async open(wsUrl: string, protocols: string | string[] = "hubcast.v1.json"): Promise<RawClient> {
-    const ws = new WebSocket(wsUrl, protocols);
+  /** Opens a socket to `wsUrl` offering `protocols`; does not send `connect`. `options` go to `ws` (it offers permessage-deflate unless told `perMessageDeflate: false`). */
+  static async open(wsUrl: string, protocols: string | string[] = "hubcast.v1.json", options: ClientOptions = {}): Promise<RawClient> {
+    const ws = new WebSocket(wsUrl, protocols, options);
     // Listen before the socket opens: a server may push in the same packet as the handshake.
     const client = new RawClient(ws);
     await withTimeout(

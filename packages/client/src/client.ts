@@ -215,7 +215,8 @@ export class Client extends Emitter<ClientEvents> {
   private createLink(attempt: number, token: string | undefined): void {
     if (attempt !== this.attempt) return;
     try {
-      this.link = new Link({ url: this.url, websocket: this.options.websocket, handlers: this.linkHandlers(attempt, token) });
+      const { websocket, protocol } = this.options;
+      this.link = new Link({ url: this.url, websocket, protocol, handlers: this.linkHandlers(attempt, token) });
     } catch (error) {
       const reason = "could not create the WebSocket";
       this.drop(attempt, { code: LocalCode.transportFailed, reason, reconnect: false, error: toError(error) });

@@ -1,9 +1,9 @@
-import { ErrorCode, JsonCodec, Subprotocol } from "@hubcast/protocol";
+import { ErrorCode, JsonCodec, ProtobufCodec } from "@hubcast/protocol";
 import type { Codec, Command, Push, Reply, ServerFrame } from "@hubcast/protocol";
 import { HubcastError } from "./errors.js";
 import type { CloseInfo } from "./errors.js";
 import { toError } from "./emitter.js";
-import type { WebSocketConstructor, WebSocketLike } from "./options.js";
+import type { WebSocketConstructor, WebSocketLike, WireProtocol } from "./options.js";
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -28,6 +28,8 @@ export interface LinkOptions {
   url: string;
   websocket: WebSocketConstructor;
   handlers: LinkHandlers;
+  /** The wire encoding, offered as the only subprotocol. @default "json" */
+  protocol?: WireProtocol;
 }
 
 interface MessageEventLike {
@@ -39,7 +41,8 @@ interface CloseEventLike {
 }
 
 const noop = (): void => {};
-const sharedCodec: Codec = new JsonCodec();
+// Codecs hold no per-connection state: one of each serves every link.
+const codecs: Readonly<Record<WireProtocol, Codec>> = { json: new JsonCodec(), protobuf: new ProtobufCodec() };
 const encoder = new TextEncoder();
 
 // Longest close reason WebSocket allows is 123 bytes; ASCII reasons under this stay valid.
@@ -66,12 +69,13 @@ function socketError(event: unknown): Error {
 }
 
 /**
- * One WebSocket connection speaking `hubcast.v1.json`: decodes frames, answers every `ping`
- * with a `pong`, and watches for a dead link once {@link Link.configure} is called.
+ * One WebSocket connection speaking `hubcast.v1.json` or `hubcast.v1.protobuf`: decodes
+ * frames, answers every `ping` with a `pong`, and watches for a dead link once
+ * {@link Link.configure} is called.
  * The constructor throws when the WebSocket cannot be created (a bad URL, for example).
  */
 export class Link {
-  readonly codec: Codec = sharedCodec;
+  readonly codec: Codec;
   private readonly socket: WebSocketLike;
   private readonly handlers: LinkHandlers;
   private lastFrameAt = Date.now();
@@ -81,7 +85,8 @@ export class Link {
 
   constructor(options: LinkOptions) {
     this.handlers = options.handlers;
-    this.socket = new options.websocket(options.url, Subprotocol.json);
+    this.codec = codecs[options.protocol ?? "json"];
+    this.socket = new options.websocket(options.url, this.codec.subprotocol);
     this.socket.binaryType = "arraybuffer";
     this.socket.onopen = () => this.handlers.onOpen();
     this.socket.onmessage = (event: MessageEventLike) => this.onMessage(event.data);
@@ -95,10 +100,18 @@ export class Link {
   /**
    * Encodes and writes one command. Throws a HubcastError (`limitExceeded`, not temporary)
    * for a frame larger than the server's `maxMessageBytes`, which the server would answer by
-   * closing the connection (1009). Frames written after the socket closed are dropped.
+   * closing the connection (1009), and a HubcastError (`badRequest`) for a request the encoding
+   * cannot carry (a non-integer `limit` in Protobuf, say). Frames written after the socket
+   * closed are dropped.
    */
   sendCommand(command: Command): void {
-    const frame = this.codec.encodeCommand(command);
+    let frame: string | Uint8Array;
+    try {
+      frame = this.codec.encodeCommand(command);
+    } catch (error) {
+      const message = `${command.method}: ${toError(error).message}`;
+      throw new HubcastError({ code: ErrorCode.badRequest, message, temporary: false, cause: error });
+    }
     const size = frameBytes(frame, this.maxMessageBytes);
     if (size > this.maxMessageBytes) {
       const message = `${command.method} frame is ${size} bytes, over the server's maxMessageBytes ${this.maxMessageBytes}`;

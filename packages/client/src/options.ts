@@ -48,7 +48,17 @@ export interface ClientOptions {
   maxReconnectDelayMs?: number;
   /** Uniform random numbers in [0, 1) for backoff jitter; for tests. @default Math.random */
   random?: () => number;
+  /**
+   * The wire encoding: `"json"` (subprotocol `hubcast.v1.json`, text frames) or `"protobuf"`
+   * (`hubcast.v1.protobuf`, binary frames, smaller and faster to parse). Publication data
+   * reaches the app as the same decoded JSON value either way. @default "json"
+   */
+  protocol?: WireProtocol;
 }
+
+/** The wire encodings a {@link Client} can speak. */
+export const WIRE_PROTOCOLS = ["json", "protobuf"] as const;
+export type WireProtocol = (typeof WIRE_PROTOCOLS)[number];
 
 /** {@link ClientOptions} after defaults and checks. */
 export interface ResolvedClientOptions {
@@ -61,6 +71,7 @@ export interface ResolvedClientOptions {
   readonly minReconnectDelayMs: number;
   readonly maxReconnectDelayMs: number;
   readonly random: () => number;
+  readonly protocol: WireProtocol;
 }
 
 function defaultWebSocket(): WebSocketConstructor | undefined {
@@ -104,7 +115,11 @@ export function resolveClientOptions(opts: ClientOptions = {}): ResolvedClientOp
     minReconnectDelayMs: opts.minReconnectDelayMs ?? 200,
     maxReconnectDelayMs: opts.maxReconnectDelayMs ?? 20_000,
     random: opts.random ?? Math.random,
+    protocol: opts.protocol ?? "json",
   };
+  if (!(WIRE_PROTOCOLS as readonly unknown[]).includes(o.protocol)) {
+    throw new TypeError(`protocol must be one of ${WIRE_PROTOCOLS.map((p) => `"${p}"`).join(", ")}, got ${JSON.stringify(o.protocol)}`);
+  }
   checkPositive("timeoutMs", o.timeoutMs);
   checkPositive("minReconnectDelayMs", o.minReconnectDelayMs);
   checkPositive("maxReconnectDelayMs", o.maxReconnectDelayMs);

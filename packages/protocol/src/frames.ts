@@ -1,7 +1,7 @@
 /**
  * Protocol v1 frame shapes. A command is `{"id": n, "<method>": request}`; its one reply is
  * `{"id": n, "<method>": result}` or `{"id": n, "error": {...}}`. Pushes carry no id:
- * `{"<push>": body}`. The same shapes map one-to-one onto a binary encoding later.
+ * `{"<push>": body}`. The same shapes map one-to-one onto the Protobuf encoding's messages.
  */
 
 /** Any value JSON can carry. Publication data is always one of these in the JSON encoding. */
@@ -10,8 +10,11 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 /** The protocol version this package speaks; `connect` replies carry the server's. */
 export const PROTOCOL_VERSION = 1;
 
-/** WebSocket subprotocols, one per encoding. */
-export const Subprotocol = { json: "hubcast.v1.json" } as const;
+/**
+ * WebSocket subprotocols, one per encoding: JSON in text frames, Protobuf in binary frames
+ * (schema: `packages/protocol/proto/hubcast/v1/hubcast.proto`, which describes both).
+ */
+export const Subprotocol = { json: "hubcast.v1.json", protobuf: "hubcast.v1.protobuf" } as const;
 export type Subprotocol = (typeof Subprotocol)[keyof typeof Subprotocol];
 
 /** Where a channel's history stands: `offset` grows by one per publication within an `epoch`. */
@@ -89,6 +92,12 @@ export type UnsubscribeResult = Record<string, never>;
 export interface PublishRequest {
   channel: string;
   data: JsonValue;
+  /**
+   * Server side, never sent: `data` as the UTF-8 JSON text that arrived, set by codecs that
+   * carry data as bytes (Protobuf) after checking it is valid JSON. The server forwards these
+   * bytes to subscribers of every encoding instead of encoding `data` again.
+   */
+  rawData?: Uint8Array;
 }
 export interface PublishResult {
   /** Where the publication landed in history, when the channel keeps history. */

@@ -167,10 +167,11 @@ const unsubscribe: Handler<"unsubscribe"> = (session, { channel }) => {
   return Promise.resolve({ result: {} });
 };
 
-const publish: Handler<"publish"> = async (session, { channel, data }, ctx) => {
+const publish: Handler<"publish"> = async (session, { channel, data, rawData }, ctx) => {
   const options = channelOptions(ctx, channel);
   if (!options.allowPublish) throw new ReplyError(ErrorCode.permissionDenied, `clients may not publish to "${channel}"`);
-  const pub = { channel, data: encodeJsonData(data), info: session.clientInfo };
+  // Data that arrived as JSON bytes (Protobuf) was checked by the codec and goes out as it came.
+  const pub = { channel, data: rawData ?? encodeJsonData(data), info: session.clientInfo };
   const position = await backend(ctx, "publish", ctx.metrics.timePublish("client", ctx.engine.broker.publish(pub, options.history)));
   return { result: position === undefined ? {} : { position } };
 };

@@ -8,6 +8,7 @@ import type { ConnectionCounter } from "./limits.js";
 import type { WriteBatch } from "./write-batch.js";
 import type { Metrics } from "./metrics.js";
 import type { ResolvedNodeOptions } from "./options.js";
+import type { MessageDeflater } from "./transport/deflate.js";
 
 /** What a client presents when it sends `connect`. */
 export interface AuthenticateEvent {
@@ -51,4 +52,6 @@ export interface NodeContext {
   readonly connections: { readonly perUser: ConnectionCounter; readonly perIp: ConnectionCounter };
   /** Coalesces each socket's writes within one event-loop turn. */
   readonly writes: WriteBatch;
+  /** Deflates outgoing messages for connections that negotiated permessage-deflate; `undefined` when the `compression` option is off. */
+  readonly deflater: MessageDeflater | undefined;
 }

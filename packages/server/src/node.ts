@@ -26,6 +26,7 @@ import type { NodeOptions, ResolvedNodeOptions } from "./options.js";
 import { resolveNodeOptions } from "./options.js";
 import type { NodeInfo } from "./registry/registry.js";
 import type { Session } from "./session.js";
+import { deflaterFor } from "./transport/deflate.js";
 import { WebSocketTransport } from "./transport/websocket.js";
 import { VERSION } from "./version.js";
 
@@ -143,7 +144,7 @@ export class HubcastNode {
       { logger: this.logger, metrics: this.metrics },
     );
     const connections = { perUser: new ConnectionCounter(), perIp: new ConnectionCounter() };
-    this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate, connections, metrics: this.metrics, auth, writes: new WriteBatch() };
+    this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate, connections, metrics: this.metrics, auth, writes: new WriteBatch(), deflater: deflaterFor(this.options) };
     this.control = new ControlPlane(this.id, engine.broker, engine.registry, {
       answer: (question) => (question === "channels" ? Object.fromEntries(this.hub.channelStats()) : null),
       disconnectUser: (user) => this.disconnectUser(user),

@@ -17,6 +17,16 @@ export interface NodeOptions {
   connectTimeoutMs?: number;
   /** Largest frame accepted from a client, in bytes; larger ones close the connection with 1009. @default 65_536 */
   maxMessageBytes?: number;
+  /**
+   * Offer permessage-deflate (RFC 7692) without context takeover: each outgoing message is
+   * deflated once, whatever the number of subscribers, and clients may send compressed
+   * messages (maxMessageBytes then bounds the inflated size). See docs/compression.md. @default false
+   */
+  compression?: boolean;
+  /** With compression, messages shorter than this many bytes are sent uncompressed. @default 1024 */
+  compressionThresholdBytes?: number;
+  /** With compression, the zlib level: 1 (fastest) to 9 (smallest). @default 3 */
+  compressionLevel?: number;
   /** A connection whose unsent output passes this many bytes is a slow consumer and is closed (3003). @default 4_194_304 */
   maxSendBufferBytes?: number;
   /** Longest channel name, in characters. @default 255 */
@@ -102,6 +112,9 @@ export const NODE_OPTION_KEYS = [
   "pongTimeoutMs",
   "connectTimeoutMs",
   "maxMessageBytes",
+  "compression",
+  "compressionThresholdBytes",
+  "compressionLevel",
   "maxSendBufferBytes",
   "maxChannelLength",
   "demo",
@@ -149,6 +162,9 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   pongTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
   maxMessageBytes: 65_536,
+  compression: false,
+  compressionThresholdBytes: 1024,
+  compressionLevel: 3,
   maxSendBufferBytes: 4_194_304,
   maxChannelLength: 255,
   demo: true,
@@ -204,6 +220,9 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     pongTimeoutMs: checkInteger("pongTimeoutMs", opts.pongTimeoutMs ?? d.pongTimeoutMs, 10),
     connectTimeoutMs: checkInteger("connectTimeoutMs", opts.connectTimeoutMs ?? d.connectTimeoutMs, 10),
     maxMessageBytes: checkInteger("maxMessageBytes", opts.maxMessageBytes ?? d.maxMessageBytes, 256, 64 * 1024 * 1024),
+    compression: checkBoolean("compression", opts.compression ?? d.compression),
+    compressionThresholdBytes: checkInteger("compressionThresholdBytes", opts.compressionThresholdBytes ?? d.compressionThresholdBytes, 0, 64 * 1024 * 1024),
+    compressionLevel: checkInteger("compressionLevel", opts.compressionLevel ?? d.compressionLevel, 1, 9),
     maxSendBufferBytes: checkInteger("maxSendBufferBytes", opts.maxSendBufferBytes ?? d.maxSendBufferBytes, 1024),
     maxChannelLength: checkInteger("maxChannelLength", opts.maxChannelLength ?? d.maxChannelLength, 1, 1024),
     demo: checkBoolean("demo", opts.demo ?? d.demo),

@@ -8,6 +8,8 @@ import type { NodeContext } from "./context.js";
 import type { Subscriber } from "./fanout.js";
 import { CommandRateLimit } from "./limits.js";
 import type { Flushable } from "./write-batch.js";
+import type { MessageDeflater } from "./transport/deflate.js";
+import { negotiatedDeflate } from "./transport/deflate.js";
 import { buildFrame } from "./transport/frame.js";
 
 /** How long a slow consumer has to read its way to the close frame before its socket is dropped. */
@@ -31,6 +33,8 @@ export class Session implements Subscriber, Flushable {
   expiresAt = 0;
   /** Channels subscribed (`true`) or being subscribed (`false`). */
   readonly subscriptions = new Map<string, boolean>();
+  /** The node's deflater if this connection negotiated permessage-deflate, else `undefined` (see {@link Subscriber.deflater}). */
+  readonly deflater: MessageDeflater | undefined;
 
   // Heartbeat bookkeeping, read and written by the node-wide sweep.
   connectDeadline: number;
@@ -53,6 +57,7 @@ export class Session implements Subscriber, Flushable {
     readonly remoteAddress: string | undefined,
   ) {
     const now = Date.now();
+    this.deflater = negotiatedDeflate(ws.extensions) ? ctx.deflater : undefined;
     this.connectDeadline = now + ctx.options.connectTimeoutMs;
     const { commandRatePerSecond, commandBurst, maxRateLimitedCommands } = ctx.options;
     if (commandRatePerSecond > 0) this.rateLimit = new CommandRateLimit(commandRatePerSecond, commandBurst, maxRateLimitedCommands, now);
@@ -104,15 +109,20 @@ export class Session implements Subscriber, Flushable {
 
   sendResult(command: Command, result: unknown): void {
     const reply = { id: command.id, method: command.method, result } as Parameters<Codec["encodeReply"]>[0];
-    this.writeFrame(this.ctx.metrics.sentFrame("reply", buildFrame(this.codec.encodeReply(reply), this.codec.binary)));
+    this.writeFrame(this.ctx.metrics.sentFrame("reply", this.frameOf(this.codec.encodeReply(reply))));
   }
 
   sendError(id: number, error: ErrorBody): void {
-    this.writeFrame(this.ctx.metrics.sentFrame("reply", buildFrame(this.codec.encodeReply({ id, error }), this.codec.binary)));
+    this.writeFrame(this.ctx.metrics.sentFrame("reply", this.frameOf(this.codec.encodeReply({ id, error }))));
   }
 
   sendPush(push: Push): void {
-    this.writeFrame(this.ctx.metrics.sentFrame("push", buildFrame(this.codec.encodePush(push), this.codec.binary)));
+    this.writeFrame(this.ctx.metrics.sentFrame("push", this.frameOf(this.codec.encodePush(push))));
+  }
+
+  /** Frames a reply or push for this connection alone: compressed like publications when it negotiated compression and the payload reaches the threshold. */
+  private frameOf(payload: Uint8Array): Buffer {
+    return this.deflater?.frame(payload, this.codec.binary) ?? buildFrame(payload, this.codec.binary);
   }
 
   resubscribeRequired(channel: string): void {

@@ -1,15 +1,19 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Codec } from "@hubcast/protocol";
-import { CloseCode, JsonCodec, Subprotocol, shouldReconnect } from "@hubcast/protocol";
+import { CloseCode, JsonCodec, ProtobufCodec, Subprotocol, shouldReconnect } from "@hubcast/protocol";
 import { WebSocketServer } from "ws";
 import type { WebSocket } from "ws";
 import { TokenBucket } from "../limits.js";
 import type { OriginPolicy } from "../auth/origins.js";
 import type { NodeContext } from "../context.js";
 import { Session } from "../session.js";
+import { acceptsDeflateOffer, perMessageDeflateOptions } from "./deflate.js";
 
-const codecs: ReadonlyMap<string, Codec> = new Map([[Subprotocol.json, new JsonCodec()]]);
+const codecs: ReadonlyMap<string, Codec> = new Map<string, Codec>([
+  [Subprotocol.json, new JsonCodec()],
+  [Subprotocol.protobuf, new ProtobufCodec()],
+]);
 const SUPPORTED = [...codecs.keys()].join(", ");
 
 /** The codec for the client's offered subprotocols; JSON when it offers none (handy for wscat). */
@@ -35,6 +39,8 @@ function reject(socket: Duplex, status: string, message: string): void {
  */
 export class WebSocketTransport {
   private readonly wss: WebSocketServer;
+  /** Negotiates permessage-deflate; only with the `compression` option, and only for offers it can serve. */
+  private readonly deflateWss: WebSocketServer | undefined;
   private readonly admissionBucket: TokenBucket | undefined;
   private readonly origins: OriginPolicy;
 
@@ -46,16 +52,18 @@ export class WebSocketTransport {
     this.origins = ctx.auth.origins;
     const perSecond = ctx.options.maxConnectionsPerSecond;
     if (perSecond > 0) this.admissionBucket = new TokenBucket(perSecond, perSecond, Date.now());
-    this.wss = new WebSocketServer({
+    const common = {
       noServer: true,
+      // With permessage-deflate, `ws` applies this to the inflated size too (close 1009).
       maxPayload: ctx.options.maxMessageBytes,
-      perMessageDeflate: false,
       clientTracking: false,
-      handleProtocols: (offered) => {
+      handleProtocols: (offered: Set<string>) => {
         for (const name of offered) if (codecs.has(name)) return name;
         return false;
       },
-    });
+    };
+    this.wss = new WebSocketServer({ ...common, perMessageDeflate: false });
+    if (ctx.deflater !== undefined) this.deflateWss = new WebSocketServer({ ...common, perMessageDeflate: perMessageDeflateOptions(ctx.deflater) });
   }
 
   /** The `upgrade` listener for the node's HTTP server. */
@@ -80,22 +88,24 @@ export class WebSocketTransport {
       return;
     }
     const remoteAddress = req.socket.remoteAddress;
+    // An offer this node cannot serve connects uncompressed rather than failing the handshake.
+    const wss = this.deflateWss !== undefined && acceptsDeflateOffer(req.headers["sec-websocket-extensions"]) ? this.deflateWss : this.wss;
     const refusal = this.admission(remoteAddress);
     if (refusal !== undefined) {
       this.ctx.metrics.limitRejected(refusal.code === CloseCode.tryLater ? "admission" : "connections_per_ip");
       this.ctx.metrics.disconnected(refusal.code);
       // Told in-band, after the upgrade: browsers cannot read the status of a refused handshake.
-      this.wss.handleUpgrade(req, socket, head, (ws) => turnAway(ws, codec, refusal));
+      wss.handleUpgrade(req, socket, head, (ws) => turnAway(ws, codec, refusal));
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
+    wss.handleUpgrade(req, socket, head, (ws) => {
       const ip = remoteAddress ?? "";
       this.ctx.connections.perIp.add(ip);
       ws.once("close", () => this.ctx.connections.perIp.remove(ip));
       const session = new Session(ws, socket, codec, this.ctx, remoteAddress);
       this.sessions.add(session);
       this.ctx.metrics.accepted();
-      this.ctx.logger.debug({ client: session.id, remoteAddress, subprotocol: ws.protocol }, "websocket upgrade accepted");
+      this.ctx.logger.debug({ client: session.id, remoteAddress, subprotocol: ws.protocol, compression: session.deflater !== undefined }, "websocket upgrade accepted");
       ws.on("error", (err) => this.ctx.metrics.socketError(err));
       ws.on("error", (err) => this.ctx.logger.debug({ err, client: session.id }, "websocket error"));
       ws.on("close", (code) => {
@@ -108,6 +118,7 @@ export class WebSocketTransport {
 
   close(): void {
     this.wss.close();
+    this.deflateWss?.close();
   }
 
   /** Why a new connection must be turned away now (admission rate, per-IP limit), if it must. */
