@@ -1,5 +1,6 @@
 import { createConnection, createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
+import { joinSockets } from "./pipe.js";
 
 interface Backend {
   host: string;
@@ -50,16 +51,7 @@ export class Balancer {
       socket.destroy();
       return;
     }
-    const upstream = createConnection({ host: backend.host, port: backend.port });
-    for (const [from, to] of [[socket, upstream], [upstream, socket]] as const) {
-      this.sockets.add(from);
-      from.pipe(to);
-      from.on("error", () => to.destroy());
-      from.on("close", () => {
-        this.sockets.delete(from);
-        to.destroy();
-      });
-    }
+    joinSockets(socket, createConnection({ host: backend.host, port: backend.port }), this.sockets);
   }
 
   private async checkAll(): Promise<void> {

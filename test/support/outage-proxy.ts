@@ -1,5 +1,6 @@
 import { createConnection, createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
+import { joinSockets } from "./pipe.js";
 
 /**
  * A TCP proxy in front of the node that can cut every connection and refuse new ones, so a
@@ -39,16 +40,6 @@ export class OutageProxy {
       socket.destroy();
       return;
     }
-    const upstream = createConnection(this.target);
-    for (const [from, to] of [[socket, upstream], [upstream, socket]] as const) {
-      this.sockets.add(from);
-      from.pipe(to);
-      // A reset on one side (ours, when down) ends the pair; the other side sees a close.
-      from.on("error", () => to.destroy());
-      from.on("close", () => {
-        this.sockets.delete(from);
-        to.destroy();
-      });
-    }
+    joinSockets(socket, createConnection(this.target), this.sockets);
   }
 }

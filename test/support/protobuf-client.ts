@@ -1,4 +1,5 @@
 import { ProtobufCodec, Subprotocol } from "@hubcast/protocol";
+import { opened } from "./pipe.js";
 import type { Command, ErrorBody, Method, Methods, Pushes, PushType, Reply, ServerFrame } from "@hubcast/protocol";
 import { WebSocket } from "ws";
 import { withTimeout } from "./raw-client.js";
@@ -49,14 +50,7 @@ export class ProtobufClient {
   static async open(wsUrl: string, protocols: string | string[] = Subprotocol.protobuf): Promise<ProtobufClient> {
     const ws = new WebSocket(wsUrl, protocols, { perMessageDeflate: false });
     const client = new ProtobufClient(ws); // listening before the open: the server may push at once
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        ws.once("open", () => resolve());
-        ws.once("error", reject);
-      }),
-      5_000,
-      `socket open to ${wsUrl}`,
-    );
+    await opened(ws, wsUrl);
     return client;
   }
 

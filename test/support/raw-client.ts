@@ -1,4 +1,5 @@
 import { WebSocket } from "ws";
+import { opened } from "./pipe.js";
 import type { ClientOptions } from "ws";
 
 /** Resolves with `promise`, or rejects naming `what` after `timeoutMs`. */
@@ -48,14 +49,7 @@ export class RawClient {
     const ws = new WebSocket(wsUrl, protocols, options);
     // Listen before the socket opens: a server may push in the same packet as the handshake.
     const client = new RawClient(ws);
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        ws.once("open", () => resolve());
-        ws.once("error", reject);
-      }),
-      5_000,
-      `socket open to ${wsUrl}`,
-    );
+    await opened(ws, wsUrl);
     return client;
   }
 
