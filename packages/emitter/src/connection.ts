@@ -9,6 +9,47 @@ export type RedisClusterClient = ReturnType<typeof createClusterClient>;
 
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
+/**
+ * How long one command may wait for its reply, in ms. A link that drops packets without a
+ * reset looks connected to the client: without this, publishes would hang instead of failing.
+ */
+export const COMMAND_TIMEOUT_MS = 5_000;
+const COMMAND_OPTIONS = { typeMapping: BUFFERS } as const;
+
+/** Redis did not answer a command within {@link COMMAND_TIMEOUT_MS}. */
+export class RedisCommandTimeoutError extends Error {
+  override readonly name = "RedisCommandTimeoutError";
+  readonly code = "REDIS_COMMAND_TIMEOUT";
+}
+
+/**
+ * Whether Redis has been answering: false after a command timed out, true again after the
+ * next reply. Readiness follows it, so a node on a silent link reports not ready.
+ */
+class CommandHealth {
+  answering = true;
+
+  /** The reply, or a {@link RedisCommandTimeoutError} after the timeout (the command itself may still complete). */
+  async watch<T>(reply: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RedisCommandTimeoutError(`redis did not answer within ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
+    });
+    reply.catch(() => undefined); // a late failure after the timeout has already been reported
+    try {
+      const value = await Promise.race([reply, timeout]);
+      this.answering = true;
+      return value;
+    } catch (err) {
+      // An error reply is still an answer; only silence marks Redis as not answering.
+      this.answering = !(err instanceof RedisCommandTimeoutError);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
 /** Full-jitter backoff between reconnect attempts, 50 ms up to 2 s. */
 export const reconnectDelayMs = (retries: number): number => Math.round(Math.random() * Math.min(2_000, 50 * 2 ** retries));
 
@@ -75,11 +116,12 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
     const client = createStandalone(target.url);
     client.on("error", report);
     await firstConnect(target.url, () => client.connect(), () => client.destroy(), () => lastError);
+    const health = new CommandHealth();
     return {
       client,
       cluster: false,
-      isReady: () => client.isReady,
-      send: (_key, args) => client.sendCommand(args as (string | Buffer)[], { typeMapping: BUFFERS }),
+      isReady: () => client.isReady && health.answering,
+      send: (_key, args) => health.watch(client.sendCommand(args as (string | Buffer)[], COMMAND_OPTIONS)),
       close: async () => {
         await client.close();
       },
@@ -88,11 +130,12 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
   const cluster = createClusterClient(target.clusterUrls);
   cluster.on("error", report);
   await firstConnect(target.clusterUrls.join(","), () => cluster.connect(), () => cluster.destroy(), () => lastError);
+  const health = new CommandHealth();
   return {
     client: cluster,
     cluster: true,
-    isReady: () => cluster.isReady,
-    send: (key, args) => cluster.sendCommand(key, false, args as (string | Buffer)[], { typeMapping: BUFFERS }),
+    isReady: () => cluster.isReady && health.answering,
+    send: (key, args) => health.watch(cluster.sendCommand(key, false, args as (string | Buffer)[], COMMAND_OPTIONS)),
     close: async () => {
       await cluster.close();
     },

@@ -1,7 +1,7 @@
 export { RedisEmitter } from "./emitter.js";
 export type { EmitterHistoryOptions, EmitterOptions } from "./emitter.js";
 export { RedisKeys } from "./keys.js";
-export { FIRST_CONNECT_TIMEOUT_MS, RedisUnavailableError, connectRedis, firstConnect, reconnectDelayMs } from "./connection.js";
+export { COMMAND_TIMEOUT_MS, FIRST_CONNECT_TIMEOUT_MS, RedisCommandTimeoutError, RedisUnavailableError, connectRedis, firstConnect, reconnectDelayMs } from "./connection.js";
 export type { RedisClient, RedisClusterClient, RedisConnection, RedisTarget } from "./connection.js";
 export { decodeBrokerMessage, encodeJoinLeave, encodePlainPublication } from "./messages.js";
 export type { BrokerMessage } from "./messages.js";

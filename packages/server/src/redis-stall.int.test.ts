@@ -1,0 +1,47 @@
+import { RedisCommandTimeoutError, connectRedis } from "@hubcast/emitter";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../../../test/support/eventually.js";
+import type { ServerProcess } from "../../../test/support/processes.js";
+import { RawClient } from "../../../test/support/raw-client.js";
+import { RedisServer } from "../../../test/support/redis.js";
+import { startRedisNodes } from "../../../test/support/redis-nodes.js";
+
+let redis: RedisServer;
+const servers: ServerProcess[] = [];
+const clients: RawClient[] = [];
+beforeAll(async () => {
+  redis = await RedisServer.start(["--enable-debug-command", "yes"]);
+});
+afterAll(() => redis.stop());
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(servers.splice(0).map((s) => s.stop("SIGKILL")));
+});
+
+describe("a Redis that stops answering without closing the connection", () => {
+  it("fails publishes after the command timeout instead of hanging, reports not ready, and recovers", { timeout: 40_000 }, async () => {
+    const { nodes: [node] } = await startRedisNodes(redis.url, 1);
+    servers.push(node as ServerProcess);
+    const client = await RawClient.connected((node as ServerProcess).wsUrl);
+    clients.push(client);
+    await client.ok("publish", { channel: "chat:stall", data: "before" });
+
+    // Redis is busy for 8 s: the TCP connection stays up, but nothing answers. The command is on
+    // the wire before the publish below leaves the test, so Redis sees it first.
+    const direct = await connectRedis({ url: redis.url }, () => undefined);
+    const stallOver = direct.send(undefined, ["DEBUG", "SLEEP", "8"]).then(
+      () => "answered",
+      (err: unknown) => (err instanceof RedisCommandTimeoutError ? "timed out" : "failed"),
+    );
+    const startedAt = Date.now();
+    const reply = await client.command("publish", { channel: "chat:stall", data: "during" }, 15_000);
+    expect(reply["error"]).toMatchObject({ code: 100, temporary: true });
+    expect(Date.now() - startedAt).toBeLessThan(7_000); // the command timeout, not the whole stall
+    expect((await fetch(`${(node as ServerProcess).url}/readyz`)).status).toBe(503);
+
+    expect(await stallOver).toBe("timed out"); // our own client gives up after the command timeout too
+    await direct.close();
+    await eventually(async () => (await client.command("publish", { channel: "chat:stall", data: "after" }))["error"] === undefined, 10_000, "a publish to succeed again");
+    expect((await fetch(`${(node as ServerProcess).url}/readyz`)).status).toBe(200);
+  });
+});
