@@ -1,5 +1,7 @@
 import type { ProtocolAdapter } from "./adapter.js";
 import { hubcastAdapter } from "./hubcast.js";
+import { socketIoAdapter } from "./socketio.js";
+import { wsPlainAdapter } from "./ws-plain.js";
 
 export type { ProtocolAdapter, IncomingFrame, ApiPublishRequest } from "./adapter.js";
 export { Incoming, incomingFrame } from "./adapter.js";
@@ -7,6 +9,8 @@ export { Incoming, incomingFrame } from "./adapter.js";
 /** Every protocol `--protocol` accepts, by name. Adapters for other servers are added here. */
 export const adapters: Readonly<Record<string, ProtocolAdapter>> = Object.freeze({
   [hubcastAdapter.name]: hubcastAdapter,
+  [socketIoAdapter.name]: socketIoAdapter,
+  [wsPlainAdapter.name]: wsPlainAdapter,
 });
 
 /** The adapter named `name`; throws a TypeError listing the known ones. */

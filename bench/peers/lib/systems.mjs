@@ -1,0 +1,150 @@
+/**
+ * The systems a peer run compares, and how each is started: Hubcast (one node, two nodes on
+ * Redis, cluster mode) and the peers in this folder (Socket.IO one node and two nodes with
+ * its Redis adapter, plain ws + Redis, ws with the frame built once). Each start resolves
+ * with the WebSocket URLs to bench and the pids that make up the server (for /proc).
+ */
+import { join } from "node:path";
+
+/** Flags every Hubcast node gets, so its abuse limits do not shape the benchmark. */
+export const HUBCAST_BENCH_FLAGS = ["--command-rate-per-second", "0", "--max-connections-per-second", "0"];
+
+/** The config file every Hubcast node reads: the bench namespace, clients may publish. */
+export const HUBCAST_BENCH_CONFIG = { demo: false, namespaces: { bench: { allowPublish: true } } };
+
+const PEER_READY = /ready on port (\d+) \(pid (\d+)\)/;
+const HUBCAST_READY = /"msg":"hubcast listening"/;
+
+/**
+ * @typedef {object} Context
+ * @property {import("./processes.mjs").Processes} processes
+ * @property {string} repo Repository root.
+ * @property {string} peersDir This folder.
+ * @property {string} hubcastConfig Path of the Hubcast config file.
+ * @property {string | undefined} redisUrl The private Redis's URL (set when a selected system needs it).
+ * @property {string} runId Unique per run, for Redis key prefixes.
+ */
+
+/**
+ * @typedef {object} Deployment
+ * @property {string[]} urls WebSocket URLs; the first takes the publishers.
+ * @property {number[]} pids Server processes (a cluster's primary and its workers).
+ */
+
+/** Starts one Hubcast node (a cluster primary with `workers` > 1) and waits for "hubcast listening". */
+async function startHubcast(ctx, label, { redis = false, workers = 1 } = {}) {
+  const args = [join(ctx.repo, "packages/server/dist/cli/main.js"), "start", "--config", ctx.hubcastConfig, "--host", "127.0.0.1", "--port", "0", ...HUBCAST_BENCH_FLAGS, "--drain-window-ms", "0"];
+  if (redis) args.push("--engine", "redis", "--redis-url", ctx.redisUrl, "--redis-prefix", `hubcast-peers-${ctx.runId}`);
+  if (workers > 1) args.push("--workers", String(workers), "--worker-stats-interval-ms", "0");
+  const started = await ctx.processes.start({ label, command: process.execPath, args, ready: HUBCAST_READY });
+  const listening = JSON.parse(started.lines.at(-1));
+  const url = `${listening.url.replace(/^http/, "ws")}/ws`;
+  const workerPids = started.lines.flatMap((line) => {
+    if (!line.includes('"msg":"worker ready"')) return [];
+    return [JSON.parse(line).workerPid];
+  });
+  return { urls: [url], pids: [started.pid, ...workerPids] };
+}
+
+/** Starts one peer server from this folder and waits for its ready line. */
+async function startPeer(ctx, label, script, extraArgs = []) {
+  const started = await ctx.processes.start({
+    label,
+    command: process.execPath,
+    args: [join(ctx.peersDir, script), "--host", "127.0.0.1", "--port", "0", ...extraArgs],
+    ready: PEER_READY,
+    cwd: ctx.peersDir,
+  });
+  return { port: Number(started.ready[1]), pid: started.pid };
+}
+
+const socketIoUrl = (port) => `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`;
+
+/** Two deployments side by side as one: URLs in order (publishers on the first), all pids. */
+function both(a, b) {
+  return { urls: [...a.urls, ...b.urls], pids: [...a.pids, ...b.pids] };
+}
+
+/**
+ * @typedef {object} System
+ * @property {string} key Short name (`--only`, result files).
+ * @property {string} label Shown in the table.
+ * @property {string} protocol `hubcast bench --protocol`.
+ * @property {boolean} redis Whether it needs the private Redis.
+ * @property {string} design One line on what runs.
+ * @property {(ctx: Context, scenario: string) => Promise<Deployment>} start
+ */
+
+/** @type {System[]} Hubcast one node first: the ratios are relative to it. */
+export const SYSTEMS = [
+  {
+    key: "hubcast",
+    label: "Hubcast, one node",
+    protocol: "hubcast",
+    redis: false,
+    design: "hubcast start, memory engine",
+    start: (ctx, s) => startHubcast(ctx, `hubcast-${s}`),
+  },
+  {
+    key: "hubcast-redis-2",
+    label: "Hubcast, 2 nodes on Redis",
+    protocol: "hubcast",
+    redis: true,
+    design: "two hubcast start --engine redis; publisher on node 1, subscribers split over both",
+    start: async (ctx, s) => both(await startHubcast(ctx, `hubcast-redis-a-${s}`, { redis: true }), await startHubcast(ctx, `hubcast-redis-b-${s}`, { redis: true })),
+  },
+  {
+    key: "hubcast-cluster-2",
+    label: "Hubcast, cluster --workers 2",
+    protocol: "hubcast",
+    redis: false,
+    design: "hubcast start --workers 2 (memory engine relayed by the primary); primary + workers counted",
+    start: (ctx, s) => startHubcast(ctx, `hubcast-cluster-${s}`, { workers: 2 }),
+  },
+  {
+    key: "socketio",
+    label: "Socket.IO 4, one node",
+    protocol: "socketio",
+    redis: false,
+    design: "socketio-server.mjs: rooms as channels, WebSocket transport only",
+    start: async (ctx, s) => {
+      const node = await startPeer(ctx, `socketio-${s}`, "socketio-server.mjs");
+      return { urls: [socketIoUrl(node.port)], pids: [node.pid] };
+    },
+  },
+  {
+    key: "socketio-redis-2",
+    label: "Socket.IO 4, 2 nodes + Redis adapter",
+    protocol: "socketio",
+    redis: true,
+    design: "two socketio-server.mjs --redis-url (@socket.io/redis-adapter); publisher on node 1, subscribers split",
+    start: async (ctx, s) => {
+      const redisArgs = ["--redis-url", ctx.redisUrl];
+      const a = await startPeer(ctx, `socketio-redis-a-${s}`, "socketio-server.mjs", redisArgs);
+      const b = await startPeer(ctx, `socketio-redis-b-${s}`, "socketio-server.mjs", redisArgs);
+      return { urls: [socketIoUrl(a.port), socketIoUrl(b.port)], pids: [a.pid, b.pid] };
+    },
+  },
+  {
+    key: "ws-redis",
+    label: "ws + Redis, send() per client",
+    protocol: "ws-plain",
+    redis: true,
+    design: "ws-redis-server.mjs: every publication through Redis pub/sub, ws.send() per subscriber",
+    start: async (ctx, s) => {
+      const node = await startPeer(ctx, `ws-redis-${s}`, "ws-redis-server.mjs", ["--redis-url", ctx.redisUrl]);
+      return { urls: [`ws://127.0.0.1:${node.port}/`], pids: [node.pid] };
+    },
+  },
+  {
+    key: "ws-frame-once",
+    label: "ws + Redis, frame built once",
+    protocol: "ws-plain",
+    redis: true,
+    design: "ws-frame-once-server.mjs: as ws + Redis, one frame per publication, one socket.write per subscriber",
+    start: async (ctx, s) => {
+      const node = await startPeer(ctx, `ws-frame-once-${s}`, "ws-frame-once-server.mjs", ["--redis-url", ctx.redisUrl]);
+      return { urls: [`ws://127.0.0.1:${node.port}/`], pids: [node.pid] };
+    },
+  },
+];
