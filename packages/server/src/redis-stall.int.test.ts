@@ -1,3 +1,4 @@
+import { createConnection } from "node:net";
 import { RedisCommandTimeoutError, connectRedis } from "@hubcast/emitter";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../../test/support/eventually.js";
@@ -26,13 +27,13 @@ describe("a Redis that stops answering without closing the connection", () => {
     clients.push(client);
     await client.ok("publish", { channel: "chat:stall", data: "before" });
 
-    // Redis is busy for 8 s: the TCP connection stays up, but nothing answers. The command is on
-    // the wire before the publish below leaves the test, so Redis sees it first.
+    // Redis is busy for 8 s: the TCP connection stays up, but nothing answers.
     const direct = await connectRedis({ url: redis.url }, () => undefined);
     const stallOver = direct.send(undefined, ["DEBUG", "SLEEP", "8"]).then(
       () => "answered",
       (err: unknown) => (err instanceof RedisCommandTimeoutError ? "timed out" : "failed"),
     );
+    await eventually(() => stalled(redis.port), 5_000, "Redis to stop answering");
     const startedAt = Date.now();
     const reply = await client.command("publish", { channel: "chat:stall", data: "during" }, 15_000);
     expect(reply["error"]).toMatchObject({ code: 100, temporary: true });
@@ -45,3 +46,21 @@ describe("a Redis that stops answering without closing the connection", () => {
     expect((await fetch(`${(node as ServerProcess).url}/readyz`)).status).toBe(200);
   });
 });
+
+/** True when a PING on a fresh connection gets no answer within 300 ms: Redis is busy. */
+function stalled(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(port, "127.0.0.1");
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(true);
+    }, 300);
+    socket.once("data", () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on("error", () => undefined); // destroyed on purpose; the answer is already decided
+    socket.write("PING\r\n");
+  });
+}
