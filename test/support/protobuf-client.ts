@@ -2,14 +2,9 @@ import { ProtobufCodec, Subprotocol } from "@hubcast/protocol";
 import { opened } from "./pipe.js";
 import type { Command, ErrorBody, Method, Methods, Pushes, PushType, Reply, ServerFrame } from "@hubcast/protocol";
 import { WebSocket } from "ws";
-import { withTimeout } from "./raw-client.js";
+import { FrameInbox, closeSocket, whenClosed } from "./frame-inbox.js";
 
 const codec = new ProtobufCodec();
-
-interface Waiter {
-  match: (frame: ServerFrame) => boolean;
-  resolve: (frame: ServerFrame) => void;
-}
 
 /**
  * A protocol-level test client for `hubcast.v1.protobuf`: commands in, decoded frames out, no
@@ -17,16 +12,16 @@ interface Waiter {
  * pushes. Frames it cannot decode are kept as errors in `undecodable`.
  */
 export class ProtobufClient {
+  private readonly inbox = new FrameInbox<ServerFrame>();
   /** Every decoded frame received, in order. */
-  readonly frames: ServerFrame[] = [];
+  readonly frames: ServerFrame[] = this.inbox.frames;
   readonly undecodable: Error[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   answerPings = true;
   private nextId = 1;
-  private waiters: Waiter[] = [];
 
   private constructor(readonly ws: WebSocket) {
-    this.closed = new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = whenClosed(ws);
     ws.on("message", (data, isBinary) => {
       let frame: ServerFrame;
       try {
@@ -36,13 +31,8 @@ export class ProtobufClient {
         this.undecodable.push(err instanceof Error ? err : new Error(String(err)));
         return;
       }
-      this.frames.push(frame);
       if (frame.kind === "push" && frame.push.type === "ping" && this.answerPings) ws.send(codec.encodePong());
-      this.waiters = this.waiters.filter((w) => {
-        if (!w.match(frame)) return true;
-        w.resolve(frame);
-        return false;
-      });
+      this.inbox.add(frame);
     });
   }
 
@@ -68,9 +58,7 @@ export class ProtobufClient {
 
   /** Waits for the first frame, already received or future, that `match` accepts. */
   waitFor(match: (frame: ServerFrame) => boolean, what: string, timeoutMs = 5_000, fromIndex = 0): Promise<ServerFrame> {
-    const seen = this.frames.slice(fromIndex).find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return withTimeout(new Promise<ServerFrame>((resolve) => this.waiters.push({ match, resolve })), timeoutMs, what);
+    return this.inbox.waitFor(match, what, timeoutMs, fromIndex);
   }
 
   /** Sends a command and resolves with its reply. */
@@ -113,11 +101,7 @@ export class ProtobufClient {
   }
 
   /** Closes (dropping the socket if the close handshake does not finish within 2 s). */
-  async close(): Promise<{ code: number; reason: string }> {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close();
-    return withTimeout(this.closed, 2_000, "close handshake").catch(() => {
-      this.ws.terminate();
-      return this.closed;
-    });
+  close(): Promise<{ code: number; reason: string }> {
+    return closeSocket(this.ws, this.closed);
   }
 }

@@ -2,45 +2,30 @@ import { WebSocket } from "ws";
 import { opened } from "./pipe.js";
 import type { ClientOptions } from "ws";
 
-/** Resolves with `promise`, or rejects naming `what` after `timeoutMs`. */
-export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+import { FrameInbox, closeSocket, whenClosed } from "./frame-inbox.js";
+
+export { withTimeout } from "./frame-inbox.js";
 
 type Frame = Record<string, unknown>;
-
-interface Waiter {
-  match: (frame: Frame) => boolean;
-  resolve: (frame: Frame) => void;
-}
 
 /**
  * A protocol-level test client: raw frames in, parsed frames out, no SDK logic. It answers
  * pings unless told to stay silent, and lets tests await replies and pushes by shape.
  */
 export class RawClient {
+  private readonly inbox = new FrameInbox<Frame>();
   /** Every parsed frame received, in order. */
-  readonly frames: Frame[] = [];
+  readonly frames: Frame[] = this.inbox.frames;
   readonly closed: Promise<{ code: number; reason: string }>;
   answerPings = true;
   private nextId = 1;
-  private waiters: Waiter[] = [];
 
   private constructor(readonly ws: WebSocket) {
-    this.closed = new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = whenClosed(ws);
     ws.on("message", (data) => {
       const frame = JSON.parse(data.toString()) as Frame;
-      this.frames.push(frame);
       if (frame["ping"] !== undefined && this.answerPings) ws.send('{"pong":{}}');
-      this.waiters = this.waiters.filter((w) => {
-        if (!w.match(frame)) return true;
-        w.resolve(frame);
-        return false;
-      });
+      this.inbox.add(frame);
     });
   }
 
@@ -67,9 +52,7 @@ export class RawClient {
 
   /** Waits for the first frame, already received or future, that `match` accepts. */
   waitFor(match: (frame: Frame) => boolean, what: string, timeoutMs = 5_000, fromIndex = 0): Promise<Frame> {
-    const seen = this.frames.slice(fromIndex).find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return withTimeout(new Promise<Frame>((resolve) => this.waiters.push({ match, resolve })), timeoutMs, what);
+    return this.inbox.waitFor(match, what, timeoutMs, fromIndex);
   }
 
   /** Sends a command and resolves with its whole reply frame. */
@@ -108,11 +91,7 @@ export class RawClient {
   }
 
   /** Closes (dropping the socket if the close handshake does not finish within 2 s). */
-  async close(): Promise<{ code: number; reason: string }> {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close();
-    return withTimeout(this.closed, 2_000, "close handshake").catch(() => {
-      this.ws.terminate();
-      return this.closed;
-    });
+  close(): Promise<{ code: number; reason: string }> {
+    return closeSocket(this.ws, this.closed);
   }
 }
