@@ -3,6 +3,7 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { ErrorCode, closeCatalogue } from "@hubcast/protocol";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Aggregator } from "prom-client";
 import type { EngineObserver } from "./engine/engine.js";
 import { ReplyError } from "./errors.js";
 import type { SentCounter } from "./fanout.js";
@@ -44,6 +45,21 @@ export interface MetricsSource {
   channels(): number;
 }
 
+/** A scrape's answer: the exposition text and the Content-Type to serve it with. */
+export interface Scraped {
+  contentType: string;
+  text: string;
+}
+
+/**
+ * What `GET /metrics` answers with: a node's own metrics ({@link Metrics}), or in cluster
+ * mode the whole cluster's, aggregated by the primary.
+ */
+export interface ScrapeSource {
+  /** Collects the metrics now; rejects when collecting fails (the route answers 500). */
+  scrape(): Promise<Scraped>;
+}
+
 /** Buckets of `hubcast_publish_duration_seconds`: 0.5 ms to 1 s. */
 export const PUBLISH_BUCKETS_SECONDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
@@ -56,8 +72,9 @@ let processRegistry: Registry | undefined;
  * Process-wide metrics: prom-client's defaults and the event loop lag. Created at the first
  * scrape and shared by every node in the process, since they describe the process and their
  * monitors cannot be stopped (one set per node would pile up in tests that start many).
+ * A cluster primary adds its own to the cluster's scrape.
  */
-function processMetrics(): Registry {
+export function processMetrics(): Registry {
   if (processRegistry !== undefined) return processRegistry;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "hubcast_" });
@@ -67,6 +84,8 @@ function processMetrics(): Registry {
     name: "hubcast_event_loop_lag_seconds",
     help: "99th percentile of the event loop delay since the previous scrape, in seconds (0 when idle).",
     registers: [registry],
+    // Across cluster processes the worst one is what matters: one lagging worker is a CPU-bound worker.
+    aggregator: "max",
     collect() {
       // The monitor's samples include its own timer period; only the excess is lag.
       const p99Ms = delay.count === 0 ? 0 : delay.percentile(99) / 1e6;
@@ -104,7 +123,7 @@ function children<V extends string>(counter: Counter<string>, label: string, val
  * cheap and never throw; fan-out is counted once per frame with its number of recipients,
  * never per subscriber.
  */
-export class Metrics {
+export class Metrics implements ScrapeSource {
   /** This node's own metrics; {@link scrapeRegistry} adds the process-wide ones. */
   readonly registry = new Registry();
   private readonly connectionsTotal: Counter<string>;
@@ -132,10 +151,12 @@ export class Metrics {
     const registers = [this.registry];
     const counter = (name: string, help: string, labelNames: string[] = []): Counter<string> =>
       new Counter({ name: `hubcast_${name}`, help, labelNames, registers });
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({ name: `hubcast_${name}`, help, registers, collect() { this.set(read()); } });
+    // `aggregator` says how a cluster primary combines the workers' values; prom-client's default is the sum.
+    const gauge = (name: string, help: string, read: () => number, aggregator: Aggregator = "sum"): void => {
+      new Gauge({ name: `hubcast_${name}`, help, registers, aggregator, collect() { this.set(read()); } });
     };
-    gauge("ready", "1 while the node is ready (what /readyz answers 200 for), else 0.", () => (source.ready() ? 1 : 0));
+    // In a cluster, 1 only while every worker is ready: a sum would read 1 with one of two workers down.
+    gauge("ready", "1 while the node is ready (what /readyz answers 200 for), else 0.", () => (source.ready() ? 1 : 0), "min");
     gauge("connections", "WebSocket connections open on this node now.", () => source.connections());
     gauge("subscriptions", "Live channel subscriptions on this node now.", () => source.subscriptions());
     gauge("channels", "Channels with at least one subscriber on this node now.", () => source.channels());
@@ -255,17 +276,23 @@ export class Metrics {
   scrapeRegistry(): Registry {
     return Registry.merge([this.registry, processMetrics()]);
   }
+
+  /** The scrape of this node alone: {@link scrapeRegistry} in the text format. */
+  async scrape(): Promise<Scraped> {
+    const registry = this.scrapeRegistry();
+    return { contentType: registry.contentType, text: await registry.metrics() };
+  }
 }
 
 /**
- * Answers `GET /metrics` with the registry in the Prometheus text format. No authentication:
- * keep the path off the public internet (scrape the node directly, not through the public load balancer).
+ * Answers `GET /metrics` with what `source` scrapes, in the Prometheus text format. No
+ * authentication: keep the path off the public internet (scrape the node directly, not
+ * through the public load balancer).
  */
-export function serveMetrics(res: ServerResponse, metrics: Metrics, logger: Logger): void {
-  const registry = metrics.scrapeRegistry();
-  registry.metrics().then(
-    (text) => {
-      res.writeHead(200, { "Content-Type": registry.contentType, "Cache-Control": "no-store" });
+export function serveMetrics(res: ServerResponse, source: ScrapeSource, logger: Logger): void {
+  source.scrape().then(
+    ({ contentType, text }) => {
+      res.writeHead(200, { "Content-Type": contentType, "Cache-Control": "no-store" });
       res.end(text);
     },
     (err: unknown) => {

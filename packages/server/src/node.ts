@@ -15,6 +15,7 @@ import { Heartbeat, sweepIntervalFor } from "./heartbeat.js";
 import { createRequestHandler } from "./http/routes.js";
 import { Hub } from "./hub.js";
 import { Metrics } from "./metrics.js";
+import type { ScrapeSource } from "./metrics.js";
 import { ConnectionCounter } from "./limits.js";
 import { WriteBatch } from "./write-batch.js";
 import { ControlPlane } from "./control.js";
@@ -51,6 +52,8 @@ export interface StartOptions {
   listen?: boolean;
   /** The message of the log line that says the node is up (a cluster worker leaves "hubcast listening" to its primary). @default "hubcast listening" */
   listeningMessage?: string;
+  /** What /metrics serves when the `metrics` option is on (a cluster worker: the whole cluster's). @default this node's own {@link HubcastNode.metrics} */
+  metrics?: ScrapeSource;
 }
 
 /** The namespace the demo page uses, unless the configuration defines its own `demo`. */
@@ -168,7 +171,7 @@ export class HubcastNode {
       resync: () => hub.resyncAll(),
       control: (message) => this.control.receive(message),
     });
-    const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady(), api: this.api, apiKey: this.options.apiKey, logger: this.logger, metrics: this.options.metrics ? this.metrics : undefined });
+    const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady(), api: this.api, apiKey: this.options.apiKey, logger: this.logger, metrics: this.options.metrics ? (how.metrics ?? this.metrics) : undefined });
     this.server.on("request", handler);
     if (listen) {
       await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
-import type { Metrics } from "../metrics.js";
+import type { ScrapeSource } from "../metrics.js";
 import { serveMetrics } from "../metrics.js";
 import type { ApiBackend } from "./api-backend.js";
 import { createApiHandler } from "./api.js";
@@ -28,8 +28,8 @@ export interface HttpState {
   api: ApiBackend;
   apiKey: string;
   logger: Logger;
-  /** Served at /metrics (no authentication); `undefined`: /metrics answers 404. */
-  metrics: Metrics | undefined;
+  /** What /metrics serves (no authentication): the node's own metrics, or a cluster worker's whole-cluster scrape; `undefined`: /metrics answers 404. */
+  metrics: ScrapeSource | undefined;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
