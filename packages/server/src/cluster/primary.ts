@@ -10,6 +10,8 @@ import { LeastConnectionsBalancer } from "./least-connections.js";
 import type { BalancerTarget } from "./least-connections.js";
 import { WORKER_ENV, isWorkerMessage } from "./messages.js";
 import type { PrimaryMessage, WorkerMessage } from "./messages.js";
+import { MetricsCollector } from "./metrics-collector.js";
+import type { MetricsWorker } from "./metrics-collector.js";
 import { workerLink } from "./relay-link.js";
 import { EngineRelay } from "./relay.js";
 import { CrashHistory } from "./restart-policy.js";
@@ -105,9 +107,11 @@ class Slot implements BalancerTarget {
  * worker on SIGTERM/SIGINT (a second signal kills them), logs per-worker stats, and with the
  * memory engine relays engine calls between workers (EngineRelay). Connections reach the
  * workers by node:cluster's round-robin, or through the primary by least connections.
+ * A worker's `/metrics` scrape comes here, and is answered with every worker's metrics.
  */
 class Supervisor {
   private readonly slots: Slot[];
+  private readonly metrics: MetricsCollector;
   private relay: EngineRelay | undefined;
   private balancer: LeastConnectionsBalancer | undefined;
   private url: string | undefined;
@@ -122,6 +126,7 @@ class Supervisor {
 
   constructor(private readonly settings: PrimarySettings) {
     this.slots = Array.from({ length: settings.count }, (_, i) => new Slot(i + 1, settings.restart, settings.logger));
+    this.metrics = new MetricsCollector({ workers: settings.count, logger: settings.logger });
   }
 
   async run(): Promise<number> {
@@ -177,7 +182,46 @@ class Supervisor {
         slot.accepted = message.accepted;
         slot.open = message.open;
         return;
+      case "scrape":
+        this.scrape(slot, message.id);
+        return;
+      case "metrics":
+        this.metrics.report(slot.index, message.id, message.metrics);
+        return;
     }
+  }
+
+  /** Answers worker `asker`'s scrape `id` with every ready worker's metrics, aggregated. */
+  private scrape(asker: Slot, id: number): void {
+    const { logger } = this.settings;
+    const worker = asker.worker;
+    const reply = (text: string | null): void => {
+      if (asker.worker !== worker || worker === undefined) return; // the asker is gone: nobody waits for the answer
+      const message: PrimaryMessage = { hubcast: "scraped", id, text };
+      worker.send(message, (err) => {
+        if (err !== null) logger.warn({ err, worker: asker.index }, "answering a metrics scrape failed");
+      });
+    };
+    const ready = this.slots.filter((s) => s.state === "ready").map((s) => this.metricsWorker(s));
+    this.metrics.collect(ready).then(reply, (err: unknown) => {
+      logger.error({ err }, "aggregating the cluster's metrics failed");
+      reply(null);
+    });
+  }
+
+  /** `slot`'s current process, as the metrics collector asks it. */
+  private metricsWorker(slot: Slot): MetricsWorker {
+    const worker = slot.worker;
+    return {
+      index: slot.index,
+      ask: (id) => {
+        const message: PrimaryMessage = { hubcast: "collect", id };
+        if (worker === undefined) this.metrics.unreachable(slot.index);
+        else worker.send(message, (err) => {
+          if (err !== null) this.metrics.unreachable(slot.index);
+        });
+      },
+    };
   }
 
   /** Logs "hubcast listening" once, when every worker is first ready. */
@@ -194,6 +238,7 @@ class Supervisor {
     const killed = slot.killed;
     slot.worker = undefined;
     slot.state = "down";
+    this.metrics.unreachable(slot.index);
     if (this.stopping) {
       logger.info({ worker: slot.index, workerPid: pid, code, signal }, "worker exited");
       if (code !== 0 && !killed) this.status = 1;

@@ -4,6 +4,7 @@ import { pino } from "pino";
 import type { Logger } from "pino";
 import type { HubcastNode, NodeServices, StartOptions } from "../node.js";
 import type { NodeOptions, ResolvedNodeOptions } from "../options.js";
+import { ClusterScrape, reportMetrics } from "./cluster-scrape.js";
 import { IpcEngine } from "./ipc-engine.js";
 import type { WorkerMessage } from "./messages.js";
 import { isPrimaryMessage } from "./messages.js";
@@ -23,8 +24,9 @@ const STATS_REPORT_MS = 1_000;
 /**
  * The worker side of cluster mode, around the worker's HubcastNode: its log lines name the
  * worker, with the memory engine it runs an IpcEngine over its IPC channel to the primary's
- * relay, it tells the primary when it is ready and how it is doing, and it follows the
- * primary's requests: drain, and (least-connections) serve the sockets it is handed.
+ * relay, it tells the primary when it is ready and how it is doing, it follows the
+ * primary's requests: drain, and (least-connections) serve the sockets it is handed, and
+ * its `/metrics` answers for the whole cluster, aggregated by the primary.
  */
 export class ClusterWorker {
   /** The worker's logger: every line carries `worker: <slot>`. */
@@ -32,6 +34,8 @@ export class ClusterWorker {
   private readonly leastConnections: boolean;
   private accepted = 0;
   private open = 0;
+  private readonly toPrimary = (message: WorkerMessage): boolean => this.send(message);
+  private readonly scrapes = new ClusterScrape(this.toPrimary);
 
   constructor(
     private readonly options: ResolvedNodeOptions,
@@ -55,18 +59,34 @@ export class ClusterWorker {
     return { logger: this.logger, engine: new IpcEngine(link) };
   }
 
-  /** How the node starts: it listens on the shared port unless the primary hands it sockets. */
+  /** How the node starts: it listens on the shared port unless the primary hands it sockets, and scrapes the whole cluster for /metrics. */
   startOptions(): StartOptions {
-    return { listen: !this.leastConnections, listeningMessage: "worker listening" };
+    return { listen: !this.leastConnections, listeningMessage: "worker listening", metrics: this.scrapes };
   }
 
-  /** Once `node` has started: follows the primary's requests (`drain` calls `drain`), and reports ready and stats. */
+  /**
+   * Once `node` has started: follows the primary's requests (`drain` calls `drain`), and
+   * reports ready and stats. A scrape's answer needs a round trip to the primary, so it
+   * cannot arrive before this runs, right after `start()` resolves.
+   */
   attach(node: HubcastNode, drain: () => void): void {
     process.on("message", (message: unknown, handle: unknown) => {
       if (!isPrimaryMessage(message)) return;
-      if (message.hubcast === "drain") drain();
-      else if (handle instanceof Socket) this.serve(node, handle);
-      else this.logger.warn("socket message from the primary without a socket");
+      switch (message.hubcast) {
+        case "drain":
+          drain();
+          return;
+        case "socket":
+          if (handle instanceof Socket) this.serve(node, handle);
+          else this.logger.warn("socket message from the primary without a socket");
+          return;
+        case "collect":
+          reportMetrics(node.metrics, message.id, this.toPrimary, this.logger);
+          return;
+        case "scraped":
+          this.scrapes.answered(message.id, message.text);
+          return;
+      }
     });
     this.send({ hubcast: "ready", url: node.info().address, node: node.id });
     setInterval(() => this.send({ hubcast: "stats", info: node.info() }), STATS_REPORT_MS).unref();
@@ -87,10 +107,12 @@ export class ClusterWorker {
     this.send({ hubcast: "connections", accepted: this.accepted, open: this.open });
   }
 
-  private send(message: WorkerMessage): void {
-    if (process.send === undefined || !process.connected) return;
+  /** Sends `message` to the primary; false when there is no IPC channel to send it on. */
+  private send(message: WorkerMessage): boolean {
+    if (process.send === undefined || !process.connected) return false;
     process.send(message, undefined, {}, (err: Error | null) => {
       if (err !== null && process.connected) this.logger.warn({ err }, "message to the primary failed");
     });
+    return true;
   }
 }
