@@ -62,6 +62,7 @@ export const unsubscribeCatalogue: Readonly<Record<UnsubscribeCode, { name: stri
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
+  protocolError: 1002,
   invalidPayload: 1007,
   messageTooBig: 1009,
   shutdown: 3000,
@@ -83,8 +84,9 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 export const closeCatalogue: Readonly<Record<CloseCode, { name: string; meaning: string }>> = {
   1000: { name: "normal", meaning: "Closed on purpose by the client or the server." },
   1001: { name: "going_away", meaning: "The peer is going away (browser tab closed, server stopping without drain)." },
-  1007: { name: "invalid_payload", meaning: "A text frame was not valid UTF-8." },
-  1009: { name: "message_too_big", meaning: "A frame was larger than the server's maxMessageBytes." },
+  1002: { name: "protocol_error", meaning: "The client broke the WebSocket protocol (an unmasked frame, reserved bits or opcodes, a bad fragment sequence or control frame); the close reason names the fault." },
+  1007: { name: "invalid_payload", meaning: "A text message was not valid UTF-8, or a compressed message did not inflate." },
+  1009: { name: "message_too_big", meaning: "A message was larger than the server's maxMessageBytes (after inflating, when compressed)." },
   3000: { name: "shutdown", meaning: "The node is shutting down; reconnect (to any node)." },
   3001: { name: "server_error", meaning: "The node hit an internal error for this connection; reconnect." },
   3002: { name: "no_pong", meaning: "The client did not answer a ping within pongTimeoutMs." },

@@ -97,14 +97,6 @@ export function processMetrics(): Registry {
   return registry;
 }
 
-/** The close code `ws` sends for its errors other than plain protocol errors (1002). */
-const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
-  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
-  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
-  WS_ERR_INVALID_UTF8: 1007,
-  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
-};
-
 type Child = { inc(value?: number): void };
 
 /** One pre-labelled child per value, created at 0 so every series is scraped from the start. */
@@ -241,13 +233,6 @@ export class Metrics implements ScrapeSource {
   /** The server closed a connection with `code` (a catalogue code; others are counted by number). */
   disconnected(code: number): void {
     this.disconnects.inc({ code: (closeCatalogue as Record<number, { name: string } | undefined>)[code]?.name ?? String(code) });
-  }
-
-  /** `ws` reported a protocol violation and closed the socket itself (1009 too big, 1007 bad UTF-8, 1008 too many parts, 1002 otherwise); other socket errors are not counted. */
-  socketError(err: Error & { code?: unknown }): void {
-    if (typeof err.code !== "string" || !err.code.startsWith("WS_ERR_")) return;
-    const code = WS_ERROR_CLOSE_CODES[err.code] ?? 1002;
-    this.disconnected(code);
   }
 
   /** A connect was refused for its credentials. */

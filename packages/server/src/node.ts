@@ -262,7 +262,6 @@ export class HubcastNode {
     for (const session of this.sessions) session.close(CloseCode.shutdown);
     await this.sessionsEnded(CLOSE_HANDSHAKE_MS);
     for (const session of this.sessions) session.terminate();
-    this.transport.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

@@ -1,15 +1,13 @@
 import { randomUUID } from "node:crypto";
-import type { Duplex } from "node:stream";
 import type { ClientInfo, Codec, Command, ErrorBody, JsonValue, Push } from "@hubcast/protocol";
 import { CloseCode, ErrorCode, UnsubscribeCode, closeCatalogue, shouldReconnect, unsubscribeCatalogue } from "@hubcast/protocol";
-import type { WebSocket } from "ws";
 import { handleCommand } from "./commands.js";
 import type { NodeContext } from "./context.js";
 import type { Subscriber } from "./fanout.js";
 import { CommandRateLimit } from "./limits.js";
 import type { Flushable } from "./write-batch.js";
+import type { ConnectionHandler, WebSocketConnection } from "./transport/connection.js";
 import type { MessageDeflater } from "./transport/deflate.js";
-import { negotiatedDeflate } from "./transport/deflate.js";
 import { buildFrame } from "./transport/frame.js";
 
 /** How long a slow consumer has to read its way to the close frame before its socket is dropped. */
@@ -22,7 +20,7 @@ export type SessionState = "connecting" | "authenticating" | "connected" | "clos
  * pushes, and cleans up its subscriptions when it ends. All output is framed here and
  * written to the raw socket, the same path fan-out uses, so order is kept.
  */
-export class Session implements Subscriber, Flushable {
+export class Session implements Subscriber, Flushable, ConnectionHandler {
   readonly id = randomUUID();
   state: SessionState = "connecting";
   user = "";
@@ -49,19 +47,24 @@ export class Session implements Subscriber, Flushable {
   private queued: Buffer[] | undefined;
   private queuedBytes = 0;
 
+  /**
+   * Adds itself to `registry` (the node's sessions) and leaves it, and gives back its
+   * per-address count, when the socket closes.
+   */
   constructor(
-    private readonly ws: WebSocket,
-    private readonly socket: Duplex,
+    private readonly connection: WebSocketConnection,
     readonly codec: Codec,
     private readonly ctx: NodeContext,
     readonly remoteAddress: string | undefined,
+    private readonly registry: Set<Session>,
   ) {
     const now = Date.now();
-    this.deflater = negotiatedDeflate(ws.extensions) ? ctx.deflater : undefined;
+    this.deflater = connection.deflate ? ctx.deflater : undefined;
     this.connectDeadline = now + ctx.options.connectTimeoutMs;
     const { commandRatePerSecond, commandBurst, maxRateLimitedCommands } = ctx.options;
     if (commandRatePerSecond > 0) this.rateLimit = new CommandRateLimit(commandRatePerSecond, commandBurst, maxRateLimitedCommands, now);
-    ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ctx.connections.perIp.add(remoteAddress ?? "");
+    registry.add(this);
   }
 
   /** How others see this connection. */
@@ -78,7 +81,7 @@ export class Session implements Subscriber, Flushable {
   /** Queues a frame; queued frames go out together at the end of this event-loop turn. */
   writeFrame(frame: Buffer): void {
     if (this.state === "closed") return;
-    if (this.queuedBytes + this.socket.writableLength > this.ctx.options.maxSendBufferBytes) {
+    if (this.queuedBytes + this.connection.socket.writableLength > this.ctx.options.maxSendBufferBytes) {
       this.close(CloseCode.slowConsumer);
       return;
     }
@@ -97,14 +100,15 @@ export class Session implements Subscriber, Flushable {
     if (queued === undefined) return;
     this.queued = undefined;
     this.queuedBytes = 0;
-    if (this.socket.destroyed) return;
+    const socket = this.connection.socket;
+    if (socket.destroyed) return;
     if (queued.length === 1) {
-      this.socket.write(queued[0] as Buffer);
+      socket.write(queued[0] as Buffer);
       return;
     }
-    this.socket.cork();
-    for (const frame of queued) this.socket.write(frame);
-    this.socket.uncork();
+    socket.cork();
+    for (const frame of queued) socket.write(frame);
+    socket.uncork();
   }
 
   sendResult(command: Command, result: unknown): void {
@@ -147,17 +151,17 @@ export class Session implements Subscriber, Flushable {
     }
     this.ctx.logger.debug({ client: this.id, code, reason }, "closing connection");
     if (code !== CloseCode.slowConsumer) this.flush(); // what was queued goes before the close frame
-    this.ws.close(code, reason);
+    this.connection.close(code, reason);
     this.ctx.metrics.disconnected(code);
     // A slow consumer may never read its way to the close frame: drop it after a grace period,
     // so its buffered output is freed. The only per-connection timer, and only on this path.
-    if (code === CloseCode.slowConsumer) setTimeout(() => this.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+    if (code === CloseCode.slowConsumer) setTimeout(() => this.connection.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
     this.markClosed();
   }
 
   /** Drops the socket without a close handshake (a peer that does not answer the close frame). */
   terminate(): void {
-    this.ws.terminate();
+    this.connection.terminate();
     this.markClosed();
   }
 
@@ -197,7 +201,20 @@ export class Session implements Subscriber, Flushable {
     }
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  onProtocolError(code: number, message: string): void {
+    this.ctx.metrics.disconnected(code);
+    this.ctx.logger.debug({ client: this.id, code, message }, "closing connection: WebSocket protocol error");
+    this.markClosed();
+  }
+
+  onClosed(code: number): void {
+    this.markClosed();
+    this.registry.delete(this);
+    this.ctx.connections.perIp.remove(this.remoteAddress ?? "");
+    this.ctx.logger.debug({ client: this.id, code }, "connection closed");
+  }
+
+  onMessage(data: Buffer, isBinary: boolean): void {
     if (this.state === "closed") return;
     if (isBinary !== this.codec.binary) {
       this.ctx.metrics.received("invalid", data.length);

@@ -1,8 +1,7 @@
 import { constants, deflateRawSync } from "node:zlib";
-import type { PerMessageDeflateOptions } from "ws";
 import { buildFrame } from "./frame.js";
 
-/** The extension's name in `Sec-WebSocket-Extensions` and in `ws`'s `WebSocket#extensions`. */
+/** The extension's name in `Sec-WebSocket-Extensions`. */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
 
 /** The LZ77 window every message is deflated with: the RFC default and zlib's largest. */
@@ -61,22 +60,6 @@ export function deflaterFor(options: { compression: boolean; compressionThreshol
   return new MessageDeflater({ thresholdBytes: options.compressionThresholdBytes, level: options.compressionLevel });
 }
 
-/**
- * The `perMessageDeflate` options of the compressing `WebSocketServer`: both directions
- * without context takeover, which the server may impose on any offer (RFC 7692 §7.1.1), so
- * each message stands alone. `ws` only inflates client messages (bounded by maxPayload on the
- * inflated size); outgoing frames are deflated by {@link MessageDeflater}.
- */
-export function perMessageDeflateOptions(options: DeflaterOptions): PerMessageDeflateOptions {
-  return {
-    serverNoContextTakeover: true,
-    clientNoContextTakeover: true,
-    // Used only when `ws` itself sends (a connection turned away at admission).
-    threshold: options.thresholdBytes,
-    zlibDeflateOptions: { level: options.level },
-  };
-}
-
 /** RFC 7230 token characters. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const WINDOW_BITS_VALUE = /^(8|9|1[0-5])$/;
@@ -84,24 +67,29 @@ const WINDOW_BITS_VALUE = /^(8|9|1[0-5])$/;
 type Params = Map<string, string | true>;
 
 /**
- * Whether a client's `Sec-WebSocket-Extensions` header lets this node compress for it: a
- * well-formed permessage-deflate offer whose first offer (the one `ws` accepts) allows our
- * window. Deliberately stricter than `ws`, which answers a header it cannot accept with 400:
- * whatever fails here connects uncompressed instead (a client that asks for a smaller server
- * window than {@link WINDOW_BITS} could not inflate the shared compressed frames).
+ * The `Sec-WebSocket-Extensions` answer to a client's offer, or `undefined` to connect
+ * uncompressed. The node accepts the first permessage-deflate offer, and imposes no context
+ * takeover in both directions (RFC 7692 §7.1.1), so each message stands alone: one deflated
+ * frame then serves every connection, and inflating a client message needs no state kept
+ * between messages. Whatever is malformed, or asks for a server window smaller than
+ * {@link WINDOW_BITS} (the client could not inflate the shared frames), connects uncompressed
+ * instead of failing the handshake.
  */
-export function acceptsDeflateOffer(header: string | undefined): boolean {
-  if (header === undefined) return false;
+export function negotiateDeflate(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
   const offers: Params[] = [];
   for (const element of header.split(",")) {
     const parsed = parseElement(element);
-    if (parsed === undefined) return false;
+    if (parsed === undefined) return undefined;
     if (parsed.name === PERMESSAGE_DEFLATE) offers.push(parsed.params);
   }
-  // `ws` checks every permessage-deflate offer's parameters before it picks the first one.
-  if (offers.length === 0 || !offers.every(validDeflateParams)) return false;
-  const serverWindow = offers[0]?.get("server_max_window_bits");
-  return serverWindow === undefined || Number(serverWindow) === WINDOW_BITS;
+  const first = offers[0];
+  if (first === undefined || !offers.every(validDeflateParams)) return undefined;
+  const serverWindow = first.get("server_max_window_bits");
+  if (serverWindow !== undefined && Number(serverWindow) !== WINDOW_BITS) return undefined;
+  // A server_max_window_bits offer is answered with the same value (RFC 7692 §7.1.2.1).
+  const window = serverWindow === undefined ? "" : `; server_max_window_bits=${WINDOW_BITS}`;
+  return `${PERMESSAGE_DEFLATE}; server_no_context_takeover; client_no_context_takeover${window}`;
 }
 
 /** `name; key; key=value; key="value"`, or `undefined` when it is anything less plain. */
@@ -132,9 +120,4 @@ function validDeflateParams(params: Params): boolean {
     }
   }
   return true;
-}
-
-/** Whether a `ws` socket negotiated permessage-deflate (its `extensions`: the accepted names, comma-separated). */
-export function negotiatedDeflate(extensions: string): boolean {
-  return extensions.split(",").some((name) => name.trim() === PERMESSAGE_DEFLATE);
 }

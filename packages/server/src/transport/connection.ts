@@ -1,0 +1,142 @@
+import type { Socket } from "node:net";
+import type { FrameSink, ReaderLimits } from "./frame-reader.js";
+import { FrameReader, WsClose } from "./frame-reader.js";
+import { closeFrame, pongFrame } from "./frame.js";
+
+/** How long a connection waits for the peer's close frame after sending its own (as `ws` does). */
+const CLOSE_TIMEOUT_MS = 30_000;
+
+/** What a connection reports to the session that owns it. */
+export interface ConnectionHandler {
+  onMessage(data: Buffer, binary: boolean): void;
+  /** The peer broke the WebSocket protocol; the connection is being failed with `code`. */
+  onProtocolError(code: number, message: string): void;
+  /** The socket has closed: with the peer's close code, the code the connection failed with, or 1006. */
+  onClosed(code: number): void;
+}
+
+const kConnection = Symbol("hubcast.connection");
+type TaggedSocket = Socket & { [kConnection]: WebSocketConnection };
+
+/**
+ * One server-side WebSocket connection on a raw socket (RFC 6455): it reads frames, answers
+ * pings, runs the close handshake, and hands whole messages to its handler. Writing data
+ * frames is the session's job: it writes prebuilt frames to {@link socket} directly, the
+ * same bytes for every subscriber.
+ *
+ * Kept small because there is one per client: one object and a {@link FrameReader}, no
+ * closures (the socket listeners are shared functions that find the connection on the
+ * socket), and a timer only while a close handshake is waiting for the peer.
+ */
+export class WebSocketConnection implements FrameSink {
+  private readonly reader: FrameReader;
+  private handler: ConnectionHandler | undefined;
+  private closeSent = false;
+  /** What {@link ConnectionHandler.onClosed} reports. */
+  private closeCode: number = WsClose.abnormal;
+  private closeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    limits: ReaderLimits,
+    /** Whether permessage-deflate was negotiated. */
+    readonly deflate: boolean,
+  ) {
+    this.reader = new FrameReader(this, limits, deflate);
+  }
+
+  /** Starts reading, with `head` (bytes that came with the upgrade request) first. */
+  start(handler: ConnectionHandler, head: Buffer): void {
+    this.handler = handler;
+    const socket = this.socket as TaggedSocket;
+    socket[kConnection] = this;
+    socket.setTimeout(0);
+    socket.setNoDelay(true);
+    socket.on("data", onSocketData);
+    socket.on("end", onSocketEnd);
+    socket.on("error", onSocketError);
+    socket.on("close", onSocketClose);
+    if (head.length > 0) this.reader.push(head);
+  }
+
+  /** Starts the close handshake: sends a close frame, ends the socket when the peer answers (or after 30 s). */
+  close(code: number, reason: string): void {
+    if (this.closeSent || this.socket.destroyed) return;
+    this.closeSent = true;
+    this.socket.write(closeFrame(code, reason));
+    this.closeTimer = setTimeout(destroyConnection, CLOSE_TIMEOUT_MS, this.socket);
+    this.closeTimer.unref();
+  }
+
+  /** Drops the socket at once, without a close handshake. */
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  onMessage(data: Buffer, binary: boolean): void {
+    this.handler?.onMessage(data, binary);
+  }
+
+  onPing(payload: Buffer): void {
+    if (!this.closeSent) this.socket.write(pongFrame(payload));
+  }
+
+  onCloseFrame(code: number, _reason: string): void {
+    this.closeCode = code;
+    if (!this.closeSent) {
+      this.closeSent = true;
+      // Echo the peer's code (RFC 6455 §5.5.1); a close without one is answered without one.
+      this.socket.write(code === WsClose.noStatus ? CLOSE_WITHOUT_CODE : closeFrame(code, ""));
+    }
+    this.socket.end();
+  }
+
+  onProtocolError(code: number, message: string): void {
+    this.closeCode = code;
+    this.handler?.onProtocolError(code, message);
+    if (!this.closeSent) {
+      this.closeSent = true;
+      this.socket.write(closeFrame(code, message));
+    }
+    this.socket.end();
+    // A peer that broke the protocol gets no 30 s of grace to read its close frame.
+    this.closeTimer ??= setTimeout(destroyConnection, 1_000, this.socket);
+    this.closeTimer.unref();
+  }
+
+  /** @internal the socket closed. */
+  closed(): void {
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.handler?.onClosed(this.closeCode);
+    this.handler = undefined;
+  }
+
+  /** @internal bytes arrived. */
+  received(chunk: Buffer): void {
+    this.reader.push(chunk);
+  }
+}
+
+const CLOSE_WITHOUT_CODE = Buffer.from([0x88, 0x00]);
+
+function destroyConnection(socket: Socket): void {
+  socket.destroy();
+}
+
+function onSocketData(this: TaggedSocket, chunk: Buffer): void {
+  this[kConnection].received(chunk);
+}
+
+/** The peer shut its side: finish ours, so the socket closes (sockets upgraded by `http` allow half-open). */
+function onSocketEnd(this: TaggedSocket): void {
+  this.end();
+}
+
+/** Errors end in `close`, which cleans up; without a listener they would crash the process. */
+function onSocketError(this: TaggedSocket): void {
+  this.destroy();
+}
+
+function onSocketClose(this: TaggedSocket): void {
+  this[kConnection].closed();
+}

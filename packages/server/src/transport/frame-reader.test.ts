@@ -1,0 +1,190 @@
+import { randomBytes } from "node:crypto";
+import { constants, deflateRawSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import type { FrameSink } from "./frame-reader.js";
+import { FrameReader, isValidCloseCode } from "./frame-reader.js";
+
+/** Everything a reader reported, in order. */
+class Recorder implements FrameSink {
+  readonly events: unknown[] = [];
+  onMessage(data: Buffer, binary: boolean): void {
+    this.events.push({ message: binary ? Buffer.from(data) : data.toString(), binary });
+  }
+  onPing(payload: Buffer): void {
+    this.events.push({ ping: payload.toString() });
+  }
+  onCloseFrame(code: number, reason: string): void {
+    this.events.push({ close: code, reason });
+  }
+  onProtocolError(code: number, message: string): void {
+    this.events.push({ error: code, message });
+  }
+}
+
+interface FrameOptions {
+  fin?: boolean;
+  rsv?: number;
+  masked?: boolean;
+  /** Claimed payload length, when it is to differ from the payload's (headers alone). */
+  length?: number;
+}
+
+/** A client frame as RFC 6455 §5.2 lays it out, masked with a random key unless told otherwise. */
+function clientFrame(opcode: number, payload: Buffer | string, options: FrameOptions = {}): Buffer {
+  const data = typeof payload === "string" ? Buffer.from(payload) : payload;
+  const length = options.length ?? data.length;
+  const masked = options.masked ?? true;
+  const header: number[] = [((options.fin ?? true) ? 0x80 : 0) | ((options.rsv ?? 0) << 4) | opcode];
+  const maskBit = masked ? 0x80 : 0;
+  if (length < 126) header.push(maskBit | length);
+  else if (length < 65_536) header.push(maskBit | 126, length >> 8, length & 0xff);
+  else {
+    const big = Buffer.alloc(8);
+    big.writeBigUInt64BE(BigInt(length));
+    header.push(maskBit | 127, ...big);
+  }
+  if (!masked) return Buffer.concat([Buffer.from(header), data]);
+  const mask = randomBytes(4);
+  const body = Buffer.from(data.map((byte, i) => byte ^ (mask[i % 4] as number)));
+  return Buffer.concat([Buffer.from(header), mask, body]);
+}
+
+const TEXT = 0x1;
+const BINARY = 0x2;
+const CONTINUATION = 0x0;
+const CLOSE = 0x8;
+const PING = 0x9;
+const PONG = 0xa;
+
+function read(chunks: Buffer[], options: { max?: number; inflate?: boolean } = {}): unknown[] {
+  const recorder = new Recorder();
+  const reader = new FrameReader(recorder, { maxMessageBytes: options.max ?? 1024 }, options.inflate ?? false);
+  for (const chunk of chunks) reader.push(chunk);
+  return recorder.events;
+}
+
+/** Splits bytes into one-byte chunks: the worst case for reassembly. */
+const bytewise = (buffer: Buffer): Buffer[] => [...buffer].map((byte) => Buffer.from([byte]));
+
+function closePayload(code: number, reason: string | Buffer = ""): Buffer {
+  const head = Buffer.alloc(2);
+  head.writeUInt16BE(code);
+  return Buffer.concat([head, typeof reason === "string" ? Buffer.from(reason) : reason]);
+}
+
+/** A message as a permessage-deflate client sends it: raw DEFLATE, sync flush, tail removed. */
+function deflated(text: string): Buffer {
+  const out = deflateRawSync(Buffer.from(text), { finishFlush: constants.Z_SYNC_FLUSH });
+  return out.subarray(0, out.length - 4);
+}
+
+describe("FrameReader", () => {
+  it("reads text and binary messages, several per chunk", () => {
+    const both = Buffer.concat([clientFrame(TEXT, "héllo"), clientFrame(BINARY, Buffer.from([0, 1, 2, 255]))]);
+    expect(read([both])).toEqual([
+      { message: "héllo", binary: false },
+      { message: Buffer.from([0, 1, 2, 255]), binary: true },
+    ]);
+  });
+
+  it("reassembles frames that arrive one byte at a time, with 16-bit and 64-bit lengths", () => {
+    const medium = "m".repeat(300);
+    const large = "l".repeat(70_000);
+    const bytes = Buffer.concat([clientFrame(TEXT, medium), clientFrame(TEXT, large)]);
+    expect(read(bytewise(bytes), { max: 100_000 })).toEqual([
+      { message: medium, binary: false },
+      { message: large, binary: false },
+    ]);
+  });
+
+  it("joins a fragmented message, with control frames between its fragments", () => {
+    const frames = [
+      clientFrame(TEXT, "one ", { fin: false }),
+      clientFrame(PING, "are you there"),
+      clientFrame(CONTINUATION, "two ", { fin: false }),
+      clientFrame(PONG, "ignored"),
+      clientFrame(CONTINUATION, "three"),
+    ];
+    expect(read([Buffer.concat(frames)])).toEqual([{ ping: "are you there" }, { message: "one two three", binary: false }]);
+  });
+
+  it("reports a close frame's code and reason, 1005 when it has none, and reads nothing after it", () => {
+    expect(read([clientFrame(CLOSE, closePayload(4001, "bye")), clientFrame(TEXT, "late")])).toEqual([{ close: 4001, reason: "bye" }]);
+    expect(read([clientFrame(CLOSE, "")])).toEqual([{ close: 1005, reason: "" }]);
+  });
+
+  it.each([
+    ["an unmasked frame", clientFrame(TEXT, "x", { masked: false }), 1002],
+    ["reserved bits without an extension", clientFrame(TEXT, "x", { rsv: 0b100 }), 1002],
+    ["RSV2", clientFrame(TEXT, "x", { rsv: 0b010 }), 1002],
+    ["an unknown data opcode", clientFrame(0x3, "x"), 1002],
+    ["an unknown control opcode", clientFrame(0xb, "x"), 1002],
+    ["a fragmented control frame", clientFrame(PING, "x", { fin: false }), 1002],
+    ["a control frame over 125 bytes", clientFrame(PING, "p".repeat(126)), 1002],
+    ["a continuation with nothing to continue", clientFrame(CONTINUATION, "x"), 1002],
+    ["a new message inside a fragmented one", Buffer.concat([clientFrame(TEXT, "a", { fin: false }), clientFrame(TEXT, "b")]), 1002],
+    ["a text message that is not UTF-8", clientFrame(TEXT, Buffer.from([0xc3, 0x28])), 1007],
+    ["a close frame with a one-byte payload", clientFrame(CLOSE, Buffer.from([3])), 1002],
+    ["a close frame with code 1005", clientFrame(CLOSE, closePayload(1005)), 1002],
+    ["a close frame with code 999", clientFrame(CLOSE, closePayload(999)), 1002],
+    ["a close frame whose reason is not UTF-8", clientFrame(CLOSE, closePayload(1000, Buffer.from([0xff]))), 1007],
+    ["a frame over maxMessageBytes", clientFrame(BINARY, Buffer.alloc(1025)), 1009],
+    ["fragments over maxMessageBytes together", Buffer.concat([clientFrame(BINARY, Buffer.alloc(600), { fin: false }), clientFrame(CONTINUATION, Buffer.alloc(600))]), 1009],
+  ])("fails the connection on %s", (_what, bytes, code) => {
+    const events = read([bytes]);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ error: code });
+  });
+
+  it("refuses an oversized frame from its header alone, before its payload is buffered", () => {
+    expect(read([clientFrame(BINARY, Buffer.alloc(0), { length: 2 ** 40 })])).toMatchObject([{ error: 1009 }]);
+    expect(read([clientFrame(BINARY, Buffer.alloc(0), { length: 5_000 })])).toMatchObject([{ error: 1009 }]);
+  });
+
+  it("keeps a binary message's bytes as they are, UTF-8 or not", () => {
+    expect(read([clientFrame(BINARY, Buffer.from([0xc3, 0x28]))])).toEqual([{ message: Buffer.from([0xc3, 0x28]), binary: true }]);
+  });
+
+  it("reports nothing more once it has failed", () => {
+    expect(read([clientFrame(TEXT, "x", { masked: false }), clientFrame(TEXT, "after")])).toHaveLength(1);
+  });
+
+  describe("with permessage-deflate", () => {
+    it("inflates compressed messages, whole or fragmented, and passes uncompressed ones through", () => {
+      const compressed = deflated("hello hello hello hello");
+      const half = Math.floor(compressed.length / 2);
+      const frames = [
+        clientFrame(TEXT, compressed, { rsv: 0b100 }),
+        clientFrame(TEXT, compressed.subarray(0, half), { rsv: 0b100, fin: false }),
+        clientFrame(CONTINUATION, compressed.subarray(half)),
+        clientFrame(TEXT, "plain"),
+      ];
+      expect(read(bytewise(Buffer.concat(frames)), { inflate: true })).toEqual([
+        { message: "hello hello hello hello", binary: false },
+        { message: "hello hello hello hello", binary: false },
+        { message: "plain", binary: false },
+      ]);
+    });
+
+    it("fails with 1009 when the inflated message is over maxMessageBytes", () => {
+      const bomb = deflated("z".repeat(100_000));
+      expect(bomb.length).toBeLessThan(1024);
+      expect(read([clientFrame(TEXT, bomb, { rsv: 0b100 })], { inflate: true })).toMatchObject([{ error: 1009 }]);
+    });
+
+    it.each([
+      ["data that is not DEFLATE", clientFrame(TEXT, Buffer.from([0xff, 0xff, 0xff, 0xff]), { rsv: 0b100 }), 1007],
+      ["RSV1 on a continuation frame", Buffer.concat([clientFrame(TEXT, "a", { fin: false }), clientFrame(CONTINUATION, "b", { rsv: 0b100 })]), 1002],
+      ["RSV1 on a control frame", clientFrame(PING, "x", { rsv: 0b100 }), 1002],
+    ])("fails the connection on %s", (_what, bytes, code) => {
+      expect(read([bytes], { inflate: true })).toMatchObject([{ error: code }]);
+    });
+  });
+});
+
+describe("isValidCloseCode", () => {
+  it("accepts the codes a peer may send and refuses the reserved ones", () => {
+    for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999]) expect(isValidCloseCode(code)).toBe(true);
+    for (const code of [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000]) expect(isValidCloseCode(code)).toBe(false);
+  });
+});
