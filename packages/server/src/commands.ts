@@ -49,7 +49,7 @@ function channelOptions(ctx: NodeContext, channel: string): ResolvedChannelOptio
 }
 
 function requireSubscribed(session: Session, channel: string, what: string): void {
-  if (session.subscriptions.get(channel) !== true) {
+  if (session.subscription(channel) !== true) {
     throw new ReplyError(ErrorCode.permissionDenied, `subscribe to "${channel}" before reading its ${what}`);
   }
 }
@@ -117,12 +117,12 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
   const connection = { user: session.user, channels: session.listedChannels };
   await authorizeSubscribe({ access: options.subscribe, channel, token, connection, tokens: ctx.auth.tokens });
   if (!session.isOpen) return { result: undefined as never }; // closed while a channel token was checked
-  if (session.subscriptions.has(channel)) throw new ReplyError(ErrorCode.alreadySubscribed, `already subscribed to "${channel}"`);
-  if (session.subscriptions.size >= ctx.options.maxSubscriptionsPerConnection) {
+  if (session.subscription(channel) !== undefined) throw new ReplyError(ErrorCode.alreadySubscribed, `already subscribed to "${channel}"`);
+  if (session.subscriptionCount >= ctx.options.maxSubscriptionsPerConnection) {
     ctx.metrics.limitRejected("subscriptions");
     throw new ReplyError(ErrorCode.limitExceeded, `a connection may hold ${ctx.options.maxSubscriptionsPerConnection} subscriptions (maxSubscriptionsPerConnection)`);
   }
-  session.subscriptions.set(channel, false);
+  session.setSubscription(channel, false);
   let page: HistoryPage | undefined;
   try {
     // Broker first, then history: whatever is published after the read is buffered by the Hub.
@@ -132,13 +132,13 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
       page = await backend(ctx, "history read", ctx.engine.history.read(channel, query, options.history));
     }
     if (options.presence) await backend(ctx, "presence add", ctx.engine.presence.add(channel, session.clientInfo));
-    if (options.presence && session.subscriptions.get(channel) !== false) {
+    if (options.presence && session.subscription(channel) !== false) {
       // Unsubscribed or closed while we awaited: undo the entry release() removed too early.
       // The reply still goes out; afterReply sees the cancellation and sends nothing more.
       await backend(ctx, "presence remove", ctx.engine.presence.remove(channel, session.id));
     }
   } catch (err) {
-    if (session.subscriptions.get(channel) === false) session.release(channel);
+    if (session.subscription(channel) === false) session.release(channel);
     throw err;
   }
   const recovered = since !== undefined && page !== undefined ? recoverSince(since, page) : undefined;
@@ -152,7 +152,7 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
   const afterReply = (): void => {
     // The Hub follows the reply with whatever arrived after `position`, in order.
     if (!ctx.hub.promote(channel, session, page?.position)) return; // unsubscribed or closed meanwhile
-    session.subscriptions.set(channel, true);
+    session.setSubscription(channel, true);
     if (options.joinLeave) {
       ctx.engine.broker.publishJoin(channel, session.clientInfo).catch((err: unknown) => {
         ctx.logger.warn({ err, channel }, "join push failed");

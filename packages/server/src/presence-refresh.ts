@@ -23,8 +23,7 @@ export class PresenceRefresher {
   refresh(): void {
     for (const session of this.sessions) {
       if (session.state !== "connected") continue;
-      for (const [channel, live] of session.subscriptions) {
-        if (!live) continue;
+      for (const channel of session.liveChannels()) {
         const lookup = this.rules.lookup(channel);
         if (lookup.ok && lookup.options.presence) this.presence.add(channel, session.clientInfo).catch(this.onError);
       }

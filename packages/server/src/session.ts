@@ -29,8 +29,8 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
   listedChannels: readonly string[] = [];
   /** When the credentials expire, in ms since the Unix epoch (the sweep then closes with 3005); 0 for never. */
   expiresAt = 0;
-  /** Channels subscribed (`true`) or being subscribed (`false`). */
-  readonly subscriptions = new Map<string, boolean>();
+  /** Channels subscribed (`true`) or being subscribed (`false`); made on the first subscribe, since many connections never hold one. */
+  private subscriptions: Map<string, boolean> | undefined;
   /** The node's deflater if this connection negotiated permessage-deflate, else `undefined` (see {@link Subscriber.deflater}). */
   readonly deflater: MessageDeflater | undefined;
 
@@ -44,7 +44,8 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
   private readonly rateLimit: CommandRateLimit | undefined;
   private countedUser = false;
   /** Frames waiting for the end of this event-loop turn; allocated only while there are some. */
-  private queued: Buffer[] | undefined;
+  /** One frame, the common case, or several; no array is made for a single frame. */
+  private queued: Buffer | Buffer[] | undefined;
   private queuedBytes = 0;
 
   /**
@@ -78,6 +79,26 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     return this.state !== "closed";
   }
 
+  /** `true` when subscribed to `channel`, `false` while the subscribe is in flight, else `undefined`. */
+  subscription(channel: string): boolean | undefined {
+    return this.subscriptions?.get(channel);
+  }
+
+  /** Records a subscription: in flight (`live` false) or complete. */
+  setSubscription(channel: string, live: boolean): void {
+    (this.subscriptions ??= new Map()).set(channel, live);
+  }
+
+  get subscriptionCount(): number {
+    return this.subscriptions?.size ?? 0;
+  }
+
+  /** The channels this connection is subscribed to, in flight ones left out. */
+  *liveChannels(): Iterable<string> {
+    if (this.subscriptions === undefined) return;
+    for (const [channel, live] of this.subscriptions) if (live) yield channel;
+  }
+
   /** Queues a frame; queued frames go out together at the end of this event-loop turn. */
   writeFrame(frame: Buffer): void {
     if (this.state === "closed") return;
@@ -85,11 +106,14 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
       this.close(CloseCode.slowConsumer);
       return;
     }
-    if (this.queued === undefined) {
-      this.queued = [frame];
+    const queued = this.queued;
+    if (queued === undefined) {
+      this.queued = frame;
       this.ctx.writes.add(this);
+    } else if (Array.isArray(queued)) {
+      queued.push(frame);
     } else {
-      this.queued.push(frame);
+      this.queued = [queued, frame];
     }
     this.queuedBytes += frame.length;
   }
@@ -102,8 +126,8 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     this.queuedBytes = 0;
     const socket = this.connection.socket;
     if (socket.destroyed) return;
-    if (queued.length === 1) {
-      socket.write(queued[0] as Buffer);
+    if (!Array.isArray(queued)) {
+      socket.write(queued);
       return;
     }
     socket.cork();
@@ -130,7 +154,7 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
   }
 
   resubscribeRequired(channel: string): void {
-    if (!this.subscriptions.has(channel)) return;
+    if (this.subscription(channel) === undefined) return;
     const code = UnsubscribeCode.insufficientState;
     this.sendPush({ type: "unsubscribe", body: { channel, code, reason: unsubscribeCatalogue[code].name, resubscribe: true } });
     this.release(channel);
@@ -177,7 +201,7 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     if (this.state === "closed") return;
     this.state = "closed";
     if (this.countedUser) this.ctx.connections.perUser.remove(this.user);
-    for (const channel of this.subscriptions.keys()) this.release(channel);
+    if (this.subscriptions !== undefined) for (const channel of [...this.subscriptions.keys()]) this.release(channel);
   }
 
   /**
@@ -185,10 +209,13 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
    * removed for pending ones too, since their entry may already be written.
    */
   release(channel: string): void {
-    const live = this.subscriptions.get(channel);
+    const live = this.subscriptions?.get(channel);
     if (live === undefined) return;
-    this.subscriptions.delete(channel);
-    if (this.subscriptions.size === 0) this.idleSince = Date.now();
+    this.subscriptions?.delete(channel);
+    if (this.subscriptions?.size === 0) {
+      this.subscriptions = undefined;
+      this.idleSince = Date.now();
+    }
     this.ctx.hub.remove(channel, this);
     const lookup = this.ctx.rules.lookup(channel);
     if (!lookup.ok) return;
