@@ -201,7 +201,7 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     if (this.state === "closed") return;
     this.state = "closed";
     if (this.countedUser) this.ctx.connections.perUser.remove(this.user);
-    if (this.subscriptions !== undefined) for (const channel of [...this.subscriptions.keys()]) this.release(channel);
+    if (this.subscriptions !== undefined) for (const channel of this.subscriptions.keys()) this.release(channel);
   }
 
   /**

@@ -3,6 +3,7 @@ import { constants, deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { FrameSink } from "./frame-reader.js";
 import { FrameReader, isValidCloseCode } from "./frame-reader.js";
+import { Opcode } from "./frame.js";
 
 /** Everything a reader reported, in order. */
 class Recorder implements FrameSink {
@@ -49,12 +50,7 @@ function clientFrame(opcode: number, payload: Buffer | string, options: FrameOpt
   return Buffer.concat([Buffer.from(header), mask, body]);
 }
 
-const TEXT = 0x1;
-const BINARY = 0x2;
-const CONTINUATION = 0x0;
-const CLOSE = 0x8;
-const PING = 0x9;
-const PONG = 0xa;
+const { text: TEXT, binary: BINARY, continuation: CONTINUATION, close: CLOSE, ping: PING, pong: PONG } = Opcode;
 
 function read(chunks: Buffer[], options: { max?: number; inflate?: boolean } = {}): unknown[] {
   const recorder = new Recorder();

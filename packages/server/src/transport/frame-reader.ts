@@ -1,14 +1,14 @@
 import { isUtf8 } from "node:buffer";
 import { constants, inflateRawSync } from "node:zlib";
+import { CloseCode } from "@hubcast/protocol";
+import { Opcode } from "./frame.js";
 
-/** WebSocket close codes the reader fails a connection with (RFC 6455 §7.4.1). */
+/** Close codes that are never sent on the wire, only reported (RFC 6455 §7.4.1). */
 export const WsClose = {
-  normal: 1000,
-  protocolError: 1002,
+  /** A close frame without a code. */
   noStatus: 1005,
+  /** The socket closed without a close frame. */
   abnormal: 1006,
-  invalidPayload: 1007,
-  tooBig: 1009,
 } as const;
 
 /** What the reader hands on: whole messages, control frames, and the reason it gave up. */
@@ -27,12 +27,6 @@ export interface ReaderLimits {
   maxMessageBytes: number;
 }
 
-const OP_CONTINUATION = 0x0;
-const OP_TEXT = 0x1;
-const OP_BINARY = 0x2;
-const OP_CLOSE = 0x8;
-const OP_PING = 0x9;
-const OP_PONG = 0xa;
 
 /** The empty stored block a sender strips from each compressed message (RFC 7692 §7.2.2). */
 const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -109,10 +103,10 @@ export class FrameReader {
       const fin = (first & 0x80) !== 0;
       const rsv1 = (first & 0x40) !== 0;
       const opcode = first & 0x0f;
-      if ((first & 0x30) !== 0 || (rsv1 && (!this.inflate || opcode === OP_CONTINUATION || opcode >= OP_CLOSE))) {
-        return this.fail(WsClose.protocolError, "reserved bits set without a negotiated extension");
+      if ((first & 0x30) !== 0 || (rsv1 && (!this.inflate || opcode === Opcode.continuation || opcode >= Opcode.close))) {
+        return this.fail(CloseCode.protocolError, "reserved bits set without a negotiated extension");
       }
-      if ((second & 0x80) === 0) return this.fail(WsClose.protocolError, "client frames must be masked");
+      if ((second & 0x80) === 0) return this.fail(CloseCode.protocolError, "client frames must be masked");
       let length = second & 0x7f;
       let headerLength = 2;
       if (length === 126) {
@@ -124,13 +118,13 @@ export class FrameReader {
         if (available < headerLength + 4) return this.waitFor(offset, headerLength + 4);
         const high = buffer.readUInt32BE(offset + 2);
         // Anything at or past 2^32 bytes is over every limit this node can be given.
-        if (high !== 0) return this.fail(WsClose.tooBig, "message larger than maxMessageBytes");
+        if (high !== 0) return this.fail(CloseCode.messageTooBig, "message larger than maxMessageBytes");
         length = buffer.readUInt32BE(offset + 6);
       }
-      const control = opcode >= OP_CLOSE;
+      const control = opcode >= Opcode.close;
       if (control) {
-        if (!fin) return this.fail(WsClose.protocolError, "control frames must not be fragmented");
-        if (length > 125) return this.fail(WsClose.protocolError, "control frame payload longer than 125 bytes");
+        if (!fin) return this.fail(CloseCode.protocolError, "control frames must not be fragmented");
+        if (length > 125) return this.fail(CloseCode.protocolError, "control frame payload longer than 125 bytes");
       } else if (!this.checkDataFrame(opcode, length)) {
         return offset;
       }
@@ -148,20 +142,20 @@ export class FrameReader {
 
   /** Checks a data frame's opcode against the fragmentation state, and its size against the limit. */
   private checkDataFrame(opcode: number, length: number): boolean {
-    if (opcode === OP_CONTINUATION) {
-      if (this.fragments === undefined) return this.failed0(WsClose.protocolError, "continuation frame without a message to continue");
-    } else if (opcode === OP_TEXT || opcode === OP_BINARY) {
-      if (this.fragments !== undefined) return this.failed0(WsClose.protocolError, "new message before the fragmented one was finished");
+    if (opcode === Opcode.continuation) {
+      if (this.fragments === undefined) return this.refuse(CloseCode.protocolError, "continuation frame without a message to continue");
+    } else if (opcode === Opcode.text || opcode === Opcode.binary) {
+      if (this.fragments !== undefined) return this.refuse(CloseCode.protocolError, "new message before the fragmented one was finished");
     } else {
-      return this.failed0(WsClose.protocolError, `unknown opcode ${opcode}`);
+      return this.refuse(CloseCode.protocolError, `unknown opcode ${opcode}`);
     }
-    if (this.fragmentBytes + length > this.limits.maxMessageBytes) return this.failed0(WsClose.tooBig, "message larger than maxMessageBytes");
+    if (this.fragmentBytes + length > this.limits.maxMessageBytes) return this.refuse(CloseCode.messageTooBig, "message larger than maxMessageBytes");
     return true;
   }
 
   private dataFrame(opcode: number, fin: boolean, compressed: boolean, payload: Buffer): void {
-    if (opcode !== OP_CONTINUATION) {
-      this.fragmentBinary = opcode === OP_BINARY;
+    if (opcode !== Opcode.continuation) {
+      this.fragmentBinary = opcode === Opcode.binary;
       this.fragmentCompressed = compressed;
       if (fin) {
         this.message(payload);
@@ -189,24 +183,24 @@ export class FrameReader {
         });
       } catch (err) {
         const tooBig = (err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE";
-        this.fail(tooBig ? WsClose.tooBig : WsClose.invalidPayload, tooBig ? "message larger than maxMessageBytes once inflated" : "compressed message could not be inflated");
+        this.fail(tooBig ? CloseCode.messageTooBig : CloseCode.invalidPayload, tooBig ? "message larger than maxMessageBytes once inflated" : "compressed message could not be inflated");
         return;
       }
     }
     if (!this.fragmentBinary && !isUtf8(data)) {
-      this.fail(WsClose.invalidPayload, "text message is not valid UTF-8");
+      this.fail(CloseCode.invalidPayload, "text message is not valid UTF-8");
       return;
     }
     this.sink.onMessage(data, this.fragmentBinary);
   }
 
   private controlFrame(opcode: number, payload: Buffer): void {
-    if (opcode === OP_PING) {
+    if (opcode === Opcode.ping) {
       this.sink.onPing(payload);
-    } else if (opcode === OP_CLOSE) {
+    } else if (opcode === Opcode.close) {
       this.closeFrame(payload);
-    } else if (opcode !== OP_PONG) {
-      this.fail(WsClose.protocolError, `unknown opcode ${opcode}`);
+    } else if (opcode !== Opcode.pong) {
+      this.fail(CloseCode.protocolError, `unknown opcode ${opcode}`);
     }
   }
 
@@ -216,17 +210,17 @@ export class FrameReader {
       return;
     }
     if (payload.length === 1) {
-      this.fail(WsClose.protocolError, "close frame with a one-byte payload");
+      this.fail(CloseCode.protocolError, "close frame with a one-byte payload");
       return;
     }
     const code = payload.readUInt16BE(0);
     if (!isValidCloseCode(code)) {
-      this.fail(WsClose.protocolError, `invalid close code ${code}`);
+      this.fail(CloseCode.protocolError, `invalid close code ${code}`);
       return;
     }
     const reason = payload.subarray(2);
     if (!isUtf8(reason)) {
-      this.fail(WsClose.invalidPayload, "close reason is not valid UTF-8");
+      this.fail(CloseCode.invalidPayload, "close reason is not valid UTF-8");
       return;
     }
     // Nothing after a close frame is read (RFC 6455 §5.5.1).
@@ -248,7 +242,8 @@ export class FrameReader {
     return 0;
   }
 
-  private failed0(code: number, message: string): false {
+  /** {@link fail}, for checks that answer whether parsing may go on. */
+  private refuse(code: number, message: string): false {
     this.fail(code, message);
     return false;
   }

@@ -1,7 +1,12 @@
-const OP_TEXT = 0x1;
-const OP_BINARY = 0x2;
-const OP_CLOSE = 0x8;
-const OP_PONG = 0xa;
+/** WebSocket opcodes (RFC 6455 §5.2), shared by the frames the node builds and the frames it reads. */
+export const Opcode = {
+  continuation: 0x0,
+  text: 0x1,
+  binary: 0x2,
+  close: 0x8,
+  ping: 0x9,
+  pong: 0xa,
+} as const;
 
 /**
  * Builds one unmasked, unfragmented server WebSocket frame (RFC 6455 §5.2) in a single
@@ -10,7 +15,7 @@ const OP_PONG = 0xa;
  * deflated, which only a connection that negotiated the extension may receive.
  */
 export function buildFrame(payload: Uint8Array, binary: boolean, compressed = false): Buffer {
-  return frameWithOpcode(binary ? OP_BINARY : OP_TEXT, payload, compressed);
+  return frameWithOpcode(binary ? Opcode.binary : Opcode.text, payload, compressed);
 }
 
 /** A close frame: the code and a reason cut to fit the 125-byte control frame limit. */
@@ -20,12 +25,12 @@ export function closeFrame(code: number, reason: string): Buffer {
   const payload = Buffer.allocUnsafe(2 + text.length);
   payload.writeUInt16BE(code, 0);
   text.copy(payload, 2);
-  return frameWithOpcode(OP_CLOSE, payload, false);
+  return frameWithOpcode(Opcode.close, payload, false);
 }
 
 /** The pong answering a ping: the same payload back (RFC 6455 §5.5.3). */
 export function pongFrame(payload: Uint8Array): Buffer {
-  return frameWithOpcode(OP_PONG, payload, false);
+  return frameWithOpcode(Opcode.pong, payload, false);
 }
 
 function frameWithOpcode(opcode: number, payload: Uint8Array, compressed: boolean): Buffer {
