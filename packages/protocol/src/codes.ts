@@ -90,7 +90,7 @@ export const closeCatalogue: Readonly<Record<CloseCode, { name: string; meaning:
   3000: { name: "shutdown", meaning: "The node is shutting down; reconnect (to any node)." },
   3001: { name: "server_error", meaning: "The node hit an internal error for this connection; reconnect." },
   3002: { name: "no_pong", meaning: "The client did not answer a ping within pongTimeoutMs." },
-  3003: { name: "slow_consumer", meaning: "The client read too slowly and its send buffer passed maxSendBufferBytes; reconnect and recover." },
+  3003: { name: "slow_consumer", meaning: "The connection made the node hold more than maxConnectionBytes, mostly output a client reads too slowly; reconnect and recover." },
   3004: { name: "connect_timeout", meaning: "No `connect` command arrived within connectTimeoutMs of the socket opening." },
   3005: { name: "token_expired", meaning: "The connection's token expired and was not refreshed; reconnect with a fresh token." },
   3006: { name: "rate_limited", meaning: "The client kept sending commands over its rate limit; reconnect after a backoff." },

@@ -4,3 +4,4 @@ export * from "./validate.js";
 export * from "./codec.js";
 export * from "./json-codec.js";
 export * from "./protobuf-codec.js";
+export * from "./data-limits.js";

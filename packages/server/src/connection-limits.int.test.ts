@@ -84,7 +84,7 @@ describe("per-connection and per-node limits", () => {
   });
 
   it("disconnects a slow reader with slow_consumer while fast readers keep receiving everything", async () => {
-    const { node, wsUrl } = await cluster.node({ maxSendBufferBytes: 64 * 1024, commandRatePerSecond: 0 });
+    const { node, wsUrl } = await cluster.node({ maxConnectionBytes: 64 * 1024, commandRatePerSecond: 0 });
     const fast = await Promise.all([cluster.client(wsUrl), cluster.client(wsUrl)]);
     for (const c of fast) await c.ok("subscribe", { channel: "plain:firehose" });
     const slow = await StalledSocket.open(wsUrl, [{ id: 1, connect: {} }, { id: 2, subscribe: { channel: "plain:firehose" } }]);

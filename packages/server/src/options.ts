@@ -1,3 +1,4 @@
+import { MAX_DATA_DEPTH } from "@hubcast/protocol";
 import type { ChannelOptions } from "./channels.js";
 import { checkBoolean, checkInteger, checkKnownKeys, checkSecret, checkString, OptionError } from "./validation.js";
 
@@ -27,8 +28,23 @@ export interface NodeOptions {
   compressionThresholdBytes?: number;
   /** With compression, the zlib level: 1 (fastest) to 9 (smallest). @default 3 */
   compressionLevel?: number;
-  /** A connection whose unsent output passes this many bytes is a slow consumer and is closed (3003). @default 4_194_304 */
-  maxSendBufferBytes?: number;
+  /**
+   * The memory budget of one connection, in bytes: everything the node holds for it (unsent
+   * output: queued replies, pushes and pongs and the socket's send buffer; unfinished input: a
+   * partial frame, the fragments of an unfinished message). Past it the connection is closed
+   * with 3003 `slow_consumer`. Replaces `maxSendBufferBytes`. @default 4_194_304
+   */
+  maxConnectionBytes?: number;
+  /** Deepest nesting of arrays and objects accepted in publication data, from every source (clients, server API, emitter); deeper data is refused with 107 / HTTP 400. @default 64 */
+  maxDataDepth?: number;
+  /** How long an HTTP client may take to send its request headers (upgrades included), in ms; slower ones get 408 and are closed. @default 10_000 */
+  headersTimeoutMs?: number;
+  /** How long an HTTP client may take to send a whole request (headers and body), in ms. @default 30_000 */
+  requestTimeoutMs?: number;
+  /** With the memory engine, most bytes of publications retained in history on this node; past it the oldest publications of the least recently published channels are dropped. @default 134_217_728 */
+  memoryHistoryMaxBytes?: number;
+  /** With the memory engine, most channels holding a history stream (position included) on this node; past it the least recently published channel's stream is dropped. @default 100_000 */
+  memoryHistoryMaxChannels?: number;
   /** Longest channel name, in characters. @default 255 */
   maxChannelLength?: number;
   /** Serve the demo chat page at `/`. @default true */
@@ -115,7 +131,10 @@ export const NODE_OPTION_KEYS = [
   "compression",
   "compressionThresholdBytes",
   "compressionLevel",
-  "maxSendBufferBytes",
+  "maxConnectionBytes",
+  "maxDataDepth",
+  "headersTimeoutMs",
+  "requestTimeoutMs",
   "maxChannelLength",
   "demo",
   "channel",
@@ -125,6 +144,8 @@ export const NODE_OPTION_KEYS = [
   "redisUrl",
   "redisCluster",
   "redisPrefix",
+  "memoryHistoryMaxBytes",
+  "memoryHistoryMaxChannels",
   "presenceTtlMs",
   "nodeTtlMs",
   "advertiseUrl",
@@ -165,7 +186,10 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   compression: false,
   compressionThresholdBytes: 1024,
   compressionLevel: 3,
-  maxSendBufferBytes: 4_194_304,
+  maxConnectionBytes: 4_194_304,
+  maxDataDepth: 64,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
   maxChannelLength: 255,
   demo: true,
   channel: {},
@@ -175,6 +199,8 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   redisUrl: "redis://127.0.0.1:6379",
   redisCluster: "",
   redisPrefix: "hubcast",
+  memoryHistoryMaxBytes: 134_217_728,
+  memoryHistoryMaxChannels: 100_000,
   presenceTtlMs: 30_000,
   nodeTtlMs: 15_000,
   advertiseUrl: "",
@@ -208,8 +234,16 @@ export const BALANCING = ["round-robin", "least-connections"] as const;
 export const MAX_WORKERS = 1_024;
 const REDIS_URL = /^rediss?:\/\/\S+$/;
 
+/** Options renamed since an earlier release: naming one says what to write instead. */
+const RENAMED_OPTIONS: Readonly<Record<string, string>> = {
+  maxSendBufferBytes: "maxConnectionBytes (it now bounds everything a connection holds, input and output)",
+};
+
 /** Applies defaults with `??`, validates every field, freezes. Throws {@link OptionError}. */
 export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions {
+  for (const [old, now] of Object.entries(RENAMED_OPTIONS)) {
+    if (old in opts) throw new OptionError(old, `was renamed: use ${now}`);
+  }
   checkKnownKeys("", opts, NODE_OPTION_KEYS);
   const d = NODE_DEFAULTS;
   const o = {
@@ -223,7 +257,10 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     compression: checkBoolean("compression", opts.compression ?? d.compression),
     compressionThresholdBytes: checkInteger("compressionThresholdBytes", opts.compressionThresholdBytes ?? d.compressionThresholdBytes, 0, 64 * 1024 * 1024),
     compressionLevel: checkInteger("compressionLevel", opts.compressionLevel ?? d.compressionLevel, 1, 9),
-    maxSendBufferBytes: checkInteger("maxSendBufferBytes", opts.maxSendBufferBytes ?? d.maxSendBufferBytes, 1024),
+    maxConnectionBytes: checkInteger("maxConnectionBytes", opts.maxConnectionBytes ?? d.maxConnectionBytes, 1024),
+    maxDataDepth: checkInteger("maxDataDepth", opts.maxDataDepth ?? d.maxDataDepth, 1, MAX_DATA_DEPTH),
+    headersTimeoutMs: checkInteger("headersTimeoutMs", opts.headersTimeoutMs ?? d.headersTimeoutMs, 100),
+    requestTimeoutMs: checkInteger("requestTimeoutMs", opts.requestTimeoutMs ?? d.requestTimeoutMs, 100),
     maxChannelLength: checkInteger("maxChannelLength", opts.maxChannelLength ?? d.maxChannelLength, 1, 1024),
     demo: checkBoolean("demo", opts.demo ?? d.demo),
     channel: opts.channel ?? d.channel,
@@ -233,6 +270,8 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     redisUrl: checkString("redisUrl", opts.redisUrl ?? d.redisUrl, REDIS_URL, "a redis:// or rediss:// URL"),
     redisCluster: checkString("redisCluster", opts.redisCluster ?? d.redisCluster, /^(|rediss?:\/\/[^\s,]+(,rediss?:\/\/[^\s,]+)*)$/, "comma-separated redis:// URLs of cluster nodes"),
     redisPrefix: checkString("redisPrefix", opts.redisPrefix ?? d.redisPrefix, /^[A-Za-z0-9_.:-]{1,64}$/, "1-64 of A-Z a-z 0-9 _ . : -"),
+    memoryHistoryMaxBytes: checkInteger("memoryHistoryMaxBytes", opts.memoryHistoryMaxBytes ?? d.memoryHistoryMaxBytes, 1024),
+    memoryHistoryMaxChannels: checkInteger("memoryHistoryMaxChannels", opts.memoryHistoryMaxChannels ?? d.memoryHistoryMaxChannels, 1),
     presenceTtlMs: checkInteger("presenceTtlMs", opts.presenceTtlMs ?? d.presenceTtlMs, 100),
     nodeTtlMs: checkInteger("nodeTtlMs", opts.nodeTtlMs ?? d.nodeTtlMs, 100),
     advertiseUrl: checkString("advertiseUrl", opts.advertiseUrl ?? d.advertiseUrl, /^(|https?:\/\/\S+)$/, "an http:// or https:// URL"),
@@ -258,6 +297,12 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     balancing: checkString("balancing", opts.balancing ?? d.balancing, new RegExp(`^(${BALANCING.join("|")})$`), `one of ${BALANCING.join(", ")}`),
     workerStatsIntervalMs: checkInteger("workerStatsIntervalMs", opts.workerStatsIntervalMs ?? d.workerStatsIntervalMs, 0),
   };
+  if (o.requestTimeoutMs < o.headersTimeoutMs) {
+    throw new OptionError("requestTimeoutMs", `must be at least headersTimeoutMs (${o.headersTimeoutMs}), got ${o.requestTimeoutMs}`);
+  }
+  if (o.maxConnectionBytes < o.maxMessageBytes) {
+    throw new OptionError("maxConnectionBytes", `must be at least maxMessageBytes (${o.maxMessageBytes}), so one whole message fits the budget, got ${o.maxConnectionBytes}`);
+  }
   if (o.pongTimeoutMs >= o.pingIntervalMs) {
     throw new OptionError("pongTimeoutMs", `must be less than pingIntervalMs (${o.pingIntervalMs}), got ${o.pongTimeoutMs}`);
   }

@@ -102,7 +102,7 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
   /** Queues a frame; queued frames go out together at the end of this event-loop turn. */
   writeFrame(frame: Buffer): void {
     if (this.state === "closed") return;
-    if (this.queuedBytes + this.connection.socket.writableLength > this.ctx.options.maxSendBufferBytes) {
+    if (this.queuedBytes + this.connection.socket.writableLength > this.ctx.options.maxConnectionBytes) {
       this.close(CloseCode.slowConsumer);
       return;
     }
