@@ -21,25 +21,33 @@ type Handler<M extends keyof Methods> = (
   ctx: NodeContext,
 ) => Promise<Output<Methods[M]["result"]>>;
 
-/** Runs one command and sends exactly one reply (unless the connection closed meanwhile). */
+/**
+ * Runs one command and sends exactly one reply (unless the connection closed meanwhile). The
+ * command's fault boundary: a handler that fails unexpectedly is answered 100 `internal` and
+ * logged; a reply that cannot even be encoded or written ends this connection (3001). Neither
+ * reaches the process.
+ */
 export function handleCommand(session: Session, command: Command, ctx: NodeContext): void {
   const handler = handlers[command.method] as Handler<typeof command.method>;
-  handler(session, command.request as never, ctx).then(
-    (out) => {
-      if (!session.isOpen) return;
-      session.sendResult(command, out.result);
-      out.afterReply?.();
-    },
-    (err: unknown) => {
-      if (!session.isOpen) return;
-      if (err instanceof ReplyError) {
-        session.sendError(command.id, err.toBody());
-        return;
-      }
-      ctx.logger.error({ err, client: session.id, method: command.method }, "command failed");
-      session.sendError(command.id, internalError(command.method).toBody());
-    },
-  );
+  handler(session, command.request as never, ctx)
+    .then(
+      (out) => {
+        if (!session.isOpen) return;
+        session.sendResult(command, out.result);
+        out.afterReply?.();
+      },
+      (err: unknown) => {
+        if (!session.isOpen) return;
+        if (err instanceof ReplyError) {
+          session.sendError(command.id, err.toBody());
+          return;
+        }
+        ctx.metrics.unexpectedError("command");
+        ctx.logger.error({ err, client: session.id, method: command.method }, "command failed unexpectedly; answered 100 internal");
+        session.sendError(command.id, internalError(command.method).toBody());
+      },
+    )
+    .catch((err: unknown) => session.failed(err));
 }
 
 function channelOptions(ctx: NodeContext, channel: string): ResolvedChannelOptions {

@@ -33,6 +33,10 @@ export const LimitName = {
 } as const;
 export type LimitName = (typeof LimitName)[keyof typeof LimitName];
 
+/** Where an unexpected error was caught by a fault boundary: it ended one connection, command or API request, or (process) nothing. */
+export const FaultSite = { connection: "connection", command: "command", api: "api", process: "process" } as const;
+export type FaultSite = (typeof FaultSite)[keyof typeof FaultSite];
+
 /** How a channel repair (history re-read after a gap or a broker reconnect) ended. */
 export type RepairResult = "repaired" | "resubscribe";
 
@@ -131,6 +135,8 @@ export class Metrics implements ScrapeSource {
   private readonly disconnects: Counter<string>;
   private readonly authFailures: Record<AuthFailure, Child>;
   private readonly limitRejections: Record<LimitName, Child>;
+  private readonly unexpectedErrors: Record<FaultSite, Child>;
+  private readonly skippedPublications: Child;
   /** Counts the engine's reconnects and connection errors; give it to `engine.observe`. */
   readonly engineObserver: EngineObserver = {
     reconnected: () => this.brokerReconnects.inc(),
@@ -179,6 +185,10 @@ export class Metrics implements ScrapeSource {
     this.authFailures = children(auth, "reason", Object.values(AuthFailure));
     const limits = counter("limit_rejections_total", "Commands or connections refused by a limit, by limit: rate, subscriptions, connections_per_user, connections_per_ip, admission.", ["limit"]);
     this.limitRejections = children(limits, "limit", Object.values(LimitName));
+    const faults = counter("unexpected_errors_total", "Unexpected errors caught by a fault boundary, by where: connection (the connection was closed with 3001), command (answered 100 internal), api (answered 500), process (an unhandled rejection, logged; the node carries on). Each is also logged at error level; any non-zero rate is a bug to report.", ["where"]);
+    this.unexpectedErrors = children(faults, "where", Object.values(FaultSite));
+    this.skippedPublications = counter("publications_skipped_total", "Stored publications left out of a history or recovery reply because they cannot be read or encoded (written by an older version, or straight into the engine); each is also logged at warn.");
+    this.skippedPublications.inc(0);
     this.fanout = Object.freeze({
       publication: (recipients: number, bytes: number) => this.sent(SentType.publication, recipients, bytes),
       join: (recipients: number, bytes: number) => this.sent(SentType.join, recipients, bytes),
@@ -255,6 +265,16 @@ export class Metrics implements ScrapeSource {
   /** A limit refused a command or a connection. */
   limitRejected(limit: LimitName): void {
     this.limitRejections[limit].inc();
+  }
+
+  /** A fault boundary caught an unexpected error at `site`. */
+  unexpectedError(site: FaultSite): void {
+    this.unexpectedErrors[site].inc();
+  }
+
+  /** A stored publication was left out of a reply because it cannot be read or encoded. */
+  publicationSkipped(): void {
+    this.skippedPublications.inc();
   }
 
   /** What a scrape shows: this node's metrics and the process-wide ones (default process metrics, event loop lag). */

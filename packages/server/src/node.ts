@@ -155,7 +155,16 @@ export class HubcastNode {
     this.api = new ApiBackend(this.ctx, this.control);
     this.transport = new WebSocketTransport(this.ctx, this.sessions, () => this.state === "running");
     this.server = createServer();
-    this.server.on("upgrade", (req, socket, head) => this.transport.handleUpgrade(req, socket, head));
+    this.server.on("upgrade", (req, socket, head) => {
+      // The upgrade's fault boundary: a throw ends this socket, never the node.
+      try {
+        this.transport.handleUpgrade(req, socket, head);
+      } catch (err) {
+        this.metrics.unexpectedError("connection");
+        this.logger.error({ err }, "unexpected error while accepting a WebSocket upgrade; dropped the socket");
+        socket.destroy();
+      }
+    });
   }
 
   /** Listens and starts delivering; resolves with the bound address (the advertised one when not listening). */
@@ -171,7 +180,7 @@ export class HubcastNode {
       resync: () => hub.resyncAll(),
       control: (message) => this.control.receive(message),
     });
-    const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady(), api: this.api, apiKey: this.options.apiKey, logger: this.logger, metrics: this.options.metrics ? (how.metrics ?? this.metrics) : undefined });
+    const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady(), api: this.api, apiKey: this.options.apiKey, logger: this.logger, faults: this.metrics, metrics: this.options.metrics ? (how.metrics ?? this.metrics) : undefined });
     this.server.on("request", handler);
     if (listen) {
       await new Promise<void>((resolve, reject) => {

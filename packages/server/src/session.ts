@@ -241,8 +241,29 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     this.ctx.logger.debug({ client: this.id, code }, "connection closed");
   }
 
+  /**
+   * Every frame counts toward the command rate limit, valid or not: a flood of malformed
+   * frames costs its sender the same as a flood of commands. Refused commands are answered
+   * 112; refused frames that carry no id are dropped (a pong still counts as answered, so a
+   * limited client is not also closed for a missing pong). An unexpected error while handling
+   * the frame ends this connection only (3001), never the node.
+   */
   onMessage(data: Buffer, isBinary: boolean): void {
     if (this.state === "closed") return;
+    const verdict = this.rateLimit?.check(Date.now()) ?? "ok";
+    if (verdict === "disconnect") {
+      this.ctx.metrics.limitRejected("rate");
+      this.close(CloseCode.rateLimited);
+      return;
+    }
+    try {
+      this.handleMessage(data, isBinary, verdict === "ok");
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  private handleMessage(data: Buffer, isBinary: boolean, admitted: boolean): void {
     if (isBinary !== this.codec.binary) {
       this.ctx.metrics.received("invalid", data.length);
       this.close(CloseCode.badRequest, `expected ${this.codec.binary ? "binary" : "text"} frames`);
@@ -250,31 +271,46 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     }
     const frame = this.codec.decodeClientFrame(data);
     this.ctx.metrics.received(frame.kind, data.length);
-    switch (frame.kind) {
-      case "pong":
-        this.pongDeadline = 0;
-        return;
-      case "invalid":
-        if (frame.id === undefined) this.close(CloseCode.badRequest, frame.message);
-        else this.sendError(frame.id, { code: frame.code, message: frame.message, temporary: false });
-        return;
-      case "command":
-        if (!this.withinRateLimit(frame.command.id)) return;
-        if (this.state !== "connected" && frame.command.method !== "connect") {
-          this.sendError(frame.command.id, { code: ErrorCode.notConnected, message: "send connect first", temporary: false });
-          return;
-        }
-        handleCommand(this, frame.command, this.ctx);
+    if (frame.kind === "pong") {
+      this.pongDeadline = 0;
+      return;
+    }
+    const id = frame.kind === "command" ? frame.command.id : frame.id;
+    if (!admitted) {
+      this.ctx.metrics.limitRejected("rate");
+      if (id !== undefined) this.sendError(id, { code: ErrorCode.tooManyRequests, message: "frames sent faster than the rate limit; slow down", temporary: true });
+      return;
+    }
+    if (frame.kind === "invalid") {
+      if (frame.id === undefined) this.close(CloseCode.badRequest, frame.message);
+      else this.sendError(frame.id, { code: frame.code, message: frame.message, temporary: false });
+      return;
+    }
+    if (this.state !== "connected" && frame.command.method !== "connect") {
+      this.sendError(frame.command.id, { code: ErrorCode.notConnected, message: "send connect first", temporary: false });
+      return;
+    }
+    handleCommand(this, frame.command, this.ctx);
+  }
+
+  onUnexpectedError(err: unknown): void {
+    this.failed(err);
+  }
+
+  /**
+   * The connection's fault boundary: an error nobody expected while serving this connection
+   * (a bug, or input that reached a path it should not have). It is logged once, counted, and
+   * ends this connection with 3001; the node and its other connections carry on.
+   */
+  failed(err: unknown): void {
+    this.ctx.metrics.unexpectedError("connection");
+    this.ctx.logger.error({ err, client: this.id }, "unexpected error while serving a connection; closing it (3001)");
+    try {
+      this.close(CloseCode.serverError);
+    } catch {
+      // Even the disconnect push could not be built: drop the socket without one.
+      this.terminate();
     }
   }
 
-  /** Applies the command rate limit: refuses with too_many_requests, closes on sustained abuse. */
-  private withinRateLimit(id: number): boolean {
-    const verdict = this.rateLimit?.check(Date.now()) ?? "ok";
-    if (verdict === "ok") return true;
-    this.ctx.metrics.limitRejected("rate");
-    if (verdict === "disconnect") this.close(CloseCode.rateLimited);
-    else this.sendError(id, { code: ErrorCode.tooManyRequests, message: "commands sent faster than the rate limit; slow down", temporary: true });
-    return false;
-  }
 }

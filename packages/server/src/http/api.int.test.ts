@@ -256,8 +256,9 @@ describe("server API access and errors", () => {
     expect(status).toBe(500);
     expect(body["error"]).toMatch(/internal error/);
     await call(base, "GET", "/api/nodes", { key: "wrong-key-0123456789abcd" });
-    const failure = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l["msg"] === "server API request failed");
+    const failure = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l["msg"] === "unexpected error while serving an HTTP request; answered 500");
     expect(failure).toMatchObject({ level: 50, path: "/api/nodes", err: { message: "registry exploded" } });
+    expect((await node.metrics.scrape()).text).toContain('hubcast_unexpected_errors_total{where="api"} 1');
     expect(lines.join("")).not.toContain(KEY);
     expect(lines.join("")).not.toContain("wrong-key");
   });

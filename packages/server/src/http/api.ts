@@ -4,9 +4,10 @@ import type { JsonValue, StreamPosition } from "@hubcast/protocol";
 import { MAX_EPOCH_LENGTH } from "@hubcast/protocol";
 import { ApiError } from "./api-backend.js";
 import type { HttpState } from "./routes.js";
+import { failRequest } from "./fault.js";
 
 /** What the server API needs from the node. An empty `apiKey` turns the API off. */
-export type ApiState = Pick<HttpState, "api" | "apiKey" | "logger">;
+export type ApiState = Pick<HttpState, "api" | "apiKey" | "logger" | "faults">;
 
 /** Largest request body the API reads, in bytes (1 MiB); larger ones get 413. */
 export const MAX_API_BODY_BYTES = 1_048_576;
@@ -289,19 +290,21 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Reado
 export function createApiHandler(state: ApiState): (req: IncomingMessage, res: ServerResponse, path: string) => void {
   const keyDigest = state.apiKey === "" ? undefined : sha256(state.apiKey);
   return (req, res, path) => {
-    serve(req, path, state, keyDigest).then(
-      (reply) => send(res, 200, reply),
-      (err: unknown) => {
-        // A body left unread would be drained for keep-alive; close instead.
-        const close: Record<string, string> = req.complete ? {} : { Connection: "close" };
-        if (err instanceof ApiError && err.status < 500) {
-          send(res, err.status, { error: err.message }, { ...close, ...(err instanceof HttpError ? err.headers : {}) });
-          return;
-        }
-        state.logger.error({ err, path, method: req.method }, "server API request failed");
-        const message = err instanceof ApiError ? err.message : "internal error; see the node's log";
-        send(res, err instanceof ApiError ? err.status : 500, { error: message }, close);
-      },
-    );
+    serve(req, path, state, keyDigest)
+      .then(
+        (reply) => send(res, 200, reply),
+        (err: unknown) => {
+          // A body left unread would be drained for keep-alive; close instead.
+          const close: Record<string, string> = req.complete ? {} : { Connection: "close" };
+          if (err instanceof ApiError) {
+            if (err.status >= 500) state.logger.error({ err, path, method: req.method }, "server API request failed");
+            send(res, err.status, { error: err.message }, { ...close, ...(err instanceof HttpError ? err.headers : {}) });
+            return;
+          }
+          throw err;
+        },
+      )
+      // The request's fault boundary: an unexpected error, or a reply that cannot be encoded.
+      .catch((err: unknown) => failRequest(state, req, res, err));
   };
 }

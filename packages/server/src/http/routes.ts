@@ -3,10 +3,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
-import type { ScrapeSource } from "../metrics.js";
+import type { Metrics, ScrapeSource } from "../metrics.js";
 import { serveMetrics } from "../metrics.js";
 import type { ApiBackend } from "./api-backend.js";
 import { createApiHandler } from "./api.js";
+import { failRequest } from "./fault.js";
 
 /** Where the demo page and the browser SDK bundle live. */
 export const PUBLIC_DIR = fileURLToPath(new URL("../../public/", import.meta.url));
@@ -28,6 +29,8 @@ export interface HttpState {
   api: ApiBackend;
   apiKey: string;
   logger: Logger;
+  /** Where the fault boundaries count the unexpected errors they catch. */
+  faults: Pick<Metrics, "unexpectedError">;
   /** What /metrics serves (no authentication): the node's own metrics, or a cluster worker's whole-cluster scrape; `undefined`: /metrics answers 404. */
   metrics: ScrapeSource | undefined;
 }
@@ -55,7 +58,7 @@ async function loadStatic(): Promise<Map<string, { type: string; body: Buffer }>
 export async function createRequestHandler(state: HttpState): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
   const files = state.demo ? await loadStatic() : new Map<string, { type: string; body: Buffer }>();
   const api = createApiHandler(state);
-  return (req, res) => {
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     if (path === "/api" || path.startsWith("/api/")) {
       api(req, res, path);
@@ -86,5 +89,13 @@ export async function createRequestHandler(state: HttpState): Promise<(req: Inco
     }
     res.writeHead(200, { "Content-Type": file.type, "Content-Length": file.body.length });
     res.end(req.method === "HEAD" ? undefined : file.body);
+  };
+  // The request's fault boundary: a throw here would otherwise reach the process.
+  return (req, res) => {
+    try {
+      route(req, res);
+    } catch (err) {
+      failRequest(state, req, res, err);
+    }
   };
 }

@@ -13,6 +13,8 @@ export interface ConnectionHandler {
   onProtocolError(code: number, message: string): void;
   /** The socket has closed: with the peer's close code, the code the connection failed with, or 1006. */
   onClosed(code: number): void;
+  /** Reading threw where nothing should (a bug): the handler must end this connection, and only it. */
+  onUnexpectedError(err: unknown): void;
 }
 
 const kConnection = Symbol("hubcast.connection");
@@ -111,9 +113,15 @@ export class WebSocketConnection implements FrameSink {
     this.handler = undefined;
   }
 
-  /** @internal bytes arrived. */
+  /** @internal bytes arrived. The fault boundary of the read path: a throw ends this connection, not the process. */
   received(chunk: Buffer): void {
-    this.reader.push(chunk);
+    try {
+      this.reader.push(chunk);
+    } catch (err) {
+      const handler = this.handler;
+      if (handler === undefined) this.socket.destroy();
+      else handler.onUnexpectedError(err);
+    }
   }
 }
 

@@ -133,7 +133,12 @@ interface Refusal {
 }
 
 /** Reads nothing from a connection turned away; it only waits for the close handshake. */
-const IGNORE: ConnectionHandler = { onMessage() {}, onProtocolError() {}, onClosed() {} };
+const IGNORE: ConnectionHandler = {
+  onMessage() {},
+  onProtocolError() {},
+  onClosed() {},
+  onUnexpectedError() {}, // the close timer of turnAway() drops the socket
+};
 
 /** Tells a just-upgraded socket why it is refused (disconnect push, then close) without making a session. */
 function turnAway(connection: WebSocketConnection, codec: Codec, refusal: Refusal, head: Buffer): void {
