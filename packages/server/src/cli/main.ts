@@ -13,6 +13,7 @@ import type { ResolvedNodeOptions } from "../options.js";
 import { OptionError } from "../validation.js";
 import { VERSION } from "../version.js";
 import { collectOptions, optionsHelp, startFlags, UsageError } from "./settings.js";
+import { guardProcess, StdoutDestination } from "./process-guards.js";
 import { NODES_HELP, nodesCommand } from "./nodes.js";
 import { TOKEN_HELP, tokenCommand } from "./token.js";
 
@@ -76,7 +77,8 @@ async function start(args: string[]): Promise<void> {
     const resolved = resolveNodeOptions(options);
     if (cluster.isPrimary && workerCount(resolved.workers) > 1) return await startCluster(resolved);
     if (cluster.isWorker) worker = new ClusterWorker(resolved, { slot: Number(process.env[WORKER_ENV.slot]), clusterUrl: process.env[WORKER_ENV.clusterUrl] ?? "" });
-    node = await createNode(worker?.nodeOptions(options) ?? options, worker?.services());
+    const services = worker?.services() ?? { logger: pino({ level: resolved.logLevel }, new StdoutDestination()) };
+    node = await createNode(worker?.nodeOptions(options) ?? options, services);
   } catch (err) {
     if (err instanceof OptionError || err instanceof UsageError) fail(err.message, "hubcast start --help");
     if (err instanceof RedisUnavailableError) {
@@ -85,6 +87,8 @@ async function start(args: string[]): Promise<void> {
     }
     throw err;
   }
+  const running = node;
+  guardProcess({ logger: running.logger, countUnexpected: () => running.metrics.unexpectedError("process") });
   try {
     await node.start(worker?.startOptions());
   } catch (err) {
@@ -124,7 +128,8 @@ function listenFailed(err: unknown, options: ResolvedNodeOptions): never {
 
 /** `hubcast start --workers N`: this process becomes the cluster primary and exits when the cluster stops. */
 async function startCluster(options: ResolvedNodeOptions): Promise<void> {
-  const logger = pino({ level: options.logLevel });
+  const logger = pino({ level: options.logLevel }, new StdoutDestination());
+  guardProcess({ logger, countUnexpected: () => {} });
   const report = (message: string): void => {
     process.stderr.write(`hubcast: ${message}\n`);
   };

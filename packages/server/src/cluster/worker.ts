@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { Socket } from "node:net";
 import { pino } from "pino";
+import { StdoutDestination } from "../cli/process-guards.js";
 import type { Logger } from "pino";
 import type { HubcastNode, NodeServices, StartOptions } from "../node.js";
 import type { NodeOptions, ResolvedNodeOptions } from "../options.js";
@@ -41,7 +42,7 @@ export class ClusterWorker {
     private readonly options: ResolvedNodeOptions,
     private readonly settings: WorkerSettings,
   ) {
-    this.logger = pino({ level: options.logLevel, base: { pid: process.pid, hostname: hostname(), worker: settings.slot } });
+    this.logger = pino({ level: options.logLevel, base: { pid: process.pid, hostname: hostname(), worker: settings.slot } }, new StdoutDestination());
     this.leastConnections = options.balancing === "least-connections";
     if (this.leastConnections && settings.clusterUrl === "") throw new Error("a least-connections worker needs the primary's URL; was it started by a hubcast primary?");
   }
