@@ -137,10 +137,12 @@ export class Metrics implements ScrapeSource {
   private readonly limitRejections: Record<LimitName, Child>;
   private readonly unexpectedErrors: Record<FaultSite, Child>;
   private readonly skippedPublications: Child;
+  private readonly historyEvictions: Record<"bytes" | "channels", Child>;
   /** Counts the engine's reconnects and connection errors; give it to `engine.observe`. */
   readonly engineObserver: EngineObserver = {
     reconnected: () => this.brokerReconnects.inc(),
     error: () => this.brokerErrors.inc(),
+    historyEvicted: (reason) => this.historyEvictions[reason].inc(),
   };
   /** Pre-bound fan-out counters, one per type, for the Hub. */
   readonly fanout: Readonly<Record<"publication" | "join" | "leave", SentCounter>>;
@@ -189,6 +191,8 @@ export class Metrics implements ScrapeSource {
     this.unexpectedErrors = children(faults, "where", Object.values(FaultSite));
     this.skippedPublications = counter("publications_skipped_total", "Stored publications left out of a history or recovery reply because they cannot be read or encoded (written by an older version, or straight into the engine); each is also logged at warn.");
     this.skippedPublications.inc(0);
+    const evictions = counter("history_evictions_total", "Retained history the memory engine dropped before its time to stay within its node-wide bounds, by reason: bytes (the oldest publications of the least recently published channels, memoryHistoryMaxBytes) or channels (a whole stream, position included, memoryHistoryMaxChannels).", ["reason"]);
+    this.historyEvictions = children(evictions, "reason", ["bytes", "channels"]);
     this.fanout = Object.freeze({
       publication: (recipients: number, bytes: number) => this.sent(SentType.publication, recipients, bytes),
       join: (recipients: number, bytes: number) => this.sent(SentType.join, recipients, bytes),

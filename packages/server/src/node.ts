@@ -10,7 +10,7 @@ import { ChannelRules, resolveChannelOptions } from "./channels.js";
 import type { ChannelOptions } from "./channels.js";
 import type { AuthenticateHook, NodeContext } from "./context.js";
 import type { Engine } from "./engine/engine.js";
-import { MemoryEngine } from "./engine/memory.js";
+import { MemoryEngine, memoryEngineOptions } from "./engine/memory.js";
 import { Heartbeat, sweepIntervalFor } from "./heartbeat.js";
 import { createRequestHandler } from "./http/routes.js";
 import { Hub } from "./hub.js";
@@ -130,7 +130,7 @@ export class HubcastNode {
     if (services.engine === undefined && this.options.engine !== "memory") {
       throw new Error(`the ${this.options.engine} engine connects asynchronously: create the node with createNode()`);
     }
-    this.engine = services.engine ?? new MemoryEngine({ nodeTtlMs: this.options.nodeTtlMs });
+    this.engine = services.engine ?? new MemoryEngine(memoryEngineOptions(this.options));
     const engine = this.engine;
     const source = { ready: () => this.isReady(), connections: () => this.sessions.size, subscriptions: () => this.hub.subscriptionCount, channels: () => this.hub.channelCount };
     this.metrics = new Metrics(source);

@@ -3,7 +3,9 @@ import type { Worker } from "node:cluster";
 import type { Socket } from "node:net";
 import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
-import { MemoryEngine } from "../engine/memory.js";
+import { Counter, Registry } from "prom-client";
+import { processMetrics } from "../metrics.js";
+import { MemoryEngine, memoryEngineOptions } from "../engine/memory.js";
 import type { ResolvedNodeOptions } from "../options.js";
 import type { NodeInfo } from "../registry/registry.js";
 import { LeastConnectionsBalancer } from "./least-connections.js";
@@ -121,12 +123,17 @@ class Supervisor {
   private status = 0;
   private statsTimer: NodeJS.Timeout | undefined;
   private forceTimer: NodeJS.Timeout | undefined;
+  private readonly evictions: Counter<string>;
   private finish: (status: number) => void = () => undefined;
   private readonly onSignal = (signal: NodeJS.Signals): void => this.shutdown(signal);
 
   constructor(private readonly settings: PrimarySettings) {
     this.slots = Array.from({ length: settings.count }, (_, i) => new Slot(i + 1, settings.restart, settings.logger));
-    this.metrics = new MetricsCollector({ workers: settings.count, logger: settings.logger });
+    const own = new Registry();
+    this.evictions = new Counter({ name: "hubcast_history_evictions_total", help: "Retained history the memory engine dropped to stay within its node-wide bounds, by reason.", labelNames: ["reason"], registers: [own] });
+    for (const reason of ["bytes", "channels"]) this.evictions.inc({ reason }, 0);
+    // The shared memory engine lives here, so its evictions are counted here and summed into the cluster's scrape.
+    this.metrics = new MetricsCollector({ workers: settings.count, logger: settings.logger, own: () => Registry.merge([processMetrics(), own]).getMetricsAsJSON() });
   }
 
   async run(): Promise<number> {
@@ -139,7 +146,9 @@ class Supervisor {
       this.url = await this.balancer.listen(options.port, options.host);
     }
     if (options.engine === "memory") {
-      this.relay = new EngineRelay(new MemoryEngine({ nodeTtlMs: options.nodeTtlMs }), logger);
+      const engine = new MemoryEngine(memoryEngineOptions(options));
+      engine.observe({ reconnected() {}, error() {}, historyEvicted: (reason) => this.evictions.inc({ reason }) });
+      this.relay = new EngineRelay(engine, logger);
       await this.relay.start();
     }
     const done = new Promise<number>((resolve) => (this.finish = resolve));

@@ -1,14 +1,16 @@
 import type { Broker } from "../broker/broker.js";
-import type { HistoryStore } from "../history/history.js";
+import type { EvictionReason, HistoryStore } from "../history/history.js";
 import type { PresenceStore } from "../presence/presence.js";
 import type { NodeRegistry } from "../registry/registry.js";
 
-/** What an engine tells the node about its connections, for metrics; each event is also logged by the engine. */
+/** What an engine tells the node about its connections and its bounds, for metrics. */
 export interface EngineObserver {
   /** A connection came back after a disconnect. */
   reconnected(): void;
   /** A connection reported an error. */
   error(): void;
+  /** Retained history was dropped before its time to keep within a node-wide bound (the memory engine's). */
+  historyEvicted?(reason: EvictionReason): void;
 }
 
 /** The set of backends a node runs on. The Hub, sessions and HTTP code see only these seams. */

@@ -3,7 +3,8 @@ import { MemoryHistory } from "../history/memory.js";
 import { MemoryStreams } from "../history/memory-streams.js";
 import { MemoryPresence } from "../presence/memory.js";
 import { MemoryRegistry } from "../registry/memory.js";
-import type { Engine } from "./engine.js";
+import type { ResolvedNodeOptions } from "../options.js";
+import type { Engine, EngineObserver } from "./engine.js";
 
 export interface MemoryEngineOptions {
   /** Clock, for tests. @default Date.now */
@@ -12,6 +13,15 @@ export interface MemoryEngineOptions {
   sweepIntervalMs?: number;
   /** Registry entry lifetime, in ms. @default 30_000 */
   nodeTtlMs?: number;
+  /** Node-wide bound on retained publications, in bytes (see MemoryStreams). @default Infinity */
+  historyMaxBytes?: number;
+  /** Node-wide bound on channels holding history. @default Infinity */
+  historyMaxChannels?: number;
+}
+
+/** The memory engine's options as the node options set them. */
+export function memoryEngineOptions(options: Pick<ResolvedNodeOptions, "nodeTtlMs" | "memoryHistoryMaxBytes" | "memoryHistoryMaxChannels">): MemoryEngineOptions {
+  return { nodeTtlMs: options.nodeTtlMs, historyMaxBytes: options.memoryHistoryMaxBytes, historyMaxChannels: options.memoryHistoryMaxChannels };
 }
 
 /** The embedded default: everything in this process, nothing to set up. */
@@ -23,15 +33,24 @@ export class MemoryEngine implements Engine {
   readonly presence = new MemoryPresence();
   readonly registry: MemoryRegistry;
   private readonly sweepTimer: NodeJS.Timeout;
+  private observer: EngineObserver | undefined;
 
   constructor(options: MemoryEngineOptions = {}) {
     const now = options.now ?? Date.now;
-    this.streams = new MemoryStreams(now);
+    this.streams = new MemoryStreams(now, {
+      maxBytes: options.historyMaxBytes,
+      maxChannels: options.historyMaxChannels,
+      evicted: (reason) => this.observer?.historyEvicted?.(reason),
+    });
     this.broker = new MemoryBroker(this.streams);
     this.history = new MemoryHistory(this.streams);
     this.registry = new MemoryRegistry(options.nodeTtlMs ?? 30_000, now);
     this.sweepTimer = setInterval(() => this.streams.sweep(), options.sweepIntervalMs ?? 10_000);
     this.sweepTimer.unref();
+  }
+
+  observe(observer: EngineObserver): void {
+    this.observer = observer;
   }
 
   isReady(): boolean {

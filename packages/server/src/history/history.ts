@@ -31,3 +31,6 @@ export interface HistoryStore {
   /** Drops a channel's history; its next position has a new epoch. */
   remove(channel: string): Promise<void>;
 }
+
+/** Why an engine dropped retained history before its time: its node-wide bound on bytes, or on channels. */
+export type EvictionReason = "bytes" | "channels";
