@@ -1,3 +1,4 @@
+import type { StreamPosition } from "@hubcast/protocol";
 import { describe, expect, it } from "vitest";
 import { brokerContract } from "../broker/broker.contract.js";
 import { presenceContract } from "../presence/presence.contract.js";
@@ -58,7 +59,7 @@ describe("memory engine node-wide history bounds", () => {
     const evicted: string[] = [];
     const engine = new MemoryEngine({ historyMaxBytes: 5 * cost });
     engine.observe({ reconnected() {}, error() {}, historyEvicted: (reason) => evicted.push(reason) });
-    const first = await engine.broker.publish({ channel: "c0", data: kib(1) }, policy);
+    const first = (await engine.broker.publish({ channel: "c0", data: kib(1) }, policy)) as StreamPosition;
     await engine.broker.publish({ channel: "c0", data: kib(2) }, policy);
     for (let i = 1; i <= 3; i += 1) await engine.broker.publish({ channel: `c${i}`, data: kib(i) }, policy);
     expect(engine.streams.bytes).toBe(5 * cost);
@@ -79,7 +80,7 @@ describe("memory engine node-wide history bounds", () => {
     const evicted: string[] = [];
     const engine = new MemoryEngine({ historyMaxChannels: 3 });
     engine.observe({ reconnected() {}, error() {}, historyEvicted: (reason) => evicted.push(reason) });
-    const a = await engine.broker.publish({ channel: "aa", data: kib(1) }, policy);
+    const a = (await engine.broker.publish({ channel: "aa", data: kib(1) }, policy)) as StreamPosition;
     for (const channel of ["bb", "cc"]) await engine.broker.publish({ channel, data: kib(1) }, policy);
     await engine.broker.publish({ channel: "aa", data: kib(2) }, policy); // aa is the most recent now
     await engine.broker.publish({ channel: "dd", data: kib(1) }, policy); // bb goes
