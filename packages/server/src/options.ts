@@ -1,4 +1,4 @@
-import { MAX_DATA_DEPTH } from "@hubcast/protocol";
+import { DEFAULT_MAX_DATA_DEPTH, MAX_DATA_DEPTH } from "@hubcast/protocol";
 import type { ChannelOptions } from "./channels.js";
 import { checkBoolean, checkInteger, checkKnownKeys, checkSecret, checkString, OptionError } from "./validation.js";
 
@@ -187,7 +187,7 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   compressionThresholdBytes: 1024,
   compressionLevel: 3,
   maxConnectionBytes: 4_194_304,
-  maxDataDepth: 64,
+  maxDataDepth: DEFAULT_MAX_DATA_DEPTH,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   maxChannelLength: 255,
