@@ -35,7 +35,7 @@ export interface NodeOptions {
    * with 3003 `slow_consumer`. Replaces `maxSendBufferBytes`. @default 4_194_304
    */
   maxConnectionBytes?: number;
-  /** Deepest nesting of arrays and objects accepted in publication data, from every source (clients, server API, emitter); deeper data is refused with 107 / HTTP 400. @default 64 */
+  /** Deepest nesting of arrays and objects accepted in publication data from clients (JSON and Protobuf) and the server API, 1 to 512 (the emitter has its own `maxDataDepth`); deeper data is refused with 107 / HTTP 400. @default 64 */
   maxDataDepth?: number;
   /** How long an HTTP client may take to send its request headers (upgrades included), in ms; slower ones get 408 and are closed. @default 10_000 */
   headersTimeoutMs?: number;
