@@ -32,14 +32,18 @@ export const tooDeepProblem = (maxDataDepth: number): string =>
  * the value's size and never by the call stack.
  */
 export function jsonValueWithinDepth(value: unknown, maxDepth: number): boolean {
-  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    if (typeof item.value !== "object" || item.value === null) continue;
-    const depth = item.depth + 1;
+  if (typeof value !== "object" || value === null) return true; // most data: no walk at all
+  // Two parallel stacks of containers and their depths: no object per visited container.
+  const containers: object[] = [value];
+  const depths: number[] = [1];
+  for (let container = containers.pop(); container !== undefined; container = containers.pop()) {
+    const depth = depths.pop() as number;
     if (depth > maxDepth) return false;
-    const children: readonly unknown[] = Array.isArray(item.value) ? item.value : Object.values(item.value);
+    const children: readonly unknown[] = Array.isArray(container) ? container : Object.values(container);
     for (const child of children) {
-      if (typeof child === "object" && child !== null) stack.push({ value: child, depth });
+      if (typeof child !== "object" || child === null) continue;
+      containers.push(child);
+      depths.push(depth + 1);
     }
   }
   return true;
