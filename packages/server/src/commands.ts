@@ -149,7 +149,7 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
   if (page !== undefined) result.position = page.position;
   if (since !== undefined) {
     result.recovered = recovered !== undefined;
-    result.publications = readablePublications(channel, recovered ?? [], ctx);
+    result.publications = readablePublications(channel, { publications: recovered ?? [], unreadable: page?.unreadable }, ctx);
   }
   const afterReply = (): void => {
     // The Hub follows the reply with whatever arrived after `position`, in order.
@@ -204,7 +204,7 @@ const history: Handler<"history"> = async (session, request, ctx) => {
   const limit = Math.min(request.limit ?? options.history.size, options.history.size);
   const query = { since: request.since, limit, reverse: request.reverse };
   const page = await backend(ctx, "history", ctx.engine.history.read(request.channel, query, options.history));
-  return { result: { publications: readablePublications(request.channel, page.publications, ctx), position: page.position } };
+  return { result: { publications: readablePublications(request.channel, page, ctx), position: page.position } };
 };
 
 const handlers: { [M in keyof Methods]: Handler<M> } = {

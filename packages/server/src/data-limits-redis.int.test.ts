@@ -1,4 +1,4 @@
-import { RedisKeys, connectRedis, publishThroughRedis } from "@hubcast/emitter";
+import { PUBLISH, RedisKeys, connectRedis, newEpoch, publishThroughRedis } from "@hubcast/emitter";
 import type { RedisConnection } from "@hubcast/emitter";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ServerProcess } from "../../../test/support/processes.js";
@@ -74,5 +74,32 @@ describe("a publication in Redis that no reader can encode", () => {
       expect(skipped.map((line) => [line["level"], line["offset"]])).toEqual([[40, 2], [40, 2]]);
       expect(await (await client(node)).ok("publish", { channel, data: "still up" })).toMatchObject({ position: { offset: expect.any(Number) as number } });
     }
+  });
+
+  it("is skipped when its info is not JSON, without failing the read or the recovery", async () => {
+    const started = await startRedisNodes(redis.url, 1);
+    servers.push(...started.nodes);
+    const node = started.nodes[0] as ServerProcess;
+    const channel = "chat:badinfo";
+    const early = await client(node);
+    const { position: since } = await early.ok<{ position: Position }>("subscribe", { channel });
+    await early.close();
+    await (await client(node)).ok("publish", { channel, data: "before" });
+
+    // The nodes' own script, with an info argument no node would write.
+    connection ??= await connectRedis({ url: redis.url }, () => undefined);
+    const keys = new RedisKeys(started.prefix);
+    const data = Buffer.from('"bad info"');
+    await PUBLISH.run(connection, [keys.stream(channel), keys.meta(channel)], [keys.pubsub(channel), data, "{not json", "1000", "300000", "86400000", newEpoch(), "publish"]);
+    await (await client(node)).ok("publish", { channel, data: "after" });
+
+    const back = await client(node);
+    const result = await back.ok<{ recovered: boolean; publications: { data: unknown; offset: number }[] }>("subscribe", { channel, since });
+    expect(result).toMatchObject({ recovered: true, publications: [{ data: "before", offset: 1 }, { data: "after", offset: 3 }] });
+    const history = await back.ok<{ publications: { offset: number }[] }>("history", { channel });
+    expect(history.publications.map((p) => p.offset)).toEqual([1, 3]);
+    const skipped = node.logs.filter((line) => line["msg"] === "stored publication skipped: its info is not JSON");
+    expect(skipped.map((line) => line["offset"])).toEqual([2, 2]);
+    expect(alive(node)).toBe(true);
   });
 });

@@ -59,7 +59,7 @@ export class ApiBackend {
     if (options.history.size === 0) throw new ApiError(400, `history is off for "${channel}" (its namespace has historySize 0)`);
     const limit = Math.min(query.limit ?? options.history.size, options.history.size);
     const page = await this.ctx.engine.history.read(channel, { since: query.since, limit, reverse: query.reverse }, options.history);
-    return { publications: readablePublications(channel, page.publications, this.ctx), position: page.position };
+    return { publications: readablePublications(channel, page, this.ctx), position: page.position };
   }
 
   async presence(channel: string): Promise<{ clients: Record<string, ClientInfo>; numClients: number; numUsers: number }> {
