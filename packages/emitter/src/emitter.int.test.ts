@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { JsonValue } from "@hubcast/protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ChannelOptions } from "../../server/src/channels.js";
 import { createNode } from "../../server/src/node.js";
@@ -8,7 +9,7 @@ import { RedisCluster } from "../../../test/support/redis-cluster.js";
 import { RedisServer, freePort } from "../../../test/support/redis.js";
 import { FIRST_CONNECT_TIMEOUT_MS, RedisUnavailableError } from "./connection.js";
 import type { RedisTarget } from "./connection.js";
-import { RedisEmitter } from "./emitter.js";
+import { InvalidDataError, RedisEmitter } from "./emitter.js";
 
 interface Position {
   offset: number;
@@ -180,4 +181,34 @@ describe("RedisEmitter", () => {
     },
     FIRST_CONNECT_TIMEOUT_MS + 5_000,
   );
+});
+
+describe("RedisEmitter data limits", () => {
+  const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+  const nestedText = (depth: number): string => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+
+  it("refuses data past maxDataDepth or maxDataBytes, or not UTF-8 JSON, writing nothing", async () => {
+    const emitter = await RedisEmitter.connect(
+      { url: redis.url },
+      { prefix: `t-${randomUUID().slice(0, 8)}`, namespaces: NAMESPACES, maxDataDepth: 3, maxDataBytes: 100, onError: (err) => redisErrors.push(err) },
+    );
+    emitters.push(emitter);
+    const deep = JSON.parse(nestedText(20_000)) as JsonValue;
+    const tooDeep = "data nests arrays/objects deeper than 3 levels (maxDataDepth)";
+    await expect(emitter.publish("chat:x", deep)).rejects.toThrow(new InvalidDataError(tooDeep));
+    await expect(emitter.publishEncoded("chat:x", utf8(nestedText(4)))).rejects.toMatchObject({ name: "InvalidDataError", code: 107, message: tooDeep });
+    await expect(emitter.publishEncoded("chat:x", utf8("not json"))).rejects.toThrow(new InvalidDataError("data is not JSON text"));
+    await expect(emitter.publishEncoded("chat:x", new Uint8Array([0x22, 0xff, 0x22]))).rejects.toThrow(new InvalidDataError("data is not valid UTF-8"));
+    await expect(emitter.publish("chat:x", "x".repeat(99))).rejects.toThrow(new InvalidDataError("data is 101 bytes of JSON text; the limit is 100 (maxDataBytes)"));
+    // Nothing above reached Redis: the first accepted publication is offset 1.
+    expect(await emitter.publish("chat:x", [[[1]]])).toMatchObject({ offset: 1 });
+  });
+
+  it.each([
+    [{ maxDataDepth: 0 }, "maxDataDepth must be an integer from 1 to 512, got 0"],
+    [{ maxDataDepth: 513 }, "maxDataDepth must be an integer from 1 to 512, got 513"],
+    [{ maxDataBytes: 0.5 }, "maxDataBytes must be an integer from 1 to 9007199254740991, got 0.5"],
+  ])("throws a TypeError for %o before connecting", async (options, message) => {
+    await expect(RedisEmitter.connect({ url: redis.url }, options)).rejects.toThrow(new TypeError(message));
+  });
 });

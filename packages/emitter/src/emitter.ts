@@ -1,5 +1,5 @@
 import type { JsonValue, StreamPosition } from "@hubcast/protocol";
-import { encodeJsonData } from "@hubcast/protocol";
+import { DEFAULT_MAX_DATA_DEPTH, ErrorCode, MAX_DATA_DEPTH, encodeJsonData, jsonValueWithinDepth, parseJsonData, tooDeepProblem } from "@hubcast/protocol";
 import type { RedisConnection, RedisTarget } from "./connection.js";
 import { connectRedis } from "./connection.js";
 import { RedisKeys } from "./keys.js";
@@ -22,6 +22,32 @@ export interface EmitterOptions {
   namespaces?: Readonly<Record<string, EmitterHistoryOptions>>;
   /** Connection errors (Redis reconnects by itself). @default logged with console.error */
   onError?: (err: Error) => void;
+  /**
+   * Deepest nesting of arrays/objects in published data, 1 to 512; keep it equal to the
+   * nodes' `maxDataDepth`. Deeper data is refused with {@link InvalidDataError}. @default 64
+   */
+  maxDataDepth?: number;
+  /**
+   * Largest published data, in bytes of UTF-8 JSON text; larger data is refused with
+   * {@link InvalidDataError}. @default 1_048_576 (1 MiB, as the server API's body limit)
+   */
+  maxDataBytes?: number;
+}
+
+/** The emitter's `maxDataBytes` when none is given: the server API's body limit. */
+export const DEFAULT_MAX_DATA_BYTES = 1_048_576;
+
+/** Data the emitter refuses to publish; nothing was written. `code` is 107 `bad_request`. */
+export class InvalidDataError extends Error {
+  override readonly name = "InvalidDataError";
+  readonly code = ErrorCode.badRequest;
+}
+
+function limit(name: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new TypeError(`${name} must be an integer from 1 to ${max}, got ${value}`);
+  }
+  return value;
 }
 
 const toPolicy = (o: EmitterHistoryOptions | undefined): HistoryPolicy => ({
@@ -41,30 +67,59 @@ const toPolicy = (o: EmitterHistoryOptions | undefined): HistoryPolicy => ({
  * ```
  */
 export class RedisEmitter {
+  private readonly maxDataDepth: number;
+  private readonly maxDataBytes: number;
+
   private constructor(
     private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly options: EmitterOptions,
-  ) {}
+  ) {
+    this.maxDataDepth = options.maxDataDepth ?? DEFAULT_MAX_DATA_DEPTH;
+    this.maxDataBytes = options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
+  }
 
+  /** Connects to Redis. Throws a TypeError, before connecting, for an out-of-range data limit. */
   static async connect(target: RedisTarget, options: EmitterOptions = {}): Promise<RedisEmitter> {
+    limit("maxDataDepth", options.maxDataDepth ?? DEFAULT_MAX_DATA_DEPTH, MAX_DATA_DEPTH);
+    limit("maxDataBytes", options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES, Number.MAX_SAFE_INTEGER);
     const keys = new RedisKeys(options.prefix ?? "hubcast");
     const onError = options.onError ?? ((err: Error) => console.error("hubcast emitter: redis error:", err.message));
     return new RedisEmitter(await connectRedis(target, onError), keys, options);
   }
 
-  /** Publishes a JSON value; resolves to its position when the channel keeps history. */
-  publish(channel: string, data: JsonValue): Promise<StreamPosition | undefined> {
-    return this.publishEncoded(channel, encodeJsonData(data));
+  /**
+   * Publishes a JSON value; resolves to its position when the channel keeps history. Rejects
+   * with {@link InvalidDataError} for data past `maxDataDepth` or `maxDataBytes`.
+   */
+  async publish(channel: string, data: JsonValue): Promise<StreamPosition | undefined> {
+    // Checked before encoding: JSON.stringify itself overflows the stack on deep enough data.
+    if (!jsonValueWithinDepth(data, this.maxDataDepth)) throw new InvalidDataError(`data ${tooDeepProblem(this.maxDataDepth)}`);
+    const encoded = encodeJsonData(data);
+    this.checkSize(encoded);
+    return publishThroughRedis(this.redis, this.keys, { channel, data: encoded }, this.policyFor(channel));
   }
 
-  /** Publishes data already encoded as UTF-8 JSON text. */
+  /**
+   * Publishes data already encoded as UTF-8 JSON text (one JSON value). Rejects with
+   * {@link InvalidDataError} for bytes that are not UTF-8 JSON or are past `maxDataDepth` or
+   * `maxDataBytes`: nodes would have to skip them when reading history.
+   */
   async publishEncoded(channel: string, data: Uint8Array): Promise<StreamPosition | undefined> {
+    this.checkSize(data);
+    const parsed = parseJsonData(data, this.maxDataDepth);
+    if (!parsed.ok) throw new InvalidDataError(`data ${parsed.problem}`);
     return publishThroughRedis(this.redis, this.keys, { channel, data }, this.policyFor(channel));
   }
 
   close(): Promise<void> {
     return this.redis.close();
+  }
+
+  private checkSize(data: Uint8Array): void {
+    if (data.length > this.maxDataBytes) {
+      throw new InvalidDataError(`data is ${data.length} bytes of JSON text; the limit is ${this.maxDataBytes} (maxDataBytes)`);
+    }
   }
 
   private policyFor(channel: string): HistoryPolicy {

@@ -1,4 +1,4 @@
-export { RedisEmitter } from "./emitter.js";
+export { DEFAULT_MAX_DATA_BYTES, InvalidDataError, RedisEmitter } from "./emitter.js";
 export type { EmitterHistoryOptions, EmitterOptions } from "./emitter.js";
 export { RedisKeys } from "./keys.js";
 export { COMMAND_TIMEOUT_MS, FIRST_CONNECT_TIMEOUT_MS, RedisCommandTimeoutError, RedisUnavailableError, connectRedis, firstConnect, reconnectDelayMs } from "./connection.js";

@@ -1,4 +1,5 @@
 import type { ClientInfo, Command, Push, Reply, ServerFrame, Subprotocol } from "./frames.js";
+import type { DataLimits } from "./data-limits.js";
 import type { ClientFrame } from "./validate.js";
 
 /**
@@ -23,8 +24,13 @@ export interface Codec {
   /** Binary frames (true) or text frames (false). */
   readonly binary: boolean;
 
-  /** Server: parse one frame from a client. Never throws. */
-  decodeClientFrame(data: Uint8Array | string): ClientFrame;
+  /**
+   * Server: parse one frame from a client. Never throws. A `publish` whose data breaks
+   * `limits` (nesting deeper than `maxDataDepth`) is `invalid` with 107 `bad_request`, so a
+   * returned publish always holds data `JSON.stringify` can encode.
+   * @default limits `{ maxDataDepth: MAX_DATA_DEPTH }`
+   */
+  decodeClientFrame(data: Uint8Array | string, limits?: DataLimits): ClientFrame;
   encodeReply(reply: Reply): Uint8Array;
   encodePush(push: Push): Uint8Array;
   /** Server hot path: the publication push, built once and written to every subscriber. */

@@ -3,6 +3,8 @@ import type { Codec, RawPublication } from "./codec.js";
 import { ProtocolDecodeError } from "./codec.js";
 import type { Command, ErrorBody, Push, Reply, ServerFrame } from "./frames.js";
 import { PUSH_TYPES, Subprotocol } from "./frames.js";
+import type { DataLimits } from "./data-limits.js";
+import { MAX_DATA_DEPTH, jsonValueWithinDepth, tooDeepProblem } from "./data-limits.js";
 import type { ClientFrame } from "./validate.js";
 import { parseClientFrame } from "./validate.js";
 
@@ -10,6 +12,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 const DATA_SUFFIX = encoder.encode("}}");
+const DEFAULT_LIMITS: DataLimits = { maxDataDepth: MAX_DATA_DEPTH };
 
 function toText(data: Uint8Array | string): string {
   return typeof data === "string" ? data : decoder.decode(data);
@@ -34,7 +37,7 @@ export class JsonCodec implements Codec {
   readonly subprotocol = Subprotocol.json;
   readonly binary = false;
 
-  decodeClientFrame(data: Uint8Array | string): ClientFrame {
+  decodeClientFrame(data: Uint8Array | string, limits: DataLimits = DEFAULT_LIMITS): ClientFrame {
     let value: unknown;
     try {
       value = JSON.parse(toText(data));
@@ -42,7 +45,13 @@ export class JsonCodec implements Codec {
       // Covers bad JSON, invalid UTF-8 and nesting deep enough to overflow the parser's stack.
       return { kind: "invalid", code: ErrorCode.badRequest, message: "frame is not valid JSON" };
     }
-    return parseClientFrame(value);
+    const frame = parseClientFrame(value);
+    if (frame.kind !== "command" || frame.command.method !== "publish") return frame;
+    // The one depth check of this path, on the parsed value: the text's own nesting includes
+    // the envelope, and its other fields are refused by type anyway.
+    if (jsonValueWithinDepth(frame.command.request.data, limits.maxDataDepth)) return frame;
+    const message = `publish: field "data" ${tooDeepProblem(limits.maxDataDepth)}`;
+    return { kind: "invalid", id: frame.command.id, code: ErrorCode.badRequest, message };
   }
 
   encodeReply(reply: Reply): Uint8Array {

@@ -64,7 +64,6 @@ describe("ProtobufCodec: commands", () => {
     ["two JSON values", utf8("1 2")],
     ["invalid UTF-8", new Uint8Array([0x22, 0xff, 0x22])],
     ["a byte-order mark, which JSON subscribers could not parse", utf8("\uFEFF1")],
-    ["nesting deeper than the parser's stack", utf8("[".repeat(200_000))],
   ])("refuses publish data that is %s with bad_request, keeping the id", (_what, data) => {
     const frame = pbCodec.decodeClientFrame(commandFrame({ id: 8, method: { case: "publish", value: { channel: "p:x", data } } }));
     expect(frame).toEqual({
@@ -73,6 +72,16 @@ describe("ProtobufCodec: commands", () => {
       code: ErrorCode.badRequest,
       message: 'publish: field "data" must be UTF-8 JSON text (any JSON value; subscribers of both encodings get these bytes)',
     });
+  });
+
+  it("refuses publish data nested deeper than maxDataDepth, naming the limit, before parsing it", () => {
+    const deep = (n: number): Uint8Array => utf8(`${"[".repeat(n)}${"]".repeat(n)}`);
+    const publish = (data: Uint8Array): Uint8Array => commandFrame({ id: 8, method: { case: "publish", value: { channel: "p:x", data } } });
+    const message = 'publish: field "data" nests arrays/objects deeper than 3 levels (maxDataDepth)';
+    expect(pbCodec.decodeClientFrame(publish(deep(4)), { maxDataDepth: 3 })).toEqual({ kind: "invalid", id: 8, code: ErrorCode.badRequest, message });
+    expect(pbCodec.decodeClientFrame(publish(deep(3)), { maxDataDepth: 3 })).toMatchObject({ kind: "command" });
+    // Unbalanced too, so only the depth scan (not the parser) can be what refuses it.
+    expect(pbCodec.decodeClientFrame(publish(utf8("[".repeat(200_000))))).toMatchObject({ kind: "invalid", id: 8, message: expect.stringContaining("512 levels") as unknown });
   });
 
   it.each<[string, MessageInitShape<typeof CommandSchema>, Record<string, unknown>]>([

@@ -7,13 +7,14 @@ import type { Command, Push, Reply, ServerFrame } from "./frames.js";
 import { Subprotocol } from "./frames.js";
 import { ClientFrameSchema, ServerFrameSchema } from "./gen/hubcast/v1/hubcast_pb.js";
 import type * as pb from "./gen/hubcast/v1/hubcast_pb.js";
+import type { DataLimits } from "./data-limits.js";
+import { DataFault, MAX_DATA_DEPTH, parseJsonData } from "./data-limits.js";
 import { encodeJsonData } from "./json-codec.js";
 import { CASE_METHOD, clientInfoInit, commandInit, pushFromMessage, pushInit, replyFromMessage, replyInit } from "./protobuf-convert.js";
 import type { ClientFrame } from "./validate.js";
 import { parseClientFrame } from "./validate.js";
 
-// Keeps a leading U+FEFF as text, so JSON.parse refuses it: JSON subscribers get the same bytes.
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const DEFAULT_LIMITS: DataLimits = { maxDataDepth: MAX_DATA_DEPTH };
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const PONG = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "pong", value: {} } }));
 
@@ -33,18 +34,20 @@ function positionShape(p: pb.StreamPosition | undefined, field: string): { offse
   return p === undefined ? undefined : { offset: safeCount(p.offset, `${field}.offset`), epoch: p.epoch };
 }
 
-/** Publish data must be UTF-8 JSON text: JSON subscribers receive these very bytes. One parse, no re-encoding. */
-function parseData(data: Uint8Array): unknown {
+/**
+ * Publish data must be UTF-8 JSON text within the depth limit: JSON subscribers receive these
+ * very bytes. Depth is scanned on the bytes before the one parse; nothing is re-encoded.
+ */
+function parseData(data: Uint8Array, maxDataDepth: number): unknown {
   if (data.length === 0) return undefined; // validation then says the field is required
-  try {
-    return JSON.parse(strictUtf8.decode(data)) as unknown;
-  } catch {
-    throw new WireFieldError(`field "data" must be UTF-8 JSON text (any JSON value; subscribers of both encodings get these bytes)`);
-  }
+  const parsed = parseJsonData(data, maxDataDepth);
+  if (parsed.ok) return parsed.value;
+  if (parsed.fault === DataFault.tooDeep) throw new WireFieldError(`field "data" ${parsed.problem}`);
+  throw new WireFieldError(`field "data" must be UTF-8 JSON text (any JSON value; subscribers of both encodings get these bytes)`);
 }
 
 /** A request message as the JSON encoding's request object, for the shared checks of validate.ts. */
-function requestShape(method: pb.Command["method"]): Record<string, unknown> {
+function requestShape(method: pb.Command["method"], limits: DataLimits): Record<string, unknown> {
   switch (method.case) {
     case undefined:
       return {};
@@ -55,7 +58,7 @@ function requestShape(method: pb.Command["method"]): Record<string, unknown> {
       return { channel, since: positionShape(since, "since"), token };
     }
     case "publish":
-      return { channel: method.value.channel, data: parseData(method.value.data) };
+      return { channel: method.value.channel, data: parseData(method.value.data, limits.maxDataDepth) };
     case "history": {
       const { channel, limit, since, reverse } = method.value;
       return { channel, limit: limit === undefined ? undefined : safeCount(limit, "limit"), since: positionShape(since, "since"), reverse };
@@ -69,7 +72,7 @@ function requestShape(method: pb.Command["method"]): Record<string, unknown> {
   }
 }
 
-function decodeCommand(cmd: pb.Command): ClientFrame {
+function decodeCommand(cmd: pb.Command, limits: DataLimits): ClientFrame {
   if (cmd.id === 0) return invalid('command has no "id"');
   const m = cmd.method;
   if (m.case === undefined) {
@@ -81,7 +84,7 @@ function decodeCommand(cmd: pb.Command): ClientFrame {
   const method = CASE_METHOD[m.case];
   let body: Record<string, unknown>;
   try {
-    body = requestShape(m);
+    body = requestShape(m, limits);
   } catch (err) {
     if (!(err instanceof WireFieldError)) throw err;
     return invalid(`${method}: ${err.message}`, cmd.id);
@@ -125,13 +128,14 @@ function recoverId(data: Uint8Array): number | undefined {
  * Protocol v1 in Protobuf over binary frames (`hubcast.v1.protobuf`); schema in
  * `proto/hubcast/v1/hubcast.proto`. JSON values travel as bytes holding their JSON text, so a
  * publication's data goes from one encoding to the other without being re-encoded; a
- * `publish` whose data is not UTF-8 JSON text is refused with 107 `bad_request`.
+ * `publish` whose data is not UTF-8 JSON text, or nests deeper than `maxDataDepth`, is refused
+ * with 107 `bad_request`.
  */
 export class ProtobufCodec implements Codec {
   readonly subprotocol = Subprotocol.protobuf;
   readonly binary = true;
 
-  decodeClientFrame(data: Uint8Array | string): ClientFrame {
+  decodeClientFrame(data: Uint8Array | string, limits: DataLimits = DEFAULT_LIMITS): ClientFrame {
     if (typeof data === "string") return invalid("expected a binary frame");
     let frame: pb.ClientFrame;
     try {
@@ -143,7 +147,7 @@ export class ProtobufCodec implements Codec {
       case "pong":
         return { kind: "pong" };
       case "command":
-        return decodeCommand(frame.frame.value);
+        return decodeCommand(frame.frame.value, limits);
       case undefined:
         return invalid("frame holds neither a command nor a pong");
     }

@@ -74,6 +74,15 @@ describe("JsonCodec", () => {
     expect(codec.decodeServerFrame(error)).toEqual({ kind: "reply", reply: { id: 4, error: { code: 103, message: "no", temporary: false } } });
   });
 
+  it("refuses publish data nested deeper than maxDataDepth with bad_request naming the limit", () => {
+    const publish = (depth: number): string => `{"id":5,"publish":{"channel":"c","data":${"[".repeat(depth)}${"]".repeat(depth)}}}`;
+    const message = 'publish: field "data" nests arrays/objects deeper than 3 levels (maxDataDepth)';
+    expect(codec.decodeClientFrame(publish(4), { maxDataDepth: 3 })).toEqual({ kind: "invalid", id: 5, code: ErrorCode.badRequest, message });
+    expect(codec.decodeClientFrame(publish(3), { maxDataDepth: 3 })).toMatchObject({ kind: "command" });
+    // Without limits the codec still refuses what JSON.stringify could not encode again.
+    expect(codec.decodeClientFrame(publish(20_000))).toMatchObject({ kind: "invalid", id: 5, message: expect.stringContaining("512 levels") as unknown });
+  });
+
   it("reports frames that are not JSON or not UTF-8 as invalid instead of throwing", () => {
     expect(codec.decodeClientFrame("{")).toMatchObject({ kind: "invalid", code: ErrorCode.badRequest });
     expect(codec.decodeClientFrame(new Uint8Array([0x7b, 0xff, 0x7d]))).toMatchObject({ kind: "invalid" });

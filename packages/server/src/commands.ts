@@ -1,11 +1,12 @@
-import type { Command, Methods, Publication, RawPublication } from "@hubcast/protocol";
-import { CloseCode, ErrorCode, PROTOCOL_VERSION, decodeJsonData, encodeJsonData } from "@hubcast/protocol";
+import type { Command, Methods } from "@hubcast/protocol";
+import { CloseCode, ErrorCode, PROTOCOL_VERSION, encodeJsonData } from "@hubcast/protocol";
 import { authorizeSubscribe, identify, reidentify } from "./auth/access.js";
 import type { Identity } from "./auth/access.js";
 import type { ResolvedChannelOptions } from "./channels.js";
 import type { NodeContext } from "./context.js";
 import { ReplyError, internalError } from "./errors.js";
 import type { HistoryPage } from "./history/history.js";
+import { readablePublications } from "./history/readable.js";
 import { recoverSince } from "./recovery.js";
 import type { Session } from "./session.js";
 
@@ -70,13 +71,6 @@ async function backend<T>(ctx: NodeContext, what: string, call: Promise<T>): Pro
     ctx.logger.warn({ err }, `${what} failed`);
     throw internalError(what);
   }
-}
-
-function toPublication(raw: RawPublication): Publication {
-  const pub: Publication = { data: decodeJsonData(raw.data) as Publication["data"] };
-  if (raw.offset !== undefined) pub.offset = raw.offset;
-  if (raw.info !== undefined) pub.info = raw.info;
-  return pub;
 }
 
 const connect: Handler<"connect"> = async (session, request, ctx) => {
@@ -155,7 +149,7 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
   if (page !== undefined) result.position = page.position;
   if (since !== undefined) {
     result.recovered = recovered !== undefined;
-    result.publications = (recovered ?? []).map(toPublication);
+    result.publications = readablePublications(channel, { publications: recovered ?? [], unreadable: page?.unreadable }, ctx);
   }
   const afterReply = (): void => {
     // The Hub follows the reply with whatever arrived after `position`, in order.
@@ -178,7 +172,8 @@ const unsubscribe: Handler<"unsubscribe"> = (session, { channel }) => {
 const publish: Handler<"publish"> = async (session, { channel, data, rawData }, ctx) => {
   const options = channelOptions(ctx, channel);
   if (!options.allowPublish) throw new ReplyError(ErrorCode.permissionDenied, `clients may not publish to "${channel}"`);
-  // Data that arrived as JSON bytes (Protobuf) was checked by the codec and goes out as it came.
+  // The codec checked the data (shape, UTF-8 JSON, maxDataDepth), so it encodes and can be read
+  // back from history. Data that arrived as JSON bytes (Protobuf) goes out as it came.
   const pub = { channel, data: rawData ?? encodeJsonData(data), info: session.clientInfo };
   const position = await backend(ctx, "publish", ctx.metrics.timePublish("client", ctx.engine.broker.publish(pub, options.history)));
   return { result: position === undefined ? {} : { position } };
@@ -209,7 +204,7 @@ const history: Handler<"history"> = async (session, request, ctx) => {
   const limit = Math.min(request.limit ?? options.history.size, options.history.size);
   const query = { since: request.since, limit, reverse: request.reverse };
   const page = await backend(ctx, "history", ctx.engine.history.read(request.channel, query, options.history));
-  return { result: { publications: page.publications.map(toPublication), position: page.position } };
+  return { result: { publications: readablePublications(request.channel, page, ctx), position: page.position } };
 };
 
 const handlers: { [M in keyof Methods]: Handler<M> } = {

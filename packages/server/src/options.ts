@@ -1,4 +1,4 @@
-import { MAX_DATA_DEPTH } from "@hubcast/protocol";
+import { DEFAULT_MAX_DATA_DEPTH, MAX_DATA_DEPTH } from "@hubcast/protocol";
 import type { ChannelOptions } from "./channels.js";
 import { checkBoolean, checkInteger, checkKnownKeys, checkSecret, checkString, OptionError } from "./validation.js";
 
@@ -35,7 +35,7 @@ export interface NodeOptions {
    * with 3003 `slow_consumer`. Replaces `maxSendBufferBytes`. @default 4_194_304
    */
   maxConnectionBytes?: number;
-  /** Deepest nesting of arrays and objects accepted in publication data, from every source (clients, server API, emitter); deeper data is refused with 107 / HTTP 400. @default 64 */
+  /** Deepest nesting of arrays and objects accepted in publication data from clients (JSON and Protobuf) and the server API, 1 to 512 (the emitter has its own `maxDataDepth`); deeper data is refused with 107 / HTTP 400. @default 64 */
   maxDataDepth?: number;
   /** How long an HTTP client may take to send its request headers (upgrades included), in ms; slower ones get 408 and are closed. @default 10_000 */
   headersTimeoutMs?: number;
@@ -187,7 +187,7 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   compressionThresholdBytes: 1024,
   compressionLevel: 3,
   maxConnectionBytes: 4_194_304,
-  maxDataDepth: 64,
+  maxDataDepth: DEFAULT_MAX_DATA_DEPTH,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   maxChannelLength: 255,

@@ -269,7 +269,7 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
       this.close(CloseCode.badRequest, `expected ${this.codec.binary ? "binary" : "text"} frames`);
       return;
     }
-    const frame = this.codec.decodeClientFrame(data);
+    const frame = this.codec.decodeClientFrame(data, this.ctx.options);
     this.ctx.metrics.received(frame.kind, data.length);
     if (frame.kind === "pong") {
       this.pongDeadline = 0;

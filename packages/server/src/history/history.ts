@@ -16,6 +16,12 @@ export interface HistoryPage {
   publications: RawPublication[];
   /** The channel's position when the read happened. */
   position: StreamPosition;
+  /**
+   * Offsets of entries the store holds but could not read (their `info` is not JSON). They
+   * stay in `publications`, so counts over offsets (recovery) remain whole; replies leave
+   * them out. Absent when every entry was read.
+   */
+  unreadable?: readonly number[];
 }
 
 /**

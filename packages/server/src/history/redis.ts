@@ -7,15 +7,23 @@ import type { HistoryPage, HistoryQuery, HistoryStore } from "./history.js";
 /** One stream entry as XRANGE returns it: [id, [field, value, …]]. */
 type StreamEntry = [Buffer, Buffer[]];
 
-function toPublication(channel: string, [id, fields]: StreamEntry): RawPublication {
+/** One entry as a publication; `readable: false` when its info (written by anyone with access to Redis) is not JSON. */
+function toPublication(channel: string, [id, fields]: StreamEntry): { pub: RawPublication; readable: boolean } {
   const pub: RawPublication = { channel, data: new Uint8Array(0), offset: Number.parseInt(id.toString("latin1"), 10) };
+  let readable = true;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i]?.toString("latin1");
     const value = fields[i + 1] as Buffer;
     if (name === "d") pub.data = value;
-    else if (name === "i" && value.length > 0) pub.info = JSON.parse(value.toString("utf8")) as RawPublication["info"];
+    else if (name === "i" && value.length > 0) {
+      try {
+        pub.info = JSON.parse(value.toString("utf8")) as RawPublication["info"];
+      } catch {
+        readable = false; // reported by the reader through HistoryPage.unreadable, not thrown: one entry must not fail the whole read
+      }
+    }
   }
-  return pub;
+  return { pub, readable };
 }
 
 /** History in Redis: a stream per channel (entry id = offset) plus a position hash, read by one script. */
@@ -40,7 +48,11 @@ export class RedisHistory implements HistoryStore {
     )) as [Buffer, number | Buffer, StreamEntry[]];
     const epoch = reply[0].toString();
     const offset = Number(reply[1].toString());
-    return { publications: reply[2].map((entry) => toPublication(channel, entry)), position: { offset, epoch } };
+    const entries = reply[2].map((entry) => toPublication(channel, entry));
+    const page: HistoryPage = { publications: entries.map((e) => e.pub), position: { offset, epoch } };
+    const unreadable = entries.filter((e) => !e.readable).map((e) => e.pub.offset as number);
+    if (unreadable.length > 0) page.unreadable = unreadable;
+    return page;
   }
 
   async remove(channel: string): Promise<void> {

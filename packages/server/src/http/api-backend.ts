@@ -1,7 +1,8 @@
 import type { ClientInfo, JsonValue, StreamPosition } from "@hubcast/protocol";
-import { decodeJsonData, encodeJsonData } from "@hubcast/protocol";
+import { encodeJsonData, jsonValueWithinDepth, tooDeepProblem } from "@hubcast/protocol";
 import type { ResolvedChannelOptions } from "../channels.js";
 import type { NodeContext } from "../context.js";
+import { readablePublications } from "../history/readable.js";
 import type { ControlPlane } from "../control.js";
 import type { NodeInfo } from "../registry/registry.js";
 
@@ -33,25 +34,32 @@ export class ApiBackend {
     private readonly control: ControlPlane,
   ) {}
 
-  /** Publishes `data` to `channel`; resolves to its position when the channel keeps history. */
-  async publish(channel: string, data: JsonValue): Promise<StreamPosition | undefined> {
-    const options = this.channelOptions(channel);
-    return this.ctx.metrics.timePublish("api", this.ctx.engine.broker.publish({ channel, data: encodeJsonData(data) }, options.history));
+  /**
+   * Checks a JSON value parsed from a request against the node's data limits (`maxDataDepth`)
+   * and encodes it once for {@link publish}; throws an {@link ApiError} 400 naming the limit.
+   */
+  encodeData(data: JsonValue): Uint8Array {
+    const { maxDataDepth } = this.ctx.options;
+    if (!jsonValueWithinDepth(data, maxDataDepth)) throw new ApiError(400, `field "data" ${tooDeepProblem(maxDataDepth)}`);
+    return encodeJsonData(data);
   }
 
-  /** Reads history: publications (oldest first unless `reverse`) and the channel's position. */
+  /** Publishes data from {@link encodeData} to `channel`; resolves to its position when the channel keeps history. */
+  async publish(channel: string, data: Uint8Array): Promise<StreamPosition | undefined> {
+    const options = this.channelOptions(channel);
+    return this.ctx.metrics.timePublish("api", this.ctx.engine.broker.publish({ channel, data }, options.history));
+  }
+
+  /**
+   * Reads history: publications (oldest first unless `reverse`) and the channel's position.
+   * Stored publications that cannot be read are left out (see `readablePublications`).
+   */
   async history(channel: string, query: { limit?: number; since?: StreamPosition; reverse?: boolean }): Promise<{ publications: ApiPublication[]; position: StreamPosition }> {
     const options = this.channelOptions(channel);
     if (options.history.size === 0) throw new ApiError(400, `history is off for "${channel}" (its namespace has historySize 0)`);
     const limit = Math.min(query.limit ?? options.history.size, options.history.size);
     const page = await this.ctx.engine.history.read(channel, { since: query.since, limit, reverse: query.reverse }, options.history);
-    const publications = page.publications.map((raw) => {
-      const pub: ApiPublication = { data: decodeJsonData(raw.data) as JsonValue };
-      if (raw.offset !== undefined) pub.offset = raw.offset;
-      if (raw.info !== undefined) pub.info = raw.info;
-      return pub;
-    });
-    return { publications, position: page.position };
+    return { publications: readablePublications(channel, page, this.ctx), position: page.position };
   }
 
   async presence(channel: string): Promise<{ clients: Record<string, ClientInfo>; numClients: number; numUsers: number }> {

@@ -59,9 +59,10 @@ function stringField(body: Record<string, unknown>, name: string): string {
   return value;
 }
 
-function dataField(body: Record<string, unknown>): JsonValue {
+/** The `data` field checked against the node's data limits and encoded once, however many channels get it. */
+function dataField(body: Record<string, unknown>, api: ApiState["api"]): Uint8Array {
   if (!("data" in body)) throw invalid('field "data" is required: the JSON value to publish');
-  return body["data"] as JsonValue; // parsed from JSON, so it is a JSON value
+  return api.encodeData(body["data"] as JsonValue); // parsed from JSON, so it is a JSON value
 }
 
 function channelsField(body: Record<string, unknown>): string[] {
@@ -124,7 +125,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
     method: "POST",
     async handle({ body }, { api }) {
       const fields = bodyObject(body, ["channel", "data"]);
-      const position = await api.publish(stringField(fields, "channel"), dataField(fields));
+      const position = await api.publish(stringField(fields, "channel"), dataField(fields, api));
       return position === undefined ? {} : { position };
     },
   }],
@@ -133,7 +134,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
     async handle({ body, path }, { api, logger }) {
       const fields = bodyObject(body, ["channels", "data"]);
       const channels = channelsField(fields);
-      const data = dataField(fields);
+      const data = dataField(fields, api);
       const results = await Promise.all(channels.map(async (channel) => {
         try {
           return withPosition(channel, await api.publish(channel, data));
