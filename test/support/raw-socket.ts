@@ -81,9 +81,19 @@ export class RawWebSocket {
     return parseServerFrames(Buffer.concat(this.chunks));
   }
 
-  /** Resumes reading and waits until the server closes the socket. */
+  /** Resumes reading, answers the server's close frame as a client would, and waits until the socket closes. */
   async drain(timeoutMs = 15_000): Promise<ServerFrame[]> {
+    const answer = (): void => {
+      const close = this.frames().find((frame) => frame.opcode === 0x8);
+      if (close === undefined) return;
+      this.socket.off("data", answer);
+      // A masked close frame with a zero key, echoing the code (RFC 6455 §5.5.1).
+      const code = close.payload.subarray(0, 2);
+      this.socket.end(Buffer.concat([Buffer.from([0x88, 0x80 | code.length, 0, 0, 0, 0]), code]));
+    };
+    this.socket.on("data", answer);
     this.socket.resume();
+    answer();
     await withTimeout(this.closed, timeoutMs, "the server to close the socket");
     return this.frames();
   }

@@ -108,6 +108,33 @@ describe("memory abuse against a default node", () => {
     expect(pongBytes).toBeLessThan(8 * MiB);
   });
 
+  it("counts pings toward the command rate limit: a flood is answered up to the burst, then closed with 3006", async () => {
+    const { server } = await node();
+    const ws = await open(server);
+    await ws.write(Buffer.concat(Array.from({ length: 1_000 }, (_, i) => clientFrame(Opcode.ping, String(i), { mask: MASK }))));
+    const frames = await ws.drain();
+    const pongs = frames.filter((frame) => frame.opcode === Opcode.pong);
+    // commandBurst (200) answered at once, a few more as the bucket refills; the rest refused.
+    expect(pongs.length).toBeGreaterThanOrEqual(200);
+    expect(pongs.length).toBeLessThan(300);
+    expect(pongs[0]?.payload.toString()).toBe("0");
+    const close = frames.find((frame) => frame.opcode === Opcode.close);
+    expect(close && closeCodeOf(close)).toBe(CloseCode.rateLimited);
+  });
+
+  it("counts unfinished input against maxConnectionBytes: past it the connection is closed with 3003", async () => {
+    const { server } = await node(["--max-message-bytes", "60000", "--max-connection-bytes", "65536"]);
+    const ws = await open(server);
+    // 59,000 bytes in all, under maxMessageBytes; but the fragments' buffer has grown to 60,000
+    // bytes by the second fragment, and the unfinished third frame is held beside it.
+    await ws.write(clientFrame(Opcode.text, " ".repeat(30_000), { fin: false, mask: MASK }));
+    await ws.write(clientFrame(Opcode.continuation, " ".repeat(20_000), { fin: false, mask: MASK }));
+    await ws.write(clientFrame(Opcode.continuation, " ".repeat(9_000), { mask: MASK }).subarray(0, 8_000));
+    const frames = await ws.drain();
+    const close = frames.find((frame) => frame.opcode === Opcode.close);
+    expect(close && closeCodeOf(close)).toBe(CloseCode.slowConsumer);
+  });
+
   it("holds a frame trickled one byte per read in one buffer", async () => {
     const { server, pid } = await node();
     const clients = await Promise.all(Array.from({ length: 8 }, () => open(server)));
