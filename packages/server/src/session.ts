@@ -43,8 +43,7 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
   idleSince = 0;
   private readonly rateLimit: CommandRateLimit | undefined;
   private countedUser = false;
-  /** Frames waiting for the end of this event-loop turn; allocated only while there are some. */
-  /** One frame, the common case, or several; no array is made for a single frame. */
+  /** Frames waiting for the end of this event-loop turn: one frame, the common case, or several (no array is made for a single frame). */
   private queued: Buffer | Buffer[] | undefined;
   private queuedBytes = 0;
 
