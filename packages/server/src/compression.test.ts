@@ -76,17 +76,27 @@ describe("negotiateDeflate", () => {
     ["", "an empty header"],
     ["x-webkit-deflate-frame", "no permessage-deflate offer"],
     ["permessage-deflate; server_max_window_bits=10", "a smaller server window than the shared frames use"],
-    ["permessage-deflate; server_max_window_bits=10, permessage-deflate", "a first offer with a smaller server window"],
     ["permessage-deflate; server_max_window_bits", "a server window without a value"],
     ["permessage-deflate; client_max_window_bits=16", "a window out of range"],
     ["permessage-deflate; mystery", "an unknown parameter"],
-    ["permessage-deflate, permessage-deflate; mystery", "an unknown parameter in a later offer"],
+    ["permessage-deflate; mystery, permessage-deflate; server_max_window_bits=9, x-foo", "only offers it cannot serve"],
     ["permessage-deflate; server_no_context_takeover; server_no_context_takeover", "a repeated parameter"],
     ["permessage-deflate; server_no_context_takeover=1", "a flag with a value"],
-    ["permessage-deflate,", "an empty element"],
+    [",, ,", "empty elements only"],
     ['permessage-deflate; client_max_window_bits="1,2"', "a quoted comma"],
   ])("declines %j (%s)", (header: string | undefined, _why: string) => {
     expect(negotiateDeflate(header)).toBeUndefined();
+  });
+
+  it.each([
+    ["permessage-deflate; server_max_window_bits=10, permessage-deflate", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
+    ["permessage-deflate; mystery, permessage-deflate; server_max_window_bits=15", "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15"],
+    ["x-foo; a=b, permessage-deflate; client_max_window_bits=16, permessage-deflate; client_max_window_bits", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
+    ["permessage-deflate; server_max_window_bits, ;;, permessage-deflate; server_max_window_bits=15, permessage-deflate", "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15"],
+    ["permessage-deflate, permessage-deflate; mystery", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
+    ["permessage-deflate,", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
+  ])("accepts the first offer it can serve in %j", (header, answer) => {
+    expect(negotiateDeflate(header)).toBe(answer);
   });
 
   it("answers a server window offer with the same window, and never names the client's window", () => {

@@ -83,6 +83,8 @@ const CLOSE_HANDSHAKE_MS = 2_000;
 
 /** How often the node announces itself: often enough that two misses still leave it in the view. */
 const announceIntervalFor = (nodeTtlMs: number): number => Math.max(50, Math.min(5_000, Math.floor(nodeTtlMs / 3)));
+/** How often the HTTP server enforces header and request deadlines: a quarter of headersTimeoutMs, 25 ms to 1 s. */
+const checkIntervalFor = (headersTimeoutMs: number): number => Math.max(25, Math.min(1_000, Math.floor(headersTimeoutMs / 4)));
 
 /**
  * Creates a node, connecting the engine its options name first (the redis engine connects
@@ -154,7 +156,11 @@ export class HubcastNode {
     }, this.logger);
     this.api = new ApiBackend(this.ctx, this.control);
     this.transport = new WebSocketTransport(this.ctx, this.sessions, () => this.state === "running");
-    this.server = createServer();
+    const { headersTimeoutMs, requestTimeoutMs } = this.options;
+    // Node checks these deadlines only every connectionsCheckingInterval (30 s by default), which
+    // would let a socket trickling its headers live three times headersTimeoutMs. Upgrade requests
+    // are covered too: a socket leaves these checks only once its headers are complete.
+    this.server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: checkIntervalFor(headersTimeoutMs) });
     this.server.on("upgrade", (req, socket, head) => {
       // The upgrade's fault boundary: a throw ends this socket, never the node.
       try {

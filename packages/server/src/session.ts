@@ -8,7 +8,7 @@ import { CommandRateLimit } from "./limits.js";
 import type { Flushable } from "./write-batch.js";
 import type { ConnectionHandler, WebSocketConnection } from "./transport/connection.js";
 import type { MessageDeflater } from "./transport/deflate.js";
-import { buildFrame } from "./transport/frame.js";
+import { buildFrame, pongFrame } from "./transport/frame.js";
 
 /** How long a slow consumer has to read its way to the close frame before its socket is dropped. */
 const SLOW_CONSUMER_GRACE_MS = 5_000;
@@ -43,8 +43,7 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
   idleSince = 0;
   private readonly rateLimit: CommandRateLimit | undefined;
   private countedUser = false;
-  /** Frames waiting for the end of this event-loop turn; allocated only while there are some. */
-  /** One frame, the common case, or several; no array is made for a single frame. */
+  /** Frames waiting for the end of this event-loop turn: one frame, the common case, or several (no array is made for a single frame). */
   private queued: Buffer | Buffer[] | undefined;
   private queuedBytes = 0;
 
@@ -99,10 +98,13 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     for (const [channel, live] of this.subscriptions) if (live) yield channel;
   }
 
-  /** Queues a frame; queued frames go out together at the end of this event-loop turn. */
+  /**
+   * Queues a frame; queued frames go out together at the end of this event-loop turn. Past the
+   * connection's memory budget the frame is dropped and the connection closed with 3003.
+   */
   writeFrame(frame: Buffer): void {
     if (this.state === "closed") return;
-    if (this.queuedBytes + this.connection.socket.writableLength > this.ctx.options.maxConnectionBytes) {
+    if (this.overBudget()) {
       this.close(CloseCode.slowConsumer);
       return;
     }
@@ -116,6 +118,16 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
       this.queued = [queued, frame];
     }
     this.queuedBytes += frame.length;
+  }
+
+  /**
+   * Whether this connection holds more than maxConnectionBytes: output not yet sent (queued here
+   * and in the socket's buffer) plus input not yet complete (held by the frame reader). Three
+   * field reads, since it runs for every frame fan-out writes.
+   */
+  private overBudget(): boolean {
+    const connection = this.connection;
+    return this.queuedBytes + connection.socket.writableLength + connection.heldBytes > this.ctx.options.maxConnectionBytes;
   }
 
   /** Writes the queued frames: one write, or one corked writev for several. */
@@ -261,6 +273,29 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     } catch (err) {
       this.failed(err);
     }
+  }
+
+  /**
+   * A ping counts toward the command rate limit like any frame; over the limit it goes
+   * unanswered. Its pong goes through {@link writeFrame}, so a client that pings and never
+   * reads runs into the memory budget (3003) instead of growing the socket's buffer.
+   */
+  onPing(payload: Buffer): void {
+    if (this.state === "closed") return;
+    const verdict = this.rateLimit?.check(Date.now()) ?? "ok";
+    if (verdict === "disconnect") {
+      this.ctx.metrics.limitRejected("rate");
+      this.close(CloseCode.rateLimited);
+    } else if (verdict === "refuse") {
+      this.ctx.metrics.limitRejected("rate");
+    } else {
+      this.writeFrame(pongFrame(payload));
+    }
+  }
+
+  /** Unfinished input grew: past the budget the connection is closed like a slow consumer (3003). */
+  onHeldBytesGrew(): void {
+    if (this.state !== "closed" && this.overBudget()) this.close(CloseCode.slowConsumer);
   }
 
   private handleMessage(data: Buffer, isBinary: boolean, admitted: boolean): void {

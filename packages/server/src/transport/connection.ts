@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import type { FrameSink, ReaderLimits } from "./frame-reader.js";
 import { FrameReader, WsClose } from "./frame-reader.js";
-import { closeFrame, pongFrame } from "./frame.js";
+import { closeFrame } from "./frame.js";
 
 /** How long a connection waits for the peer's close frame after sending its own (as `ws` does). */
 const CLOSE_TIMEOUT_MS = 30_000;
@@ -9,6 +9,13 @@ const CLOSE_TIMEOUT_MS = 30_000;
 /** What a connection reports to the session that owns it. */
 export interface ConnectionHandler {
   onMessage(data: Buffer, binary: boolean): void;
+  /**
+   * A ping: the handler answers it with a pong (`pongFrame`) through its own output path, so pongs
+   * count toward the same memory budget (and rate limit) as everything else it sends.
+   */
+  onPing(payload: Buffer): void;
+  /** The connection holds more unfinished input ({@link WebSocketConnection.heldBytes}): check the memory budget. */
+  onHeldBytesGrew(): void;
   /** The peer broke the WebSocket protocol; the connection is being failed with `code`. */
   onProtocolError(code: number, message: string): void;
   /** The socket has closed: with the peer's close code, the code the connection failed with, or 1006. */
@@ -61,10 +68,19 @@ export class WebSocketConnection implements FrameSink {
     if (head.length > 0) this.reader.push(head);
   }
 
-  /** Starts the close handshake: sends a close frame, ends the socket when the peer answers (or after 30 s). */
+  /** Bytes held for unfinished input: a partial frame and the fragments of an unfinished message. */
+  get heldBytes(): number {
+    return this.reader.heldBytes;
+  }
+
+  /**
+   * Starts the close handshake: sends a close frame, ends the socket when the peer answers (or
+   * after 30 s). From now on data frames are dropped unread; only the peer's close frame matters.
+   */
   close(code: number, reason: string): void {
     if (this.closeSent || this.socket.destroyed) return;
     this.closeSent = true;
+    this.reader.closing();
     this.socket.write(closeFrame(code, reason));
     this.closeTimer = setTimeout(destroyConnection, CLOSE_TIMEOUT_MS, this.socket);
     this.closeTimer.unref();
@@ -80,7 +96,11 @@ export class WebSocketConnection implements FrameSink {
   }
 
   onPing(payload: Buffer): void {
-    if (!this.closeSent) this.socket.write(pongFrame(payload));
+    if (!this.closeSent) this.handler?.onPing(payload);
+  }
+
+  onHeldBytesGrew(): void {
+    this.handler?.onHeldBytesGrew();
   }
 
   onCloseFrame(code: number, _reason: string): void {

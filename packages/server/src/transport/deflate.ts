@@ -67,29 +67,28 @@ const WINDOW_BITS_VALUE = /^(8|9|1[0-5])$/;
 type Params = Map<string, string | true>;
 
 /**
- * The `Sec-WebSocket-Extensions` answer to a client's offer, or `undefined` to connect
- * uncompressed. The node accepts the first permessage-deflate offer, and imposes no context
- * takeover in both directions (RFC 7692 §7.1.1), so each message stands alone: one deflated
- * frame then serves every connection, and inflating a client message needs no state kept
- * between messages. Whatever is malformed, or asks for a server window smaller than
- * {@link WINDOW_BITS} (the client could not inflate the shared frames), connects uncompressed
- * instead of failing the handshake.
+ * The `Sec-WebSocket-Extensions` answer to a client's offers, or `undefined` to connect
+ * uncompressed. A client may offer several extensions, and permessage-deflate several times
+ * with different parameters, in order of preference (RFC 7692 §5); the node accepts the first
+ * permessage-deflate offer it can serve, declining the others: malformed elements, unknown or
+ * invalid parameters, and offers asking for a server window smaller than {@link WINDOW_BITS}
+ * (the client could not inflate the shared frames). It imposes no context takeover in both
+ * directions (RFC 7692 §7.1.1), so each message stands alone: one deflated frame then serves
+ * every connection, and inflating a client message needs no state kept between messages.
+ * Nothing in the header fails the handshake.
  */
 export function negotiateDeflate(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
-  const offers: Params[] = [];
   for (const element of header.split(",")) {
     const parsed = parseElement(element);
-    if (parsed === undefined) return undefined;
-    if (parsed.name === PERMESSAGE_DEFLATE) offers.push(parsed.params);
+    if (parsed?.name !== PERMESSAGE_DEFLATE || !validDeflateParams(parsed.params)) continue;
+    const serverWindow = parsed.params.get("server_max_window_bits");
+    if (serverWindow !== undefined && Number(serverWindow) !== WINDOW_BITS) continue;
+    // A server_max_window_bits offer is answered with the same value (RFC 7692 §7.1.2.1).
+    const window = serverWindow === undefined ? "" : `; server_max_window_bits=${WINDOW_BITS}`;
+    return `${PERMESSAGE_DEFLATE}; server_no_context_takeover; client_no_context_takeover${window}`;
   }
-  const first = offers[0];
-  if (first === undefined || !offers.every(validDeflateParams)) return undefined;
-  const serverWindow = first.get("server_max_window_bits");
-  if (serverWindow !== undefined && Number(serverWindow) !== WINDOW_BITS) return undefined;
-  // A server_max_window_bits offer is answered with the same value (RFC 7692 §7.1.2.1).
-  const window = serverWindow === undefined ? "" : `; server_max_window_bits=${WINDOW_BITS}`;
-  return `${PERMESSAGE_DEFLATE}; server_no_context_takeover; client_no_context_takeover${window}`;
+  return undefined;
 }
 
 /** `name; key; key=value; key="value"`, or `undefined` when it is anything less plain. */

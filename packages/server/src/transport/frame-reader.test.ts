@@ -1,54 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { constants, deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import type { FrameSink } from "./frame-reader.js";
+import { Recorder, clientFrame } from "../../../../test/support/client-frames.js";
 import { FrameReader, isValidCloseCode } from "./frame-reader.js";
 import { Opcode } from "./frame.js";
-
-/** Everything a reader reported, in order. */
-class Recorder implements FrameSink {
-  readonly events: unknown[] = [];
-  onMessage(data: Buffer, binary: boolean): void {
-    this.events.push({ message: binary ? Buffer.from(data) : data.toString(), binary });
-  }
-  onPing(payload: Buffer): void {
-    this.events.push({ ping: payload.toString() });
-  }
-  onCloseFrame(code: number, reason: string): void {
-    this.events.push({ close: code, reason });
-  }
-  onProtocolError(code: number, message: string): void {
-    this.events.push({ error: code, message });
-  }
-}
-
-interface FrameOptions {
-  fin?: boolean;
-  rsv?: number;
-  masked?: boolean;
-  /** Claimed payload length, when it is to differ from the payload's (headers alone). */
-  length?: number;
-}
-
-/** A client frame as RFC 6455 §5.2 lays it out, masked with a random key unless told otherwise. */
-function clientFrame(opcode: number, payload: Buffer | string, options: FrameOptions = {}): Buffer {
-  const data = typeof payload === "string" ? Buffer.from(payload) : payload;
-  const length = options.length ?? data.length;
-  const masked = options.masked ?? true;
-  const header: number[] = [((options.fin ?? true) ? 0x80 : 0) | ((options.rsv ?? 0) << 4) | opcode];
-  const maskBit = masked ? 0x80 : 0;
-  if (length < 126) header.push(maskBit | length);
-  else if (length < 65_536) header.push(maskBit | 126, length >> 8, length & 0xff);
-  else {
-    const big = Buffer.alloc(8);
-    big.writeBigUInt64BE(BigInt(length));
-    header.push(maskBit | 127, ...big);
-  }
-  if (!masked) return Buffer.concat([Buffer.from(header), data]);
-  const mask = randomBytes(4);
-  const body = Buffer.from(data.map((byte, i) => byte ^ (mask[i % 4] as number)));
-  return Buffer.concat([Buffer.from(header), mask, body]);
-}
 
 const { text: TEXT, binary: BINARY, continuation: CONTINUATION, close: CLOSE, ping: PING, pong: PONG } = Opcode;
 
@@ -175,6 +129,71 @@ describe("FrameReader", () => {
     ])("fails the connection on %s", (_what, bytes, code) => {
       expect(read([bytes], { inflate: true })).toMatchObject([{ error: code }]);
     });
+  });
+});
+
+describe("FrameReader held input", () => {
+  function reader(max = 100_000): { recorder: Recorder; reader: FrameReader } {
+    const recorder = new Recorder();
+    return { recorder, reader: new FrameReader(recorder, { maxMessageBytes: max }, false) };
+  }
+
+  it("holds a trickled frame in one buffer at most twice its size, growing it a logarithmic number of times", () => {
+    const { recorder, reader: r } = reader();
+    const frame = clientFrame(BINARY, Buffer.alloc(50_000, 7));
+    let peak = 0;
+    for (const byte of bytewise(frame)) {
+      r.push(byte);
+      peak = Math.max(peak, r.heldBytes);
+    }
+    expect(peak).toBeLessThanOrEqual(2 * frame.length);
+    expect(recorder.heldGrowths).toBeLessThan(25);
+    expect(recorder.events).toHaveLength(1);
+    expect(r.heldBytes).toBe(0);
+  });
+
+  it("copies fragments out of the reads they came in, so a read is never pinned by a byte of it", () => {
+    const { recorder, reader: r } = reader();
+    const padding = Array.from({ length: 400 }, () => clientFrame(PONG, Buffer.alloc(125)));
+    for (const letter of "abcd") {
+      const chunk = Buffer.concat([clientFrame(letter === "a" ? TEXT : CONTINUATION, letter, { fin: false }), ...padding]);
+      r.push(chunk);
+      chunk.fill(0); // the reader must not hold views into it
+      expect(r.heldBytes).toBeLessThan(1_024);
+    }
+    r.push(clientFrame(CONTINUATION, "e"));
+    expect(recorder.events).toEqual([{ message: "abcde", binary: false }]);
+    expect(r.heldBytes).toBe(0);
+  });
+
+  it("fails a fragmented text message with 1007 at its first fragment that cannot be UTF-8", () => {
+    const { recorder, reader: r } = reader();
+    r.push(clientFrame(TEXT, Buffer.from([0x61, 0xe2, 0x82]), { fin: false })); // a, then half a €
+    r.push(clientFrame(CONTINUATION, Buffer.from([0xac, 0x62]), { fin: false })); // the € completed
+    expect(recorder.events).toEqual([]);
+    r.push(clientFrame(CONTINUATION, Buffer.from([0xf0, 0x28]), { fin: false })); // no final fragment yet
+    expect(recorder.events).toMatchObject([{ error: 1007 }]);
+    expect(r.heldBytes).toBe(0);
+    // A message ending inside a character is invalid too.
+    expect(read([clientFrame(TEXT, Buffer.from([0xe2]), { fin: false }), clientFrame(CONTINUATION, Buffer.from([0x82]))])).toMatchObject([{ error: 1007 }]);
+  });
+
+  it("after closing, releases what it holds, skips data frames unbuffered, and still reads control frames", () => {
+    const { recorder, reader: r } = reader();
+    r.push(clientFrame(BINARY, "start", { fin: false }));
+    const big = clientFrame(CONTINUATION, Buffer.alloc(60_000), { fin: false });
+    r.push(big.subarray(0, 100));
+    expect(r.heldBytes).toBeGreaterThan(0);
+    r.closing();
+    expect(r.heldBytes).toBe(0);
+    r.push(big.subarray(100));
+    r.push(Buffer.concat([clientFrame(CONTINUATION, "more"), clientFrame(TEXT, "late"), clientFrame(PING, "p")]));
+    for (const byte of bytewise(clientFrame(BINARY, Buffer.alloc(3_000)))) {
+      r.push(byte);
+      expect(r.heldBytes).toBeLessThanOrEqual(64);
+    }
+    r.push(clientFrame(CLOSE, closePayload(1000)));
+    expect(recorder.events).toEqual([{ ping: "p" }, { close: 1000, reason: "" }]);
   });
 });
 

@@ -135,6 +135,8 @@ interface Refusal {
 /** Reads nothing from a connection turned away; it only waits for the close handshake. */
 const IGNORE: ConnectionHandler = {
   onMessage() {},
+  onPing() {}, // unanswered: a connection turned away is only waiting to close
+  onHeldBytesGrew() {}, // it discards data frames, so it holds at most a frame header
   onProtocolError() {},
   onClosed() {},
   onUnexpectedError() {}, // the close timer of turnAway() drops the socket
