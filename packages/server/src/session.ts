@@ -262,17 +262,26 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
    */
   onMessage(data: Buffer, isBinary: boolean): void {
     if (this.state === "closed") return;
-    const verdict = this.rateLimit?.check(Date.now()) ?? "ok";
-    if (verdict === "disconnect") {
-      this.ctx.metrics.limitRejected("rate");
-      this.close(CloseCode.rateLimited);
-      return;
-    }
+    const verdict = this.countFrame();
+    if (verdict === "disconnect") return;
     try {
       this.handleMessage(data, isBinary, verdict === "ok");
     } catch (err) {
       this.failed(err);
     }
+  }
+
+  /**
+   * Counts one frame from the client against the rate limit. `refuse`: over the limit, the
+   * frame is refused (counted in the metric here); `disconnect`: sustained abuse, and the
+   * connection is already closed with 3006.
+   */
+  private countFrame(): "ok" | "refuse" | "disconnect" {
+    const verdict = this.rateLimit?.check(Date.now()) ?? "ok";
+    if (verdict === "ok") return verdict;
+    this.ctx.metrics.limitRejected("rate");
+    if (verdict === "disconnect") this.close(CloseCode.rateLimited);
+    return verdict;
   }
 
   /**
@@ -282,15 +291,7 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
    */
   onPing(payload: Buffer): void {
     if (this.state === "closed") return;
-    const verdict = this.rateLimit?.check(Date.now()) ?? "ok";
-    if (verdict === "disconnect") {
-      this.ctx.metrics.limitRejected("rate");
-      this.close(CloseCode.rateLimited);
-    } else if (verdict === "refuse") {
-      this.ctx.metrics.limitRejected("rate");
-    } else {
-      this.writeFrame(pongFrame(payload));
-    }
+    if (this.countFrame() === "ok") this.writeFrame(pongFrame(payload));
   }
 
   /** Unfinished input grew: past the budget the connection is closed like a slow consumer (3003). */
@@ -312,7 +313,6 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     }
     const id = frame.kind === "command" ? frame.command.id : frame.id;
     if (!admitted) {
-      this.ctx.metrics.limitRejected("rate");
       if (id !== undefined) this.sendError(id, { code: ErrorCode.tooManyRequests, message: "frames sent faster than the rate limit; slow down", temporary: true });
       return;
     }
