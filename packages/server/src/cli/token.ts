@@ -9,8 +9,10 @@ export const TOKEN_HELP = `Usage: hubcast token --sub <user> [options]
 
 Prints an HS256 token (JWT) signed with the secret a node is started with
 (--token-hmac-secret): a connection token for 'connect', or with --channel a channel
-token for namespaces with "subscribe": "token". For development, tests and scripts;
-production backends mint their own (see docs/security.md).
+token for namespaces with "subscribe": "token". The header "typ" says which
+(hubcast-connection+jwt or hubcast-channel+jwt), so neither works as the other.
+For development, tests and scripts; production backends mint their own (see
+docs/security.md).
 
 Options:
   --sub <user>        the user id (claim "sub"); required. A channel token for an
