@@ -1,5 +1,6 @@
 import { SignJWT, UnsecuredJWT } from "jose";
 import type { JWTPayload, KeyObject, CryptoKey } from "jose";
+import { TOKEN_TYPES } from "../../packages/server/src/auth/tokens.js";
 
 /** An HS256 secret long enough for the node's `tokenHmacSecret` check. */
 export const TEST_SECRET = "test-secret-that-is-at-least-32-characters-long";
@@ -16,12 +17,18 @@ export interface SignOptions {
   /** HS256 secret or a private key. @default TEST_SECRET */
   key?: string | Uint8Array | CryptoKey | KeyObject;
   kid?: string;
+  /**
+   * Header `typ`: `null` leaves it out (a token minted before typed tokens). @default the
+   * channel token type when `claims` has a `channel`, else the connection token type
+   */
+  typ?: string | null;
 }
 
 /** Signs `claims` as a JWT; `sub` and the other claims go in as given. */
 export function sign(claims: JWTPayload, options: SignOptions = {}): Promise<string> {
   const ttl = options.ttlSeconds === undefined ? 3600 : options.ttlSeconds;
-  const header = options.kid === undefined ? { alg: options.alg ?? "HS256" } : { alg: options.alg ?? "HS256", kid: options.kid };
+  const typ = options.typ === undefined ? (claims["channel"] === undefined ? TOKEN_TYPES.connection : TOKEN_TYPES.channel) : options.typ;
+  const header = { alg: options.alg ?? "HS256", ...(options.kid === undefined ? {} : { kid: options.kid }), ...(typ === null ? {} : { typ }) };
   let jwt = new SignJWT(claims).setProtectedHeader(header).setIssuedAt();
   if (ttl !== null) jwt = jwt.setExpirationTime(nowSeconds() + ttl);
   const key = options.key ?? TEST_SECRET;

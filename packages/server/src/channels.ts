@@ -2,6 +2,7 @@ import type { HistoryPolicy } from "./broker/broker.js";
 import { checkBoolean, checkInteger, checkKnownKeys, checkString, OptionError } from "./validation.js";
 
 const SUBSCRIBE_PATTERN = new RegExp(`^(${["anyone", "authenticated", "listed", "token"].join("|")})$`);
+const PUBLISH_PATTERN = new RegExp(`^(${["inherit", "anyone", "authenticated", "listed", "subscribers"].join("|")})$`);
 
 /** Options of one namespace: every channel `ns:rest` follows namespace `ns`'s options. */
 export interface ChannelOptions {
@@ -15,8 +16,16 @@ export interface ChannelOptions {
   presence?: boolean;
   /** Push `join`/`leave` to subscribers when others subscribe or leave. @default false */
   joinLeave?: boolean;
-  /** Clients may publish (otherwise only the server side may). @default false */
+  /** Clients may publish (otherwise only the server side may); who exactly, `publish` says. @default false */
   allowPublish?: boolean;
+  /**
+   * Which clients may publish when `allowPublish` is on: `inherit` (whoever `subscribe`
+   * admits; for `subscribe: "token"`, connections holding a live subscription, since the
+   * channel token is checked at subscribe), `anyone`, `authenticated`, `listed` (as for
+   * `subscribe`), or `subscribers` (connections holding a live subscription to the channel).
+   * @default "inherit"
+   */
+  publish?: PublishAccess;
   /**
    * Who may subscribe: `anyone` (anonymous connections too), `authenticated` (connections
    * with a user), `listed` (users whose connection token lists the channel in its `channels`
@@ -34,6 +43,10 @@ export interface ChannelOptions {
 export const SUBSCRIBE_ACCESS = ["anyone", "authenticated", "listed", "token"] as const;
 export type SubscribeAccess = (typeof SUBSCRIBE_ACCESS)[number];
 
+/** Which clients may publish to a namespace's channels (when `allowPublish` is on). */
+export const PUBLISH_ACCESS = ["inherit", "anyone", "authenticated", "listed", "subscribers"] as const;
+export type PublishAccess = (typeof PUBLISH_ACCESS)[number];
+
 export type ResolvedChannelOptions = Readonly<Required<ChannelOptions>> & { readonly history: HistoryPolicy };
 
 const CHANNEL_OPTION_KEYS = [
@@ -43,6 +56,7 @@ const CHANNEL_OPTION_KEYS = [
   "presence",
   "joinLeave",
   "allowPublish",
+  "publish",
   "subscribe",
   "allowPresence",
   "allowHistory",
@@ -58,10 +72,15 @@ export function resolveChannelOptions(opts: ChannelOptions = {}, where = "channe
     presence: checkBoolean(`${where}.presence`, opts.presence ?? false),
     joinLeave: checkBoolean(`${where}.joinLeave`, opts.joinLeave ?? false),
     allowPublish: checkBoolean(`${where}.allowPublish`, opts.allowPublish ?? false),
+    publish: checkString(`${where}.publish`, opts.publish ?? "inherit", PUBLISH_PATTERN, `one of ${PUBLISH_ACCESS.join(", ")}`) as PublishAccess,
     subscribe: checkString(`${where}.subscribe`, opts.subscribe ?? "anyone", SUBSCRIBE_PATTERN, `one of ${SUBSCRIBE_ACCESS.join(", ")}`) as SubscribeAccess,
     allowPresence: checkBoolean(`${where}.allowPresence`, opts.allowPresence ?? true),
     allowHistory: checkBoolean(`${where}.allowHistory`, opts.allowHistory ?? true),
   };
+  if (opts.publish !== undefined && !o.allowPublish) {
+    // A publish rule that can never apply is a misunderstanding worth stopping at.
+    throw new OptionError(`${where}.publish`, "has no effect while allowPublish is false: set allowPublish: true, or drop publish");
+  }
   if (o.historyMetaTtlMs < o.historyTtlMs) {
     throw new OptionError(`${where}.historyMetaTtlMs`, `must be at least historyTtlMs (${o.historyTtlMs}), got ${o.historyMetaTtlMs}`);
   }

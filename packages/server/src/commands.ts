@@ -1,7 +1,9 @@
 import type { Command, Methods } from "@hubcast/protocol";
 import { CloseCode, ErrorCode, PROTOCOL_VERSION, encodeJsonData } from "@hubcast/protocol";
-import { authorizeSubscribe, identify, reidentify } from "./auth/access.js";
+import { identify, reidentify } from "./auth/access.js";
 import type { Identity } from "./auth/access.js";
+import { Operation, authorize, decide } from "./auth/decide.js";
+import type { AccessRequest } from "./auth/decide.js";
 import type { ResolvedChannelOptions } from "./channels.js";
 import type { NodeContext } from "./context.js";
 import { ReplyError, internalError } from "./errors.js";
@@ -57,10 +59,16 @@ function channelOptions(ctx: NodeContext, channel: string): ResolvedChannelOptio
   return lookup.options;
 }
 
-function requireSubscribed(session: Session, channel: string, what: string): void {
-  if (session.subscription(channel) !== true) {
-    throw new ReplyError(ErrorCode.permissionDenied, `subscribe to "${channel}" before reading its ${what}`);
-  }
+/** The access question for `operation` on `channel` by this session; its options are looked up (102 when unknown). */
+function accessRequest(session: Session, ctx: NodeContext, operation: Operation, channel: string): AccessRequest {
+  return {
+    operation,
+    channel,
+    options: channelOptions(ctx, channel),
+    connection: { user: session.user, channels: session.listedChannels },
+    subscribed: session.subscription(channel) === true,
+    tokens: ctx.auth.tokens,
+  };
 }
 
 /** Backend calls fail as temporary `internal` errors; the cause goes to the log. */
@@ -115,9 +123,11 @@ const refresh: Handler<"refresh"> = async (session, { token }, ctx) => {
 };
 
 const subscribe: Handler<"subscribe"> = async (session, { channel, since, token }, ctx) => {
-  const options = channelOptions(ctx, channel);
-  const connection = { user: session.user, channels: session.listedChannels };
-  await authorizeSubscribe({ access: options.subscribe, channel, token, connection, tokens: ctx.auth.tokens });
+  const access = accessRequest(session, ctx, Operation.subscribe, channel);
+  const { options } = access;
+  await authorize({ ...access, token });
+  // Recovery reads history: without that right the subscribe still succeeds but recovers nothing.
+  const recovering = since !== undefined && (await decide({ ...access, operation: Operation.recovery })).allowed;
   if (!session.isOpen) return { result: undefined as never }; // closed while a channel token was checked
   if (session.subscription(channel) !== undefined) throw new ReplyError(ErrorCode.alreadySubscribed, `already subscribed to "${channel}"`);
   if (session.subscriptionCount >= ctx.options.maxSubscriptionsPerConnection) {
@@ -130,7 +140,7 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
     // Broker first, then history: whatever is published after the read is buffered by the Hub.
     await backend(ctx, "subscribe", ctx.hub.addPending(channel, session));
     if (options.history.size > 0) {
-      const query = { since, limit: since === undefined ? 0 : options.history.size };
+      const query = recovering ? { since, limit: options.history.size } : { since: undefined, limit: 0 };
       page = await backend(ctx, "history read", ctx.engine.history.read(channel, query, options.history));
     }
     if (options.presence) await backend(ctx, "presence add", ctx.engine.presence.add(channel, session.clientInfo));
@@ -143,7 +153,7 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
     if (session.subscription(channel) === false) session.release(channel);
     throw err;
   }
-  const recovered = since !== undefined && page !== undefined ? recoverSince(since, page) : undefined;
+  const recovered = recovering && page !== undefined ? recoverSince(since, page) : undefined;
   if (since !== undefined) ctx.metrics.recovery(recovered !== undefined);
   const result: Methods["subscribe"]["result"] = { recoverable: page !== undefined };
   if (page !== undefined) result.position = page.position;
@@ -170,8 +180,9 @@ const unsubscribe: Handler<"unsubscribe"> = (session, { channel }) => {
 };
 
 const publish: Handler<"publish"> = async (session, { channel, data, rawData }, ctx) => {
-  const options = channelOptions(ctx, channel);
-  if (!options.allowPublish) throw new ReplyError(ErrorCode.permissionDenied, `clients may not publish to "${channel}"`);
+  const access = accessRequest(session, ctx, Operation.publish, channel);
+  await authorize(access);
+  const { options } = access;
   // The codec checked the data (shape, UTF-8 JSON, maxDataDepth), so it encodes and can be read
   // back from history. Data that arrived as JSON bytes (Protobuf) goes out as it came.
   const pub = { channel, data: rawData ?? encodeJsonData(data), info: session.clientInfo };
@@ -180,27 +191,19 @@ const publish: Handler<"publish"> = async (session, { channel, data, rawData }, 
 };
 
 const presence: Handler<"presence"> = async (session, { channel }, ctx) => {
-  presenceOptions(session, channel, ctx);
+  await authorize(accessRequest(session, ctx, Operation.presence, channel));
   return { result: { clients: await backend(ctx, "presence", ctx.engine.presence.get(channel)) } };
 };
 
 const presenceStats: Handler<"presence_stats"> = async (session, { channel }, ctx) => {
-  presenceOptions(session, channel, ctx);
+  await authorize(accessRequest(session, ctx, Operation.presenceStats, channel));
   return { result: await backend(ctx, "presence stats", ctx.engine.presence.stats(channel)) };
 };
 
-function presenceOptions(session: Session, channel: string, ctx: NodeContext): void {
-  const options = channelOptions(ctx, channel);
-  if (!options.presence) throw new ReplyError(ErrorCode.notAvailable, `presence is off for "${channel}"`);
-  if (!options.allowPresence) throw new ReplyError(ErrorCode.permissionDenied, `clients may not read presence of "${channel}"`);
-  requireSubscribed(session, channel, "presence");
-}
-
 const history: Handler<"history"> = async (session, request, ctx) => {
-  const options = channelOptions(ctx, request.channel);
-  if (options.history.size === 0) throw new ReplyError(ErrorCode.notAvailable, `history is off for "${request.channel}"`);
-  if (!options.allowHistory) throw new ReplyError(ErrorCode.permissionDenied, `clients may not read history of "${request.channel}"`);
-  requireSubscribed(session, request.channel, "history");
+  const access = accessRequest(session, ctx, Operation.history, request.channel);
+  await authorize(access);
+  const { options } = access;
   const limit = Math.min(request.limit ?? options.history.size, options.history.size);
   const query = { since: request.since, limit, reverse: request.reverse };
   const page = await backend(ctx, "history", ctx.engine.history.read(request.channel, query, options.history));

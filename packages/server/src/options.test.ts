@@ -54,4 +54,11 @@ describe("channel options and rules", () => {
     expect(() => new ChannelRules({ chat: { presense: true } as object }, resolveChannelOptions(), 255)).toThrow(/did you mean "presence"/);
     expect(() => new ChannelRules({ "bad name": {} }, resolveChannelOptions(), 255)).toThrow(/namespace names/);
   });
+
+  it("takes a publish rule only with allowPublish, and only a known one", () => {
+    expect(resolveChannelOptions().publish).toBe("inherit");
+    expect(resolveChannelOptions({ allowPublish: true, publish: "subscribers" }).publish).toBe("subscribers");
+    expect(() => resolveChannelOptions({ publish: "anyone" }, "namespaces.chat")).toThrow(/^namespaces\.chat\.publish: has no effect while allowPublish is false/);
+    expect(() => resolveChannelOptions({ allowPublish: true, publish: "token" as "anyone" })).toThrow(/^channel\.publish: .*one of inherit, anyone, authenticated, listed, subscribers/);
+  });
 });

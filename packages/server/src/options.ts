@@ -81,6 +81,8 @@ export interface NodeOptions {
   tokenAudience?: string;
   /** When set, tokens must carry this `iss`. @default "" */
   tokenIssuer?: string;
+  /** Accept tokens without a Hubcast `typ` header (minted before typed tokens), classified by their claims; false refuses them. @default true */
+  tokenAllowUntyped?: boolean;
   /** Connections without a token are accepted as anonymous (user ""); false refuses them (needs a token key; an authenticate hook decides itself). @default true */
   allowAnonymous?: boolean;
   /** Comma-separated browser origins allowed to connect (`https://app.example.com`, `https://*.example.com`); empty allows any. @default "" */
@@ -155,6 +157,7 @@ export const NODE_OPTION_KEYS = [
   "tokenJwksUrl",
   "tokenAudience",
   "tokenIssuer",
+  "tokenAllowUntyped",
   "allowAnonymous",
   "allowedOrigins",
   "commandRatePerSecond",
@@ -210,6 +213,7 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   tokenJwksUrl: "",
   tokenAudience: "",
   tokenIssuer: "",
+  tokenAllowUntyped: true,
   allowAnonymous: true,
   allowedOrigins: "",
   commandRatePerSecond: 100,
@@ -281,6 +285,7 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     tokenJwksUrl: checkString("tokenJwksUrl", opts.tokenJwksUrl ?? d.tokenJwksUrl, /^(|https?:\/\/\S+)$/, "an http:// or https:// URL"),
     tokenAudience: checkString("tokenAudience", opts.tokenAudience ?? d.tokenAudience),
     tokenIssuer: checkString("tokenIssuer", opts.tokenIssuer ?? d.tokenIssuer),
+    tokenAllowUntyped: checkBoolean("tokenAllowUntyped", opts.tokenAllowUntyped ?? d.tokenAllowUntyped),
     allowAnonymous: checkBoolean("allowAnonymous", opts.allowAnonymous ?? d.allowAnonymous),
     allowedOrigins: checkString("allowedOrigins", opts.allowedOrigins ?? d.allowedOrigins, /^(|https?:\/\/[^\s,]+(,\s*https?:\/\/[^\s,]+)*)$/, "comma-separated origins like https://app.example.com"),
     commandRatePerSecond: checkInteger("commandRatePerSecond", opts.commandRatePerSecond ?? d.commandRatePerSecond, 0),

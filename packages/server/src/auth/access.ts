@@ -1,6 +1,6 @@
 import { ErrorCode } from "@hubcast/protocol";
 import type { JsonValue } from "@hubcast/protocol";
-import type { ChannelOptions, SubscribeAccess } from "../channels.js";
+import type { ChannelOptions } from "../channels.js";
 import type { AuthenticateHook } from "../context.js";
 import { ReplyError } from "../errors.js";
 import type { ResolvedNodeOptions } from "../options.js";
@@ -115,50 +115,4 @@ async function fromHook(hook: AuthenticateHook, credentials: Credentials): Promi
 /** Does a `channels` claim grant `channel`? Entries match exactly, or as a prefix when they end in `*`. */
 export function listsChannel(channels: readonly string[], channel: string): boolean {
   return channels.some((entry) => (entry.endsWith("*") ? channel.startsWith(entry.slice(0, -1)) : entry === channel));
-}
-
-/** What {@link authorizeSubscribe} checks. */
-export interface SubscribeCheck {
-  /** The namespace's `subscribe` option. */
-  access: SubscribeAccess;
-  channel: string;
-  /** The `token` field of `subscribe`, if any. */
-  token: string | undefined;
-  /** The connection's user and listed channels. */
-  connection: Pick<Identity, "user" | "channels">;
-  tokens: TokenVerifier | undefined;
-}
-
-/**
- * Applies a namespace's `subscribe` rule. Resolves when allowed; rejects with a ReplyError:
- * 101 when refused, 113 for an expired channel token.
- */
-export async function authorizeSubscribe(check: SubscribeCheck): Promise<void> {
-  const { access, channel, connection } = check;
-  switch (access) {
-    case "anyone":
-      return;
-    case "authenticated":
-      if (connection.user === "") throw unauthorized(`anonymous connections may not subscribe to "${channel}"`);
-      return;
-    case "listed":
-      if (!listsChannel(connection.channels, channel)) {
-        throw unauthorized(`the connection's token does not list "${channel}" in its "channels" claim`);
-      }
-      return;
-    case "token":
-      return checkChannelToken(check);
-  }
-}
-
-async function checkChannelToken({ channel, token, connection, tokens }: SubscribeCheck): Promise<void> {
-  if (token === undefined || token === "") throw unauthorized(`subscribing to "${channel}" needs a channel token (field "token")`);
-  if (tokens === undefined) {
-    throw unauthorized(`"${channel}" needs a channel token, but this node has no token key configured to check it`);
-  }
-  const claims = await tokens.verifyChannel(token).catch((err: unknown) => {
-    throw asReplyError(err);
-  });
-  if (claims.channel !== channel) throw unauthorized(`the channel token is for "${claims.channel}", not "${channel}"`);
-  if (claims.user !== connection.user) throw unauthorized("the channel token was minted for another user than the connection's");
 }

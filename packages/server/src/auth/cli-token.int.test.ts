@@ -4,6 +4,7 @@ import { ErrorCode } from "@hubcast/protocol";
 import { ServerProcess, runCli } from "../../../../test/support/processes.js";
 import { RawClient } from "../../../../test/support/raw-client.js";
 import { TEST_SECRET } from "../../../../test/support/tokens.js";
+import { TOKEN_TYPES } from "./tokens.js";
 
 // Runs the built CLI: `npm run build` first.
 
@@ -15,8 +16,8 @@ describe("hubcast token", () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     const token = stdout.trim();
     expect(stdout).toBe(`${token}\n`);
-    expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", typ: "JWT" });
-    const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"] });
+    expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", typ: TOKEN_TYPES.connection });
+    const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], typ: TOKEN_TYPES.connection });
     expect(payload).toMatchObject({ sub: "alice", channels: ["vip:gold", "team:a-*"], info: { name: "Alice" } });
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(600);
   });
@@ -24,7 +25,7 @@ describe("hubcast token", () => {
   it("mints a channel token with --channel, reading the secret from HUBCAST_TOKEN_HMAC_SECRET", async () => {
     const { code, stdout } = await runCli(["token", "--sub", "", "--channel", "private:x", "--audience", "hubcast"], { HUBCAST_TOKEN_HMAC_SECRET: TEST_SECRET });
     expect(code).toBe(0);
-    const { payload } = await jwtVerify(stdout.trim(), key, { audience: "hubcast" });
+    const { payload } = await jwtVerify(stdout.trim(), key, { audience: "hubcast", typ: TOKEN_TYPES.channel });
     expect(payload).toMatchObject({ sub: "", channel: "private:x" });
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(3600);
   });

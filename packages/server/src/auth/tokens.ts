@@ -10,6 +10,12 @@ import { TokenKeys, TokenKeysUnavailableError } from "./keys.js";
 export type TokenKind = "connection" | "channel";
 
 /**
+ * The JWT header `typ` of each kind of token (explicit typing, RFC 8725 §3.11), so that neither
+ * can stand in for the other. Compared as jose does: case-insensitive, `application/` optional.
+ */
+export const TOKEN_TYPES = Object.freeze({ connection: "hubcast-connection+jwt", channel: "hubcast-channel+jwt" } as const satisfies Record<TokenKind, string>);
+
+/**
  * A token was refused: `code` is `tokenExpired` (113) when it expired, else `unauthorized`
  * (101). The message says what was wrong and never contains the token.
  */
@@ -45,8 +51,11 @@ export interface ChannelClaims {
   expiresAt: number;
 }
 
-/** Options of a {@link TokenVerifier}: the `aud` and `iss` that tokens must carry ("" = not checked). */
-export type TokenCheckOptions = Pick<ResolvedNodeOptions, "tokenAudience" | "tokenIssuer">;
+/**
+ * Options of a {@link TokenVerifier}: the `aud` and `iss` that tokens must carry ("" = not
+ * checked), and whether tokens without a Hubcast `typ` are still accepted.
+ */
+export type TokenCheckOptions = Pick<ResolvedNodeOptions, "tokenAudience" | "tokenIssuer" | "tokenAllowUntyped">;
 
 const unauthorized = (message: string): TokenError => new TokenError(ErrorCode.unauthorized, message);
 
@@ -75,9 +84,14 @@ export class TokenVerifier {
     return this.keys.algorithms;
   }
 
-  /** Verifies a connection token: `sub` (non-empty string) and `exp` required, `channels` and `info` optional. */
+  /**
+   * Verifies a connection token: `typ` {@link TOKEN_TYPES}.connection (or none, while
+   * `tokenAllowUntyped`), `sub` (non-empty string) and `exp` required, `channels` and `info`
+   * optional. A token with a `channel` claim is a channel token and never a connection token.
+   */
   async verifyConnection(token: string): Promise<ConnectionClaims> {
     const payload = await this.verify(token, "connection");
+    if (payload["channel"] !== undefined) throw unauthorized('a channel token (it has a "channel" claim) is not a connection token');
     const user = payload.sub;
     if (typeof user !== "string" || user === "") throw unauthorized('connection token has no "sub" claim (the user id)');
     const channels = payload["channels"] ?? [];
@@ -89,7 +103,10 @@ export class TokenVerifier {
     return claims;
   }
 
-  /** Verifies a channel token: `sub` (a string, `""` for anonymous), `channel` and `exp` required. */
+  /**
+   * Verifies a channel token: `typ` {@link TOKEN_TYPES}.channel (or none, while
+   * `tokenAllowUntyped`), `sub` (a string, `""` for anonymous), `channel` and `exp` required.
+   */
   async verifyChannel(token: string): Promise<ChannelClaims> {
     const payload = await this.verify(token, "channel");
     if (typeof payload.sub !== "string") throw unauthorized('channel token has no "sub" claim (the user id, "" for anonymous)');
@@ -99,12 +116,14 @@ export class TokenVerifier {
   }
 
   private async verify(token: string, kind: TokenKind): Promise<JWTPayload> {
-    let alg: string | undefined;
+    let header: ReturnType<typeof decodeProtectedHeader>;
     try {
-      alg = decodeProtectedHeader(token).alg;
+      header = decodeProtectedHeader(token);
     } catch {
       throw unauthorized(`${kind} token is malformed: not a JWT (header.payload.signature)`);
     }
+    const typed = this.checkType(header.typ, kind);
+    const alg = header.alg;
     const found = this.keys.keyFor(alg);
     if (found === undefined) {
       const accepted = this.keys.algorithms.join(", ");
@@ -117,11 +136,28 @@ export class TokenVerifier {
         audience: tokenAudience === "" ? undefined : tokenAudience,
         issuer: tokenIssuer === "" ? undefined : tokenIssuer,
         requiredClaims: ["exp"],
+        // jose checks a typed token's `typ` again, after the signature; untyped ones were classified above.
+        typ: typed ? TOKEN_TYPES[kind] : undefined,
       });
       return payload;
     } catch (err) {
       throw describe(err, kind, this.checks);
     }
+  }
+
+  /**
+   * True for a token typed as `kind`; false for an untyped one (no `typ`, or the generic
+   * `JWT`) that the migration still accepts. Throws for the other kind's type, any other
+   * type, and untyped tokens once `tokenAllowUntyped` is off.
+   */
+  private checkType(typ: unknown, kind: TokenKind): boolean {
+    const normalized = typeof typ === "string" ? typ.toLowerCase().replace(/^application\//, "") : undefined;
+    if (normalized === TOKEN_TYPES[kind]) return true;
+    if (normalized === undefined || normalized === "jwt") {
+      if (this.checks.tokenAllowUntyped) return false;
+      throw unauthorized(`${kind} token has no type: its header needs "typ": "${TOKEN_TYPES[kind]}" (this node refuses untyped tokens: tokenAllowUntyped is false)`);
+    }
+    throw unauthorized(`${kind} token has the wrong type: header "typ" is ${JSON.stringify(typ)}, expected "${TOKEN_TYPES[kind]}"`);
   }
 }
 
@@ -139,6 +175,7 @@ function describe(err: unknown, kind: TokenKind, checks: TokenCheckOptions): Err
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.claim === "aud") return unauthorized(`${kind} token audience ("aud") is not ${JSON.stringify(checks.tokenAudience)}`);
     if (err.claim === "iss") return unauthorized(`${kind} token issuer ("iss") is not ${JSON.stringify(checks.tokenIssuer)}`);
+    if (err.claim === "typ") return unauthorized(`${kind} token has the wrong type (header "typ")`);
     if (err.claim === "nbf") return unauthorized(`${kind} token is not valid yet ("nbf" is in the future)`);
     if (err.reason === "missing") return unauthorized(`${kind} token has no "${err.claim}" claim`);
     return unauthorized(`${kind} token claim "${err.claim}" is invalid`);

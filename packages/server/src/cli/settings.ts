@@ -43,6 +43,7 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   tokenJwksUrl: "JWKS URL for RS256/ES256 tokens (cached)",
   tokenAudience: "required token audience (aud), if set",
   tokenIssuer: "required token issuer (iss), if set",
+  tokenAllowUntyped: "accept tokens without a typ header, classified by claims",
   allowAnonymous: "accept connections without a token as anonymous",
   allowedOrigins: "comma-separated browser origins allowed (empty: any)",
   commandRatePerSecond: "commands per second per connection (0: no limit)",

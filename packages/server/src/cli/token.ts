@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import type { JWTPayload } from "jose";
+import { TOKEN_TYPES } from "../auth/tokens.js";
 import { envName } from "./settings.js";
 
 /** `hubcast token --help`. */
@@ -8,8 +9,10 @@ export const TOKEN_HELP = `Usage: hubcast token --sub <user> [options]
 
 Prints an HS256 token (JWT) signed with the secret a node is started with
 (--token-hmac-secret): a connection token for 'connect', or with --channel a channel
-token for namespaces with "subscribe": "token". For development, tests and scripts;
-production backends mint their own (see docs/security.md).
+token for namespaces with "subscribe": "token". The header "typ" says which
+(hubcast-connection+jwt or hubcast-channel+jwt), so neither works as the other.
+For development, tests and scripts; production backends mint their own (see
+docs/security.md).
 
 Options:
   --sub <user>        the user id (claim "sub"); required. A channel token for an
@@ -55,14 +58,14 @@ export interface MintOptions {
   nowSeconds?: number;
 }
 
-/** Signs a connection token (or, with `channel`, a channel token) with HS256. */
+/** Signs a connection token (or, with `channel`, a channel token) with HS256, typed by its header `typ`. */
 export async function mintToken(o: MintOptions): Promise<string> {
   const now = o.nowSeconds ?? Math.floor(Date.now() / 1000);
   const claims: JWTPayload = {};
   if (o.channel !== undefined) claims["channel"] = o.channel;
   if (o.channels !== undefined) claims["channels"] = o.channels;
   if (o.info !== undefined) claims["info"] = o.info;
-  let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(o.sub).setIssuedAt(now).setExpirationTime(now + o.ttlSeconds);
+  let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: o.channel === undefined ? TOKEN_TYPES.connection : TOKEN_TYPES.channel }).setSubject(o.sub).setIssuedAt(now).setExpirationTime(now + o.ttlSeconds);
   if (o.audience !== undefined) jwt = jwt.setAudience(o.audience);
   if (o.issuer !== undefined) jwt = jwt.setIssuer(o.issuer);
   return jwt.sign(new TextEncoder().encode(o.secret));
