@@ -2,6 +2,7 @@ import { PUBLISH, RedisKeys, connectRedis, newEpoch, publishThroughRedis } from 
 import type { RedisConnection } from "@hubcast/emitter";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ServerProcess } from "../../../test/support/processes.js";
+import { eventually } from "../../../test/support/eventually.js";
 import { RawClient } from "../../../test/support/raw-client.js";
 import { RedisServer } from "../../../test/support/redis.js";
 import { startRedisNodes } from "../../../test/support/redis-nodes.js";
@@ -70,7 +71,10 @@ describe("a publication in Redis that no reader can encode", () => {
     }
     for (const node of started.nodes) {
       expect(alive(node)).toBe(true);
-      const skipped = node.logs.filter((line) => typeof line["msg"] === "string" && line["msg"].startsWith("stored publication skipped"));
+      // Log lines come through the node's stdout, which may be read after the replies arrive.
+      const skippedLines = (): Record<string, unknown>[] => node.logs.filter((line) => typeof line["msg"] === "string" && line["msg"].startsWith("stored publication skipped"));
+      await eventually(() => skippedLines().length >= 2, 5_000, "both skip log lines");
+      const skipped = skippedLines();
       expect(skipped.map((line) => [line["level"], line["offset"]])).toEqual([[40, 2], [40, 2]]);
       expect(await (await client(node)).ok("publish", { channel, data: "still up" })).toMatchObject({ position: { offset: expect.any(Number) as number } });
     }
@@ -98,7 +102,9 @@ describe("a publication in Redis that no reader can encode", () => {
     expect(result).toMatchObject({ recovered: true, publications: [{ data: "before", offset: 1 }, { data: "after", offset: 3 }] });
     const history = await back.ok<{ publications: { offset: number }[] }>("history", { channel });
     expect(history.publications.map((p) => p.offset)).toEqual([1, 3]);
-    const skipped = node.logs.filter((line) => line["msg"] === "stored publication skipped: its info is not JSON");
+    const skippedLines = (): Record<string, unknown>[] => node.logs.filter((line) => line["msg"] === "stored publication skipped: its info is not JSON");
+    await eventually(() => skippedLines().length >= 2, 5_000, "both skip log lines"); // stdout may be read after the replies
+    const skipped = skippedLines();
     expect(skipped.map((line) => line["offset"])).toEqual([2, 2]);
     expect(alive(node)).toBe(true);
   });

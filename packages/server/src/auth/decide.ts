@@ -89,30 +89,28 @@ function needsSubscription({ subscribed, channel }: AccessRequest, what: string)
 }
 
 async function subscribeRule(request: AccessRequest): Promise<AccessDecision> {
-  const { options, channel, connection } = request;
-  switch (options.subscribe) {
-    case "anyone":
-      return ALLOWED;
-    case "authenticated":
-      return connection.user === "" ? unauthorized(`anonymous connections may not subscribe to "${channel}"`) : ALLOWED;
-    case "listed":
-      return listsChannel(connection.channels, channel) ? ALLOWED : unauthorized(`the connection's token does not list "${channel}" in its "channels" claim`);
-    case "token":
-      return channelToken(request);
-  }
+  if (request.options.subscribe === "token") return channelToken(request);
+  const refused = identityRefusal(request.options.subscribe, request, "subscribe to");
+  return refused === undefined ? ALLOWED : unauthorized(refused);
 }
 
-function publishRule({ options, channel, connection, subscribed }: AccessRequest): AccessDecision {
+function publishRule(request: AccessRequest): AccessDecision {
+  const { options, channel, subscribed } = request;
   const rule = options.publish === "inherit" ? (options.subscribe === "token" ? "subscribers" : options.subscribe) : options.publish;
+  if (rule === "subscribers") return subscribed ? ALLOWED : denied(`only subscribers may publish to "${channel}": subscribe first`);
+  const refused = identityRefusal(rule, request, "publish to");
+  return refused === undefined ? ALLOWED : denied(refused);
+}
+
+/** Why the connection's identity does not meet `rule` for `doing` the channel; `undefined` when it does. */
+function identityRefusal(rule: "anyone" | "authenticated" | "listed", { channel, connection }: AccessRequest, doing: string): string | undefined {
   switch (rule) {
     case "anyone":
-      return ALLOWED;
+      return undefined;
     case "authenticated":
-      return connection.user === "" ? denied(`anonymous connections may not publish to "${channel}"`) : ALLOWED;
+      return connection.user === "" ? `anonymous connections may not ${doing} "${channel}"` : undefined;
     case "listed":
-      return listsChannel(connection.channels, channel) ? ALLOWED : denied(`the connection's token does not list "${channel}" in its "channels" claim`);
-    case "subscribers":
-      return subscribed ? ALLOWED : denied(`only subscribers may publish to "${channel}": subscribe first`);
+      return listsChannel(connection.channels, channel) ? undefined : `the connection's token does not list "${channel}" in its "channels" claim`;
   }
 }
 
