@@ -154,7 +154,8 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
     throw err;
   }
   const recovered = recovering && page !== undefined ? recoverSince(since, page) : undefined;
-  if (since !== undefined) ctx.metrics.recovery(recovered !== undefined);
+  // Counted only where the client may read history: a namespace that forbids it is no failure to recover.
+  if (recovering) ctx.metrics.recovery(recovered !== undefined);
   const result: Methods["subscribe"]["result"] = { recoverable: page !== undefined };
   if (page !== undefined) result.position = page.position;
   if (since !== undefined) {

@@ -177,7 +177,7 @@ export class Metrics implements ScrapeSource {
     for (const source of ["client", "api"] satisfies PublishSource[]) this.publishDuration.zero({ source });
     this.brokerReconnects = counter("broker_reconnects_total", "Reconnects of the engine's connections (Redis pub/sub or command connection) after the first connect.");
     this.brokerErrors = counter("broker_errors_total", "Errors reported by the engine's connections (for Redis: connection errors, each also logged at warn).");
-    const recoveries = counter("recoveries_total", "Subscribes with `since` (resubscribes after a reconnect), by result: recovered (nothing missed) or not_recovered (the client must refetch).", ["result"]);
+    const recoveries = counter("recoveries_total", "Subscribes with `since` (resubscribes after a reconnect) to a channel whose history the client may read, by result: recovered (nothing missed) or not_recovered (the client must refetch).", ["result"]);
     this.recoveries = children(recoveries, "result", ["recovered", "not_recovered"]);
     const repairs = counter("channel_repairs_total", "History re-reads that repaired a channel after a gap or a broker reconnect, by result: repaired, or resubscribe (subscribers were asked to resubscribe).", ["result"]);
     this.repairs = children(repairs, "result", ["repaired", "resubscribe"]);

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "@hubcast/protocol";
 import { TestCluster } from "../../../../test/support/nodes.js";
+import { parseSamples, sample } from "../../../../test/support/scrape.js";
 import type { RawClient } from "../../../../test/support/raw-client.js";
 import { TEST_SECRET, sign } from "../../../../test/support/tokens.js";
+import type { HubcastNode } from "../node.js";
 
 // Each case here is an authorization hole that was once open; each test fails if it reopens.
 
@@ -14,9 +16,10 @@ const NAMESPACES = {
 
 const cluster = new TestCluster();
 let wsUrl = "";
+let node: HubcastNode;
 
 beforeAll(async () => {
-  ({ wsUrl } = await cluster.node({ namespaces: NAMESPACES, tokenHmacSecret: TEST_SECRET }));
+  ({ node, wsUrl } = await cluster.node({ namespaces: NAMESPACES, tokenHmacSecret: TEST_SECRET }));
 });
 afterAll(() => cluster.cleanup());
 
@@ -45,6 +48,9 @@ describe("allowHistory: false also forbids recovery", () => {
     expect(again).toMatchObject({ recovered: false, publications: [] });
     expect(again.position).toEqual({ offset: first.position.offset + 2, epoch: first.position.epoch });
     expect(await client.fails("history", { channel })).toMatchObject({ code: ErrorCode.permissionDenied });
+    // Not a failure to recover, so it stays out of the recovery metric (and its alert).
+    const samples = parseSamples((await node.metrics.scrape()).text);
+    expect(sample(samples, 'hubcast_recoveries_total{result="not_recovered"}')).toBe(0);
   });
 });
 
