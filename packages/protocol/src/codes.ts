@@ -19,6 +19,7 @@ export const ErrorCode = {
   timeout: 111,
   tooManyRequests: 112,
   tokenExpired: 113,
+  outcomeUnknown: 114,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -38,6 +39,7 @@ export const errorCatalogue: Readonly<Record<ErrorCode, { name: string; temporar
   111: { name: "timeout", temporary: true, meaning: "SDK only: no reply arrived within the command timeout." },
   112: { name: "too_many_requests", temporary: true, meaning: "The connection sent commands faster than its rate limit; slow down and retry." },
   113: { name: "token_expired", temporary: false, meaning: "The token has expired; get a fresh one and send it again (`connect` or `refresh`)." },
+  114: { name: "outcome_unknown", temporary: true, meaning: "No answer came from the engine in time: the publish may or may not have been made, and will not be made later. Retry with the same idempotency key." },
 };
 
 /** Codes of the `unsubscribe` push: why the server ended a subscription. */
