@@ -24,11 +24,11 @@ export interface SelfDrainOptions {
 
 /**
  * Spreads a drain at the rate one peer admits new connections (`maxConnectionsPerSecond`, the
- * same option on every node of a deployment), at least 1 s, at most `drainWindowMs`.
+ * same option on every node of a deployment), at least 500 ms, at most `drainWindowMs`.
  */
 export function selfDrainWindowMs(count: number, maxConnectionsPerSecond: number, drainWindowMs: number): number {
   const admissionMs = maxConnectionsPerSecond > 0 ? Math.ceil((count * 1_000) / maxConnectionsPerSecond) : 0;
-  return Math.min(drainWindowMs, Math.max(1_000, admissionMs));
+  return Math.min(drainWindowMs, Math.max(500, admissionMs));
 }
 
 /**
