@@ -47,6 +47,8 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
  */
 export class LiveSubscriber implements PubSubConnection {
   private client: RedisClient;
+  /** A replacement still connecting; close() must not leave it behind. */
+  private pending: RedisClient | undefined;
   private readonly names = new Set<string>();
   private listener: PubSubListener | undefined;
   private control: { name: string; listener: PubSubListener } | undefined;
@@ -109,6 +111,7 @@ export class LiveSubscriber implements PubSubConnection {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.pingTimer);
+    this.pending?.destroy();
     if (this.client.isOpen) await this.client.close();
   }
 
@@ -157,15 +160,18 @@ export class LiveSubscriber implements PubSubConnection {
   private async replace(deadAt: number): Promise<void> {
     for (let attempt = 0; !this.closed; attempt += 1) {
       const client = this.create();
+      this.pending = client;
       try {
         await within(client.connect(), this.pongTimeoutMs * 2, "redis pub/sub reconnect");
         await within(this.resubscribe(client), this.pongTimeoutMs * 2, "redis pub/sub resubscribe");
       } catch (err) {
+        this.pending = undefined;
         client.destroy();
         this.logger.debug({ err, attempt }, "replacing the redis pub/sub connection failed; retrying");
         await new Promise((resolve) => setTimeout(resolve, Math.max(100, reconnectDelayMs(attempt))));
         continue;
       }
+      this.pending = undefined;
       if (this.closed) {
         client.destroy();
         return;
