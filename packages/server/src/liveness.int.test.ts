@@ -162,8 +162,10 @@ describe.skipIf(HAPROXY === undefined)("link liveness and self-healing, three no
     const faultAt = Date.now();
     fleet.proxy.setMode("reset");
 
-    const waits = await resumeTimes(fleet, faultAt, LINK_FAULT_BOUND_MS + 3_000).catch((err: unknown) => {
-      console.log(fleet.a.logs.map((l) => JSON.stringify(l)).join("\n"));
+    const waits = await resumeTimes(fleet, faultAt, LINK_FAULT_BOUND_MS + 3_000).catch(async (err: unknown) => {
+      // What node A and the balancer saw, for a failure that only shows under load.
+      const servers = (await fleet.haproxy.stats()).filter((r) => r["pxname"] === "hubcast").map((r) => `${r["svname"]} ${r["status"]}`);
+      console.log([...fleet.a.logs.map((l) => JSON.stringify(l)), ...servers].join("\n"));
       throw err;
     });
     console.log(`redis lost by one node: delivery resumed after ${waits.join(", ")} ms`);
