@@ -136,12 +136,13 @@ export type HaproxyStat = Record<string, string>;
  * socket in a temp dir.
  */
 export class HaproxyProcess extends BalancerProcess {
-  static async start(config: string, upstreams: string[]): Promise<HaproxyProcess> {
+  /** `tweak` edits the shipped text before it is rendered (a test that needs faster health checks, say). */
+  static async start(config: string, upstreams: string[], tweak: (text: string) => string = (text) => text): Promise<HaproxyProcess> {
     if (HAPROXY === undefined) throw new Error("haproxy is not installed (apt-get install haproxy)");
     const dir = mkdtempSync(join(tmpdir(), "hubcast-haproxy-"));
     const port = await freePort();
     const rendered = join(dir, basename(config));
-    const text = readFileSync(join(DEPLOY_DIR, "haproxy", config), "utf8");
+    const text = tweak(readFileSync(join(DEPLOY_DIR, "haproxy", config), "utf8"));
     writeFileSync(rendered, renderConfig(text, { listen: { find: /^(\s*)bind :8080$/, replace: `$1bind 127.0.0.1:${port}` }, upstreams }));
     const global = join(dir, "global.cfg");
     // `notice`: server state changes and alerts reach stderr, request logs do not.

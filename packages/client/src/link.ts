@@ -122,15 +122,18 @@ export class Link {
 
   /**
    * Applies the `connect` reply. Starts dead-link detection: if no frame at all arrives for
-   * `2 × pingIntervalMs` plus a grace of `min(1000, pingIntervalMs / 2)`, `onDead` is called
-   * (a non-positive interval means the server does not ping: detection stays off). Commands
-   * over `maxMessageBytes` are refused from now on.
+   * `pingIntervalMs + pongTimeoutMs` (the server pings every interval and allows itself no more
+   * lateness than it allows a pong), `onDead` is called. A server that does not send
+   * `pongTimeoutMs` (older ones) gets `2 × pingIntervalMs` plus `min(1000, pingIntervalMs / 2)`.
+   * A non-positive interval means the server does not ping: detection stays off. Commands over
+   * `maxMessageBytes` are refused from now on.
    */
-  configure(limits: { pingIntervalMs: number; maxMessageBytes: number }): void {
-    const { pingIntervalMs, maxMessageBytes } = limits;
+  configure(limits: { pingIntervalMs: number; pongTimeoutMs?: number; maxMessageBytes: number }): void {
+    const { pingIntervalMs, pongTimeoutMs, maxMessageBytes } = limits;
     if (Number.isFinite(maxMessageBytes) && maxMessageBytes > 0) this.maxMessageBytes = maxMessageBytes;
     if (!Number.isFinite(pingIntervalMs) || pingIntervalMs <= 0) return;
-    this.deadlineMs = pingIntervalMs * 2 + Math.min(1000, pingIntervalMs / 2);
+    const known = pongTimeoutMs !== undefined && Number.isFinite(pongTimeoutMs) && pongTimeoutMs > 0;
+    this.deadlineMs = known ? pingIntervalMs + pongTimeoutMs : pingIntervalMs * 2 + Math.min(1000, pingIntervalMs / 2);
     this.lastFrameAt = Date.now();
     this.armHeartbeat(this.deadlineMs);
   }

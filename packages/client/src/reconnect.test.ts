@@ -132,6 +132,18 @@ describe("Client dead-link detection", () => {
     await client.ready();
   });
 
+  it("drops a silent link after pingIntervalMs + pongTimeoutMs when the server sends pongTimeoutMs", async () => {
+    const { client } = await h.connected({}, { pingIntervalMs: 200, pongTimeoutMs: 50 });
+    const disconnected = await nextEvent(client, "disconnected");
+    expect(disconnected).toMatchObject({ code: LocalCode.noPing, reconnect: true });
+    const silentMs = Number(/for (\d+)ms/.exec(disconnected.reason)?.[1]);
+    // 250 ms, well before the 500 ms the older rule (2 × 200 + 100) would wait.
+    expect(silentMs).toBeGreaterThanOrEqual(250);
+    expect(silentMs).toBeLessThan(500);
+    await (await h.server().nextPeer()).accept();
+    await client.ready();
+  });
+
   it("keeps a link alive while pings keep coming", async () => {
     const { client, peer } = await h.connected({}, { pingIntervalMs: 100 });
     const dropped = vi.fn();

@@ -89,7 +89,7 @@ export const closeCatalogue: Readonly<Record<CloseCode, { name: string; meaning:
   1002: { name: "protocol_error", meaning: "The client broke the WebSocket protocol (an unmasked frame, reserved bits or opcodes, a bad fragment sequence or control frame); the close reason names the fault." },
   1007: { name: "invalid_payload", meaning: "A text message was not valid UTF-8, or a compressed message did not inflate." },
   1009: { name: "message_too_big", meaning: "A message was larger than the server's maxMessageBytes (after inflating, when compressed)." },
-  3000: { name: "shutdown", meaning: "The node is shutting down; reconnect (to any node)." },
+  3000: { name: "shutdown", meaning: "The node is shutting down, or cannot serve (unready past unreadyDrainGraceMs); reconnect (to any node)." },
   3001: { name: "server_error", meaning: "The node hit an internal error for this connection; reconnect." },
   3002: { name: "no_pong", meaning: "The client did not answer a ping within pongTimeoutMs." },
   3003: { name: "slow_consumer", meaning: "The connection made the node hold more than maxConnectionBytes, mostly output a client reads too slowly; reconnect and recover." },

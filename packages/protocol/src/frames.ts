@@ -54,8 +54,14 @@ export interface ConnectResult {
   client: string;
   /** The server's protocol version. */
   version: number;
-  /** Server ping period in ms: the client may treat 2× this without a ping as a dead link. */
+  /** Server ping period in ms: the server sends a `ping` push at least this often. */
   pingIntervalMs: number;
+  /**
+   * How late a ping may be, in ms (the server's pongTimeoutMs, the time it gives the client to
+   * answer): a client that hears nothing for `pingIntervalMs + pongTimeoutMs` may treat the link
+   * as dead. Absent from servers older than this field.
+   */
+  pongTimeoutMs?: number;
   /** Largest frame the server accepts, in bytes. */
   maxMessageBytes: number;
   /**

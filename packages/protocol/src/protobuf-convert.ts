@@ -110,7 +110,7 @@ function resultInit(reply: Exclude<Reply, { error: ErrorBody }>): ReplyInit["res
   switch (reply.method) {
     case "connect": {
       const r = reply.result;
-      const value = { ...r, pingIntervalMs: serverUint64(r.pingIntervalMs), expiresAt: optionalServerU64(r.expiresAt) };
+      const value = { ...r, pingIntervalMs: serverUint64(r.pingIntervalMs), pongTimeoutMs: optionalServerU64(r.pongTimeoutMs), expiresAt: optionalServerU64(r.expiresAt) };
       return { case: "connect", value };
     }
     case "subscribe": {
@@ -215,6 +215,7 @@ function setDefined<T extends object, K extends keyof T>(target: T, key: K, valu
 function connectResult(r: pb.ConnectResult): Methods["connect"]["result"] {
   const { client, version, maxMessageBytes } = r;
   const out: Methods["connect"]["result"] = { client, version, pingIntervalMs: safeNumber(r.pingIntervalMs, "pingIntervalMs"), maxMessageBytes };
+  if (r.pongTimeoutMs !== undefined) out.pongTimeoutMs = safeNumber(r.pongTimeoutMs, "pongTimeoutMs");
   if (r.expiresAt !== undefined) out.expiresAt = safeNumber(r.expiresAt, "expiresAt");
   return out;
 }

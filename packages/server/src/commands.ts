@@ -107,8 +107,8 @@ const connect: Handler<"connect"> = async (session, request, ctx) => {
   session.nextPingAt = now + ctx.options.pingIntervalMs;
   session.idleSince = now;
   ctx.logger.debug({ client: session.id, user: session.user, name: request.name }, "client connected");
-  const { pingIntervalMs, maxMessageBytes } = ctx.options;
-  const result: Methods["connect"]["result"] = { client: session.id, version: PROTOCOL_VERSION, pingIntervalMs, maxMessageBytes };
+  const { pingIntervalMs, pongTimeoutMs, maxMessageBytes } = ctx.options;
+  const result: Methods["connect"]["result"] = { client: session.id, version: PROTOCOL_VERSION, pingIntervalMs, pongTimeoutMs, maxMessageBytes };
   if (reply.expiresAt !== undefined) result.expiresAt = reply.expiresAt;
   return { result };
 };

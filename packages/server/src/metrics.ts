@@ -4,7 +4,7 @@ import { ErrorCode, closeCatalogue } from "@hubcast/protocol";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Aggregator } from "prom-client";
-import type { EngineObserver } from "./engine/engine.js";
+import type { EngineLink, EngineObserver } from "./engine/engine.js";
 import { ReplyError } from "./errors.js";
 import type { SentCounter } from "./fanout.js";
 
@@ -130,6 +130,8 @@ export class Metrics implements ScrapeSource {
   private readonly publishDuration: Histogram<string>;
   private readonly brokerReconnects: Counter<string>;
   private readonly brokerErrors: Counter<string>;
+  private readonly linksDead: Record<EngineLink, Child>;
+  private readonly selfDrains: Child;
   private readonly recoveries: Record<"recovered" | "not_recovered", Child>;
   private readonly repairs: Record<RepairResult, Child>;
   private readonly disconnects: Counter<string>;
@@ -142,6 +144,7 @@ export class Metrics implements ScrapeSource {
   readonly engineObserver: EngineObserver = {
     reconnected: () => this.brokerReconnects.inc(),
     error: () => this.brokerErrors.inc(),
+    linkDead: (link) => this.linksDead[link].inc(),
     historyEvicted: (reason) => this.historyEvictions[reason].inc(),
   };
   /** Pre-bound fan-out counters, one per type, for the Hub. */
@@ -177,6 +180,10 @@ export class Metrics implements ScrapeSource {
     for (const source of ["client", "api"] satisfies PublishSource[]) this.publishDuration.zero({ source });
     this.brokerReconnects = counter("broker_reconnects_total", "Reconnects of the engine's connections (Redis pub/sub or command connection) after the first connect.");
     this.brokerErrors = counter("broker_errors_total", "Errors reported by the engine's connections (for Redis: connection errors, each also logged at warn).");
+    const links = counter("engine_links_dead_total", "Engine connections declared dead because their liveness PING went unanswered, by link: pubsub (then replaced by a new connection) or command (the node is not ready until it answers). Each is also logged at error level.", ["link"]);
+    this.linksDead = children(links, "link", ["pubsub", "command"]);
+    this.selfDrains = counter("self_drains_total", "Times this node, unready for longer than unreadyDrainGraceMs, asked its clients to reconnect to another node.");
+    this.selfDrains.inc(0);
     const recoveries = counter("recoveries_total", "Subscribes with `since` (resubscribes after a reconnect) to a channel whose history the client may read, by result: recovered (nothing missed) or not_recovered (the client must refetch).", ["result"]);
     this.recoveries = children(recoveries, "result", ["recovered", "not_recovered"]);
     const repairs = counter("channel_repairs_total", "History re-reads that repaired a channel after a gap or a broker reconnect, by result: repaired, or resubscribe (subscribers were asked to resubscribe).", ["result"]);
@@ -198,6 +205,11 @@ export class Metrics implements ScrapeSource {
       join: (recipients: number, bytes: number) => this.sent(SentType.join, recipients, bytes),
       leave: (recipients: number, bytes: number) => this.sent(SentType.leave, recipients, bytes),
     });
+  }
+
+  /** The node drained its clients because it stayed unready past its grace. */
+  selfDrained(): void {
+    this.selfDrains.inc();
   }
 
   /** A WebSocket upgrade completed. */

@@ -23,6 +23,7 @@ import { createEngine } from "./engine/factory.js";
 import { ApiBackend } from "./http/api-backend.js";
 import { PresenceRefresher } from "./presence-refresh.js";
 import { drainSessions } from "./drain.js";
+import { SelfDrain, anyPeerReady, selfDrainWindowMs } from "./self-drain.js";
 import type { NodeOptions, ResolvedNodeOptions } from "./options.js";
 import { resolveNodeOptions } from "./options.js";
 import type { NodeInfo } from "./registry/registry.js";
@@ -120,6 +121,9 @@ export class HubcastNode {
   private presenceRefresher: PresenceRefresher | undefined;
   private heartbeat: Heartbeat | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
+  private selfDrain: SelfDrain | undefined;
+  /** The other nodes' addresses, as last read from the registry while it answered. */
+  private peers: string[] = [];
   private readonly startedAt = Date.now();
   private state: "new" | "running" | "draining" | "closing" | "closed" = "new";
 
@@ -155,7 +159,7 @@ export class HubcastNode {
       disconnectUser: (user) => this.disconnectUser(user),
     }, this.logger);
     this.api = new ApiBackend(this.ctx, this.control);
-    this.transport = new WebSocketTransport(this.ctx, this.sessions, () => this.state === "running");
+    this.transport = new WebSocketTransport(this.ctx, this.sessions, () => this.state === "running" && this.selfDrain?.refusing !== true);
     const { headersTimeoutMs, requestTimeoutMs } = this.options;
     // Node checks these deadlines only every connectionsCheckingInterval (30 s by default), which
     // would let a socket trickling its headers live three times headersTimeoutMs. Upgrade requests
@@ -202,6 +206,7 @@ export class HubcastNode {
     const periods = [pingIntervalMs, pongTimeoutMs, connectTimeoutMs, ...(idleTimeoutMs > 0 ? [idleTimeoutMs] : [])];
     this.heartbeat = new Heartbeat(this.sessions, { sweepIntervalMs: sweepIntervalFor(periods), idleTimeoutMs });
     this.state = "running";
+    this.startSelfDrain();
     this.announce();
     this.announceTimer = setInterval(() => this.announce(), announceIntervalFor(this.options.nodeTtlMs));
     this.announceTimer.unref();
@@ -264,6 +269,7 @@ export class HubcastNode {
     this.state = "draining";
     const count = this.sessions.size;
     this.logger.info({ connections: count, windowMs: this.options.drainWindowMs }, "draining: asking clients to reconnect elsewhere");
+    this.selfDrain?.stop();
     await drainSessions(this.sessions, this.options.drainWindowMs);
     await this.close();
   }
@@ -272,6 +278,7 @@ export class HubcastNode {
     if (this.state === "closing" || this.state === "closed") return;
     this.state = "closing";
     clearInterval(this.announceTimer);
+    this.selfDrain?.stop();
     this.heartbeat?.stop();
     this.presenceRefresher?.stop();
     for (const session of this.sessions) session.close(CloseCode.shutdown);
@@ -309,6 +316,27 @@ export class HubcastNode {
   private announce(): void {
     this.engine.registry.announce(this.info()).catch((err: unknown) => {
       this.logger.warn({ err }, "node announce failed");
+    });
+    if (this.selfDrain !== undefined && this.isReady()) {
+      this.engine.registry.list().then(
+        (nodes) => (this.peers = nodes.filter((n) => n.id !== this.id && n.address !== "").map((n) => n.address)),
+        (err: unknown) => this.logger.warn({ err }, "reading the cluster view failed"),
+      );
+    }
+  }
+
+  /** Moves clients away while the node stays unready (see SelfDrain); off with unreadyDrainGraceMs 0. */
+  private startSelfDrain(): void {
+    const { unreadyDrainGraceMs, maxConnectionsPerSecond, drainWindowMs } = this.options;
+    if (unreadyDrainGraceMs === 0) return;
+    this.selfDrain = new SelfDrain({
+      graceMs: unreadyDrainGraceMs,
+      isReady: () => this.isReady(),
+      sessions: this.sessions,
+      windowMs: (count) => selfDrainWindowMs(count, maxConnectionsPerSecond, drainWindowMs),
+      peerReady: () => anyPeerReady(this.peers),
+      logger: this.logger,
+      metrics: this.metrics,
     });
   }
 }

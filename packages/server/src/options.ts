@@ -105,6 +105,12 @@ export interface NodeOptions {
   maxConnectionsPerSecond?: number;
   /** On SIGTERM, clients are asked to reconnect elsewhere spread over this window, in ms. @default 10_000 */
   drainWindowMs?: number;
+  /**
+   * A node unready for longer than this (its engine link is down or silent) asks its clients to
+   * reconnect to another node (close 3000, spread by admission rate) and refuses new ones until
+   * it is ready again; it keeps running. 0 disables. See docs/operations.md. @default 5_000
+   */
+  unreadyDrainGraceMs?: number;
   /** Serve Prometheus metrics at /metrics. @default true */
   metrics?: boolean;
   /**
@@ -169,6 +175,7 @@ export const NODE_OPTION_KEYS = [
   "idleTimeoutMs",
   "maxConnectionsPerSecond",
   "drainWindowMs",
+  "unreadyDrainGraceMs",
   "metrics",
   "workers",
   "balancing",
@@ -225,6 +232,7 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   idleTimeoutMs: 300_000,
   maxConnectionsPerSecond: 500,
   drainWindowMs: 10_000,
+  unreadyDrainGraceMs: 5_000,
   metrics: true,
   workers: "1",
   balancing: "round-robin",
@@ -297,6 +305,7 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     idleTimeoutMs: checkInteger("idleTimeoutMs", opts.idleTimeoutMs ?? d.idleTimeoutMs, 0),
     maxConnectionsPerSecond: checkInteger("maxConnectionsPerSecond", opts.maxConnectionsPerSecond ?? d.maxConnectionsPerSecond, 0),
     drainWindowMs: checkInteger("drainWindowMs", opts.drainWindowMs ?? d.drainWindowMs, 0, 600_000),
+    unreadyDrainGraceMs: checkInteger("unreadyDrainGraceMs", opts.unreadyDrainGraceMs ?? d.unreadyDrainGraceMs, 0, 3_600_000),
     metrics: checkBoolean("metrics", opts.metrics ?? d.metrics),
     workers: checkWorkers(opts.workers ?? d.workers),
     balancing: checkString("balancing", opts.balancing ?? d.balancing, new RegExp(`^(${BALANCING.join("|")})$`), `one of ${BALANCING.join(", ")}`),

@@ -1,14 +1,12 @@
 import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protocol";
-import type { RedisClient, RedisClusterClient, RedisConnection, RedisKeys } from "@hubcast/emitter";
+import type { RedisClusterClient, RedisConnection, RedisKeys } from "@hubcast/emitter";
 import { decodeBrokerMessage, encodeJoinLeave, publishThroughRedis } from "@hubcast/emitter";
 import type { Logger } from "pino";
 import { Batcher } from "./batcher.js";
 import type { Broker, BrokerHandlers, HistoryPolicy } from "./broker.js";
 
-/** Most channels in one SUBSCRIBE command when a burst is batched. */
-const SUBSCRIBE_BATCH = 1_000;
-
-type PubSubListener = (message: Buffer, pubsubName: Buffer) => void;
+/** Called with each message and the pub/sub channel it came on. */
+export type PubSubListener = (message: Buffer, pubsubName: Buffer) => void;
 
 /** The pub/sub side: a dedicated subscriber connection, or the cluster client's sharded pub/sub. */
 export interface PubSubConnection {
@@ -19,30 +17,6 @@ export interface PubSubConnection {
   /** Calls `handler` on every reconnect after the first connect, once subscriptions are back. */
   onReconnected(handler: () => void): void;
   close(): Promise<void>;
-}
-
-/** Pub/sub on one Redis server: a second connection, batched SUBSCRIBE/UNSUBSCRIBE. */
-export function standalonePubSub(client: RedisClient): PubSubConnection {
-  return {
-    subscribe: async (names, listener) => {
-      for (let i = 0; i < names.length; i += SUBSCRIBE_BATCH) await client.subscribe(names.slice(i, i + SUBSCRIBE_BATCH), listener, true);
-    },
-    unsubscribe: async (names) => {
-      for (let i = 0; i < names.length; i += SUBSCRIBE_BATCH) await client.unsubscribe(names.slice(i, i + SUBSCRIBE_BATCH));
-    },
-    subscribeControl: (name, listener) => client.subscribe(name, listener, true),
-    isReady: () => client.isReady,
-    onReconnected: (handler) => {
-      let connected = client.isReady;
-      client.on("ready", () => {
-        if (connected) handler();
-        connected = true;
-      });
-    },
-    close: async () => {
-      await client.close();
-    },
-  };
 }
 
 /** Sharded pub/sub on a Redis Cluster: each channel on the shard that owns its keys. */

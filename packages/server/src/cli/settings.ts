@@ -55,6 +55,7 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   idleTimeoutMs: "close connections without a subscription after this (0: never)",
   maxConnectionsPerSecond: "new connections admitted per second (0: no limit)",
   drainWindowMs: "on SIGTERM, spread client disconnects over this window",
+  unreadyDrainGraceMs: "unready this long, move clients to other nodes (0: never)",
   metrics: "serve Prometheus metrics at /metrics",
   workers: "worker processes sharing the port: a number, or auto (one per core)",
   balancing: "round-robin or least-connections, across workers",

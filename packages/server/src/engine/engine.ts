@@ -3,12 +3,17 @@ import type { EvictionReason, HistoryStore } from "../history/history.js";
 import type { PresenceStore } from "../presence/presence.js";
 import type { NodeRegistry } from "../registry/registry.js";
 
+/** An engine's connection, as its liveness checks name it: the subscribing one, or the one for commands. */
+export type EngineLink = "pubsub" | "command";
+
 /** What an engine tells the node about its connections and its bounds, for metrics. */
 export interface EngineObserver {
   /** A connection came back after a disconnect. */
   reconnected(): void;
   /** A connection reported an error. */
   error(): void;
+  /** A connection went silent (its liveness check went unanswered); called once per silent episode. */
+  linkDead?(link: EngineLink): void;
   /** Retained history was dropped before its time to keep within a node-wide bound (the memory engine's). */
   historyEvicted?(reason: EvictionReason): void;
 }

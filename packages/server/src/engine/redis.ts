@@ -1,8 +1,10 @@
 import type { RedisClient, RedisConnection, RedisTarget } from "@hubcast/emitter";
-import { RedisKeys, connectRedis, firstConnect } from "@hubcast/emitter";
+import { RedisCommandTimeoutError, RedisKeys, connectRedis, firstConnect } from "@hubcast/emitter";
 import type { Logger } from "pino";
-import { RedisBroker, clusterPubSub, standalonePubSub } from "../broker/redis.js";
+import { RedisBroker, clusterPubSub } from "../broker/redis.js";
 import type { PubSubConnection } from "../broker/redis.js";
+import { LINK_LIVENESS_DEFAULTS, LiveSubscriber } from "../broker/redis-subscriber.js";
+import type { EngineLink } from "./engine.js";
 import { RedisHistory } from "../history/redis.js";
 import { RedisPresence } from "../presence/redis.js";
 import { RedisRegistry } from "../registry/redis.js";
@@ -17,6 +19,9 @@ class ObserverRelay implements EngineObserver {
   error(): void {
     this.target?.error();
   }
+  linkDead(link: EngineLink): void {
+    this.target?.linkDead?.(link);
+  }
 }
 
 export interface RedisEngineOptions {
@@ -28,6 +33,13 @@ export interface RedisEngineOptions {
   presenceTtlMs?: number;
   /** A node that stopped announcing itself leaves the cluster view after this many ms. @default 15_000 */
   nodeTtlMs?: number;
+  /** How often each connection is checked with a PING, in ms. @default 1_000 */
+  linkPingIntervalMs?: number;
+  /**
+   * A PING on the pub/sub connection unanswered for this long declares it dead (it is then
+   * replaced); the command connection uses its 5 s command timeout. @default 2_000
+   */
+  linkPongTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -49,6 +61,7 @@ export class RedisEngine implements Engine {
     readonly registry: RedisRegistry,
     options: RedisEngineOptions,
     private readonly relay: ObserverRelay,
+    private readonly commandWatch: CommandLinkWatch,
   ) {
     this.name = commands.cluster ? "redis-cluster" : "redis";
     this.presenceTtlMs = options.presenceTtlMs ?? 30_000;
@@ -64,18 +77,24 @@ export class RedisEngine implements Engine {
       relay.error();
     };
     const commands = await connectRedis(options.target, onError);
+    const pingIntervalMs = options.linkPingIntervalMs ?? LINK_LIVENESS_DEFAULTS.pingIntervalMs;
     let pubsub: PubSubConnection;
     if (commands.cluster) {
       pubsub = clusterPubSub(commands.client as Parameters<typeof clusterPubSub>[0]);
     } else {
-      const subscriber = (commands.client as RedisClient).duplicate();
       let lastError: Error | undefined;
-      subscriber.on("error", (err: Error) => {
-        lastError = err;
-        onError(err);
-      });
+      const create = (): RedisClient => {
+        const subscriber = (commands.client as RedisClient).duplicate();
+        subscriber.on("error", (err: Error) => {
+          lastError = err;
+          onError(err);
+        });
+        return subscriber;
+      };
+      const subscriber = create();
       await firstConnect("the subscriber connection", () => subscriber.connect(), () => subscriber.destroy(), () => lastError);
-      pubsub = standalonePubSub(subscriber);
+      const liveness = { pingIntervalMs, pongTimeoutMs: options.linkPongTimeoutMs ?? LINK_LIVENESS_DEFAULTS.pongTimeoutMs, onDead: () => relay.linkDead("pubsub") };
+      pubsub = new LiveSubscriber(subscriber, create, logger, liveness);
       countReconnects(commands.client as RedisClient, relay, logger);
     }
     pubsub.onReconnected(() => relay.reconnected());
@@ -88,6 +107,7 @@ export class RedisEngine implements Engine {
       new RedisRegistry(commands, keys, options.nodeTtlMs ?? 15_000),
       options,
       relay,
+      new CommandLinkWatch(commands, pingIntervalMs, logger, () => relay.linkDead("command")),
     );
   }
 
@@ -105,6 +125,7 @@ export class RedisEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    this.commandWatch.stop();
     await this.broker.close();
     await this.commands.close();
   }
@@ -116,4 +137,52 @@ function countReconnects(client: RedisClient, relay: ObserverRelay, logger: Logg
     logger.info("redis command connection reconnected");
     relay.reconnected();
   });
+}
+
+/**
+ * Sends a PING down the command connection every `intervalMs`, so a silent link turns readiness
+ * off within the interval plus the command timeout even when no publish or announce is due.
+ * Logs and counts once per silent episode; the connection itself answers again by itself once
+ * the link carries packets (Redis restarting resets it and the client reconnects).
+ */
+class CommandLinkWatch {
+  private readonly timer: NodeJS.Timeout;
+  private inFlight = false;
+  private silent = false;
+
+  constructor(
+    private readonly commands: RedisConnection,
+    intervalMs: number,
+    private readonly logger: Logger,
+    private readonly onDead: () => void,
+  ) {
+    this.timer = setInterval(() => this.ping(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private ping(): void {
+    if (this.inFlight) return;
+    this.inFlight = true;
+    this.commands
+      .send(undefined, ["PING"])
+      .then(
+        () => {
+          if (this.silent) this.logger.warn("redis command link answers again");
+          this.silent = false;
+        },
+        (err: unknown) => {
+          if (!(err instanceof RedisCommandTimeoutError) || this.silent) return;
+          this.silent = true;
+          this.logger.error("redis command link silent: PING unanswered within the command timeout; not ready");
+          this.onDead();
+        },
+      )
+      .finally(() => {
+        this.inFlight = false;
+      });
+  }
 }
