@@ -1,0 +1,194 @@
+import type { RawPublication, StreamPosition } from "@hubcast/protocol";
+import { newEpoch } from "@hubcast/emitter";
+import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import { TimeoutError, headers } from "@nats-io/transport-node";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import type { HistoryPolicy, PublishOptions } from "../broker/broker.js";
+import { PublishExpiredError, PublishOutcomeUnknownError } from "../broker/broker.js";
+import type { NatsNames } from "../engine/nats-names.js";
+import { HEADER, channelToken } from "../engine/nats-names.js";
+
+/** JetStream's answer when `Nats-Expected-Last-Subject-Sequence` does not hold. */
+const WRONG_LAST_SEQUENCE = 10071;
+/** Publishes lost to concurrent publishers before giving up; each loss means another one won. */
+const MAX_ATTEMPTS = 50;
+/** Heads remembered for publishing; a forgotten one costs one read. */
+const MAX_CACHED_HEADS = 10_000;
+
+/** The last message stored on a channel's subject: a publication, or a marker (offset 0). */
+export interface Head {
+  seq: number;
+  offset: number;
+  epoch: string;
+  /** When it was stored, ms since the epoch (the NATS server's clock). */
+  timeMs: number;
+}
+
+function headOf(msg: StoredMsg): Head | undefined {
+  const epoch = msg.header?.get(HEADER.epoch) ?? "";
+  const offset = Number(msg.header?.get(HEADER.offset) ?? "");
+  if (epoch === "" || !Number.isInteger(offset)) return undefined; // written by someone else: treat as lost
+  return { seq: msg.seq, offset, epoch, timeMs: msg.time.getTime() };
+}
+
+/**
+ * Every channel's history as one JetStream stream, a subject per channel. Each stored message
+ * carries its offset and epoch in headers; an append names the sequence of the subject's last
+ * message (`Nats-Expected-Last-Subject-Sequence`), so of two nodes appending after the same
+ * message one wins and the other re-reads and retries: offsets are gap-free without a lock.
+ * A channel whose last message is gone (purged, aged out) or older than its `metaTtlMs`
+ * starts a new epoch at offset 1.
+ */
+export class NatsChannelLog {
+  private readonly heads = new Map<string, Head>();
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly names: NatsNames,
+    private readonly publishTimeoutMs: number,
+  ) {}
+
+  /** The subject's last message as a head; `undefined` when the subject holds none. */
+  async last(channel: string): Promise<Head | undefined> {
+    const msg = await this.jsm.streams.getMessage(this.names.stream, { last_by_subj: this.names.history(channel) });
+    return msg === null ? undefined : headOf(msg);
+  }
+
+  /**
+   * The channel's live position; a channel without one (never published, or lost) gets a marker
+   * at offset 0 with a new epoch, stored like a publication so every node reads the same epoch.
+   */
+  async position(channel: string, policy: HistoryPolicy): Promise<Head> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const head = await this.last(channel);
+      if (head !== undefined && !stale(head, policy)) return head;
+      const h = headers();
+      h.set(HEADER.kind, "marker");
+      const marker = { offset: 0, epoch: newEpoch() };
+      try {
+        return await this.store(channel, new Uint8Array(0), h, marker, head?.seq ?? 0, this.publishTimeoutMs);
+      } catch (err) {
+        if (!wrongLastSequence(err)) throw err;
+      }
+    }
+    throw new Error(`could not settle the position of channel ${channel}: too many concurrent writers`);
+  }
+
+  /** Appends one publication (see `Broker.publish` for the contract). */
+  async append(pub: Omit<RawPublication, "offset">, policy: HistoryPolicy, options: PublishOptions = {}): Promise<StreamPosition> {
+    const { deadline, idempotencyKey } = options;
+    const h = headers();
+    if (pub.info !== undefined) h.set(HEADER.info, JSON.stringify(pub.info));
+    // Dedupe is stream-wide, so the key is scoped to the channel.
+    if (idempotencyKey !== undefined) h.set("Nats-Msg-Id", `${channelToken(pub.channel)}.${idempotencyKey}`);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      // Every earlier attempt was refused by the stream, so refusing now leaves nothing made.
+      if (deadline !== undefined && Date.now() >= deadline) throw new PublishExpiredError(`publish to ${pub.channel} reached its deadline before it was made`);
+      const head = this.heads.get(pub.channel) ?? (await this.last(pub.channel));
+      const fresh = head === undefined || stale(head, policy);
+      const next = { offset: fresh ? 1 : head.offset + 1, epoch: fresh ? newEpoch() : head.epoch };
+      const timeoutMs = deadline === undefined ? this.publishTimeoutMs : Math.max(1, Math.min(this.publishTimeoutMs, deadline - Date.now()));
+      try {
+        const stored = await this.store(pub.channel, pub.data, h, next, head?.seq ?? 0, timeoutMs);
+        if (stored.duplicate) return this.original(pub.channel, stored.seq);
+        return next;
+      } catch (err) {
+        if (wrongLastSequence(err)) {
+          this.heads.delete(pub.channel);
+          continue;
+        }
+        if (err instanceof TimeoutError) {
+          this.heads.delete(pub.channel);
+          throw new PublishOutcomeUnknownError(`no acknowledgement from NATS for a publish to ${pub.channel} within ${timeoutMs} ms`, { cause: err });
+        }
+        throw err;
+      }
+    }
+    throw new Error(`could not publish to channel ${pub.channel}: too many concurrent publishers`);
+  }
+
+  /**
+   * The channel's publications in the current epoch that its policy still keeps, oldest first:
+   * none once `ttlMs` passed since the last publication, else at most the newest `size`.
+   */
+  async publications(channel: string, head: Head, policy: HistoryPolicy, afterOffset: number): Promise<(RawPublication & { unreadable?: true })[]> {
+    if (head.offset === 0 || Date.now() - head.timeMs > policy.ttlMs) return [];
+    const from = Math.max(afterOffset + 1, head.offset - policy.size + 1);
+    const out: (RawPublication & { unreadable?: true })[] = [];
+    const subject = this.names.history(channel);
+    // No "previous by subject" in JetStream 2.9: walk forward; the stream bounds messages per subject.
+    let seq = 1;
+    while (seq <= head.seq) {
+      const msg = await this.jsm.streams.getMessage(this.names.stream, { next_by_subj: subject, seq } as unknown as { seq: number });
+      if (msg === null || msg.seq > head.seq) break;
+      seq = msg.seq + 1;
+      const at = headOf(msg);
+      if (at === undefined || at.epoch !== head.epoch || at.offset < from || msg.header?.get(HEADER.kind) === "marker") continue;
+      out.push(publicationOf(channel, msg.data, msg.header, at.offset));
+    }
+    return out;
+  }
+
+  /** Drops a channel's history; its next position has a new epoch. */
+  async remove(channel: string): Promise<void> {
+    this.heads.delete(channel);
+    await this.jsm.streams.purge(this.names.stream, { filter: this.names.history(channel) });
+  }
+
+  private async store(channel: string, data: Uint8Array, h: MsgHdrs, at: StreamPosition, expectSeq: number, timeoutMs: number): Promise<Head & { duplicate: boolean }> {
+    h.set(HEADER.offset, String(at.offset));
+    h.set(HEADER.epoch, at.epoch);
+    const ack = await this.js.publish(this.names.history(channel), data, {
+      headers: h,
+      timeout: timeoutMs,
+      expect: { lastSubjectSequence: expectSeq },
+    });
+    const head = { seq: ack.seq, offset: at.offset, epoch: at.epoch, timeMs: Date.now() };
+    if (!ack.duplicate) this.remember(channel, head);
+    return { ...head, duplicate: ack.duplicate };
+  }
+
+  /** The position of the publication a duplicate's key first made; the current one if it is gone. */
+  private async original(channel: string, seq: number): Promise<StreamPosition> {
+    const msg = await this.jsm.streams.getMessage(this.names.stream, { seq });
+    const head = msg === null ? undefined : headOf(msg);
+    if (head !== undefined) return { offset: head.offset, epoch: head.epoch };
+    const current = await this.last(channel);
+    if (current === undefined) throw new PublishOutcomeUnknownError(`the publication first made with this key in ${channel} is gone`);
+    return { offset: current.offset, epoch: current.epoch };
+  }
+
+  private remember(channel: string, head: Head): void {
+    this.heads.delete(channel);
+    this.heads.set(channel, head);
+    if (this.heads.size > MAX_CACHED_HEADS) {
+      const oldest = this.heads.keys().next();
+      if (oldest.done !== true) this.heads.delete(oldest.value);
+    }
+  }
+}
+
+/** A position not refreshed by a publication within `metaTtlMs` is forgotten, as on Redis. */
+function stale(head: Head, policy: HistoryPolicy): boolean {
+  return Date.now() - head.timeMs > policy.metaTtlMs;
+}
+
+function wrongLastSequence(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE;
+}
+
+/** A stored message as a publication; unreadable info is left out and reported by offset. */
+export function publicationOf(channel: string, data: Uint8Array, header: MsgHdrs | undefined, offset: number): RawPublication & { unreadable?: true } {
+  const pub: RawPublication & { unreadable?: true } = { channel, data, offset };
+  const info = header?.get(HEADER.info) ?? "";
+  if (info !== "") {
+    try {
+      pub.info = JSON.parse(info) as RawPublication["info"];
+    } catch {
+      pub.unreadable = true;
+    }
+  }
+  return pub;
+}
