@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { RedisUnavailableError } from "@hubcast/emitter";
 import { WORKER_ENV } from "../cluster/messages.js";
+import { NatsUnavailableError } from "../engine/nats.js";
 import { runPrimary, workerCount } from "../cluster/primary.js";
 import { ClusterWorker } from "../cluster/worker.js";
 import { createNode } from "../node.js";
@@ -83,6 +84,10 @@ async function start(args: string[]): Promise<void> {
     if (err instanceof OptionError || err instanceof UsageError) fail(err.message, "hubcast start --help");
     if (err instanceof RedisUnavailableError) {
       process.stderr.write(`hubcast: ${err.message}\nStart Redis, or point --redis-url (or --redis-cluster) at it.\n`);
+      process.exit(1);
+    }
+    if (err instanceof NatsUnavailableError) {
+      process.stderr.write(`hubcast: ${err.message}\nStart nats-server -js, or point --nats-url at it.\n`);
       process.exit(1);
     }
     throw err;

@@ -9,6 +9,7 @@ import { NatsHistory } from "../history/nats.js";
 import { NatsChannelLog } from "../history/nats-log.js";
 import { NatsPresence } from "../presence/nats.js";
 import { NatsRegistry } from "../registry/nats.js";
+import type { NodeInfo } from "../registry/registry.js";
 import type { Engine, EngineObserver } from "./engine.js";
 import { NatsNames } from "./nats-names.js";
 
@@ -131,6 +132,29 @@ export class NatsEngine implements Engine {
         this.observer?.error();
       }
     }
+  }
+}
+
+/**
+ * The cluster view as the nodes on NATS keep it, read once over a connection of its own
+ * (for `hubcast nodes`). Rejects with NatsUnavailableError when NATS cannot be reached; an
+ * absent bucket means no node ever ran there: no nodes.
+ */
+export async function readNatsRegistry(servers: string[], prefix: string): Promise<NodeInfo[]> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers, name: "hubcast nodes", maxReconnectAttempts: 0, timeout: 5_000 });
+  } catch (err) {
+    throw new NatsUnavailableError(`cannot reach NATS at ${servers.join(",")}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    const jsm = await jetstreamManager(nc);
+    const bucket = new NatsNames(prefix).bucket("nodes");
+    const exists = await jsm.streams.names().next();
+    if (!exists.includes(`KV_${bucket}`)) return [];
+    return await new NatsRegistry(await new Kvm(jetstream(nc)).open(bucket)).list();
+  } finally {
+    await nc.close();
   }
 }
 
