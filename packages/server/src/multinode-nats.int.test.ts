@@ -1,0 +1,103 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../../../test/support/eventually.js";
+import { NatsServer } from "../../../test/support/nats.js";
+import { startNatsNodes } from "../../../test/support/nats-nodes.js";
+import type { ServerProcess } from "../../../test/support/processes.js";
+import { RawClient } from "../../../test/support/raw-client.js";
+import { readNatsRegistry } from "./engine/nats.js";
+
+interface Position {
+  offset: number;
+  epoch: string;
+}
+
+let nats: NatsServer;
+const servers: ServerProcess[] = [];
+const clients: RawClient[] = [];
+beforeAll(async () => {
+  nats = await NatsServer.start();
+});
+afterAll(() => nats.stop());
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(servers.splice(0).map((s) => s.stop("SIGKILL")));
+});
+
+async function nodes(count: number, extraArgs: string[] = []): Promise<{ nodes: ServerProcess[]; prefix: string }> {
+  const started = await startNatsNodes(nats.url, count, extraArgs);
+  servers.push(...started.nodes);
+  return started;
+}
+
+async function client(node: ServerProcess): Promise<RawClient> {
+  const c = await RawClient.connected(node.wsUrl);
+  clients.push(c);
+  return c;
+}
+
+describe("nodes on one NATS server act as one", () => {
+  it("delivers publications made on any node to subscribers on every node, once and in order", async () => {
+    const three = (await nodes(3)).nodes;
+    const subscribers = await Promise.all(three.flatMap((node) => [client(node), client(node)]));
+    await Promise.all(subscribers.map((s) => s.ok("subscribe", { channel: "chat:all" })));
+    const publishers = await Promise.all(three.map(client));
+    for (let round = 0; round < 10; round++) {
+      for (const [i, p] of publishers.entries()) await p.ok("publish", { channel: "chat:all", data: `n${i}-r${round}` });
+    }
+    const expected = Array.from({ length: 30 }, (_, k) => `n${k % 3}-r${Math.floor(k / 3)}`);
+    for (const s of subscribers) {
+      const pubs = await s.waitForPushes<{ data: string; offset: number }>("publication", 30, "chat:all");
+      expect(pubs.map((p) => p.data)).toEqual(expected);
+      expect(pubs.map((p) => p.offset)).toEqual(Array.from({ length: 30 }, (_, k) => k + 1));
+    }
+    // Exactly once: a marker after everything is the 31st, never more.
+    await publishers[0]?.ok("publish", { channel: "chat:all", data: "end" });
+    for (const s of subscribers) expect(await s.waitForPushes("publication", 31, "chat:all")).toHaveLength(31);
+  });
+
+  it("recovers on node B what a client missed after leaving node A, published through node C", async () => {
+    const [a, b, c] = (await nodes(3)).nodes;
+    const first = await client(a as ServerProcess);
+    const { position } = await first.ok<{ position: Position }>("subscribe", { channel: "chat:roam" });
+    await first.close();
+    const publisher = await client(c as ServerProcess);
+    for (let i = 1; i <= 100; i++) await publisher.ok("publish", { channel: "chat:roam", data: i });
+    const second = await client(b as ServerProcess);
+    const result = await second.ok<{ recovered: boolean; publications: { data: number; offset: number }[] }>("subscribe", {
+      channel: "chat:roam",
+      since: position,
+    });
+    expect(result.recovered).toBe(true);
+    expect(result.publications.map((p) => p.data)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    await publisher.ok("publish", { channel: "chat:roam", data: 101 });
+    const [live] = await second.waitForPushes<{ data: number; offset: number }>("publication", 1, "chat:roam");
+    expect(live).toMatchObject({ data: 101, offset: 101 });
+  });
+
+  it("says recovered: false when history was trimmed", async () => {
+    const [a, b] = (await nodes(2)).nodes;
+    const c1 = await client(a as ServerProcess);
+    const { position } = await c1.ok<{ position: Position }>("subscribe", { channel: "small:t" });
+    await c1.ok("unsubscribe", { channel: "small:t" });
+    for (let i = 1; i <= 15; i++) await c1.ok("publish", { channel: "small:t", data: i });
+    const c2 = await client(b as ServerProcess);
+    expect(await c2.ok("subscribe", { channel: "small:t", since: position })).toMatchObject({ recovered: false, publications: [] });
+  });
+
+  it("drops a SIGKILLed node's presence entries and its place in the cluster view within the TTLs", async () => {
+    const ttlArgs = ["--presence-ttl-ms", "1500", "--node-ttl-ms", "1500"];
+    const { nodes: pair, prefix } = await nodes(2, ttlArgs);
+    const [survivor, victim] = pair as [ServerProcess, ServerProcess];
+    const watcher = await client(survivor);
+    await watcher.ok("subscribe", { channel: "chat:p" });
+    const doomed = await client(victim);
+    await doomed.ok("subscribe", { channel: "chat:p" });
+    expect(await watcher.ok("presence_stats", { channel: "chat:p" })).toMatchObject({ numClients: 2 });
+    await eventually(async () => (await readNatsRegistry([nats.url], prefix)).length === 2, 5_000, "both nodes in the cluster view");
+    const killedAt = Date.now();
+    await victim.stop("SIGKILL");
+    await eventually(async () => (await watcher.ok<{ numClients: number }>("presence_stats", { channel: "chat:p" })).numClients === 1, 5_000, "the victim's presence to expire");
+    await eventually(async () => (await readNatsRegistry([nats.url], prefix)).length === 1, 5_000, "the victim to leave the cluster view");
+    expect(Date.now() - killedAt).toBeLessThan(1500 + 1500);
+  });
+});
