@@ -3,6 +3,9 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { eventually } from "./eventually.js";
 import { withTimeout } from "./raw-client.js";
 import { freePort } from "./redis.js";
 
@@ -95,6 +98,7 @@ export class NatsCluster {
     const cluster = new NatsCluster(servers);
     try {
       await Promise.all(servers.map((s) => s.startProcess()));
+      await cluster.untilReplicated();
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -102,7 +106,37 @@ export class NatsCluster {
     return cluster;
   }
 
+  /** Stops every server and removes their stores. */
   async stop(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.stop()));
+  }
+
+  /** Server names are `n<client port>`; this one's by name (e.g. a stream's leader). */
+  byName(name: string): NatsServer | undefined {
+    return this.servers.find((s) => `n${s.port}` === name);
+  }
+
+  /** Waits until the servers elected a JetStream leader and can place a stream on all of them. */
+  private async untilReplicated(): Promise<void> {
+    const nc = await connect({ servers: this.servers.map((s) => s.url) });
+    try {
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      await eventually(
+        async () => {
+          try {
+            await jsm.streams.add({ name: "READY", subjects: ["ready.probe"], num_replicas: this.servers.length });
+            await jsm.streams.delete("READY");
+            return true;
+          } catch {
+            return false; // no meta leader yet, or not every peer known: try again
+          }
+        },
+        15_000,
+        "the NATS cluster to place a replicated stream",
+        200,
+      );
+    } finally {
+      await nc.close();
+    }
   }
 }

@@ -1,8 +1,9 @@
+import { randomUUID } from "node:crypto";
 import type { RawPublication, StreamPosition } from "@hubcast/protocol";
 import { newEpoch } from "@hubcast/emitter";
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { JetStreamApiError } from "@nats-io/jetstream";
-import { TimeoutError, headers } from "@nats-io/transport-node";
+import { NoRespondersError, TimeoutError, headers } from "@nats-io/transport-node";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import type { HistoryPolicy, PublishOptions } from "../broker/broker.js";
 import { PublishExpiredError, PublishOutcomeUnknownError } from "../broker/broker.js";
@@ -76,37 +77,49 @@ export class NatsChannelLog {
     throw new Error(`could not settle the position of channel ${channel}: too many concurrent writers`);
   }
 
-  /** Appends one publication (see `Broker.publish` for the contract). */
+  /**
+   * Appends one publication (see `Broker.publish` for the contract). Every append carries a
+   * message id (the idempotency key, else a random one), so an attempt whose acknowledgement
+   * was lost can be sent again: the stream answers "duplicate" with the first one's sequence.
+   * Attempts go on while NATS elects a stream leader (no responders) until the deadline, or
+   * `publishTimeoutMs` without one.
+   */
   async append(pub: Omit<RawPublication, "offset">, policy: HistoryPolicy, options: PublishOptions = {}): Promise<StreamPosition> {
     const { deadline, idempotencyKey } = options;
+    const giveUpAt = Math.min(deadline ?? Number.POSITIVE_INFINITY, Date.now() + this.publishTimeoutMs);
     const h = headers();
     if (pub.info !== undefined) h.set(HEADER.info, JSON.stringify(pub.info));
     // Dedupe is stream-wide, so the key is scoped to the channel.
-    if (idempotencyKey !== undefined) h.set("Nats-Msg-Id", `${channelToken(pub.channel)}.${idempotencyKey}`);
+    h.set("Nats-Msg-Id", `${channelToken(pub.channel)}.${idempotencyKey ?? `~${randomUUID()}`}`);
+    let maybeMade = false;
+    let backoffMs = 25;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      // Every earlier attempt was refused by the stream, so refusing now leaves nothing made.
-      if (deadline !== undefined && Date.now() >= deadline) throw new PublishExpiredError(`publish to ${pub.channel} reached its deadline before it was made`);
-      const head = this.heads.get(pub.channel) ?? (await this.last(pub.channel));
-      const fresh = head === undefined || stale(head, policy);
-      const next = { offset: fresh ? 1 : head.offset + 1, epoch: fresh ? newEpoch() : head.epoch };
-      const timeoutMs = deadline === undefined ? this.publishTimeoutMs : Math.max(1, Math.min(this.publishTimeoutMs, deadline - Date.now()));
+      if (Date.now() >= giveUpAt) break;
       try {
+        const head = this.heads.get(pub.channel) ?? (await this.last(pub.channel));
+        const fresh = head === undefined || stale(head, policy);
+        const next = { offset: fresh ? 1 : head.offset + 1, epoch: fresh ? newEpoch() : head.epoch };
+        const timeoutMs = Math.max(1, giveUpAt - Date.now());
+        maybeMade = true;
         const stored = await this.store(pub.channel, pub.data, h, next, head?.seq ?? 0, timeoutMs);
-        if (stored.duplicate) return this.original(pub.channel, stored.seq);
-        return next;
+        return stored.duplicate ? await this.original(pub.channel, stored.seq) : next;
       } catch (err) {
+        this.heads.delete(pub.channel);
         if (wrongLastSequence(err)) {
-          this.heads.delete(pub.channel);
+          maybeMade = false; // refused: another publication took the offset
           continue;
         }
-        if (err instanceof TimeoutError) {
-          this.heads.delete(pub.channel);
-          throw new PublishOutcomeUnknownError(`no acknowledgement from NATS for a publish to ${pub.channel} within ${timeoutMs} ms`, { cause: err });
-        }
-        throw err;
+        if (err instanceof TimeoutError) continue; // maybe made: the message id makes the next attempt safe
+        if (!noResponders(err)) throw err;
+        // No stream leader right now (an election after a server died): nothing was stored.
+        maybeMade = false;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs, Math.max(0, giveUpAt - Date.now()))));
+        backoffMs = Math.min(backoffMs * 2, 500);
       }
     }
-    throw new Error(`could not publish to channel ${pub.channel}: too many concurrent publishers`);
+    if (maybeMade) throw new PublishOutcomeUnknownError(`no acknowledgement from NATS for a publish to ${pub.channel} in time`);
+    if (deadline !== undefined && Date.now() >= deadline) throw new PublishExpiredError(`publish to ${pub.channel} reached its deadline before it was made`);
+    throw new Error(`could not publish to channel ${pub.channel}: NATS did not accept it within ${this.publishTimeoutMs} ms`);
   }
 
   /**
@@ -173,6 +186,14 @@ export class NatsChannelLog {
 /** A position not refreshed by a publication within `metaTtlMs` is forgotten, as on Redis. */
 function stale(head: Head, policy: HistoryPolicy): boolean {
   return Date.now() - head.timeMs > policy.metaTtlMs;
+}
+
+/** NATS had no one to take the message (no stream leader, JetStream unavailable): it was not stored. */
+function noResponders(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof NoRespondersError || e.name === "JetStreamNotEnabled") return true;
+  }
+  return false;
 }
 
 function wrongLastSequence(err: unknown): boolean {
