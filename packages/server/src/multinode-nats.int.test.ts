@@ -2,7 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../../test/support/eventually.js";
 import { NatsServer } from "../../../test/support/nats.js";
 import { startNatsNodes } from "../../../test/support/nats-nodes.js";
+import { runCli } from "../../../test/support/processes.js";
 import type { ServerProcess } from "../../../test/support/processes.js";
+import { freePort } from "../../../test/support/redis.js";
 import { RawClient } from "../../../test/support/raw-client.js";
 import { readNatsRegistry } from "./engine/nats.js";
 
@@ -99,5 +101,32 @@ describe("nodes on one NATS server act as one", () => {
     await eventually(async () => (await watcher.ok<{ numClients: number }>("presence_stats", { channel: "chat:p" })).numClients === 1, 5_000, "the victim's presence to expire");
     await eventually(async () => (await readNatsRegistry([nats.url], prefix)).length === 1, 5_000, "the victim to leave the cluster view");
     expect(Date.now() - killedAt).toBeLessThan(1500 + 1500);
+  });
+
+  it("shows the cluster in /api/nodes and hubcast nodes, read from NATS", async () => {
+    const apiKey = "nats-test-key-0123456789";
+    const { nodes: pair, prefix } = await nodes(2, ["--api-key", apiKey]);
+    const [first] = pair as [ServerProcess, ServerProcess];
+    const listed = async (): Promise<number> => {
+      const res = await fetch(`${first.url}/api/nodes`, { headers: { authorization: `Bearer ${apiKey}` } });
+      return ((await res.json()) as { nodes: unknown[] }).nodes.length;
+    };
+    await eventually(async () => (await listed()) === 2, 5_000, "both nodes in /api/nodes");
+    const cli = await runCli(["nodes", "--engine", "nats", "--nats-url", nats.url, "--redis-prefix", prefix, "--json"]);
+    expect(cli.code).toBe(0);
+    expect((JSON.parse(cli.stdout) as { nodes: unknown[] }).nodes).toHaveLength(2);
+  });
+
+  it("exits at start with one line naming --nats-url when NATS is unreachable", async () => {
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    const { code, stderr } = await runCli(["start", "--engine", "nats", "--nats-url", url, "--port", "0"], {}, 20_000);
+    expect(code).toBe(1);
+    const lines = stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(url);
+    expect(lines[0]).toContain("--nats-url");
+    const missing = await runCli(["nodes", "--engine", "nats", "--nats-url", url]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("--nats-url");
   });
 });

@@ -87,7 +87,7 @@ async function start(args: string[]): Promise<void> {
       process.exit(1);
     }
     if (err instanceof NatsUnavailableError) {
-      process.stderr.write(`hubcast: ${err.message}\nStart nats-server -js, or point --nats-url at it.\n`);
+      process.stderr.write(`hubcast: ${err.message}; start nats-server -js, or point --nats-url at it\n`);
       process.exit(1);
     }
     throw err;
