@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsServer } from "../../../../test/support/nats.js";
@@ -9,6 +11,7 @@ import { PublishExpiredError } from "../broker/broker.js";
 import type { BrokerHandlers } from "../broker/broker.js";
 import { presenceContract } from "../presence/presence.contract.js";
 import { registryContract } from "../registry/registry.contract.js";
+import { NatsNames } from "./nats-names.js";
 import { NatsEngine, NatsUnavailableError } from "./nats.js";
 import type { NatsEngineOptions } from "./nats.js";
 
@@ -142,6 +145,21 @@ describe("nats engine specifics", () => {
     }
   });
 
+  it("starts on a deployment whose stream and buckets were made with other limits, and takes its own", async () => {
+    const prefix = `t-${randomUUID()}`;
+    await (await engine(prefix, { presenceTtlMs: 300, nodeTtlMs: 300, maxHistorySize: 3 })).close();
+    const e = await engine(prefix, { presenceTtlMs: 60_000, nodeTtlMs: 60_000, maxHistorySize: 10 });
+    try {
+      await e.presence.add("room", { client: "c1", user: "ann" });
+      for (let i = 1; i <= 8; i++) await e.broker.publish({ channel: "limits", data: utf8(`m${i}`) }, { ...HISTORY, size: 8 });
+      expect((await e.history.read("limits", { limit: 100 }, { ...HISTORY, size: 8 })).publications).toHaveLength(8);
+      const ttls = await bucketTtlsMs(prefix);
+      expect(ttls).toEqual({ presence: 60_000, nodes: 60_000 });
+    } finally {
+      await e.close();
+    }
+  });
+
   it("fails to connect with NatsUnavailableError naming the URL when no server listens", async () => {
     const url = `nats://127.0.0.1:${await freePort()}`;
     const attempt = NatsEngine.connect({ servers: [url], logger });
@@ -149,3 +167,16 @@ describe("nats engine specifics", () => {
     await expect(attempt).rejects.toThrow(url);
   });
 });
+
+/** The TTLs the deployment's presence and nodes buckets have on the server, in ms. */
+async function bucketTtlsMs(prefix: string): Promise<{ presence: number; nodes: number }> {
+  const nc = await connect({ servers: nats.url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const names = new NatsNames(prefix);
+    const ttl = async (bucket: string): Promise<number> => (await jsm.streams.info(`KV_${names.bucket(bucket)}`)).config.max_age / 1e6;
+    return { presence: await ttl("presence"), nodes: await ttl("nodes") };
+  } finally {
+    await nc.close();
+  }
+}

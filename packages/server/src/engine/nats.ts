@@ -1,6 +1,7 @@
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { connect, nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
@@ -90,9 +91,9 @@ export class NatsEngine implements Engine {
     const js = jetstream(nc);
     const kvm = new Kvm(js);
     const [presence, nodes, dedupe] = await Promise.all([
-      kvm.create(names.bucket("presence"), { ttl: presenceTtlMs, replicas, history: 1 }),
-      kvm.create(names.bucket("nodes"), { ttl: options.nodeTtlMs ?? 15_000, replicas, history: 1 }),
-      kvm.create(names.bucket("dedupe"), { ttl: windowMs, replicas, history: 1 }),
+      ensureBucket(kvm, jsm, names.bucket("presence"), presenceTtlMs, replicas),
+      ensureBucket(kvm, jsm, names.bucket("nodes"), options.nodeTtlMs ?? 15_000, replicas),
+      ensureBucket(kvm, jsm, names.bucket("dedupe"), windowMs, replicas),
     ]);
     const log = new NatsChannelLog(js, jsm, names, options.publishTimeoutMs ?? 5_000);
     const broker = new NatsBroker(nc, log, names, dedupe, options.logger);
@@ -150,8 +151,12 @@ export async function readNatsRegistry(servers: string[], prefix: string): Promi
   try {
     const jsm = await jetstreamManager(nc);
     const bucket = new NatsNames(prefix).bucket("nodes");
-    const exists = await jsm.streams.names().next();
-    if (!exists.includes(`KV_${bucket}`)) return [];
+    try {
+      await jsm.streams.info(`KV_${bucket}`);
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return [];
+      throw err;
+    }
     return await new NatsRegistry(await new Kvm(jetstream(nc)).open(bucket)).list();
   } finally {
     await nc.close();
@@ -171,6 +176,19 @@ function historyStream(names: NatsNames, options: NatsEngineOptions, windowMs: n
     duplicate_window: nanos(Math.min(windowMs, maxAgeMs)),
     num_replicas: options.replicas ?? 1,
   };
+}
+
+/**
+ * Opens a KV bucket with this TTL, creating it if needed. A bucket made earlier with another
+ * TTL (the deployment changed `presenceTtlMs`) is opened as it is, so its TTL is set here.
+ */
+async function ensureBucket(kvm: Kvm, jsm: JetStreamManager, name: string, ttlMs: number, replicas: number): Promise<KV> {
+  const kv = await kvm.create(name, { ttl: ttlMs, replicas, history: 1 });
+  const { config } = await jsm.streams.info(`KV_${name}`);
+  if (config.max_age !== nanos(ttlMs)) {
+    await jsm.streams.update(config.name, { ...config, max_age: nanos(ttlMs), duplicate_window: Math.min(config.duplicate_window, nanos(ttlMs)) });
+  }
+  return kv;
 }
 
 /** Creates the stream, or brings an existing one to this configuration (nodes started with other limits). */
