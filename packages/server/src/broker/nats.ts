@@ -33,6 +33,8 @@ export class NatsBroker implements Broker {
     /** Keys of publications without history, kept for the idempotency window. */
     private readonly dedupe: KV,
     private readonly logger: Logger,
+    /** False while the connection is down: then subscribes and core publishes fail at once instead of waiting for it. */
+    private readonly connected: () => boolean = () => true,
   ) {}
 
   async start(handlers: BrokerHandlers): Promise<void> {
@@ -48,7 +50,7 @@ export class NatsBroker implements Broker {
   }
 
   async subscribe(channels: readonly string[]): Promise<void> {
-    if (this.nc.isClosed()) throw new Error("nats connection is closed");
+    this.checkConnected();
     for (const channel of channels) {
       if (this.subscriptions.has(channel)) continue;
       const sub = this.nc.subscribe(this.names.live(channel), { callback: (err, msg) => this.onLive(channel, err, msg) });
@@ -68,6 +70,7 @@ export class NatsBroker implements Broker {
   async publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy, options: PublishOptions = {}): Promise<StreamPosition | undefined> {
     if (history.size > 0) return this.log.append(pub, history, options);
     if (options.deadline !== undefined && Date.now() >= options.deadline) throw new PublishExpiredError(`publish to ${pub.channel} reached its deadline before it was made`);
+    this.checkConnected();
     if (options.idempotencyKey !== undefined && !(await this.firstUse(pub.channel, options.idempotencyKey))) return undefined;
     const h = headers();
     if (pub.info !== undefined) h.set(HEADER.info, JSON.stringify(pub.info));
@@ -85,6 +88,7 @@ export class NatsBroker implements Broker {
   }
 
   async publishControl(message: Uint8Array): Promise<void> {
+    this.checkConnected();
     this.nc.publish(this.names.control, message);
     await this.nc.flush();
   }
@@ -95,6 +99,10 @@ export class NatsBroker implements Broker {
     for (const sub of this.subscriptions.values()) sub.unsubscribe();
     this.subscriptions.clear();
     this.control?.unsubscribe();
+  }
+
+  private checkConnected(): void {
+    if (this.nc.isClosed() || !this.connected()) throw new Error("nats connection is down");
   }
 
   /** True the first time a key is used in a channel within the window (a KV create succeeds once). */
@@ -109,6 +117,7 @@ export class NatsBroker implements Broker {
   }
 
   private async publishPresence(channel: string, kind: "join" | "leave", info: ClientInfo): Promise<void> {
+    this.checkConnected();
     const h = headers();
     h.set(HEADER.kind, kind);
     this.nc.publish(this.names.live(channel), JSON.stringify(info), { headers: h });

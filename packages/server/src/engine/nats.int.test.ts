@@ -160,6 +160,27 @@ describe("nats engine specifics", () => {
     }
   });
 
+  it("rides out a NATS restart: not ready while down, then resyncs, keeping history and epoch", async () => {
+    const e = await engine(`t-${randomUUID()}`);
+    try {
+      const events: string[] = [];
+      const live: number[] = [];
+      await e.broker.start({ ...quiet, resync: () => events.push("resync"), publication: (p) => live.push(p.offset ?? -1) });
+      await e.broker.subscribe(["o"]);
+      const before = await e.broker.publish({ channel: "o", data: utf8("1") }, HISTORY);
+      await nats.kill();
+      await eventually(() => !e.isReady(), 5_000, "the engine to notice");
+      await expect(e.broker.subscribe(["o2"])).rejects.toThrow("down");
+      await nats.startProcess();
+      await eventually(() => events.includes("resync") && e.isReady(), 10_000, "a resync after the reconnect");
+      const after = await e.broker.publish({ channel: "o", data: utf8("2") }, HISTORY);
+      expect(after).toEqual({ offset: 2, epoch: before?.epoch });
+      await eventually(() => live.includes(2), 5_000, "the live publication after the restart");
+    } finally {
+      await e.close();
+    }
+  });
+
   it("fails to connect with NatsUnavailableError naming the URL when no server listens", async () => {
     const url = `nats://127.0.0.1:${await freePort()}`;
     const attempt = NatsEngine.connect({ servers: [url], logger });

@@ -49,10 +49,11 @@ export interface NatsEngineOptions {
 export class NatsEngine implements Engine {
   readonly name = "nats";
   private observer: EngineObserver | undefined;
-  private connected = true;
 
   private constructor(
     private readonly nc: NatsConnection,
+    /** Shared with the broker, which fails fast while the connection is down. */
+    private readonly link: { connected: boolean },
     readonly broker: NatsBroker,
     readonly history: NatsHistory,
     readonly presence: NatsPresence,
@@ -96,8 +97,9 @@ export class NatsEngine implements Engine {
       ensureBucket(kvm, jsm, names.bucket("dedupe"), windowMs, replicas),
     ]);
     const log = new NatsChannelLog(js, jsm, names, options.publishTimeoutMs ?? 5_000);
-    const broker = new NatsBroker(nc, log, names, dedupe, options.logger);
-    return new NatsEngine(nc, broker, new NatsHistory(log), new NatsPresence(presence), new NatsRegistry(nodes), presenceTtlMs, options.logger);
+    const link = { connected: true };
+    const broker = new NatsBroker(nc, log, names, dedupe, options.logger, () => link.connected);
+    return new NatsEngine(nc, link, broker, new NatsHistory(log), new NatsPresence(presence), new NatsRegistry(nodes), presenceTtlMs, options.logger);
   }
 
   observe(observer: EngineObserver): void {
@@ -110,7 +112,7 @@ export class NatsEngine implements Engine {
   }
 
   isReady(): boolean {
-    return this.connected && !this.nc.isClosed();
+    return this.link.connected && !this.nc.isClosed();
   }
 
   async close(): Promise<void> {
@@ -122,10 +124,10 @@ export class NatsEngine implements Engine {
   private async watchStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
       if (status.type === "disconnect") {
-        this.connected = false;
+        this.link.connected = false;
         this.logger.warn({ server: status.server }, "nats connection lost");
       } else if (status.type === "reconnect") {
-        this.connected = true;
+        this.link.connected = true;
         this.observer?.reconnected();
         this.broker.reconnected();
       } else if (status.type === "error") {
