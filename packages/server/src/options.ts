@@ -67,7 +67,7 @@ export interface NodeOptions {
   natsUrl?: string;
   /** Copies NATS keeps of the history stream and the KV buckets: 1, or 3 (or 5) on a NATS cluster. @default 1 */
   natsReplicas?: number;
-  /** With the redis engine, presence entries of a node that died disappear within this many ms. @default 30_000 */
+  /** With the redis or nats engine, presence entries of a node that died disappear within this many ms. @default 30_000 */
   presenceTtlMs?: number;
   /** A node that stopped announcing itself leaves the cluster view within this many ms. @default 15_000 */
   nodeTtlMs?: number;

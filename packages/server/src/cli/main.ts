@@ -53,6 +53,7 @@ Examples:
   HUBCAST_LOG_LEVEL=debug hubcast start --config hubcast.json
   hubcast start --engine redis --redis-url redis://10.0.0.2:6379 --host 0.0.0.0
   hubcast start --engine redis --redis-cluster redis://10.0.0.2:7000,redis://10.0.0.3:7000
+  hubcast start --engine nats --nats-url nats://10.0.0.2:4222,nats://10.0.0.3:4222 --nats-replicas 3
   hubcast start --workers auto --balancing least-connections`;
 
 function fail(message: string, helpCommand: string): never {
