@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { RawPublication, StreamPosition } from "@hubcast/protocol";
 import { newEpoch } from "@hubcast/emitter";
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import { JetStreamApiError } from "@nats-io/jetstream";
-import { NoRespondersError, TimeoutError, headers } from "@nats-io/transport-node";
+import { AckPolicy, DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream";
+import { NoRespondersError, TimeoutError, headers, nanos } from "@nats-io/transport-node";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import type { HistoryPolicy, PublishOptions } from "../broker/broker.js";
 import { PublishExpiredError, PublishOutcomeUnknownError } from "../broker/broker.js";
@@ -26,7 +26,7 @@ export interface Head {
   timeMs: number;
 }
 
-function headOf(msg: StoredMsg): Head | undefined {
+function headOf(msg: Pick<StoredMsg, "seq" | "time"> & { header?: MsgHdrs }): Head | undefined {
   const epoch = msg.header?.get(HEADER.epoch) ?? "";
   const offset = Number(msg.header?.get(HEADER.offset) ?? "");
   if (epoch === "" || !Number.isInteger(offset)) return undefined; // written by someone else: treat as lost
@@ -129,19 +129,33 @@ export class NatsChannelLog {
   async publications(channel: string, head: Head, policy: HistoryPolicy, afterOffset: number): Promise<(RawPublication & { unreadable?: true })[]> {
     if (head.offset === 0 || Date.now() - head.timeMs > policy.ttlMs) return [];
     const from = Math.max(afterOffset + 1, head.offset - policy.size + 1);
+    if (from > head.offset) return []; // nothing missed: the common resubscribe costs no read
     const out: (RawPublication & { unreadable?: true })[] = [];
-    const subject = this.names.history(channel);
-    // No "previous by subject" in JetStream 2.9: walk forward; the stream bounds messages per subject.
-    let seq = 1;
-    while (seq <= head.seq) {
-      const msg = await this.jsm.streams.getMessage(this.names.stream, { next_by_subj: subject, seq } as unknown as { seq: number });
-      if (msg === null || msg.seq > head.seq) break;
-      seq = msg.seq + 1;
-      const at = headOf(msg);
-      if (at === undefined || at.epoch !== head.epoch || at.offset < from || msg.header?.get(HEADER.kind) === "marker") continue;
-      out.push(publicationOf(channel, msg.data, msg.header, at.offset));
+    // One short-lived consumer on the channel's subject streams its messages in one go (JetStream
+    // 2.9 has no batch read by subject); it holds no acks and lives in memory on one server.
+    const info = await this.jsm.consumers.add(this.names.stream, {
+      filter_subject: this.names.history(channel),
+      deliver_policy: DeliverPolicy.All,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(30_000), // in case this node dies before deleting it
+    });
+    try {
+      if (info.num_pending === 0) return out;
+      const consumer = await this.js.consumers.get(this.names.stream, info.name);
+      const messages = await consumer.fetch({ max_messages: info.num_pending, expires: this.publishTimeoutMs });
+      for await (const msg of messages) {
+        const at = headOf({ seq: msg.seq, header: msg.headers, time: new Date(msg.info.timestampNanos / 1e6) });
+        if (at !== undefined && at.epoch === head.epoch && at.offset >= from && at.offset <= head.offset && msg.headers?.get(HEADER.kind) !== "marker") {
+          out.push(publicationOf(channel, msg.data, msg.headers, at.offset));
+        }
+        if (msg.seq >= head.seq) break;
+      }
+      return out;
+    } finally {
+      await this.jsm.consumers.delete(this.names.stream, info.name);
     }
-    return out;
   }
 
   /** Drops a channel's history; its next position has a new epoch. */
