@@ -8,6 +8,7 @@ import type { NatsNames } from "../engine/nats-names.js";
 import { HEADER, channelToken } from "../engine/nats-names.js";
 import type { NatsChannelLog } from "../history/nats-log.js";
 import { publicationOf } from "../history/nats-log.js";
+import { Batcher } from "./batcher.js";
 import type { Broker, BrokerHandlers, HistoryPolicy, PublishOptions } from "./broker.js";
 import { PublishExpiredError } from "./broker.js";
 
@@ -25,6 +26,8 @@ export class NatsBroker implements Broker {
   private handlers: BrokerHandlers | undefined;
   private readonly subscriptions = new Map<string, Subscription>();
   private control: Subscription | undefined;
+  /** One round trip confirms every subscription made in the same tick (a reconnect storm, a page of channels). */
+  private readonly flushes = new Batcher<string>(() => this.nc.flush());
 
   constructor(
     private readonly nc: NatsConnection,
@@ -56,7 +59,7 @@ export class NatsBroker implements Broker {
       const sub = this.nc.subscribe(this.names.live(channel), { callback: (err, msg) => this.onLive(channel, err, msg) });
       this.subscriptions.set(channel, sub);
     }
-    await this.nc.flush(); // the server has the subscriptions once it answered the ping
+    await this.flushes.add(channels); // the server has the subscriptions once it answered the ping
   }
 
   async unsubscribe(channels: readonly string[]): Promise<void> {
@@ -64,7 +67,7 @@ export class NatsBroker implements Broker {
       this.subscriptions.get(channel)?.unsubscribe();
       this.subscriptions.delete(channel);
     }
-    if (!this.nc.isClosed()) await this.nc.flush();
+    if (!this.nc.isClosed()) await this.flushes.add(channels);
   }
 
   async publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy, options: PublishOptions = {}): Promise<StreamPosition | undefined> {

@@ -59,6 +59,21 @@ describe("nats engine specifics", () => {
     }
   });
 
+  it("takes a burst of 3,000 channel subscriptions at once and delivers on each", async () => {
+    const e = await engine(`t-${randomUUID()}`);
+    try {
+      const got = new Set<string>();
+      await e.broker.start({ ...quiet, publication: (p) => got.add(p.channel) });
+      const channels = Array.from({ length: 3_000 }, (_, i) => `burst:${i}`);
+      await Promise.all(channels.map((channel) => e.broker.subscribe([channel])));
+      await Promise.all(["burst:0", "burst:2999"].map((channel) => e.broker.publish({ channel, data: utf8("x") }, { ...HISTORY, size: 0 })));
+      await eventually(() => got.size === 2, 5_000, "both publications");
+      await Promise.all(channels.map((channel) => e.broker.unsubscribe([channel])));
+    } finally {
+      await e.close();
+    }
+  });
+
   it("publishes a repeated idempotency key once and answers with the first position", async () => {
     const e = await engine(`t-${randomUUID()}`);
     try {
