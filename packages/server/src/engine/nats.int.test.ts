@@ -132,15 +132,19 @@ describe("nats engine specifics", () => {
     }
   });
 
-  it("carries channel names with dots, wildcards and spaces without mixing them up", async () => {
+  it("carries channel names with dots, wildcards and spaces without mixing them up, and info in any script", async () => {
     const e = await engine(`t-${randomUUID()}`);
     try {
       const got: string[] = [];
-      await e.broker.start({ ...quiet, publication: (p) => got.push(p.channel) });
+      const infos: unknown[] = [];
+      await e.broker.start({ ...quiet, publication: (p) => got.push(p.channel) && infos.push(p.info) });
       await e.broker.subscribe(["a.b", "a.*", "a >", "ünï"]);
-      for (const channel of ["a.b", "a.c", "a.*", "a >", "ünï"]) await e.broker.publish({ channel, data: utf8(channel) }, HISTORY);
+      const info = { client: "c1", user: "zoë", info: { name: "Zoë 😀\r\nX-Evil: 1" } };
+      for (const channel of ["a.b", "a.c", "a.*", "a >", "ünï"]) await e.broker.publish({ channel, data: utf8(channel), info }, HISTORY);
       await eventually(() => got.length === 4, 5_000, "four publications");
       expect(got).toEqual(["a.b", "a.*", "a >", "ünï"]);
+      expect(infos).toEqual([info, info, info, info]);
+      expect((await e.history.read("ünï", { limit: 1 }, HISTORY)).publications[0]?.info).toEqual(info);
     } finally {
       await e.close();
     }
