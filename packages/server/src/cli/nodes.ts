@@ -34,8 +34,8 @@ function optionsTable(): string {
 export const NODES_HELP = `Usage: hubcast nodes [options]
 
 Lists the live nodes of a cluster on the redis or nats engine, read straight from Redis
-(or NATS): the registry every node refreshes while it runs (a node that stops leaves it within its
---node-ttl-ms). No node has to be reachable over HTTP. Options come from flags, then
+(or NATS): the registry every node refreshes while it runs (a node that stops leaves it
+within its --node-ttl-ms). No node has to be reachable over HTTP. Options come from flags, then
 environment variables, then the defaults, as for 'hubcast start'.
 
 Options (flag, environment variable, default, meaning):
