@@ -72,6 +72,16 @@ export class NatsServer {
     await withTimeout(exited, 5_000, "nats-server to exit");
   }
 
+  /** Stops the process (SIGSTOP) without closing its sockets: a server that hangs. */
+  pause(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused process go on (SIGCONT). */
+  resume(): void {
+    this.child?.kill("SIGCONT");
+  }
+
   /** Kills the process and removes its store. */
   async stop(): Promise<void> {
     await this.kill();

@@ -7,7 +7,7 @@ import { NatsServer } from "../../../../test/support/nats.js";
 import { eventually } from "../../../../test/support/eventually.js";
 import { freePort } from "../../../../test/support/redis.js";
 import { brokerContract } from "../broker/broker.contract.js";
-import { PublishExpiredError } from "../broker/broker.js";
+import { PublishExpiredError, PublishOutcomeUnknownError } from "../broker/broker.js";
 import type { BrokerHandlers } from "../broker/broker.js";
 import { presenceContract } from "../presence/presence.contract.js";
 import { registryContract } from "../registry/registry.contract.js";
@@ -115,6 +115,28 @@ describe("nats engine specifics", () => {
     }
   });
 
+  it("reports an unanswered publish as outcome-unknown at its deadline; a retry with its key finds it made", async () => {
+    const e = await engine(`t-${randomUUID()}`);
+    try {
+      await e.broker.start(quiet);
+      await e.broker.publish({ channel: "u", data: utf8("1") }, HISTORY);
+      nats.pause();
+      try {
+        const late = e.broker.publish({ channel: "u", data: utf8("2") }, HISTORY, { idempotencyKey: "k", deadline: Date.now() + 300 });
+        await expect(late).rejects.toBeInstanceOf(PublishOutcomeUnknownError);
+      } finally {
+        nats.resume();
+      }
+      // The message waited in the server's socket and was stored when it resumed: the retry is answered with it.
+      const retry = await e.broker.publish({ channel: "u", data: utf8("2") }, HISTORY, { idempotencyKey: "k" });
+      expect(retry?.offset).toBe(2);
+      const page = await e.history.read("u", { limit: 10 }, HISTORY);
+      expect(page.publications.map((p) => p.offset)).toEqual([1, 2]);
+    } finally {
+      await e.close();
+    }
+  });
+
   it("hides publications after historyTtlMs and starts a new epoch after historyMetaTtlMs", async () => {
     const e = await engine(`t-${randomUUID()}`);
     try {
@@ -195,6 +217,20 @@ describe("nats engine specifics", () => {
       const after = await e.broker.publish({ channel: "o", data: utf8("2") }, HISTORY);
       expect(after).toEqual({ offset: 2, epoch: before?.epoch });
       await eventually(() => live.includes(2), 5_000, "the live publication after the restart");
+    } finally {
+      await e.close();
+    }
+  });
+
+  it("counts a client once while its entry is being refreshed", async () => {
+    const e = await engine(`t-${randomUUID()}`);
+    try {
+      await e.presence.add("busy", { client: "c1", user: "ann" });
+      await e.presence.add("busy", { client: "c2", user: "bob" });
+      const refreshes = Array.from({ length: 100 }, (_, i) => e.presence.add("busy", { client: i % 2 === 0 ? "c1" : "c2", user: i % 2 === 0 ? "ann" : "bob" }));
+      const counts = await Promise.all(Array.from({ length: 20 }, () => e.presence.stats("busy")));
+      await Promise.all(refreshes);
+      expect(new Set(counts.map((c) => c.numClients))).toEqual(new Set([2]));
     } finally {
       await e.close();
     }

@@ -91,17 +91,26 @@ export class NatsChannelLog {
     if (pub.info !== undefined) h.set(HEADER.info, JSON.stringify(pub.info));
     // Dedupe is stream-wide, so the key is scoped to the channel.
     h.set("Nats-Msg-Id", `${channelToken(pub.channel)}.${idempotencyKey ?? `~${randomUUID()}`}`);
+    // True while an attempt whose answer never came may have been stored; a later refusal of
+    // the same message id for its offset (not "duplicate") proves it was not.
     let maybeMade = false;
     let backoffMs = 25;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      if (Date.now() >= giveUpAt) break;
+    const pause = async (): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs, Math.max(0, giveUpAt - Date.now()))));
+      backoffMs = Math.min(backoffMs * 2, 500);
+    };
+    for (let attempt = 0; attempt < MAX_ATTEMPTS && Date.now() < giveUpAt; attempt++) {
+      let head: Head | undefined;
       try {
-        const head = this.heads.get(pub.channel) ?? (await this.last(pub.channel));
-        const fresh = head === undefined || stale(head, policy);
-        const next = { offset: fresh ? 1 : head.offset + 1, epoch: fresh ? newEpoch() : head.epoch };
-        const timeoutMs = Math.max(1, giveUpAt - Date.now());
-        maybeMade = true;
-        const stored = await this.store(pub.channel, pub.data, h, next, head?.seq ?? 0, timeoutMs);
+        head = this.heads.get(pub.channel) ?? (await this.last(pub.channel));
+      } catch (err) {
+        if (!(err instanceof TimeoutError) && !noResponders(err)) throw maybeMade ? outcomeUnknown(pub.channel, err) : err;
+        await pause();
+        continue;
+      }
+      const next = head === undefined || stale(head, policy) ? { offset: 1, epoch: newEpoch() } : { offset: head.offset + 1, epoch: head.epoch };
+      try {
+        const stored = await this.store(pub.channel, pub.data, h, next, head?.seq ?? 0, Math.max(1, giveUpAt - Date.now()));
         return stored.duplicate ? await this.original(pub.channel, stored.seq) : next;
       } catch (err) {
         this.heads.delete(pub.channel);
@@ -109,15 +118,17 @@ export class NatsChannelLog {
           maybeMade = false; // refused: another publication took the offset
           continue;
         }
-        if (err instanceof TimeoutError) continue; // maybe made: the message id makes the next attempt safe
-        if (!noResponders(err)) throw err;
-        // No stream leader right now (an election after a server died): nothing was stored.
-        maybeMade = false;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs, Math.max(0, giveUpAt - Date.now()))));
-        backoffMs = Math.min(backoffMs * 2, 500);
+        if (noResponders(err)) {
+          await pause(); // no stream leader right now (an election after a server died): nothing was stored
+          continue;
+        }
+        if (err instanceof JetStreamApiError) throw maybeMade ? outcomeUnknown(pub.channel, err) : err; // refused for good
+        // No answer (a timeout, a broken connection): maybe stored; the message id makes the next attempt safe.
+        maybeMade = true;
+        if (!(err instanceof TimeoutError)) await pause();
       }
     }
-    if (maybeMade) throw new PublishOutcomeUnknownError(`no acknowledgement from NATS for a publish to ${pub.channel} in time`);
+    if (maybeMade) throw outcomeUnknown(pub.channel, undefined);
     if (deadline !== undefined && Date.now() >= deadline) throw new PublishExpiredError(`publish to ${pub.channel} reached its deadline before it was made`);
     throw new Error(`could not publish to channel ${pub.channel}: NATS did not accept it within ${this.publishTimeoutMs} ms`);
   }
@@ -195,6 +206,10 @@ export class NatsChannelLog {
       if (oldest.done !== true) this.heads.delete(oldest.value);
     }
   }
+}
+
+function outcomeUnknown(channel: string, cause: unknown): PublishOutcomeUnknownError {
+  return new PublishOutcomeUnknownError(`no acknowledgement from NATS for a publish to ${channel} in time`, { cause });
 }
 
 /** A position not refreshed by a publication within `metaTtlMs` is forgotten, as on Redis. */

@@ -41,9 +41,10 @@ export class NatsPresence implements PresenceStore {
 
 /** The live values of keys matching `filter` (entries deleted or aged out in between are skipped). */
 export async function liveValues<T>(kv: KV, filter: string): Promise<T[]> {
-  const keys: string[] = [];
-  for await (const k of await kv.keys(filter)) keys.push(k);
-  const entries = await Promise.all(keys.map((k) => kv.get(k)));
+  // A key written while it is listed can be listed twice (its old and its new revision).
+  const keys = new Set<string>();
+  for await (const k of await kv.keys(filter)) keys.add(k);
+  const entries = await Promise.all([...keys].map((k) => kv.get(k)));
   const values: T[] = [];
   for (const entry of entries) {
     if (entry === null || entry.operation !== "PUT" || entry.value.length === 0) continue;
