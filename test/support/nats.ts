@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -72,9 +72,17 @@ export class NatsServer {
     await withTimeout(exited, 5_000, "nats-server to exit");
   }
 
-  /** Stops the process (SIGSTOP) without closing its sockets: a server that hangs. */
-  pause(): void {
+  /**
+   * Stops the process (SIGSTOP) without closing its sockets: a server that hangs. Resolves once
+   * every thread has stopped; a stop is only requested by the signal.
+   */
+  async pause(): Promise<void> {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
     this.child?.kill("SIGSTOP");
+    const stopped = (): boolean =>
+      readdirSync(`/proc/${pid}/task`).every((task) => /^\d+ \(.*\) [Tt] /.test(readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8")));
+    await eventually(stopped, 5_000, "nats-server to stop", 5);
   }
 
   /** Lets a paused process go on (SIGCONT). */

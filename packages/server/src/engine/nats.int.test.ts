@@ -120,7 +120,7 @@ describe("nats engine specifics", () => {
     try {
       await e.broker.start(quiet);
       await e.broker.publish({ channel: "u", data: utf8("1") }, HISTORY);
-      nats.pause();
+      await nats.pause();
       try {
         const late = e.broker.publish({ channel: "u", data: utf8("2") }, HISTORY, { idempotencyKey: "k", deadline: Date.now() + 300 });
         await expect(late).rejects.toBeInstanceOf(PublishOutcomeUnknownError);
