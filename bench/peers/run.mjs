@@ -129,19 +129,21 @@ async function bench(ctx, { label, scenario, system, deployment, pids }) {
 
 /** Runs both scenarios against one system, each on a freshly started deployment. */
 async function runSystem(ctx, system) {
-  const entry = { key: system.key, label: system.label, design: system.design, redis: system.redis, raw: {} };
-  const keep = ctx.redisPid === undefined ? [] : [ctx.redisPid];
+  // The engine's server (Redis or NATS) is counted apart, in the same column.
+  const backendPid = system.redis ? ctx.redisPid : system.nats === true ? ctx.natsPid : undefined;
+  const entry = { key: system.key, label: system.label, design: system.design, redis: backendPid !== undefined, raw: {} };
+  const keep = [ctx.redisPid, ctx.natsPid].filter((pid) => pid !== undefined);
   try {
     for (const scenario of ["connect", "fanout"]) {
       if (ctx.interrupted) break;
       process.stderr.write(`peers: ${system.label}: ${scenario} …\n`);
       const deployment = await system.start(ctx, scenario);
       // Fanout counts Redis's CPU apart; connect measures the system's own memory only.
-      const pids = scenario === "fanout" && system.redis ? [...deployment.pids, ctx.redisPid] : deployment.pids;
+      const pids = scenario === "fanout" && backendPid !== undefined ? [...deployment.pids, backendPid] : deployment.pids;
       const result = await bench(ctx, { label: `bench-${system.key}-${scenario}`, scenario, system, deployment, pids });
       entry.raw[scenario] = result;
       if (scenario === "connect") entry.connect = summarizeConnect(result, deployment.pids);
-      else entry.fanout = summarizeFanout(result, deployment.pids, system.redis ? ctx.redisPid : undefined);
+      else entry.fanout = summarizeFanout(result, deployment.pids, backendPid);
       await ctx.processes.stopAll(keep);
     }
   } catch (err) {
@@ -172,6 +174,18 @@ async function startRedis(ctx) {
   ctx.redisUrl = `redis://127.0.0.1:${port}`;
 }
 
+async function startNats(ctx) {
+  const port = await freePort();
+  const started = await ctx.processes.start({
+    label: "nats",
+    command: "nats-server",
+    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(ctx.workDir, "nats")],
+    ready: /Server is ready/,
+  });
+  ctx.natsPid = started.pid;
+  ctx.natsUrl = `nats://127.0.0.1:${port}`;
+}
+
 function writeResults(run) {
   const dir = join(peersDir, "results");
   mkdirSync(dir, { recursive: true });
@@ -191,7 +205,7 @@ async function main() {
   const hubcastConfig = join(workDir, "hubcast-bench.json");
   writeFileSync(hubcastConfig, JSON.stringify(HUBCAST_BENCH_CONFIG));
   const processes = new Processes(workDir);
-  const ctx = { options: o, processes, repo, peersDir, hubcastConfig, workDir, runId: Date.now().toString(36), redisUrl: undefined, redisPid: undefined, interrupted: false, interruptBench: undefined };
+  const ctx = { options: o, processes, repo, peersDir, hubcastConfig, workDir, runId: Date.now().toString(36), redisUrl: undefined, redisPid: undefined, natsUrl: undefined, natsPid: undefined, interrupted: false, interruptBench: undefined };
   const onSignal = (signal) => {
     if (ctx.interrupted) {
       processes.killAll();
@@ -207,7 +221,7 @@ async function main() {
 
   const notes = [
     `Hubcast nodes run with a config whose namespace "bench" allows client publishing, and with ${HUBCAST_BENCH_FLAGS.join(" ")}: the per-connection command rate limit and the admission control are off so that Hubcast's abuse limits do not shape the benchmark (the peers have no such limits).`,
-    "Two-node systems: the publisher connects to node 1 and the subscribers alternate between the nodes, so half of them are reached only through Redis; CPU is the sum of both nodes. Cluster mode counts the primary and both workers.",
+    "Two-node systems: the publisher connects to node 1 and the subscribers alternate between the nodes, so half of them are reached only through Redis (or NATS); CPU is the sum of both nodes. Cluster mode counts the primary and both workers.",
     "Every server pings its clients every 25 s (Hubcast, Socket.IO defaults; the ws servers likewise).",
   ];
   const startedAt = new Date().toISOString();
@@ -216,6 +230,7 @@ async function main() {
   const entries = [];
   try {
     if (o.systems.some((s) => s.redis)) await startRedis(ctx);
+    if (o.systems.some((s) => s.nats === true)) await startNats(ctx);
     for (const system of o.systems) {
       if (ctx.interrupted) break;
       entries.push(await runSystem(ctx, system));
@@ -237,7 +252,7 @@ async function main() {
     systems: entries,
   };
   const base = writeResults(run);
-  process.stdout.write(`\n${textTable(entries)}\n\n× = this system ÷ Hubcast one node. CPU: the system's own processes (Redis apart), per delivery. p99: corrected for coordinated omission. RSS: per idle subscribed connection.\n${notes.map((n) => `note: ${n}`).join("\n")}\n`);
+  process.stdout.write(`\n${textTable(entries)}\n\n× = this system ÷ Hubcast one node. CPU: the system's own processes (Redis or NATS apart), per delivery. p99: corrected for coordinated omission. RSS: per idle subscribed connection.\n${notes.map((n) => `note: ${n}`).join("\n")}\n`);
   process.stderr.write(`peers: wrote ${relative(process.cwd(), base)}.json and .md\n`);
   if (!entries.some((e) => e.error !== undefined)) rmSync(workDir, { recursive: true, force: true });
   else process.stderr.write(`peers: logs kept in ${workDir}\n`);

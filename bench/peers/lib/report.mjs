@@ -1,6 +1,6 @@
 /**
  * Turns `hubcast bench --json` results into the peer comparison: per system, server CPU per
- * delivery (its own processes; Redis apart), latency, loss, and RSS per idle subscribed
+ * delivery (its own processes; Redis or NATS apart), latency, loss, and RSS per idle subscribed
  * connection; ratios relative to the first system (Hubcast, one node); a text table for the
  * terminal and a Markdown page for results/.
  */
@@ -99,7 +99,7 @@ const COLUMNS = [
   ["cpu", "CPU µs/deliv"],
   ["cpuRatio", "×"],
   ["cpuPercent", "CPU %"],
-  ["redisCpu", "Redis µs/deliv"],
+  ["redisCpu", "Redis/NATS µs/deliv"],
   ["p50", "p50 ms"],
   ["p99", "p99 ms"],
   ["p99Ratio", "×"],

@@ -1,6 +1,6 @@
 /**
  * The systems a peer run compares, and how each is started: Hubcast (one node, two nodes on
- * Redis, cluster mode) and the peers in this folder (Socket.IO one node and two nodes with
+ * Redis, two on NATS, cluster mode) and the peers in this folder (Socket.IO one node and two nodes with
  * its Redis adapter, plain ws + Redis, ws with the frame built once). Each start resolves
  * with the WebSocket URLs to bench and the pids that make up the server (for /proc).
  */
@@ -22,6 +22,7 @@ const HUBCAST_READY = /"msg":"hubcast listening"/;
  * @property {string} peersDir This folder.
  * @property {string} hubcastConfig Path of the Hubcast config file.
  * @property {string | undefined} redisUrl The private Redis's URL (set when a selected system needs it).
+ * @property {string | undefined} natsUrl The private nats-server's URL (set when a selected system needs it).
  * @property {string} runId Unique per run, for Redis key prefixes.
  */
 
@@ -32,9 +33,11 @@ const HUBCAST_READY = /"msg":"hubcast listening"/;
  */
 
 /** Starts one Hubcast node (a cluster primary with `workers` > 1) and waits for "hubcast listening". */
-async function startHubcast(ctx, label, { redis = false, workers = 1 } = {}) {
+async function startHubcast(ctx, label, { redis = false, nats = false, workers = 1 } = {}) {
   const args = [join(ctx.repo, "packages/server/dist/cli/main.js"), "start", "--config", ctx.hubcastConfig, "--host", "127.0.0.1", "--port", "0", ...HUBCAST_BENCH_FLAGS, "--drain-window-ms", "0"];
   if (redis) args.push("--engine", "redis", "--redis-url", ctx.redisUrl, "--redis-prefix", `hubcast-peers-${ctx.runId}`);
+  // A prefix per deployment: each scenario starts on a fresh stream and buckets.
+  if (nats) args.push("--engine", "nats", "--nats-url", ctx.natsUrl, "--redis-prefix", `hubcast-peers-${ctx.runId}-${label.replace(/-[ab]-/, "-")}`);
   if (workers > 1) args.push("--workers", String(workers), "--worker-stats-interval-ms", "0");
   const started = await ctx.processes.start({ label, command: process.execPath, args, ready: HUBCAST_READY });
   const listening = JSON.parse(started.lines.at(-1));
@@ -71,6 +74,7 @@ function both(a, b) {
  * @property {string} label Shown in the table.
  * @property {string} protocol `hubcast bench --protocol`.
  * @property {boolean} redis Whether it needs the private Redis.
+ * @property {boolean} [nats] Whether it needs the private nats-server (its CPU goes in the Redis column).
  * @property {string} design One line on what runs.
  * @property {(ctx: Context, scenario: string) => Promise<Deployment>} start
  */
@@ -92,6 +96,15 @@ export const SYSTEMS = [
     redis: true,
     design: "two hubcast start --engine redis; publisher on node 1, subscribers split over both",
     start: async (ctx, s) => both(await startHubcast(ctx, `hubcast-redis-a-${s}`, { redis: true }), await startHubcast(ctx, `hubcast-redis-b-${s}`, { redis: true })),
+  },
+  {
+    key: "hubcast-nats-2",
+    label: "Hubcast, 2 nodes on NATS",
+    protocol: "hubcast",
+    redis: false,
+    nats: true,
+    design: "two hubcast start --engine nats (one nats-server -js); publisher on node 1, subscribers split over both",
+    start: async (ctx, s) => both(await startHubcast(ctx, `hubcast-nats-a-${s}`, { nats: true }), await startHubcast(ctx, `hubcast-nats-b-${s}`, { nats: true })),
   },
   {
     key: "hubcast-cluster-2",

@@ -5,6 +5,7 @@ import { RawClient } from "../../../test/support/raw-client.js";
 import { RedisServer } from "../../../test/support/redis.js";
 import { startRedisNodes } from "../../../test/support/redis-nodes.js";
 import { eventually } from "../../../test/support/eventually.js";
+import { expectFanOutOnceInOrder, expectRecoveryOnAnotherNode } from "../../../test/support/multinode-scenarios.js";
 import { RedisRegistry } from "./registry/redis.js";
 
 interface Position {
@@ -38,41 +39,11 @@ async function client(node: ServerProcess): Promise<RawClient> {
 
 describe("nodes on one Redis act as one", () => {
   it("delivers publications made on any node to subscribers on every node, once and in order", async () => {
-    const three = await nodes(3);
-    const subscribers = await Promise.all(three.flatMap((node) => [client(node), client(node)]));
-    await Promise.all(subscribers.map((s) => s.ok("subscribe", { channel: "chat:all" })));
-    const publishers = await Promise.all(three.map(client));
-    for (let round = 0; round < 10; round++) {
-      for (const [i, p] of publishers.entries()) await p.ok("publish", { channel: "chat:all", data: `n${i}-r${round}` });
-    }
-    const expected = Array.from({ length: 30 }, (_, k) => `n${k % 3}-r${Math.floor(k / 3)}`);
-    for (const s of subscribers) {
-      const pubs = await s.waitForPushes<{ data: string; offset: number }>("publication", 30, "chat:all");
-      expect(pubs.map((p) => p.data)).toEqual(expected);
-      expect(pubs.map((p) => p.offset)).toEqual(Array.from({ length: 30 }, (_, k) => k + 1));
-    }
-    // Exactly once: a marker after everything is the 31st, never more.
-    await publishers[0]?.ok("publish", { channel: "chat:all", data: "end" });
-    for (const s of subscribers) expect(await s.waitForPushes("publication", 31, "chat:all")).toHaveLength(31);
+    await expectFanOutOnceInOrder(await nodes(3), client);
   });
 
   it("recovers on node B what a client missed after leaving node A, published through node C", async () => {
-    const [a, b, c] = await nodes(3);
-    const first = await client(a as ServerProcess);
-    const { position } = await first.ok<{ position: Position }>("subscribe", { channel: "chat:roam" });
-    await first.close();
-    const publisher = await client(c as ServerProcess);
-    for (let i = 1; i <= 100; i++) await publisher.ok("publish", { channel: "chat:roam", data: i });
-    const second = await client(b as ServerProcess);
-    const result = await second.ok<{ recovered: boolean; publications: { data: number; offset: number }[] }>("subscribe", {
-      channel: "chat:roam",
-      since: position,
-    });
-    expect(result.recovered).toBe(true);
-    expect(result.publications.map((p) => p.data)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
-    await publisher.ok("publish", { channel: "chat:roam", data: 101 });
-    const [live] = await second.waitForPushes<{ data: number; offset: number }>("publication", 1, "chat:roam");
-    expect(live).toMatchObject({ data: 101, offset: 101 });
+    await expectRecoveryOnAnotherNode(await nodes(3), client);
   });
 
   it("says recovered: false when history was trimmed, and when Redis was flushed", async () => {

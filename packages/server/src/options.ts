@@ -55,7 +55,7 @@ export interface NodeOptions {
   namespaces?: Record<string, ChannelOptions>;
   /** Log level: fatal, error, warn, info, debug, trace or silent. @default "info" */
   logLevel?: string;
-  /** Backends: `memory` (one process, no setup) or `redis` (many nodes as one). @default "memory" */
+  /** Backends: `memory` (one process, no setup), `redis` or `nats` (many nodes as one). @default "memory" */
   engine?: string;
   /** The Redis server for the redis engine. @default "redis://127.0.0.1:6379" */
   redisUrl?: string;
@@ -63,7 +63,11 @@ export interface NodeOptions {
   redisCluster?: string;
   /** Prefix of every Redis key, so deployments can share a Redis. @default "hubcast" */
   redisPrefix?: string;
-  /** With the redis engine, presence entries of a node that died disappear within this many ms. @default 30_000 */
+  /** Comma-separated nats:// URLs of the NATS servers (JetStream enabled) for the nats engine. @default "nats://127.0.0.1:4222" */
+  natsUrl?: string;
+  /** Copies NATS keeps of the history stream and the KV buckets: 1, or 3 (or 5) on a NATS cluster. @default 1 */
+  natsReplicas?: number;
+  /** With the redis or nats engine, presence entries of a node that died disappear within this many ms. @default 30_000 */
   presenceTtlMs?: number;
   /** A node that stopped announcing itself leaves the cluster view within this many ms. @default 15_000 */
   nodeTtlMs?: number;
@@ -152,6 +156,8 @@ export const NODE_OPTION_KEYS = [
   "redisUrl",
   "redisCluster",
   "redisPrefix",
+  "natsUrl",
+  "natsReplicas",
   "memoryHistoryMaxBytes",
   "memoryHistoryMaxChannels",
   "presenceTtlMs",
@@ -209,6 +215,8 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   redisUrl: "redis://127.0.0.1:6379",
   redisCluster: "",
   redisPrefix: "hubcast",
+  natsUrl: "nats://127.0.0.1:4222",
+  natsReplicas: 1,
   memoryHistoryMaxBytes: 134_217_728,
   memoryHistoryMaxChannels: 100_000,
   presenceTtlMs: 30_000,
@@ -239,7 +247,7 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   workerStatsIntervalMs: 10_000,
 });
 
-export const ENGINES = ["memory", "redis"] as const;
+export const ENGINES = ["memory", "redis", "nats"] as const;
 /** The values of the `balancing` option. */
 export const BALANCING = ["round-robin", "least-connections"] as const;
 /** Most workers one primary runs. */
@@ -282,6 +290,8 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     redisUrl: checkString("redisUrl", opts.redisUrl ?? d.redisUrl, REDIS_URL, "a redis:// or rediss:// URL"),
     redisCluster: checkString("redisCluster", opts.redisCluster ?? d.redisCluster, /^(|rediss?:\/\/[^\s,]+(,rediss?:\/\/[^\s,]+)*)$/, "comma-separated redis:// URLs of cluster nodes"),
     redisPrefix: checkString("redisPrefix", opts.redisPrefix ?? d.redisPrefix, /^[A-Za-z0-9_.:-]{1,64}$/, "1-64 of A-Z a-z 0-9 _ . : -"),
+    natsUrl: checkString("natsUrl", opts.natsUrl ?? d.natsUrl, /^nats:\/\/[^\s,]+(,nats:\/\/[^\s,]+)*$/, "comma-separated nats:// URLs"),
+    natsReplicas: checkInteger("natsReplicas", opts.natsReplicas ?? d.natsReplicas, 1, 5),
     memoryHistoryMaxBytes: checkInteger("memoryHistoryMaxBytes", opts.memoryHistoryMaxBytes ?? d.memoryHistoryMaxBytes, 1024),
     memoryHistoryMaxChannels: checkInteger("memoryHistoryMaxChannels", opts.memoryHistoryMaxChannels ?? d.memoryHistoryMaxChannels, 1),
     presenceTtlMs: checkInteger("presenceTtlMs", opts.presenceTtlMs ?? d.presenceTtlMs, 100),

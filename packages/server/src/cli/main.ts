@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { RedisUnavailableError } from "@hubcast/emitter";
 import { WORKER_ENV } from "../cluster/messages.js";
+import { NatsUnavailableError } from "../engine/nats.js";
 import { runPrimary, workerCount } from "../cluster/primary.js";
 import { ClusterWorker } from "../cluster/worker.js";
 import { createNode } from "../node.js";
@@ -52,6 +53,7 @@ Examples:
   HUBCAST_LOG_LEVEL=debug hubcast start --config hubcast.json
   hubcast start --engine redis --redis-url redis://10.0.0.2:6379 --host 0.0.0.0
   hubcast start --engine redis --redis-cluster redis://10.0.0.2:7000,redis://10.0.0.3:7000
+  hubcast start --engine nats --nats-url nats://10.0.0.2:4222,nats://10.0.0.3:4222 --nats-replicas 3
   hubcast start --workers auto --balancing least-connections`;
 
 function fail(message: string, helpCommand: string): never {
@@ -83,6 +85,10 @@ async function start(args: string[]): Promise<void> {
     if (err instanceof OptionError || err instanceof UsageError) fail(err.message, "hubcast start --help");
     if (err instanceof RedisUnavailableError) {
       process.stderr.write(`hubcast: ${err.message}\nStart Redis, or point --redis-url (or --redis-cluster) at it.\n`);
+      process.exit(1);
+    }
+    if (err instanceof NatsUnavailableError) {
+      process.stderr.write(`hubcast: ${err.message}; start nats-server -js, or point --nats-url at it\n`);
       process.exit(1);
     }
     throw err;

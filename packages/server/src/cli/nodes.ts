@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { RedisKeys, RedisUnavailableError, connectRedis } from "@hubcast/emitter";
 import type { RedisTarget } from "@hubcast/emitter";
+import { NatsUnavailableError, readNatsRegistry } from "../engine/nats.js";
 import { NODE_DEFAULTS, resolveNodeOptions } from "../options.js";
 import type { NodeOptions } from "../options.js";
 import { RedisRegistry } from "../registry/redis.js";
@@ -10,9 +11,11 @@ import { envName, flagName } from "./settings.js";
 
 /** The node options `hubcast nodes` reads, with what each means here. */
 const OPTIONS = [
+  ["engine", "<name>", "the nodes' --engine: redis or nats"],
   ["redisUrl", "<url>", "the Redis server the nodes use"],
   ["redisCluster", "<urls>", "comma-separated Redis Cluster seed URLs (instead of --redis-url)"],
   ["redisPrefix", "<prefix>", "the nodes' --redis-prefix"],
+  ["natsUrl", "<urls>", "with --engine nats: the NATS servers the nodes use"],
 ] as const satisfies readonly (readonly [keyof NodeOptions, string, string])[];
 
 function optionsTable(): string {
@@ -30,20 +33,21 @@ function optionsTable(): string {
 /** `hubcast nodes --help`. */
 export const NODES_HELP = `Usage: hubcast nodes [options]
 
-Lists the live nodes of a cluster on the redis engine, read straight from Redis: the
-registry every node refreshes while it runs (a node that stops leaves it within its
---node-ttl-ms). No node has to be reachable over HTTP. Options come from flags, then
+Lists the live nodes of a cluster on the redis or nats engine, read straight from Redis
+(or NATS): the registry every node refreshes while it runs (a node that stops leaves it
+within its --node-ttl-ms). No node has to be reachable over HTTP. Options come from flags, then
 environment variables, then the defaults, as for 'hubcast start'.
 
 Options (flag, environment variable, default, meaning):
 ${optionsTable()}
 
-Exit status: 0 listed (maybe no nodes), 1 Redis unreachable, 2 bad options.
+Exit status: 0 listed (maybe no nodes), 1 Redis (or NATS) unreachable, 2 bad options.
 
 Examples:
   hubcast nodes --redis-url redis://10.0.0.2:6379
   hubcast nodes --redis redis://10.0.0.2:6379
-  HUBCAST_REDIS_PREFIX=staging hubcast nodes --json`;
+  HUBCAST_REDIS_PREFIX=staging hubcast nodes --json
+  hubcast nodes --engine nats --nats-url nats://10.0.0.3:4222`;
 
 /** Exit statuses of `hubcast nodes`. */
 export const NodesExit = { ok: 0, unavailable: 1, usage: 2 } as const;
@@ -80,9 +84,10 @@ export function formatNodesTable(nodes: readonly NodeInfo[], now: number): strin
 }
 
 interface Source {
-  target: RedisTarget;
+  /** Redis, or the NATS servers when the nodes run the nats engine. */
+  target: RedisTarget | { nats: string[] };
   prefix: string;
-  /** The Redis URL(s), for messages. */
+  /** The Redis or NATS URL(s), for messages. */
   where: string;
 }
 
@@ -103,6 +108,7 @@ function resolveSource(flags: Record<string, string | boolean | undefined>, env:
   }
   try {
     const o = resolveNodeOptions(options);
+    if (o.engine === "nats") return { target: { nats: o.natsUrl.split(",") }, prefix: o.redisPrefix, where: o.natsUrl };
     const target: RedisTarget = o.redisCluster === "" ? { url: o.redisUrl } : { clusterUrls: o.redisCluster.split(",") };
     return { target, prefix: o.redisPrefix, where: o.redisCluster === "" ? o.redisUrl : o.redisCluster };
   } catch (err) {
@@ -114,6 +120,7 @@ function resolveSource(flags: Record<string, string | boolean | undefined>, env:
 
 /** Reads the registry once; the connection is closed before this resolves. */
 async function readNodes(source: Source): Promise<NodeInfo[]> {
+  if ("nats" in source.target) return readNatsRegistry(source.target.nats, source.prefix);
   // Connection errors are not printed one by one: the first-connect failure carries the last
   // of them, and a later one fails the command below.
   const redis = await connectRedis(source.target, () => undefined);
@@ -153,7 +160,12 @@ export async function nodesCommand(args: string[], env: NodeJS.ProcessEnv): Prom
   try {
     nodes = await readNodes(source);
   } catch (err) {
-    const hint = err instanceof RedisUnavailableError ? "Is Redis running there? Point --redis-url (or --redis-cluster) at the Redis the nodes use.\n" : "";
+    const hint =
+      err instanceof RedisUnavailableError
+        ? "Is Redis running there? Point --redis-url (or --redis-cluster) at the Redis the nodes use.\n"
+        : err instanceof NatsUnavailableError
+          ? "Is NATS running there? Point --nats-url at the NATS servers the nodes use.\n"
+          : "";
     process.stderr.write(`hubcast: cannot read the node registry from ${source.where}: ${(err as Error).message}\n${hint}`);
     return NodesExit.unavailable;
   }

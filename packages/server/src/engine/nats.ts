@@ -1,0 +1,205 @@
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { connect, nanos } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { NatsBroker } from "../broker/nats.js";
+import { NatsHistory } from "../history/nats.js";
+import { NatsChannelLog } from "../history/nats-log.js";
+import { NatsPresence } from "../presence/nats.js";
+import { NatsRegistry } from "../registry/nats.js";
+import type { NodeInfo } from "../registry/registry.js";
+import type { Engine, EngineObserver } from "./engine.js";
+import { NatsNames } from "./nats-names.js";
+
+/** NATS could not be reached (or has no JetStream) when the engine started. */
+export class NatsUnavailableError extends Error {
+  override readonly name = "NatsUnavailableError";
+}
+
+export interface NatsEngineOptions {
+  /** Seed URLs of the NATS servers (any one will do; the client learns the rest). */
+  servers: string[];
+  /** Prefix of every stream, bucket and subject name, so deployments can share NATS. @default "hubcast" */
+  prefix?: string;
+  /** Copies of the stream and buckets: 1, or 3 on a cluster of three or more. @default 1 */
+  replicas?: number;
+  /** Presence entries of a node that stopped refreshing them disappear after this many ms. @default 30_000 */
+  presenceTtlMs?: number;
+  /** A node that stopped announcing itself leaves the cluster view after this many ms. @default 15_000 */
+  nodeTtlMs?: number;
+  /** Most messages kept per channel subject: the largest `historySize` any channel uses. @default 1_000 */
+  maxHistorySize?: number;
+  /** Age after which stored messages go: the longest `historyMetaTtlMs` any channel uses. @default 86_400_000 */
+  maxHistoryAgeMs?: number;
+  /** How long an idempotency key is remembered, in ms. @default 120_000 */
+  idempotencyWindowMs?: number;
+  /** How long a publish waits for the stream's acknowledgement without a deadline, in ms. @default 5_000 */
+  publishTimeoutMs?: number;
+  logger: Logger;
+}
+
+/**
+ * Many nodes as one on NATS JetStream: history in one stream (a subject per channel) that
+ * republishes what it stored to per-channel live subjects, presence, the node registry and
+ * idempotency keys of history-less publications in KV buckets with TTLs. One connection.
+ */
+export class NatsEngine implements Engine {
+  readonly name = "nats";
+  private observer: EngineObserver | undefined;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    /** Shared with the broker, which fails fast while the connection is down. */
+    private readonly link: { connected: boolean },
+    readonly broker: NatsBroker,
+    readonly history: NatsHistory,
+    readonly presence: NatsPresence,
+    readonly registry: NatsRegistry,
+    readonly presenceTtlMs: number,
+    private readonly logger: Logger,
+  ) {
+    void this.watchStatus();
+  }
+
+  /** Connects and makes sure the stream and buckets exist; rejects with NatsUnavailableError if NATS cannot be reached. */
+  static async connect(options: NatsEngineOptions): Promise<NatsEngine> {
+    const { logger } = options;
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers: options.servers, name: "hubcast", maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5_000 });
+    } catch (err) {
+      throw new NatsUnavailableError(`cannot reach NATS at ${options.servers.join(",")}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    try {
+      return await NatsEngine.open(nc, options);
+    } catch (err) {
+      await nc.close();
+      if (err instanceof Error && /jetstream/i.test(err.message)) throw new NatsUnavailableError(`NATS at ${options.servers.join(",")} has no JetStream (start nats-server with -js): ${err.message}`);
+      throw err;
+    }
+  }
+
+  private static async open(nc: NatsConnection, options: NatsEngineOptions): Promise<NatsEngine> {
+    const names = new NatsNames(options.prefix ?? "hubcast");
+    const replicas = options.replicas ?? 1;
+    const presenceTtlMs = options.presenceTtlMs ?? 30_000;
+    const jsm = await jetstreamManager(nc);
+    const windowMs = options.idempotencyWindowMs ?? 120_000;
+    await ensureStream(jsm, historyStream(names, options, windowMs));
+    const js = jetstream(nc);
+    const kvm = new Kvm(js);
+    const [presence, nodes, dedupe] = await Promise.all([
+      ensureBucket(kvm, jsm, names.bucket("presence"), presenceTtlMs, replicas),
+      ensureBucket(kvm, jsm, names.bucket("nodes"), options.nodeTtlMs ?? 15_000, replicas),
+      ensureBucket(kvm, jsm, names.bucket("dedupe"), windowMs, replicas),
+    ]);
+    const log = new NatsChannelLog(js, jsm, names, options.publishTimeoutMs ?? 5_000);
+    const link = { connected: true };
+    const broker = new NatsBroker(nc, log, names, dedupe, options.logger, () => link.connected);
+    return new NatsEngine(nc, link, broker, new NatsHistory(log), new NatsPresence(presence), new NatsRegistry(nodes), presenceTtlMs, options.logger);
+  }
+
+  observe(observer: EngineObserver): void {
+    this.observer = observer;
+  }
+
+  /** Presence entries must be refreshed within this, or they expire. */
+  get presenceRefreshMs(): number {
+    return Math.floor(this.presenceTtlMs / 3);
+  }
+
+  isReady(): boolean {
+    return this.link.connected && !this.nc.isClosed();
+  }
+
+  async close(): Promise<void> {
+    await this.broker.close();
+    if (!this.nc.isClosed()) await this.nc.close();
+  }
+
+  /** Follows the connection: readiness, reconnect counts and a resync after every reconnect. */
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === "disconnect") {
+        this.link.connected = false;
+        this.logger.warn({ server: status.server }, "nats connection lost");
+      } else if (status.type === "reconnect") {
+        this.link.connected = true;
+        this.observer?.reconnected();
+        this.broker.reconnected();
+      } else if (status.type === "error") {
+        this.logger.warn({ err: status.error.message }, "nats connection error");
+        this.observer?.error();
+      }
+    }
+  }
+}
+
+/**
+ * The cluster view as the nodes on NATS keep it, read once over a connection of its own
+ * (for `hubcast nodes`). Rejects with NatsUnavailableError when NATS cannot be reached; an
+ * absent bucket means no node ever ran there: no nodes.
+ */
+export async function readNatsRegistry(servers: string[], prefix: string): Promise<NodeInfo[]> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers, name: "hubcast nodes", maxReconnectAttempts: 0, timeout: 5_000 });
+  } catch (err) {
+    throw new NatsUnavailableError(`cannot reach NATS at ${servers.join(",")}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    const jsm = await jetstreamManager(nc);
+    const bucket = new NatsNames(prefix).bucket("nodes");
+    try {
+      await jsm.streams.info(`KV_${bucket}`);
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return [];
+      throw err;
+    }
+    return await new NatsRegistry(await new Kvm(jetstream(nc)).open(bucket)).list();
+  } finally {
+    await nc.close();
+  }
+}
+
+/** The history stream: a subject per channel, republished to live subjects once stored. */
+function historyStream(names: NatsNames, options: NatsEngineOptions, windowMs: number): Partial<StreamConfig> & { name: string } {
+  const maxAgeMs = options.maxHistoryAgeMs ?? 86_400_000;
+  return {
+    name: names.stream,
+    subjects: [names.historySubjects],
+    republish: { src: names.historySubjects, dest: names.liveSubjects },
+    // One more than the largest history: a position marker may sit on top of a new epoch.
+    max_msgs_per_subject: (options.maxHistorySize ?? 1_000) + 1,
+    max_age: nanos(maxAgeMs),
+    duplicate_window: nanos(Math.min(windowMs, maxAgeMs)),
+    num_replicas: options.replicas ?? 1,
+  };
+}
+
+/**
+ * Opens a KV bucket with this TTL, creating it if needed. A bucket made earlier with another
+ * TTL (the deployment changed `presenceTtlMs`) is opened as it is, so its TTL is set here.
+ */
+async function ensureBucket(kvm: Kvm, jsm: JetStreamManager, name: string, ttlMs: number, replicas: number): Promise<KV> {
+  const kv = await kvm.create(name, { ttl: ttlMs, replicas, history: 1 });
+  const { config } = await jsm.streams.info(`KV_${name}`);
+  if (config.max_age !== nanos(ttlMs)) {
+    await jsm.streams.update(config.name, { ...config, max_age: nanos(ttlMs), duplicate_window: Math.min(config.duplicate_window, nanos(ttlMs)) });
+  }
+  return kv;
+}
+
+/** Creates the stream, or brings an existing one to this configuration (nodes started with other limits). */
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.add(config);
+  } catch (err) {
+    // It exists (another node made it, perhaps with other limits): converge on this configuration.
+    if (!(err instanceof Error) || !/already in use/i.test(err.message)) throw err;
+    await jsm.streams.update(config.name, config);
+  }
+}
