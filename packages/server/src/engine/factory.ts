@@ -13,6 +13,7 @@ export async function createEngine(options: ResolvedNodeOptions, logger: Logger)
     prefix: options.redisPrefix,
     presenceTtlMs: options.presenceTtlMs,
     nodeTtlMs: options.nodeTtlMs,
+    idempotencyWindowMs: options.idempotencyWindowMs,
     logger,
   });
 }

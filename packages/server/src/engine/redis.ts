@@ -28,6 +28,8 @@ export interface RedisEngineOptions {
   presenceTtlMs?: number;
   /** A node that stopped announcing itself leaves the cluster view after this many ms. @default 15_000 */
   nodeTtlMs?: number;
+  /** How long a publish's idempotency key is remembered, in ms. @default 300_000 */
+  idempotencyWindowMs?: number;
   logger: Logger;
 }
 
@@ -82,7 +84,7 @@ export class RedisEngine implements Engine {
     return new RedisEngine(
       commands,
       pubsub,
-      new RedisBroker(commands, pubsub, keys, logger),
+      new RedisBroker(commands, pubsub, keys, logger, options.idempotencyWindowMs),
       new RedisHistory(commands, keys),
       new RedisPresence(commands, keys, options.presenceTtlMs ?? 30_000),
       new RedisRegistry(commands, keys, options.nodeTtlMs ?? 15_000),
