@@ -130,6 +130,28 @@ describe("publishes on a blackholed Redis link", () => {
   });
 });
 
+describe("a publish that sat in a frozen node", () => {
+  it("runs when the node resumes, but after a retry with the same key elsewhere it is a no-op answering the same position", { timeout: 40_000 }, async () => {
+    const { a, b } = await twoNodes();
+    const sub = await subscriber(b, "chat:frozen");
+    const request = { channel: "chat:frozen", data: "once", idempotencyKey: "frozen-1" };
+    a.child.kill("SIGSTOP");
+    let late: Promise<{ status: number; body: Record<string, unknown> }>;
+    try {
+      // Read by the node only when it resumes: its deadline starts then, so only the key can help.
+      late = api(a, "/api/publish", request);
+      late.catch(() => undefined); // awaited below; a rejection must not go unhandled meanwhile
+      const retried = await api(b, "/api/publish", request);
+      expect(retried).toMatchObject({ status: 200, body: { position: { offset: 1 } } });
+    } finally {
+      a.child.kill("SIGCONT");
+    }
+    const resumed = await late;
+    expect(resumed).toMatchObject({ status: 200, body: { position: { offset: 1 } } });
+    expect(await marker(a, "chat:frozen", sub, 2)).toEqual(["once", "marker"]);
+  });
+});
+
 describe("publishes retried with the same key through two nodes", () => {
   it("via the HTTP API (publish and broadcast): one delivery, the same position in both answers", { timeout: 30_000 }, async () => {
     const { a, b } = await twoNodes();
