@@ -32,13 +32,14 @@ export class Script {
 export const EXPIRED_REPLY = "HUBCAST_EXPIRED";
 
 /**
- * Refuses a publish whose deadline (ARGV[n], ms since the epoch, "" for none) has passed by
+ * Refuses a publish whose deadline (ARGV[n], ms since the epoch; "" or absent for none) has passed by
  * the Redis server's clock: the command may have waited in a socket or a frozen client, and
  * its caller has given up on it.
  */
-const REFUSE_EXPIRED = (n: number): string => `if ARGV[${n}] ~= '' then
+const REFUSE_EXPIRED = (n: number): string => `local deadline = tonumber(ARGV[${n}])
+if deadline then
   local t = redis.call('time')
-  local late = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[${n}])
+  local late = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - deadline
   if late > 0 then return redis.error_reply('${EXPIRED_REPLY} the publish reached redis ' .. late .. ' ms after its deadline') end
 end`;
 
