@@ -10,7 +10,7 @@ import { ReplyError, internalError } from "./errors.js";
 import type { HistoryPage } from "./history/history.js";
 import { readablePublications } from "./history/readable.js";
 import { recoverSince } from "./recovery.js";
-import { PublishFailure, PublishFailureKind } from "./publishing.js";
+import { PublishFailure, PublishFailureKind } from "./publish-failure.js";
 import type { Session } from "./session.js";
 
 /** A handler's outcome: the reply's result, and work that must follow the reply in the same tick. */

@@ -95,7 +95,7 @@ describe("publishes on a blackholed Redis link", () => {
     expect(history.publications.map((p) => p.data)).toEqual(["marker"]);
   });
 
-  it("answer 114 outcome_unknown (temporary) to a client, and log one line for many failures", { timeout: 40_000 }, async () => {
+  it("answer 114 outcome_unknown (temporary) to a client, and log one line for many failures, counting each", { timeout: 40_000 }, async () => {
     const { a, b, link } = await twoNodes();
     const sub = await subscriber(b, "plain:lost");
     const publisher = await RawClient.connected(a.wsUrl);
@@ -109,6 +109,8 @@ describe("publishes on a blackholed Redis link", () => {
     expect(failureLines(a)).toHaveLength(1);
     expect(failureLines(a)[0]).toMatchObject({ kind: "outcome_unknown", source: "client", count: 1 });
     expect(a.logs.filter((l) => String(l["msg"]).startsWith("publish failed"))).toEqual([]);
+    // The metric counts every one.
+    expect(await (await fetch(`${a.url}/metrics`)).text()).toContain('hubcast_publish_failures_total{kind="outcome_unknown"} 10');
 
     link.heal();
     expect(await marker(a, "plain:lost", sub, 1)).toEqual(["marker"]);

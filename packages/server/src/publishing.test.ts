@@ -2,12 +2,17 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { MemoryEngine } from "./engine/memory.js";
-import { PublishFailure, Publisher } from "./publishing.js";
+import { PublishFailure } from "./publish-failure.js";
+import { Publisher } from "./publishing.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
 
 const HISTORY = { size: 10, ttlMs: 60_000, metaTtlMs: 600_000 };
 const data = new TextEncoder().encode("1");
-const timing = { timePublish: <T>(_source: unknown, publish: Promise<T>): Promise<T> => publish };
+/** Timing passes through; failures are recorded by kind. */
+function recordingMetrics(): { timePublish<T>(source: unknown, publish: Promise<T>): Promise<T>; publishFailed(kind: string): void; failures: string[] } {
+  const failures: string[] = [];
+  return { timePublish: (_source, publish) => publish, publishFailed: (kind) => failures.push(kind), failures };
+}
 
 /** A logger whose lines are collected as parsed objects. */
 function collectingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
@@ -39,7 +44,8 @@ describe("Publisher", () => {
     // The engine's clock runs 5 s ahead of the node's: every publish reaches it after a 1 s deadline.
     const engine = new MemoryEngine({ now: () => Date.now() + 5_000 });
     const { logger, lines } = collectingLogger();
-    const publisher = new Publisher(engine, timing, 1_000, logger);
+    const metrics = recordingMetrics();
+    const publisher = new Publisher(engine, metrics, 1_000, logger);
     try {
       for (let i = 0; i < 20; i++) {
         const failure: unknown = await publisher.publish("api", { channel: "c", data }, HISTORY, "k").catch((err: unknown) => err);
@@ -47,6 +53,7 @@ describe("Publisher", () => {
         expect(failure).toMatchObject({ kind: "expired" });
       }
       expect((await engine.history.read("c", { limit: 10 }, HISTORY)).publications).toEqual([]);
+      expect(metrics.failures).toEqual(Array(20).fill("expired"));
       // Twenty failures within the interval: one line.
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({ msg: "publishes are failing", kind: "expired", source: "api", count: 1 });
@@ -57,7 +64,7 @@ describe("Publisher", () => {
 
   it("passes the key: a repeated key returns the first position", async () => {
     const engine = new MemoryEngine();
-    const publisher = new Publisher(engine, timing, 1_000, pino({ level: "silent" }));
+    const publisher = new Publisher(engine, recordingMetrics(), 1_000, pino({ level: "silent" }));
     try {
       const first = await publisher.publish("client", { channel: "c", data }, HISTORY, "k");
       expect(await publisher.publish("client", { channel: "c", data }, HISTORY, "k")).toEqual(first);

@@ -4,30 +4,8 @@ import { PublishExpiredError, PublishOutcomeUnknownError } from "./broker/broker
 import type { HistoryPolicy } from "./broker/broker.js";
 import type { Engine } from "./engine/engine.js";
 import type { Metrics, PublishSource } from "./metrics.js";
+import { PublishFailure, PublishFailureKind } from "./publish-failure.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
-
-/** How a publish that did not succeed ended, for the caller to answer: each has its own code. */
-export const PublishFailureKind = {
-  /** No answer in time, or the link failed with the command sent: maybe made, never later. */
-  outcomeUnknown: "outcome_unknown",
-  /** The engine refused it for its deadline: not made. */
-  expired: "expired",
-  /** The engine failed before making it (unreachable, error reply): not made. */
-  failed: "failed",
-} as const;
-export type PublishFailureKind = (typeof PublishFailureKind)[keyof typeof PublishFailureKind];
-
-/** A publish from a client or the server API that did not succeed; the cause is logged (rate-limited). */
-export class PublishFailure extends Error {
-  override readonly name = "PublishFailure";
-  constructor(
-    readonly kind: PublishFailureKind,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
 
 const kindOf = (err: unknown): PublishFailureKind =>
   err instanceof PublishOutcomeUnknownError ? PublishFailureKind.outcomeUnknown : err instanceof PublishExpiredError ? PublishFailureKind.expired : PublishFailureKind.failed;
@@ -35,15 +13,15 @@ const kindOf = (err: unknown): PublishFailureKind =>
 /**
  * Publishes for clients and the server API with the node's publish rules: a deadline
  * `publishTimeoutMs` from now (so a publish answered with a failure is never made later) and
- * the caller's idempotency key. Failures during an outage are logged once per 10 s with a
- * count, not once per publish.
+ * the caller's idempotency key. Failures are counted by kind and, during an outage, logged
+ * once per 10 s with a count, not once per publish.
  */
 export class Publisher {
   private readonly failures: RateLimitedLog;
 
   constructor(
     private readonly engine: Engine,
-    private readonly metrics: Pick<Metrics, "timePublish">,
+    private readonly metrics: Pick<Metrics, "timePublish" | "publishFailed">,
     private readonly publishTimeoutMs: number,
     logger: Logger,
     now: () => number = Date.now,
@@ -59,13 +37,14 @@ export class Publisher {
       return await this.metrics.timePublish(source, this.engine.broker.publish(pub, history, options));
     } catch (err) {
       const kind = kindOf(err);
+      this.metrics.publishFailed(kind);
       this.failures.failure(err, { kind, source });
-      throw new PublishFailure(kind, describe(kind), { cause: err });
+      throw new PublishFailure(kind, failureMessage(kind), { cause: err });
     }
   }
 }
 
-function describe(kind: PublishFailureKind): string {
+function failureMessage(kind: PublishFailureKind): string {
   switch (kind) {
     case PublishFailureKind.outcomeUnknown:
       return "no answer from the engine in time: the publish may or may not have been made, and will not be made later; retry with the same idempotency key";

@@ -1,7 +1,7 @@
 import type { ClientInfo, JsonValue, StreamPosition } from "@hubcast/protocol";
 import { encodeJsonData, jsonValueWithinDepth, tooDeepProblem } from "@hubcast/protocol";
 import type { ResolvedChannelOptions } from "../channels.js";
-import { PublishFailure, PublishFailureKind } from "../publishing.js";
+import { PublishFailure, PublishFailureKind } from "../publish-failure.js";
 import { ApiErrorCode, apiErrorCatalogue, codeForStatus } from "./api-errors.js";
 import type { NodeContext } from "../context.js";
 import { readablePublications } from "../history/readable.js";
