@@ -21,6 +21,8 @@ import { Link } from "./link.js";
 import type { AppPush, LinkHandlers } from "./link.js";
 import { LocalCode } from "./local-code.js";
 import { resolveClientOptions } from "./options.js";
+import { newIdempotencyKey, publishWithResends } from "./publish.js";
+import type { PublishOptions } from "./publish.js";
 import { TokenRefresher } from "./refresh.js";
 import type { ClientOptions, ResolvedClientOptions } from "./options.js";
 import { Subscription } from "./subscription.js";
@@ -83,6 +85,7 @@ export class Client extends Emitter<ClientEvents> {
       backoff,
       isConnected: () => this.currentState === "connected",
       call: <M extends Method>(method: M, request: Methods[M]["request"]) => this.call(method, request),
+      publish: (channel, data, options) => this.publish(channel, data, options),
       reconnect: (close) => {
         if (this.currentState === "connected") this.drop(this.attempt, { ...close, reconnect: true });
       },
@@ -158,9 +161,15 @@ export class Client extends Emitter<ClientEvents> {
     subscription._remove();
   }
 
-  /** Publishes `data` to `channel`; resolves when the server accepted it. */
-  publish(channel: string, data: JsonValue): Promise<PublishResult> {
-    return this.call("publish", { channel, data });
+  /**
+   * Publishes `data` to `channel`; resolves when the server accepted it. A publish whose
+   * connection closed after sending, or that the server answered 114 `outcome_unknown` or 100
+   * `internal`, is sent again with the same idempotency key (up to `publishAttempts` in all),
+   * so it is published at most once.
+   */
+  publish(channel: string, data: JsonValue, options: PublishOptions = {}): Promise<PublishResult> {
+    const request = { channel, data, idempotencyKey: options.idempotencyKey ?? newIdempotencyKey() };
+    return publishWithResends(() => this.call("publish", request), this.options.publishAttempts);
   }
 
   /** A channel's history and current position. */

@@ -9,6 +9,8 @@ export type { HistoryOptions, SubscribedEvent, SubscriptionEvents, SubscriptionO
 export { ClientClosedError, ConnectionClosedError, HubcastError, TimeoutError } from "./errors.js";
 export type { CloseInfo, HubcastErrorInit } from "./errors.js";
 export { LocalCode } from "./local-code.js";
+export { newIdempotencyKey } from "./publish.js";
+export type { PublishOptions } from "./publish.js";
 export { WIRE_PROTOCOLS, resolveClientOptions } from "./options.js";
 export type { ClientOptions, ResolvedClientOptions, WebSocketConstructor, WebSocketLike, WireProtocol } from "./options.js";
 export { Backoff, backoffDelayMs } from "./backoff.js";

@@ -54,6 +54,13 @@ export interface ClientOptions {
    * reaches the app as the same decoded JSON value either way. @default "json"
    */
   protocol?: WireProtocol;
+  /**
+   * Most times one `publish` call is sent: a publish whose connection closed after sending, or
+   * that the server answered 114 `outcome_unknown` or 100 `internal`, is sent again with the
+   * same idempotency key, so it is published at most once. 1 turns resends off. Each attempt
+   * has its own `timeoutMs`. @default 3
+   */
+  publishAttempts?: number;
 }
 
 /** The wire encodings a {@link Client} can speak. */
@@ -72,6 +79,7 @@ export interface ResolvedClientOptions {
   readonly maxReconnectDelayMs: number;
   readonly random: () => number;
   readonly protocol: WireProtocol;
+  readonly publishAttempts: number;
 }
 
 function defaultWebSocket(): WebSocketConstructor | undefined {
@@ -116,11 +124,15 @@ export function resolveClientOptions(opts: ClientOptions = {}): ResolvedClientOp
     maxReconnectDelayMs: opts.maxReconnectDelayMs ?? 20_000,
     random: opts.random ?? Math.random,
     protocol: opts.protocol ?? "json",
+    publishAttempts: opts.publishAttempts ?? 3,
   };
   if (!(WIRE_PROTOCOLS as readonly unknown[]).includes(o.protocol)) {
     throw new TypeError(`protocol must be one of ${WIRE_PROTOCOLS.map((p) => `"${p}"`).join(", ")}, got ${JSON.stringify(o.protocol)}`);
   }
   checkPositive("timeoutMs", o.timeoutMs);
+  if (!Number.isInteger(o.publishAttempts) || o.publishAttempts < 1 || o.publishAttempts > 10) {
+    throw new TypeError(`publishAttempts must be an integer from 1 to 10, got ${o.publishAttempts}`);
+  }
   checkPositive("minReconnectDelayMs", o.minReconnectDelayMs);
   checkPositive("maxReconnectDelayMs", o.maxReconnectDelayMs);
   if (o.maxReconnectDelayMs < o.minReconnectDelayMs) {

@@ -193,7 +193,7 @@ describe("Subscription", () => {
     expect(await leave).toEqual({ channel: "room", info });
     const published = sub.publish({ hello: true });
     const cmd = await peer.command("publish");
-    expect(cmd.request).toEqual({ channel: "room", data: { hello: true } });
+    expect(cmd.request).toMatchObject({ channel: "room", data: { hello: true } });
     peer.reply(cmd.id, "publish", {});
     await published;
     const history = sub.history({ since: { offset: 1, epoch: "e1" } });

@@ -21,6 +21,7 @@ import { ClientClosedError, ConnectionClosedError, HubcastError, TimeoutError } 
 import type { CloseInfo } from "./errors.js";
 import type { AppPush } from "./link.js";
 import { LocalCode } from "./local-code.js";
+import type { PublishOptions } from "./publish.js";
 import { waitUntil } from "./wait.js";
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -84,6 +85,8 @@ export interface SubscriptionHost {
   readonly timeoutMs: number;
   readonly backoff: BackoffOptions;
   call<M extends Method>(method: M, request: Methods[M]["request"]): Promise<Methods[M]["result"]>;
+  /** The client's publish, resends included. */
+  publish(channel: string, data: JsonValue, options: PublishOptions): Promise<PublishResult>;
   /** Drop the connection and reconnect, resubscribing everything. */
   reconnect(close: CloseInfo): void;
 }
@@ -162,9 +165,9 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     });
   }
 
-  /** Publishes to this channel (subscribed or not). */
-  publish(data: JsonValue): Promise<PublishResult> {
-    return this.host.call("publish", { channel: this.channel, data });
+  /** Publishes to this channel (subscribed or not), as `client.publish` does. */
+  publish(data: JsonValue, options: PublishOptions = {}): Promise<PublishResult> {
+    return this.host.publish(this.channel, data, options);
   }
 
   /** This channel's history. */

@@ -10,6 +10,7 @@ import { RedisServer, freePort } from "../../../test/support/redis.js";
 import { FIRST_CONNECT_TIMEOUT_MS, RedisUnavailableError } from "./connection.js";
 import type { RedisTarget } from "./connection.js";
 import { InvalidDataError, RedisEmitter } from "./emitter.js";
+import { PublishDeadlineError } from "./publish.js";
 
 interface Position {
   offset: number;
@@ -122,6 +123,36 @@ describe("RedisEmitter", () => {
       { channel: "plain:news", data: { n: 1 } },
       { channel: "plain:news", data: { n: 2 } },
     ]);
+  });
+
+  it.each(["one server", "a cluster"])("publishes once per idempotency key, whoever repeats it, with history and without (%s)", async (where) => {
+    const { emitter, client } = await setup(where === "one server" ? { url: redis.url } : { clusterUrls: cluster.urls });
+    await client.ok("subscribe", { channel: "chat:once" });
+    await client.ok("subscribe", { channel: "plain:once" });
+    const first = await emitter.publish("chat:once", "x", { idempotencyKey: "k-1" });
+    expect(await emitter.publish("chat:once", "again", { idempotencyKey: "k-1" })).toEqual(first);
+    expect((await client.ok<{ position?: Position }>("publish", { channel: "chat:once", data: "again", idempotencyKey: "k-1" })).position).toEqual(first);
+    // The same key in another channel is another publication.
+    expect(await emitter.publish("chat:other", "y", { idempotencyKey: "k-1" })).toMatchObject({ offset: 1 });
+    for (let i = 0; i < 2; i++) expect(await emitter.publish("plain:once", "p", { idempotencyKey: "k-1" })).toBeUndefined();
+    await emitter.publish("chat:once", "marker");
+    await emitter.publish("plain:once", "marker");
+    const withHistory = await client.waitForPushes<PublicationPush>("publication", 2, "chat:once");
+    const without = await client.waitForPushes<PublicationPush>("publication", 2, "plain:once");
+    expect(withHistory.map((p) => p.data)).toEqual(["x", "marker"]);
+    expect(without.map((p) => p.data)).toEqual(["p", "marker"]);
+  });
+
+  it("refuses a publish that Redis runs after its deadline, by Redis's clock, and keeps nothing", async () => {
+    const { emitter, client } = await setup({ url: redis.url });
+    await client.ok("subscribe", { channel: "plain:late" });
+    const deadline = Date.now() - 1;
+    await expect(emitter.publish("chat:late", "late", { deadline, idempotencyKey: "k" })).rejects.toBeInstanceOf(PublishDeadlineError);
+    await expect(emitter.publish("plain:late", "late", { deadline })).rejects.toBeInstanceOf(PublishDeadlineError);
+    // The refused key stays unused: the retry is made.
+    expect(await emitter.publish("chat:late", "retry", { idempotencyKey: "k" })).toMatchObject({ offset: 1 });
+    await emitter.publish("plain:late", "marker");
+    expect((await client.waitForPushes<PublicationPush>("publication", 1, "plain:late")).map((p) => p.data)).toEqual(["marker"]);
   });
 
   it("rejects a channel whose namespace it was not given, naming the namespace", async () => {

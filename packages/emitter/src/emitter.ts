@@ -3,7 +3,7 @@ import { DEFAULT_MAX_DATA_DEPTH, ErrorCode, MAX_DATA_DEPTH, encodeJsonData, json
 import type { RedisConnection, RedisTarget } from "./connection.js";
 import { connectRedis } from "./connection.js";
 import { RedisKeys } from "./keys.js";
-import type { HistoryPolicy } from "./publish.js";
+import type { HistoryPolicy, PublishRetryOptions } from "./publish.js";
 import { publishThroughRedis } from "./publish.js";
 
 /** History options per namespace, named as in a node's config (other keys are ignored). */
@@ -32,7 +32,31 @@ export interface EmitterOptions {
    * {@link InvalidDataError}. @default 1_048_576 (1 MiB, as the server API's body limit)
    */
   maxDataBytes?: number;
+  /**
+   * How long an idempotency key is remembered, in ms; keep it equal to the nodes'
+   * `idempotencyWindowMs`. @default 300_000
+   */
+  idempotencyWindowMs?: number;
 }
+
+/** What makes one emitter publish safe to retry. */
+export interface EmitterPublishOptions {
+  /**
+   * 1 to 64 characters, chosen by the caller. A publish whose key was used in the same
+   * channel within the window (by this emitter, another or a node) is not made again and
+   * resolves to the first position. Retry a failed publish with the same key.
+   */
+  idempotencyKey?: string;
+  /**
+   * Ms since the Unix epoch after which Redis must refuse the publish (rejecting with
+   * PublishDeadlineError), so one that waited in a socket past it never runs late.
+   * Redis's own clock decides. @default none
+   */
+  deadline?: number;
+}
+
+/** How long idempotency keys are remembered when no window is given, in ms (the nodes' default). */
+export const DEFAULT_IDEMPOTENCY_WINDOW_MS = 300_000;
 
 /** The emitter's `maxDataBytes` when none is given: the server API's body limit. */
 export const DEFAULT_MAX_DATA_BYTES = 1_048_576;
@@ -83,6 +107,7 @@ export class RedisEmitter {
   static async connect(target: RedisTarget, options: EmitterOptions = {}): Promise<RedisEmitter> {
     limit("maxDataDepth", options.maxDataDepth ?? DEFAULT_MAX_DATA_DEPTH, MAX_DATA_DEPTH);
     limit("maxDataBytes", options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES, Number.MAX_SAFE_INTEGER);
+    limit("idempotencyWindowMs", options.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS, Number.MAX_SAFE_INTEGER);
     const keys = new RedisKeys(options.prefix ?? "hubcast");
     const onError = options.onError ?? ((err: Error) => console.error("hubcast emitter: redis error:", err.message));
     return new RedisEmitter(await connectRedis(target, onError), keys, options);
@@ -92,12 +117,12 @@ export class RedisEmitter {
    * Publishes a JSON value; resolves to its position when the channel keeps history. Rejects
    * with {@link InvalidDataError} for data past `maxDataDepth` or `maxDataBytes`.
    */
-  async publish(channel: string, data: JsonValue): Promise<StreamPosition | undefined> {
+  async publish(channel: string, data: JsonValue, options: EmitterPublishOptions = {}): Promise<StreamPosition | undefined> {
     // Checked before encoding: JSON.stringify itself overflows the stack on deep enough data.
     if (!jsonValueWithinDepth(data, this.maxDataDepth)) throw new InvalidDataError(`data ${tooDeepProblem(this.maxDataDepth)}`);
     const encoded = encodeJsonData(data);
     this.checkSize(encoded);
-    return publishThroughRedis(this.redis, this.keys, { channel, data: encoded }, this.policyFor(channel));
+    return publishThroughRedis(this.redis, this.keys, { channel, data: encoded }, this.policyFor(channel), this.retry(options));
   }
 
   /**
@@ -105,15 +130,19 @@ export class RedisEmitter {
    * {@link InvalidDataError} for bytes that are not UTF-8 JSON or are past `maxDataDepth` or
    * `maxDataBytes`: nodes would have to skip them when reading history.
    */
-  async publishEncoded(channel: string, data: Uint8Array): Promise<StreamPosition | undefined> {
+  async publishEncoded(channel: string, data: Uint8Array, options: EmitterPublishOptions = {}): Promise<StreamPosition | undefined> {
     this.checkSize(data);
     const parsed = parseJsonData(data, this.maxDataDepth);
     if (!parsed.ok) throw new InvalidDataError(`data ${parsed.problem}`);
-    return publishThroughRedis(this.redis, this.keys, { channel, data }, this.policyFor(channel));
+    return publishThroughRedis(this.redis, this.keys, { channel, data }, this.policyFor(channel), this.retry(options));
   }
 
   close(): Promise<void> {
     return this.redis.close();
+  }
+
+  private retry(options: EmitterPublishOptions): PublishRetryOptions {
+    return { ...options, windowMs: this.options.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS };
   }
 
   private checkSize(data: Uint8Array): void {

@@ -1,11 +1,11 @@
-export { DEFAULT_MAX_DATA_BYTES, InvalidDataError, RedisEmitter } from "./emitter.js";
-export type { EmitterHistoryOptions, EmitterOptions } from "./emitter.js";
+export { DEFAULT_IDEMPOTENCY_WINDOW_MS, DEFAULT_MAX_DATA_BYTES, InvalidDataError, RedisEmitter } from "./emitter.js";
+export type { EmitterHistoryOptions, EmitterOptions, EmitterPublishOptions } from "./emitter.js";
 export { RedisKeys } from "./keys.js";
 export { COMMAND_TIMEOUT_MS, FIRST_CONNECT_TIMEOUT_MS, RedisCommandTimeoutError, RedisUnavailableError, connectRedis, firstConnect, reconnectDelayMs } from "./connection.js";
 export type { RedisClient, RedisClusterClient, RedisConnection, RedisTarget } from "./connection.js";
 export { decodeBrokerMessage, encodeJoinLeave, encodePlainPublication } from "./messages.js";
 export type { BrokerMessage } from "./messages.js";
-export { publishThroughRedis, newEpoch } from "./publish.js";
-export type { HistoryPolicy, PublicationInput } from "./publish.js";
-export { EXPIRING_SET_ADD, EXPIRING_SET_REMOVE, EXPIRING_SET_VALUES, PUBLISH, READ_HISTORY, Script } from "./scripts.js";
+export { MAX_IDEMPOTENCY_KEY_LENGTH, PublishDeadlineError, publishNotMade, publishThroughRedis, newEpoch } from "./publish.js";
+export type { HistoryPolicy, PublicationInput, PublishRetryOptions } from "./publish.js";
+export { EXPIRING_SET_ADD, EXPIRING_SET_REMOVE, EXPIRING_SET_VALUES, PUBLISH, PUBLISH_PLAIN, READ_HISTORY, Script } from "./scripts.js";
 export type { RedisCommander } from "./scripts.js";

@@ -38,6 +38,14 @@ export class RedisKeys {
     return `${this.prefix}:{${tag(channel)}}:presence-expiry`;
   }
 
+  /**
+   * Where an idempotency key of a channel's publish is remembered: inside the channel's hash
+   * tag, so the publish script on a cluster can check and record it on the channel's shard.
+   */
+  idempotency(channel: string, key: string): string {
+    return `${this.prefix}:{${tag(channel)}}:idem:${key}`;
+  }
+
   /** The pub/sub channel a Hubcast channel's publications travel on. */
   pubsub(channel: string): string {
     return `${this.prefix}:{${tag(channel)}}:pub`;

@@ -99,6 +99,12 @@ export interface PublishRequest {
   channel: string;
   data: JsonValue;
   /**
+   * 1 to 64 characters chosen by the publisher. A publish whose key was used in the channel
+   * within the server's idempotency window is not made again: it answers with the first
+   * position. Retry a publish that failed (100, 114) with the same key.
+   */
+  idempotencyKey?: string;
+  /**
    * Server side, never sent: `data` as the UTF-8 JSON text that arrived, set by codecs that
    * carry data as bytes (Protobuf) after checking it is valid JSON. The server forwards these
    * bytes to subscribers of every encoding instead of encoding `data` again.

@@ -58,7 +58,7 @@ function requestShape(method: pb.Command["method"], limits: DataLimits): Record<
       return { channel, since: positionShape(since, "since"), token };
     }
     case "publish":
-      return { channel: method.value.channel, data: parseData(method.value.data, limits.maxDataDepth) };
+      return { channel: method.value.channel, data: parseData(method.value.data, limits.maxDataDepth), idempotencyKey: method.value.idempotencyKey };
     case "history": {
       const { channel, limit, since, reverse } = method.value;
       return { channel, limit: limit === undefined ? undefined : safeCount(limit, "limit"), since: positionShape(since, "since"), reverse };

@@ -165,7 +165,8 @@ export function commandInit(command: Command): CommandInit {
       return { id: command.id, method: { case: "subscribe", value: { ...r, since: r.since === undefined ? undefined : sincePositionInit(r.since, "since") } } };
     }
     case "publish": {
-      const value = { channel: command.request.channel, data: encodeJsonData(command.request.data) };
+      const { channel, data, idempotencyKey } = command.request;
+      const value = { channel, data: encodeJsonData(data), idempotencyKey };
       return { id: command.id, method: { case: "publish", value } };
     }
     case "history": {

@@ -6,6 +6,15 @@ import { parseClientFrame } from "./validate.js";
 const codec = new JsonCodec();
 
 describe("parseClientFrame", () => {
+  it("keeps a publish's idempotencyKey of 1 to 64 characters and refuses others with bad_request", () => {
+    const publish = (idempotencyKey: unknown): unknown => parseClientFrame({ id: 9, publish: { channel: "c", data: 1, idempotencyKey } });
+    const key = "k".repeat(64);
+    expect(publish(key)).toEqual({ kind: "command", command: { id: 9, method: "publish", request: { channel: "c", data: 1, idempotencyKey: key } } });
+    for (const bad of ["", "k".repeat(65), 7]) {
+      expect(publish(bad)).toMatchObject({ kind: "invalid", id: 9, code: ErrorCode.badRequest, message: expect.stringContaining('"idempotencyKey" must be a string of 1 to 64 characters') });
+    }
+  });
+
   it("returns a clean command holding only known fields", () => {
     const frame = parseClientFrame({ id: 4, subscribe: { channel: "a:b", since: { offset: 2, epoch: "e", extra: 1 }, junk: true } });
     expect(frame).toEqual({ kind: "command", command: { id: 4, method: "subscribe", request: { channel: "a:b", since: { offset: 2, epoch: "e" } } } });

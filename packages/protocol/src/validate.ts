@@ -9,6 +9,9 @@ export type ClientFrame =
   /** Unusable frame. With an `id` it gets an error reply; without one the connection is closed. */
   | { kind: "invalid"; id?: number; code: number; message: string };
 
+/** Longest idempotency key of a publish, in characters. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 64;
+
 /** Longest epoch string accepted in a position; epochs the server makes are far shorter. */
 export const MAX_EPOCH_LENGTH = 64;
 
@@ -32,6 +35,13 @@ function requireChannel(obj: Record<string, unknown>): string {
   const channel = field(obj, "channel", isString, "a string");
   if (channel === undefined || channel === "") throw new FieldError(`field "channel" is required`);
   return channel;
+}
+
+function idempotencyKey(obj: Record<string, unknown>): string | undefined {
+  const want = `a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`;
+  const key = field(obj, "idempotencyKey", isString, want);
+  if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) throw new FieldError(`field "idempotencyKey" must be ${want}`);
+  return key;
 }
 
 function position(obj: Record<string, unknown>, key: string): StreamPosition | undefined {
@@ -63,7 +73,7 @@ function parseRequest(method: Method, body: Record<string, unknown>): Command["r
       return defined({ channel: requireChannel(body), since: position(body, "since"), token: field(body, "token", isString, "a string") });
     case "publish":
       if (!("data" in body) || body["data"] === undefined) throw new FieldError(`field "data" is required`);
-      return { channel: requireChannel(body), data: body["data"] as JsonValue };
+      return defined({ channel: requireChannel(body), data: body["data"] as JsonValue, idempotencyKey: idempotencyKey(body) });
     case "history":
       return defined<HistoryRequest>({
         channel: requireChannel(body),

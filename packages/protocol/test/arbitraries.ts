@@ -32,7 +32,7 @@ export const commands: fc.Arbitrary<Command> = fc.oneof(
   command("connect", fc.record({ token: text(), name: text(), version: text() }, { requiredKeys: [] })),
   command("subscribe", fc.record({ channel, since: position, token: text() }, { requiredKeys: ["channel"] })),
   command("unsubscribe", fc.record({ channel })),
-  command("publish", fc.record({ channel, data: json })),
+  command("publish", fc.record({ channel, data: json, idempotencyKey: fc.string({ minLength: 1, maxLength: 64 }) }, { requiredKeys: ["channel", "data"] })),
   command("presence", fc.record({ channel })),
   command("presence_stats", fc.record({ channel })),
   command("history", fc.record({ channel, limit: safeCount, since: position, reverse: fc.boolean() }, { requiredKeys: ["channel"] })),

@@ -10,6 +10,7 @@ import { ReplyError, internalError } from "./errors.js";
 import type { HistoryPage } from "./history/history.js";
 import { readablePublications } from "./history/readable.js";
 import { recoverSince } from "./recovery.js";
+import { PublishFailure, PublishFailureKind } from "./publish-failure.js";
 import type { Session } from "./session.js";
 
 /** A handler's outcome: the reply's result, and work that must follow the reply in the same tick. */
@@ -180,16 +181,24 @@ const unsubscribe: Handler<"unsubscribe"> = (session, { channel }) => {
   return Promise.resolve({ result: {} });
 };
 
-const publish: Handler<"publish"> = async (session, { channel, data, rawData }, ctx) => {
+const publish: Handler<"publish"> = async (session, { channel, data, rawData, idempotencyKey }, ctx) => {
   const access = accessRequest(session, ctx, Operation.publish, channel);
   await authorize(access);
   const { options } = access;
   // The codec checked the data (shape, UTF-8 JSON, maxDataDepth), so it encodes and can be read
   // back from history. Data that arrived as JSON bytes (Protobuf) goes out as it came.
   const pub = { channel, data: rawData ?? encodeJsonData(data), info: session.clientInfo };
-  const position = await backend(ctx, "publish", ctx.metrics.timePublish("client", ctx.engine.broker.publish(pub, options.history)));
+  const position = await ctx.publisher.publish("client", pub, options.history, idempotencyKey).catch((err: unknown) => {
+    throw publishReplyError(err);
+  });
   return { result: position === undefined ? {} : { position } };
 };
+
+/** 114 when the publish may have been made, 100 (temporary) when it was not. */
+function publishReplyError(err: unknown): ReplyError {
+  if (!(err instanceof PublishFailure) || err.kind === PublishFailureKind.failed) return internalError("publish");
+  return new ReplyError(err.kind === PublishFailureKind.outcomeUnknown ? ErrorCode.outcomeUnknown : ErrorCode.internal, err.message);
+}
 
 const presence: Handler<"presence"> = async (session, { channel }, ctx) => {
   await authorize(accessRequest(session, ctx, Operation.presence, channel));

@@ -8,6 +8,7 @@ import type { ConnectionCounter } from "./limits.js";
 import type { WriteBatch } from "./write-batch.js";
 import type { Metrics } from "./metrics.js";
 import type { ResolvedNodeOptions } from "./options.js";
+import type { Publisher } from "./publishing.js";
 import type { MessageDeflater } from "./transport/deflate.js";
 
 /** What a client presents when it sends `connect`. */
@@ -54,4 +55,6 @@ export interface NodeContext {
   readonly writes: WriteBatch;
   /** Deflates outgoing messages for connections that negotiated permessage-deflate; `undefined` when the `compression` option is off. */
   readonly deflater: MessageDeflater | undefined;
+  /** Publishes for clients and the server API with the node's deadline, and logs failures once per interval. */
+  readonly publisher: Publisher;
 }

@@ -99,9 +99,9 @@ describe("publication data past maxDataDepth", () => {
     const base = node.address.url;
     const message = 'field "data" nests arrays/objects deeper than 64 levels (maxDataDepth)';
     const published = await api(base, "POST", "/api/publish", `{"channel":"chat:api","data":${nestedText(DEEP)}}`);
-    expect(published).toEqual({ status: 400, body: { error: message } });
+    expect(published).toEqual({ status: 400, body: { error: message, code: "bad_request" } });
     const broadcast = await api(base, "POST", "/api/broadcast", `{"channels":["chat:a","chat:b"],"data":${nestedText(DEEP)}}`);
-    expect(broadcast).toEqual({ status: 400, body: { error: message } });
+    expect(broadcast).toEqual({ status: 400, body: { error: message, code: "bad_request" } });
     expect(await api(base, "POST", "/api/publish", `{"channel":"chat:api","data":${nestedText(64)}}`)).toMatchObject({ status: 200 });
     const history = await api(base, "GET", "/api/history?channel=chat:api");
     expect(history.body["publications"]).toEqual([{ offset: 1, data: JSON.parse(nestedText(64)) as unknown }]);

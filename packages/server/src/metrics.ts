@@ -7,6 +7,7 @@ import type { Aggregator } from "prom-client";
 import type { EngineLink, EngineObserver } from "./engine/engine.js";
 import { ReplyError } from "./errors.js";
 import type { SentCounter } from "./fanout.js";
+import { PublishFailureKind } from "./publish-failure.js";
 
 /** What a client → server frame turned out to be. */
 export const ReceivedType = { command: "command", pong: "pong", invalid: "invalid" } as const;
@@ -128,6 +129,7 @@ export class Metrics implements ScrapeSource {
   private readonly sentMessages: Record<SentType, Child>;
   private readonly sentBytes: Record<SentType, Child>;
   private readonly publishDuration: Histogram<string>;
+  private readonly publishFailures: Record<PublishFailureKind, Child>;
   private readonly brokerReconnects: Counter<string>;
   private readonly brokerErrors: Counter<string>;
   private readonly linksDead: Record<EngineLink, Child>;
@@ -178,6 +180,8 @@ export class Metrics implements ScrapeSource {
       registers,
     });
     for (const source of ["client", "api"] satisfies PublishSource[]) this.publishDuration.zero({ source });
+    const publishFailures = counter("publish_failures_total", "Publishes from clients and the server API that failed, by kind: outcome_unknown (no answer by the publish deadline: maybe made, never later), expired (refused by the engine for its deadline), failed (the engine failed; not made). Logged at warn at most once per 10 s.", ["kind"]);
+    this.publishFailures = children(publishFailures, "kind", Object.values(PublishFailureKind));
     this.brokerReconnects = counter("broker_reconnects_total", "Reconnects of the engine's connections (Redis pub/sub or command connection) after the first connect.");
     this.brokerErrors = counter("broker_errors_total", "Errors reported by the engine's connections (for Redis: connection errors, each also logged at warn).");
     const links = counter("engine_links_dead_total", "Engine connections declared dead because their liveness PING went unanswered, by link: pubsub (then replaced by a new connection) or command (the node is not ready until it answers). Each is also logged at error level.", ["link"]);
@@ -244,6 +248,11 @@ export class Metrics implements ScrapeSource {
       this.publishDuration.observe({ source }, (performance.now() - startedAt) / 1000);
       return value;
     });
+  }
+
+  /** A publish from a client or the server API failed (see {@link PublishFailureKind}). */
+  publishFailed(kind: PublishFailureKind): void {
+    this.publishFailures[kind].inc();
   }
 
   /** A subscribe with `since` answered `recovered: true` or `false`. */

@@ -9,6 +9,7 @@ import { createAuthSetup } from "./auth/access.js";
 import { ChannelRules, resolveChannelOptions } from "./channels.js";
 import type { ChannelOptions } from "./channels.js";
 import type { AuthenticateHook, NodeContext } from "./context.js";
+import { Publisher } from "./publishing.js";
 import type { Engine } from "./engine/engine.js";
 import { MemoryEngine, memoryEngineOptions } from "./engine/memory.js";
 import { Heartbeat, sweepIntervalFor } from "./heartbeat.js";
@@ -153,7 +154,7 @@ export class HubcastNode {
       { logger: this.logger, metrics: this.metrics },
     );
     const connections = { perUser: new ConnectionCounter(), perIp: new ConnectionCounter() };
-    this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate, connections, metrics: this.metrics, auth, writes: new WriteBatch(), deflater: deflaterFor(this.options) };
+    this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate, connections, metrics: this.metrics, auth, writes: new WriteBatch(), deflater: deflaterFor(this.options), publisher: new Publisher(engine, this.metrics, this.options.publishTimeoutMs, this.logger) };
     this.control = new ControlPlane(this.id, engine.broker, engine.registry, {
       answer: (question) => (question === "channels" ? Object.fromEntries(this.hub.channelStats()) : null),
       disconnectUser: (user) => this.disconnectUser(user),

@@ -25,6 +25,9 @@ describe("resolveNodeOptions", () => {
     [{ demo: "yes" as unknown as boolean }, /demo: must be true or false/],
     [{ pingInterval: 5 } as object, /pingInterval: unknown option; did you mean "pingIntervalMs"\?/],
     [{ namespaces: [] as unknown as Record<string, object> }, /namespaces: must be an object/],
+    // Under the Redis command timeout (5 s), so Redis refuses what a node stopped waiting for.
+    [{ publishTimeoutMs: 5_000 }, /^publishTimeoutMs: must be an integer from 100 to 4500, got 5000$/],
+    [{ idempotencyWindowMs: 0 }, /^idempotencyWindowMs: must be an integer from 1000/],
   ])("rejects %j naming the option", (input, message) => {
     expect(() => resolveNodeOptions(input)).toThrow(message);
   });

@@ -1,3 +1,4 @@
+import { COMMAND_TIMEOUT_MS } from "@hubcast/emitter";
 import { DEFAULT_MAX_DATA_DEPTH, MAX_DATA_DEPTH } from "@hubcast/protocol";
 import type { ChannelOptions } from "./channels.js";
 import { checkBoolean, checkInteger, checkKnownKeys, checkSecret, checkString, OptionError } from "./validation.js";
@@ -37,6 +38,19 @@ export interface NodeOptions {
   maxConnectionBytes?: number;
   /** Deepest nesting of arrays and objects accepted in publication data from clients (JSON and Protobuf) and the server API, 1 to 512 (the emitter has its own `maxDataDepth`); deeper data is refused with 107 / HTTP 400. @default 64 */
   maxDataDepth?: number;
+  /**
+   * How long a publish from a client or the server API may take, in ms: its deadline is now
+   * plus this, and the engine refuses it after that, so a publish answered with an error is
+   * never made later. Below the Redis command timeout (5 s), so a command the node gave up on
+   * is refused by Redis. A publish without an answer by then gets 114 `outcome_unknown` / HTTP
+   * 503. @default 4_000
+   */
+  publishTimeoutMs?: number;
+  /**
+   * How long a publish's idempotency key is remembered per channel, in ms: a retry with the
+   * same key within it is not published again. Give the emitter the same value. @default 300_000
+   */
+  idempotencyWindowMs?: number;
   /** How long an HTTP client may take to send its request headers (upgrades included), in ms; slower ones get 408 and are closed. @default 10_000 */
   headersTimeoutMs?: number;
   /** How long an HTTP client may take to send a whole request (headers and body), in ms. @default 30_000 */
@@ -145,6 +159,8 @@ export const NODE_OPTION_KEYS = [
   "compressionLevel",
   "maxConnectionBytes",
   "maxDataDepth",
+  "publishTimeoutMs",
+  "idempotencyWindowMs",
   "headersTimeoutMs",
   "requestTimeoutMs",
   "maxChannelLength",
@@ -204,6 +220,8 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   compressionLevel: 3,
   maxConnectionBytes: 4_194_304,
   maxDataDepth: DEFAULT_MAX_DATA_DEPTH,
+  publishTimeoutMs: 4_000,
+  idempotencyWindowMs: 300_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   maxChannelLength: 255,
@@ -279,6 +297,9 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     compressionLevel: checkInteger("compressionLevel", opts.compressionLevel ?? d.compressionLevel, 1, 9),
     maxConnectionBytes: checkInteger("maxConnectionBytes", opts.maxConnectionBytes ?? d.maxConnectionBytes, 1024),
     maxDataDepth: checkInteger("maxDataDepth", opts.maxDataDepth ?? d.maxDataDepth, 1, MAX_DATA_DEPTH),
+    // Under the Redis command timeout, so Redis refuses what the node stopped waiting for.
+    publishTimeoutMs: checkInteger("publishTimeoutMs", opts.publishTimeoutMs ?? d.publishTimeoutMs, 100, COMMAND_TIMEOUT_MS - 500),
+    idempotencyWindowMs: checkInteger("idempotencyWindowMs", opts.idempotencyWindowMs ?? d.idempotencyWindowMs, 1_000, 86_400_000),
     headersTimeoutMs: checkInteger("headersTimeoutMs", opts.headersTimeoutMs ?? d.headersTimeoutMs, 100),
     requestTimeoutMs: checkInteger("requestTimeoutMs", opts.requestTimeoutMs ?? d.requestTimeoutMs, 100),
     maxChannelLength: checkInteger("maxChannelLength", opts.maxChannelLength ?? d.maxChannelLength, 1, 1024),

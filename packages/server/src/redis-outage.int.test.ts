@@ -94,9 +94,11 @@ describe("Redis outage", () => {
     await eventually(() => publisher.succeeded.length >= afterRecovery + 20, 10_000, "20 publications after the outage");
     await publisher.stop();
 
-    // Publishes during the outage failed fast with a temporary internal error.
+    // Publishes during the outage failed fast with a temporary internal error (not made); one
+    // in flight when the connection broke may be 114 outcome_unknown instead, never later.
     expect(failedDuringOutage).toBeGreaterThanOrEqual(10);
-    for (const failure of publisher.failed) expect(failure).toMatchObject({ code: 100, temporary: true });
+    for (const failure of publisher.failed) expect(failure).toMatchObject({ code: expect.toBeOneOf([100, 114]) as number, temporary: true });
+    expect(publisher.failed.filter((f) => f.code === 114).length).toBeLessThanOrEqual(1);
     expect(a.child.exitCode).toBeNull();
     expect(b.child.exitCode).toBeNull();
 

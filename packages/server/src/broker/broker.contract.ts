@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { ClientInfo, RawPublication } from "@hubcast/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { HistoryStore } from "../history/history.js";
+import { eventually } from "../../../../test/support/eventually.js";
+import { PublishExpiredError } from "./broker.js";
 import type { Broker } from "./broker.js";
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(JSON.stringify(s));
@@ -46,13 +48,25 @@ class Inbox {
   }
 }
 
-/** The contract every Broker (with its HistoryStore) passes. `make` gets a unique key prefix. */
-export function brokerContract(name: string, make: (prefix: string) => Promise<BrokerUnderTest>): void {
+/** What the contract asks of an engine besides a key prefix. */
+export interface BrokerContractOptions {
+  /** The engine's idempotency window, in ms: short, so a test can outlive it. */
+  idempotencyWindowMs: number;
+}
+
+/** The idempotency window the contract runs engines with, in ms. */
+const WINDOW_MS = 300;
+
+/**
+ * The contract every Broker (with its HistoryStore) passes. `make` gets a unique key prefix
+ * and the options the engine must be built with.
+ */
+export function brokerContract(name: string, make: (prefix: string, options: BrokerContractOptions) => Promise<BrokerUnderTest>): void {
   describe(`Broker contract: ${name}`, () => {
     let under: BrokerUnderTest;
     let inbox: Inbox;
     beforeEach(async () => {
-      under = await make(`t-${randomUUID()}:`);
+      under = await make(`t-${randomUUID()}:`, { idempotencyWindowMs: WINDOW_MS });
       inbox = new Inbox();
       await under.broker.start(inbox.handlers);
     });
@@ -136,6 +150,69 @@ export function brokerContract(name: string, make: (prefix: string) => Promise<B
       await under.broker.publishLeave("room", { client: "c1", user: "" });
       await inbox.until(() => inbox.events.length === 2, "join and leave");
       expect(inbox.events).toEqual(["join room c1", "leave room c1"]);
+    });
+  
+    describe("idempotent publish", () => {
+      // A fresh key per test: the engines may share a store between tests.
+      const key = (): string => randomUUID();
+
+      it("returns the first position for a repeated key and delivers it once", async () => {
+        await under.broker.subscribe(["k"]);
+        const k = key();
+        const first = await under.broker.publish({ channel: "k", data: utf8("once") }, HISTORY, { idempotencyKey: k });
+        const again = await under.broker.publish({ channel: "k", data: utf8("twice") }, HISTORY, { idempotencyKey: k });
+        expect(again).toEqual(first);
+        await under.broker.publish({ channel: "k", data: utf8("marker") }, HISTORY);
+        await inbox.until(() => inbox.publications.length === 2, "the publication and the marker");
+        expect(inbox.publications.map((p) => [text(p.data), p.offset])).toEqual([["once", 1], ["marker", 2]]);
+        const page = await under.history.read("k", { limit: 10 }, HISTORY);
+        expect(page.publications.map((p) => text(p.data))).toEqual(["once", "marker"]);
+      });
+
+      it("does not deliver a repeated key without history either", async () => {
+        await under.broker.subscribe(["kn"]);
+        const k = key();
+        expect(await under.broker.publish({ channel: "kn", data: utf8("once") }, NO_HISTORY, { idempotencyKey: k })).toBeUndefined();
+        expect(await under.broker.publish({ channel: "kn", data: utf8("twice") }, NO_HISTORY, { idempotencyKey: k })).toBeUndefined();
+        await under.broker.publish({ channel: "kn", data: utf8("marker") }, NO_HISTORY);
+        await inbox.until(() => inbox.publications.length === 2, "the publication and the marker");
+        expect(inbox.publications.map((p) => text(p.data))).toEqual(["once", "marker"]);
+      });
+
+      it("keeps keys per channel: the same key in another channel publishes", async () => {
+        await under.broker.subscribe(["ka", "kb"]);
+        const k = key();
+        const a = await under.broker.publish({ channel: "ka", data: utf8("a") }, HISTORY, { idempotencyKey: k });
+        const b = await under.broker.publish({ channel: "kb", data: utf8("b") }, HISTORY, { idempotencyKey: k });
+        expect(a?.offset).toBe(1);
+        expect(b?.offset).toBe(1);
+        await inbox.until(() => inbox.publications.length === 2, "both publications");
+        expect(inbox.publications.map((p) => p.channel).sort()).toEqual(["ka", "kb"]);
+      });
+
+      it("refuses a publish past its deadline: nothing kept, nothing delivered, the key stays unused", async () => {
+        await under.broker.subscribe(["d"]);
+        const k = key();
+        const late = under.broker.publish({ channel: "d", data: utf8("late") }, HISTORY, { idempotencyKey: k, deadline: Date.now() - 1 });
+        await expect(late).rejects.toBeInstanceOf(PublishExpiredError);
+        const page = await under.history.read("d", { limit: 10 }, HISTORY);
+        expect(page.publications).toEqual([]);
+        const retried = await under.broker.publish({ channel: "d", data: utf8("retry") }, HISTORY, { idempotencyKey: k, deadline: Date.now() + 5_000 });
+        expect(retried?.offset).toBe(1);
+        await inbox.until(() => inbox.publications.length === 1, "the retry");
+        expect(inbox.publications.map((p) => text(p.data))).toEqual(["retry"]);
+      });
+
+      it("publishes anew once the key's window has passed", async () => {
+        const k = key();
+        const first = await under.broker.publish({ channel: "w", data: utf8("1") }, HISTORY, { idempotencyKey: k });
+        // Each attempt inside the window is a no-op returning the first position, so retrying
+        // until one is made waits for the window without sleeping a guessed time.
+        await eventually(async () => (await under.broker.publish({ channel: "w", data: utf8("2") }, HISTORY, { idempotencyKey: k }))?.offset === 2, 5_000, "the window to pass");
+        expect(first?.offset).toBe(1);
+        const page = await under.history.read("w", { limit: 10 }, HISTORY);
+        expect(page.publications.map((p) => text(p.data))).toEqual(["1", "2"]);
+      });
     });
   });
 }

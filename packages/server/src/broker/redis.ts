@@ -1,9 +1,11 @@
 import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protocol";
-import type { RedisClusterClient, RedisConnection, RedisKeys } from "@hubcast/emitter";
-import { decodeBrokerMessage, encodeJoinLeave, publishThroughRedis } from "@hubcast/emitter";
+import type { RedisClient, RedisClusterClient, RedisConnection, RedisKeys } from "@hubcast/emitter";
+import { PublishDeadlineError, decodeBrokerMessage, encodeJoinLeave, publishNotMade, publishThroughRedis } from "@hubcast/emitter";
 import type { Logger } from "pino";
 import { Batcher } from "./batcher.js";
-import type { Broker, BrokerHandlers, HistoryPolicy } from "./broker.js";
+import { PublishExpiredError } from "./broker.js";
+import type { Broker, BrokerHandlers, HistoryPolicy, PublishOptions } from "./broker.js";
+import { refuseExpired, withinDeadline } from "./publish-deadline.js";
 
 /** Called with each message and the pub/sub channel it came on. */
 export type PubSubListener = (message: Buffer, pubsubName: Buffer) => void;
@@ -54,6 +56,7 @@ export class RedisBroker implements Broker {
     private readonly pubsub: PubSubConnection,
     private readonly keys: RedisKeys,
     private readonly logger: Logger,
+    private readonly idempotencyWindowMs: number = 300_000,
   ) {}
 
   async start(handlers: BrokerHandlers): Promise<void> {
@@ -74,8 +77,16 @@ export class RedisBroker implements Broker {
     return this.unsubscribes.add(channels.map((channel) => this.keys.pubsub(channel)));
   }
 
-  publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy): Promise<StreamPosition | undefined> {
-    return publishThroughRedis(this.redis, this.keys, pub, history);
+  /**
+   * The deadline is checked by the script against Redis's clock; a command still unanswered
+   * at the deadline, or lost with its connection, is reported as outcome unknown.
+   */
+  async publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy, options?: PublishOptions): Promise<StreamPosition | undefined> {
+    refuseExpired(options, Date.now()); // late already: sending it could only be refused
+    const call = publishThroughRedis(this.redis, this.keys, pub, history, { ...options, windowMs: this.idempotencyWindowMs }).catch((err: unknown) => {
+      throw err instanceof PublishDeadlineError ? new PublishExpiredError(err.message, { cause: err }) : err;
+    });
+    return withinDeadline(call, options, publishNotMade);
   }
 
   publishJoin(channel: string, info: ClientInfo): Promise<void> {

@@ -23,6 +23,8 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   compressionLevel: "with compression, zlib level 1 (fastest) to 9 (smallest)",
   maxConnectionBytes: "bytes held for one connection (output and input) before 3003",
   maxDataDepth: "deepest nesting of arrays/objects in publication data (107)",
+  publishTimeoutMs: "a publish not made by then is refused, never made later (114)",
+  idempotencyWindowMs: "a publish retried with the same key within this is not repeated",
   headersTimeoutMs: "time an HTTP client has to send its request headers",
   requestTimeoutMs: "time an HTTP client has to send a whole request",
   maxChannelLength: "longest channel name",

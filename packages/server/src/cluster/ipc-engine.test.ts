@@ -14,8 +14,8 @@ import { EngineRelay } from "./relay.js";
 const logger = pino({ level: "silent" });
 
 /** A relay over a real MemoryEngine and `count` IpcEngines linked to it in this process. */
-async function relayed(count: number): Promise<{ relay: EngineRelay; engines: IpcEngine[]; close(): Promise<void> }> {
-  const relay = new EngineRelay(new MemoryEngine(), logger);
+async function relayed(count: number, idempotencyWindowMs?: number): Promise<{ relay: EngineRelay; engines: IpcEngine[]; close(): Promise<void> }> {
+  const relay = new EngineRelay(new MemoryEngine({ idempotencyWindowMs }), logger);
   await relay.start();
   const engines = Array.from({ length: count }, () => {
     const [workerEnd, primaryEnd] = linkedPair();
@@ -29,15 +29,15 @@ async function relayed(count: number): Promise<{ relay: EngineRelay; engines: Ip
   return { relay, engines, close };
 }
 
-async function one(): Promise<{ engine: IpcEngine; close(): Promise<void> }> {
-  const { engines, close } = await relayed(1);
+async function one(idempotencyWindowMs?: number): Promise<{ engine: IpcEngine; close(): Promise<void> }> {
+  const { engines, close } = await relayed(1, idempotencyWindowMs);
   const engine = engines[0];
   if (engine === undefined) throw new Error("no engine");
   return { engine, close };
 }
 
-brokerContract("ipc relay", async () => {
-  const { engine, close } = await one();
+brokerContract("ipc relay", async (_prefix, options) => {
+  const { engine, close } = await one(options.idempotencyWindowMs);
   return { broker: engine.broker, history: engine.history, close };
 });
 presenceContract("ipc relay", async () => {

@@ -1,10 +1,12 @@
 import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protocol";
 import { Batcher } from "../broker/batcher.js";
-import type { Broker, BrokerHandlers, HistoryPolicy } from "../broker/broker.js";
+import type { Broker, BrokerHandlers, HistoryPolicy, PublishOptions } from "../broker/broker.js";
+import { refuseExpired, withinDeadline } from "../broker/publish-deadline.js";
 import type { Engine } from "../engine/engine.js";
 import type { HistoryPage, HistoryQuery, HistoryStore } from "../history/history.js";
 import type { PresenceStore } from "../presence/presence.js";
 import type { NodeInfo, NodeRegistry } from "../registry/registry.js";
+import { RelayCallError, RelayClosedError } from "./errors.js";
 import { RelayClient } from "./relay-client.js";
 import type { RelayClientOptions } from "./relay-client.js";
 import type { RelayLink } from "./relay-link.js";
@@ -48,8 +50,12 @@ class IpcBroker implements Broker {
     return this.unsubscribes.add(channels);
   }
 
-  async publish(pub: Omit<RawPublication, "offset">, policy: HistoryPolicy): Promise<StreamPosition | undefined> {
-    return (await this.client.call({ op: "publish", pub, policy })) ?? undefined;
+  /** The primary checks the deadline where it runs the publish; one unanswered by then, or lost with the link, has an unknown outcome. */
+  async publish(pub: Omit<RawPublication, "offset">, policy: HistoryPolicy, options?: PublishOptions): Promise<StreamPosition | undefined> {
+    refuseExpired(options, Date.now());
+    if (!this.client.isOpen) throw new RelayClosedError("relay publish: the link is closed"); // not sent: the publish was not made
+    const call = this.client.call({ op: "publish", pub, policy, ...(options === undefined ? {} : { options }) });
+    return (await withinDeadline(call, options, (err) => err instanceof RelayCallError)) ?? undefined;
   }
 
   async publishJoin(channel: string, info: ClientInfo): Promise<void> {

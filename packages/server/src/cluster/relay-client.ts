@@ -1,3 +1,4 @@
+import { PublishExpiredError } from "../broker/broker.js";
 import { RelayCallError, RelayClosedError, RelayTimeoutError } from "./errors.js";
 import type { RelayLink } from "./relay-link.js";
 import type { RelayCall, RelayEvent, RelayMessage, RelayOp, RelayOps } from "./relay-protocol.js";
@@ -73,6 +74,7 @@ export class RelayClient {
     if (pending === undefined) return; // timed out already
     this.pending.delete(message.id);
     if (message.ok) pending.resolve(message.value);
+    else if (message.expired === true) pending.reject(new PublishExpiredError(message.error));
     else pending.reject(new RelayCallError(`relay ${pending.op} failed in the primary: ${message.error}`));
     this.stopSweepIfIdle();
   }

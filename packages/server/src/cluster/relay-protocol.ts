@@ -1,5 +1,5 @@
 import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protocol";
-import type { HistoryPolicy } from "../broker/broker.js";
+import type { HistoryPolicy, PublishOptions } from "../broker/broker.js";
 import type { HistoryPage, HistoryQuery } from "../history/history.js";
 import type { NodeInfo } from "../registry/registry.js";
 
@@ -11,7 +11,7 @@ import type { NodeInfo } from "../registry/registry.js";
 export interface RelayOps {
   subscribe: { args: { channels: string[] }; result: null };
   unsubscribe: { args: { channels: string[] }; result: null };
-  publish: { args: { pub: Omit<RawPublication, "offset">; policy: HistoryPolicy }; result: StreamPosition | null };
+  publish: { args: { pub: Omit<RawPublication, "offset">; policy: HistoryPolicy; options?: PublishOptions }; result: StreamPosition | null };
   publishJoin: { args: { channel: string; info: ClientInfo }; result: null };
   publishLeave: { args: { channel: string; info: ClientInfo }; result: null };
   publishControl: { args: { message: Uint8Array }; result: null };
@@ -40,8 +40,12 @@ export interface RelayRequest {
   call: RelayCall;
 }
 
-/** Primary → worker: the outcome of request `id`; `error` is the primary's message when it failed. */
-export type RelayReply = { kind: "reply"; id: number; ok: true; value: unknown } | { kind: "reply"; id: number; ok: false; error: string };
+/**
+ * Primary → worker: the outcome of request `id`; `error` is the primary's message when it
+ * failed, and `expired` says it was a publish refused for its deadline (so the worker can
+ * tell "not made, retry" from other failures).
+ */
+export type RelayReply = { kind: "reply"; id: number; ok: true; value: unknown } | { kind: "reply"; id: number; ok: false; error: string; expired?: boolean };
 
 /**
  * Primary → worker, unasked: what the worker's broker handlers receive. Publications and

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { PublishExpiredError } from "../broker/broker.js";
 import type { MemoryEngine } from "../engine/memory.js";
 import type { RelayLink } from "./relay-link.js";
 import type { RelayCall, RelayEvent, RelayMessage } from "./relay-protocol.js";
@@ -79,8 +80,9 @@ export class EngineRelay {
     result.then(
       (value) => peer.link.send({ kind: "reply", id, ok: true, value: value ?? null }),
       (err: unknown) => {
-        this.logger.warn({ err, op: call.op }, "relayed engine call failed");
-        peer.link.send({ kind: "reply", id, ok: false, error: err instanceof Error ? err.message : String(err) });
+        const expired = err instanceof PublishExpiredError;
+        if (!expired) this.logger.warn({ err, op: call.op }, "relayed engine call failed");
+        peer.link.send({ kind: "reply", id, ok: false, error: err instanceof Error ? err.message : String(err), ...(expired ? { expired } : {}) });
       },
     );
   }
@@ -96,7 +98,9 @@ export class EngineRelay {
         for (const channel of call.channels) this.unsubscribe(peer, channel);
         return Promise.resolve(null);
       case "publish":
-        return broker.publish(call.pub, call.policy);
+        // The deadline is checked here, where the publish executes: a request that sat in a
+        // stopped worker's or primary's queue past it is refused.
+        return broker.publish(call.pub, call.policy, call.options);
       case "publishJoin":
         return broker.publishJoin(call.channel, call.info);
       case "publishLeave":

@@ -23,6 +23,7 @@ export async function createEngine(options: ResolvedNodeOptions, logger: Logger)
       replicas: options.natsReplicas,
       presenceTtlMs: options.presenceTtlMs,
       nodeTtlMs: options.nodeTtlMs,
+      idempotencyWindowMs: options.idempotencyWindowMs,
       logger,
     });
   }
@@ -32,6 +33,7 @@ export async function createEngine(options: ResolvedNodeOptions, logger: Logger)
     prefix: options.redisPrefix,
     presenceTtlMs: options.presenceTtlMs,
     nodeTtlMs: options.nodeTtlMs,
+    idempotencyWindowMs: options.idempotencyWindowMs,
     logger,
   });
 }

@@ -7,8 +7,8 @@ import { registryContract } from "../registry/registry.contract.js";
 import { itemBytes } from "../history/memory-streams.js";
 import { MemoryEngine } from "./memory.js";
 
-brokerContract("memory", () => {
-  const engine = new MemoryEngine();
+brokerContract("memory", (_prefix, options) => {
+  const engine = new MemoryEngine(options);
   return Promise.resolve({ broker: engine.broker, history: engine.history, close: () => engine.close() });
 });
 presenceContract("memory", () => {

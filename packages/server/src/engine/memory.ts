@@ -1,3 +1,4 @@
+import { IdempotencyKeys } from "../broker/idempotency.js";
 import { MemoryBroker } from "../broker/memory.js";
 import { MemoryHistory } from "../history/memory.js";
 import { MemoryStreams } from "../history/memory-streams.js";
@@ -17,11 +18,20 @@ export interface MemoryEngineOptions {
   historyMaxBytes?: number;
   /** Node-wide bound on channels holding history. @default Infinity */
   historyMaxChannels?: number;
+  /** How long a publish's idempotency key is remembered, in ms. @default 300_000 */
+  idempotencyWindowMs?: number;
 }
 
 /** The memory engine's options as the node options set them. */
-export function memoryEngineOptions(options: Pick<ResolvedNodeOptions, "nodeTtlMs" | "memoryHistoryMaxBytes" | "memoryHistoryMaxChannels">): MemoryEngineOptions {
-  return { nodeTtlMs: options.nodeTtlMs, historyMaxBytes: options.memoryHistoryMaxBytes, historyMaxChannels: options.memoryHistoryMaxChannels };
+export function memoryEngineOptions(
+  options: Pick<ResolvedNodeOptions, "nodeTtlMs" | "memoryHistoryMaxBytes" | "memoryHistoryMaxChannels" | "idempotencyWindowMs">,
+): MemoryEngineOptions {
+  return {
+    nodeTtlMs: options.nodeTtlMs,
+    historyMaxBytes: options.memoryHistoryMaxBytes,
+    historyMaxChannels: options.memoryHistoryMaxChannels,
+    idempotencyWindowMs: options.idempotencyWindowMs,
+  };
 }
 
 /** The embedded default: everything in this process, nothing to set up. */
@@ -42,7 +52,7 @@ export class MemoryEngine implements Engine {
       maxChannels: options.historyMaxChannels,
       evicted: (reason) => this.observer?.historyEvicted?.(reason),
     });
-    this.broker = new MemoryBroker(this.streams);
+    this.broker = new MemoryBroker(this.streams, { idempotency: new IdempotencyKeys(options.idempotencyWindowMs ?? 300_000, now), now });
     this.history = new MemoryHistory(this.streams);
     this.registry = new MemoryRegistry(options.nodeTtlMs ?? 30_000, now);
     this.sweepTimer = setInterval(() => this.streams.sweep(), options.sweepIntervalMs ?? 10_000);

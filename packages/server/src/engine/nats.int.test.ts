@@ -28,8 +28,8 @@ const utf8 = (s: string): Uint8Array => new TextEncoder().encode(JSON.stringify(
 const HISTORY = { size: 5, ttlMs: 60_000, metaTtlMs: 600_000 };
 const quiet: BrokerHandlers = { publication: () => undefined, join: () => undefined, leave: () => undefined, resync: () => undefined, control: () => undefined };
 
-brokerContract("nats", async (prefix) => {
-  const e = await engine(prefix);
+brokerContract("nats", async (prefix, options) => {
+  const e = await engine(prefix, { idempotencyWindowMs: options.idempotencyWindowMs });
   return { broker: e.broker, history: e.history, close: () => e.close() };
 });
 

@@ -16,10 +16,11 @@ beforeAll(async () => {
 afterAll(() => redis.stop());
 
 const logger = pino({ level: "silent" });
-const engine = (prefix: string): Promise<RedisEngine> => RedisEngine.connect({ target: { url: redis.url }, prefix, logger });
+const engine = (prefix: string, idempotencyWindowMs?: number): Promise<RedisEngine> =>
+  RedisEngine.connect({ target: { url: redis.url }, prefix, logger, idempotencyWindowMs });
 
-brokerContract("redis", async (prefix) => {
-  const e = await engine(prefix);
+brokerContract("redis", async (prefix, options) => {
+  const e = await engine(prefix, options.idempotencyWindowMs);
   return { broker: e.broker, history: e.history, close: () => e.close() };
 });
 

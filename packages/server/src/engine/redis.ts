@@ -40,6 +40,8 @@ export interface RedisEngineOptions {
    * replaced); the command connection uses its 5 s command timeout. @default 2_000
    */
   linkPongTimeoutMs?: number;
+  /** How long a publish's idempotency key is remembered, in ms. @default 300_000 */
+  idempotencyWindowMs?: number;
   logger: Logger;
 }
 
@@ -101,7 +103,7 @@ export class RedisEngine implements Engine {
     return new RedisEngine(
       commands,
       pubsub,
-      new RedisBroker(commands, pubsub, keys, logger),
+      new RedisBroker(commands, pubsub, keys, logger, options.idempotencyWindowMs),
       new RedisHistory(commands, keys),
       new RedisPresence(commands, keys, options.presenceTtlMs ?? 30_000),
       new RedisRegistry(commands, keys, options.nodeTtlMs ?? 15_000),

@@ -1,21 +1,39 @@
 import type { ClientInfo, JsonValue, StreamPosition } from "@hubcast/protocol";
 import { encodeJsonData, jsonValueWithinDepth, tooDeepProblem } from "@hubcast/protocol";
 import type { ResolvedChannelOptions } from "../channels.js";
+import { PublishFailure, PublishFailureKind } from "../publish-failure.js";
+import { ApiErrorCode, apiErrorCatalogue, codeForStatus } from "./api-errors.js";
 import type { NodeContext } from "../context.js";
 import { readablePublications } from "../history/readable.js";
 import type { ControlPlane } from "../control.js";
 import type { NodeInfo } from "../registry/registry.js";
 
-/** A server API request that cannot be served; `status` is the HTTP status to answer with. */
+/**
+ * A server API request that cannot be served; `status` is the HTTP status to answer with and
+ * `code` the catalogue code the body carries (by default the one the status stands for).
+ * `logged`: the cause has been logged already, so the handler need not log it again.
+ */
 export class ApiError extends Error {
   override readonly name = "ApiError";
+  readonly code: ApiErrorCode;
+  readonly logged: boolean;
   constructor(
     readonly status: number,
     message: string,
+    options: { code?: ApiErrorCode; cause?: unknown; logged?: boolean } = {},
   ) {
-    super(message);
+    super(message, { cause: options.cause });
+    this.code = options.code ?? codeForStatus(status);
+    this.logged = options.logged ?? false;
   }
 }
+
+/** The API code for each way a publish fails (the Publisher has logged it, rate-limited). */
+const API_CODES: Readonly<Record<PublishFailureKind, ApiErrorCode>> = {
+  [PublishFailureKind.outcomeUnknown]: ApiErrorCode.outcomeUnknown,
+  [PublishFailureKind.expired]: ApiErrorCode.publishExpired,
+  [PublishFailureKind.failed]: ApiErrorCode.internal,
+};
 
 /** A publication as the server API returns it. */
 export interface ApiPublication {
@@ -44,10 +62,22 @@ export class ApiBackend {
     return encodeJsonData(data);
   }
 
-  /** Publishes data from {@link encodeData} to `channel`; resolves to its position when the channel keeps history. */
-  async publish(channel: string, data: Uint8Array): Promise<StreamPosition | undefined> {
+  /**
+   * Publishes data from {@link encodeData} to `channel`; resolves to its position when the
+   * channel keeps history. A key used in the channel within the idempotency window is not
+   * published again and resolves to the first position. Fails with an {@link ApiError}: 503
+   * `outcome_unknown` (maybe made, never later: retry with the same key), 500
+   * `publish_expired` or `internal` (not made: retry).
+   */
+  async publish(channel: string, data: Uint8Array, idempotencyKey?: string): Promise<StreamPosition | undefined> {
     const options = this.channelOptions(channel);
-    return this.ctx.metrics.timePublish("api", this.ctx.engine.broker.publish({ channel, data }, options.history));
+    try {
+      return await this.ctx.publisher.publish("api", { channel, data }, options.history, idempotencyKey);
+    } catch (err) {
+      if (!(err instanceof PublishFailure)) throw err;
+      const code = API_CODES[err.kind];
+      throw new ApiError(apiErrorCatalogue[code].status, err.message, { code, cause: err, logged: true });
+    }
   }
 
   /**

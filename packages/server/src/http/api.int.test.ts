@@ -95,7 +95,7 @@ describe("server API endpoints", () => {
     expect(status).toBe(200);
     expect(body["results"]).toEqual([
       { channel: "chat:b", position: { offset: 1, epoch: expect.any(String) as string } },
-      { channel: "nope:b", error: expect.stringContaining('namespace "nope" is not configured') as string },
+      { channel: "nope:b", error: expect.stringContaining('namespace "nope" is not configured') as string, code: "bad_request" },
       { channel: "plain:b" },
     ]);
     await sub.waitForPushes("publication", 1, "chat:b");

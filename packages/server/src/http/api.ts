@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JsonValue, StreamPosition } from "@hubcast/protocol";
-import { MAX_EPOCH_LENGTH } from "@hubcast/protocol";
+import { MAX_EPOCH_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH } from "@hubcast/protocol";
 import { ApiError } from "./api-backend.js";
+import { ApiErrorCode } from "./api-errors.js";
 import type { HttpState } from "./routes.js";
 import { failRequest } from "./fault.js";
 
@@ -65,6 +66,16 @@ function dataField(body: Record<string, unknown>, api: ApiState["api"]): Uint8Ar
   return api.encodeData(body["data"] as JsonValue); // parsed from JSON, so it is a JSON value
 }
 
+/** The optional `idempotencyKey`: 1 to 64 characters, as in the client protocol. */
+function idempotencyKeyField(body: Record<string, unknown>): string | undefined {
+  const value = body["idempotencyKey"];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.length === 0 || value.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw invalid(`field "idempotencyKey" must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+  }
+  return value;
+}
+
 function channelsField(body: Record<string, unknown>): string[] {
   const value = body["channels"];
   const expected = `an array of 1 to ${MAX_BROADCAST_CHANNELS} distinct channel names`;
@@ -124,24 +135,26 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ["/api/publish", {
     method: "POST",
     async handle({ body }, { api }) {
-      const fields = bodyObject(body, ["channel", "data"]);
-      const position = await api.publish(stringField(fields, "channel"), dataField(fields, api));
+      const fields = bodyObject(body, ["channel", "data", "idempotencyKey"]);
+      const position = await api.publish(stringField(fields, "channel"), dataField(fields, api), idempotencyKeyField(fields));
       return position === undefined ? {} : { position };
     },
   }],
   ["/api/broadcast", {
     method: "POST",
     async handle({ body, path }, { api, logger }) {
-      const fields = bodyObject(body, ["channels", "data"]);
+      const fields = bodyObject(body, ["channels", "data", "idempotencyKey"]);
       const channels = channelsField(fields);
       const data = dataField(fields, api);
+      // Keys are per channel, so one key covers the whole broadcast: a retry repeats none.
+      const key = idempotencyKeyField(fields);
       const results = await Promise.all(channels.map(async (channel) => {
         try {
-          return withPosition(channel, await api.publish(channel, data));
+          return withPosition(channel, await api.publish(channel, data, key));
         } catch (err) {
-          if (err instanceof ApiError) return { channel, error: err.message };
+          if (err instanceof ApiError) return { channel, error: err.message, code: err.code };
           logger.error({ err, path, channel }, "server API broadcast to a channel failed");
-          return { channel, error: "internal error; see the node's log" };
+          return { channel, error: "internal error; see the node's log", code: ApiErrorCode.internal };
         }
       }));
       return { results };
@@ -285,7 +298,7 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Reado
 
 /**
  * The `/api/` request handler. Every answer is a JSON object; failures are
- * `{"error": "<what to fix>"}` with the matching status. Unexpected errors answer 500 and are
+ * `{"error": "<what to fix>", "code": "<catalogue code>"}` with the matching status. Unexpected errors answer 500 and are
  * logged at error level with the path (never the key or the headers).
  */
 export function createApiHandler(state: ApiState): (req: IncomingMessage, res: ServerResponse, path: string) => void {
@@ -298,8 +311,8 @@ export function createApiHandler(state: ApiState): (req: IncomingMessage, res: S
           // A body left unread would be drained for keep-alive; close instead.
           const close: Record<string, string> = req.complete ? {} : { Connection: "close" };
           if (err instanceof ApiError) {
-            if (err.status >= 500) state.logger.error({ err, path, method: req.method }, "server API request failed");
-            send(res, err.status, { error: err.message }, { ...close, ...(err instanceof HttpError ? err.headers : {}) });
+            if (err.status >= 500 && !err.logged) state.logger.error({ err, path, method: req.method }, "server API request failed");
+            send(res, err.status, { error: err.message, code: err.code }, { ...close, ...(err instanceof HttpError ? err.headers : {}) });
             return;
           }
           throw err;

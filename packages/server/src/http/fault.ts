@@ -17,5 +17,5 @@ export function failRequest(state: FaultReporting, req: IncomingMessage, res: Se
     return;
   }
   res.writeHead(500, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", Connection: "close" });
-  res.end('{"error":"internal error; see the node\'s log"}');
+  res.end('{"error":"internal error; see the node\'s log","code":"internal"}');
 }

@@ -1,0 +1,33 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { apiErrorCatalogue, codeForStatus } from "./api-errors.js";
+import type { ApiErrorCode } from "./api-errors.js";
+
+const doc = readFileSync(new URL("../../../../docs/api.md", import.meta.url), "utf8");
+
+/** Rows of docs/api.md's error-code table: code → [status, retry]. */
+function documentedCodes(): Map<string, [number, string]> {
+  const rows = new Map<string, [number, string]>();
+  for (const line of doc.split("\n")) {
+    const match = /^\| `([a-z_]+)` \| (\d{3}) \| (yes|no) \|/.exec(line);
+    if (match?.[1] !== undefined) rows.set(match[1], [Number(match[2]), match[3] ?? ""]);
+  }
+  return rows;
+}
+
+describe("API error codes", () => {
+  it("docs/api.md lists every code with its status and retry flag, and no other", () => {
+    const documented = documentedCodes();
+    const catalogue = Object.entries(apiErrorCatalogue) as [ApiErrorCode, (typeof apiErrorCatalogue)[ApiErrorCode]][];
+    expect([...documented.keys()].sort()).toEqual(catalogue.map(([code]) => code).sort());
+    for (const [code, { status, retry }] of catalogue) expect(documented.get(code), code).toEqual([status, retry ? "yes" : "no"]);
+  });
+
+  it("maps each status to its one code, and any other to internal", () => {
+    for (const [code, { status }] of Object.entries(apiErrorCatalogue)) {
+      if (status < 500) expect(codeForStatus(status)).toBe(code);
+    }
+    expect(codeForStatus(500)).toBe("internal");
+    expect(codeForStatus(418)).toBe("internal");
+  });
+});

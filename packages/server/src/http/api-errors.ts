@@ -1,0 +1,42 @@
+/**
+ * The server API's error codes: every failure body is `{"error": "<message>", "code": "<code>"}`.
+ * Programs branch on `code` (and the status); the message is for people and may change.
+ * docs/api.md has the same table, checked by a test in both directions.
+ */
+export const ApiErrorCode = {
+  badRequest: "bad_request",
+  unauthorized: "unauthorized",
+  notFound: "not_found",
+  methodNotAllowed: "method_not_allowed",
+  payloadTooLarge: "payload_too_large",
+  unsupportedMediaType: "unsupported_media_type",
+  internal: "internal",
+  publishExpired: "publish_expired",
+  outcomeUnknown: "outcome_unknown",
+} as const;
+export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
+
+/** Each code's HTTP status and whether retrying the same request may succeed. */
+export const apiErrorCatalogue: Readonly<Record<ApiErrorCode, { status: number; retry: boolean; meaning: string }>> = {
+  bad_request: { status: 400, retry: false, meaning: "A field or query parameter is missing or invalid, or the channel cannot be used; nothing was done." },
+  unauthorized: { status: 401, retry: false, meaning: "The API key is missing, malformed or wrong." },
+  not_found: { status: 404, retry: false, meaning: "No such endpoint, or the API is off on this node." },
+  method_not_allowed: { status: 405, retry: false, meaning: "The endpoint takes another method; `Allow` names it." },
+  payload_too_large: { status: 413, retry: false, meaning: "The body is larger than 1 MiB." },
+  unsupported_media_type: { status: 415, retry: false, meaning: "The body is not sent as `Content-Type: application/json`." },
+  internal: { status: 500, retry: true, meaning: "Something failed on the node or its engine (for example Redis is unreachable); a publish was not made. Retry later." },
+  publish_expired: { status: 500, retry: true, meaning: "The publish reached the engine after its deadline (`publishTimeoutMs`) and was not made. Retry." },
+  outcome_unknown: { status: 503, retry: true, meaning: "No answer from the engine in time: the publish may or may not have been made, and will not be made later. Retry with the same `idempotencyKey`." },
+};
+
+const BY_STATUS: ReadonlyMap<number, ApiErrorCode> = new Map([
+  [400, ApiErrorCode.badRequest],
+  [401, ApiErrorCode.unauthorized],
+  [404, ApiErrorCode.notFound],
+  [405, ApiErrorCode.methodNotAllowed],
+  [413, ApiErrorCode.payloadTooLarge],
+  [415, ApiErrorCode.unsupportedMediaType],
+]);
+
+/** The code a status stands for when only one code has it; `internal` otherwise. */
+export const codeForStatus = (status: number): ApiErrorCode => BY_STATUS.get(status) ?? ApiErrorCode.internal;
