@@ -126,7 +126,7 @@ export interface NodeOptions {
   /**
    * A node unready for longer than this (its engine link is down or silent) asks its clients to
    * reconnect to another node (close 3000, spread by admission rate) and refuses new ones until
-   * it is ready again; it keeps running. 0 disables. See docs/operations.md. @default 5_000
+   * it is ready again; it keeps running. 0 disables. See docs/operations.md. @default 2_000
    */
   unreadyDrainGraceMs?: number;
   /** Serve Prometheus metrics at /metrics. @default true */
@@ -258,7 +258,7 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   idleTimeoutMs: 300_000,
   maxConnectionsPerSecond: 500,
   drainWindowMs: 10_000,
-  unreadyDrainGraceMs: 5_000,
+  unreadyDrainGraceMs: 2_000,
   metrics: true,
   workers: "1",
   balancing: "round-robin",
