@@ -95,11 +95,6 @@ async function start(args: string[]): Promise<void> {
   }
   const running = node;
   guardProcess({ logger: running.logger, countUnexpected: () => running.metrics.unexpectedError("process") });
-  try {
-    await node.start(worker?.startOptions());
-  } catch (err) {
-    listenFailed(err, node.options);
-  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -116,8 +111,24 @@ async function start(args: string[]): Promise<void> {
       },
     );
   };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  // Listen for signals before starting: one that arrives while the node starts (just after it
+  // logged that it listens, say) is acted on once the start is over, never left to kill it.
+  let started = false;
+  let pendingSignal: string | undefined;
+  const onSignal = (signal: string): void => {
+    if (started) stop(signal);
+    else if (pendingSignal === undefined) pendingSignal = signal;
+    else process.exit(1);
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  try {
+    await node.start(worker?.startOptions());
+  } catch (err) {
+    listenFailed(err, node.options);
+  }
+  started = true;
+  if (pendingSignal !== undefined) stop(pendingSignal);
   // A signal to the process group reaches a worker and its primary (which asks it to drain): drain once.
   worker?.attach(node, () => {
     if (!stopping) stop("drain request");
