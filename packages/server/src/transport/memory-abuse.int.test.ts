@@ -104,8 +104,10 @@ describe("memory abuse against a default node", () => {
     const frames = await ws.drain();
     const close = frames.find((frame) => frame.opcode === Opcode.close);
     expect(close && closeCodeOf(close)).toBe(CloseCode.slowConsumer);
+    // The budget (4 MiB) plus what the kernel's socket buffers held at both ends of the
+    // loopback connection, which autotuning grows to several MiB; unbounded before (~288 MiB).
     const pongBytes = frames.filter((frame) => frame.opcode === Opcode.pong).length * 127;
-    expect(pongBytes).toBeLessThan(8 * MiB);
+    expect(pongBytes).toBeLessThan(16 * MiB);
   });
 
   it("counts pings toward the command rate limit: a flood is answered up to the burst, then closed with 3006", async () => {
