@@ -24,7 +24,7 @@ import { createEngine } from "./engine/factory.js";
 import { ApiBackend } from "./http/api-backend.js";
 import { PresenceRefresher } from "./presence-refresh.js";
 import { drainSessions } from "./drain.js";
-import { SelfDrain, anyPeerReady, selfDrainWindowMs } from "./self-drain.js";
+import { PeerView, SelfDrain, selfDrainWindowMs } from "./self-drain.js";
 import type { NodeOptions, ResolvedNodeOptions } from "./options.js";
 import { resolveNodeOptions } from "./options.js";
 import type { NodeInfo } from "./registry/registry.js";
@@ -123,8 +123,8 @@ export class HubcastNode {
   private heartbeat: Heartbeat | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
   private selfDrain: SelfDrain | undefined;
-  /** The other nodes' addresses, as last read from the registry while it answered. */
-  private peers: string[] = [];
+  /** The other nodes' addresses, as last read from the registry while it answered (made at start). */
+  private peers = new PeerView(0, 0);
   private readonly startedAt = Date.now();
   private state: "new" | "running" | "draining" | "closing" | "closed" = "new";
 
@@ -319,8 +319,9 @@ export class HubcastNode {
       this.logger.warn({ err }, "node announce failed");
     });
     if (this.selfDrain !== undefined && this.isReady()) {
+      const askedAt = Date.now();
       this.engine.registry.list().then(
-        (nodes) => (this.peers = nodes.filter((n) => n.id !== this.id && n.address !== "").map((n) => n.address)),
+        (nodes) => this.peers.update(nodes.filter((n) => n.id !== this.id && n.address !== "").map((n) => n.address), askedAt),
         (err: unknown) => this.logger.warn({ err }, "reading the cluster view failed"),
       );
     }
@@ -330,12 +331,14 @@ export class HubcastNode {
   private startSelfDrain(): void {
     const { unreadyDrainGraceMs, maxConnectionsPerSecond, drainWindowMs } = this.options;
     if (unreadyDrainGraceMs === 0) return;
+    // A view read within one node TTL of the start may miss peers starting alongside this node.
+    this.peers = new PeerView(Date.now(), this.options.nodeTtlMs);
     this.selfDrain = new SelfDrain({
       graceMs: unreadyDrainGraceMs,
       isReady: () => this.isReady(),
       sessions: this.sessions,
       windowMs: (count) => selfDrainWindowMs(count, maxConnectionsPerSecond, drainWindowMs),
-      peerReady: () => anyPeerReady(this.peers),
+      peerReady: () => this.peers.anyReady(),
       logger: this.logger,
       metrics: this.metrics,
     });
