@@ -75,6 +75,8 @@ async function startFleet(extraArgs: string[]): Promise<Fleet> {
   const haproxy = await HaproxyProcess.start("hubcast.cfg", started.map((n) => `127.0.0.1:${n.port}`), fastChecks);
   balancers.push(haproxy);
   await eventually(async () => (await haproxy.stats()).filter((r) => r["pxname"] === "hubcast" && r["status"] === "UP").length === 3, 10_000, "haproxy to see three nodes up");
+  // Node A drains only to peers it knows: nodes started together may miss each other in their first read of the view.
+  await eventually(async () => sample(await scrapeFresh(a.url), "hubcast_cluster_peers") === 2, 5_000, "node A to see its two peers");
   const received: { seq: number; at: number }[][] = [];
   for (let i = 0; i < CLIENTS; i++) {
     const client = new Client(haproxy.wsUrl, { websocket: WebSocket, minReconnectDelayMs: 20, maxReconnectDelayMs: 200, timeoutMs: 2_000 });

@@ -94,6 +94,7 @@ describe("GET /metrics", () => {
       hubcast_subscriptions: 5, // a: fan, rec, other; b and c: fan
       hubcast_channels: 3,
       hubcast_ready: 1,
+      hubcast_cluster_peers: 0, // a lone node on the memory engine
       'hubcast_messages_received_total{type="command"}': commands,
       'hubcast_messages_received_total{type="invalid"}': 2,
       'hubcast_bytes_received_total{type="invalid"}': badCommand.length + "not json".length,

@@ -20,7 +20,7 @@ for (const line of section) {
 const isProcessMetric = (name: string): boolean => name.startsWith("hubcast_process_") || name.startsWith("hubcast_nodejs_");
 
 async function registered(): Promise<{ name: string; type: string; labels: Set<string> }[]> {
-  const metrics = new Metrics({ ready: () => true, connections: () => 0, subscriptions: () => 0, channels: () => 0 });
+  const metrics = new Metrics({ ready: () => true, connections: () => 0, subscriptions: () => 0, channels: () => 0, peers: () => 0 });
   const all = await metrics.scrapeRegistry().getMetricsAsJSON();
   return all.map((m) => ({
     name: m.name,

@@ -48,6 +48,8 @@ export interface MetricsSource {
   connections(): number;
   subscriptions(): number;
   channels(): number;
+  /** Other nodes in the cluster view as this node last read it: the peers a self-drain asks. */
+  peers(): number;
 }
 
 /** A scrape's answer: the exposition text and the Content-Type to serve it with. */
@@ -165,6 +167,7 @@ export class Metrics implements ScrapeSource {
     gauge("connections", "WebSocket connections open on this node now.", () => source.connections());
     gauge("subscriptions", "Live channel subscriptions on this node now.", () => source.subscriptions());
     gauge("channels", "Channels with at least one subscriber on this node now.", () => source.channels());
+    gauge("cluster_peers", "Other nodes in the cluster view as this node last read it from the engine (the peers it asks before a self-drain).", () => source.peers(), "max");
     this.connectionsTotal = counter("connections_total", "WebSocket connections accepted (upgrade completed) since the node started.");
     const received = (name: string, help: string) => children(counter(name, help, ["type"]), "type", Object.values(ReceivedType));
     this.receivedMessages = received("messages_received_total", "Client → server frames, by type: command, pong, invalid (not parseable, or the wrong frame kind).");

@@ -83,6 +83,8 @@ function addressOf(url: string): { host: string; port: number; url: string } {
 /** How long clients get to answer the close frame at shutdown before their sockets are dropped. */
 const CLOSE_HANDSHAKE_MS = 2_000;
 
+/** When a node reads the cluster view a second time after starting, in ms. */
+const STARTUP_VIEW_READ_MS = 1_000;
 /** How often the node announces itself: often enough that two misses still leave it in the view. */
 const announceIntervalFor = (nodeTtlMs: number): number => Math.max(50, Math.min(5_000, Math.floor(nodeTtlMs / 3)));
 /** How often the HTTP server enforces header and request deadlines: a quarter of headersTimeoutMs, 25 ms to 1 s. */
@@ -123,8 +125,8 @@ export class HubcastNode {
   private heartbeat: Heartbeat | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
   private selfDrain: SelfDrain | undefined;
-  /** The other nodes' addresses, as last read from the registry while it answered (made at start). */
-  private peers = new PeerView(0, 0);
+  private readonly peers = new PeerView();
+  private startupViewTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
   private state: "new" | "running" | "draining" | "closing" | "closed" = "new";
 
@@ -139,7 +141,7 @@ export class HubcastNode {
     }
     this.engine = services.engine ?? new MemoryEngine(memoryEngineOptions(this.options));
     const engine = this.engine;
-    const source = { ready: () => this.isReady(), connections: () => this.sessions.size, subscriptions: () => this.hub.subscriptionCount, channels: () => this.hub.channelCount };
+    const source = { ready: () => this.isReady(), connections: () => this.sessions.size, subscriptions: () => this.hub.subscriptionCount, channels: () => this.hub.channelCount, peers: () => this.peers.size };
     this.metrics = new Metrics(source);
     this.engine.observe?.(this.metrics.engineObserver);
     this.hub = new Hub(
@@ -209,8 +211,15 @@ export class HubcastNode {
     this.state = "running";
     this.startSelfDrain();
     this.announce();
-    this.announceTimer = setInterval(() => this.announce(), announceIntervalFor(this.options.nodeTtlMs));
+    const announceMs = announceIntervalFor(this.options.nodeTtlMs);
+    this.announceTimer = setInterval(() => this.announce(), announceMs);
     this.announceTimer.unref();
+    // The first view misses peers started alongside that had not announced yet; with the
+    // default TTL the next read is 5 s away, too long to have no peers to drain to.
+    if (announceMs > STARTUP_VIEW_READ_MS) {
+      this.startupViewTimer = setTimeout(() => this.announce(), STARTUP_VIEW_READ_MS);
+      this.startupViewTimer.unref();
+    }
     if (this.engine.presenceRefreshMs !== undefined) {
       const onError = (err: unknown): void => this.logger.warn({ err }, "presence refresh failed");
       this.presenceRefresher = new PresenceRefresher(this.sessions, this.ctx.rules, this.engine.presence, this.engine.presenceRefreshMs, onError);
@@ -279,6 +288,7 @@ export class HubcastNode {
     if (this.state === "closing" || this.state === "closed") return;
     this.state = "closing";
     clearInterval(this.announceTimer);
+    clearTimeout(this.startupViewTimer);
     this.selfDrain?.stop();
     this.heartbeat?.stop();
     this.presenceRefresher?.stop();
@@ -319,9 +329,8 @@ export class HubcastNode {
       this.logger.warn({ err }, "node announce failed");
     });
     if (this.selfDrain !== undefined && this.isReady()) {
-      const askedAt = Date.now();
       this.engine.registry.list().then(
-        (nodes) => this.peers.update(nodes.filter((n) => n.id !== this.id && n.address !== "").map((n) => n.address), askedAt),
+        (nodes) => this.peers.update(nodes.filter((n) => n.id !== this.id && n.address !== "").map((n) => n.address)),
         (err: unknown) => this.logger.warn({ err }, "reading the cluster view failed"),
       );
     }
@@ -331,8 +340,6 @@ export class HubcastNode {
   private startSelfDrain(): void {
     const { unreadyDrainGraceMs, maxConnectionsPerSecond, drainWindowMs } = this.options;
     if (unreadyDrainGraceMs === 0) return;
-    // A view read within one node TTL of the start may miss peers starting alongside this node.
-    this.peers = new PeerView(Date.now(), this.options.nodeTtlMs);
     this.selfDrain = new SelfDrain({
       graceMs: unreadyDrainGraceMs,
       isReady: () => this.isReady(),

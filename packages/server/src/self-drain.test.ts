@@ -3,7 +3,7 @@ import type { AddressInfo, Server } from "node:net";
 import { CloseCode } from "@hubcast/protocol";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { PeerView, SelfDrain, UNREADY_REASON, anyPeerReady, selfDrainWindowMs } from "./self-drain.js";
+import { SelfDrain, UNREADY_REASON, anyPeerReady, selfDrainWindowMs } from "./self-drain.js";
 import type { Session } from "./session.js";
 
 /** A stand-in for a session: drainSessions only calls close(). */
@@ -109,20 +109,5 @@ describe("anyPeerReady", () => {
     expect(await anyPeerReady([down])).toBe(false);
     expect(await anyPeerReady([])).toBe(false);
     expect(await anyPeerReady([down, "http://127.0.0.1:1"])).toBeUndefined();
-  });
-
-  it("PeerView: an empty view read before it settled cannot tell (a peer starting alongside may not have announced yet); after, it means no peer", async () => {
-    const up = await peer(200);
-    const view = new PeerView(10_000, 1_500);
-    expect(await view.anyReady()).toBeUndefined(); // nothing read yet
-    view.update([], 10_400);
-    expect(await view.anyReady()).toBeUndefined();
-    view.update([up], 10_900);
-    expect(await view.anyReady()).toBe(true); // peers known: asked, settled or not
-    view.update([], 11_500);
-    expect(await view.anyReady()).toBe(false);
-    view.update([up], 12_000);
-    view.update([], 12_500);
-    expect(await view.anyReady()).toBe(false); // settled once is settled
   });
 });

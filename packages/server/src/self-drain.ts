@@ -124,29 +124,23 @@ export async function anyPeerReady(addresses: readonly string[], timeoutMs = PEE
 }
 
 /**
- * The other nodes' addresses as last read from the registry, and what they say about a peer
- * being ready. A view read soon after this node started may miss peers that started with it and
- * had not announced yet, so until a view read `settleMs` after the start has come in, an empty
- * view means "cannot tell" (the drain goes ahead), not "no peer" (keep the clients).
+ * The other nodes' addresses as last read from the registry while it answered: the peers a
+ * self-drain asks. Nodes started together may miss each other in their first read, so a node
+ * reads the view again a second after it starts (see `HubcastNode`).
  */
 export class PeerView {
   private addresses: readonly string[] = [];
-  private settled = false;
 
-  constructor(
-    private readonly startedAt: number,
-    private readonly settleMs: number,
-  ) {}
-
-  /** A view read from the registry; `askedAt` is when the read was sent (what it can know of). */
-  update(addresses: readonly string[], askedAt: number): void {
+  update(addresses: readonly string[]): void {
     this.addresses = addresses;
-    if (askedAt - this.startedAt >= this.settleMs) this.settled = true;
   }
 
-  /** {@link anyPeerReady} over the known peers, or undefined for an empty view that has not settled. */
+  get size(): number {
+    return this.addresses.length;
+  }
+
+  /** {@link anyPeerReady} over the known peers. */
   anyReady(timeoutMs = PEER_PROBE_TIMEOUT_MS): Promise<boolean | undefined> {
-    if (this.addresses.length === 0 && !this.settled) return Promise.resolve(undefined);
     return anyPeerReady(this.addresses, timeoutMs);
   }
 }

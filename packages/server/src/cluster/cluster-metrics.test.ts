@@ -28,7 +28,7 @@ function collector(own: () => Promise<MetricsSnapshot> = () => Promise.resolve([
 
 /** A worker node's metrics with `connections` open, `accepted` accepted, and one client publish timed. */
 async function workerSnapshot(ready: boolean, connections: number, accepted: number): Promise<MetricsSnapshot> {
-  const metrics = new Metrics({ ready: () => ready, connections: () => connections, subscriptions: () => 2 * connections, channels: () => 1 });
+  const metrics = new Metrics({ ready: () => ready, connections: () => connections, subscriptions: () => 2 * connections, channels: () => 1, peers: () => 0 });
   for (let i = 0; i < accepted; i++) metrics.accepted();
   await metrics.timePublish("client", Promise.resolve());
   return metrics.registry.getMetricsAsJSON();
