@@ -53,7 +53,7 @@ describe("SelfDrain", () => {
     expect(drain.refusing).toBe(false);
   });
 
-  it("keeps its clients while no peer is ready (a cluster-wide outage), and drains once one is", async () => {
+  it("keeps its clients while no peer is ready (a cluster-wide outage), and drains once one has been ready for the grace", async () => {
     const { drain, closes } = make(1_000);
     ready = false;
     peerReady = false;
@@ -61,9 +61,30 @@ describe("SelfDrain", () => {
     expect(drain.refusing).toBe(false);
     expect(closes).toHaveLength(0);
     peerReady = true;
-    await vi.advanceTimersByTimeAsync(1_500);
+    await vi.advanceTimersByTimeAsync(800); // the peer recovered first: this node gets the grace to follow
+    expect(drain.refusing).toBe(false);
+    await vi.advanceTimersByTimeAsync(1_000);
     expect(drain.refusing).toBe(true);
+    await vi.advanceTimersByTimeAsync(1_000);
     expect(closes).toHaveLength(4);
+  });
+
+  it("keeps its clients when it recovers within the grace after a peer did", async () => {
+    const { drain, closes, metrics } = make(1_000);
+    ready = false;
+    peerReady = false;
+    await vi.advanceTimersByTimeAsync(3_000);
+    peerReady = true;
+    await vi.advanceTimersByTimeAsync(700);
+    ready = true;
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(drain.refusing).toBe(false);
+    expect(closes).toHaveLength(0);
+    expect(metrics.selfDrained).not.toHaveBeenCalled();
+    // A new episode whose peers were ready all along drains after the grace alone.
+    ready = false;
+    await vi.advanceTimersByTimeAsync(1_600);
+    expect(drain.refusing).toBe(true);
   });
 
   it("stops a drain in progress when the node turns ready, and never drains with a grace of 0", async () => {

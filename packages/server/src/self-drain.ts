@@ -40,6 +40,9 @@ export function selfDrainWindowMs(count: number, maxConnectionsPerSecond: number
  * spread over the window, and refuses new connections with 503 until it is ready again. When
  * every known peer answers not ready (a cluster-wide outage) there is nowhere better to go: it
  * keeps its clients, which resume in place once the engine is back, and asks again each tick.
+ * When a peer turns ready after such a shared outage, the node gives itself another `graceMs`
+ * to follow before it drains: nodes reconnect to a recovered engine within moments of each
+ * other, and moving every client of the one that was a little slower would be a needless storm.
  * One drain per unready episode; a node that turns ready stops refusing and stops a drain in progress.
  */
 export class SelfDrain {
@@ -47,7 +50,10 @@ export class SelfDrain {
   private unreadySince = 0;
   private episode = false;
   private probing = false;
-  private toldNoPeer = false;
+  /** Some probe of this episode found no peer ready: the outage is (or was) shared. */
+  private sharedOutage = false;
+  /** When a probe first found a peer ready after a shared outage; 0 before. */
+  private peerReadySince = 0;
 
   constructor(private readonly options: SelfDrainOptions) {
     if (options.graceMs <= 0) return;
@@ -73,7 +79,8 @@ export class SelfDrain {
       if (this.episode) logger.warn({ unreadyMs: now - this.unreadySince }, "node ready again; accepting connections");
       this.episode = false;
       this.unreadySince = 0;
-      this.toldNoPeer = false;
+      this.sharedOutage = false;
+      this.peerReadySince = 0;
       return;
     }
     if (this.unreadySince === 0) this.unreadySince = now;
@@ -84,9 +91,17 @@ export class SelfDrain {
     });
     if (isReady() || this.episode) return;
     if (peerReady === false) {
-      if (!this.toldNoPeer) logger.warn({ unreadyMs: Date.now() - this.unreadySince }, "node unready, but no peer is ready either: keeping clients until one is");
-      this.toldNoPeer = true;
+      if (!this.sharedOutage) logger.warn({ unreadyMs: Date.now() - this.unreadySince }, "node unready, but no peer is ready either: keeping clients until one is");
+      this.sharedOutage = true;
+      this.peerReadySince = 0;
       return;
+    }
+    if (this.sharedOutage) {
+      if (this.peerReadySince === 0) {
+        this.peerReadySince = Date.now();
+        logger.warn({ unreadyMs: this.peerReadySince - this.unreadySince, graceMs }, "a peer is ready again: keeping clients while this node catches up");
+      }
+      if (Date.now() - this.peerReadySince < graceMs) return;
     }
     this.drain(now);
   }
