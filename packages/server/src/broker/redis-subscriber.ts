@@ -1,6 +1,7 @@
 import type { RedisClient } from "@hubcast/emitter";
 import { reconnectDelayMs } from "@hubcast/emitter";
 import type { Logger } from "pino";
+import { LINK_LIVENESS_DEFAULTS } from "../engine/engine.js";
 import type { PubSubConnection, PubSubListener } from "./redis.js";
 
 /** Most channels in one SUBSCRIBE command when a burst is batched. */
@@ -16,8 +17,7 @@ export interface LivenessOptions {
   onDead?: () => void;
 }
 
-/** The defaults of {@link LivenessOptions}: a silent link is declared dead within 3 s. */
-export const LINK_LIVENESS_DEFAULTS = Object.freeze({ pingIntervalMs: 1_000, pongTimeoutMs: 2_000 });
+export { LINK_LIVENESS_DEFAULTS } from "../engine/engine.js";
 
 /** Redis did not answer on the pub/sub link in time. */
 export class LinkSilentError extends Error {

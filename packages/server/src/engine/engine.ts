@@ -6,6 +6,12 @@ import type { NodeRegistry } from "../registry/registry.js";
 /** An engine's connection, as its liveness checks name it: the subscribing one, or the one for commands. */
 export type EngineLink = "pubsub" | "command";
 
+/**
+ * How often engines ping each connection, and how long a ping may go unanswered before the
+ * link is declared dead: a silent link is noticed within 3 s.
+ */
+export const LINK_LIVENESS_DEFAULTS = Object.freeze({ pingIntervalMs: 1_000, pongTimeoutMs: 2_000 });
+
 /** What an engine tells the node about its connections and its bounds, for metrics. */
 export interface EngineObserver {
   /** A connection came back after a disconnect. */

@@ -5,14 +5,16 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsServer } from "../../../../test/support/nats.js";
 import { eventually } from "../../../../test/support/eventually.js";
+import { LinkProxy } from "../../../../test/support/link-proxy.js";
 import { freePort } from "../../../../test/support/redis.js";
 import { brokerContract } from "../broker/broker.contract.js";
 import { PublishExpiredError, PublishOutcomeUnknownError } from "../broker/broker.js";
 import type { BrokerHandlers } from "../broker/broker.js";
 import { presenceContract } from "../presence/presence.contract.js";
 import { registryContract } from "../registry/registry.contract.js";
+import { linkLivenessContract } from "./liveness.contract.js";
 import { NatsNames } from "./nats-names.js";
-import { NatsEngine, NatsUnavailableError } from "./nats.js";
+import { NatsEngine, NatsUnavailableError, natsPingOptions } from "./nats.js";
 import type { NatsEngineOptions } from "./nats.js";
 
 let nats: NatsServer;
@@ -43,7 +45,35 @@ registryContract("nats", async (prefix) => {
   return { store: e.registry, close: () => e.close() };
 });
 
+linkLivenessContract("nats", async () => {
+  const proxy = new LinkProxy({ host: "127.0.0.1", port: nats.port });
+  const { port } = new URL(await proxy.start());
+  const e = await engine(`t-${randomUUID()}`, { servers: [`nats://127.0.0.1:${port}`] });
+  const faults = {
+    // One connection carries everything, subscriptions included.
+    silenceSubscriber: async () => {
+      expect(proxy.blackhole(() => true)).toBe(1);
+    },
+    cut: () => proxy.setMode("reset"),
+    heal: () => proxy.setMode("forward"),
+  };
+  return {
+    engine: e,
+    faults,
+    close: async () => {
+      await e.close().catch(() => undefined); // a link the test left cut may fail the goodbye; the proxy closes it anyway
+      await proxy.close();
+    },
+  };
+});
+
 describe("nats engine specifics", () => {
+  it("asks the client for pings that declare a link dead within one interval plus the pong timeout", () => {
+    expect(natsPingOptions({})).toEqual({ pingInterval: 1_000, maxPingOut: 2 });
+    expect(natsPingOptions({ linkPingIntervalMs: 500, linkPongTimeoutMs: 1_200 })).toEqual({ pingInterval: 500, maxPingOut: 3 });
+    expect(natsPingOptions({ linkPingIntervalMs: 5_000, linkPongTimeoutMs: 1_000 })).toEqual({ pingInterval: 5_000, maxPingOut: 1 });
+  });
+
   it("keeps offsets gap-free when two engines publish to one channel at once", async () => {
     const prefix = `t-${randomUUID()}`;
     const [a, b] = await Promise.all([engine(prefix), engine(prefix)]);

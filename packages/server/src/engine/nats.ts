@@ -11,6 +11,7 @@ import { NatsChannelLog } from "../history/nats-log.js";
 import { NatsPresence } from "../presence/nats.js";
 import { NatsRegistry } from "../registry/nats.js";
 import type { NodeInfo } from "../registry/registry.js";
+import { LINK_LIVENESS_DEFAULTS } from "./engine.js";
 import type { Engine, EngineObserver } from "./engine.js";
 import { NatsNames } from "./nats-names.js";
 
@@ -38,7 +39,22 @@ export interface NatsEngineOptions {
   idempotencyWindowMs?: number;
   /** How long a publish waits for the stream's acknowledgement without a deadline, in ms. @default 5_000 */
   publishTimeoutMs?: number;
+  /** How often the connection is pinged, in ms. @default 1_000 */
+  linkPingIntervalMs?: number;
+  /** Pings unanswered for about this long (whole ping intervals) declare the link dead, in ms. @default 2_000 */
+  linkPongTimeoutMs?: number;
   logger: Logger;
+}
+
+/**
+ * The client's ping settings for a link declared dead within one interval plus the pong
+ * timeout: it pings every interval and gives up on the connection at the tick that finds
+ * `maxPingOut` pings unanswered.
+ */
+export function natsPingOptions(options: Pick<NatsEngineOptions, "linkPingIntervalMs" | "linkPongTimeoutMs">): { pingInterval: number; maxPingOut: number } {
+  const pingInterval = options.linkPingIntervalMs ?? LINK_LIVENESS_DEFAULTS.pingIntervalMs;
+  const pongTimeoutMs = options.linkPongTimeoutMs ?? LINK_LIVENESS_DEFAULTS.pongTimeoutMs;
+  return { pingInterval, maxPingOut: Math.max(1, Math.ceil(pongTimeoutMs / pingInterval)) };
 }
 
 /**
@@ -69,7 +85,9 @@ export class NatsEngine implements Engine {
     const { logger } = options;
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: options.servers, name: "hubcast", maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5_000 });
+      // The client's own pings are the link's liveness check: without them a connection whose
+      // packets are dropped without a reset looks connected for as long as TCP retransmits.
+      nc = await connect({ servers: options.servers, name: "hubcast", maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5_000, ...natsPingOptions(options) });
     } catch (err) {
       throw new NatsUnavailableError(`cannot reach NATS at ${options.servers.join(",")}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -120,14 +138,20 @@ export class NatsEngine implements Engine {
     if (!this.nc.isClosed()) await this.nc.close();
   }
 
-  /** Follows the connection: readiness, reconnect counts and a resync after every reconnect. */
+  /** Follows the connection: readiness, dead links, reconnect counts and a resync after every reconnect. */
   private async watchStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
-      if (status.type === "disconnect") {
+      if (status.type === "staleConnection") {
+        // The client drops the connection next (a "disconnect" follows) and reconnects.
+        this.link.connected = false;
+        this.logger.error("nats link silent: pings unanswered within the pong timeout; not ready, reconnecting");
+        this.observer?.linkDead?.("pubsub");
+      } else if (status.type === "disconnect") {
         this.link.connected = false;
         this.logger.warn({ server: status.server }, "nats connection lost");
       } else if (status.type === "reconnect") {
         this.link.connected = true;
+        this.logger.warn({ server: status.server }, "nats connection re-established");
         this.observer?.reconnected();
         this.broker.reconnected();
       } else if (status.type === "error") {
