@@ -14,7 +14,7 @@ import { presenceContract } from "../presence/presence.contract.js";
 import { registryContract } from "../registry/registry.contract.js";
 import { linkLivenessContract } from "./liveness.contract.js";
 import { NatsNames } from "./nats-names.js";
-import { NatsEngine, NatsUnavailableError, natsPingOptions } from "./nats.js";
+import { NatsEngine, NatsUnavailableError, natsPingOptions, widerStreamLimits } from "./nats.js";
 import type { NatsEngineOptions } from "./nats.js";
 
 let nats: NatsServer;
@@ -68,6 +68,45 @@ linkLivenessContract("nats", async () => {
 });
 
 describe("nats engine specifics", () => {
+  it("widens stream limits to the larger of two configurations, where 0 or -1 means no limit", () => {
+    const s = 1e9; // one second in nanoseconds
+    expect(widerStreamLimits({ max_msgs_per_subject: 101, max_age: 60 * s, duplicate_window: 60 * s, num_replicas: 3 }, { max_msgs_per_subject: 11, max_age: 600 * s, duplicate_window: 120 * s, num_replicas: 1 })).toEqual({
+      max_msgs_per_subject: 101,
+      max_age: 600 * s,
+      duplicate_window: 120 * s,
+      num_replicas: 3,
+    });
+    expect(widerStreamLimits({ max_msgs_per_subject: -1, max_age: 0, duplicate_window: 120 * s }, { max_msgs_per_subject: 11, max_age: 60 * s, duplicate_window: 30 * s, num_replicas: 1 })).toEqual({
+      max_msgs_per_subject: -1,
+      max_age: 0,
+      duplicate_window: 120 * s,
+      num_replicas: 1,
+    });
+    // The window never outlives the age limit, which JetStream would refuse.
+    expect(widerStreamLimits({ max_age: 10 * s, duplicate_window: 10 * s }, { max_age: 20 * s, duplicate_window: 120 * s }).duplicate_window).toBe(20 * s);
+  });
+
+  it("keeps the widest history limits any node started with, whatever order nodes start in", async () => {
+    const prefix = `t-${randomUUID()}`;
+    const limits = async (): Promise<{ perSubject: number; ageMs: number }> => {
+      const nc = await connect({ servers: nats.url });
+      try {
+        const { config } = await (await jetstreamManager(nc)).streams.info(new NatsNames(prefix).stream);
+        return { perSubject: config.max_msgs_per_subject, ageMs: config.max_age / 1e6 };
+      } finally {
+        await nc.close();
+      }
+    };
+    const first = await engine(prefix, { maxHistorySize: 100, maxHistoryAgeMs: 60_000 });
+    await first.close();
+    const second = await engine(prefix, { maxHistorySize: 10, maxHistoryAgeMs: 600_000 });
+    await second.close();
+    expect(await limits()).toEqual({ perSubject: 101, ageMs: 600_000 });
+    const third = await engine(prefix, { maxHistorySize: 1_000 });
+    await third.close();
+    expect((await limits()).perSubject).toBe(1_001);
+  });
+
   it("asks the client for pings that declare a link dead within one interval plus the pong timeout", () => {
     expect(natsPingOptions({})).toEqual({ pingInterval: 1_000, maxPingOut: 2 });
     expect(natsPingOptions({ linkPingIntervalMs: 500, linkPongTimeoutMs: 1_200 })).toEqual({ pingInterval: 500, maxPingOut: 3 });

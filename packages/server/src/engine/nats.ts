@@ -217,13 +217,40 @@ async function ensureBucket(kvm: Kvm, jsm: JetStreamManager, name: string, ttlMs
   return kv;
 }
 
-/** Creates the stream, or brings an existing one to this configuration (nodes started with other limits). */
+/**
+ * Creates the stream, or widens an existing one to keep what this node needs. Nodes of one
+ * deployment may start with other limits (a rolling change of `historySize`); the stream keeps
+ * the widest any of them asked for, so no node's channels lose history to another's smaller
+ * limits, whatever order they start in. Narrowing the limits is an operator's change on NATS.
+ */
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
   try {
     await jsm.streams.add(config);
+    return;
   } catch (err) {
-    // It exists (another node made it, perhaps with other limits): converge on this configuration.
     if (!(err instanceof Error) || !/already in use/i.test(err.message)) throw err;
-    await jsm.streams.update(config.name, config);
   }
+  const { config: existing } = await jsm.streams.info(config.name);
+  const wider = widerStreamLimits(existing, config);
+  const keys = Object.keys(wider) as (keyof typeof wider)[];
+  if (keys.every((key) => wider[key] === existing[key])) return;
+  await jsm.streams.update(config.name, { ...config, ...wider });
+}
+
+type StreamLimits = Pick<StreamConfig, "max_msgs_per_subject" | "max_age" | "duplicate_window" | "num_replicas">;
+
+/** The wider of two streams' limits, each one: the larger count, the longer age (0: no limit), the more replicas. */
+export function widerStreamLimits(existing: Partial<StreamLimits>, wanted: Partial<StreamLimits>): StreamLimits {
+  const most = (a = 0, b = 0): number => Math.max(a, b);
+  // A limit of 0 (or -1 for counts) means none, which is wider than any.
+  const unlimitedOr = (a: number | undefined, b: number | undefined, none: number): number => (a === none || b === none ? none : most(a, b));
+  const maxAge = unlimitedOr(existing.max_age, wanted.max_age, 0);
+  const window = most(existing.duplicate_window, wanted.duplicate_window);
+  return {
+    max_msgs_per_subject: unlimitedOr(existing.max_msgs_per_subject, wanted.max_msgs_per_subject, -1),
+    max_age: maxAge,
+    // JetStream refuses a duplicate window longer than the stream's age limit.
+    duplicate_window: maxAge === 0 ? window : Math.min(window, maxAge),
+    num_replicas: Math.max(1, most(existing.num_replicas, wanted.num_replicas)),
+  };
 }
