@@ -3,7 +3,8 @@ import { RedisCommandTimeoutError, RedisKeys, connectRedis, firstConnect } from 
 import type { Logger } from "pino";
 import { RedisBroker, clusterPubSub } from "../broker/redis.js";
 import type { PubSubConnection } from "../broker/redis.js";
-import { LINK_LIVENESS_DEFAULTS, LiveSubscriber } from "../broker/redis-subscriber.js";
+import { LiveSubscriber } from "../broker/redis-subscriber.js";
+import { LINK_LIVENESS_DEFAULTS } from "./engine.js";
 import type { EngineLink } from "./engine.js";
 import { RedisHistory } from "../history/redis.js";
 import { RedisPresence } from "../presence/redis.js";
