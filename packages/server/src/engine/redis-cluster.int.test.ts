@@ -1,4 +1,5 @@
 import { pino } from "pino";
+import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
 import type { RedisNodeAddress } from "@hubcast/emitter";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -34,7 +35,7 @@ interface ProxiedEngine {
 }
 
 /** Connects an engine through one proxy per master; the address map makes the cluster client dial the proxies, not the announced ports. */
-async function proxiedEngine(): Promise<ProxiedEngine> {
+async function proxiedEngine(log: Logger = logger): Promise<ProxiedEngine> {
   const proxies = new Map<number, LinkProxy>();
   const closeProxies = (): Promise<unknown> => Promise.all([...proxies.values()].map((p) => p.close()));
   try {
@@ -47,7 +48,7 @@ async function proxiedEngine(): Promise<ProxiedEngine> {
       urls.push(url);
       nodeAddressMap[`127.0.0.1:${port}`] = { host: "127.0.0.1", port: Number(new URL(url).port) };
     }
-    const engine = await RedisEngine.connect({ target: { clusterUrls: urls, nodeAddressMap }, prefix: `t-${randomUUID()}:`, logger });
+    const engine = await RedisEngine.connect({ target: { clusterUrls: urls, nodeAddressMap }, prefix: `t-${randomUUID()}:`, logger: log });
     /** Per master, the engine's connections (by the upstream port of the master's proxy, where Redis lists them) matching `kind`. */
     const matching = async (kind: RegExp): Promise<{ proxy: LinkProxy; ports: number[] }[]> =>
       Promise.all(
@@ -100,8 +101,8 @@ describe("redis cluster engine: pub/sub link liveness specifics", () => {
   });
 
   /** A started engine subscribed to `channels`, counting what it delivers, resyncs and dead links. */
-  async function started(channels: string[]) {
-    const under = await proxiedEngine();
+  async function started(channels: string[], log?: Logger) {
+    const under = await proxiedEngine(log);
     open.push(under);
     const counts = { resyncs: 0, dead: 0, control: [] as string[], got: [] as string[] };
     under.engine.observe({ reconnected: () => undefined, error: () => undefined, linkDead: (link) => (counts.dead += link === "pubsub" ? 1 : 0) });
@@ -142,5 +143,21 @@ describe("redis cluster engine: pub/sub link liveness specifics", () => {
     expect(counts.dead).toBe(0); // resets are the client's to reconnect; nothing went silent
     await Promise.all(channels.map((channel) => publish(engine, channel, `back ${channel}`)));
     await eventually(() => channels.every((channel) => counts.got.includes(`back ${channel}`)), 5_000, "delivery on every shard");
+  });
+
+  it("keeps retrying while a replacement connection stays silent too, and recovers once one answers", { timeout: 30_000 }, async () => {
+    const lines: string[] = [];
+    const log = pino({ level: "debug" }, { write: (line: string) => lines.push(line) });
+    const { under, engine, counts } = await started(["live:stalled"], log);
+    for (const proxy of under.proxies) proxy.setMode("blackhole"); // new connections are accepted and carry nothing
+    expect(await under.silence(SHARDED_SUBSCRIBER)).toBe(1);
+    await eventually(() => counts.dead > 0, SILENT_LINK_BOUND_MS, "the engine to notice the silent link");
+    await eventually(() => lines.some((l) => l.includes("replacing a redis cluster pub/sub connection failed")), 10_000, "a replacement attempt to give up");
+    expect(engine.isReady()).toBe(false);
+    for (const proxy of under.proxies) proxy.setMode("forward");
+    await eventually(() => engine.isReady() && counts.resyncs === 1, 10_000, "a replacement that answers, and one resync");
+    expect(counts.dead).toBe(1);
+    await publish(engine, "live:stalled", "after");
+    await eventually(() => counts.got.includes("after"), 5_000, "delivery on the new link");
   });
 });
