@@ -117,7 +117,9 @@ describe("redis cluster engine: pub/sub link liveness specifics", () => {
     return { under, engine: under.engine, counts };
   }
 
-  const publish = (engine: RedisEngine, channel: string, text: string): Promise<unknown> => engine.broker.publish({ channel, data: new TextEncoder().encode(text) }, { size: 10, ttlMs: 60_000, metaTtlMs: 120_000 });
+  const HISTORY = { size: 10, ttlMs: 60_000, metaTtlMs: 120_000 };
+  const publish = (engine: RedisEngine, channel: string, text: string): Promise<unknown> =>
+    engine.broker.publish({ channel, data: new TextEncoder().encode(text) }, HISTORY);
 
   it("replaces a silent plain pub/sub link (the control channel's) and counts one dead link", async () => {
     const { under, engine, counts } = await started(["live:plain"]);

@@ -27,7 +27,7 @@ class ObserverRelay implements EngineObserver {
 }
 
 export interface RedisEngineOptions {
-  /** Where Redis is: `{ url }` for one server, `{ clusterUrls }` for a Redis Cluster. */
+  /** Where Redis is: `{ url }` for one server, `{ clusterUrls }` for a Redis Cluster (`nodeAddressMap` to dial its nodes elsewhere than they announce). */
   target: RedisTarget;
   /** Key prefix, so deployments can share a Redis. @default "hubcast" */
   prefix?: string;
