@@ -1,8 +1,19 @@
 import { RESP_TYPES, createClient, createCluster } from "@redis/client";
 import type { RedisCommander } from "./scripts.js";
 
-/** Where Redis is: one server (or a replica set's primary) by URL, or a cluster by seed URLs. */
-export type RedisTarget = { url: string } | { clusterUrls: readonly string[] };
+/** A Redis node's address as a client should dial it. */
+export interface RedisNodeAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Redis is: one server (or a replica set's primary) by URL, or a cluster by seed URLs.
+ * A cluster's `nodeAddressMap` maps the `host:port` each node announces to the address to dial
+ * instead (the cluster runs behind NAT, a proxy, or another network); nodes not in it are dialed
+ * as announced. `undefined`: every node is dialed as announced.
+ */
+export type RedisTarget = { url: string } | { clusterUrls: readonly string[]; nodeAddressMap?: Readonly<Record<string, RedisNodeAddress>> };
 
 export type RedisClient = ReturnType<typeof createStandalone>;
 export type RedisClusterClient = ReturnType<typeof createClusterClient>;
@@ -63,9 +74,10 @@ function createStandalone(url: string) {
   });
 }
 
-function createClusterClient(urls: readonly string[]) {
+function createClusterClient(urls: readonly string[], nodeAddressMap?: Readonly<Record<string, RedisNodeAddress>>) {
   return createCluster({
     rootNodes: urls.map((url) => ({ url })),
+    ...(nodeAddressMap === undefined ? {} : { nodeAddressMap: { ...nodeAddressMap } }),
     RESP: 2,
     defaults: { disableOfflineQueue: true, socket: { reconnectStrategy: reconnectDelayMs, connectTimeout: 5_000 } },
   });
@@ -127,14 +139,15 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
       },
     };
   }
-  const cluster = createClusterClient(target.clusterUrls);
+  const cluster = createClusterClient(target.clusterUrls, target.nodeAddressMap);
   cluster.on("error", report);
   await firstConnect(target.clusterUrls.join(","), () => cluster.connect(), () => cluster.destroy(), () => lastError);
   const health = new CommandHealth();
   return {
     client: cluster,
     cluster: true,
-    isReady: () => cluster.isReady && health.answering,
+    // Every master's command connection: a publish to a shard whose connection is down would fail.
+    isReady: () => cluster.isReady && health.answering && cluster.masters.every((master) => master.client?.isReady ?? true),
     send: (key, args) => health.watch(cluster.sendCommand(key, false, args as (string | Buffer)[], COMMAND_OPTIONS)),
     close: async () => {
       await cluster.close();

@@ -2,7 +2,7 @@ export { DEFAULT_IDEMPOTENCY_WINDOW_MS, DEFAULT_MAX_DATA_BYTES, InvalidDataError
 export type { EmitterHistoryOptions, EmitterOptions, EmitterPublishOptions } from "./emitter.js";
 export { RedisKeys } from "./keys.js";
 export { COMMAND_TIMEOUT_MS, FIRST_CONNECT_TIMEOUT_MS, RedisCommandTimeoutError, RedisUnavailableError, connectRedis, firstConnect, reconnectDelayMs } from "./connection.js";
-export type { RedisClient, RedisClusterClient, RedisConnection, RedisTarget } from "./connection.js";
+export type { RedisClient, RedisClusterClient, RedisConnection, RedisNodeAddress, RedisTarget } from "./connection.js";
 export { decodeBrokerMessage, encodeJoinLeave, encodePlainPublication } from "./messages.js";
 export type { BrokerMessage } from "./messages.js";
 export { MAX_IDEMPOTENCY_KEY_LENGTH, PublishDeadlineError, publishNotMade, publishThroughRedis, newEpoch } from "./publish.js";

@@ -1,39 +1,12 @@
 import type { RedisClient } from "@hubcast/emitter";
 import { reconnectDelayMs } from "@hubcast/emitter";
 import type { Logger } from "pino";
-import { LINK_LIVENESS_DEFAULTS } from "../engine/engine.js";
+import { LinkPinger, resolveLiveness, within } from "./link-liveness.js";
+import type { LivenessOptions } from "./link-liveness.js";
 import type { PubSubConnection, PubSubListener } from "./redis.js";
 
 /** Most channels in one SUBSCRIBE command when a burst is batched. */
 const SUBSCRIBE_BATCH = 1_000;
-
-/** How a {@link LiveSubscriber} checks its link, and whom it tells. */
-export interface LivenessOptions {
-  /** How often a PING goes down the subscriber connection, in ms. @default 1_000 */
-  pingIntervalMs?: number;
-  /** A PING unanswered for this long declares the link dead, in ms. @default 2_000 */
-  pongTimeoutMs?: number;
-  /** Called once per dead link, when it is declared dead (for a metric). */
-  onDead?: () => void;
-}
-
-export { LINK_LIVENESS_DEFAULTS } from "../engine/engine.js";
-
-/** Redis did not answer on the pub/sub link in time. */
-export class LinkSilentError extends Error {
-  override readonly name = "LinkSilentError";
-  readonly code = "REDIS_LINK_SILENT";
-}
-
-/** Resolves with `promise`, or rejects with a {@link LinkSilentError} after `ms` (the promise itself may still settle later). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LinkSilentError(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  promise.catch(() => undefined); // a late failure after the timeout was already handled
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Pub/sub on one Redis server over a connection of its own that watches its own liveness. A
@@ -54,9 +27,8 @@ export class LiveSubscriber implements PubSubConnection {
   private control: { name: string; listener: PubSubListener } | undefined;
   private readonly reconnectHandlers: (() => void)[] = [];
   private readonly pingTimer: NodeJS.Timeout;
-  private readonly pingIntervalMs: number;
   private readonly pongTimeoutMs: number;
-  private pingInFlight = false;
+  private readonly pinger: LinkPinger<RedisClient>;
   /** False from a missed pong until a replacement connection holds every subscription again. */
   private alive = true;
   private closed = false;
@@ -71,11 +43,14 @@ export class LiveSubscriber implements PubSubConnection {
     private readonly logger: Logger,
     private readonly liveness: LivenessOptions = {},
   ) {
-    this.pingIntervalMs = liveness.pingIntervalMs ?? LINK_LIVENESS_DEFAULTS.pingIntervalMs;
-    this.pongTimeoutMs = liveness.pongTimeoutMs ?? LINK_LIVENESS_DEFAULTS.pongTimeoutMs;
+    const { pingIntervalMs, pongTimeoutMs } = resolveLiveness(liveness);
+    this.pongTimeoutMs = pongTimeoutMs;
+    this.pinger = new LinkPinger(pongTimeoutMs, (silent) => {
+      if (silent === this.client) this.declareDead();
+    });
     this.client = client;
     this.watchReconnects(client);
-    this.pingTimer = setInterval(() => this.ping(), this.pingIntervalMs);
+    this.pingTimer = setInterval(() => this.ping(), pingIntervalMs);
     this.pingTimer.unref();
   }
 
@@ -130,20 +105,8 @@ export class LiveSubscriber implements PubSubConnection {
 
   private ping(): void {
     // A link the client already knows is down is the client's to reconnect; a ping would only fail.
-    if (this.closed || !this.alive || this.pingInFlight || !this.client.isReady) return;
-    this.pingInFlight = true;
-    const client = this.client;
-    within(client.sendCommand(["PING"]), this.pongTimeoutMs, "redis pub/sub PING")
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          // An error reply is still an answer; only silence means a dead link.
-          if (err instanceof LinkSilentError && client === this.client) this.declareDead();
-        },
-      )
-      .finally(() => {
-        this.pingInFlight = false;
-      });
+    if (this.closed || !this.alive || !this.client.isReady) return;
+    this.pinger.ping(this.client);
   }
 
   private declareDead(): void {

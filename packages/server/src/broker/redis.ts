@@ -1,5 +1,5 @@
 import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protocol";
-import type { RedisClient, RedisClusterClient, RedisConnection, RedisKeys } from "@hubcast/emitter";
+import type { RedisConnection, RedisKeys } from "@hubcast/emitter";
 import { PublishDeadlineError, decodeBrokerMessage, encodeJoinLeave, publishNotMade, publishThroughRedis } from "@hubcast/emitter";
 import type { Logger } from "pino";
 import { Batcher } from "./batcher.js";
@@ -10,7 +10,7 @@ import { refuseExpired, withinDeadline } from "./publish-deadline.js";
 /** Called with each message and the pub/sub channel it came on. */
 export type PubSubListener = (message: Buffer, pubsubName: Buffer) => void;
 
-/** The pub/sub side: a dedicated subscriber connection, or the cluster client's sharded pub/sub. */
+/** The pub/sub side: a dedicated subscriber connection (`LiveSubscriber`), or the cluster client's sharded pub/sub (`LiveClusterPubSub`). */
 export interface PubSubConnection {
   subscribe(names: string[], listener: PubSubListener): Promise<void>;
   unsubscribe(names: string[]): Promise<void>;
@@ -19,25 +19,6 @@ export interface PubSubConnection {
   /** Calls `handler` on every reconnect after the first connect, once subscriptions are back. */
   onReconnected(handler: () => void): void;
   close(): Promise<void>;
-}
-
-/** Sharded pub/sub on a Redis Cluster: each channel on the shard that owns its keys. */
-export function clusterPubSub(cluster: RedisClusterClient): PubSubConnection {
-  return {
-    // Sharded subscribes route by their first channel, so each goes alone to its shard.
-    subscribe: async (names, listener) => {
-      await Promise.all(names.map((name) => cluster.sSubscribe(name, listener, true)));
-    },
-    unsubscribe: async (names) => {
-      await Promise.all(names.map((name) => cluster.sUnsubscribe(name)));
-    },
-    subscribeControl: (name, listener) => cluster.subscribe(name, listener, true),
-    isReady: () => cluster.isReady,
-    onReconnected: (handler) => {
-      cluster.on("node-ready", () => handler());
-    },
-    close: () => Promise.resolve(), // the cluster client is closed with the command connection
-  };
 }
 
 /**

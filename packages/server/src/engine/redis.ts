@@ -1,9 +1,11 @@
-import type { RedisClient, RedisConnection, RedisTarget } from "@hubcast/emitter";
+import type { RedisClient, RedisClusterClient, RedisConnection, RedisTarget } from "@hubcast/emitter";
 import { RedisCommandTimeoutError, RedisKeys, connectRedis, firstConnect } from "@hubcast/emitter";
 import type { Logger } from "pino";
-import { RedisBroker, clusterPubSub } from "../broker/redis.js";
+import { RedisBroker } from "../broker/redis.js";
 import type { PubSubConnection } from "../broker/redis.js";
-import { LINK_LIVENESS_DEFAULTS, LiveSubscriber } from "../broker/redis-subscriber.js";
+import { LiveClusterPubSub } from "../broker/redis-cluster-pubsub.js";
+import { LiveSubscriber } from "../broker/redis-subscriber.js";
+import { LINK_LIVENESS_DEFAULTS } from "./engine.js";
 import type { EngineLink } from "./engine.js";
 import { RedisHistory } from "../history/redis.js";
 import { RedisPresence } from "../presence/redis.js";
@@ -25,7 +27,7 @@ class ObserverRelay implements EngineObserver {
 }
 
 export interface RedisEngineOptions {
-  /** Where Redis is: `{ url }` for one server, `{ clusterUrls }` for a Redis Cluster. */
+  /** Where Redis is: `{ url }` for one server, `{ clusterUrls }` for a Redis Cluster (`nodeAddressMap` to dial its nodes elsewhere than they announce). */
   target: RedisTarget;
   /** Key prefix, so deployments can share a Redis. @default "hubcast" */
   prefix?: string;
@@ -33,11 +35,11 @@ export interface RedisEngineOptions {
   presenceTtlMs?: number;
   /** A node that stopped announcing itself leaves the cluster view after this many ms. @default 15_000 */
   nodeTtlMs?: number;
-  /** How often each connection is checked with a PING, in ms. @default 1_000 */
+  /** How often each connection is checked with a PING, in ms (on a cluster, each shard's pub/sub connection). @default 1_000 */
   linkPingIntervalMs?: number;
   /**
-   * A PING on the pub/sub connection unanswered for this long declares it dead (it is then
-   * replaced); the command connection uses its 5 s command timeout. @default 2_000
+   * A PING on a pub/sub connection (on a cluster, any shard's) unanswered for this long declares
+   * it dead (it is then replaced); the command connection uses its 5 s command timeout. @default 2_000
    */
   linkPongTimeoutMs?: number;
   /** How long a publish's idempotency key is remembered, in ms. @default 300_000 */
@@ -48,7 +50,8 @@ export interface RedisEngineOptions {
 /**
  * Many nodes as one: pub/sub fan-out (sharded on a cluster), history in streams, presence and
  * the node registry with expiry. One connection for commands, one for subscriptions (on a
- * cluster, the cluster client's per-shard connections).
+ * cluster, the cluster client's per-shard connections); every pub/sub connection is pinged and
+ * replaced when it goes silent.
  */
 export class RedisEngine implements Engine {
   readonly name: string;
@@ -80,9 +83,10 @@ export class RedisEngine implements Engine {
     };
     const commands = await connectRedis(options.target, onError);
     const pingIntervalMs = options.linkPingIntervalMs ?? LINK_LIVENESS_DEFAULTS.pingIntervalMs;
+    const liveness = { pingIntervalMs, pongTimeoutMs: options.linkPongTimeoutMs ?? LINK_LIVENESS_DEFAULTS.pongTimeoutMs, onDead: () => relay.linkDead("pubsub") };
     let pubsub: PubSubConnection;
     if (commands.cluster) {
-      pubsub = clusterPubSub(commands.client as Parameters<typeof clusterPubSub>[0]);
+      pubsub = new LiveClusterPubSub(commands.client as RedisClusterClient, logger, liveness);
     } else {
       let lastError: Error | undefined;
       const create = (): RedisClient => {
@@ -95,7 +99,6 @@ export class RedisEngine implements Engine {
       };
       const subscriber = create();
       await firstConnect("the subscriber connection", () => subscriber.connect(), () => subscriber.destroy(), () => lastError);
-      const liveness = { pingIntervalMs, pongTimeoutMs: options.linkPongTimeoutMs ?? LINK_LIVENESS_DEFAULTS.pongTimeoutMs, onDead: () => relay.linkDead("pubsub") };
       pubsub = new LiveSubscriber(subscriber, create, logger, liveness);
       countReconnects(commands.client as RedisClient, relay, logger);
     }
