@@ -1,6 +1,7 @@
 import type { RawPublication } from "@hubcast/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../../../../test/support/eventually.js";
+import type { LinkProxy } from "../../../../test/support/link-proxy.js";
 import type { Engine } from "./engine.js";
 
 /** Faults an engine's test harness can play on the links between the engine and its backend. */
@@ -18,6 +19,21 @@ export interface EngineUnderFaults {
   engine: Engine;
   faults: LinkFaults;
   close(): Promise<void>;
+}
+
+/**
+ * An engine whose backend is reached through one {@link LinkProxy}: cutting resets every link
+ * and refuses new ones, healing carries them again; `silenceSubscriber` picks the link to blackhole.
+ */
+export function behindProxy(engine: Engine, proxy: LinkProxy, silenceSubscriber: () => Promise<void>): EngineUnderFaults {
+  return {
+    engine,
+    faults: { silenceSubscriber, cut: () => proxy.setMode("reset"), heal: () => proxy.setMode("forward") },
+    close: async () => {
+      await engine.close().catch(() => undefined); // a link the test left cut may fail the goodbye; the proxy closes it anyway
+      await proxy.close();
+    },
+  };
 }
 
 /** How long a silent subscribing link may go unnoticed; engines should be well inside it. */

@@ -12,7 +12,7 @@ import { PublishExpiredError, PublishOutcomeUnknownError } from "../broker/broke
 import type { BrokerHandlers } from "../broker/broker.js";
 import { presenceContract } from "../presence/presence.contract.js";
 import { registryContract } from "../registry/registry.contract.js";
-import { linkLivenessContract } from "./liveness.contract.js";
+import { behindProxy, linkLivenessContract } from "./liveness.contract.js";
 import { NatsNames } from "./nats-names.js";
 import { NatsEngine, NatsUnavailableError, natsPingOptions, widerStreamLimits } from "./nats.js";
 import type { NatsEngineOptions } from "./nats.js";
@@ -49,22 +49,10 @@ linkLivenessContract("nats", async () => {
   const proxy = new LinkProxy({ host: "127.0.0.1", port: nats.port });
   const { port } = new URL(await proxy.start());
   const e = await engine(`t-${randomUUID()}`, { servers: [`nats://127.0.0.1:${port}`] });
-  const faults = {
-    // One connection carries everything, subscriptions included.
-    silenceSubscriber: async () => {
-      expect(proxy.blackhole(() => true)).toBe(1);
-    },
-    cut: () => proxy.setMode("reset"),
-    heal: () => proxy.setMode("forward"),
-  };
-  return {
-    engine: e,
-    faults,
-    close: async () => {
-      await e.close().catch(() => undefined); // a link the test left cut may fail the goodbye; the proxy closes it anyway
-      await proxy.close();
-    },
-  };
+  // One connection carries everything, subscriptions included.
+  return behindProxy(e, proxy, async () => {
+    expect(proxy.blackhole(() => true)).toBe(1);
+  });
 });
 
 describe("nats engine specifics", () => {

@@ -6,7 +6,7 @@ import { RedisServer } from "../../../../test/support/redis.js";
 import { brokerContract } from "../broker/broker.contract.js";
 import { presenceContract } from "../presence/presence.contract.js";
 import { registryContract } from "../registry/registry.contract.js";
-import { linkLivenessContract } from "./liveness.contract.js";
+import { behindProxy, linkLivenessContract } from "./liveness.contract.js";
 import { RedisEngine } from "./redis.js";
 
 let redis: RedisServer;
@@ -38,24 +38,12 @@ linkLivenessContract("redis", async () => {
   const proxy = new LinkProxy({ host: "127.0.0.1", port: redis.port });
   const url = await proxy.start();
   const e = await RedisEngine.connect({ target: { url }, prefix: `t-${randomUUID()}:`, logger });
-  const faults = {
-    silenceSubscriber: async () => {
-      // Redis lists the subscriber with sub=1 at the proxy's upstream address.
-      const subscribers = (await redis.cli("CLIENT", "LIST")).split("\n").filter((l) => /\bsub=[1-9]/.test(l));
-      const ports = subscribers.map((l) => Number(/addr=[^ ]*:(\d+)/.exec(l)?.[1]));
-      expect(proxy.blackhole((port) => ports.includes(port))).toBe(1);
-    },
-    cut: () => proxy.setMode("reset"),
-    heal: () => proxy.setMode("forward"),
-  };
-  return {
-    engine: e,
-    faults,
-    close: async () => {
-      await e.close().catch(() => undefined); // a link the test left cut may fail the goodbye; the proxy closes it anyway
-      await proxy.close();
-    },
-  };
+  return behindProxy(e, proxy, async () => {
+    // Redis lists the subscriber with sub=1 at the proxy's upstream address.
+    const subscribers = (await redis.cli("CLIENT", "LIST")).split("\n").filter((l) => /\bsub=[1-9]/.test(l));
+    const ports = subscribers.map((l) => Number(/addr=[^ ]*:(\d+)/.exec(l)?.[1]));
+    expect(proxy.blackhole((port) => ports.includes(port))).toBe(1);
+  });
 });
 
 describe("redis engine specifics", () => {
