@@ -117,6 +117,27 @@ export async function firstConnect(what: string, connect: () => Promise<unknown>
   }
 }
 
+/** How long a graceful close may wait for replies still owed before the connection is dropped, in ms. */
+export const CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * Closes gracefully (replies still owed are awaited), or drops the connection after
+ * {@link CLOSE_TIMEOUT_MS}: a graceful close on a silent link would wait for ever.
+ */
+export async function closeWithin(client: { close(): Promise<unknown>; destroy(): unknown }): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<true>((resolve) => {
+    timer = setTimeout(() => resolve(true), CLOSE_TIMEOUT_MS);
+  });
+  const closing = client.close().then(() => false);
+  closing.catch(() => undefined); // once dropped, how the close would have ended is moot
+  try {
+    if (await Promise.race([closing, late])) client.destroy();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Opens a command connection to `target`; rejects with {@link RedisUnavailableError} if it cannot. */
 export async function connectRedis(target: RedisTarget, onError: (err: Error) => void): Promise<RedisConnection & { client: RedisClient | RedisClusterClient }> {
   let lastError: Error | undefined;
@@ -134,9 +155,7 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
       cluster: false,
       isReady: () => client.isReady && health.answering,
       send: (_key, args) => health.watch(client.sendCommand(args as (string | Buffer)[], COMMAND_OPTIONS)),
-      close: async () => {
-        await client.close();
-      },
+      close: () => closeWithin(client),
     };
   }
   const cluster = createClusterClient(target.clusterUrls, target.nodeAddressMap);
@@ -149,8 +168,6 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
     // Every master's command connection: a publish to a shard whose connection is down would fail.
     isReady: () => cluster.isReady && health.answering && cluster.masters.every((master) => master.client?.isReady ?? true),
     send: (key, args) => health.watch(cluster.sendCommand(key, false, args as (string | Buffer)[], COMMAND_OPTIONS)),
-    close: async () => {
-      await cluster.close();
-    },
+    close: () => closeWithin(cluster),
   };
 }

@@ -1,7 +1,7 @@
 export { DEFAULT_IDEMPOTENCY_WINDOW_MS, DEFAULT_MAX_DATA_BYTES, InvalidDataError, RedisEmitter } from "./emitter.js";
 export type { EmitterHistoryOptions, EmitterOptions, EmitterPublishOptions } from "./emitter.js";
 export { RedisKeys } from "./keys.js";
-export { COMMAND_TIMEOUT_MS, FIRST_CONNECT_TIMEOUT_MS, RedisCommandTimeoutError, RedisUnavailableError, connectRedis, firstConnect, reconnectDelayMs } from "./connection.js";
+export { CLOSE_TIMEOUT_MS, COMMAND_TIMEOUT_MS, FIRST_CONNECT_TIMEOUT_MS, RedisCommandTimeoutError, RedisUnavailableError, closeWithin, connectRedis, firstConnect, reconnectDelayMs } from "./connection.js";
 export type { RedisClient, RedisClusterClient, RedisConnection, RedisNodeAddress, RedisTarget } from "./connection.js";
 export { decodeBrokerMessage, encodeJoinLeave, encodePlainPublication } from "./messages.js";
 export type { BrokerMessage } from "./messages.js";

@@ -1,5 +1,5 @@
 import type { RedisClient } from "@hubcast/emitter";
-import { reconnectDelayMs } from "@hubcast/emitter";
+import { closeWithin, reconnectDelayMs } from "@hubcast/emitter";
 import type { Logger } from "pino";
 import { LinkPinger, resolveLiveness, within } from "./link-liveness.js";
 import type { LivenessOptions } from "./link-liveness.js";
@@ -87,7 +87,7 @@ export class LiveSubscriber implements PubSubConnection {
     this.closed = true;
     clearInterval(this.pingTimer);
     this.pending?.destroy();
-    if (this.client.isOpen) await this.client.close();
+    if (this.client.isOpen) await closeWithin(this.client);
   }
 
   /** Runs the handlers on every `ready` of `client` after its first: the client reconnected by itself. */
