@@ -29,8 +29,8 @@ interface ProxiedEngine {
   proxies: LinkProxy[];
   /** How many of the engine's connections, on every master, have `CLIENT LIST` lines matching `kind`. */
   count(kind: RegExp): Promise<number>;
-  /** Blackholes the engine's connections whose `CLIENT LIST` lines match `kind`; returns how many. */
-  silence(kind: RegExp): Promise<number>;
+  /** Blackholes the engine's connections whose `CLIENT LIST` lines match `kind` (on the master at `onlyPort`, or every one); returns how many. */
+  silence(kind: RegExp, onlyPort?: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -50,9 +50,9 @@ async function proxiedEngine(log: Logger = logger): Promise<ProxiedEngine> {
     }
     const engine = await RedisEngine.connect({ target: { clusterUrls: urls, nodeAddressMap }, prefix: `t-${randomUUID()}:`, logger: log });
     /** Per master, the engine's connections (by the upstream port of the master's proxy, where Redis lists them) matching `kind`. */
-    const matching = async (kind: RegExp): Promise<{ proxy: LinkProxy; ports: number[] }[]> =>
+    const matching = async (kind: RegExp, onlyPort?: number): Promise<{ proxy: LinkProxy; ports: number[] }[]> =>
       Promise.all(
-        [...proxies].map(async ([port, proxy]) => {
+        [...proxies].filter(([port]) => onlyPort === undefined || port === onlyPort).map(async ([port, proxy]) => {
           const lines = (await cluster.cli(port, "CLIENT", "LIST")).split("\n").filter((l) => kind.test(l));
           const ports = lines.map((l) => Number(/addr=[^ ]*:(\d+)/.exec(l)?.[1])).filter((p) => proxy.upstreamPorts.includes(p));
           return { proxy, ports };
@@ -62,7 +62,7 @@ async function proxiedEngine(log: Logger = logger): Promise<ProxiedEngine> {
       engine,
       proxies: [...proxies.values()],
       count: async (kind) => (await matching(kind)).reduce((sum, m) => sum + m.ports.length, 0),
-      silence: async (kind) => (await matching(kind)).reduce((sum, { proxy, ports }) => sum + proxy.blackhole((p) => ports.includes(p)), 0),
+      silence: async (kind, onlyPort) => (await matching(kind, onlyPort)).reduce((sum, { proxy, ports }) => sum + proxy.blackhole((p) => ports.includes(p)), 0),
       close: async () => {
         await engine.close().catch(() => undefined); // a link the test left cut may fail the goodbye; the proxies close it anyway
         await closeProxies();
@@ -77,6 +77,8 @@ async function proxiedEngine(log: Logger = logger): Promise<ProxiedEngine> {
 /** `CLIENT LIST` lines of sharded and of plain subscribers. */
 const SHARDED_SUBSCRIBER = /\bssub=[1-9]/;
 const PLAIN_SUBSCRIBER = /\bsub=[1-9]/;
+/** `CLIENT LIST` lines of connections subscribed to nothing: the command connections. */
+const COMMAND_CONNECTION = /\bsub=0 psub=0 ssub=0\b/;
 
 linkLivenessContract("redis-cluster", async () => {
   const under = await proxiedEngine();
@@ -104,8 +106,15 @@ describe("redis cluster engine: pub/sub link liveness specifics", () => {
   async function started(channels: string[], log?: Logger) {
     const under = await proxiedEngine(log);
     open.push(under);
-    const counts = { resyncs: 0, dead: 0, control: [] as string[], got: [] as string[] };
-    under.engine.observe({ reconnected: () => undefined, error: () => undefined, linkDead: (link) => (counts.dead += link === "pubsub" ? 1 : 0) });
+    const counts = { resyncs: 0, dead: 0, commandDead: 0, control: [] as string[], got: [] as string[] };
+    under.engine.observe({
+      reconnected: () => undefined,
+      error: () => undefined,
+      linkDead: (link) => {
+        if (link === "pubsub") counts.dead += 1;
+        else counts.commandDead += 1;
+      },
+    });
     await under.engine.broker.start({
       publication: (pub) => counts.got.push(new TextDecoder().decode(pub.data)),
       join: () => undefined,
@@ -145,6 +154,22 @@ describe("redis cluster engine: pub/sub link liveness specifics", () => {
     expect(counts.dead).toBe(0); // resets are the client's to reconnect; nothing went silent
     await Promise.all(channels.map((channel) => publish(engine, channel, `back ${channel}`)));
     await eventually(() => channels.every((channel) => counts.got.includes(`back ${channel}`)), 5_000, "delivery on every shard");
+  });
+
+  it("keeps the node unready while one master's command link is silent, however well the other masters answer", { timeout: 30_000 }, async () => {
+    const { under, engine, counts } = await started(["live:command"]);
+    // Each master in turn would do; the last is one that commands without a key are not sent to.
+    const silenced = cluster.ports.at(-1) as number;
+    expect(await under.silence(COMMAND_CONNECTION, silenced)).toBe(1);
+    // Within the ping interval plus the command timeout (5 s).
+    await eventually(() => !engine.isReady(), 8_000, "the engine to notice the silent command link");
+    expect(counts.commandDead).toBe(1);
+    // The other masters answer their PINGs every second meanwhile; none of that makes it ready.
+    for (let checks = 0; checks < 25; checks++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(engine.isReady()).toBe(false);
+    }
+    expect(counts.commandDead).toBe(1); // logged and counted once per silent episode
   });
 
   it("keeps retrying while a replacement connection stays silent too, and recovers once one answers", { timeout: 30_000 }, async () => {

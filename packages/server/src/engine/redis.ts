@@ -1,5 +1,5 @@
 import type { RedisClient, RedisClusterClient, RedisConnection, RedisTarget } from "@hubcast/emitter";
-import { RedisCommandTimeoutError, RedisKeys, connectRedis, firstConnect } from "@hubcast/emitter";
+import { RedisKeys, connectRedis, firstConnect } from "@hubcast/emitter";
 import type { Logger } from "pino";
 import { RedisBroker } from "../broker/redis.js";
 import type { PubSubConnection } from "../broker/redis.js";
@@ -10,6 +10,7 @@ import type { EngineLink } from "./engine.js";
 import { RedisHistory } from "../history/redis.js";
 import { RedisPresence } from "../presence/redis.js";
 import { RedisRegistry } from "../registry/redis.js";
+import { CommandLinkWatch, commandLinks } from "./redis-command-watch.js";
 import type { Engine, EngineObserver } from "./engine.js";
 
 /** Forwards connection events to the observer the node sets; events before that are only logged. */
@@ -112,7 +113,7 @@ export class RedisEngine implements Engine {
       new RedisRegistry(commands, keys, options.nodeTtlMs ?? 15_000),
       options,
       relay,
-      new CommandLinkWatch(commands, pingIntervalMs, logger, () => relay.linkDead("command")),
+      new CommandLinkWatch(commandLinks(commands), pingIntervalMs, logger, () => relay.linkDead("command")),
     );
   }
 
@@ -126,7 +127,7 @@ export class RedisEngine implements Engine {
   }
 
   isReady(): boolean {
-    return this.commands.isReady() && this.pubsub.isReady();
+    return this.commands.isReady() && this.commandWatch.answering && this.pubsub.isReady();
   }
 
   async close(): Promise<void> {
@@ -142,52 +143,4 @@ function countReconnects(client: RedisClient, relay: ObserverRelay, logger: Logg
     logger.info("redis command connection reconnected");
     relay.reconnected();
   });
-}
-
-/**
- * Sends a PING down the command connection every `intervalMs`, so a silent link turns readiness
- * off within the interval plus the command timeout even when no publish or announce is due.
- * Logs and counts once per silent episode; the connection itself answers again by itself once
- * the link carries packets (Redis restarting resets it and the client reconnects).
- */
-class CommandLinkWatch {
-  private readonly timer: NodeJS.Timeout;
-  private inFlight = false;
-  private silent = false;
-
-  constructor(
-    private readonly commands: RedisConnection,
-    intervalMs: number,
-    private readonly logger: Logger,
-    private readonly onDead: () => void,
-  ) {
-    this.timer = setInterval(() => this.ping(), intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private ping(): void {
-    if (this.inFlight) return;
-    this.inFlight = true;
-    this.commands
-      .send(undefined, ["PING"])
-      .then(
-        () => {
-          if (this.silent) this.logger.warn("redis command link answers again");
-          this.silent = false;
-        },
-        (err: unknown) => {
-          if (!(err instanceof RedisCommandTimeoutError) || this.silent) return;
-          this.silent = true;
-          this.logger.error("redis command link silent: PING unanswered within the command timeout; not ready");
-          this.onDead();
-        },
-      )
-      .finally(() => {
-        this.inFlight = false;
-      });
-  }
 }
