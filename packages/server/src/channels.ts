@@ -64,6 +64,10 @@ const CHANNEL_OPTION_KEYS = [
 
 /** Applies defaults, validates, freezes. `where` prefixes error messages (`namespaces.chat`). */
 export function resolveChannelOptions(opts: ChannelOptions = {}, where = "channel"): ResolvedChannelOptions {
+  // A config file can hold anything here: null, a number, a list.
+  if (typeof opts !== "object" || opts === null || Array.isArray(opts)) {
+    throw new OptionError(where, `must be an object of channel options like {"historySize": 100}, got ${JSON.stringify(opts)}`);
+  }
   checkKnownKeys(where, opts, CHANNEL_OPTION_KEYS);
   const o = {
     historySize: checkInteger(`${where}.historySize`, opts.historySize ?? 0, 0, 1_000_000),

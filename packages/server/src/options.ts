@@ -1,5 +1,6 @@
 import { COMMAND_TIMEOUT_MS } from "@hubcast/emitter";
 import { DEFAULT_MAX_DATA_DEPTH, MAX_DATA_DEPTH } from "@hubcast/protocol";
+import { resolveChannelOptions } from "./channels.js";
 import type { ChannelOptions } from "./channels.js";
 import { checkBoolean, checkInteger, checkKnownKeys, checkSecret, checkString, OptionError } from "./validation.js";
 
@@ -357,6 +358,9 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
   if (typeof o.namespaces !== "object" || o.namespaces === null || Array.isArray(o.namespaces)) {
     throw new OptionError("namespaces", 'must be an object: { "chat": { "historySize": 100 } }');
   }
+  // Checked here, so a bad namespace stops the start with its name rather than a crash later.
+  resolveChannelOptions(o.channel, "channel");
+  for (const [name, ns] of Object.entries(o.namespaces)) resolveChannelOptions(ns, `namespaces.${name}`);
   return Object.freeze(o);
 }
 

@@ -48,7 +48,8 @@ export function checkKnownKeys(where: string, value: object, known: readonly str
   }
 }
 
-function closest(word: string, candidates: readonly string[]): string | undefined {
+/** The candidate nearest to `word` by edit distance, if one is near enough to be a likely typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const candidate of candidates) {

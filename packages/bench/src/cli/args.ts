@@ -64,9 +64,27 @@ that allows client publishing, e.g. in its config file:
 and, for big runs, --max-connections-per-second 0 --command-rate-per-second 0.
 See docs/bench.md.`;
 
+/** Help keeps within this many columns. */
+const HELP_WIDTH = 100;
+
+/** An option's help line folded to {@link HELP_WIDTH}, continuation lines aligned under its meaning. */
+function hangingWrap(line: string): string {
+  const meaningAt = 2 + line.slice(2).search(/ {2}\S/) + 2; // after the indent, the flag and its padding
+  const folded: string[] = [];
+  let rest = line;
+  while (rest.length > HELP_WIDTH) {
+    const cut = rest.lastIndexOf(" ", HELP_WIDTH);
+    if (cut <= meaningAt) break; // one word longer than the room: leave it whole
+    folded.push(rest.slice(0, cut));
+    rest = `${" ".repeat(meaningAt)}${rest.slice(cut + 1)}`;
+  }
+  folded.push(rest);
+  return folded.join("\n");
+}
+
 /** `hubcast bench <scenario> --help`. */
 export function scenarioHelp(scenario: Scenario): string {
-  const lines = OPTION_LINES.filter((l) => l.scenarios === undefined || l.scenarios.includes(scenario)).map((l) => `  ${l.text}`);
+  const lines = OPTION_LINES.filter((l) => l.scenarios === undefined || l.scenarios.includes(scenario)).map((l) => hangingWrap(`  ${l.text}`));
   const example =
     scenario === "connect"
       ? "hubcast bench connect --connections 100000 --source-addresses 8 --ramp-rate 5000"
@@ -74,7 +92,7 @@ export function scenarioHelp(scenario: Scenario): string {
         ? "hubcast bench fanout --connections 10000 --rate 10 --duration 20 --out bench-out"
         : scenario === "chat"
           ? "hubcast bench chat --connections 5000 --members 5 --rate 5000"
-          : "hubcast bench cross-node --url ws://10.0.0.1:8080/ws,ws://10.0.0.2:8080/ws --connections 2000 --rate 100";
+          : "hubcast bench cross-node --url ws://10.0.0.1:8080/ws,ws://10.0.0.2:8080/ws \\\n      --connections 2000 --rate 100";
   return `Usage: hubcast bench ${scenario} [options]\n\n${SCENARIO_TEXT[scenario]}\n\nOptions:\n${lines.join("\n")}\n\nExample:\n  ${example}`;
 }
 

@@ -47,7 +47,7 @@ describe("hubcast token", () => {
     [["--sub", "alice", "--secret", TEST_SECRET, "--info", "{name}"], /--info must be JSON/],
     [["--sub", "alice", "--secret", TEST_SECRET, "--channel", "p:x", "--channels", "a"], /--channels and --info belong in connection tokens/],
     [["--sub", "alice", "--secret", TEST_SECRET, "--channels", "a*b"], /--channels: "a\*b" is not a channel name or a prefix/],
-    [["--sub", "alice", "--secret", TEST_SECRET, "--bogus"], /Unknown option '--bogus'/],
+    [["--sub", "alice", "--secret", TEST_SECRET, "--bogus"], /unknown option '--bogus'/],
   ])("exits 2 with a clear message for %j", async (args, message) => {
     const { code, stdout, stderr } = await runCli(["token", ...args], { HUBCAST_TOKEN_HMAC_SECRET: "" });
     expect(code).toBe(2);

@@ -32,17 +32,30 @@ describe("hubcast CLI", () => {
     }
     expect((await runCli(["--help"])).stdout).toMatch(/Commands:[\s\S]*start/);
     expect((await runCli(["help", "start"])).stdout).toContain("--ping-interval-ms");
+    // Help fits 100 columns, whatever the command.
+    for (const args of [["--help"], ["start", "--help"], ["nodes", "--help"], ["token", "--help"], ["bench", "--help"], ["bench", "fanout", "--help"], ["bench", "cross-node", "--help"]]) {
+      const { stdout } = await runCli(args);
+      expect(stdout.split("\n").filter((line) => line.length > 100), args.join(" ")).toEqual([]);
+    }
   });
 
   it("says what is wrong and how to fix it, with exit code 2", async () => {
     const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
       [["start", "--port", "eighty"], {}, /--port: expected a whole number, got "eighty"/],
       [["start", "--port", "70000"], {}, /port: must be an integer from 0 to 65535/],
-      [["start", "--bogus"], {}, /Unknown option '--bogus'/],
+      [["start", "--bogus"], {}, /unknown option '--bogus'/],
+      [["start", "--prot", "9000"], {}, /unknown option '--prot'; did you mean --port\?/],
+      [["nodes", "--jsn"], {}, /unknown option '--jsn'; did you mean --json\?/],
+      [["strat"], {}, /unknown command "strat"; did you mean "start"\?/],
+      [[], {}, /Usage: hubcast <command>/],
       [["start"], { HUBCAST_DEMO: "maybe" }, /HUBCAST_DEMO: expected true or false/],
       [["start", "--ping-interval-ms", "1000", "--pong-timeout-ms", "5000"], {}, /pongTimeoutMs: must be less than pingIntervalMs/],
       [["start", "--config", "/nonexistent/hubcast.json"], {}, /cannot read config file \/nonexistent\/hubcast.json/],
       [["start", "--config", tempConfig("{ port: 1 }")], {}, /is not valid JSON/],
+      [["start", "--config", tempConfig('{\n  "port": 8080,\n  "namespaces": {,\n}')], {}, /is not valid JSON: .* at line 3, column 18/],
+      [["start", "--config", tempConfig('{"namespaces":{"chat":null}}')], {}, /namespaces\.chat: must be an object of channel options/],
+      [["start", "--config", tempConfig('{"namespaces":{"chat":5}}')], {}, /namespaces\.chat: must be an object of channel options .*got 5/],
+      [["start", "--config", tempConfig('{"namespaces":{"chat":[]}}')], {}, /namespaces\.chat: must be an object of channel options .*got \[\]/],
       [["start", "--config", tempConfig('{"prot": 1}')], {}, /prot: unknown option; did you mean "port"\?/],
       [["start", "--config", tempConfig('{"namespaces":{"chat":{"historySize":-5}}}')], {}, /namespaces\.chat\.historySize: must be an integer/],
       [["launch"], {}, /unknown command "launch"/],
@@ -51,7 +64,8 @@ describe("hubcast CLI", () => {
       const { code, stderr } = await runCli(args, env);
       expect(code, args.join(" ")).toBe(2);
       expect(stderr).toMatch(message);
-      expect(stderr).toMatch(/Run 'hubcast/);
+      if (args.length > 0) expect(stderr).toMatch(/Run 'hubcast/);
+      expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
   });
 

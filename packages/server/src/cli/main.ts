@@ -11,9 +11,9 @@ import { createNode } from "../node.js";
 import type { HubcastNode } from "../node.js";
 import { resolveNodeOptions } from "../options.js";
 import type { ResolvedNodeOptions } from "../options.js";
-import { OptionError } from "../validation.js";
+import { OptionError, closest } from "../validation.js";
 import { VERSION } from "../version.js";
-import { collectOptions, optionsHelp, startFlags, UsageError } from "./settings.js";
+import { collectOptions, flagsErrorMessage, optionsHelp, startFlags, UsageError } from "./settings.js";
 import { guardProcess, StdoutDestination } from "./process-guards.js";
 import { NODES_HELP, nodesCommand } from "./nodes.js";
 import { TOKEN_HELP, tokenCommand } from "./token.js";
@@ -24,7 +24,7 @@ Usage: hubcast <command> [options]
 
 Commands:
   start       run a gateway node (WebSocket endpoint, demo page, health checks)
-  nodes       list the live nodes of a redis-engine cluster, read from Redis
+  nodes       list the live nodes of a cluster on Redis or NATS, read from the engine
   token       print a signed HS256 connection or channel token (JWT)
   bench       load-test a deployment: connections, fan-out latency, server cost
   version     print the version
@@ -42,7 +42,6 @@ are set in the config file; see docs/configuration.md.
 
 Options (flag, environment variable, default, meaning):
 ${optionsHelp()}
-  -h, --help  show this help
 
 With --demo (the default) the namespace "demo" exists unless the config defines it:
 history 100 for 1 h, presence, join/leave, client publish, anonymous subscribe.
@@ -56,6 +55,13 @@ Examples:
   hubcast start --engine nats --nats-url nats://10.0.0.2:4222,nats://10.0.0.3:4222 --nats-replicas 3
   hubcast start --workers auto --balancing least-connections`;
 
+const COMMANDS = ["start", "nodes", "token", "bench", "version", "help"];
+
+function unknownCommand(command: string): string {
+  const guess = closest(command, COMMANDS);
+  return guess === undefined ? `unknown command "${command}"` : `unknown command "${command}"; did you mean "${guess}"?`;
+}
+
 function fail(message: string, helpCommand: string): never {
   process.stderr.write(`hubcast: ${message}\nRun '${helpCommand}' for usage.\n`);
   process.exit(2);
@@ -66,7 +72,7 @@ async function start(args: string[]): Promise<void> {
   try {
     ({ values } = parseArgs({ args, options: startFlags(), strict: true, allowPositionals: false }));
   } catch (err) {
-    fail((err as Error).message, "hubcast start --help");
+    fail(flagsErrorMessage(err, startFlags()), "hubcast start --help");
   }
   if (values["help"] === true) {
     process.stdout.write(`${START_HELP()}\n`);
@@ -196,6 +202,10 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${VERSION}\n`);
       return;
     case undefined:
+      // A usage error like any other: scripts that forgot the command should not pass.
+      process.stderr.write(`${MAIN_HELP}\n`);
+      process.exitCode = 2;
+      return;
     case "help":
     case "--help":
     case "-h":
@@ -206,7 +216,7 @@ async function main(argv: string[]): Promise<void> {
       else process.stdout.write(`${MAIN_HELP}\n`);
       return;
     default:
-      fail(`unknown command "${command}"`, "hubcast --help");
+      fail(unknownCommand(command), "hubcast --help");
   }
 }
 

@@ -72,7 +72,7 @@ describe("hubcast nodes", () => {
   it("exits 2 on bad flags and shows help", async () => {
     const bogus = await runCli(["nodes", "--bogus"]);
     expect(bogus.code).toBe(2);
-    expect(bogus.stderr).toMatch(/Unknown option '--bogus'[\s\S]*hubcast nodes --help/);
+    expect(bogus.stderr).toMatch(/unknown option '--bogus'[\s\S]*hubcast nodes --help/);
     const badUrl = await runCli(["nodes", "--redis-url", "localhost:6379"]);
     expect(badUrl.code).toBe(2);
     expect(badUrl.stderr).toMatch(/--redis-url: must be a redis:\/\/ or rediss:\/\/ URL/);

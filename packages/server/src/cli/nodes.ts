@@ -7,7 +7,8 @@ import type { NodeOptions } from "../options.js";
 import { RedisRegistry } from "../registry/redis.js";
 import type { NodeInfo } from "../registry/registry.js";
 import { OptionError } from "../validation.js";
-import { envName, flagName } from "./settings.js";
+import { envName, flagName, flagsErrorMessage, formatOptions } from "./settings.js";
+import type { OptionEntry } from "./settings.js";
 
 /** The node options `hubcast nodes` reads, with what each means here. */
 const OPTIONS = [
@@ -19,15 +20,11 @@ const OPTIONS = [
 ] as const satisfies readonly (readonly [keyof NodeOptions, string, string])[];
 
 function optionsTable(): string {
-  const rows = OPTIONS.map(([key, arg, meaning]) => {
-    const fallback = String(NODE_DEFAULTS[key]);
-    return [`--${flagName(key)} ${arg}`, envName(key), fallback === "" ? "(none)" : fallback, meaning];
-  });
-  rows.push(["--redis <url>", "", "", "the same as --redis-url"]);
-  rows.push(["--json", "", "", 'print JSON, {"nodes": [...]}, instead of a table']);
-  rows.push(["-h, --help", "", "", "show this help"]);
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
-  return rows.map((r) => `  ${r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i] ?? 0) : cell)).join("  ")}`.trimEnd()).join("\n");
+  const entries: OptionEntry[] = OPTIONS.map(([key, arg, meaning]) => ({ flag: `--${flagName(key)} ${arg}`, env: envName(key), fallback: String(NODE_DEFAULTS[key]), meaning }));
+  entries.push({ flag: "--redis <url>", meaning: "the same as --redis-url" });
+  entries.push({ flag: "--json", meaning: 'print JSON, {"nodes": [...]}, instead of a table' });
+  entries.push({ flag: "-h, --help", meaning: "show this help" });
+  return formatOptions(entries);
 }
 
 /** `hubcast nodes --help`. */
@@ -136,15 +133,15 @@ async function readNodes(source: Source): Promise<NodeInfo[]> {
  * `{"nodes": [NodeInfo…]}`. Resolves with the exit status; writes to stdout and stderr.
  */
 export async function nodesCommand(args: string[], env: NodeJS.ProcessEnv): Promise<NodesExit> {
+  const options = Object.fromEntries(OPTIONS.map(([key]) => [flagName(key), { type: "string" as const }]));
+  // `--redis` is the short spelling of `--redis-url`.
+  const all = { ...options, redis: { type: "string" as const }, json: { type: "boolean" as const }, help: { type: "boolean" as const, short: "h" } };
   let flags: Record<string, string | boolean | undefined>;
   try {
-    const options = Object.fromEntries(OPTIONS.map(([key]) => [flagName(key), { type: "string" as const }]));
-    // `--redis` is the short spelling of `--redis-url`.
-    const extra = { redis: { type: "string" as const }, json: { type: "boolean" as const }, help: { type: "boolean" as const, short: "h" } };
-    ({ values: flags } = parseArgs({ args, options: { ...options, ...extra }, strict: true, allowPositionals: false }));
+    ({ values: flags } = parseArgs({ args, options: all, strict: true, allowPositionals: false }));
     if (flags["redis"] !== undefined) flags[flagName("redisUrl")] ??= flags["redis"];
   } catch (err) {
-    return usage((err as Error).message);
+    return usage(flagsErrorMessage(err, all));
   }
   if (flags["help"] === true) {
     process.stdout.write(`${NODES_HELP}\n`);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { NodeOptions } from "../options.js";
 import { NODE_DEFAULTS, NODE_OPTION_KEYS } from "../options.js";
+import { closest } from "../validation.js";
 
 /** A command-line or environment value that cannot be used; the message says how to fix it. */
 export class UsageError extends Error {
@@ -117,7 +118,7 @@ export function readConfigFile(path: string): NodeOptions {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError(`config file ${path} is not valid JSON: ${jsonErrorMessage(err, text)}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new UsageError(`config file ${path} must hold a JSON object like {"port": 8080}`);
@@ -142,15 +143,79 @@ export function collectOptions(flags: Record<string, string | boolean | undefine
   return options as NodeOptions;
 }
 
-/** The options table of `hubcast start --help`: flag, environment variable, default, meaning. */
+/** The width `--help` output keeps within, in columns. */
+export const HELP_WIDTH = 100;
+
+/** One option in `--help`: its flag, environment variable and default (when it has them), and meaning. */
+export interface OptionEntry {
+  flag: string;
+  env?: string;
+  fallback?: string;
+  meaning: string;
+}
+
+/**
+ * Options for `--help`, one entry each: the flag with its environment variable and default on
+ * one line, then the meaning, indented and wrapped to {@link HELP_WIDTH}.
+ */
+export function formatOptions(entries: readonly OptionEntry[]): string {
+  const flagWidth = Math.max(...entries.map((e) => e.flag.length));
+  return entries
+    .map((e) => {
+      const source = e.env === undefined ? "" : `${e.env}, default ${e.fallback === undefined || e.fallback === "" ? "(none)" : e.fallback}`;
+      return `${`  ${e.flag.padEnd(flagWidth)}  ${source}`.trimEnd()}\n${wrap(e.meaning, 6)}`;
+    })
+    .join("\n");
+}
+
+/** The options of `hubcast start --help`. */
 export function optionsHelp(): string {
-  const rows = SCALAR_KEYS.map((key) => {
+  const entries: OptionEntry[] = SCALAR_KEYS.map((key) => {
     const isBoolean = typeof NODE_DEFAULTS[key] === "boolean";
     const flag = isBoolean ? `--[no-]${flagName(key)}` : `--${flagName(key)} <${typeof NODE_DEFAULTS[key] === "number" ? "n" : "value"}>`;
-    const fallback = String(NODE_DEFAULTS[key]);
-    return [flag, envName(key), fallback === "" ? "(none)" : fallback, DESCRIPTIONS[key]];
+    return { flag, env: envName(key), fallback: String(NODE_DEFAULTS[key]), meaning: DESCRIPTIONS[key] };
   });
-  rows.unshift(["-c, --config <file>", "HUBCAST_CONFIG", "(none)", "JSON config file; flags and env override it"]);
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => `  ${r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i] ?? 0) : cell)).join("  ")}`).join("\n");
+  entries.unshift({ flag: "-c, --config <file>", env: "HUBCAST_CONFIG", meaning: "JSON config file; flags and env override it" });
+  entries.push({ flag: "-h, --help", meaning: "show this help" });
+  return formatOptions(entries);
 }
+
+/** `text` in lines of at most {@link HELP_WIDTH} columns, each indented by `indent` spaces. */
+export function wrap(text: string, indent: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line !== "" && indent + line.length + 1 + word.length > HELP_WIDTH) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") lines.push(line);
+  return lines.map((l) => `${" ".repeat(indent)}${l}`).join("\n");
+}
+
+/**
+ * A `parseArgs` failure as a message for the user: an unknown flag gets the nearest known one
+ * (`--prot` → `--port`), other failures keep Node's message.
+ */
+export function flagsErrorMessage(err: unknown, options: Readonly<Record<string, unknown>>): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const unknown = (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /'(-{1,2}[^'\s]+)'/.exec(message)?.[1] : undefined;
+  if (unknown === undefined) return message;
+  const known = Object.keys(options).map((name) => `--${name}`);
+  const guess = closest(unknown.split("=")[0] ?? unknown, known);
+  return guess === undefined ? `unknown option '${unknown}'` : `unknown option '${unknown}'; did you mean ${guess}?`;
+}
+
+/** `JSON.parse`'s complaint about `text`, with the line and column Node 20 leaves out. */
+export function jsonErrorMessage(err: unknown, text: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const at = /at position (\d+)/.exec(message);
+  if (at === null) return message;
+  const offset = Number(at[1]);
+  const before = text.slice(0, offset).split("\n");
+  const line = before.length;
+  const column = (before.at(-1)?.length ?? 0) + 1;
+  return `${message.replace(/ in JSON at position \d+.*$/, "").replace(/ at position \d+.*$/, "")} at line ${line}, column ${column}`;
+}
+

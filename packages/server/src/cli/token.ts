@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import type { JWTPayload } from "jose";
 import { TOKEN_TYPES } from "../auth/tokens.js";
-import { envName } from "./settings.js";
+import { envName, flagsErrorMessage } from "./settings.js";
 
 /** `hubcast token --help`. */
 export const TOKEN_HELP = `Usage: hubcast token --sub <user> [options]
@@ -91,7 +91,7 @@ export function parseTokenArgs(args: string[], env: NodeJS.ProcessEnv): MintOpti
   try {
     values = parseFlags(args);
   } catch (err) {
-    throw new TokenUsageError((err as Error).message);
+    throw new TokenUsageError(flagsErrorMessage(err, FLAGS));
   }
   if (values.help === true) return "help";
   const secret = values.secret ?? env[envName("tokenHmacSecret")] ?? "";
