@@ -75,10 +75,17 @@ describe("Emitter", () => {
     expect(consoleError).toHaveBeenCalledTimes(2);
   });
 
-  it("an error event with no listener goes to console.error", () => {
+  it("an error event with no listener goes to console.error as one line, once for a run of the same error", () => {
     const consoleError = vi.spyOn(console, "error").mockImplementation(() => {});
-    new TestEmitter().fire("error", { error: new Error("lonely") });
-    expect(consoleError).toHaveBeenCalledWith("hubcast: unhandled error event", expect.objectContaining({ message: "lonely" }));
+    const emitter = new TestEmitter();
+    emitter.fire("error", { error: new Error("lonely") });
+    expect(consoleError).toHaveBeenCalledWith('hubcast: Error: lonely (no "error" listener; the same error again is not shown)');
+    emitter.fire("error", { error: new Error("lonely") }); // a retry failing the same way
+    expect(consoleError).toHaveBeenCalledTimes(1);
+    emitter.fire("error", { error: new TypeError("other") });
+    emitter.fire("error", { error: new Error("lonely") });
+    expect(consoleError).toHaveBeenCalledTimes(3);
+    expect(consoleError.mock.calls.every((args) => args.length === 1 && !String(args[0]).includes("\n    at "))).toBe(true);
   });
 
   it("listeners added during an emit run from the next emit", () => {

@@ -21,10 +21,13 @@ export function toError(thrown: unknown): Error {
  * A listener that throws does not stop the others: the error is emitted as an `"error"`
  * event, or written to `console.error` when it came from an `"error"` listener or no
  * `"error"` listener exists. An `"error"` event with no listener also goes to `console.error`,
- * so nothing is dropped silently.
+ * as one line without the stack, so nothing is dropped silently; the same error again right
+ * after (a reconnect loop failing the same way) is not repeated.
  */
 export class Emitter<Events extends EmitterEvents> {
   private readonly listeners: { [K in keyof Events]?: Set<Listener<Events[K]>> } = {};
+  /** The last error written for want of a listener, so a run of the same one is written once. */
+  private lastUnhandled: string | undefined;
 
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof Events>(name: K, listener: Listener<Events[K]>): () => void {
@@ -60,7 +63,7 @@ export class Emitter<Events extends EmitterEvents> {
   protected emit<K extends keyof Events>(name: K, event: Events[K]): void {
     const set = this.listeners[name];
     if (set === undefined || set.size === 0) {
-      if (name === "error") console.error("hubcast: unhandled error event", (event as ErrorEvent).error);
+      if (name === "error") this.reportUnhandled((event as ErrorEvent).error);
       return;
     }
     // A copy, so listeners added or removed during this emit do not change who runs now.
@@ -71,6 +74,13 @@ export class Emitter<Events extends EmitterEvents> {
         this.reportListenerError(name, thrown);
       }
     }
+  }
+
+  private reportUnhandled(error: Error): void {
+    const line = `${error.name}: ${error.message}`;
+    if (line === this.lastUnhandled) return;
+    this.lastUnhandled = line;
+    console.error(`hubcast: ${line} (no "error" listener; the same error again is not shown)`);
   }
 
   private reportListenerError(name: keyof Events, thrown: unknown): void {
