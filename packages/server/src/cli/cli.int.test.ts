@@ -83,6 +83,13 @@ describe("hubcast CLI", () => {
     await client.close();
   });
 
+  it("ends its log with a stopped line on SIGTERM and exits 0", async () => {
+    const server = await ServerProcess.start(["--port", "0"]);
+    expect(await server.stop("SIGTERM")).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the last stdout chunk may follow the exit event
+    expect(server.logs.at(-1)).toMatchObject({ msg: "stopped", signal: "SIGTERM", exitCode: 0 });
+  });
+
   it("serves the demo page by default and not with --no-demo", async () => {
     const server = await ServerProcess.start(["--port", "0"]);
     servers.push(server);

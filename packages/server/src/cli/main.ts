@@ -109,11 +109,16 @@ async function start(args: string[]): Promise<void> {
     }
     stopping = true;
     node.logger.info({ signal }, "shutting down");
+    const stoppedAt = (exitCode: number): never => {
+      // The last line, so whoever reads the log knows the process ended on purpose, and how.
+      node.logger.info({ signal, exitCode, uptimeS: Math.round(process.uptime()) }, "stopped");
+      process.exit(exitCode);
+    };
     node.drain().then(
-      () => process.exit(0),
+      () => stoppedAt(0),
       (err: unknown) => {
         node.logger.error({ err }, "shutdown failed");
-        process.exit(1);
+        stoppedAt(1);
       },
     );
   };
@@ -157,6 +162,7 @@ async function startCluster(options: ResolvedNodeOptions): Promise<void> {
     process.stderr.write(`hubcast: ${message}\n`);
   };
   const status = await runPrimary({ options, count: workerCount(options.workers), logger, report }).catch((err: unknown) => listenFailed(err, options));
+  logger.info({ exitCode: status, uptimeS: Math.round(process.uptime()) }, "stopped");
   process.exit(status);
 }
 
