@@ -70,6 +70,8 @@ export interface NodeOptions {
   namespaces?: Record<string, ChannelOptions>;
   /** Log level: fatal, error, warn, info, debug, trace or silent. @default "info" */
   logLevel?: string;
+  /** Log lines as `pretty` text (one line per event, for people) or `json` (for machines); `auto` picks pretty on a terminal. @default "auto" */
+  logFormat?: string;
   /** Backends: `memory` (one process, no setup), `redis` or `nats` (many nodes as one). @default "memory" */
   engine?: string;
   /** The Redis server for the redis engine. @default "redis://127.0.0.1:6379" */
@@ -169,6 +171,7 @@ export const NODE_OPTION_KEYS = [
   "channel",
   "namespaces",
   "logLevel",
+  "logFormat",
   "engine",
   "redisUrl",
   "redisCluster",
@@ -230,6 +233,7 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   channel: {},
   namespaces: {},
   logLevel: "info",
+  logFormat: "auto",
   engine: "memory",
   redisUrl: "redis://127.0.0.1:6379",
   redisCluster: "",
@@ -308,6 +312,7 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     channel: opts.channel ?? d.channel,
     namespaces: opts.namespaces ?? d.namespaces,
     logLevel: checkString("logLevel", opts.logLevel ?? d.logLevel, new RegExp(`^(${LOG_LEVELS.join("|")})$`), `one of ${LOG_LEVELS.join(", ")}`),
+    logFormat: checkString("logFormat", opts.logFormat ?? d.logFormat, /^(auto|pretty|json)$/, "auto, pretty or json"),
     engine: checkString("engine", opts.engine ?? d.engine, new RegExp(`^(${ENGINES.join("|")})$`), `one of ${ENGINES.join(", ")}`),
     redisUrl: checkString("redisUrl", opts.redisUrl ?? d.redisUrl, REDIS_URL, "a redis:// or rediss:// URL"),
     redisCluster: checkString("redisCluster", opts.redisCluster ?? d.redisCluster, /^(|rediss?:\/\/[^\s,]+(,rediss?:\/\/[^\s,]+)*)$/, "comma-separated redis:// URLs of cluster nodes"),

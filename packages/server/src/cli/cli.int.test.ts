@@ -1,12 +1,16 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { eventually } from "../../../../test/support/eventually.js";
 import { ServerProcess, runCli } from "../../../../test/support/processes.js";
 import { RawClient } from "../../../../test/support/raw-client.js";
 import { NODE_DEFAULTS, NODE_OPTION_KEYS } from "../options.js";
 import { flagName, envName } from "./settings.js";
 
+const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const servers: ServerProcess[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop("SIGKILL")));
@@ -88,6 +92,18 @@ describe("hubcast CLI", () => {
     expect(await server.stop("SIGTERM")).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 100)); // the last stdout chunk may follow the exit event
     expect(server.logs.at(-1)).toMatchObject({ msg: "stopped", signal: "SIGTERM", exitCode: 0 });
+  });
+
+  it("logs one readable line per event with --log-format pretty", async () => {
+    const child = spawn(process.execPath, [CLI, "start", "--port", "0", "--log-format", "pretty"], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+      await eventually(() => out.includes("\n"), 10_000, "the first log line");
+      expect(out.split("\n")[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  hubcast listening url=http:\/\/127\.0\.0\.1:\d+ engine=memory node=\S+$/);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   it("serves the demo page by default and not with --no-demo", async () => {

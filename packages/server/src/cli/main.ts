@@ -14,7 +14,8 @@ import type { ResolvedNodeOptions } from "../options.js";
 import { OptionError, closest } from "../validation.js";
 import { VERSION } from "../version.js";
 import { collectOptions, flagsErrorMessage, optionsHelp, startFlags, UsageError } from "./settings.js";
-import { guardProcess, StdoutDestination } from "./process-guards.js";
+import { logDestination } from "./log-destination.js";
+import { guardProcess } from "./process-guards.js";
 import { NODES_HELP, nodesCommand } from "./nodes.js";
 import { TOKEN_HELP, tokenCommand } from "./token.js";
 
@@ -85,7 +86,7 @@ async function start(args: string[]): Promise<void> {
     const resolved = resolveNodeOptions(options);
     if (cluster.isPrimary && workerCount(resolved.workers) > 1) return await startCluster(resolved);
     if (cluster.isWorker) worker = new ClusterWorker(resolved, { slot: Number(process.env[WORKER_ENV.slot]), clusterUrl: process.env[WORKER_ENV.clusterUrl] ?? "" });
-    const services = worker?.services() ?? { logger: pino({ level: resolved.logLevel }, new StdoutDestination()) };
+    const services = worker?.services() ?? { logger: pino({ level: resolved.logLevel }, logDestination(resolved)) };
     node = await createNode(worker?.nodeOptions(options) ?? options, services);
   } catch (err) {
     if (err instanceof OptionError || err instanceof UsageError) fail(err.message, "hubcast start --help");
@@ -156,7 +157,7 @@ function listenFailed(err: unknown, options: ResolvedNodeOptions): never {
 
 /** `hubcast start --workers N`: this process becomes the cluster primary and exits when the cluster stops. */
 async function startCluster(options: ResolvedNodeOptions): Promise<void> {
-  const logger = pino({ level: options.logLevel }, new StdoutDestination());
+  const logger = pino({ level: options.logLevel }, logDestination(options));
   guardProcess({ logger, countUnexpected: () => {} });
   const report = (message: string): void => {
     process.stderr.write(`hubcast: ${message}\n`);

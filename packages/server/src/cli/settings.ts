@@ -31,6 +31,7 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   maxChannelLength: "longest channel name",
   demo: "serve the demo chat at / (and the built-in `demo` namespace)",
   logLevel: "fatal, error, warn, info, debug, trace or silent",
+  logFormat: "pretty (one line per event, for people), json (for machines), or auto: pretty on a terminal",
   engine: "memory (one process), redis or nats (many nodes as one)",
   redisUrl: "Redis server for --engine redis",
   redisCluster: "comma-separated Redis Cluster seed URLs (uses sharded pub/sub)",

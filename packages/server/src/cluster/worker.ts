@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { Socket } from "node:net";
 import { pino } from "pino";
-import { StdoutDestination } from "../cli/process-guards.js";
+import { logDestination } from "../cli/log-destination.js";
 import type { Logger } from "pino";
 import type { HubcastNode, NodeServices, StartOptions } from "../node.js";
 import type { NodeOptions, ResolvedNodeOptions } from "../options.js";
@@ -42,7 +42,7 @@ export class ClusterWorker {
     private readonly options: ResolvedNodeOptions,
     private readonly settings: WorkerSettings,
   ) {
-    this.logger = pino({ level: options.logLevel, base: { pid: process.pid, hostname: hostname(), worker: settings.slot } }, new StdoutDestination());
+    this.logger = pino({ level: options.logLevel, base: { pid: process.pid, hostname: hostname(), worker: settings.slot } }, logDestination(options));
     this.leastConnections = options.balancing === "least-connections";
     if (this.leastConnections && settings.clusterUrl === "") throw new Error("a least-connections worker needs the primary's URL; was it started by a hubcast primary?");
   }
