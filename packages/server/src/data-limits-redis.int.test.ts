@@ -73,11 +73,12 @@ describe("a publication in Redis that no reader can encode", () => {
       expect(alive(node)).toBe(true);
       // Log lines come through the node's stdout, which may be read after the replies arrive.
       const skippedLines = (): Record<string, unknown>[] => node.logs.filter((line) => typeof line["msg"] === "string" && line["msg"].startsWith("stored publication skipped"));
-      await eventually(() => skippedLines().length >= 2, 5_000, "both skip log lines");
-      const skipped = skippedLines();
-      expect(skipped.map((line) => [line["level"], line["offset"]])).toEqual([[40, 2], [40, 2]]);
+      await eventually(() => skippedLines().length >= 1, 5_000, "the skip log line");
+      expect(skippedLines().map((line) => [line["level"], line["offset"]])).toEqual([[40, 2]]);
       expect(await (await client(node)).ok("publish", { channel, data: "still up" })).toMatchObject({ position: { offset: expect.any(Number) as number } });
     }
+    // The second read (history) skipped it again: the log says so once, as a count.
+    await Promise.all(started.nodes.map((node) => eventually(() => node.logs.some((line) => line["repeated"] === 1), 8_000, "the repeat count")));
   });
 
   it("is skipped when its info is not JSON, without failing the read or the recovery", async () => {
@@ -103,9 +104,10 @@ describe("a publication in Redis that no reader can encode", () => {
     const history = await back.ok<{ publications: { offset: number }[] }>("history", { channel });
     expect(history.publications.map((p) => p.offset)).toEqual([1, 3]);
     const skippedLines = (): Record<string, unknown>[] => node.logs.filter((line) => line["msg"] === "stored publication skipped: its info is not JSON");
-    await eventually(() => skippedLines().length >= 2, 5_000, "both skip log lines"); // stdout may be read after the replies
-    const skipped = skippedLines();
-    expect(skipped.map((line) => line["offset"])).toEqual([2, 2]);
+    await eventually(() => skippedLines().length >= 1, 5_000, "the skip log line"); // stdout may be read after the replies
+    expect(skippedLines().map((line) => line["offset"])).toEqual([2]);
+    // Skipped by the history read too: the same warning again is written as a count.
+    await eventually(() => node.logs.some((line) => line["repeated"] === 1), 8_000, "the repeat count");
     expect(alive(node)).toBe(true);
   });
 });
