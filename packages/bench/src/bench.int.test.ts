@@ -80,6 +80,11 @@ describe("hubcast bench against hubcast start", () => {
     const misuse = await runCli(["bench", "fanout", "--rate", "fast"], {}, 15_000);
     expect(misuse.code).toBe(2);
     expect(misuse.stderr).toContain('--rate expects a number, got "fast"');
+    // A bad --out is found before the run, not after it.
+    const blocked = await runCli(["bench", "fanout", "--url", "ws://127.0.0.1:1/ws", "--out", "/dev/null/reports"], {}, 15_000);
+    expect(blocked.code).toBe(2);
+    expect(blocked.stderr).toContain("--out /dev/null/reports: cannot write the reports there: a file is in the way");
+    expect(blocked.stderr).not.toContain("cannot reach");
     const help = await runCli(["bench", "chat", "--help"], {}, 15_000);
     expect(help.stdout).toContain("--members N");
   });

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { access, constants, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { BenchRunError, runBench } from "../coordinator/run.js";
 import { PreflightError } from "../coordinator/preflight.js";
@@ -29,6 +29,21 @@ export async function writeReports(dir: string, result: BenchResult): Promise<{ 
 }
 
 /**
+ * Makes sure the reports can be written into `dir` before a run that may take minutes:
+ * creates it when missing; throws a {@link BenchUsageError} naming the problem when it cannot.
+ */
+export async function prepareOut(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "EEXIST" || code === "ENOTDIR" ? "a file is in the way (it must be a directory)" : code === "EACCES" || code === "EPERM" ? "no permission to write there" : (err as Error).message;
+    throw new BenchUsageError(`--out ${dir}: cannot write the reports there: ${why}`);
+  }
+}
+
+/**
  * `hubcast bench <scenario> [options]`: parses, runs, reports. Resolves with the exit code:
  * 0 done, 1 the run failed (target unreachable, nothing connected, a worker failed), 2 misuse.
  */
@@ -48,14 +63,22 @@ export async function benchCommand(args: readonly string[], env: NodeJS.ProcessE
       return 0;
     }
     const options = resolveBenchOptions(parsed.options);
+    if (options.out !== undefined) await prepareOut(options.out);
     process.on("SIGINT", onSignal);
     result = await runBench(options, { progress: io.stderr, signal: abort.signal });
+    let written = true;
     if (options.out !== undefined) {
-      const paths = await writeReports(options.out, result);
-      io.stderr.write(`hubcast bench: wrote ${paths.json} and ${paths.html}\n`);
+      try {
+        const paths = await writeReports(options.out, result);
+        io.stderr.write(`hubcast bench: wrote ${paths.json} and ${paths.html}\n`);
+      } catch (err) {
+        // The run is done: its summary below is not lost to a directory that went away meanwhile.
+        io.stderr.write(`hubcast bench: could not write the reports into ${options.out}: ${(err as Error).message}\n`);
+        written = false;
+      }
     }
     io.stdout(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${textSummary(result)}\n`);
-    return result.interrupted && result.interruptReason !== "interrupted" ? 1 : 0;
+    return (result.interrupted && result.interruptReason !== "interrupted") || !written ? 1 : 0;
   } catch (err) {
     if (err instanceof BenchUsageError) {
       io.stderr.write(`hubcast bench: ${err.message}\nRun 'hubcast bench ${scenario} --help' for usage.\n`);
