@@ -1,10 +1,14 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, ServerProcess } from "../../../test/support/processes.js";
 import { configFile } from "../../../test/support/redis-nodes.js";
 import type { BenchResult } from "./report/result.js";
+
+const CLI = fileURLToPath(new URL("../../server/dist/cli/main.js", import.meta.url));
 
 // Runs the built CLI (`npm run build` first), as `hubcast bench`, against a real node.
 describe("hubcast bench against hubcast start", () => {
@@ -68,6 +72,24 @@ describe("hubcast bench against hubcast start", () => {
     expect(result.connections.connectTime.count).toBe(500);
     expect(result.server.targets[0]?.connectionsAdded).toBe(500);
     expect(result.server.rssBytesPerConnection).toBeDefined();
+  });
+
+  it("a Ctrl-C in the measured window ends the run with its summary, and rates over the time actually measured", { timeout: 30_000 }, async () => {
+    const args = [CLI, "bench", "fanout", "--url", server.wsUrl, "--connections", "50", "--rate", "10", "--warmup", "1", "--duration", "20", "--json"];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await new Promise((resolve) => setTimeout(resolve, 5_000)); // connected, warmed up, a few seconds measured
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    const result = JSON.parse(stdout) as BenchResult;
+    expect(result.interrupted).toBe(true);
+    expect(result.rates.measuredSeconds).toBeGreaterThan(0.5);
+    expect(result.rates.measuredSeconds).toBeLessThan(5);
+    // About the 10/s asked for, not that rate spread over the 20 s the run would have had.
+    expect(result.rates.publishedPerS).toBeGreaterThanOrEqual(5);
+    expect(result.rates.publishedPerS).toBeLessThanOrEqual(15);
   });
 
   it("says what to fix when the target is down or the namespace is missing", async () => {

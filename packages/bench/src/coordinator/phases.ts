@@ -44,6 +44,9 @@ export async function waitFor(done: () => boolean, timeoutMs: number): Promise<b
 export class RunPhases {
   interruptReason: string | undefined;
   rampMs = 0;
+  /** When the measured window's first and last server samples were taken (ms); a Ctrl-C ends it early. */
+  private measureFromMs = 0;
+  private measureToMs = 0;
   readonly clientCpu: { start?: ClientSample; end?: ClientSample } = {};
 
   constructor(
@@ -99,6 +102,11 @@ export class RunPhases {
     }
   }
 
+  /** How long the measured window lasted, in s: `durationS`, or less when the run was stopped early. */
+  get measuredS(): number {
+    return Math.min(this.o.durationS, Math.max(0, this.measureToMs - this.measureFromMs) / 1000);
+  }
+
   private async settle(): Promise<void> {
     this.monitor.phase = "settle";
     await this.pause(1000);
@@ -109,7 +117,9 @@ export class RunPhases {
     this.monitor.phase = "hold";
     this.samples.measureStart = this.samples.connected;
     this.clientCpu.start = this.clientSample();
+    this.measureFromMs = Date.now();
     await this.pause(this.o.durationS * 1000);
+    this.measureToMs = Date.now();
     this.samples.measureEnd = await sampleAll(this.sources);
     this.clientCpu.end = this.clientSample();
   }
@@ -124,7 +134,9 @@ export class RunPhases {
     this.samples.measureStart = await sampleAll(this.sources);
     this.clientCpu.start = this.clientSample();
     this.monitor.phase = "measure";
+    this.measureFromMs = Date.now();
     await this.pause((stopAtUs - nowUs()) / 1000);
+    this.measureToMs = Date.now();
     this.samples.measureEnd = await sampleAll(this.sources);
     this.clientCpu.end = this.clientSample();
     this.monitor.phase = "drain";

@@ -103,7 +103,7 @@ export async function runBench(o: ResolvedBenchOptions, io: RunIo): Promise<Benc
   const { interruptReason } = phases;
   if (finals.length === 0) throw new BenchRunError(interruptReason ?? "no worker reported its results");
   if (pool.failure !== undefined && interruptReason === pool.failure && samples.connected === undefined) throw new BenchRunError(pool.failure);
-  return buildResult({ o, layout, pool, finals, samples, sourcesMeta: sources, startedAt, rampMs: phases.rampMs, timeline: monitor.timeline, interruptReason, clientCpu: phases.clientCpu });
+  return buildResult({ o, layout, pool, finals, samples, sourcesMeta: sources, startedAt, rampMs: phases.rampMs, measuredS: phases.measuredS, timeline: monitor.timeline, interruptReason, clientCpu: phases.clientCpu });
 }
 
 function buildResult(r: {
@@ -115,6 +115,8 @@ function buildResult(r: {
   sourcesMeta: readonly { name: string; kind: "metrics" | "proc" }[];
   startedAt: Date;
   rampMs: number;
+  /** The measured window's length, in s (shorter than durationS after a Ctrl-C). */
+  measuredS: number;
   timeline: BenchResult["timeline"];
   interruptReason: string | undefined;
   clientCpu: { start?: ClientSample; end?: ClientSample };
@@ -186,9 +188,9 @@ function buildResult(r: {
       gaps: counters.gaps,
     },
     rates: {
-      measuredSeconds: publishing ? o.durationS : 0,
-      publishedPerS: publishing ? Math.round(counters.measuredPublished / o.durationS) : 0,
-      deliveriesPerS: publishing ? Math.round(counters.measuredDeliveries / o.durationS) : 0,
+      measuredSeconds: publishing ? r.measuredS : 0,
+      publishedPerS: publishing && r.measuredS > 0 ? Math.round(counters.measuredPublished / r.measuredS) : 0,
+      deliveriesPerS: publishing && r.measuredS > 0 ? Math.round(counters.measuredDeliveries / r.measuredS) : 0,
     },
     latency: {
       ...latencySummary(corrected),
