@@ -127,7 +127,11 @@ export class RedisEngine implements Engine {
   }
 
   isReady(): boolean {
-    return this.commands.isReady() && this.commandWatch.answering && this.pubsub.isReady();
+    // On one server the connection's own health follows every reply, so readiness comes back
+    // with the first answered command; on a cluster a reply says nothing about the other
+    // masters, so a master whose PING went unanswered keeps the node unready until it answers.
+    const mastersAnswering = !this.commands.cluster || this.commandWatch.answering;
+    return this.commands.isReady() && mastersAnswering && this.pubsub.isReady();
   }
 
   async close(): Promise<void> {
