@@ -217,6 +217,6 @@ export function jsonErrorMessage(err: unknown, text: string): string {
   const before = text.slice(0, offset).split("\n");
   const line = before.length;
   const column = (before.at(-1)?.length ?? 0) + 1;
-  return `${message.replace(/ in JSON at position \d+.*$/, "").replace(/ at position \d+.*$/, "")} at line ${line}, column ${column}`;
+  return `${message.replace(/( in JSON)? at position \d+.*$/, "")} at line ${line}, column ${column}`;
 }
 
