@@ -5,13 +5,13 @@ import type { KV } from "@nats-io/kv";
 import { connect, nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { resolveLiveness } from "../broker/link-liveness.js";
 import { NatsBroker } from "../broker/nats.js";
 import { NatsHistory } from "../history/nats.js";
 import { NatsChannelLog } from "../history/nats-log.js";
 import { NatsPresence } from "../presence/nats.js";
 import { NatsRegistry } from "../registry/nats.js";
 import type { NodeInfo } from "../registry/registry.js";
-import { LINK_LIVENESS_DEFAULTS } from "./engine.js";
 import type { Engine, EngineObserver } from "./engine.js";
 import { NatsNames } from "./nats-names.js";
 
@@ -52,9 +52,8 @@ export interface NatsEngineOptions {
  * `maxPingOut` pings unanswered.
  */
 export function natsPingOptions(options: Pick<NatsEngineOptions, "linkPingIntervalMs" | "linkPongTimeoutMs">): { pingInterval: number; maxPingOut: number } {
-  const pingInterval = options.linkPingIntervalMs ?? LINK_LIVENESS_DEFAULTS.pingIntervalMs;
-  const pongTimeoutMs = options.linkPongTimeoutMs ?? LINK_LIVENESS_DEFAULTS.pongTimeoutMs;
-  return { pingInterval, maxPingOut: Math.max(1, Math.ceil(pongTimeoutMs / pingInterval)) };
+  const { pingIntervalMs, pongTimeoutMs } = resolveLiveness({ pingIntervalMs: options.linkPingIntervalMs, pongTimeoutMs: options.linkPongTimeoutMs });
+  return { pingInterval: pingIntervalMs, maxPingOut: Math.max(1, Math.ceil(pongTimeoutMs / pingIntervalMs)) };
 }
 
 /**

@@ -3,9 +3,9 @@ import { RedisKeys, connectRedis, firstConnect } from "@hubcast/emitter";
 import type { Logger } from "pino";
 import { RedisBroker } from "../broker/redis.js";
 import type { PubSubConnection } from "../broker/redis.js";
+import { resolveLiveness } from "../broker/link-liveness.js";
 import { LiveClusterPubSub } from "../broker/redis-cluster-pubsub.js";
 import { LiveSubscriber } from "../broker/redis-subscriber.js";
-import { LINK_LIVENESS_DEFAULTS } from "./engine.js";
 import type { EngineLink } from "./engine.js";
 import { RedisHistory } from "../history/redis.js";
 import { RedisPresence } from "../presence/redis.js";
@@ -83,8 +83,8 @@ export class RedisEngine implements Engine {
       relay.error();
     };
     const commands = await connectRedis(options.target, onError);
-    const pingIntervalMs = options.linkPingIntervalMs ?? LINK_LIVENESS_DEFAULTS.pingIntervalMs;
-    const liveness = { pingIntervalMs, pongTimeoutMs: options.linkPongTimeoutMs ?? LINK_LIVENESS_DEFAULTS.pongTimeoutMs, onDead: () => relay.linkDead("pubsub") };
+    const { pingIntervalMs, pongTimeoutMs } = resolveLiveness({ pingIntervalMs: options.linkPingIntervalMs, pongTimeoutMs: options.linkPongTimeoutMs });
+    const liveness = { pingIntervalMs, pongTimeoutMs, onDead: () => relay.linkDead("pubsub") };
     let pubsub: PubSubConnection;
     if (commands.cluster) {
       pubsub = new LiveClusterPubSub(commands.client as RedisClusterClient, logger, liveness);
