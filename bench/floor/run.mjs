@@ -17,7 +17,14 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Children } from "./lib/processes.mjs";
 import { CLK_TCK, diff, machineCpu, openFilesLimit, sleep } from "./lib/proc.mjs";
-import { cpuAgreement, markdownReport, memoryMeans, summarizeMemory, summarizeWrite, textReport } from "./lib/report.mjs";
+import {
+  cpuAgreement,
+  markdownReport,
+  memoryMeans,
+  summarizeMemory,
+  summarizeWrite,
+  textReport,
+} from "./lib/report.mjs";
 
 const floorDir = dirname(fileURLToPath(import.meta.url));
 const script = (name) => join(floorDir, "lib", name);
@@ -103,7 +110,8 @@ function options() {
     only: values.only,
     frameBytes: 66,
   };
-  if (o.only !== undefined && o.only !== "write" && o.only !== "memory") fail(`--only must be write or memory, got ${o.only}`, 2);
+  if (o.only !== undefined && o.only !== "write" && o.only !== "memory")
+    fail(`--only must be write or memory, got ${o.only}`, 2);
   o.custom = values.connections !== undefined || values.rounds !== undefined;
   return o;
 }
@@ -112,13 +120,22 @@ function options() {
 function checkPrerequisites(o) {
   if (process.platform !== "linux" || !existsSync("/proc/self/stat")) fail("needs Linux with /proc");
   const needed = o.connections + FD_MARGIN;
-  if (needed > FD_CEILING) fail(`--connections ${int(o.connections)} needs ${int(needed)} open files in the server process; this benchmark keeps every process under ${int(FD_CEILING)}: use at most ${int(FD_CEILING - FD_MARGIN)}`, 2);
+  if (needed > FD_CEILING)
+    fail(
+      `--connections ${int(o.connections)} needs ${int(needed)} open files in the server process; this benchmark keeps every process under ${int(FD_CEILING)}: use at most ${int(FD_CEILING - FD_MARGIN)}`,
+      2,
+    );
   const limit = openFilesLimit();
   // Node raises its own soft limit to the hard limit at startup, so the hard limit is what counts.
   if (limit !== undefined && limit.soft < needed) {
-    fail(`the open-files limit is ${limit.soft} (hard ${limit.hard}) but ${int(o.connections)} connections need ${int(needed)} per process: raise it before running, e.g. \`ulimit -n ${needed}\` in this shell (as root, or after raising the hard limit: LimitNOFILE= in a systemd unit, nofile in /etc/security/limits.conf, --ulimit nofile=${needed}:${needed} for docker), or pass a smaller --connections`);
+    fail(
+      `the open-files limit is ${limit.soft} (hard ${limit.hard}) but ${int(o.connections)} connections need ${int(needed)} per process: raise it before running, e.g. \`ulimit -n ${needed}\` in this shell (as root, or after raising the hard limit: LimitNOFILE= in a systemd unit, nofile in /etc/security/limits.conf, --ulimit nofile=${needed}:${needed} for docker), or pass a smaller --connections`,
+    );
   }
-  if (o.only !== "write" && wsVersion() === undefined) fail("the ws variant needs ws in the repository's node_modules: run `npm install` at the repository root (or pass --only write)");
+  if (o.only !== "write" && wsVersion() === undefined)
+    fail(
+      "the ws variant needs ws in the repository's node_modules: run `npm install` at the repository root (or pass --only write)",
+    );
   return limit;
 }
 
@@ -138,11 +155,15 @@ function irqTimeAccounting() {
     config = readFileSync(`/boot/config-${release()}`, "utf8");
   } catch {
     try {
-      config = execFileSync("sh", ["-c", "zcat /proc/config.gz 2>/dev/null | grep IRQ_TIME_ACCOUNTING || true"], { encoding: "utf8" });
+      config = execFileSync("sh", ["-c", "zcat /proc/config.gz 2>/dev/null | grep IRQ_TIME_ACCOUNTING || true"], {
+        encoding: "utf8",
+      });
     } catch {}
   }
-  if (/^CONFIG_IRQ_TIME_ACCOUNTING=y$/m.test(config)) return "IRQ time accounted apart from tasks (CONFIG_IRQ_TIME_ACCOUNTING=y)";
-  if (/^# CONFIG_IRQ_TIME_ACCOUNTING is not set$/m.test(config)) return "softirq work charged to the task it interrupts (CONFIG_IRQ_TIME_ACCOUNTING not set)";
+  if (/^CONFIG_IRQ_TIME_ACCOUNTING=y$/m.test(config))
+    return "IRQ time accounted apart from tasks (CONFIG_IRQ_TIME_ACCOUNTING=y)";
+  if (/^# CONFIG_IRQ_TIME_ACCOUNTING is not set$/m.test(config))
+    return "softirq work charged to the task it interrupts (CONFIG_IRQ_TIME_ACCOUNTING not set)";
   return "IRQ time accounting unknown (kernel config not readable)";
 }
 
@@ -181,7 +202,15 @@ async function waitFor(check, timeoutMs, message) {
 
 /** Opens `count` more connections from `client` and waits until the server holds `total`. */
 async function connect(server, client, { port, count, total, mode, heldKey }) {
-  const c = await client.request("connect", { host: "127.0.0.1", port, count, mode, batch: BATCH, batchDelayMs: BATCH_DELAY_MS, timeoutMs: 120_000 });
+  const c = await client.request("connect", {
+    host: "127.0.0.1",
+    port,
+    count,
+    mode,
+    batch: BATCH,
+    batchDelayMs: BATCH_DELAY_MS,
+    timeoutMs: 120_000,
+  });
   let status;
   await waitFor(
     async () => {
@@ -189,35 +218,79 @@ async function connect(server, client, { port, count, total, mode, heldKey }) {
       return status[heldKey] >= total;
     },
     10_000,
-    () => `the client opened ${int(total)} connections but the server holds only ${int(status[heldKey])}: connections were lost in the accept queue`,
+    () =>
+      `the client opened ${int(total)} connections but the server holds only ${int(status[heldKey])}: connections were lost in the accept queue`,
   );
-  if (status[heldKey] !== total || status.closed > 0) throw new Error(`the server holds ${status[heldKey]} connections (${status.closed} closed), expected ${total}`);
+  if (status[heldKey] !== total || status.closed > 0)
+    throw new Error(`the server holds ${status[heldKey]} connections (${status.closed} closed), expected ${total}`);
   return { client: c, server: status };
 }
 
 async function writeFloor(o, children, variant) {
-  const label = variant.framesPerTick === 1 ? "one write per socket" : `${variant.framesPerTick} frames corked per socket`;
+  const label =
+    variant.framesPerTick === 1 ? "one write per socket" : `${variant.framesPerTick} frames corked per socket`;
   const server = children.start("write-server", script("write-server.mjs"));
   const client = children.start("client", script("client.mjs"));
   try {
     const { port } = await server.request("listen");
-    progress(`write floor, ${label}: opening ${int(o.connections)} connections (${BATCH} every ${BATCH_DELAY_MS} ms) …`);
-    const opened = await connect(server, client, { port, count: o.connections, total: o.connections, mode: "raw", heldKey: "accepted" });
-    progress(`write floor, ${label}: ${int(o.connections)} open in ${opened.client.ms} ms (server ${opened.server.openFiles} open files, client ${opened.client.openFiles}); ${o.warmup} + ${o.rounds} rounds every ${o.intervalMs} ms …`);
+    progress(
+      `write floor, ${label}: opening ${int(o.connections)} connections (${BATCH} every ${BATCH_DELAY_MS} ms) …`,
+    );
+    const opened = await connect(server, client, {
+      port,
+      count: o.connections,
+      total: o.connections,
+      mode: "raw",
+      heldKey: "accepted",
+    });
+    progress(
+      `write floor, ${label}: ${int(o.connections)} open in ${opened.client.ms} ms (server ${opened.server.openFiles} open files, client ${opened.client.openFiles}); ${o.warmup} + ${o.rounds} rounds every ${o.intervalMs} ms …`,
+    );
     await sleep(1000);
-    const result = await server.request("run", { rounds: o.rounds, warmup: o.warmup, intervalMs: o.intervalMs, framesPerTick: variant.framesPerTick, clientPid: client.pid });
-    const delivery = await client.request("awaitBytes", { perConnection: result.bytesPerConnection, timeoutMs: 15_000 });
-    delivery.ok = delivery.connections === o.connections && delivery.short === 0 && delivery.over === 0 && delivery.totalBytes === result.bytesPerConnection * o.connections && delivery.closed === 0;
-    const full = { variant: variant.key, label, ...result, delivery, serverOpenFiles: opened.server.openFiles, clientOpenFiles: opened.client.openFiles, connectMs: opened.client.ms, cpuAgreement: cpuAgreement(result.window, 1e6 / CLK_TCK) };
+    const result = await server.request("run", {
+      rounds: o.rounds,
+      warmup: o.warmup,
+      intervalMs: o.intervalMs,
+      framesPerTick: variant.framesPerTick,
+      clientPid: client.pid,
+    });
+    const delivery = await client.request("awaitBytes", {
+      perConnection: result.bytesPerConnection,
+      timeoutMs: 15_000,
+    });
+    delivery.ok =
+      delivery.connections === o.connections &&
+      delivery.short === 0 &&
+      delivery.over === 0 &&
+      delivery.totalBytes === result.bytesPerConnection * o.connections &&
+      delivery.closed === 0;
+    const full = {
+      variant: variant.key,
+      label,
+      ...result,
+      delivery,
+      serverOpenFiles: opened.server.openFiles,
+      clientOpenFiles: opened.client.openFiles,
+      connectMs: opened.client.ms,
+      cpuAgreement: cpuAgreement(result.window, 1e6 / CLK_TCK),
+    };
     if (!delivery.ok) {
       throw new Error(
         `DELIVERY CHECK FAILED (${label}): the client received ${int(delivery.totalBytes)} of ${int(result.bytesPerConnection * o.connections)} bytes; ${delivery.short} connections short, ${delivery.over} over, min ${delivery.minBytes} / max ${delivery.maxBytes} of ${result.bytesPerConnection} per connection, ${delivery.closed} closed, ${delivery.errors} errors${delivery.lastError === undefined ? "" : ` (${delivery.lastError})`}. The CPU figures of this run would be bogus.`,
       );
     }
     const s = summarizeWrite(full);
-    progress(`write floor, ${label}: ${s.totalUsPerWrite.toFixed(2)} µs/write (user ${s.userUsPerWrite.toFixed(2)} + system ${s.systemUsPerWrite.toFixed(2)}), loop p50 ${s.loopMsP50.toFixed(1)} ms, max ${s.loopMsMax.toFixed(1)} ms; delivered ${int(delivery.totalBytes)} B: all`);
-    if (s.othersCpuPercent > 5) progress(`write floor, ${label}: WARNING: other processes used ${s.othersCpuPercent.toFixed(0)} % of a core during the window; the figures overstate the floor`);
-    if (!full.cpuAgreement.agree) progress(`write floor, ${label}: WARNING: getrusage and /proc/self/stat differ by ${full.cpuAgreement.deltaPercent.toFixed(1)} %`);
+    progress(
+      `write floor, ${label}: ${s.totalUsPerWrite.toFixed(2)} µs/write (user ${s.userUsPerWrite.toFixed(2)} + system ${s.systemUsPerWrite.toFixed(2)}), loop p50 ${s.loopMsP50.toFixed(1)} ms, max ${s.loopMsMax.toFixed(1)} ms; delivered ${int(delivery.totalBytes)} B: all`,
+    );
+    if (s.othersCpuPercent > 5)
+      progress(
+        `write floor, ${label}: WARNING: other processes used ${s.othersCpuPercent.toFixed(0)} % of a core during the window; the figures overstate the floor`,
+      );
+    if (!full.cpuAgreement.agree)
+      progress(
+        `write floor, ${label}: WARNING: getrusage and /proc/self/stat differ by ${full.cpuAgreement.deltaPercent.toFixed(1)} %`,
+      );
     return { raw: full, summary: s };
   } finally {
     await client.stop();
@@ -233,19 +306,46 @@ async function memoryFloor(o, children, variant, run) {
   try {
     const { port } = await server.request("listen");
     const base = await server.request("sample");
-    progress(`memory floor, ${variant} (run ${run}): opening ${int(o.connections)} connections${mode === "upgrade" ? " with the WebSocket handshake" : ""} …`);
+    progress(
+      `memory floor, ${variant} (run ${run}): opening ${int(o.connections)} connections${mode === "upgrade" ? " with the WebSocket handshake" : ""} …`,
+    );
     await connect(server, client, { port, count: half, total: half, mode, heldKey: "held" });
     const halfSample = await server.request("sample");
-    const opened = await connect(server, client, { port, count: o.connections - half, total: o.connections, mode, heldKey: "held" });
+    const opened = await connect(server, client, {
+      port,
+      count: o.connections - half,
+      total: o.connections,
+      mode,
+      heldKey: "held",
+    });
     const full = await server.request("sample");
     const status = await server.request("status");
     const counts = await client.request("counts");
-    if (status.closed > 0 || status.held !== o.connections || counts.closed > 0 || counts.connections !== o.connections) {
-      throw new Error(`memory floor, ${variant}: ${status.held} held, ${status.closed} closed on the server, ${counts.closed} closed on the client; expected ${o.connections} open`);
+    if (
+      status.closed > 0 ||
+      status.held !== o.connections ||
+      counts.closed > 0 ||
+      counts.connections !== o.connections
+    ) {
+      throw new Error(
+        `memory floor, ${variant}: ${status.held} held, ${status.closed} closed on the server, ${counts.closed} closed on the client; expected ${o.connections} open`,
+      );
     }
-    const raw = { variant, run, connections: o.connections, halfConnections: half, base, half: halfSample, full, connectMs: opened.client.ms, clientOpenFiles: opened.client.openFiles };
+    const raw = {
+      variant,
+      run,
+      connections: o.connections,
+      halfConnections: half,
+      base,
+      half: halfSample,
+      full,
+      connectMs: opened.client.ms,
+      clientOpenFiles: opened.client.openFiles,
+    };
     const s = summarizeMemory(raw);
-    progress(`memory floor, ${variant} (run ${run}): RSS ${(s.rssBytesPerConnection / 1024).toFixed(2)} KiB/connection (${(s.rssMarginalBytesPerConnection / 1024).toFixed(2)} over the second half), heap ${Math.round(s.heapUsedBytesPerConnection)} B, server ${full.openFiles} open files`);
+    progress(
+      `memory floor, ${variant} (run ${run}): RSS ${(s.rssBytesPerConnection / 1024).toFixed(2)} KiB/connection (${(s.rssMarginalBytesPerConnection / 1024).toFixed(2)} over the second half), heap ${Math.round(s.heapUsedBytesPerConnection)} B, server ${full.openFiles} open files`,
+    );
     return { raw, summary: s };
   } finally {
     await client.stop();
@@ -257,7 +357,10 @@ function writeResults(run, raw) {
   const dir = join(floorDir, "results");
   mkdirSync(dir, { recursive: true });
   const o = run.options;
-  let base = join(dir, `${run.startedAt.slice(0, 16).replace(":", "")}${o.custom ? `-c${o.connections}-r${o.rounds}` : ""}`);
+  let base = join(
+    dir,
+    `${run.startedAt.slice(0, 16).replace(":", "")}${o.custom ? `-c${o.connections}-r${o.rounds}` : ""}`,
+  );
   if (existsSync(`${base}.json`)) base = `${base}-${run.startedAt.slice(17, 19)}s`;
   writeFileSync(`${base}.json`, `${JSON.stringify({ ...run, memoryMeans: memoryMeans(run.memory), raw }, null, 2)}\n`);
   writeFileSync(`${base}.md`, markdownReport(run));
@@ -285,13 +388,18 @@ async function main() {
   const startedAt = new Date().toISOString();
   const m = machine(limit);
   m.busyPercentAtStart = await machineBusyPercent();
-  progress(`${int(o.connections)} connections; the machine was ${m.busyPercentAtStart.toFixed(0)} % busy over the last second (load average ${m.loadAverageAtStart})${m.busyPercentAtStart > 10 ? ": something else is running, the figures will be noisier" : ""}`);
+  progress(
+    `${int(o.connections)} connections; the machine was ${m.busyPercentAtStart.toFixed(0)} % busy over the last second (load average ${m.loadAverageAtStart})${m.busyPercentAtStart > 10 ? ": something else is running, the figures will be noisier" : ""}`,
+  );
   const write = [];
   const memory = [];
   const raw = { write: [], memory: [] };
   try {
     if (o.only !== "memory") {
-      for (const variant of [{ key: "single", framesPerTick: 1 }, { key: "corked", framesPerTick: o.frames }]) {
+      for (const variant of [
+        { key: "single", framesPerTick: 1 },
+        { key: "corked", framesPerTick: o.frames },
+      ]) {
         const r = await writeFloor(o, children, variant);
         write.push(r.summary);
         raw.write.push(r.raw);
@@ -317,7 +425,18 @@ async function main() {
     argv,
     machine: m,
     versions: { node: process.version, ws: wsVersion() },
-    options: { connections: o.connections, rounds: o.rounds, warmup: o.warmup, intervalMs: o.intervalMs, corkedFramesPerTick: o.frames, repeat: o.repeat, frameBytes: o.frameBytes, batch: BATCH, batchDelayMs: BATCH_DELAY_MS, custom: o.custom },
+    options: {
+      connections: o.connections,
+      rounds: o.rounds,
+      warmup: o.warmup,
+      intervalMs: o.intervalMs,
+      corkedFramesPerTick: o.frames,
+      repeat: o.repeat,
+      frameBytes: o.frameBytes,
+      batch: BATCH,
+      batchDelayMs: BATCH_DELAY_MS,
+      custom: o.custom,
+    },
     write,
     memory,
   };

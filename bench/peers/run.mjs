@@ -62,13 +62,28 @@ function options() {
   const quick = values.quick === true;
   const connections = Number((values.connections ?? (quick ? "2000" : "10000")).replace(/_/g, ""));
   const durationS = Number(values.duration ?? (quick ? "10" : "20"));
-  if (!Number.isInteger(connections) || connections < 1) fail(`--connections must be a positive integer, got ${values.connections}`, 2);
+  if (!Number.isInteger(connections) || connections < 1)
+    fail(`--connections must be a positive integer, got ${values.connections}`, 2);
   if (!(durationS > 0)) fail(`--duration must be a positive number of seconds, got ${values.duration}`, 2);
-  const only = values.only?.split(",").map((k) => k.trim()).filter((k) => k !== "");
+  const only = values.only
+    ?.split(",")
+    .map((k) => k.trim())
+    .filter((k) => k !== "");
   const unknown = only?.find((k) => !SYSTEMS.some((s) => s.key === k));
-  if (unknown !== undefined) fail(`--only: unknown system "${unknown}"; use ${SYSTEMS.map((s) => s.key).join(", ")}`, 2);
+  if (unknown !== undefined)
+    fail(`--only: unknown system "${unknown}"; use ${SYSTEMS.map((s) => s.key).join(", ")}`, 2);
   const systems = SYSTEMS.filter((s) => only === undefined || s.key === "hubcast" || only.includes(s.key));
-  return { quick, connections, durationS, warmupS: 2, rate: 10, payloadBytes: 64, connectHoldS: 5, systems, verbose: values.verbose === true };
+  return {
+    quick,
+    connections,
+    durationS,
+    warmupS: 2,
+    rate: 10,
+    payloadBytes: 64,
+    connectHoldS: 5,
+    systems,
+    verbose: values.verbose === true,
+  };
 }
 
 function fail(message, code = 1) {
@@ -87,7 +102,9 @@ function checkPrerequisites() {
   try {
     execFileSync("redis-server", ["--version"], { stdio: "ignore" });
   } catch {
-    fail("redis-server is not on PATH: install Redis (apt-get install redis-server) for the Redis-backed systems, or pass --only with systems that need none");
+    fail(
+      "redis-server is not on PATH: install Redis (apt-get install redis-server) for the Redis-backed systems, or pass --only with systems that need none",
+    );
   }
 }
 
@@ -96,14 +113,25 @@ const packageVersion = (dir) => JSON.parse(readFileSync(join(dir, "package.json"
 function versions() {
   const dep = (name) => packageVersion(join(peersDir, "node_modules", name));
   const redis = /v=(\S+)/.exec(execFileSync("redis-server", ["--version"], { encoding: "utf8" }))?.[1] ?? "?";
-  return { hubcast: `${packageVersion(join(repo, "packages/server"))} (${hubcastCommit()})`, "socket.io": dep("socket.io"), "@socket.io/redis-adapter": dep("@socket.io/redis-adapter"), redis: dep("redis"), ws: dep("ws"), "redis-server": redis, node: process.version };
+  return {
+    hubcast: `${packageVersion(join(repo, "packages/server"))} (${hubcastCommit()})`,
+    "socket.io": dep("socket.io"),
+    "@socket.io/redis-adapter": dep("@socket.io/redis-adapter"),
+    redis: dep("redis"),
+    ws: dep("ws"),
+    "redis-server": redis,
+    node: process.version,
+  };
 }
 
 /** The commit Hubcast was built from, marked "+ local changes" when packages/ differs from it (read-only git). */
 function hubcastCommit() {
   try {
     const head = execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["-C", repo, "status", "--porcelain", "--", "packages/server/src", "packages/protocol/src"], { encoding: "utf8" }).trim() !== "";
+    const dirty =
+      execFileSync("git", ["-C", repo, "status", "--porcelain", "--", "packages/server/src", "packages/protocol/src"], {
+        encoding: "utf8",
+      }).trim() !== "";
     return dirty ? `${head} + local changes` : head;
   } catch {
     return "commit unknown";
@@ -113,10 +141,37 @@ function hubcastCommit() {
 /** Runs one `hubcast bench` scenario and resolves with its parsed JSON result. */
 async function bench(ctx, { label, scenario, system, deployment, pids }) {
   const o = ctx.options;
-  const args = [benchCli, scenario, "--url", deployment.urls.join(","), "--protocol", system.protocol, "--server-pid", pids.join(","), "--connections", String(o.connections), "--json"];
-  if (scenario === "fanout") args.push("--rate", String(o.rate), "--payload-bytes", String(o.payloadBytes), "--duration", String(o.durationS), "--warmup", String(o.warmupS));
+  const args = [
+    benchCli,
+    scenario,
+    "--url",
+    deployment.urls.join(","),
+    "--protocol",
+    system.protocol,
+    "--server-pid",
+    pids.join(","),
+    "--connections",
+    String(o.connections),
+    "--json",
+  ];
+  if (scenario === "fanout")
+    args.push(
+      "--rate",
+      String(o.rate),
+      "--payload-bytes",
+      String(o.payloadBytes),
+      "--duration",
+      String(o.durationS),
+      "--warmup",
+      String(o.warmupS),
+    );
   else args.push("--channels", "1", "--duration", String(o.connectHoldS));
-  const running = ctx.processes.run({ label, command: process.execPath, args, echo: o.verbose ? process.stderr : undefined });
+  const running = ctx.processes.run({
+    label,
+    command: process.execPath,
+    args,
+    echo: o.verbose ? process.stderr : undefined,
+  });
   ctx.interruptBench = running.interrupt;
   const { code, stdout, logFile } = await running.result;
   ctx.interruptBench = undefined;
@@ -131,7 +186,13 @@ async function bench(ctx, { label, scenario, system, deployment, pids }) {
 async function runSystem(ctx, system) {
   // The engine's server (Redis or NATS) is counted apart, in the same column.
   const backendPid = system.redis ? ctx.redisPid : system.nats === true ? ctx.natsPid : undefined;
-  const entry = { key: system.key, label: system.label, design: system.design, redis: backendPid !== undefined, raw: {} };
+  const entry = {
+    key: system.key,
+    label: system.label,
+    design: system.design,
+    redis: backendPid !== undefined,
+    raw: {},
+  };
   const keep = [ctx.redisPid, ctx.natsPid].filter((pid) => pid !== undefined);
   try {
     for (const scenario of ["connect", "fanout"]) {
@@ -139,7 +200,8 @@ async function runSystem(ctx, system) {
       process.stderr.write(`peers: ${system.label}: ${scenario} …\n`);
       const deployment = await system.start(ctx, scenario);
       // Fanout counts Redis's CPU apart; connect measures the system's own memory only.
-      const pids = scenario === "fanout" && backendPid !== undefined ? [...deployment.pids, backendPid] : deployment.pids;
+      const pids =
+        scenario === "fanout" && backendPid !== undefined ? [...deployment.pids, backendPid] : deployment.pids;
       const result = await bench(ctx, { label: `bench-${system.key}-${scenario}`, scenario, system, deployment, pids });
       entry.raw[scenario] = result;
       if (scenario === "connect") entry.connect = summarizeConnect(result, deployment.pids);
@@ -192,7 +254,11 @@ function writeResults(run) {
   const stamp = run.startedAt.slice(0, 16).replace(":", "");
   const base = join(dir, `${stamp}${run.quick ? "-quick" : ""}`);
   const { systems, ...rest } = run;
-  const json = { ...rest, systems: systems.map(({ raw, ...summary }) => summary), raw: Object.fromEntries(systems.map((s) => [s.key, s.raw])) };
+  const json = {
+    ...rest,
+    systems: systems.map(({ raw, ...summary }) => summary),
+    raw: Object.fromEntries(systems.map((s) => [s.key, s.raw])),
+  };
   writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(`${base}.md`, markdownReport(run));
   return base;
@@ -205,14 +271,30 @@ async function main() {
   const hubcastConfig = join(workDir, "hubcast-bench.json");
   writeFileSync(hubcastConfig, JSON.stringify(HUBCAST_BENCH_CONFIG));
   const processes = new Processes(workDir);
-  const ctx = { options: o, processes, repo, peersDir, hubcastConfig, workDir, runId: Date.now().toString(36), redisUrl: undefined, redisPid: undefined, natsUrl: undefined, natsPid: undefined, interrupted: false, interruptBench: undefined };
+  const ctx = {
+    options: o,
+    processes,
+    repo,
+    peersDir,
+    hubcastConfig,
+    workDir,
+    runId: Date.now().toString(36),
+    redisUrl: undefined,
+    redisPid: undefined,
+    natsUrl: undefined,
+    natsPid: undefined,
+    interrupted: false,
+    interruptBench: undefined,
+  };
   const onSignal = (signal) => {
     if (ctx.interrupted) {
       processes.killAll();
       process.exit(130);
     }
     ctx.interrupted = true;
-    process.stderr.write(`\npeers: ${signal}: stopping the current run and every process started (again to kill at once)\n`);
+    process.stderr.write(
+      `\npeers: ${signal}: stopping the current run and every process started (again to kill at once)\n`,
+    );
     ctx.interruptBench?.();
   };
   process.on("SIGINT", onSignal);
@@ -225,7 +307,9 @@ async function main() {
     "Every server pings its clients every 25 s (Hubcast, Socket.IO defaults; the ws servers likewise).",
   ];
   const startedAt = new Date().toISOString();
-  process.stderr.write(`peers: ${o.systems.length} systems, ${o.connections.toLocaleString("en-US")} connections, fanout ${o.rate}/s × ${o.payloadBytes} B for ${o.durationS} s; logs in ${workDir}\n`);
+  process.stderr.write(
+    `peers: ${o.systems.length} systems, ${o.connections.toLocaleString("en-US")} connections, fanout ${o.rate}/s × ${o.payloadBytes} B for ${o.durationS} s; logs in ${workDir}\n`,
+  );
   process.stderr.write(`peers: note: ${notes[0]}\n`);
   const entries = [];
   try {
@@ -247,12 +331,21 @@ async function main() {
     interrupted: ctx.interrupted,
     machine: first.machine,
     versions: versions(),
-    options: { connections: o.connections, rate: o.rate, payloadBytes: o.payloadBytes, durationS: o.durationS, warmupS: o.warmupS, connectHoldS: o.connectHoldS },
+    options: {
+      connections: o.connections,
+      rate: o.rate,
+      payloadBytes: o.payloadBytes,
+      durationS: o.durationS,
+      warmupS: o.warmupS,
+      connectHoldS: o.connectHoldS,
+    },
     notes,
     systems: entries,
   };
   const base = writeResults(run);
-  process.stdout.write(`\n${textTable(entries)}\n\n× = this system ÷ Hubcast one node. CPU: the system's own processes (Redis or NATS apart), per delivery. p99: corrected for coordinated omission. RSS: per idle subscribed connection.\n${notes.map((n) => `note: ${n}`).join("\n")}\n`);
+  process.stdout.write(
+    `\n${textTable(entries)}\n\n× = this system ÷ Hubcast one node. CPU: the system's own processes (Redis or NATS apart), per delivery. p99: corrected for coordinated omission. RSS: per idle subscribed connection.\n${notes.map((n) => `note: ${n}`).join("\n")}\n`,
+  );
   process.stderr.write(`peers: wrote ${relative(process.cwd(), base)}.json and .md\n`);
   if (!entries.some((e) => e.error !== undefined)) rmSync(workDir, { recursive: true, force: true });
   else process.stderr.write(`peers: logs kept in ${workDir}\n`);

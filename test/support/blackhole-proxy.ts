@@ -45,7 +45,10 @@ export class BlackholeProxy {
 
   private accept(client: Socket): void {
     const upstream = createConnection(this.target);
-    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       this.sockets.add(from);
       // Forwarded by hand, not piped: pipe() would resume a paused source on its own.
       from.on("data", (chunk: Buffer) => to.write(chunk));

@@ -12,7 +12,12 @@ const clients = [];
 const receivedBy = new Map();
 
 for (let i = 0; i < count; i++) {
-  const client = new Client(url, { websocket: WebSocket, minReconnectDelayMs: 100, maxReconnectDelayMs: 5_000, timeoutMs: 30_000 });
+  const client = new Client(url, {
+    websocket: WebSocket,
+    minReconnectDelayMs: 100,
+    maxReconnectDelayMs: 5_000,
+    timeoutMs: 30_000,
+  });
   client.on("error", () => {}); // refused attempts are expected in a storm; progress is reported below
   client.on("disconnected", ({ code }) => {
     if (code === 3008) tryLater += 1;

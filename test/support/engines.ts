@@ -5,7 +5,11 @@ import type { HistoryStore } from "../../packages/server/src/history/history.js"
  * A real memory engine whose history reads are held at a gate, before or after reading, so a
  * test can hold a subscribe mid-flight while publications, unsubscribes or closes happen.
  */
-export function gatedHistoryEngine(when: "before read" | "after read"): { engine: MemoryEngine; readStarted: Promise<void>; open: () => void } {
+export function gatedHistoryEngine(when: "before read" | "after read"): {
+  engine: MemoryEngine;
+  readStarted: Promise<void>;
+  open: () => void;
+} {
   const engine = new MemoryEngine();
   const real = engine.history;
   let open!: () => void;

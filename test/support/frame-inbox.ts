@@ -38,7 +38,10 @@ export const whenClosed = (ws: WebSocket): Promise<{ code: number; reason: strin
   new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
 
 /** Closes `ws`, dropping the socket if the close handshake does not finish within 2 s. */
-export function closeSocket(ws: WebSocket, closed: Promise<{ code: number; reason: string }>): Promise<{ code: number; reason: string }> {
+export function closeSocket(
+  ws: WebSocket,
+  closed: Promise<{ code: number; reason: string }>,
+): Promise<{ code: number; reason: string }> {
   if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close();
   return withTimeout(closed, 2_000, "close handshake").catch(() => {
     ws.terminate();

@@ -15,7 +15,10 @@ export const DEPLOY_DIR = fileURLToPath(new URL("../../deploy/", import.meta.url
 /** The absolute path of `name` on PATH or in the sbin folders, or undefined when not installed. */
 export function findBinary(name: string): string | undefined {
   const dirs = [...(process.env["PATH"] ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin", "/sbin"];
-  return dirs.filter((d) => d !== "").map((d) => join(d, name)).find((p) => existsSync(p));
+  return dirs
+    .filter((d) => d !== "")
+    .map((d) => join(d, name))
+    .find((p) => existsSync(p));
 }
 
 export const NGINX = findBinary("nginx");
@@ -35,15 +38,19 @@ export interface RenderOptions {
  */
 export function renderConfig(text: string, options: RenderOptions): string {
   const listens = text.match(new RegExp(options.listen.find.source, "gm")) ?? [];
-  if (listens.length !== 1) throw new Error(`expected one line matching ${options.listen.find}, found ${listens.length}`);
+  if (listens.length !== 1)
+    throw new Error(`expected one line matching ${options.listen.find}, found ${listens.length}`);
   const seen = new Set<number>();
-  const rendered = text.replace(new RegExp(options.listen.find.source, "m"), options.listen.replace).replace(/\bhubcast-(\d+):8080\b/g, (_, n: string) => {
-    const upstream = options.upstreams[Number(n) - 1];
-    if (upstream === undefined) throw new Error(`hubcast-${n}:8080 has no upstream to stand for it`);
-    seen.add(Number(n));
-    return upstream;
-  });
-  if (seen.size !== options.upstreams.length) throw new Error(`expected addresses hubcast-1..${options.upstreams.length}:8080, found ${seen.size}`);
+  const rendered = text
+    .replace(new RegExp(options.listen.find.source, "m"), options.listen.replace)
+    .replace(/\bhubcast-(\d+):8080\b/g, (_, n: string) => {
+      const upstream = options.upstreams[Number(n) - 1];
+      if (upstream === undefined) throw new Error(`hubcast-${n}:8080 has no upstream to stand for it`);
+      seen.add(Number(n));
+      return upstream;
+    });
+  if (seen.size !== options.upstreams.length)
+    throw new Error(`expected addresses hubcast-1..${options.upstreams.length}:8080, found ${seen.size}`);
   return rendered;
 }
 
@@ -83,7 +90,11 @@ class BalancerProcess implements LoadBalancer {
     const exitedEarly = this.exited.then((code) => {
       throw new Error(`${basename(this.child.spawnfile)} exited with ${code}: ${this.stderr.slice(-2_000)}`);
     });
-    const answers = eventually(async () => (await fetch(`${this.url}/healthz`).catch(() => undefined))?.status === 200, timeoutMs, `${this.url}/healthz to answer 200`);
+    const answers = eventually(
+      async () => (await fetch(`${this.url}/healthz`).catch(() => undefined))?.status === 200,
+      timeoutMs,
+      `${this.url}/healthz to answer 200`,
+    );
     try {
       await Promise.race([answers, exitedEarly]);
     } catch (err) {
@@ -114,13 +125,27 @@ export class NginxProcess extends BalancerProcess {
     const port = await freePort();
     const snippet = join(dir, basename(config));
     const text = readFileSync(join(DEPLOY_DIR, "nginx", config), "utf8");
-    writeFileSync(snippet, renderConfig(text, { listen: { find: /^(\s*)listen 8080;/, replace: `$1listen 127.0.0.1:${port};` }, upstreams }));
-    const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((kind) => `  ${kind}_temp_path ${join(dir, kind)};`);
+    writeFileSync(
+      snippet,
+      renderConfig(text, { listen: { find: /^(\s*)listen 8080;/, replace: `$1listen 127.0.0.1:${port};` }, upstreams }),
+    );
+    const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
+      (kind) => `  ${kind}_temp_path ${join(dir, kind)};`,
+    );
     // As root, nginx would switch its workers to `nobody`, who cannot enter the temp dir.
     const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : "";
     const main = `${user}worker_processes 2;\nevents { worker_connections 4096; }\nhttp {\n${temp.join("\n")}\n  access_log off;\n  include ${snippet};\n}\n`;
     writeFileSync(join(dir, "nginx.conf"), main);
-    const args = ["-e", "stderr", "-p", dir, "-c", join(dir, "nginx.conf"), "-g", `daemon off; pid ${join(dir, "nginx.pid")}; error_log stderr;`];
+    const args = [
+      "-e",
+      "stderr",
+      "-p",
+      dir,
+      "-c",
+      join(dir, "nginx.conf"),
+      "-g",
+      `daemon off; pid ${join(dir, "nginx.pid")}; error_log stderr;`,
+    ];
     const nginx = new NginxProcess(NGINX, args, `http://127.0.0.1:${port}`, dir);
     await nginx.ready();
     return nginx;
@@ -137,16 +162,26 @@ export type HaproxyStat = Record<string, string>;
  */
 export class HaproxyProcess extends BalancerProcess {
   /** `tweak` edits the shipped text before it is rendered (a test that needs faster health checks, say). */
-  static async start(config: string, upstreams: string[], tweak: (text: string) => string = (text) => text): Promise<HaproxyProcess> {
+  static async start(
+    config: string,
+    upstreams: string[],
+    tweak: (text: string) => string = (text) => text,
+  ): Promise<HaproxyProcess> {
     if (HAPROXY === undefined) throw new Error("haproxy is not installed (apt-get install haproxy)");
     const dir = mkdtempSync(join(tmpdir(), "hubcast-haproxy-"));
     const port = await freePort();
     const rendered = join(dir, basename(config));
     const text = tweak(readFileSync(join(DEPLOY_DIR, "haproxy", config), "utf8"));
-    writeFileSync(rendered, renderConfig(text, { listen: { find: /^(\s*)bind :8080$/, replace: `$1bind 127.0.0.1:${port}` }, upstreams }));
+    writeFileSync(
+      rendered,
+      renderConfig(text, { listen: { find: /^(\s*)bind :8080$/, replace: `$1bind 127.0.0.1:${port}` }, upstreams }),
+    );
     const global = join(dir, "global.cfg");
     // `notice`: server state changes and alerts reach stderr, request logs do not.
-    writeFileSync(global, `global\n    maxconn 4096\n    log stderr format raw local0 notice\n    stats socket ${join(dir, "admin.sock")} mode 600 level admin\n`);
+    writeFileSync(
+      global,
+      `global\n    maxconn 4096\n    log stderr format raw local0 notice\n    stats socket ${join(dir, "admin.sock")} mode 600 level admin\n`,
+    );
     const haproxy = new HaproxyProcess(HAPROXY, ["-db", "-f", global, "-f", rendered], `http://127.0.0.1:${port}`, dir);
     await haproxy.ready();
     return haproxy;

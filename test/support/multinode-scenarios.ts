@@ -40,10 +40,13 @@ export async function expectRecoveryOnAnotherNode([a, b, c]: ServerProcess[], cl
   const publisher = await client(c as ServerProcess);
   for (let i = 1; i <= 100; i++) await publisher.ok("publish", { channel: "chat:roam", data: i });
   const second = await client(b as ServerProcess);
-  const result = await second.ok<{ recovered: boolean; publications: { data: number; offset: number }[] }>("subscribe", {
-    channel: "chat:roam",
-    since: position,
-  });
+  const result = await second.ok<{ recovered: boolean; publications: { data: number; offset: number }[] }>(
+    "subscribe",
+    {
+      channel: "chat:roam",
+      since: position,
+    },
+  );
   expect(result.recovered).toBe(true);
   expect(result.publications.map((p) => p.data)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   await publisher.ok("publish", { channel: "chat:roam", data: 101 });

@@ -81,7 +81,9 @@ export class NatsServer {
     if (pid === undefined) return;
     this.child?.kill("SIGSTOP");
     const stopped = (): boolean =>
-      readdirSync(`/proc/${pid}/task`).every((task) => /^\d+ \(.*\) [Tt] /.test(readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8")));
+      readdirSync(`/proc/${pid}/task`).every((task) =>
+        /^\d+ \(.*\) [Tt] /.test(readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8")),
+      );
     await eventually(stopped, 5_000, "nats-server to stop", 5);
   }
 
@@ -111,7 +113,11 @@ export class NatsCluster {
     const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
     const name = `hc${routePorts[0]}`;
     const servers = clientPorts.map(
-      (port, i) => new (NatsServer as unknown as new (c: NatsServerConfig) => NatsServer)({ port, cluster: { name, port: routePorts[i] as number, routes: routePorts } }),
+      (port, i) =>
+        new (NatsServer as unknown as new (c: NatsServerConfig) => NatsServer)({
+          port,
+          cluster: { name, port: routePorts[i] as number, routes: routePorts },
+        }),
     );
     const cluster = new NatsCluster(servers);
     try {

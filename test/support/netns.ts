@@ -44,7 +44,11 @@ export function netnsUnavailableReason(): string | undefined {
       break;
     }
   }
-  for (const args of [["link", "del", `${name.slice(0, 6)}-pv`], ["link", "del", `${name.slice(0, 6)}-pb`], ["netns", "del", name]]) {
+  for (const args of [
+    ["link", "del", `${name.slice(0, 6)}-pv`],
+    ["link", "del", `${name.slice(0, 6)}-pb`],
+    ["netns", "del", name],
+  ]) {
     spawnSync("ip", args, { stdio: "ignore", timeout: 10_000 }); // a step that never ran has nothing to delete
   }
   return reason;
@@ -55,7 +59,9 @@ async function freeSubnet(): Promise<string> {
   for (let tries = 0; tries < 20; tries++) {
     const prefix = `10.213.${randomInt(0, 256)}`;
     const cidr = `${prefix}.0/24`;
-    const covering = (await ip("-4", "-o", "route", "show", "table", "all", "match", cidr)).split("\n").filter((l) => l !== "" && !l.startsWith("default"));
+    const covering = (await ip("-4", "-o", "route", "show", "table", "all", "match", cidr))
+      .split("\n")
+      .filter((l) => l !== "" && !l.startsWith("default"));
     const inside = (await ip("-4", "-o", "route", "show", "table", "all", "root", cidr)).trim();
     const addresses = (await ip("-4", "-o", "addr", "show", "to", cidr)).trim();
     if (covering.length === 0 && inside === "" && addresses === "") return prefix;
@@ -128,7 +134,10 @@ export class TestNetwork {
 
   /** Starts `command` inside `host`'s namespace (`ip netns exec` execs it: same pid). */
   spawnIn(host: HostName, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-    return spawn("ip", ["netns", "exec", this.namespace(host), command, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    return spawn("ip", ["netns", "exec", this.namespace(host), command, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   }
 
   /**
@@ -154,7 +163,23 @@ export class TestNetwork {
   }
 
   private async build(): Promise<void> {
-    await ip("link", "add", this.bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0", "nf_call_iptables", "0", "nf_call_ip6tables", "0", "nf_call_arptables", "0");
+    await ip(
+      "link",
+      "add",
+      this.bridge,
+      "type",
+      "bridge",
+      "stp_state",
+      "0",
+      "forward_delay",
+      "0",
+      "nf_call_iptables",
+      "0",
+      "nf_call_ip6tables",
+      "0",
+      "nf_call_arptables",
+      "0",
+    );
     await ip("addr", "add", `${this.subnet}.1/24`, "dev", this.bridge);
     await ip("link", "set", this.bridge, "up");
     for (const host of Object.keys(HOSTS) as HostName[]) {
@@ -235,7 +260,13 @@ export class NetnsProcess {
   }
 
   /** Starts `command` in `host` and resolves once `isReady(line)` holds for a stdout line (10 s bound). */
-  static async start(network: TestNetwork, host: HostName, command: string, args: string[], options: { isReady: (line: string) => boolean; env?: NodeJS.ProcessEnv }): Promise<NetnsProcess> {
+  static async start(
+    network: TestNetwork,
+    host: HostName,
+    command: string,
+    args: string[],
+    options: { isReady: (line: string) => boolean; env?: NodeJS.ProcessEnv },
+  ): Promise<NetnsProcess> {
     const proc = new NetnsProcess(network.spawnIn(host, command, args, options.env));
     let stderr = "";
     proc.child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -243,15 +274,16 @@ export class NetnsProcess {
     const ready = new Promise<void>((resolve, reject) => {
       proc.child.stdout?.on("data", (d: Buffer) => {
         buffered += d.toString();
-        let cut: number;
-        while ((cut = buffered.indexOf("\n")) >= 0) {
+        for (let cut = buffered.indexOf("\n"); cut >= 0; cut = buffered.indexOf("\n")) {
           const line = buffered.slice(0, cut);
           buffered = buffered.slice(cut + 1);
           proc.lines.push(line);
           if (options.isReady(line)) resolve();
         }
       });
-      proc.child.once("exit", (code) => reject(new Error(`${command} in ${host} exited with ${code}: ${stderr.slice(-500)}`)));
+      proc.child.once("exit", (code) =>
+        reject(new Error(`${command} in ${host} exited with ${code}: ${stderr.slice(-500)}`)),
+      );
     });
     try {
       await withTimeout(ready, 10_000, `${command} in ${host} to be ready`);
@@ -270,12 +302,30 @@ export class NetnsProcess {
 }
 
 /** `redis-server` without persistence listening on `host`'s address, port 6379. */
-export async function startRedisIn(network: TestNetwork, host: HostName): Promise<{ process: NetnsProcess; url: string; stop: () => Promise<void> }> {
+export async function startRedisIn(
+  network: TestNetwork,
+  host: HostName,
+): Promise<{ process: NetnsProcess; url: string; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "hubcast-redis-"));
   const address = network.address(host);
-  const args = ["--port", "6379", "--bind", address, "--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir", dir];
+  const args = [
+    "--port",
+    "6379",
+    "--bind",
+    address,
+    "--protected-mode",
+    "no",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+  ];
   try {
-    const proc = await NetnsProcess.start(network, host, "redis-server", args, { isReady: (line) => line.includes("Ready to accept connections") });
+    const proc = await NetnsProcess.start(network, host, "redis-server", args, {
+      isReady: (line) => line.includes("Ready to accept connections"),
+    });
     const stop = async (): Promise<void> => {
       await proc.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -296,5 +346,8 @@ export function startHubcastIn(network: TestNetwork, host: HostName, args: strin
       return false; // not a JSON log line: not the one we wait for
     }
   };
-  return NetnsProcess.start(network, host, process.execPath, [CLI, "start", ...args], { isReady, env: { HUBCAST_LOG_LEVEL: "info" } });
+  return NetnsProcess.start(network, host, process.execPath, [CLI, "start", ...args], {
+    isReady,
+    env: { HUBCAST_LOG_LEVEL: "info" },
+  });
 }

@@ -6,7 +6,10 @@ import type { WebSocket } from "ws";
  * A reset or close on one side ends the pair; the other side sees a close.
  */
 export function joinSockets(client: Socket, upstream: Socket, open: Set<Socket>): void {
-  for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+  for (const [from, to] of [
+    [client, upstream],
+    [upstream, client],
+  ] as const) {
     open.add(from);
     from.pipe(to);
     from.on("error", () => to.destroy());
@@ -20,7 +23,10 @@ export function joinSockets(client: Socket, upstream: Socket, open: Set<Socket>)
 /** Resolves once `ws` is open (listeners must already be attached: a server may push at once). */
 export function opened(ws: WebSocket, wsUrl: string, timeoutMs = 5_000): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for socket open to ${wsUrl}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for socket open to ${wsUrl}`)),
+      timeoutMs,
+    );
     ws.once("open", () => {
       clearTimeout(timer);
       resolve();

@@ -7,8 +7,15 @@ import { withTimeout } from "./raw-client.js";
 export const CLI = fileURLToPath(new URL("../../packages/server/dist/cli/main.js", import.meta.url));
 
 /** Runs `hubcast ...args` to completion and returns its exit code and output. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 10_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -57,8 +64,7 @@ export class ServerProcess {
     const listening = new Promise<string>((resolve, reject) => {
       child.stdout?.on("data", (d: Buffer) => {
         buffered += d.toString();
-        let cut: number;
-        while ((cut = buffered.indexOf("\n")) >= 0) {
+        for (let cut = buffered.indexOf("\n"); cut >= 0; cut = buffered.indexOf("\n")) {
           const line = buffered.slice(0, cut);
           buffered = buffered.slice(cut + 1);
           const entry = JSON.parse(line) as Record<string, unknown>;

@@ -57,7 +57,12 @@ export class ProtobufClient {
   }
 
   /** Waits for the first frame, already received or future, that `match` accepts. */
-  waitFor(match: (frame: ServerFrame) => boolean, what: string, timeoutMs = 5_000, fromIndex = 0): Promise<ServerFrame> {
+  waitFor(
+    match: (frame: ServerFrame) => boolean,
+    what: string,
+    timeoutMs = 5_000,
+    fromIndex = 0,
+  ): Promise<ServerFrame> {
     return this.inbox.waitFor(match, what, timeoutMs, fromIndex);
   }
 
@@ -65,7 +70,12 @@ export class ProtobufClient {
   async command<M extends Method>(method: M, request: Methods[M]["request"]): Promise<Reply> {
     const id = this.nextId++;
     this.ws.send(codec.encodeCommand({ id, method, request } as Command));
-    const frame = await this.waitFor((f) => f.kind === "reply" && f.reply.id === id, `reply to ${method} #${id}`, 5_000, this.frames.length);
+    const frame = await this.waitFor(
+      (f) => f.kind === "reply" && f.reply.id === id,
+      `reply to ${method} #${id}`,
+      5_000,
+      this.frames.length,
+    );
     return (frame as Extract<ServerFrame, { kind: "reply" }>).reply;
   }
 

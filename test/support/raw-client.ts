@@ -30,7 +30,11 @@ export class RawClient {
   }
 
   /** Opens a socket to `wsUrl` offering `protocols`; does not send `connect`. `options` go to `ws` (it offers permessage-deflate unless told `perMessageDeflate: false`). */
-  static async open(wsUrl: string, protocols: string | string[] = "hubcast.v1.json", options: ClientOptions = {}): Promise<RawClient> {
+  static async open(
+    wsUrl: string,
+    protocols: string | string[] = "hubcast.v1.json",
+    options: ClientOptions = {},
+  ): Promise<RawClient> {
     const ws = new WebSocket(wsUrl, protocols, options);
     // Listen before the socket opens: a server may push in the same packet as the handshake.
     const client = new RawClient(ws);
@@ -85,7 +89,12 @@ export class RawClient {
   }
 
   /** Waits until `count` pushes of `type` (for `channel`) have arrived. */
-  async waitForPushes<T = Record<string, unknown>>(type: string, count: number, channel?: string, timeoutMs = 5_000): Promise<T[]> {
+  async waitForPushes<T = Record<string, unknown>>(
+    type: string,
+    count: number,
+    channel?: string,
+    timeoutMs = 5_000,
+  ): Promise<T[]> {
     await this.waitFor(() => this.pushes(type, channel).length >= count, `${count} ${type} pushes`, timeoutMs);
     return this.pushes<T>(type, channel);
   }

@@ -8,7 +8,11 @@ export async function tcpConnect(url: string): Promise<Socket> {
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
   socket.setNoDelay(true);
-  await withTimeout(new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject)), 5_000, "tcp connect");
+  await withTimeout(
+    new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject)),
+    5_000,
+    "tcp connect",
+  );
   return socket;
 }
 
@@ -30,7 +34,10 @@ export class RawWebSocket {
   private chunks: Buffer[] = [];
   readonly closed: Promise<void>;
 
-  private constructor(readonly socket: Socket, rest: Buffer) {
+  private constructor(
+    readonly socket: Socket,
+    rest: Buffer,
+  ) {
     if (rest.length > 0) this.chunks.push(rest);
     socket.on("data", (chunk: Buffer) => this.chunks.push(chunk));
     socket.on("error", () => undefined); // a reset ends the stream; "close" follows
@@ -127,18 +134,23 @@ export function parseServerFrames(bytes: Buffer): ServerFrame[] {
       header = 10;
     }
     if (offset + header + length > bytes.length) break;
-    frames.push({ opcode: (bytes[offset] as number) & 0x0f, payload: bytes.subarray(offset + header, offset + header + length) });
+    frames.push({
+      opcode: (bytes[offset] as number) & 0x0f,
+      payload: bytes.subarray(offset + header, offset + header + length),
+    });
     offset += header + length;
   }
   return frames;
 }
 
 /** The close code in a close frame's payload, or `undefined` when it has none. */
-export const closeCodeOf = (frame: ServerFrame): number | undefined => (frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : undefined);
+export const closeCodeOf = (frame: ServerFrame): number | undefined =>
+  frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : undefined;
 
 /** A process's resident set now and its peak so far, in bytes (Linux: /proc/<pid>/status). */
 export function memoryOf(pid: number): { rssBytes: number; peakRssBytes: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN) * 1024;
+  const kib = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN) * 1024;
   return { rssBytes: kib("VmRSS"), peakRssBytes: kib("VmHWM") };
 }

@@ -40,14 +40,22 @@ async function freeClusterPort(taken: ReadonlySet<number>): Promise<number> {
 /** Starts one cluster-enabled `redis-server`; resolves when it accepts connections. */
 async function startClusterNode(port: number, dir: string): Promise<ChildProcess> {
   const args = [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--cluster-enabled", "yes",
-    "--cluster-config-file", join(dir, `nodes-${port}.conf`),
-    "--cluster-node-timeout", "2000",
-    "--save", "",
-    "--appendonly", "no",
-    "--dir", dir,
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    join(dir, `nodes-${port}.conf`),
+    "--cluster-node-timeout",
+    "2000",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
   ];
   const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
@@ -56,7 +64,9 @@ async function startClusterNode(port: number, dir: string): Promise<ChildProcess
       output += d.toString();
       if (output.includes("Ready to accept connections")) resolve();
     });
-    child.on("exit", (code) => reject(new Error(`cluster redis-server on ${port} exited with ${code}: ${output.slice(-500)}`)));
+    child.on("exit", (code) =>
+      reject(new Error(`cluster redis-server on ${port} exited with ${code}: ${output.slice(-500)}`)),
+    );
   });
   try {
     await withTimeout(ready, 10_000, `cluster redis-server on port ${port}`);
@@ -100,7 +110,8 @@ export class RedisCluster {
   }
 
   static async start(masters = 3): Promise<RedisCluster> {
-    if (!Number.isInteger(masters) || masters < 3) throw new TypeError(`a Redis Cluster needs at least 3 masters, got ${masters}`);
+    if (!Number.isInteger(masters) || masters < 3)
+      throw new TypeError(`a Redis Cluster needs at least 3 masters, got ${masters}`);
     const dir = mkdtempSync(join(tmpdir(), "hubcast-redis-cluster-"));
     const ports: number[] = [];
     const processes: ChildProcess[] = [];
@@ -114,7 +125,9 @@ export class RedisCluster {
       }
       processes.push(...(await Promise.all(ports.map((port) => startClusterNode(port, dir)))));
       const nodes = ports.map((port) => `127.0.0.1:${port}`);
-      await run("redis-cli", ["--cluster", "create", ...nodes, "--cluster-replicas", "0", "--cluster-yes"], { timeout: 30_000 });
+      await run("redis-cli", ["--cluster", "create", ...nodes, "--cluster-replicas", "0", "--cluster-yes"], {
+        timeout: 30_000,
+      });
       await cluster.waitUntilReady();
       return cluster;
     } catch (err) {
@@ -147,8 +160,14 @@ export class RedisCluster {
           info.get("cluster_known_nodes") === String(this.ports.length),
       );
       if (ready) return;
-      last = infos.map((info) => `${info.get("cluster_state")}/${info.get("cluster_slots_assigned")}/${info.get("cluster_known_nodes")}`).join(", ");
-      if (Date.now() > deadline) throw new Error(`Redis Cluster not ready after ${CLUSTER_READY_MS} ms (state/slots/known nodes: ${last})`);
+      last = infos
+        .map(
+          (info) =>
+            `${info.get("cluster_state")}/${info.get("cluster_slots_assigned")}/${info.get("cluster_known_nodes")}`,
+        )
+        .join(", ");
+      if (Date.now() > deadline)
+        throw new Error(`Redis Cluster not ready after ${CLUSTER_READY_MS} ms (state/slots/known nodes: ${last})`);
       // Polling is the only way to observe cluster convergence from outside.
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

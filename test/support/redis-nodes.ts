@@ -23,10 +23,26 @@ export function configFile(options: NodeOptions): string {
  * Starts `count` `hubcast start --engine redis` processes sharing one Redis under a fresh key
  * prefix; `extraArgs` go to every node.
  */
-export async function startRedisNodes(redisUrl: string, count: number, extraArgs: string[] = []): Promise<{ nodes: ServerProcess[]; prefix: string }> {
+export async function startRedisNodes(
+  redisUrl: string,
+  count: number,
+  extraArgs: string[] = [],
+): Promise<{ nodes: ServerProcess[]; prefix: string }> {
   const prefix = `t-${randomUUID().slice(0, 8)}`;
   const config = configFile({ namespaces: CLUSTER_NAMESPACES, demo: false });
-  const args = ["--engine", "redis", "--redis-url", redisUrl, "--redis-prefix", prefix, "--port", "0", "--config", config, ...extraArgs];
+  const args = [
+    "--engine",
+    "redis",
+    "--redis-url",
+    redisUrl,
+    "--redis-prefix",
+    prefix,
+    "--port",
+    "0",
+    "--config",
+    config,
+    ...extraArgs,
+  ];
   const nodes = await Promise.all(Array.from({ length: count }, () => ServerProcess.start(args)));
   return { nodes, prefix };
 }

@@ -51,7 +51,19 @@ export class RedisServer {
 
   /** Starts the process (again) on the same port; resolves when it answers PING. */
   async startProcess(): Promise<void> {
-    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir, ...this.extraArgs];
+    const args = [
+      "--port",
+      String(this.port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      this.dir,
+      ...this.extraArgs,
+    ];
     const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     let output = "";

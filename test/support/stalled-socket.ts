@@ -20,7 +20,11 @@ export class StalledSocket {
   static async open(wsUrl: string, frames: readonly unknown[]): Promise<StalledSocket> {
     const url = new URL(wsUrl);
     const socket = connect(Number(url.port), url.hostname);
-    await withTimeout(new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject)), 5_000, "tcp connect");
+    await withTimeout(
+      new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject)),
+      5_000,
+      "tcp connect",
+    );
     socket.write(
       `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: hubcast.v1.json\r\n\r\n`,
@@ -41,7 +45,8 @@ export class StalledSocket {
       5_000,
       "handshake",
     );
-    if (!head.toString("latin1").startsWith("HTTP/1.1 101")) throw new Error(`upgrade refused: ${head.toString("latin1").split("\r\n")[0]}`);
+    if (!head.toString("latin1").startsWith("HTTP/1.1 101"))
+      throw new Error(`upgrade refused: ${head.toString("latin1").split("\r\n")[0]}`);
     for (const frame of frames) socket.write(clientFrame(JSON.stringify(frame)));
     return new StalledSocket(socket);
   }

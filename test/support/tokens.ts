@@ -27,8 +27,17 @@ export interface SignOptions {
 /** Signs `claims` as a JWT; `sub` and the other claims go in as given. */
 export function sign(claims: JWTPayload, options: SignOptions = {}): Promise<string> {
   const ttl = options.ttlSeconds === undefined ? 3600 : options.ttlSeconds;
-  const typ = options.typ === undefined ? (claims["channel"] === undefined ? TOKEN_TYPES.connection : TOKEN_TYPES.channel) : options.typ;
-  const header = { alg: options.alg ?? "HS256", ...(options.kid === undefined ? {} : { kid: options.kid }), ...(typ === null ? {} : { typ }) };
+  const typ =
+    options.typ === undefined
+      ? claims["channel"] === undefined
+        ? TOKEN_TYPES.connection
+        : TOKEN_TYPES.channel
+      : options.typ;
+  const header = {
+    alg: options.alg ?? "HS256",
+    ...(options.kid === undefined ? {} : { kid: options.kid }),
+    ...(typ === null ? {} : { typ }),
+  };
   let jwt = new SignJWT(claims).setProtectedHeader(header).setIssuedAt();
   if (ttl !== null) jwt = jwt.setExpirationTime(nowSeconds() + ttl);
   const key = options.key ?? TEST_SECRET;

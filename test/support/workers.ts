@@ -34,7 +34,20 @@ export class WorkerCluster {
    */
   static async start(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<WorkerCluster> {
     const config = configFile({ namespaces: CLUSTER_NAMESPACES, demo: false });
-    const base = ["--workers", "2", "--port", "0", "--config", config, "--api-key", WORKERS_API_KEY, "--node-ttl-ms", "600", "--drain-window-ms", "300"];
+    const base = [
+      "--workers",
+      "2",
+      "--port",
+      "0",
+      "--config",
+      config,
+      "--api-key",
+      WORKERS_API_KEY,
+      "--node-ttl-ms",
+      "600",
+      "--drain-window-ms",
+      "300",
+    ];
     return new WorkerCluster(await ServerProcess.start([...base, ...args], env));
   }
 
@@ -60,20 +73,32 @@ export class WorkerCluster {
   /** Waits for a primary log line with message `msg` that `match` accepts. */
   async primaryLog(msg: string, match: (line: LogLine) => boolean = () => true, timeoutMs = 10_000): Promise<LogLine> {
     let found: LogLine | undefined;
-    await eventually(() => (found = this.primaryLogs(msg).find(match)) !== undefined, timeoutMs, `primary log "${msg}"`, 20);
+    await eventually(
+      () => {
+        found = this.primaryLogs(msg).find(match);
+        return found !== undefined;
+      },
+      timeoutMs,
+      `primary log "${msg}"`,
+      20,
+    );
     return found as LogLine;
   }
 
   /** Worker slot → the pid of its current process, from the primary's "worker ready" lines. */
   workerPids(): Map<number, number> {
     const pids = new Map<number, number>();
-    for (const line of this.primaryLogs("worker ready")) pids.set(line["worker"] as number, line["workerPid"] as number);
+    for (const line of this.primaryLogs("worker ready"))
+      pids.set(line["worker"] as number, line["workerPid"] as number);
     return pids;
   }
 
   /** The cluster view, as `GET /api/nodes` on whichever worker answers. */
   async nodes(): Promise<NodeInfo[]> {
-    const res = await fetch(`${this.url}/api/nodes`, { headers: { Authorization: `Bearer ${WORKERS_API_KEY}` }, signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(`${this.url}/api/nodes`, {
+      headers: { Authorization: `Bearer ${WORKERS_API_KEY}` },
+      signal: AbortSignal.timeout(2_000),
+    });
     if (res.status !== 200) throw new Error(`GET /api/nodes answered ${res.status}`);
     return ((await res.json()) as { nodes: NodeInfo[] }).nodes;
   }
@@ -81,7 +106,15 @@ export class WorkerCluster {
   /** Waits until the cluster view satisfies `check` (it refreshes every 200 ms). */
   async viewUntil(check: (nodes: NodeInfo[]) => boolean, what: string, timeoutMs = 10_000): Promise<NodeInfo[]> {
     let nodes: NodeInfo[] = [];
-    await eventually(async () => check((nodes = await this.nodes())), timeoutMs, what, 50);
+    await eventually(
+      async () => {
+        nodes = await this.nodes();
+        return check(nodes);
+      },
+      timeoutMs,
+      what,
+      50,
+    );
     return nodes;
   }
 
@@ -99,7 +132,10 @@ export class WorkerCluster {
   async spreadClients(count: number, workers = 2, minEach = 1): Promise<RawClient[]> {
     const opened: RawClient[] = [];
     for (let i = 0; i < count; i++) opened.push(await this.client());
-    await this.viewUntil((nodes) => nodes.length === workers && nodes.every((n) => n.connections >= minEach), `${count} connections spread over ${workers} workers`);
+    await this.viewUntil(
+      (nodes) => nodes.length === workers && nodes.every((n) => n.connections >= minEach),
+      `${count} connections spread over ${workers} workers`,
+    );
     return opened;
   }
 

@@ -38,8 +38,14 @@ function connectAll({ host, port, count, mode, batch, batchDelayMs, timeoutMs })
       clearInterval(timer);
       clearTimeout(deadline);
       peakFiles = Math.max(peakFiles, openFiles());
-      if (error === undefined) resolve({ connected: ready, ms: Math.round(performance.now() - startedAt), openFiles: peakFiles });
-      else reject(new Error(`${error}: ${ready} of ${count} open, ${failed} failed${lastError === undefined ? "" : ` (last error: ${lastError})`}`));
+      if (error === undefined)
+        resolve({ connected: ready, ms: Math.round(performance.now() - startedAt), openFiles: peakFiles });
+      else
+        reject(
+          new Error(
+            `${error}: ${ready} of ${count} open, ${failed} failed${lastError === undefined ? "" : ` (last error: ${lastError})`}`,
+          ),
+        );
     };
     const onReady = () => {
       ready++;
@@ -82,9 +88,13 @@ function connectAll({ host, port, count, mode, batch, batchDelayMs, timeoutMs })
         return;
       }
       const key = randomBytes(16).toString("base64");
-      const accept = createHash("sha1").update(key + WS_GUID).digest("base64");
+      const accept = createHash("sha1")
+        .update(key + WS_GUID)
+        .digest("base64");
       socket.on("connect", () => {
-        socket.write(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        socket.write(
+          `GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
       });
       let head = "";
       socket.on("data", (chunk) => {
@@ -95,7 +105,9 @@ function connectAll({ host, port, count, mode, batch, batchDelayMs, timeoutMs })
         head += chunk.toString("latin1");
         const end = head.indexOf("\r\n\r\n");
         if (end < 0) return;
-        const ok = /^HTTP\/1\.1 101 /.test(head) && new RegExp(`^sec-websocket-accept: *${accept.replace(/[+/=]/g, "\\$&")} *$`, "im").test(head.slice(0, end));
+        const ok =
+          /^HTTP\/1\.1 101 /.test(head) &&
+          new RegExp(`^sec-websocket-accept: *${accept.replace(/[+/=]/g, "\\$&")} *$`, "im").test(head.slice(0, end));
         if (!ok) {
           state = "failed";
           onFail(new Error(`bad handshake response: ${JSON.stringify(head.slice(0, 80))}`));
@@ -135,7 +147,17 @@ function counts(expected) {
     if (expected !== undefined && b < expected) short++;
     if (expected !== undefined && b > expected) over++;
   }
-  return { connections: bytes.length, totalBytes: total, minBytes: bytes.length === 0 ? 0 : min, maxBytes: max, short, over, closed, errors, lastError };
+  return {
+    connections: bytes.length,
+    totalBytes: total,
+    minBytes: bytes.length === 0 ? 0 : min,
+    maxBytes: max,
+    short,
+    over,
+    closed,
+    errors,
+    lastError,
+  };
 }
 
 serve({

@@ -55,9 +55,13 @@ if (variant === "net-paused" || variant === "net-reading") {
       socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
       return;
     }
-    const accept = createHash("sha1").update(key + WS_GUID).digest("base64");
+    const accept = createHash("sha1")
+      .update(key + WS_GUID)
+      .digest("base64");
     socket.setNoDelay(true);
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
     socket.on("close", onClose);
     socket.on("data", noop);
     held.push(socket);
@@ -84,14 +88,25 @@ async function sample() {
   await sleep(100);
   globalThis.gc();
   const m = process.memoryUsage();
-  return { held: held.length, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, ...procStatus(), openFiles: openFiles() };
+  return {
+    held: held.length,
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    ...procStatus(),
+    openFiles: openFiles(),
+  };
 }
 
 serve({
   listen: () =>
     new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, () => resolve({ port: server.address().port, pid: process.pid }));
+      server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, () =>
+        resolve({ port: server.address().port, pid: process.pid }),
+      );
     }),
   status: () => ({ held: held.length, closed, rejected }),
   sample,

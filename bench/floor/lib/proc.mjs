@@ -60,7 +60,9 @@ export function openFiles() {
 /** The soft and hard open-files limits of a process, from /proc/<pid>/limits. */
 export function openFilesLimit(pid = "self") {
   try {
-    const line = readFileSync(`/proc/${pid}/limits`, "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const line = readFileSync(`/proc/${pid}/limits`, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
     const [soft, hard] = line.slice("Max open files".length).trim().split(/\s+/);
     const value = (v) => (v === "unlimited" ? Infinity : Number(v));
     return { soft: value(soft), hard: value(hard) };

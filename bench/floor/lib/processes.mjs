@@ -75,7 +75,8 @@ class Child {
     this.exited = new Promise((resolve) =>
       this.process.once("exit", (code, signal) => {
         this.exitCode = code ?? signal;
-        for (const { reject, cmd } of this.pending.values()) reject(new Error(`${label} (pid ${this.pid}) exited with ${code ?? signal} during ${cmd}`));
+        for (const { reject, cmd } of this.pending.values())
+          reject(new Error(`${label} (pid ${this.pid}) exited with ${code ?? signal} during ${cmd}`));
         this.pending.clear();
         resolve(this.exitCode);
       }),
@@ -91,8 +92,7 @@ class Child {
     let partial = "";
     this.process.stderr.on("data", (chunk) => {
       partial += chunk.toString("utf8");
-      let nl;
-      while ((nl = partial.indexOf("\n")) >= 0) {
+      for (let nl = partial.indexOf("\n"); nl >= 0; nl = partial.indexOf("\n")) {
         process.stderr.write(`  ${label}: ${partial.slice(0, nl)}\n`);
         partial = partial.slice(nl + 1);
       }
@@ -101,7 +101,8 @@ class Child {
 
   /** Sends a command and resolves with the child's answer; rejects when it fails or the child exits. */
   request(cmd, args = {}) {
-    if (this.exitCode !== undefined) return Promise.reject(new Error(`${this.label} (pid ${this.pid}) has exited (${this.exitCode}); cannot ${cmd}`));
+    if (this.exitCode !== undefined)
+      return Promise.reject(new Error(`${this.label} (pid ${this.pid}) has exited (${this.exitCode}); cannot ${cmd}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, cmd });

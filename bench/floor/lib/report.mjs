@@ -26,7 +26,10 @@ export function cpuAgreement(window, tickUs) {
 export function othersCpuPercent(window) {
   const m = window.machine;
   const busy = m.user + m.nice + m.system + m.irq + m.softirq + m.steal;
-  const own = window.proc.userUs + window.proc.systemUs + (window.client === undefined ? 0 : window.client.userUs + window.client.systemUs);
+  const own =
+    window.proc.userUs +
+    window.proc.systemUs +
+    (window.client === undefined ? 0 : window.client.userUs + window.client.systemUs);
   return (Math.max(0, busy - own) / window.wallUs) * 100;
 }
 
@@ -122,17 +125,64 @@ function writeRows(write) {
     `${w.delivered ? "ok" : "FAILED"}: ${int(w.deliveredBytes)} of ${int(w.expectedBytes)} B`,
   ]);
 }
-const WRITE_HEAD = ["variant", "user µs/write", "system µs/write", "total µs/write", "total µs/frame", "/proc user / system µs/write", "loop ms p50 / p99 / max", "settled ms p50 / max", "client CPU µs/write", "machine softirq µs/write", "others' CPU %", "delivered"];
+const WRITE_HEAD = [
+  "variant",
+  "user µs/write",
+  "system µs/write",
+  "total µs/write",
+  "total µs/frame",
+  "/proc user / system µs/write",
+  "loop ms p50 / p99 / max",
+  "settled ms p50 / max",
+  "client CPU µs/write",
+  "machine softirq µs/write",
+  "others' CPU %",
+  "delivered",
+];
 
 function memoryRows(memory) {
-  return memory.map((m) => [m.variant, String(m.run), kib(m.rssBytesPerConnection), kib(m.rssMarginalBytesPerConnection), kib(m.rssAnonBytesPerConnection), int(Math.round(m.heapUsedBytesPerConnection)), int(Math.round(m.externalBytesPerConnection)), `${fixed(m.rssBaseMiB, 1)} → ${fixed(m.rssFullMiB, 1)}`]);
+  return memory.map((m) => [
+    m.variant,
+    String(m.run),
+    kib(m.rssBytesPerConnection),
+    kib(m.rssMarginalBytesPerConnection),
+    kib(m.rssAnonBytesPerConnection),
+    int(Math.round(m.heapUsedBytesPerConnection)),
+    int(Math.round(m.externalBytesPerConnection)),
+    `${fixed(m.rssBaseMiB, 1)} → ${fixed(m.rssFullMiB, 1)}`,
+  ]);
 }
-const MEMORY_HEAD = ["variant", "run", "RSS KiB/conn 0→N", "RSS KiB/conn N/2→N", "RssAnon KiB/conn", "heap B/conn", "external B/conn", "RSS MiB"];
+const MEMORY_HEAD = [
+  "variant",
+  "run",
+  "RSS KiB/conn 0→N",
+  "RSS KiB/conn N/2→N",
+  "RssAnon KiB/conn",
+  "heap B/conn",
+  "external B/conn",
+  "RSS MiB",
+];
 
 function meanRows(means) {
-  return means.map((m) => [m.variant, String(m.runs), kib(m.rssBytesPerConnection), `${kib(m.rssMinBytes)} – ${kib(m.rssMaxBytes)}`, kib(m.rssMarginalBytesPerConnection), int(Math.round(m.heapUsedBytesPerConnection)), int(Math.round(m.externalBytesPerConnection))]);
+  return means.map((m) => [
+    m.variant,
+    String(m.runs),
+    kib(m.rssBytesPerConnection),
+    `${kib(m.rssMinBytes)} – ${kib(m.rssMaxBytes)}`,
+    kib(m.rssMarginalBytesPerConnection),
+    int(Math.round(m.heapUsedBytesPerConnection)),
+    int(Math.round(m.externalBytesPerConnection)),
+  ]);
 }
-const MEAN_HEAD = ["variant", "runs", "RSS KiB/conn (mean)", "min – max", "RSS KiB/conn N/2→N (mean)", "heap B/conn", "external B/conn"];
+const MEAN_HEAD = [
+  "variant",
+  "runs",
+  "RSS KiB/conn (mean)",
+  "min – max",
+  "RSS KiB/conn N/2→N (mean)",
+  "heap B/conn",
+  "external B/conn",
+];
 
 function textGrid(head, rows) {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -141,7 +191,11 @@ function textGrid(head, rows) {
 }
 
 function mdGrid(head, rows) {
-  return [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+  return [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map(() => "---").join(" | ")} |`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
 }
 
 function titles(run) {
@@ -157,7 +211,10 @@ export function textReport(run) {
   const t = titles(run);
   const parts = [];
   if (run.write.length > 0) parts.push(`${t.write}\n\n${textGrid(WRITE_HEAD, writeRows(run.write))}`);
-  if (run.memory.length > 0) parts.push(`${t.memory}\n\n${textGrid(MEMORY_HEAD, memoryRows(run.memory))}\n\n${textGrid(MEAN_HEAD, meanRows(memoryMeans(run.memory)))}`);
+  if (run.memory.length > 0)
+    parts.push(
+      `${t.memory}\n\n${textGrid(MEMORY_HEAD, memoryRows(run.memory))}\n\n${textGrid(MEAN_HEAD, meanRows(memoryMeans(run.memory)))}`,
+    );
   return parts.join("\n\n");
 }
 
@@ -186,7 +243,16 @@ export function markdownReport(run) {
     );
   }
   if (run.memory.length > 0) {
-    lines.push(`## ${t.memory}`, "", mdGrid(MEAN_HEAD, meanRows(memoryMeans(run.memory))), "", "Every run:", "", mdGrid(MEMORY_HEAD, memoryRows(run.memory)), "");
+    lines.push(
+      `## ${t.memory}`,
+      "",
+      mdGrid(MEAN_HEAD, meanRows(memoryMeans(run.memory))),
+      "",
+      "Every run:",
+      "",
+      mdGrid(MEMORY_HEAD, memoryRows(run.memory)),
+      "",
+    );
     lines.push(
       "- *net-paused*: bare `net` server with pauseOnConnect, the socket never read. *net-reading*: bare `net` server with a 'data' listener. *http-upgrade*: `http` server, WebSocket handshake answered by hand in 'upgrade', the socket kept (reading). *ws*: `http` server + `ws` WebSocketServer (noServer, perMessageDeflate off, clientTracking off), the WebSocket kept.",
       "- *RSS KiB/conn 0→N*: growth of the server's RSS from before the first connection to after the last ÷ N, each reading after two full garbage collections (--expose-gc); *N/2→N*: growth over the second half ÷ N/2 (fixed costs such as code compiled on the first connection drop out). *heap*, *external*: process.memoryUsage() growth ÷ N.",

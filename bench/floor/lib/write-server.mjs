@@ -74,7 +74,8 @@ async function run({ rounds, warmup, intervalMs, framesPerTick, clientPid }) {
   const frame = textFrame();
   const k = framesPerTick;
   const targets = sockets.filter((s) => !s.destroyed);
-  if (targets.length !== sockets.length) throw new Error(`${sockets.length - targets.length} of ${sockets.length} sockets closed before the run`);
+  if (targets.length !== sockets.length)
+    throw new Error(`${sockets.length - targets.length} of ${sockets.length} sockets closed before the run`);
   const total = warmup + rounds;
   const loopMs = [];
   const settledMs = [];
@@ -148,14 +149,23 @@ async function run({ rounds, warmup, intervalMs, framesPerTick, clientPid }) {
 }
 
 function stats(values) {
-  return { n: values.length, p50: quantile(values, 0.5), p90: quantile(values, 0.9), p99: quantile(values, 0.99), max: Math.max(...values), mean: values.reduce((a, b) => a + b, 0) / values.length };
+  return {
+    n: values.length,
+    p50: quantile(values, 0.5),
+    p90: quantile(values, 0.9),
+    p99: quantile(values, 0.99),
+    max: Math.max(...values),
+    mean: values.reduce((a, b) => a + b, 0) / values.length,
+  };
 }
 
 serve({
   listen: () =>
     new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, () => resolve({ port: server.address().port, pid: process.pid }));
+      server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, () =>
+        resolve({ port: server.address().port, pid: process.pid }),
+      );
     }),
   status: () => {
     peakFiles = Math.max(peakFiles, openFiles());

@@ -82,8 +82,7 @@ export class Processes {
         log.write(chunk);
         if (done) return;
         pending += chunk.toString("utf8");
-        let nl;
-        while (!done && (nl = pending.indexOf("\n")) >= 0) {
+        for (let nl = pending.indexOf("\n"); !done && nl >= 0; nl = pending.indexOf("\n")) {
           const line = pending.slice(0, nl);
           pending = pending.slice(nl + 1);
           lines.push(line);
@@ -95,7 +94,10 @@ export class Processes {
       child.stderr.on("data", onData);
       child.once("error", (err) => finish(`could not start ${command}: ${err.message}`));
       exited.then((code) => finish(`exited with ${code ?? "a signal"} before it was ready`));
-      const timer = setTimeout(() => finish(`printed no ready line within ${READY_TIMEOUT_MS / 1000} s`), READY_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => finish(`printed no ready line within ${READY_TIMEOUT_MS / 1000} s`),
+        READY_TIMEOUT_MS,
+      );
     });
   }
 

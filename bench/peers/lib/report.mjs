@@ -22,7 +22,10 @@ export function summarizeFanout(result, pids, redisPid) {
   const nodes = pids.map((pid) => target(result, pid));
   const cpuUs = sum(nodes.map((t) => t?.cpuMicros));
   const first = nodes[0];
-  const windowUs = first?.measureEnd !== undefined && first.measureStart !== undefined ? (first.measureEnd.atMs - first.measureStart.atMs) * 1000 : undefined;
+  const windowUs =
+    first?.measureEnd !== undefined && first.measureStart !== undefined
+      ? (first.measureEnd.atMs - first.measureStart.atMs) * 1000
+      : undefined;
   const deliveries = result.messages.measuredDeliveries;
   const redis = redisPid === undefined ? undefined : target(result, redisPid);
   const perDelivery = (us) => (us === undefined || deliveries === 0 ? undefined : round(us / deliveries, 2));
@@ -66,8 +69,12 @@ export function summarizeConnect(result, pids) {
   };
 }
 
-const fmt = (value, digits = 1) => (value === undefined || value === null ? "–" : value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
-const ratio = (value, base) => (value === undefined || base === undefined || base === 0 ? "–" : `${(value / base).toFixed(2)}×`);
+const fmt = (value, digits = 1) =>
+  value === undefined || value === null
+    ? "–"
+    : value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (value, base) =>
+  value === undefined || base === undefined || base === 0 ? "–" : `${(value / base).toFixed(2)}×`;
 const kib = (bytes) => (bytes === undefined ? undefined : bytes / 1024);
 
 /** The comparison's rows: formatted cells, ratios against `rows[0]` (Hubcast, one node). */
@@ -89,7 +96,14 @@ export function tableRows(systems) {
       rss: fmt(kib(c?.rssBytesPerConnection), 1),
       rssRatio: ratio(c?.rssBytesPerConnection, base.connect?.rssBytesPerConnection),
       loss,
-      note: s.error !== undefined ? (s.error.length > 60 ? `${s.error.slice(0, 59)}…` : s.error) : f?.interrupted || c?.interrupted ? "interrupted" : "",
+      note:
+        s.error !== undefined
+          ? s.error.length > 60
+            ? `${s.error.slice(0, 59)}…`
+            : s.error
+          : f?.interrupted || c?.interrupted
+            ? "interrupted"
+            : "",
     };
   });
 }
@@ -113,16 +127,24 @@ const COLUMNS = [
 export function textTable(systems) {
   const rows = tableRows(systems);
   const widths = COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((r) => r[key].length)));
-  const line = (cells) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ").trimEnd();
+  const line = (cells) =>
+    cells
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [line(COLUMNS.map(([, title]) => title)), ...rows.map((r) => line(COLUMNS.map(([key]) => r[key])))].join("\n");
 }
 
 /** The same table in Markdown. */
 export function markdownTable(systems) {
   const rows = tableRows(systems);
-  const head = "| system | server CPU µs/delivery | × Hubcast | server CPU % of a core | Redis CPU µs/delivery | p50 ms | p99 ms | × Hubcast | RSS KiB/idle conn | × Hubcast | lost/dup/out of order |";
+  const head =
+    "| system | server CPU µs/delivery | × Hubcast | server CPU % of a core | Redis CPU µs/delivery | p50 ms | p99 ms | × Hubcast | RSS KiB/idle conn | × Hubcast | lost/dup/out of order |";
   const rule = `|${" --- |".repeat(11)}`;
-  const body = rows.map((r) => `| ${r.system}${r.note === "" ? "" : ` (${r.note})`} | ${r.cpu} | ${r.cpuRatio} | ${r.cpuPercent} | ${r.redisCpu} | ${r.p50} | ${r.p99} | ${r.p99Ratio} | ${r.rss} | ${r.rssRatio} | ${r.loss} |`);
+  const body = rows.map(
+    (r) =>
+      `| ${r.system}${r.note === "" ? "" : ` (${r.note})`} | ${r.cpu} | ${r.cpuRatio} | ${r.cpuPercent} | ${r.redisCpu} | ${r.p50} | ${r.p99} | ${r.p99Ratio} | ${r.rss} | ${r.rssRatio} | ${r.loss} |`,
+  );
   return [head, rule, ...body].join("\n");
 }
 
@@ -135,7 +157,9 @@ export function markdownReport(run) {
     `Started ${run.startedAt}, finished ${run.finishedAt}${run.interrupted ? ", **interrupted**" : ""}. Reproduce: \`cd bench/peers && npm install && npm run peers${run.quick ? " -- --quick" : ""}\` (after \`npm run build\` at the repository root).`,
     "",
     `Machine: ${m.cpus} × ${m.cpuModel}, ${fmt(m.memoryBytes / 2 ** 30, 0)} GiB, ${m.os}, Node.js ${m.node}; servers, Redis and the bench on the same cores, over loopback.`,
-    `Versions: ${Object.entries(run.versions).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
+    `Versions: ${Object.entries(run.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}.`,
     "",
     `Fanout: ${run.options.connections.toLocaleString("en-US")} subscribers on one channel, ${run.options.rate} publications/s of ${run.options.payloadBytes} B, ${run.options.warmupS} s warm-up + ${run.options.durationS} s measured. Connect: ${run.options.connections.toLocaleString("en-US")} connections, each subscribed to one channel, held idle ${run.options.connectHoldS} s. Every system is started fresh for each scenario.`,
     "",

@@ -34,10 +34,31 @@ const HUBCAST_READY = /"msg":"hubcast listening"/;
 
 /** Starts one Hubcast node (a cluster primary with `workers` > 1) and waits for "hubcast listening". */
 async function startHubcast(ctx, label, { redis = false, nats = false, workers = 1 } = {}) {
-  const args = [join(ctx.repo, "packages/server/dist/cli/main.js"), "start", "--config", ctx.hubcastConfig, "--host", "127.0.0.1", "--port", "0", ...HUBCAST_BENCH_FLAGS, "--drain-window-ms", "0"];
-  if (redis) args.push("--engine", "redis", "--redis-url", ctx.redisUrl, "--redis-prefix", `hubcast-peers-${ctx.runId}`);
+  const args = [
+    join(ctx.repo, "packages/server/dist/cli/main.js"),
+    "start",
+    "--config",
+    ctx.hubcastConfig,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    ...HUBCAST_BENCH_FLAGS,
+    "--drain-window-ms",
+    "0",
+  ];
+  if (redis)
+    args.push("--engine", "redis", "--redis-url", ctx.redisUrl, "--redis-prefix", `hubcast-peers-${ctx.runId}`);
   // A prefix per deployment: each scenario starts on a fresh stream and buckets.
-  if (nats) args.push("--engine", "nats", "--nats-url", ctx.natsUrl, "--redis-prefix", `hubcast-peers-${ctx.runId}-${label.replace(/-[ab]-/, "-")}`);
+  if (nats)
+    args.push(
+      "--engine",
+      "nats",
+      "--nats-url",
+      ctx.natsUrl,
+      "--redis-prefix",
+      `hubcast-peers-${ctx.runId}-${label.replace(/-[ab]-/, "-")}`,
+    );
   if (workers > 1) args.push("--workers", String(workers), "--worker-stats-interval-ms", "0");
   const started = await ctx.processes.start({ label, command: process.execPath, args, ready: HUBCAST_READY });
   const listening = JSON.parse(started.lines.at(-1));
@@ -95,7 +116,11 @@ export const SYSTEMS = [
     protocol: "hubcast",
     redis: true,
     design: "two hubcast start --engine redis; publisher on node 1, subscribers split over both",
-    start: async (ctx, s) => both(await startHubcast(ctx, `hubcast-redis-a-${s}`, { redis: true }), await startHubcast(ctx, `hubcast-redis-b-${s}`, { redis: true })),
+    start: async (ctx, s) =>
+      both(
+        await startHubcast(ctx, `hubcast-redis-a-${s}`, { redis: true }),
+        await startHubcast(ctx, `hubcast-redis-b-${s}`, { redis: true }),
+      ),
   },
   {
     key: "hubcast-nats-2",
@@ -104,7 +129,11 @@ export const SYSTEMS = [
     redis: false,
     nats: true,
     design: "two hubcast start --engine nats (one nats-server -js); publisher on node 1, subscribers split over both",
-    start: async (ctx, s) => both(await startHubcast(ctx, `hubcast-nats-a-${s}`, { nats: true }), await startHubcast(ctx, `hubcast-nats-b-${s}`, { nats: true })),
+    start: async (ctx, s) =>
+      both(
+        await startHubcast(ctx, `hubcast-nats-a-${s}`, { nats: true }),
+        await startHubcast(ctx, `hubcast-nats-b-${s}`, { nats: true }),
+      ),
   },
   {
     key: "hubcast-cluster-2",
@@ -156,7 +185,10 @@ export const SYSTEMS = [
     redis: true,
     design: "ws-frame-once-server.mjs: as ws + Redis, one frame per publication, one socket.write per subscriber",
     start: async (ctx, s) => {
-      const node = await startPeer(ctx, `ws-frame-once-${s}`, "ws-frame-once-server.mjs", ["--redis-url", ctx.redisUrl]);
+      const node = await startPeer(ctx, `ws-frame-once-${s}`, "ws-frame-once-server.mjs", [
+        "--redis-url",
+        ctx.redisUrl,
+      ]);
       return { urls: [`ws://127.0.0.1:${node.port}/`], pids: [node.pid] };
     },
   },

@@ -81,7 +81,8 @@ export async function runWsChannelServer({ name, delivery }) {
   }
 
   const reply = (ws, id, error) => {
-    if (ws.readyState === ws.OPEN) ws.send(error === undefined ? `{"id":${id}}` : `{"id":${id},"error":${JSON.stringify(error)}}`);
+    if (ws.readyState === ws.OPEN)
+      ws.send(error === undefined ? `{"id":${id}}` : `{"id":${id},"error":${JSON.stringify(error)}}`);
   };
 
   // Shared handlers with `this` = the WebSocket: no closures per connection.
@@ -117,7 +118,9 @@ export async function runWsChannelServer({ name, delivery }) {
   }
   const onSocketError = logError(name, "socket");
 
-  const http = createServer((_req, res) => res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket only\n"));
+  const http = createServer((_req, res) =>
+    res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket only\n"),
+  );
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
   http.on("upgrade", (req, socket, head) => {
     wss.handleUpgrade(req, socket, head, (ws) => {

@@ -17,7 +17,16 @@ describe("hubcast bench against hubcast start", () => {
 
   beforeAll(async () => {
     const config = configFile({ namespaces: { bench: { allowPublish: true } }, demo: false });
-    server = await ServerProcess.start(["--port", "0", "--config", config, "--max-connections-per-second", "0", "--command-rate-per-second", "0"]);
+    server = await ServerProcess.start([
+      "--port",
+      "0",
+      "--config",
+      config,
+      "--max-connections-per-second",
+      "0",
+      "--command-rate-per-second",
+      "0",
+    ]);
   });
 
   afterAll(async () => {
@@ -33,12 +42,27 @@ describe("hubcast bench against hubcast start", () => {
 
   it("fanout: 200 subscribers over 2 processes and 2 source addresses get every publication once, in order", async () => {
     const out = outDir();
-    const args = ["bench", "fanout", "--url", server.wsUrl, "--connections", "200", "--processes", "2", "--source-addresses", "2"];
+    const args = [
+      "bench",
+      "fanout",
+      "--url",
+      server.wsUrl,
+      "--connections",
+      "200",
+      "--processes",
+      "2",
+      "--source-addresses",
+      "2",
+    ];
     args.push("--rate", "20", "--warmup", "0.5", "--duration", "2.5", "--out", out, "--json");
     const { code, stdout, stderr } = await runCli(args, {}, 30_000);
     expect(code, stderr).toBe(0);
     const result = JSON.parse(stdout) as BenchResult;
-    expect(result.options).toMatchObject({ processes: 2, sourceAddresses: ["127.0.0.1", "127.0.0.2"], connections: 200 });
+    expect(result.options).toMatchObject({
+      processes: 2,
+      sourceAddresses: ["127.0.0.1", "127.0.0.2"],
+      connections: 200,
+    });
     expect(result.connections).toMatchObject({ ready: 201, failed: 0, dropped: 0 });
     const m = result.messages;
     expect(m.published).toBeGreaterThanOrEqual(50); // 20/s for 3 s
@@ -64,7 +88,11 @@ describe("hubcast bench against hubcast start", () => {
   });
 
   it("connect: 500 connections are reported, with the server's memory per connection", async () => {
-    const { code, stdout, stderr } = await runCli(["bench", "connect", "--url", server.wsUrl, "--connections", "500", "--duration", "0.5", "--json"], {}, 30_000);
+    const { code, stdout, stderr } = await runCli(
+      ["bench", "connect", "--url", server.wsUrl, "--connections", "500", "--duration", "0.5", "--json"],
+      {},
+      30_000,
+    );
     expect(code, stderr).toBe(0);
     const result = JSON.parse(stdout) as BenchResult;
     expect(result.connections).toMatchObject({ requested: 500, ready: 500, failed: 0 });
@@ -74,8 +102,25 @@ describe("hubcast bench against hubcast start", () => {
     expect(result.server.rssBytesPerConnection).toBeDefined();
   });
 
-  it("a Ctrl-C in the measured window ends the run with its summary, and rates over the time actually measured", { timeout: 30_000 }, async () => {
-    const args = [CLI, "bench", "fanout", "--url", server.wsUrl, "--connections", "50", "--rate", "10", "--warmup", "1", "--duration", "20", "--json"];
+  it("a Ctrl-C in the measured window ends the run with its summary, and rates over the time actually measured", {
+    timeout: 30_000,
+  }, async () => {
+    const args = [
+      CLI,
+      "bench",
+      "fanout",
+      "--url",
+      server.wsUrl,
+      "--connections",
+      "50",
+      "--rate",
+      "10",
+      "--warmup",
+      "1",
+      "--duration",
+      "20",
+      "--json",
+    ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -103,7 +148,11 @@ describe("hubcast bench against hubcast start", () => {
     expect(misuse.code).toBe(2);
     expect(misuse.stderr).toContain('--rate expects a number, got "fast"');
     // A bad --out is found before the run, not after it.
-    const blocked = await runCli(["bench", "fanout", "--url", "ws://127.0.0.1:1/ws", "--out", "/dev/null/reports"], {}, 15_000);
+    const blocked = await runCli(
+      ["bench", "fanout", "--url", "ws://127.0.0.1:1/ws", "--out", "/dev/null/reports"],
+      {},
+      15_000,
+    );
     expect(blocked.code).toBe(2);
     expect(blocked.stderr).toContain("--out /dev/null/reports: cannot write the reports there: a file is in the way");
     expect(blocked.stderr).not.toContain("cannot reach");

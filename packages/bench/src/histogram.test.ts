@@ -14,7 +14,8 @@ function random(seed: number): () => number {
 }
 
 /** Nearest-rank percentile of a sorted array. */
-const exact = (sorted: number[], p: number): number => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+const exact = (sorted: number[], p: number): number =>
+  sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 
 const PERCENTILES = [0, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100];
 
@@ -97,12 +98,14 @@ describe("Histogram", () => {
     for (const { value, interval } of samples) {
       fast.recordWithExpectedInterval(value, interval);
       naive.record(value);
-      if (interval > 0) for (let missing = value - interval; missing >= interval; missing -= interval) naive.record(missing);
+      if (interval > 0)
+        for (let missing = value - interval; missing >= interval; missing -= interval) naive.record(missing);
     }
     expect(fast.total).toBe(naive.total);
     expect(fast.min).toBe(naive.min);
     expect(fast.max).toBe(naive.max);
-    for (const p of [...PERCENTILES, 33.3, 66.6]) expect(fast.valueAtPercentile(p), `p${p}`).toBe(naive.valueAtPercentile(p));
+    for (const p of [...PERCENTILES, 33.3, 66.6])
+      expect(fast.valueAtPercentile(p), `p${p}`).toBe(naive.valueAtPercentile(p));
     expect(fast.mean()).toBeCloseTo(naive.mean(), 3);
   });
 
@@ -128,6 +131,7 @@ describe("Histogram", () => {
     const curve = h.percentileCurve();
     expect(curve[0]).toEqual({ percentile: 0, value: 1 });
     expect(curve[curve.length - 1]).toEqual({ percentile: 100, value: 10_000 });
-    for (let i = 1; i < curve.length; i++) expect((curve[i] as { value: number }).value).toBeGreaterThanOrEqual((curve[i - 1] as { value: number }).value);
+    for (let i = 1; i < curve.length; i++)
+      expect((curve[i] as { value: number }).value).toBeGreaterThanOrEqual((curve[i - 1] as { value: number }).value);
   });
 });

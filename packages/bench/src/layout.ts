@@ -87,10 +87,24 @@ export function connectionSpec(layout: Layout, i: number): ConnectionSpec {
   const localAddress = sourceAddress(layout, i);
   switch (layout.scenario) {
     case Scenario.connect:
-      return { index: i, url, localAddress, subscribeChannel: layout.channels > 0 ? i % layout.channels : -1, publishChannel: -1, lane: -1 };
+      return {
+        index: i,
+        url,
+        localAddress,
+        subscribeChannel: layout.channels > 0 ? i % layout.channels : -1,
+        publishChannel: -1,
+        lane: -1,
+      };
     case Scenario.chat: {
       const channel = Math.floor(i / layout.members);
-      return { index: i, url, localAddress, subscribeChannel: channel, publishChannel: channel, lane: i % layout.members };
+      return {
+        index: i,
+        url,
+        localAddress,
+        subscribeChannel: channel,
+        publishChannel: channel,
+        lane: i % layout.members,
+      };
     }
     default:
       return { index: i, url, localAddress, subscribeChannel: i % layout.channels, publishChannel: -1, lane: -1 };

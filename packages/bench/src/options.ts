@@ -108,7 +108,10 @@ const isLoopback = (host: string): boolean => host === "localhost" || host === "
 function resolveSourceAddresses(value: number | string[] | undefined, hosts: string[]): string[] {
   if (Array.isArray(value)) return value;
   const count = value ?? 1;
-  check(Number.isInteger(count) && count >= 1 && count <= 254, `--source-addresses must be 1 to 254 (or a list of addresses), got ${count}`);
+  check(
+    Number.isInteger(count) && count >= 1 && count <= 254,
+    `--source-addresses must be 1 to 254 (or a list of addresses), got ${count}`,
+  );
   if (count === 1) return [];
   const remote = hosts.find((h) => !isLoopback(h));
   check(
@@ -128,7 +131,10 @@ export function autoProcesses(totalConnections: number): number {
 /** Applies defaults, validates, and freezes; throws {@link BenchUsageError} naming the option and the fix. */
 export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
   const scenario = opts.scenario;
-  check(Object.values(Scenario).includes(scenario), `unknown scenario "${String(scenario)}"; use one of: ${Object.values(Scenario).join(", ")}`);
+  check(
+    Object.values(Scenario).includes(scenario),
+    `unknown scenario "${String(scenario)}"; use one of: ${Object.values(Scenario).join(", ")}`,
+  );
   const urls = opts.urls ?? ["ws://127.0.0.1:8080/ws"];
   check(urls.length > 0, "--url needs at least one URL");
   const hosts: string[] = [];
@@ -140,11 +146,17 @@ export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
     }
   }
   if (scenario === Scenario.crossNode) {
-    check(urls.length >= 2, "cross-node needs at least two --url values: the first is published to, the others are subscribed to");
+    check(
+      urls.length >= 2,
+      "cross-node needs at least two --url values: the first is published to, the others are subscribed to",
+    );
   }
   const connections = opts.connections ?? 1000;
   positiveInt("--connections", connections);
-  check(scenario !== Scenario.chat || opts.channels === undefined, "chat takes --members (people per channel), not --channels; channels = connections / members");
+  check(
+    scenario !== Scenario.chat || opts.channels === undefined,
+    "chat takes --members (people per channel), not --channels; channels = connections / members",
+  );
   const channels = opts.channels ?? 1;
   positiveInt("--channels", channels, scenario === Scenario.connect ? 0 : 1);
   check(channels <= Math.max(1, connections), `--channels ${channels} is more than --connections ${connections}`);
@@ -152,11 +164,20 @@ export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
   positiveInt("--members", members);
   const publishing = scenario !== Scenario.connect;
   const rate = opts.rate ?? (scenario === Scenario.chat ? connections : 10);
-  check(rate === "max" || (Number.isFinite(rate) && rate > 0), `--rate must be a positive number of publications per second or "max", got ${rate}`);
-  const publishers = scenario === Scenario.chat ? connections : (opts.publishers ?? Math.max(channels, rate === "max" ? 1 : Math.ceil(rate / 50)));
+  check(
+    rate === "max" || (Number.isFinite(rate) && rate > 0),
+    `--rate must be a positive number of publications per second or "max", got ${rate}`,
+  );
+  const publishers =
+    scenario === Scenario.chat
+      ? connections
+      : (opts.publishers ?? Math.max(channels, rate === "max" ? 1 : Math.ceil(rate / 50)));
   if (publishing) {
     positiveInt("--publishers", publishers);
-    check(publishers >= channels || scenario === Scenario.chat, `--publishers ${publishers} is fewer than --channels ${channels}; every channel needs a publisher`);
+    check(
+      publishers >= channels || scenario === Scenario.chat,
+      `--publishers ${publishers} is fewer than --channels ${channels}; every channel needs a publisher`,
+    );
   }
   const window = opts.window ?? 16;
   positiveInt("--window", window);
@@ -166,27 +187,46 @@ export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
     `--payload-bytes must be an integer from ${MIN_PAYLOAD_BYTES} (room for the sequence number and timestamp) to ${MAX_PAYLOAD_BYTES}, got ${payloadBytes}`,
   );
   const durationS = opts.durationS ?? (scenario === Scenario.connect ? 5 : 10);
-  check(Number.isFinite(durationS) && durationS > 0, `--duration must be a positive number of seconds, got ${durationS}`);
+  check(
+    Number.isFinite(durationS) && durationS > 0,
+    `--duration must be a positive number of seconds, got ${durationS}`,
+  );
   const warmupS = opts.warmupS ?? (scenario === Scenario.connect ? 0 : 2);
   check(Number.isFinite(warmupS) && warmupS >= 0, `--warmup must be a number of seconds ≥ 0, got ${warmupS}`);
-  const clientConnections = connections + (publishing && scenario !== Scenario.chat && opts.apiUrl === undefined ? publishers : 0);
+  const clientConnections =
+    connections + (publishing && scenario !== Scenario.chat && opts.apiUrl === undefined ? publishers : 0);
   const processes = opts.processes ?? autoProcesses(clientConnections);
   positiveInt("--processes", processes);
   check(processes <= 256, `--processes ${processes} is more than 256`);
   const sourceAddresses = resolveSourceAddresses(opts.sourceAddresses, hosts);
   const rampRate = opts.rampRate ?? 1000;
-  check(Number.isFinite(rampRate) && rampRate > 0, `--ramp-rate must be a positive number of connections per second, got ${rampRate}`);
+  check(
+    Number.isFinite(rampRate) && rampRate > 0,
+    `--ramp-rate must be a positive number of connections per second, got ${rampRate}`,
+  );
   const namespace = opts.namespace ?? "bench";
-  check(/^[A-Za-z0-9_.-]{0,64}$/.test(namespace), `--namespace must be 0–64 of A-Z a-z 0-9 _ . - (empty: the default namespace), got "${namespace}"`);
+  check(
+    /^[A-Za-z0-9_.-]{0,64}$/.test(namespace),
+    `--namespace must be 0–64 of A-Z a-z 0-9 _ . - (empty: the default namespace), got "${namespace}"`,
+  );
   const protocol = opts.protocol ?? "hubcast";
   try {
     adapterByName(protocol);
   } catch (err) {
     throw new BenchUsageError((err as Error).message);
   }
-  check((opts.apiUrl === undefined) === (opts.apiKey === undefined), "--api-url and --api-key go together: the server API needs both");
-  check(opts.apiUrl === undefined || /^https?:\/\//.test(opts.apiUrl), `--api-url must be an http:// or https:// base URL, got "${opts.apiUrl}"`);
-  check(opts.apiUrl === undefined || scenario === Scenario.fanout || scenario === Scenario.crossNode, "--api-url is for fanout and cross-node; chat members publish on their own connections");
+  check(
+    (opts.apiUrl === undefined) === (opts.apiKey === undefined),
+    "--api-url and --api-key go together: the server API needs both",
+  );
+  check(
+    opts.apiUrl === undefined || /^https?:\/\//.test(opts.apiUrl),
+    `--api-url must be an http:// or https:// base URL, got "${opts.apiUrl}"`,
+  );
+  check(
+    opts.apiUrl === undefined || scenario === Scenario.fanout || scenario === Scenario.crossNode,
+    "--api-url is for fanout and cross-node; chat members publish on their own connections",
+  );
   const serverPids = opts.serverPids ?? [];
   for (const pid of serverPids) positiveInt("--server-pid", pid);
   const metricsUrls = opts.metricsUrls ?? (serverPids.length > 0 ? [] : defaultMetricsUrls(urls));

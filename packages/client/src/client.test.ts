@@ -27,7 +27,9 @@ describe("Client options", () => {
 
   it("asks for the ws package when there is no global WebSocket", () => {
     vi.stubGlobal("WebSocket", undefined);
-    expect(() => new Client("ws://127.0.0.1:1")).toThrow(/pass \{ websocket: WebSocket \} from the 'ws' package on Node < 22/);
+    expect(() => new Client("ws://127.0.0.1:1")).toThrow(
+      /pass \{ websocket: WebSocket \} from the 'ws' package on Node < 22/,
+    );
   });
 });
 
@@ -124,7 +126,11 @@ describe("Client commands", () => {
     const second = client.presenceStats("b");
     const cmdA = await peer.command("publish");
     const cmdB = await peer.command("presence_stats");
-    expect(cmdA.request).toEqual({ channel: "a", data: { n: 1 }, idempotencyKey: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(cmdA.request).toEqual({
+      channel: "a",
+      data: { n: 1 },
+      idempotencyKey: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
     expect(cmdB.id).not.toBe(cmdA.id);
     peer.reply(cmdB.id, "presence_stats", { numClients: 2, numUsers: 1 });
     peer.reply(cmdA.id, "publish", { position: { offset: 4, epoch: "e" } });
@@ -168,7 +174,12 @@ describe("Client commands", () => {
     const peer = await h.server().nextPeer();
     const first = await peer.take(() => true, "the first frame");
     expect(first).toHaveProperty("connect");
-    peer.reply(first["id"] as number, "connect", { client: "c", version: 1, pingIntervalMs: 60_000, maxMessageBytes: 1 << 16 });
+    peer.reply(first["id"] as number, "connect", {
+      client: "c",
+      version: 1,
+      pingIntervalMs: 60_000,
+      maxMessageBytes: 1 << 16,
+    });
     const { id, request } = await peer.command("publish");
     expect(request).toMatchObject({ channel: "chat", data: "early" });
     peer.reply(id, "publish", {});

@@ -70,7 +70,8 @@ export class Client extends Emitter<ClientEvents> {
   /** Throws a TypeError naming the option when `url` or `options` are unusable. Does not connect. */
   constructor(url: string, options: ClientOptions = {}) {
     super();
-    if (typeof url !== "string" || url === "") throw new TypeError(`url must be a ws:// or wss:// URL, got ${String(url)}`);
+    if (typeof url !== "string" || url === "")
+      throw new TypeError(`url must be a ws:// or wss:// URL, got ${String(url)}`);
     this.url = url;
     this.options = resolveClientOptions(options);
     const backoff: BackoffOptions = {
@@ -79,7 +80,10 @@ export class Client extends Emitter<ClientEvents> {
       random: this.options.random,
     };
     this.backoff = new Backoff(backoff);
-    this.commands = new CommandTable({ timeoutMs: this.options.timeoutMs, send: (command) => this.sendCommand(command) });
+    this.commands = new CommandTable({
+      timeoutMs: this.options.timeoutMs,
+      send: (command) => this.sendCommand(command),
+    });
     this.host = {
       timeoutMs: this.options.timeoutMs,
       backoff,
@@ -279,7 +283,8 @@ export class Client extends Emitter<ClientEvents> {
       return;
     }
     // An expired token is worth another attempt when getToken can supply a fresh one.
-    const retryable = error instanceof HubcastError && error.code === ErrorCode.tokenExpired && this.options.getToken !== undefined;
+    const retryable =
+      error instanceof HubcastError && error.code === ErrorCode.tokenExpired && this.options.getToken !== undefined;
     const final = error instanceof HubcastError && !error.temporary && !retryable;
     const code = error instanceof HubcastError ? error.code : ErrorCode.internal;
     this.drop(attempt, { code, reason: error.message, reconnect: !final, error });
@@ -289,7 +294,10 @@ export class Client extends Emitter<ClientEvents> {
     if (push.type === "disconnect") {
       // The server's own word on reconnecting beats whatever close code follows.
       const { code, reason, reconnect, retryAfterMs } = push.body;
-      this.drop(attempt, retryAfterMs === undefined ? { code, reason, reconnect } : { code, reason, reconnect, retryAfterMs });
+      this.drop(
+        attempt,
+        retryAfterMs === undefined ? { code, reason, reconnect } : { code, reason, reconnect, retryAfterMs },
+      );
       return;
     }
     this.subscriptions.get(push.body.channel)?._onPush(push);
@@ -348,7 +356,11 @@ export class Client extends Emitter<ClientEvents> {
         getToken,
         refresh: (token) => this.call("refresh", { token }),
         onError: (error) => this.emit("error", { error }),
-        backoff: { minDelayMs: this.options.minReconnectDelayMs, maxDelayMs: this.options.maxReconnectDelayMs, random: this.options.random },
+        backoff: {
+          minDelayMs: this.options.minReconnectDelayMs,
+          maxDelayMs: this.options.maxReconnectDelayMs,
+          random: this.options.random,
+        },
       },
       result.expiresAt,
     );

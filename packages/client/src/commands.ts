@@ -40,10 +40,20 @@ export class CommandTable {
   constructor(private readonly options: CommandTableOptions) {}
 
   /** Sends `method` now when the table is open (or `immediate`), else queues it until {@link open}. */
-  call<M extends Method>(method: M, request: Methods[M]["request"], opts: CallOptions = {}): Promise<Methods[M]["result"]> {
+  call<M extends Method>(
+    method: M,
+    request: Methods[M]["request"],
+    opts: CallOptions = {},
+  ): Promise<Methods[M]["result"]> {
     return new Promise<Methods[M]["result"]>((resolve, reject) => {
       const command = { id: this.nextId++, method, request } as Command;
-      const entry: Entry = { command, resolve: resolve as (result: unknown) => void, reject, timer: undefined, sent: false };
+      const entry: Entry = {
+        command,
+        resolve: resolve as (result: unknown) => void,
+        reject,
+        timer: undefined,
+        sent: false,
+      };
       entry.timer = setTimeout(() => this.expire(entry), this.options.timeoutMs);
       if (this.isOpen || opts.immediate === true) this.send(entry);
       else this.queued.push(entry);

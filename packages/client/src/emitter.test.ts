@@ -79,13 +79,17 @@ describe("Emitter", () => {
     const consoleError = vi.spyOn(console, "error").mockImplementation(() => {});
     const emitter = new TestEmitter();
     emitter.fire("error", { error: new Error("lonely") });
-    expect(consoleError).toHaveBeenCalledWith('hubcast: Error: lonely (no "error" listener; the same error again is not shown)');
+    expect(consoleError).toHaveBeenCalledWith(
+      'hubcast: Error: lonely (no "error" listener; the same error again is not shown)',
+    );
     emitter.fire("error", { error: new Error("lonely") }); // a retry failing the same way
     expect(consoleError).toHaveBeenCalledTimes(1);
     emitter.fire("error", { error: new TypeError("other") });
     emitter.fire("error", { error: new Error("lonely") });
     expect(consoleError).toHaveBeenCalledTimes(3);
-    expect(consoleError.mock.calls.every((args) => args.length === 1 && !String(args[0]).includes("\n    at "))).toBe(true);
+    expect(consoleError.mock.calls.every((args) => args.length === 1 && !String(args[0]).includes("\n    at "))).toBe(
+      true,
+    );
   });
 
   it("listeners added during an emit run from the next emit", () => {

@@ -5,14 +5,26 @@
 export { Client } from "./client.js";
 export type { ClientEvents, ClientState, DisconnectedEvent, StateEvent } from "./client-events.js";
 export { Subscription } from "./subscription.js";
-export type { HistoryOptions, SubscribedEvent, SubscriptionEvents, SubscriptionOptions, SubscriptionState } from "./subscription.js";
+export type {
+  HistoryOptions,
+  SubscribedEvent,
+  SubscriptionEvents,
+  SubscriptionOptions,
+  SubscriptionState,
+} from "./subscription.js";
 export { ClientClosedError, ConnectionClosedError, HubcastError, TimeoutError } from "./errors.js";
 export type { CloseInfo, HubcastErrorInit } from "./errors.js";
 export { LocalCode } from "./local-code.js";
 export { newIdempotencyKey } from "./publish.js";
 export type { PublishOptions } from "./publish.js";
 export { WIRE_PROTOCOLS, resolveClientOptions } from "./options.js";
-export type { ClientOptions, ResolvedClientOptions, WebSocketConstructor, WebSocketLike, WireProtocol } from "./options.js";
+export type {
+  ClientOptions,
+  ResolvedClientOptions,
+  WebSocketConstructor,
+  WebSocketLike,
+  WireProtocol,
+} from "./options.js";
 export { Backoff, backoffDelayMs } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";
 export { Emitter } from "./emitter.js";

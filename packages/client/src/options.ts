@@ -127,7 +127,9 @@ export function resolveClientOptions(opts: ClientOptions = {}): ResolvedClientOp
     publishAttempts: opts.publishAttempts ?? 3,
   };
   if (!(WIRE_PROTOCOLS as readonly unknown[]).includes(o.protocol)) {
-    throw new TypeError(`protocol must be one of ${WIRE_PROTOCOLS.map((p) => `"${p}"`).join(", ")}, got ${JSON.stringify(o.protocol)}`);
+    throw new TypeError(
+      `protocol must be one of ${WIRE_PROTOCOLS.map((p) => `"${p}"`).join(", ")}, got ${JSON.stringify(o.protocol)}`,
+    );
   }
   checkPositive("timeoutMs", o.timeoutMs);
   if (!Number.isInteger(o.publishAttempts) || o.publishAttempts < 1 || o.publishAttempts > 10) {

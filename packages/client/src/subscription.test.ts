@@ -44,7 +44,11 @@ describe("Subscription", () => {
     expect(request).toEqual({ channel: "chat" });
     const subscribedEvent = nextEvent(sub, "subscribed");
     peer.reply(id, "subscribe", { recoverable: true, position: { offset: 5, epoch: "e1" } });
-    expect(await subscribedEvent).toEqual({ recoverable: true, position: { offset: 5, epoch: "e1" }, wasRecovering: false });
+    expect(await subscribedEvent).toEqual({
+      recoverable: true,
+      position: { offset: 5, epoch: "e1" },
+      wasRecovering: false,
+    });
     const seventh = nextEvent(sub, "publication", (p) => p.offset === 7);
     peer.push("publication", pub("other", 99));
     peer.push("publication", pub("chat", 6));
@@ -83,7 +87,12 @@ describe("Subscription", () => {
         { data: "m8", offset: 8 },
       ],
     });
-    expect(await done).toEqual({ recoverable: true, recovered: true, wasRecovering: true, position: { offset: 8, epoch: "e1" } });
+    expect(await done).toEqual({
+      recoverable: true,
+      recovered: true,
+      wasRecovering: true,
+      position: { offset: 8, epoch: "e1" },
+    });
     expect(lines).toEqual(["subscribing 3000", 'pub "m7"@7', 'pub "m8"@8', "subscribed recovered=true was=true"]);
     expect(sub.position).toEqual({ offset: 8, epoch: "e1" });
   });
@@ -174,7 +183,12 @@ describe("Subscription", () => {
     const { id, request } = await peer.command("subscribe");
     expect(request).toEqual({ channel: "chat", since: { offset: 6, epoch: "e1" } });
     const resubscribed = nextEvent(sub, "subscribed");
-    peer.reply(id, "subscribe", { recoverable: true, position: { offset: 7, epoch: "e1" }, recovered: true, publications: [{ data: 7, offset: 7 }] });
+    peer.reply(id, "subscribe", {
+      recoverable: true,
+      position: { offset: 7, epoch: "e1" },
+      recovered: true,
+      publications: [{ data: 7, offset: 7 }],
+    });
     expect(await resubscribed).toMatchObject({ recovered: true, wasRecovering: true });
     expect(sub.position).toEqual({ offset: 7, epoch: "e1" });
   });

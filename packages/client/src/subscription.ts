@@ -256,7 +256,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     void Promise.resolve()
       .then(() => getToken(this.channel))
       .then((token: unknown) => {
-        if (typeof token !== "string") throw new TypeError(`getToken for "${this.channel}" must resolve to a string, got ${typeof token}`);
+        if (typeof token !== "string")
+          throw new TypeError(`getToken for "${this.channel}" must resolve to a string, got ${typeof token}`);
         return token;
       })
       .then(
@@ -274,7 +275,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
 
   private subscribeWith(generation: number, token: string | undefined): void {
     const since = this.lastPosition;
-    const request: SubscribeRequest = since === undefined ? { channel: this.channel } : { channel: this.channel, since };
+    const request: SubscribeRequest =
+      since === undefined ? { channel: this.channel } : { channel: this.channel, since };
     if (token !== undefined) request.token = token;
     this.maybeOnServer = true;
     void this.host.call("subscribe", request).then(
@@ -325,7 +327,10 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     if (error instanceof TimeoutError) {
       // The server may have subscribed after all; only a fresh connection is certain to agree.
       this.host.reconnect({ code: LocalCode.subscribeTimeout, reason: `subscribe to "${this.channel}" timed out` });
-    } else if (error instanceof HubcastError && (error.temporary || (error.code === ErrorCode.tokenExpired && this.getToken !== undefined))) {
+    } else if (
+      error instanceof HubcastError &&
+      (error.temporary || (error.code === ErrorCode.tokenExpired && this.getToken !== undefined))
+    ) {
       // Temporary, or an expired channel token that getToken can replace on the next try.
       this.maybeOnServer = false;
       this.scheduleRetry();

@@ -45,7 +45,11 @@ describe("Client token refresh", () => {
     const { client, peer } = await h.connected({ getToken }, { expiresAt: Date.now() + 1_200 });
     const errorEvent = nextEvent(client, "error");
     const first = await peer.command("refresh");
-    peer.replyError(first.id, { code: ErrorCode.unauthorized, message: "the refresh token is for another user", temporary: false });
+    peer.replyError(first.id, {
+      code: ErrorCode.unauthorized,
+      message: "the refresh token is for another user",
+      temporary: false,
+    });
     expect((await errorEvent).error).toMatchObject({ code: ErrorCode.unauthorized });
     const second = await peer.command("refresh");
     expect(second.request).toEqual({ token: "t3" });
@@ -120,7 +124,8 @@ describe("Subscription channel tokens", () => {
   });
 
   it("retries after getToken rejects or the channel token expired, and gives up on unauthorized", async () => {
-    const getToken = vi.fn<(channel: string) => Promise<string>>()
+    const getToken = vi
+      .fn<(channel: string) => Promise<string>>()
       .mockRejectedValueOnce(new Error("token service down"))
       .mockResolvedValueOnce("expired")
       .mockResolvedValueOnce("stranger");
@@ -135,14 +140,24 @@ describe("Subscription channel tokens", () => {
     peer.replyError(first.id, { code: ErrorCode.tokenExpired, message: "channel token has expired", temporary: false });
     const second = await peer.command("subscribe");
     expect(second.request.token).toBe("stranger");
-    peer.replyError(second.id, { code: ErrorCode.unauthorized, message: "the channel token was minted for another user", temporary: false });
+    peer.replyError(second.id, {
+      code: ErrorCode.unauthorized,
+      message: "the channel token was minted for another user",
+      temporary: false,
+    });
     expect(await unsubscribed).toMatchObject({ code: ErrorCode.unauthorized });
-    expect(errors.map((e) => e.message)).toEqual(["token service down", "channel token has expired", "the channel token was minted for another user"]);
+    expect(errors.map((e) => e.message)).toEqual([
+      "token service down",
+      "channel token has expired",
+      "the channel token was minted for another user",
+    ]);
     expect(errors[2]).toBeInstanceOf(HubcastError);
   });
 
   it("refuses a getToken that is not a function", () => {
     const client = h.client();
-    expect(() => client.newSubscription("a", { getToken: "nope" as unknown as () => Promise<string> })).toThrow(TypeError);
+    expect(() => client.newSubscription("a", { getToken: "nope" as unknown as () => Promise<string> })).toThrow(
+      TypeError,
+    );
   });
 });

@@ -55,7 +55,9 @@ describe("protocol option", () => {
   it("defaults to json, accepts protobuf, and names itself when wrong", () => {
     expect(resolveClientOptions({ websocket: FakeSocket }).protocol).toBe("json");
     expect(resolveClientOptions({ websocket: FakeSocket, protocol: "protobuf" }).protocol).toBe("protobuf");
-    expect(() => resolveClientOptions({ websocket: FakeSocket, protocol: "xml" as "json" })).toThrow(/protocol must be one of "json", "protobuf", got "xml"/);
+    expect(() => resolveClientOptions({ websocket: FakeSocket, protocol: "xml" as "json" })).toThrow(
+      /protocol must be one of "json", "protobuf", got "xml"/,
+    );
   });
 
   it("makes the link offer hubcast.v1.protobuf and speak it in binary frames", () => {
@@ -68,7 +70,10 @@ describe("protocol option", () => {
     link.sendCommand({ id: 1, method: "publish", request: { channel: "c", data: { a: 1 } } });
     const sent = socket.sent[0];
     expect(sent).toBeInstanceOf(Uint8Array);
-    expect(codec.decodeClientFrame(sent as Uint8Array)).toMatchObject({ kind: "command", command: { id: 1, method: "publish", request: { channel: "c", data: { a: 1 } } } });
+    expect(codec.decodeClientFrame(sent as Uint8Array)).toMatchObject({
+      kind: "command",
+      command: { id: 1, method: "publish", request: { channel: "c", data: { a: 1 } } },
+    });
 
     socket.receive(codec.encodeReply({ id: 1, method: "publish", result: { position: { offset: 3, epoch: "e" } } }));
     expect(handlers.replies).toEqual([{ id: 1, method: "publish", result: { position: { offset: 3, epoch: "e" } } }]);
@@ -79,7 +84,12 @@ describe("protocol option", () => {
   });
 
   it("refuses a request Protobuf cannot carry as bad_request, without sending it", () => {
-    const link = new Link({ url: "ws://x/ws", websocket: FakeSocket, handlers: recordingHandlers(), protocol: "protobuf" });
+    const link = new Link({
+      url: "ws://x/ws",
+      websocket: FakeSocket,
+      handlers: recordingHandlers(),
+      protocol: "protobuf",
+    });
     let thrown: unknown;
     try {
       link.sendCommand({ id: 2, method: "history", request: { channel: "c", limit: 1.5 } });
@@ -87,7 +97,11 @@ describe("protocol option", () => {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(HubcastError);
-    expect(thrown).toMatchObject({ code: ErrorCode.badRequest, temporary: false, message: "history: limit must be a non-negative integer, got 1.5" });
+    expect(thrown).toMatchObject({
+      code: ErrorCode.badRequest,
+      temporary: false,
+      message: "history: limit must be a non-negative integer, got 1.5",
+    });
     expect(FakeSocket.last?.sent).toEqual([]);
   });
 });

@@ -13,7 +13,9 @@ export interface RedisNodeAddress {
  * instead (the cluster runs behind NAT, a proxy, or another network); nodes not in it are dialed
  * as announced. `undefined`: every node is dialed as announced.
  */
-export type RedisTarget = { url: string } | { clusterUrls: readonly string[]; nodeAddressMap?: Readonly<Record<string, RedisNodeAddress>> };
+export type RedisTarget =
+  | { url: string }
+  | { clusterUrls: readonly string[]; nodeAddressMap?: Readonly<Record<string, RedisNodeAddress>> };
 
 export type RedisClient = ReturnType<typeof createStandalone>;
 export type RedisClusterClient = ReturnType<typeof createClusterClient>;
@@ -44,7 +46,10 @@ class CommandHealth {
   async watch<T>(reply: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RedisCommandTimeoutError(`redis did not answer within ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new RedisCommandTimeoutError(`redis did not answer within ${COMMAND_TIMEOUT_MS} ms`)),
+        COMMAND_TIMEOUT_MS,
+      );
     });
     reply.catch(() => undefined); // a late failure after the timeout has already been reported
     try {
@@ -62,7 +67,8 @@ class CommandHealth {
 }
 
 /** Full-jitter backoff between reconnect attempts, 50 ms up to 2 s. */
-export const reconnectDelayMs = (retries: number): number => Math.round(Math.random() * Math.min(2_000, 50 * 2 ** retries));
+export const reconnectDelayMs = (retries: number): number =>
+  Math.round(Math.random() * Math.min(2_000, 50 * 2 ** retries));
 
 function createStandalone(url: string) {
   return createClient({
@@ -101,13 +107,22 @@ export class RedisUnavailableError extends Error {
 export const FIRST_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Waits for a client's first connect; later disconnects are retried by the client itself. */
-export async function firstConnect(what: string, connect: () => Promise<unknown>, destroy: () => void, lastError: () => Error | undefined): Promise<void> {
+export async function firstConnect(
+  what: string,
+  connect: () => Promise<unknown>,
+  destroy: () => void,
+  lastError: () => Error | undefined,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       destroy();
       const cause = lastError()?.message ?? "no answer";
-      reject(new RedisUnavailableError(`cannot reach Redis at ${what} within ${FIRST_CONNECT_TIMEOUT_MS / 1000} s (${cause})`));
+      reject(
+        new RedisUnavailableError(
+          `cannot reach Redis at ${what} within ${FIRST_CONNECT_TIMEOUT_MS / 1000} s (${cause})`,
+        ),
+      );
     }, FIRST_CONNECT_TIMEOUT_MS);
   });
   try {
@@ -139,7 +154,10 @@ export async function closeWithin(client: { close(): Promise<unknown>; destroy()
 }
 
 /** Opens a command connection to `target`; rejects with {@link RedisUnavailableError} if it cannot. */
-export async function connectRedis(target: RedisTarget, onError: (err: Error) => void): Promise<RedisConnection & { client: RedisClient | RedisClusterClient }> {
+export async function connectRedis(
+  target: RedisTarget,
+  onError: (err: Error) => void,
+): Promise<RedisConnection & { client: RedisClient | RedisClusterClient }> {
   let lastError: Error | undefined;
   const report = (err: Error): void => {
     lastError = err;
@@ -148,7 +166,12 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
   if ("url" in target) {
     const client = createStandalone(target.url);
     client.on("error", report);
-    await firstConnect(target.url, () => client.connect(), () => client.destroy(), () => lastError);
+    await firstConnect(
+      target.url,
+      () => client.connect(),
+      () => client.destroy(),
+      () => lastError,
+    );
     const health = new CommandHealth();
     return {
       client,
@@ -160,13 +183,19 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
   }
   const cluster = createClusterClient(target.clusterUrls, target.nodeAddressMap);
   cluster.on("error", report);
-  await firstConnect(target.clusterUrls.join(","), () => cluster.connect(), () => cluster.destroy(), () => lastError);
+  await firstConnect(
+    target.clusterUrls.join(","),
+    () => cluster.connect(),
+    () => cluster.destroy(),
+    () => lastError,
+  );
   const health = new CommandHealth();
   return {
     client: cluster,
     cluster: true,
     // Every master's command connection: a publish to a shard whose connection is down would fail.
-    isReady: () => cluster.isReady && health.answering && cluster.masters.every((master) => master.client?.isReady ?? true),
+    isReady: () =>
+      cluster.isReady && health.answering && cluster.masters.every((master) => master.client?.isReady ?? true),
     send: (key, args) => health.watch(cluster.sendCommand(key, false, args as (string | Buffer)[], COMMAND_OPTIONS)),
     close: () => closeWithin(cluster),
   };

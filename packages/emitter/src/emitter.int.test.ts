@@ -66,7 +66,11 @@ async function setup(target: RedisTarget): Promise<{ emitter: RedisEmitter; clie
   });
   nodes.push(node);
   const { url } = await node.start();
-  const emitter = await RedisEmitter.connect(target, { prefix, namespaces: NAMESPACES, onError: (err) => redisErrors.push(err) });
+  const emitter = await RedisEmitter.connect(target, {
+    prefix,
+    namespaces: NAMESPACES,
+    onError: (err) => redisErrors.push(err),
+  });
   emitters.push(emitter);
   const client = await RawClient.connected(`${url.replace(/^http/, "ws")}${node.options.path}`);
   clients.push(client);
@@ -75,7 +79,10 @@ async function setup(target: RedisTarget): Promise<{ emitter: RedisEmitter; clie
 
 /** An emitter on the private Redis under a fresh prefix, closed after the test. */
 async function connectEmitter(): Promise<RedisEmitter> {
-  const emitter = await RedisEmitter.connect({ url: redis.url }, { prefix: `t-${randomUUID().slice(0, 8)}`, namespaces: NAMESPACES, onError: (err) => redisErrors.push(err) });
+  const emitter = await RedisEmitter.connect(
+    { url: redis.url },
+    { prefix: `t-${randomUUID().slice(0, 8)}`, namespaces: NAMESPACES, onError: (err) => redisErrors.push(err) },
+  );
   emitters.push(emitter);
   return emitter;
 }
@@ -86,17 +93,35 @@ describe("RedisEmitter", () => {
     const { position: start } = await client.ok<{ position: Position }>("subscribe", { channel: "chat:mix" });
     const positions: (Position | undefined)[] = [];
     for (let i = 1; i <= 6; i++) {
-      if (i % 2 === 1) positions.push(await emitter.publish("chat:mix", { from: "emitter", i, text: "line\nbreak ünïcode" }));
-      else positions.push((await client.ok<{ position?: Position }>("publish", { channel: "chat:mix", data: { from: "node", i } })).position);
+      if (i % 2 === 1)
+        positions.push(await emitter.publish("chat:mix", { from: "emitter", i, text: "line\nbreak ünïcode" }));
+      else
+        positions.push(
+          (await client.ok<{ position?: Position }>("publish", { channel: "chat:mix", data: { from: "node", i } }))
+            .position,
+        );
     }
     expect(positions).toEqual([1, 2, 3, 4, 5, 6].map((offset) => ({ offset, epoch: start.epoch })));
 
     const pushes = await client.waitForPushes<PublicationPush>("publication", 6, "chat:mix");
     expect(pushes.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(pushes[0]).toEqual({ channel: "chat:mix", offset: 1, data: { from: "emitter", i: 1, text: "line\nbreak ünïcode" } });
-    expect(pushes.map((p) => (p.data as { from: string }).from)).toEqual(["emitter", "node", "emitter", "node", "emitter", "node"]);
+    expect(pushes[0]).toEqual({
+      channel: "chat:mix",
+      offset: 1,
+      data: { from: "emitter", i: 1, text: "line\nbreak ünïcode" },
+    });
+    expect(pushes.map((p) => (p.data as { from: string }).from)).toEqual([
+      "emitter",
+      "node",
+      "emitter",
+      "node",
+      "emitter",
+      "node",
+    ]);
 
-    const history = await client.ok<{ publications: PublicationPush[]; position: Position }>("history", { channel: "chat:mix" });
+    const history = await client.ok<{ publications: PublicationPush[]; position: Position }>("history", {
+      channel: "chat:mix",
+    });
     expect(history.position).toEqual({ offset: 6, epoch: start.epoch });
     expect(history.publications.map((p) => p.data)).toEqual(pushes.map((p) => p.data));
     expect(history.publications.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -106,10 +131,13 @@ describe("RedisEmitter", () => {
     const { emitter, client } = await setup({ url: redis.url });
     const first = await emitter.publish("chat:fresh", "first");
     expect(first?.offset).toBe(1);
-    const sub = await client.ok<{ position: Position; recovered: boolean; publications: PublicationPush[] }>("subscribe", {
-      channel: "chat:fresh",
-      since: { offset: 0, epoch: first?.epoch },
-    });
+    const sub = await client.ok<{ position: Position; recovered: boolean; publications: PublicationPush[] }>(
+      "subscribe",
+      {
+        channel: "chat:fresh",
+        since: { offset: 0, epoch: first?.epoch },
+      },
+    );
     expect(sub).toMatchObject({ recovered: true, position: first, publications: [{ data: "first", offset: 1 }] });
   });
 
@@ -125,49 +153,80 @@ describe("RedisEmitter", () => {
     ]);
   });
 
-  it.each(["one server", "a cluster"])("publishes once per idempotency key, whoever repeats it, with history and without (%s)", async (where) => {
-    const { emitter, client } = await setup(where === "one server" ? { url: redis.url } : { clusterUrls: cluster.urls });
-    await client.ok("subscribe", { channel: "chat:once" });
-    await client.ok("subscribe", { channel: "plain:once" });
-    const first = await emitter.publish("chat:once", "x", { idempotencyKey: "k-1" });
-    expect(await emitter.publish("chat:once", "again", { idempotencyKey: "k-1" })).toEqual(first);
-    expect((await client.ok<{ position?: Position }>("publish", { channel: "chat:once", data: "again", idempotencyKey: "k-1" })).position).toEqual(first);
-    // The same key in another channel is another publication.
-    expect(await emitter.publish("chat:other", "y", { idempotencyKey: "k-1" })).toMatchObject({ offset: 1 });
-    for (let i = 0; i < 2; i++) expect(await emitter.publish("plain:once", "p", { idempotencyKey: "k-1" })).toBeUndefined();
-    await emitter.publish("chat:once", "marker");
-    await emitter.publish("plain:once", "marker");
-    const withHistory = await client.waitForPushes<PublicationPush>("publication", 2, "chat:once");
-    const without = await client.waitForPushes<PublicationPush>("publication", 2, "plain:once");
-    expect(withHistory.map((p) => p.data)).toEqual(["x", "marker"]);
-    expect(without.map((p) => p.data)).toEqual(["p", "marker"]);
-  });
+  it.each(["one server", "a cluster"])(
+    "publishes once per idempotency key, whoever repeats it, with history and without (%s)",
+    async (where) => {
+      const { emitter, client } = await setup(
+        where === "one server" ? { url: redis.url } : { clusterUrls: cluster.urls },
+      );
+      await client.ok("subscribe", { channel: "chat:once" });
+      await client.ok("subscribe", { channel: "plain:once" });
+      const first = await emitter.publish("chat:once", "x", { idempotencyKey: "k-1" });
+      expect(await emitter.publish("chat:once", "again", { idempotencyKey: "k-1" })).toEqual(first);
+      expect(
+        (
+          await client.ok<{ position?: Position }>("publish", {
+            channel: "chat:once",
+            data: "again",
+            idempotencyKey: "k-1",
+          })
+        ).position,
+      ).toEqual(first);
+      // The same key in another channel is another publication.
+      expect(await emitter.publish("chat:other", "y", { idempotencyKey: "k-1" })).toMatchObject({ offset: 1 });
+      for (let i = 0; i < 2; i++)
+        expect(await emitter.publish("plain:once", "p", { idempotencyKey: "k-1" })).toBeUndefined();
+      await emitter.publish("chat:once", "marker");
+      await emitter.publish("plain:once", "marker");
+      const withHistory = await client.waitForPushes<PublicationPush>("publication", 2, "chat:once");
+      const without = await client.waitForPushes<PublicationPush>("publication", 2, "plain:once");
+      expect(withHistory.map((p) => p.data)).toEqual(["x", "marker"]);
+      expect(without.map((p) => p.data)).toEqual(["p", "marker"]);
+    },
+  );
 
   it("refuses a publish that Redis runs after its deadline, by Redis's clock, and keeps nothing", async () => {
     const { emitter, client } = await setup({ url: redis.url });
     await client.ok("subscribe", { channel: "plain:late" });
     const deadline = Date.now() - 1;
-    await expect(emitter.publish("chat:late", "late", { deadline, idempotencyKey: "k" })).rejects.toBeInstanceOf(PublishDeadlineError);
+    await expect(emitter.publish("chat:late", "late", { deadline, idempotencyKey: "k" })).rejects.toBeInstanceOf(
+      PublishDeadlineError,
+    );
     await expect(emitter.publish("plain:late", "late", { deadline })).rejects.toBeInstanceOf(PublishDeadlineError);
     // The refused key stays unused: the retry is made.
     expect(await emitter.publish("chat:late", "retry", { idempotencyKey: "k" })).toMatchObject({ offset: 1 });
     await emitter.publish("plain:late", "marker");
-    expect((await client.waitForPushes<PublicationPush>("publication", 1, "plain:late")).map((p) => p.data)).toEqual(["marker"]);
+    expect((await client.waitForPushes<PublicationPush>("publication", 1, "plain:late")).map((p) => p.data)).toEqual([
+      "marker",
+    ]);
   });
 
   it("rejects a channel whose namespace it was not given, naming the namespace", async () => {
     const emitter = await connectEmitter();
-    await expect(emitter.publish("nope:x", 1)).rejects.toThrow(new TypeError('namespace "nope" is not in the emitter\'s namespaces'));
+    await expect(emitter.publish("nope:x", 1)).rejects.toThrow(
+      new TypeError('namespace "nope" is not in the emitter\'s namespaces'),
+    );
   });
 
-  it.each(["toString", "constructor", "__proto__"])("rejects namespace %s, an Object.prototype key, like any other missing one", async (namespace) => {
-    const emitter = await connectEmitter();
-    await expect(async () => emitter.publish(`${namespace}:x`, 1)).rejects.toThrow(`namespace "${namespace}"`);
-  });
+  it.each(["toString", "constructor", "__proto__"])(
+    "rejects namespace %s, an Object.prototype key, like any other missing one",
+    async (namespace) => {
+      const emitter = await connectEmitter();
+      await expect(async () => emitter.publish(`${namespace}:x`, 1)).rejects.toThrow(`namespace "${namespace}"`);
+    },
+  );
 
   it("leaves a node delivering after a message it cannot read on a channel's pub/sub channel", async () => {
     const prefix = `t-${randomUUID().slice(0, 8)}`;
-    const node = await createNode({ engine: "redis", redisUrl: redis.url, redisPrefix: prefix, port: 0, logLevel: "silent", demo: false, namespaces: NAMESPACES });
+    const node = await createNode({
+      engine: "redis",
+      redisUrl: redis.url,
+      redisPrefix: prefix,
+      port: 0,
+      logLevel: "silent",
+      demo: false,
+      namespaces: NAMESPACES,
+    });
     nodes.push(node);
     const { url } = await node.start();
     const client = await RawClient.connected(`${url.replace(/^http/, "ws")}${node.options.path}`);
@@ -186,7 +245,9 @@ describe("RedisEmitter", () => {
     for (const channel of channels) await client.ok("subscribe", { channel });
     for (const channel of channels) {
       expect(await emitter.publish(channel, `${channel}/1`)).toMatchObject({ offset: 1 });
-      expect((await client.ok<{ position: Position }>("publish", { channel, data: `${channel}/2` })).position.offset).toBe(2);
+      expect(
+        (await client.ok<{ position: Position }>("publish", { channel, data: `${channel}/2` })).position.offset,
+      ).toBe(2);
       expect(await emitter.publish(channel, `${channel}/3`)).toMatchObject({ offset: 3 });
     }
     await client.ok("subscribe", { channel: "plain:c" });
@@ -205,9 +266,15 @@ describe("RedisEmitter", () => {
     async () => {
       const port = await freePort();
       const errors: Error[] = [];
-      const connecting = RedisEmitter.connect({ url: `redis://127.0.0.1:${port}` }, { onError: (err) => errors.push(err) });
+      const connecting = RedisEmitter.connect(
+        { url: `redis://127.0.0.1:${port}` },
+        { onError: (err) => errors.push(err) },
+      );
       await expect(connecting).rejects.toBeInstanceOf(RedisUnavailableError);
-      await expect(connecting).rejects.toMatchObject({ code: "REDIS_UNAVAILABLE", message: expect.stringContaining(`127.0.0.1:${port}`) });
+      await expect(connecting).rejects.toMatchObject({
+        code: "REDIS_UNAVAILABLE",
+        message: expect.stringContaining(`127.0.0.1:${port}`),
+      });
       expect(errors.length).toBeGreaterThan(0);
     },
     FIRST_CONNECT_TIMEOUT_MS + 5_000,
@@ -221,16 +288,32 @@ describe("RedisEmitter data limits", () => {
   it("refuses data past maxDataDepth or maxDataBytes, or not UTF-8 JSON, writing nothing", async () => {
     const emitter = await RedisEmitter.connect(
       { url: redis.url },
-      { prefix: `t-${randomUUID().slice(0, 8)}`, namespaces: NAMESPACES, maxDataDepth: 3, maxDataBytes: 100, onError: (err) => redisErrors.push(err) },
+      {
+        prefix: `t-${randomUUID().slice(0, 8)}`,
+        namespaces: NAMESPACES,
+        maxDataDepth: 3,
+        maxDataBytes: 100,
+        onError: (err) => redisErrors.push(err),
+      },
     );
     emitters.push(emitter);
     const deep = JSON.parse(nestedText(20_000)) as JsonValue;
     const tooDeep = "data nests arrays/objects deeper than 3 levels (maxDataDepth)";
     await expect(emitter.publish("chat:x", deep)).rejects.toThrow(new InvalidDataError(tooDeep));
-    await expect(emitter.publishEncoded("chat:x", utf8(nestedText(4)))).rejects.toMatchObject({ name: "InvalidDataError", code: 107, message: tooDeep });
-    await expect(emitter.publishEncoded("chat:x", utf8("not json"))).rejects.toThrow(new InvalidDataError("data is not JSON text"));
-    await expect(emitter.publishEncoded("chat:x", new Uint8Array([0x22, 0xff, 0x22]))).rejects.toThrow(new InvalidDataError("data is not valid UTF-8"));
-    await expect(emitter.publish("chat:x", "x".repeat(99))).rejects.toThrow(new InvalidDataError("data is 101 bytes of JSON text; the limit is 100 (maxDataBytes)"));
+    await expect(emitter.publishEncoded("chat:x", utf8(nestedText(4)))).rejects.toMatchObject({
+      name: "InvalidDataError",
+      code: 107,
+      message: tooDeep,
+    });
+    await expect(emitter.publishEncoded("chat:x", utf8("not json"))).rejects.toThrow(
+      new InvalidDataError("data is not JSON text"),
+    );
+    await expect(emitter.publishEncoded("chat:x", new Uint8Array([0x22, 0xff, 0x22]))).rejects.toThrow(
+      new InvalidDataError("data is not valid UTF-8"),
+    );
+    await expect(emitter.publish("chat:x", "x".repeat(99))).rejects.toThrow(
+      new InvalidDataError("data is 101 bytes of JSON text; the limit is 100 (maxDataBytes)"),
+    );
     // Nothing above reached Redis: the first accepted publication is offset 1.
     expect(await emitter.publish("chat:x", [[[1]]])).toMatchObject({ offset: 1 });
   });

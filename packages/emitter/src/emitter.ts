@@ -1,5 +1,13 @@
 import type { JsonValue, StreamPosition } from "@hubcast/protocol";
-import { DEFAULT_MAX_DATA_DEPTH, ErrorCode, MAX_DATA_DEPTH, encodeJsonData, jsonValueWithinDepth, parseJsonData, tooDeepProblem } from "@hubcast/protocol";
+import {
+  DEFAULT_MAX_DATA_DEPTH,
+  ErrorCode,
+  MAX_DATA_DEPTH,
+  encodeJsonData,
+  jsonValueWithinDepth,
+  parseJsonData,
+  tooDeepProblem,
+} from "@hubcast/protocol";
 import type { RedisConnection, RedisTarget } from "./connection.js";
 import { connectRedis } from "./connection.js";
 import { RedisKeys } from "./keys.js";
@@ -117,12 +125,23 @@ export class RedisEmitter {
    * Publishes a JSON value; resolves to its position when the channel keeps history. Rejects
    * with {@link InvalidDataError} for data past `maxDataDepth` or `maxDataBytes`.
    */
-  async publish(channel: string, data: JsonValue, options: EmitterPublishOptions = {}): Promise<StreamPosition | undefined> {
+  async publish(
+    channel: string,
+    data: JsonValue,
+    options: EmitterPublishOptions = {},
+  ): Promise<StreamPosition | undefined> {
     // Checked before encoding: JSON.stringify itself overflows the stack on deep enough data.
-    if (!jsonValueWithinDepth(data, this.maxDataDepth)) throw new InvalidDataError(`data ${tooDeepProblem(this.maxDataDepth)}`);
+    if (!jsonValueWithinDepth(data, this.maxDataDepth))
+      throw new InvalidDataError(`data ${tooDeepProblem(this.maxDataDepth)}`);
     const encoded = encodeJsonData(data);
     this.checkSize(encoded);
-    return publishThroughRedis(this.redis, this.keys, { channel, data: encoded }, this.policyFor(channel), this.retry(options));
+    return publishThroughRedis(
+      this.redis,
+      this.keys,
+      { channel, data: encoded },
+      this.policyFor(channel),
+      this.retry(options),
+    );
   }
 
   /**
@@ -130,7 +149,11 @@ export class RedisEmitter {
    * {@link InvalidDataError} for bytes that are not UTF-8 JSON or are past `maxDataDepth` or
    * `maxDataBytes`: nodes would have to skip them when reading history.
    */
-  async publishEncoded(channel: string, data: Uint8Array, options: EmitterPublishOptions = {}): Promise<StreamPosition | undefined> {
+  async publishEncoded(
+    channel: string,
+    data: Uint8Array,
+    options: EmitterPublishOptions = {},
+  ): Promise<StreamPosition | undefined> {
     this.checkSize(data);
     const parsed = parseJsonData(data, this.maxDataDepth);
     if (!parsed.ok) throw new InvalidDataError(`data ${parsed.problem}`);
@@ -147,7 +170,9 @@ export class RedisEmitter {
 
   private checkSize(data: Uint8Array): void {
     if (data.length > this.maxDataBytes) {
-      throw new InvalidDataError(`data is ${data.length} bytes of JSON text; the limit is ${this.maxDataBytes} (maxDataBytes)`);
+      throw new InvalidDataError(
+        `data is ${data.length} bytes of JSON text; the limit is ${this.maxDataBytes} (maxDataBytes)`,
+      );
     }
   }
 
@@ -157,7 +182,8 @@ export class RedisEmitter {
     const name = channel.slice(0, cut);
     const namespaces = this.options.namespaces ?? {};
     const namespace = Object.hasOwn(namespaces, name) ? namespaces[name] : undefined;
-    if (namespace === undefined) throw new TypeError(`namespace "${channel.slice(0, cut)}" is not in the emitter's namespaces`);
+    if (namespace === undefined)
+      throw new TypeError(`namespace "${channel.slice(0, cut)}" is not in the emitter's namespaces`);
     return toPolicy(namespace);
   }
 }

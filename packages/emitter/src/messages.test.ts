@@ -106,7 +106,13 @@ describe("RedisKeys", () => {
 
   it.each(awkwardChannels)("hashes every key of channel %s alike, so they share a cluster slot", (channel) => {
     const keys = new RedisKeys("t");
-    const parts = [keys.stream(channel), keys.meta(channel), keys.presence(channel), keys.presenceExpiry(channel), keys.pubsub(channel)].map(hashedPart);
+    const parts = [
+      keys.stream(channel),
+      keys.meta(channel),
+      keys.presence(channel),
+      keys.presenceExpiry(channel),
+      keys.pubsub(channel),
+    ].map(hashedPart);
     expect(new Set(parts).size, `hashed parts: ${parts.join(", ")}`).toBe(1);
   });
 
@@ -125,7 +131,13 @@ describe("RedisKeys", () => {
 
   it("gives distinct channels distinct keys", () => {
     const keys = new RedisKeys("t");
-    const names = awkwardChannels.flatMap((c) => [keys.stream(c), keys.meta(c), keys.presence(c), keys.presenceExpiry(c), keys.pubsub(c)]);
+    const names = awkwardChannels.flatMap((c) => [
+      keys.stream(c),
+      keys.meta(c),
+      keys.presence(c),
+      keys.presenceExpiry(c),
+      keys.pubsub(c),
+    ]);
     expect(new Set(names).size).toBe(names.length);
   });
 
@@ -144,8 +156,11 @@ describe("RedisKeys", () => {
     expect(new RedisKeys(prefix).prefix).toBe(prefix);
   });
 
-  it.each(["", "A".repeat(65), "a b", "a{b", "a}b", "tab\t", "naïve", "a/b", "a*"])("refuses prefix %j, naming the allowed characters", (prefix) => {
-    expect(() => new RedisKeys(prefix)).toThrow(TypeError);
-    expect(() => new RedisKeys(prefix)).toThrow(/redis prefix must be 1-64 of A-Z a-z 0-9 _ \. : -/);
-  });
+  it.each(["", "A".repeat(65), "a b", "a{b", "a}b", "tab\t", "naïve", "a/b", "a*"])(
+    "refuses prefix %j, naming the allowed characters",
+    (prefix) => {
+      expect(() => new RedisKeys(prefix)).toThrow(TypeError);
+      expect(() => new RedisKeys(prefix)).toThrow(/redis prefix must be 1-64 of A-Z a-z 0-9 _ \. : -/);
+    },
+  );
 });

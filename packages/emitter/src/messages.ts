@@ -10,7 +10,7 @@ export type BrokerMessage =
   | { type: "join" | "leave"; channel: string; info: ClientInfo };
 
 const NEWLINE = 0x0a;
-const TYPES: Record<number, "publication" | "join" | "leave"> = { 0x70: "publication", 0x6a: "join", 0x6c: "leave" };
+const TYPES: Record<number, "publication" | "join" | "leave"> = { 112: "publication", 106: "join", 108: "leave" };
 
 /** Encodes a join or leave (publications are encoded by the publish script, inside Redis). */
 export function encodeJoinLeave(type: "join" | "leave", info: ClientInfo): Buffer {

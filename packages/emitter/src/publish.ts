@@ -48,7 +48,10 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 64;
  * the socket closing with the command in flight) leaves the outcome unknown.
  */
 export const publishNotMade = (err: unknown): boolean =>
-  err instanceof ErrorReply || err instanceof ClientOfflineError || err instanceof ClientClosedError || err instanceof PublishDeadlineError;
+  err instanceof ErrorReply ||
+  err instanceof ClientOfflineError ||
+  err instanceof ClientClosedError ||
+  err instanceof PublishDeadlineError;
 
 /** A fresh epoch: random, short, URL-safe. */
 export const newEpoch = (): string => randomBytes(6).toString("base64url");

@@ -17,7 +17,12 @@ export class Script {
   }
 
   /** Runs the script; on a cluster it goes to the shard of `route`, by default its first key. */
-  async run(redis: RedisCommander, keys: readonly string[], args: readonly (string | Buffer)[], route: string | undefined = keys[0]): Promise<unknown> {
+  async run(
+    redis: RedisCommander,
+    keys: readonly string[],
+    args: readonly (string | Buffer)[],
+    route: string | undefined = keys[0],
+  ): Promise<unknown> {
     const tail = [String(keys.length), ...keys, ...args];
     try {
       return await redis.send(route, ["EVALSHA", this.sha, ...tail]);

@@ -67,7 +67,8 @@ export function jsonTextWithinDepth(text: Uint8Array, maxDepth: number): boolean
   for (let i = 0; i < text.length; i++) {
     const byte = text[i];
     if (inString) {
-      if (byte === BACKSLASH) i++; // the escaped byte cannot end the string
+      if (byte === BACKSLASH)
+        i++; // the escaped byte cannot end the string
       else if (byte === QUOTE) inString = false;
     } else if (byte === QUOTE) {
       inString = true;
@@ -99,7 +100,8 @@ export type ParsedData = { ok: true; value: unknown } | { ok: false; fault: Data
  * JSON. Never throws. Data that passes is safe to hand to `JSON.stringify`.
  */
 export function parseJsonData(data: Uint8Array, maxDepth: number): ParsedData {
-  if (!jsonTextWithinDepth(data, maxDepth)) return { ok: false, fault: DataFault.tooDeep, problem: tooDeepProblem(maxDepth) };
+  if (!jsonTextWithinDepth(data, maxDepth))
+    return { ok: false, fault: DataFault.tooDeep, problem: tooDeepProblem(maxDepth) };
   let text: string;
   try {
     text = strictUtf8.decode(data);

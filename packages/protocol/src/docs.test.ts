@@ -45,7 +45,10 @@ function tableRows(lines: readonly string[]): Map<string, string[]> {
   const rows = new Map<string, string[]>();
   for (const line of lines) {
     if (!line.startsWith("|")) continue;
-    const cells = line.split("|").slice(1, -1).map((cell) => cell.trim());
+    const cells = line
+      .split("|")
+      .slice(1, -1)
+      .map((cell) => cell.trim());
     if (cells.every((cell) => /^:?-+:?$/.test(cell))) continue;
     const key = cells[0] ?? "";
     if (rows.has(key)) throw new Error(`${DOC_PATH}: two table rows start with "${key}"`);
@@ -90,8 +93,10 @@ function jsonBlocks(): JsonBlock[] {
       return;
     }
     if (current === undefined || raw.trim() === "") return;
-    if (raw.startsWith(CLIENT_MARK)) current.lines.push({ line, direction: "client", text: raw.slice(CLIENT_MARK.length) });
-    else if (raw.startsWith(SERVER_MARK)) current.lines.push({ line, direction: "server", text: raw.slice(SERVER_MARK.length) });
+    if (raw.startsWith(CLIENT_MARK))
+      current.lines.push({ line, direction: "client", text: raw.slice(CLIENT_MARK.length) });
+    else if (raw.startsWith(SERVER_MARK))
+      current.lines.push({ line, direction: "server", text: raw.slice(SERVER_MARK.length) });
     else current.lines.push({ line, direction: "none", text: raw });
   });
   if (current !== undefined) throw new Error(`${DOC_PATH}:${current.line}: json block is never closed`);
@@ -136,14 +141,17 @@ describe(`${DOC_PATH} error code table`, () => {
 describe(`${DOC_PATH} close code table`, () => {
   const rows = tableRows(section("Close codes"));
 
-  it.each(Object.values(CloseCode))("lists close code %i with its catalogue name, reconnect rule and meaning", (code) => {
-    const entry = closeCatalogue[code];
-    const row = rows.get(String(code));
-    expect(row, `no row for close code ${code}`).toBeDefined();
-    expect(unticked(row?.[1]), `name of close code ${code}`).toBe(entry.name);
-    expect(row?.[2], `reconnect column of close code ${code}`).toBe(yesNo(shouldReconnect(code)));
-    expect(row?.[3], `meaning of close code ${code}`).toBe(entry.meaning);
-  });
+  it.each(Object.values(CloseCode))(
+    "lists close code %i with its catalogue name, reconnect rule and meaning",
+    (code) => {
+      const entry = closeCatalogue[code];
+      const row = rows.get(String(code));
+      expect(row, `no row for close code ${code}`).toBeDefined();
+      expect(unticked(row?.[1]), `name of close code ${code}`).toBe(entry.name);
+      expect(row?.[2], `reconnect column of close code ${code}`).toBe(yesNo(shouldReconnect(code)));
+      expect(row?.[3], `meaning of close code ${code}`).toBe(entry.meaning);
+    },
+  );
 
   it("lists no code the catalogue does not have", () => {
     const documented = [...rows.keys()].filter((key) => /^\d+$/.test(key));
@@ -154,14 +162,17 @@ describe(`${DOC_PATH} close code table`, () => {
 describe(`${DOC_PATH} unsubscribe code table`, () => {
   const rows = tableRows(section("Unsubscribe codes"));
 
-  it.each(Object.values(UnsubscribeCode))("lists unsubscribe code %i with its catalogue name, resubscribe flag and meaning", (code) => {
-    const entry = unsubscribeCatalogue[code];
-    const row = rows.get(String(code));
-    expect(row, `no row for unsubscribe code ${code}`).toBeDefined();
-    expect(unticked(row?.[1])).toBe(entry.name);
-    expect(row?.[2]).toBe(yesNo(entry.resubscribe));
-    expect(row?.[3]).toBe(entry.meaning);
-  });
+  it.each(Object.values(UnsubscribeCode))(
+    "lists unsubscribe code %i with its catalogue name, resubscribe flag and meaning",
+    (code) => {
+      const entry = unsubscribeCatalogue[code];
+      const row = rows.get(String(code));
+      expect(row, `no row for unsubscribe code ${code}`).toBeDefined();
+      expect(unticked(row?.[1])).toBe(entry.name);
+      expect(row?.[2]).toBe(yesNo(entry.resubscribe));
+      expect(row?.[3]).toBe(entry.meaning);
+    },
+  );
 });
 
 describe(`${DOC_PATH} headings`, () => {
@@ -182,46 +193,51 @@ describe(`${DOC_PATH} examples`, () => {
     expect(blocks.length).toBeGreaterThan(10);
   });
 
-  it.each(blocks.map((block) => [block.line, block] as const))("json block at line %i holds valid frames", (_line, block) => {
-    const commandIds: number[] = [];
-    const replyIds: number[] = [];
-    for (const example of block.lines) {
-      const value = parseJson(example);
-      const where = `${DOC_PATH}:${example.line}`;
-      if (example.direction === "client") {
-        const frame = parseClientFrame(value);
-        if (frame.kind === "invalid") throw new Error(`${where}: the server would refuse this frame (${frame.message})`);
-        const wire = frame.kind === "pong" ? codec.encodePong() : codec.encodeCommand(frame.command);
-        expect(example.text, `${where}: client frame is not spelled as the codec writes it`).toBe(wire);
-        if (frame.kind === "command") commandIds.push(frame.command.id);
-      } else if (example.direction === "server") {
-        let frame: ServerFrame;
-        try {
-          frame = codec.decodeServerFrame(example.text);
-        } catch (err) {
-          throw new Error(`${where}: the SDK cannot decode this frame (${(err as Error).message})`);
-        }
-        expect(example.text, `${where}: server frame is not spelled as the server writes it`).toBe(reencode(frame));
-        if (frame.kind === "reply") {
-          replyIds.push(frame.reply.id);
-          if ("error" in frame.reply) {
-            const { code, temporary } = frame.reply.error;
-            const entry = (errorCatalogue as Record<number, { temporary: boolean } | undefined>)[code];
-            expect(entry, `${where}: error code ${code} is not in the catalogue`).toBeDefined();
-            expect(temporary, `${where}: temporary flag of error ${code}`).toBe(entry?.temporary);
+  it.each(blocks.map((block) => [block.line, block] as const))(
+    "json block at line %i holds valid frames",
+    (_line, block) => {
+      const commandIds: number[] = [];
+      const replyIds: number[] = [];
+      for (const example of block.lines) {
+        const value = parseJson(example);
+        const where = `${DOC_PATH}:${example.line}`;
+        if (example.direction === "client") {
+          const frame = parseClientFrame(value);
+          if (frame.kind === "invalid")
+            throw new Error(`${where}: the server would refuse this frame (${frame.message})`);
+          const wire = frame.kind === "pong" ? codec.encodePong() : codec.encodeCommand(frame.command);
+          expect(example.text, `${where}: client frame is not spelled as the codec writes it`).toBe(wire);
+          if (frame.kind === "command") commandIds.push(frame.command.id);
+        } else if (example.direction === "server") {
+          let frame: ServerFrame;
+          try {
+            frame = codec.decodeServerFrame(example.text);
+          } catch (err) {
+            throw new Error(`${where}: the SDK cannot decode this frame (${(err as Error).message})`);
           }
-        } else if (frame.push.type === "disconnect") {
-          const { code, reconnect } = frame.push.body;
-          expect(code in closeCatalogue, `${where}: close code ${code} is not in the catalogue`).toBe(true);
-          expect(reconnect, `${where}: reconnect flag of close code ${code}`).toBe(shouldReconnect(code));
+          expect(example.text, `${where}: server frame is not spelled as the server writes it`).toBe(reencode(frame));
+          if (frame.kind === "reply") {
+            replyIds.push(frame.reply.id);
+            if ("error" in frame.reply) {
+              const { code, temporary } = frame.reply.error;
+              const entry = (errorCatalogue as Record<number, { temporary: boolean } | undefined>)[code];
+              expect(entry, `${where}: error code ${code} is not in the catalogue`).toBeDefined();
+              expect(temporary, `${where}: temporary flag of error ${code}`).toBe(entry?.temporary);
+            }
+          } else if (frame.push.type === "disconnect") {
+            const { code, reconnect } = frame.push.body;
+            expect(code in closeCatalogue, `${where}: close code ${code} is not in the catalogue`).toBe(true);
+            expect(reconnect, `${where}: reconnect flag of close code ${code}`).toBe(shouldReconnect(code));
+          }
         }
       }
-    }
-    // Every command shown gets exactly one reply in the same example, and every reply answers one.
-    expect([...replyIds].sort((a, b) => a - b), `${DOC_PATH}:${block.line}: replies do not match commands one to one`).toEqual(
-      [...commandIds].sort((a, b) => a - b),
-    );
-  });
+      // Every command shown gets exactly one reply in the same example, and every reply answers one.
+      expect(
+        [...replyIds].sort((a, b) => a - b),
+        `${DOC_PATH}:${block.line}: replies do not match commands one to one`,
+      ).toEqual([...commandIds].sort((a, b) => a - b));
+    },
+  );
 
   it.each([...METHODS])("shows a %s command with its reply", (method) => {
     const shown = exampleLines.some((example) => {

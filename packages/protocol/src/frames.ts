@@ -225,7 +225,14 @@ export interface Pushes {
   ping: Record<string, never>;
 }
 export type PushType = keyof Pushes;
-export const PUSH_TYPES: readonly PushType[] = ["publication", "join", "leave", "unsubscribe", "disconnect", "ping"] as const;
+export const PUSH_TYPES: readonly PushType[] = [
+  "publication",
+  "join",
+  "leave",
+  "unsubscribe",
+  "disconnect",
+  "ping",
+] as const;
 export type Push = { [P in PushType]: { type: P; body: Pushes[P] } }[PushType];
 
 /** What a client may receive: a reply or a push. */

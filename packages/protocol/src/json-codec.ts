@@ -100,7 +100,8 @@ export class JsonCodec implements Codec {
     if (!isObject(value)) throw new ProtocolDecodeError("server frame is not a JSON object");
     const id = value["id"];
     if (typeof id === "number") {
-      if (isObject(value["error"])) return { kind: "reply", reply: { id, error: value["error"] as unknown as ErrorBody } };
+      if (isObject(value["error"]))
+        return { kind: "reply", reply: { id, error: value["error"] as unknown as ErrorBody } };
       const method = Object.keys(value).find((k) => k !== "id");
       if (method === undefined) throw new ProtocolDecodeError(`reply ${id} has no result`);
       return { kind: "reply", reply: { id, method, result: value[method] } as Reply };
@@ -112,4 +113,3 @@ export class JsonCodec implements Codec {
     throw new ProtocolDecodeError(`unknown server frame with keys ${Object.keys(value).join(",")}`);
   }
 }
-

@@ -42,7 +42,9 @@ describe("generated Protobuf code", () => {
       const fresh = join(out, "src/gen");
       expect(files(committed), "files in src/gen").toEqual(files(fresh));
       for (const file of files(fresh)) {
-        expect(readFileSync(join(committed, file), "utf8"), `src/gen/${file} is stale`).toBe(readFileSync(join(fresh, file), "utf8"));
+        expect(readFileSync(join(committed, file), "utf8"), `src/gen/${file} is stale`).toBe(
+          readFileSync(join(fresh, file), "utf8"),
+        );
       }
     } finally {
       rmSync(out, { recursive: true, force: true });
@@ -56,7 +58,9 @@ describe("@hubcast/protocol runtime code", () => {
 
   it.each(runtime)("%s imports nothing but its siblings and @bufbuild/protobuf (browser-safe)", (file) => {
     const source = readFileSync(join(srcDir, file), "utf8");
-    const specifiers = [...source.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"/gm)].map((match) => match[1] ?? "");
+    const specifiers = [...source.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"/gm)].map(
+      (match) => match[1] ?? "",
+    );
     expect(source, `${file} loads a module at run time`).not.toMatch(/\b(?:import|require)\(/);
     for (const specifier of specifiers) {
       expect(specifier, `${file} imports ${specifier}`).toMatch(/^(\.\.?\/|@bufbuild\/protobuf(\/(wire|codegenv2))?$)/);

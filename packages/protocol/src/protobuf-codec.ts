@@ -10,7 +10,15 @@ import type * as pb from "./gen/hubcast/v1/hubcast_pb.js";
 import type { DataLimits } from "./data-limits.js";
 import { DataFault, MAX_DATA_DEPTH, parseJsonData } from "./data-limits.js";
 import { encodeJsonData } from "./json-codec.js";
-import { CASE_METHOD, clientInfoInit, commandInit, pushFromMessage, pushInit, replyFromMessage, replyInit } from "./protobuf-convert.js";
+import {
+  CASE_METHOD,
+  clientInfoInit,
+  commandInit,
+  pushFromMessage,
+  pushInit,
+  replyFromMessage,
+  replyInit,
+} from "./protobuf-convert.js";
 import type { ClientFrame } from "./validate.js";
 import { parseClientFrame } from "./validate.js";
 
@@ -43,7 +51,9 @@ function parseData(data: Uint8Array, maxDataDepth: number): unknown {
   const parsed = parseJsonData(data, maxDataDepth);
   if (parsed.ok) return parsed.value;
   if (parsed.fault === DataFault.tooDeep) throw new WireFieldError(`field "data" ${parsed.problem}`);
-  throw new WireFieldError(`field "data" must be UTF-8 JSON text (any JSON value; subscribers of both encodings get these bytes)`);
+  throw new WireFieldError(
+    `field "data" must be UTF-8 JSON text (any JSON value; subscribers of both encodings get these bytes)`,
+  );
 }
 
 /** A request message as the JSON encoding's request object, for the shared checks of validate.ts. */
@@ -58,10 +68,19 @@ function requestShape(method: pb.Command["method"], limits: DataLimits): Record<
       return { channel, since: positionShape(since, "since"), token };
     }
     case "publish":
-      return { channel: method.value.channel, data: parseData(method.value.data, limits.maxDataDepth), idempotencyKey: method.value.idempotencyKey };
+      return {
+        channel: method.value.channel,
+        data: parseData(method.value.data, limits.maxDataDepth),
+        idempotencyKey: method.value.idempotencyKey,
+      };
     case "history": {
       const { channel, limit, since, reverse } = method.value;
-      return { channel, limit: limit === undefined ? undefined : safeCount(limit, "limit"), since: positionShape(since, "since"), reverse };
+      return {
+        channel,
+        limit: limit === undefined ? undefined : safeCount(limit, "limit"),
+        since: positionShape(since, "since"),
+        reverse,
+      };
     }
     case "refresh":
       return { token: method.value.token };
@@ -78,7 +97,8 @@ function decodeCommand(cmd: pb.Command, limits: DataLimits): ClientFrame {
   if (m.case === undefined) {
     // A field number this schema does not know is a method from a newer protocol.
     const unknown = cmd.$unknown?.find((f) => f.no !== 1);
-    if (unknown !== undefined) return invalid(`unknown method (Command field ${unknown.no})`, cmd.id, ErrorCode.methodNotFound);
+    if (unknown !== undefined)
+      return invalid(`unknown method (Command field ${unknown.no})`, cmd.id, ErrorCode.methodNotFound);
     return invalid("command must hold exactly one method", cmd.id);
   }
   const method = CASE_METHOD[m.case];
@@ -154,7 +174,10 @@ export class ProtobufCodec implements Codec {
   }
 
   encodeReply(reply: Reply): Uint8Array {
-    return toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: { case: "reply", value: replyInit(reply) } }));
+    return toBinary(
+      ServerFrameSchema,
+      create(ServerFrameSchema, { frame: { case: "reply", value: replyInit(reply) } }),
+    );
   }
 
   encodePush(push: Push): Uint8Array {
@@ -189,7 +212,10 @@ export class ProtobufCodec implements Codec {
 
   /** Throws a TypeError for a command this encoding cannot carry (an integer field that is not a safe non-negative integer). */
   encodeCommand(command: Command): Uint8Array {
-    return toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "command", value: commandInit(command) } }));
+    return toBinary(
+      ClientFrameSchema,
+      create(ClientFrameSchema, { frame: { case: "command", value: commandInit(command) } }),
+    );
   }
 
   encodePong(): Uint8Array {

@@ -51,7 +51,8 @@ const EMPTY = new Uint8Array(0);
 
 /** Client side: an integer for a uint64 field; throws a TypeError naming the field for anything else. */
 export function toUint64(value: number, field: string): bigint {
-  if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`${field} must be a non-negative integer, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new TypeError(`${field} must be a non-negative integer, got ${value}`);
   return BigInt(value);
 }
 
@@ -82,7 +83,10 @@ function jsonBytes(data: Uint8Array, field: string): JsonValue {
 // ---- frames.ts shapes → message init (server replies and pushes, client commands) ----
 
 const positionInit = (p: StreamPosition): PositionInit => ({ offset: serverUint64(p.offset), epoch: p.epoch });
-const sincePositionInit = (p: StreamPosition, field: string): PositionInit => ({ offset: toUint64(p.offset, `${field}.offset`), epoch: p.epoch });
+const sincePositionInit = (p: StreamPosition, field: string): PositionInit => ({
+  offset: toUint64(p.offset, `${field}.offset`),
+  epoch: p.epoch,
+});
 
 /** `ClientInfo` with its `info` JSON value as JSON bytes. */
 export const clientInfoInit = (c: ClientInfo): ClientInfoInit => ({
@@ -98,7 +102,8 @@ function publicationInit(p: Publication): PublicationInit {
   return init;
 }
 
-const optionalServerU64 = (value: number | undefined): bigint | undefined => (value === undefined ? undefined : serverUint64(value));
+const optionalServerU64 = (value: number | undefined): bigint | undefined =>
+  value === undefined ? undefined : serverUint64(value);
 
 /** The `oneof` of a Reply: an error, or the result under its method. */
 export function replyInit(reply: Reply): ReplyInit {
@@ -110,7 +115,12 @@ function resultInit(reply: Exclude<Reply, { error: ErrorBody }>): ReplyInit["res
   switch (reply.method) {
     case "connect": {
       const r = reply.result;
-      const value = { ...r, pingIntervalMs: serverUint64(r.pingIntervalMs), pongTimeoutMs: optionalServerU64(r.pongTimeoutMs), expiresAt: optionalServerU64(r.expiresAt) };
+      const value = {
+        ...r,
+        pingIntervalMs: serverUint64(r.pingIntervalMs),
+        pongTimeoutMs: optionalServerU64(r.pongTimeoutMs),
+        expiresAt: optionalServerU64(r.expiresAt),
+      };
       return { case: "connect", value };
     }
     case "subscribe": {
@@ -126,15 +136,26 @@ function resultInit(reply: Exclude<Reply, { error: ErrorBody }>): ReplyInit["res
     case "unsubscribe":
       return { case: "unsubscribe", value: {} };
     case "publish":
-      return { case: "publish", value: { position: reply.result.position === undefined ? undefined : positionInit(reply.result.position) } };
+      return {
+        case: "publish",
+        value: { position: reply.result.position === undefined ? undefined : positionInit(reply.result.position) },
+      };
     case "presence": {
-      const clients = Object.fromEntries(Object.entries(reply.result.clients).map(([id, info]) => [id, clientInfoInit(info)]));
+      const clients = Object.fromEntries(
+        Object.entries(reply.result.clients).map(([id, info]) => [id, clientInfoInit(info)]),
+      );
       return { case: "presence", value: { clients } };
     }
     case "presence_stats":
       return { case: "presenceStats", value: reply.result };
     case "history":
-      return { case: "history", value: { publications: reply.result.publications.map(publicationInit), position: positionInit(reply.result.position) } };
+      return {
+        case: "history",
+        value: {
+          publications: reply.result.publications.map(publicationInit),
+          position: positionInit(reply.result.position),
+        },
+      };
     case "refresh":
       return { case: "refresh", value: { expiresAt: optionalServerU64(reply.result.expiresAt) } };
   }
@@ -162,7 +183,13 @@ export function commandInit(command: Command): CommandInit {
   switch (command.method) {
     case "subscribe": {
       const r = command.request;
-      return { id: command.id, method: { case: "subscribe", value: { ...r, since: r.since === undefined ? undefined : sincePositionInit(r.since, "since") } } };
+      return {
+        id: command.id,
+        method: {
+          case: "subscribe",
+          value: { ...r, since: r.since === undefined ? undefined : sincePositionInit(r.since, "since") },
+        },
+      };
     }
     case "publish": {
       const { channel, data, idempotencyKey } = command.request;
@@ -215,7 +242,12 @@ function setDefined<T extends object, K extends keyof T>(target: T, key: K, valu
 
 function connectResult(r: pb.ConnectResult): Methods["connect"]["result"] {
   const { client, version, maxMessageBytes } = r;
-  const out: Methods["connect"]["result"] = { client, version, pingIntervalMs: safeNumber(r.pingIntervalMs, "pingIntervalMs"), maxMessageBytes };
+  const out: Methods["connect"]["result"] = {
+    client,
+    version,
+    pingIntervalMs: safeNumber(r.pingIntervalMs, "pingIntervalMs"),
+    maxMessageBytes,
+  };
   if (r.pongTimeoutMs !== undefined) out.pongTimeoutMs = safeNumber(r.pongTimeoutMs, "pongTimeoutMs");
   if (r.expiresAt !== undefined) out.expiresAt = safeNumber(r.expiresAt, "expiresAt");
   return out;
@@ -262,7 +294,10 @@ export function replyFromMessage(reply: pb.Reply): Reply {
     case "presenceStats":
       return { id, method: "presence_stats", result: { numClients: r.value.numClients, numUsers: r.value.numUsers } };
     case "history": {
-      const result = { publications: r.value.publications.map(publication), position: position(r.value.position, "position") };
+      const result = {
+        publications: r.value.publications.map(publication),
+        position: position(r.value.position, "position"),
+      };
       return { id, method: "history", result };
     }
     case "refresh": {

@@ -17,10 +17,14 @@ export const MAX_EPOCH_LENGTH = 64;
 
 class FieldError extends Error {}
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-function field<T>(obj: Record<string, unknown>, key: string, check: (v: unknown) => v is T, want: string): T | undefined {
+function field<T>(
+  obj: Record<string, unknown>,
+  key: string,
+  check: (v: unknown) => v is T,
+  want: string,
+): T | undefined {
   const v = obj[key];
   if (v === undefined) return undefined;
   if (!check(v)) throw new FieldError(`field "${key}" must be ${want}`);
@@ -40,7 +44,8 @@ function requireChannel(obj: Record<string, unknown>): string {
 function idempotencyKey(obj: Record<string, unknown>): string | undefined {
   const want = `a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`;
   const key = field(obj, "idempotencyKey", isString, want);
-  if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) throw new FieldError(`field "idempotencyKey" must be ${want}`);
+  if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH))
+    throw new FieldError(`field "idempotencyKey" must be ${want}`);
   return key;
 }
 
@@ -70,10 +75,18 @@ function parseRequest(method: Method, body: Record<string, unknown>): Command["r
         version: field(body, "version", isString, "a string"),
       });
     case "subscribe":
-      return defined({ channel: requireChannel(body), since: position(body, "since"), token: field(body, "token", isString, "a string") });
+      return defined({
+        channel: requireChannel(body),
+        since: position(body, "since"),
+        token: field(body, "token", isString, "a string"),
+      });
     case "publish":
       if (!("data" in body) || body["data"] === undefined) throw new FieldError(`field "data" is required`);
-      return defined({ channel: requireChannel(body), data: body["data"] as JsonValue, idempotencyKey: idempotencyKey(body) });
+      return defined({
+        channel: requireChannel(body),
+        data: body["data"] as JsonValue,
+        idempotencyKey: idempotencyKey(body),
+      });
     case "history":
       return defined<HistoryRequest>({
         channel: requireChannel(body),
@@ -110,11 +123,21 @@ export function parseClientFrame(value: unknown): ClientFrame {
   const cmdId = id as number;
   const keys = Object.keys(value).filter((k) => k !== "id");
   if (keys.length !== 1) {
-    return { kind: "invalid", id: cmdId, code: ErrorCode.badRequest, message: "command must hold exactly one method key" };
+    return {
+      kind: "invalid",
+      id: cmdId,
+      code: ErrorCode.badRequest,
+      message: "command must hold exactly one method key",
+    };
   }
   const method = keys[0] as string;
   if (!(METHODS as readonly string[]).includes(method)) {
-    return { kind: "invalid", id: cmdId, code: ErrorCode.methodNotFound, message: `unknown method "${method.slice(0, 64)}"` };
+    return {
+      kind: "invalid",
+      id: cmdId,
+      code: ErrorCode.methodNotFound,
+      message: `unknown method "${method.slice(0, 64)}"`,
+    };
   }
   const body = value[method];
   if (!isObject(body)) {

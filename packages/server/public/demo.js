@@ -101,7 +101,8 @@ function notice(text) {
 function parseMessage(data) {
   if (data === null || typeof data !== "object" || Array.isArray(data)) return undefined;
   if (typeof data.text !== "string") return undefined;
-  const nick = typeof data.nick === "string" && data.nick.trim() !== "" ? data.nick.trim().slice(0, MAX_NICK_CHARS) : "anonymous";
+  const nick =
+    typeof data.nick === "string" && data.nick.trim() !== "" ? data.nick.trim().slice(0, MAX_NICK_CHARS) : "anonymous";
   const ts = typeof data.ts === "number" && Number.isFinite(data.ts) ? data.ts : undefined;
   return { nick, text: data.text.slice(0, MAX_TEXT_CHARS), ts };
 }
@@ -257,7 +258,17 @@ function enterRoom(name) {
     client.removeSubscription(old.sub);
   }
   const sub = client.newSubscription(`demo:${name}`);
-  const r = { name, sub, subscribedOnce: false, loaded: false, loadSeq: 0, buffer: [], lastOffset: undefined, presence: undefined, presenceSeq: 0 };
+  const r = {
+    name,
+    sub,
+    subscribedOnce: false,
+    loaded: false,
+    loadSeq: 0,
+    buffer: [],
+    lastOffset: undefined,
+    presence: undefined,
+    presenceSeq: 0,
+  };
   room = r;
   sub.on("publication", (pub) => {
     if (r !== room) return;

@@ -16,7 +16,10 @@ const utf8 = (value) => new TextEncoder().encode(JSON.stringify(value));
 const publication = (channel, data) => codec.encodePublication({ channel, offset: 123_456, data: utf8(data) });
 
 let seed = 42;
-const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+const random = () => {
+  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+  return seed / 2 ** 31;
+};
 const SYMBOLS = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "ORCL"];
 const tick = () => ({
   symbol: SYMBOLS[Math.floor(random() * SYMBOLS.length)],
@@ -59,7 +62,9 @@ const payloads = [
   ["base64 blob", "blobs:x", base64k()],
 ].map(([name, channel, data]) => [`${name}, ${JSON.stringify(data).length} B data`, publication(channel, data)]);
 console.log(`node ${process.version}; deflate once per publication (MessageDeflater.frame), inflate as a client does`);
-console.log("payload | publication bytes | level | deflate µs | frame bytes (plain → sent) | sent/plain | client inflate µs | framing alone µs");
+console.log(
+  "payload | publication bytes | level | deflate µs | frame bytes (plain → sent) | sent/plain | client inflate µs | framing alone µs",
+);
 for (const [name, payload] of payloads) {
   const plain = buildFrame(payload, false);
   const frameUs = timeUs(() => buildFrame(payload, false), 50_000);
@@ -79,7 +84,10 @@ for (const [name, payload] of payloads) {
 // What no context takeover gives up: 200 short chat publications deflated one by one (as Hubcast
 // does) versus through one stream that keeps its window (context takeover, one per connection).
 const chats = Array.from({ length: 200 }, (_, i) =>
-  publication("chat:lobby", { user: ["alice", "bob", "carol"][i % 3], text: `message number ${i} about the weather ${(i * 7) % 13}` }),
+  publication("chat:lobby", {
+    user: ["alice", "bob", "carol"][i % 3],
+    text: `message number ${i} about the weather ${(i * 7) % 13}`,
+  }),
 );
 const alone = new MessageDeflater({ thresholdBytes: 0, level: 3 });
 const aloneBytes = chats.reduce((sum, p) => sum + alone.deflate(p).length, 0);
@@ -93,4 +101,6 @@ for (const p of chats) {
   streamBytes += Buffer.concat(out.splice(0)).length - 4;
 }
 const rawBytes = chats.reduce((sum, p) => sum + p.length, 0);
-console.log(`\n${chats.length} chat publications, mean bytes: ${(rawBytes / chats.length).toFixed(0)} plain, ${(aloneBytes / chats.length).toFixed(0)} deflated alone (no context takeover), ${(streamBytes / chats.length).toFixed(0)} with context takeover`);
+console.log(
+  `\n${chats.length} chat publications, mean bytes: ${(rawBytes / chats.length).toFixed(0)} plain, ${(aloneBytes / chats.length).toFixed(0)} deflated alone (no context takeover), ${(streamBytes / chats.length).toFixed(0)} with context takeover`,
+);

@@ -129,7 +129,10 @@ export class ChannelEntry {
 
   private startSync(reason: string, buffer: RawPublication[]): void {
     const policy = this.hooks.policyFor(this.channel);
-    const since = this.lastOffset === undefined || this.epoch === undefined ? undefined : { offset: this.lastOffset, epoch: this.epoch };
+    const since =
+      this.lastOffset === undefined || this.epoch === undefined
+        ? undefined
+        : { offset: this.lastOffset, epoch: this.epoch };
     if (policy === undefined || since === undefined) return;
     this.hooks.logger.warn({ channel: this.channel, reason, since }, "re-reading history to repair a channel");
     this.sync = { group: new Set(this.live), buffer };
@@ -143,7 +146,10 @@ export class ChannelEntry {
       (page) => this.finishSync(since, page),
       (err: unknown) => {
         if (attempt >= SYNC_READ_ATTEMPTS || !this.hooks.isCurrent(this)) {
-          this.hooks.logger.warn({ err, channel: this.channel }, "history read failed while repairing a channel; asking subscribers to resubscribe");
+          this.hooks.logger.warn(
+            { err, channel: this.channel },
+            "history read failed while repairing a channel; asking subscribers to resubscribe",
+          );
           this.finishSync(since, undefined);
           return;
         }
@@ -177,7 +183,10 @@ export class ChannelEntry {
 
   /** History restarted (flushed store, expired stream): nobody's position is meaningful any more. */
   private restartEpoch(position: StreamPosition, reason: string): void {
-    this.hooks.logger.warn({ channel: this.channel, reason, from: this.epoch, to: position.epoch }, "channel history restarted");
+    this.hooks.logger.warn(
+      { channel: this.channel, reason, from: this.epoch, to: position.epoch },
+      "channel history restarted",
+    );
     for (const sub of [...this.live]) sub.resubscribeRequired(this.channel);
     for (const [sub, pending] of [...this.pending]) {
       if (pending.top !== undefined && pending.top.epoch !== position.epoch) sub.resubscribeRequired(this.channel);
@@ -196,7 +205,9 @@ export class ChannelEntry {
     for (const [sub, pending] of this.pending) {
       if (pending.top === undefined || pending.top.offset > this.lastOffset) continue;
       this.pending.delete(sub);
-      const missing = contiguousAfter(pending.top.offset, pending.buffer).filter((pub) => (pub.offset ?? 0) <= (this.lastOffset ?? 0));
+      const missing = contiguousAfter(pending.top.offset, pending.buffer).filter(
+        (pub) => (pub.offset ?? 0) <= (this.lastOffset ?? 0),
+      );
       if ((missing.at(-1)?.offset ?? pending.top.offset) !== this.lastOffset) {
         sub.resubscribeRequired(this.channel); // cannot happen unless the broker reorders
         continue;
@@ -211,7 +222,9 @@ export class ChannelEntry {
     if (this.catchUpTimer !== undefined) return;
     this.catchUpTimer = setTimeout(() => {
       this.catchUpTimer = undefined;
-      const behind = [...this.pending.values()].some((p) => p.top !== undefined && p.top.offset > (this.lastOffset ?? 0));
+      const behind = [...this.pending.values()].some(
+        (p) => p.top !== undefined && p.top.offset > (this.lastOffset ?? 0),
+      );
       if (behind && this.sync === undefined) this.startSync("broker delivery behind history", []);
     }, CATCH_UP_WAIT_MS);
     this.catchUpTimer.unref();

@@ -66,7 +66,10 @@ const CHANNEL_OPTION_KEYS = [
 export function resolveChannelOptions(opts: ChannelOptions = {}, where = "channel"): ResolvedChannelOptions {
   // A config file can hold anything here: null, a number, a list.
   if (typeof opts !== "object" || opts === null || Array.isArray(opts)) {
-    throw new OptionError(where, `must be an object of channel options like {"historySize": 100}, got ${JSON.stringify(opts)}`);
+    throw new OptionError(
+      where,
+      `must be an object of channel options like {"historySize": 100}, got ${JSON.stringify(opts)}`,
+    );
   }
   checkKnownKeys(where, opts, CHANNEL_OPTION_KEYS);
   const o = {
@@ -76,17 +79,33 @@ export function resolveChannelOptions(opts: ChannelOptions = {}, where = "channe
     presence: checkBoolean(`${where}.presence`, opts.presence ?? false),
     joinLeave: checkBoolean(`${where}.joinLeave`, opts.joinLeave ?? false),
     allowPublish: checkBoolean(`${where}.allowPublish`, opts.allowPublish ?? false),
-    publish: checkString(`${where}.publish`, opts.publish ?? "inherit", PUBLISH_PATTERN, `one of ${PUBLISH_ACCESS.join(", ")}`) as PublishAccess,
-    subscribe: checkString(`${where}.subscribe`, opts.subscribe ?? "anyone", SUBSCRIBE_PATTERN, `one of ${SUBSCRIBE_ACCESS.join(", ")}`) as SubscribeAccess,
+    publish: checkString(
+      `${where}.publish`,
+      opts.publish ?? "inherit",
+      PUBLISH_PATTERN,
+      `one of ${PUBLISH_ACCESS.join(", ")}`,
+    ) as PublishAccess,
+    subscribe: checkString(
+      `${where}.subscribe`,
+      opts.subscribe ?? "anyone",
+      SUBSCRIBE_PATTERN,
+      `one of ${SUBSCRIBE_ACCESS.join(", ")}`,
+    ) as SubscribeAccess,
     allowPresence: checkBoolean(`${where}.allowPresence`, opts.allowPresence ?? true),
     allowHistory: checkBoolean(`${where}.allowHistory`, opts.allowHistory ?? true),
   };
   if (opts.publish !== undefined && !o.allowPublish) {
     // A publish rule that can never apply is a misunderstanding worth stopping at.
-    throw new OptionError(`${where}.publish`, "has no effect while allowPublish is false: set allowPublish: true, or drop publish");
+    throw new OptionError(
+      `${where}.publish`,
+      "has no effect while allowPublish is false: set allowPublish: true, or drop publish",
+    );
   }
   if (o.historyMetaTtlMs < o.historyTtlMs) {
-    throw new OptionError(`${where}.historyMetaTtlMs`, `must be at least historyTtlMs (${o.historyTtlMs}), got ${o.historyMetaTtlMs}`);
+    throw new OptionError(
+      `${where}.historyMetaTtlMs`,
+      `must be at least historyTtlMs (${o.historyTtlMs}), got ${o.historyMetaTtlMs}`,
+    );
   }
   const history = Object.freeze({ size: o.historySize, ttlMs: o.historyTtlMs, metaTtlMs: o.historyMetaTtlMs });
   return Object.freeze({ ...o, history });
@@ -99,7 +118,9 @@ const NAMESPACE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const CHANNEL_CHARS = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** The result of looking a channel up: its namespace options, or why it is not valid. */
-export type ChannelLookup = { ok: true; namespace: string; options: ResolvedChannelOptions } | { ok: false; reason: string };
+export type ChannelLookup =
+  | { ok: true; namespace: string; options: ResolvedChannelOptions }
+  | { ok: false; reason: string };
 
 /** Maps channel names to namespace options; channels without a namespace use the default. */
 export class ChannelRules {

@@ -96,7 +96,9 @@ describe("nodes on a Redis Cluster act as one", () => {
 
     // The channels' keys really spread over the shards: each master holds its own streams.
     const streamsPerMaster = await Promise.all(
-      cluster.ports.map(async (port) => (await cluster.cli(port, "--scan", "--pattern", `${prefix}:*:stream`)).split("\n").filter((k) => k !== "")),
+      cluster.ports.map(async (port) =>
+        (await cluster.cli(port, "--scan", "--pattern", `${prefix}:*:stream`)).split("\n").filter((k) => k !== ""),
+      ),
     );
     expect(streamsPerMaster.filter((keys) => keys.length > 0).length).toBeGreaterThan(1);
     expect(streamsPerMaster.flat().sort()).toEqual(channels.map((channel) => `${prefix}:{${channel}}:stream`).sort());
@@ -138,7 +140,11 @@ describe("nodes on a Redis Cluster act as one", () => {
     await publishRange(publisher, "chat:trim", 1, 101); // keeps 2..101: offset 1 is lost
     const { c: second } = await client(b);
     const result = await second.ok<SubscribeResult>("subscribe", { channel: "chat:trim", since: position });
-    expect(result).toMatchObject({ recovered: false, publications: [], position: { offset: 101, epoch: position?.epoch } });
+    expect(result).toMatchObject({
+      recovered: false,
+      publications: [],
+      position: { offset: 101, epoch: position?.epoch },
+    });
   }, 30_000);
 
   it("shares presence and pushes join/leave across nodes", async () => {
@@ -154,7 +160,9 @@ describe("nodes on a Redis Cluster act as one", () => {
 
     const { c: third, id: thirdId } = await client(c);
     await third.ok("subscribe", { channel: "chat:p" });
-    const { clients: present } = await third.ok<{ clients: Record<string, JoinLeave["info"]> }>("presence", { channel: "chat:p" });
+    const { clients: present } = await third.ok<{ clients: Record<string, JoinLeave["info"]> }>("presence", {
+      channel: "chat:p",
+    });
     expect(Object.keys(present).sort()).toEqual([watcherId, guestId, thirdId].sort());
     expect(await guest.ok("presence_stats", { channel: "chat:p" })).toEqual({ numClients: 3, numUsers: 1 });
 
@@ -165,7 +173,9 @@ describe("nodes on a Redis Cluster act as one", () => {
     const leaves = await watcher.waitForPushes<JoinLeave>("leave", 2, "chat:p");
     expect(leaves[1]?.info.client).toBe(thirdId);
     expect(await watcher.ok("presence_stats", { channel: "chat:p" })).toEqual({ numClients: 1, numUsers: 1 });
-    const { clients: left } = await watcher.ok<{ clients: Record<string, JoinLeave["info"]> }>("presence", { channel: "chat:p" });
+    const { clients: left } = await watcher.ok<{ clients: Record<string, JoinLeave["info"]> }>("presence", {
+      channel: "chat:p",
+    });
     expect(Object.keys(left)).toEqual([watcherId]);
   }, 30_000);
 
@@ -176,23 +186,37 @@ describe("nodes on a Redis Cluster act as one", () => {
   it.each(awkward)("keeps every key of channel %s in one slot", async (channel) => {
     const keys = new RedisKeys("t-slots");
     const port = cluster.ports[0] ?? 0;
-    const names = [keys.stream(channel), keys.meta(channel), keys.presence(channel), keys.presenceExpiry(channel), keys.pubsub(channel)];
+    const names = [
+      keys.stream(channel),
+      keys.meta(channel),
+      keys.presence(channel),
+      keys.presenceExpiry(channel),
+      keys.pubsub(channel),
+    ];
     const slots = await Promise.all(names.map((name) => cluster.cli(port, "cluster", "keyslot", name)));
     expect(new Set(slots).size, `slots of ${names.join(", ")}: ${slots.join(", ")}`).toBe(1);
   });
 
-  it.each(["{x}", "x}", "}x"])("publishes with history, recovers and keeps presence on channel %s", async (channel) => {
-    const { wsUrls } = await startNodes(2, { channel: { historySize: 10, allowPublish: true, presence: true } });
-    const [a, b] = wsUrls as [string, string];
-    const { c: sub, id: subId } = await client(a);
-    const { position } = await sub.ok<SubscribeResult>("subscribe", { channel });
-    const { c: publisher, id: publisherId } = await client(b);
-    await publishRange(publisher, channel, 1, 3);
-    expect((await sub.waitForPushes<PublicationPush>("publication", 3, channel)).map((p) => p.offset)).toEqual([1, 2, 3]);
-    const recovered = await publisher.ok<SubscribeResult>("subscribe", { channel, since: position });
-    expect(recovered).toMatchObject({ recovered: true, position: { offset: 3, epoch: position?.epoch } });
-    expect(recovered.publications?.map((p) => p.data)).toEqual([1, 2, 3]);
-    const { clients: present } = await sub.ok<{ clients: Record<string, JoinLeave["info"]> }>("presence", { channel });
-    expect(Object.keys(present).sort()).toEqual([subId, publisherId].sort());
-  }, 20_000);
+  it.each(["{x}", "x}", "}x"])(
+    "publishes with history, recovers and keeps presence on channel %s",
+    async (channel) => {
+      const { wsUrls } = await startNodes(2, { channel: { historySize: 10, allowPublish: true, presence: true } });
+      const [a, b] = wsUrls as [string, string];
+      const { c: sub, id: subId } = await client(a);
+      const { position } = await sub.ok<SubscribeResult>("subscribe", { channel });
+      const { c: publisher, id: publisherId } = await client(b);
+      await publishRange(publisher, channel, 1, 3);
+      expect((await sub.waitForPushes<PublicationPush>("publication", 3, channel)).map((p) => p.offset)).toEqual([
+        1, 2, 3,
+      ]);
+      const recovered = await publisher.ok<SubscribeResult>("subscribe", { channel, since: position });
+      expect(recovered).toMatchObject({ recovered: true, position: { offset: 3, epoch: position?.epoch } });
+      expect(recovered.publications?.map((p) => p.data)).toEqual([1, 2, 3]);
+      const { clients: present } = await sub.ok<{ clients: Record<string, JoinLeave["info"]> }>("presence", {
+        channel,
+      });
+      expect(Object.keys(present).sort()).toEqual([subId, publisherId].sort());
+    },
+    20_000,
+  );
 });

@@ -47,7 +47,10 @@ export function handleCommand(session: Session, command: Command, ctx: NodeConte
           return;
         }
         ctx.metrics.unexpectedError("command");
-        ctx.logger.error({ err, client: session.id, method: command.method }, "command failed unexpectedly; answered 100 internal");
+        ctx.logger.error(
+          { err, client: session.id, method: command.method },
+          "command failed unexpectedly; answered 100 internal",
+        );
         session.sendError(command.id, internalError(command.method).toBody());
       },
     )
@@ -87,13 +90,21 @@ const connect: Handler<"connect"> = async (session, request, ctx) => {
   session.state = "authenticating";
   let reply: Identity;
   try {
-    reply = await identify(ctx.auth, { token: request.token, name: request.name, remoteAddress: session.remoteAddress }).catch((err: unknown) => ctx.metrics.connectRefused(err, request.token));
+    reply = await identify(ctx.auth, {
+      token: request.token,
+      name: request.name,
+      remoteAddress: session.remoteAddress,
+    }).catch((err: unknown) => ctx.metrics.connectRefused(err, request.token));
   } finally {
     if (session.state === "authenticating") session.state = "connecting";
   }
   if (!session.isOpen) return { result: undefined as never };
   const { maxConnectionsPerUser } = ctx.options;
-  if (maxConnectionsPerUser > 0 && reply.user !== "" && ctx.connections.perUser.count(reply.user) >= maxConnectionsPerUser) {
+  if (
+    maxConnectionsPerUser > 0 &&
+    reply.user !== "" &&
+    ctx.connections.perUser.count(reply.user) >= maxConnectionsPerUser
+  ) {
     ctx.metrics.limitRejected("connections_per_user");
     session.close(CloseCode.connectionLimit, `user already holds ${maxConnectionsPerUser} connections on this node`);
     throw new ReplyError(ErrorCode.limitExceeded, "too many connections for this user");
@@ -109,14 +120,24 @@ const connect: Handler<"connect"> = async (session, request, ctx) => {
   session.idleSince = now;
   ctx.logger.debug({ client: session.id, user: session.user, name: request.name }, "client connected");
   const { pingIntervalMs, pongTimeoutMs, maxMessageBytes } = ctx.options;
-  const result: Methods["connect"]["result"] = { client: session.id, version: PROTOCOL_VERSION, pingIntervalMs, pongTimeoutMs, maxMessageBytes };
+  const result: Methods["connect"]["result"] = {
+    client: session.id,
+    version: PROTOCOL_VERSION,
+    pingIntervalMs,
+    pongTimeoutMs,
+    maxMessageBytes,
+  };
   if (reply.expiresAt !== undefined) result.expiresAt = reply.expiresAt;
   return { result };
 };
 
 /** Replaces the connection's credentials with a fresh token for the same user; no reconnect. */
 const refresh: Handler<"refresh"> = async (session, { token }, ctx) => {
-  const identity = await reidentify(ctx.auth, session.user, { token, name: undefined, remoteAddress: session.remoteAddress });
+  const identity = await reidentify(ctx.auth, session.user, {
+    token,
+    name: undefined,
+    remoteAddress: session.remoteAddress,
+  });
   session.userInfo = identity.info;
   session.listedChannels = identity.channels;
   session.expiresAt = identity.expiresAt ?? 0;
@@ -130,10 +151,14 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
   // Recovery reads history: without that right the subscribe still succeeds but recovers nothing.
   const recovering = since !== undefined && (await decide({ ...access, operation: Operation.recovery })).allowed;
   if (!session.isOpen) return { result: undefined as never }; // closed while a channel token was checked
-  if (session.subscription(channel) !== undefined) throw new ReplyError(ErrorCode.alreadySubscribed, `already subscribed to "${channel}"`);
+  if (session.subscription(channel) !== undefined)
+    throw new ReplyError(ErrorCode.alreadySubscribed, `already subscribed to "${channel}"`);
   if (session.subscriptionCount >= ctx.options.maxSubscriptionsPerConnection) {
     ctx.metrics.limitRejected("subscriptions");
-    throw new ReplyError(ErrorCode.limitExceeded, `a connection may hold ${ctx.options.maxSubscriptionsPerConnection} subscriptions (maxSubscriptionsPerConnection)`);
+    throw new ReplyError(
+      ErrorCode.limitExceeded,
+      `a connection may hold ${ctx.options.maxSubscriptionsPerConnection} subscriptions (maxSubscriptionsPerConnection)`,
+    );
   }
   session.setSubscription(channel, false);
   let page: HistoryPage | undefined;
@@ -161,7 +186,11 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
   if (page !== undefined) result.position = page.position;
   if (since !== undefined) {
     result.recovered = recovered !== undefined;
-    result.publications = readablePublications(channel, { publications: recovered ?? [], unreadable: page?.unreadable }, ctx);
+    result.publications = readablePublications(
+      channel,
+      { publications: recovered ?? [], unreadable: page?.unreadable },
+      ctx,
+    );
   }
   const afterReply = (): void => {
     // The Hub follows the reply with whatever arrived after `position`, in order.
@@ -197,7 +226,10 @@ const publish: Handler<"publish"> = async (session, { channel, data, rawData, id
 /** 114 when the publish may have been made, 100 (temporary) when it was not. */
 function publishReplyError(err: unknown): ReplyError {
   if (!(err instanceof PublishFailure) || err.kind === PublishFailureKind.failed) return internalError("publish");
-  return new ReplyError(err.kind === PublishFailureKind.outcomeUnknown ? ErrorCode.outcomeUnknown : ErrorCode.internal, err.message);
+  return new ReplyError(
+    err.kind === PublishFailureKind.outcomeUnknown ? ErrorCode.outcomeUnknown : ErrorCode.internal,
+    err.message,
+  );
 }
 
 const presence: Handler<"presence"> = async (session, { channel }, ctx) => {

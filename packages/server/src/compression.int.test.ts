@@ -79,12 +79,18 @@ class FrameTap {
 }
 
 /** Both directions without context takeover, as the issue asks of a compressing client. */
-const DEFLATE_CLIENT: ClientOptions["perMessageDeflate"] = { clientNoContextTakeover: true, serverNoContextTakeover: true };
+const DEFLATE_CLIENT: ClientOptions["perMessageDeflate"] = {
+  clientNoContextTakeover: true,
+  serverNoContextTakeover: true,
+};
 
 /** A connected client offering permessage-deflate, with a tap on its wire. */
 async function compressingClient(wsUrl: string): Promise<{ client: RawClient; tap: FrameTap }> {
   const tap = new FrameTap();
-  const client = await RawClient.open(wsUrl, "hubcast.v1.json", { perMessageDeflate: DEFLATE_CLIENT, createConnection: tap.connect as typeof createConnection });
+  const client = await RawClient.open(wsUrl, "hubcast.v1.json", {
+    perMessageDeflate: DEFLATE_CLIENT,
+    createConnection: tap.connect as typeof createConnection,
+  });
   opened.push(client);
   await client.ok("connect", {});
   return { client, tap };
@@ -99,16 +105,24 @@ async function plainClient(wsUrl: string): Promise<RawClient> {
 }
 
 /** Highly compressible publication data of about `bytes` characters. */
-const repetitive = (bytes: number): { rows: string[] } => ({ rows: Array.from({ length: bytes / 32 }, (_, i) => `row ${String(i % 10)} of the same table`) });
+const repetitive = (bytes: number): { rows: string[] } => ({
+  rows: Array.from({ length: bytes / 32 }, (_, i) => `row ${String(i % 10)} of the same table`),
+});
 
 /** Index in `client.frames` of the first frame that `match` accepts (waiting for it). */
-async function indexOf(client: RawClient, match: (frame: Record<string, unknown>) => boolean, what: string): Promise<number> {
+async function indexOf(
+  client: RawClient,
+  match: (frame: Record<string, unknown>) => boolean,
+  what: string,
+): Promise<number> {
   const frame = await client.waitFor(match, what);
   return client.frames.indexOf(frame);
 }
 
-const publicationOf = (data: unknown) => (f: Record<string, unknown>): boolean =>
-  JSON.stringify((f["publication"] as { data?: unknown } | undefined)?.data) === JSON.stringify(data);
+const publicationOf =
+  (data: unknown) =>
+  (f: Record<string, unknown>): boolean =>
+    JSON.stringify((f["publication"] as { data?: unknown } | undefined)?.data) === JSON.stringify(data);
 
 /** The handshake's status and negotiated extensions for a client offering `extensions`. */
 function handshake(wsUrl: string, extensions: string): Promise<{ status: number; extensions: string | undefined }> {
@@ -144,14 +158,22 @@ function handshake(wsUrl: string, extensions: string): Promise<{ status: number;
 describe("permessage-deflate negotiation", () => {
   it("is not offered when compression is off", async () => {
     const { wsUrl } = await cluster.node();
-    expect(await handshake(wsUrl, "permessage-deflate; client_max_window_bits")).toEqual({ status: 101, extensions: undefined });
+    expect(await handshake(wsUrl, "permessage-deflate; client_max_window_bits")).toEqual({
+      status: 101,
+      extensions: undefined,
+    });
   });
 
   it("imposes no context takeover in both directions on a browser-style offer", async () => {
     const { wsUrl } = await cluster.node({ compression: true });
     const got = await handshake(wsUrl, "permessage-deflate; client_max_window_bits");
     expect(got.status).toBe(101);
-    expect(got.extensions?.split(";").map((p) => p.trim()).sort()).toEqual(["client_no_context_takeover", "permessage-deflate", "server_no_context_takeover"]);
+    expect(
+      got.extensions
+        ?.split(";")
+        .map((p) => p.trim())
+        .sort(),
+    ).toEqual(["client_no_context_takeover", "permessage-deflate", "server_no_context_takeover"]);
   });
 
   it.each([
@@ -203,7 +225,8 @@ describe("compressed output", () => {
     for (const c of everyone) await c.waitFor(publicationOf(data), "the publication");
     expect(deflate).toHaveBeenCalledTimes(1);
 
-    for (const { client, tap } of compressing) expect(tap.textFrames[client.frames.findIndex(publicationOf(data))]?.rsv1).toBe(true);
+    for (const { client, tap } of compressing)
+      expect(tap.textFrames[client.frames.findIndex(publicationOf(data))]?.rsv1).toBe(true);
     const bodies = everyone.map((c) => c.pushes("publication", "plain:fan"));
     for (const body of bodies) expect(body).toEqual(bodies[0]);
   });
@@ -236,45 +259,53 @@ describe("compressed output", () => {
 const CHROMIUM_PATH = "/usr/bin/chromium";
 
 describe("a browser", () => {
-  it.skipIf(!existsSync(CHROMIUM_PATH))("negotiates compression and reads compressed frames (Chromium)", async () => {
-    const { wsUrl } = await cluster.node({ compression: true });
-    const deflate = vi.spyOn(MessageDeflater.prototype, "deflate");
-    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"], timeout: 15_000 });
-    try {
-      const page = await browser.newPage();
-      const data = repetitive(4096);
-      const got = await page.evaluate(
-        async ({ url, data }) => {
-          const ws = new WebSocket(url, "hubcast.v1.json");
-          const frames: Record<string, unknown>[] = [];
-          const next = (match: (f: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> =>
-            new Promise((resolve) => {
-              const seen = frames.find(match);
-              if (seen !== undefined) return resolve(seen);
-              ws.addEventListener("message", function check() {
-                const found = frames.find(match);
-                if (found === undefined) return;
-                ws.removeEventListener("message", check);
-                resolve(found);
+  it.skipIf(!existsSync(CHROMIUM_PATH))(
+    "negotiates compression and reads compressed frames (Chromium)",
+    async () => {
+      const { wsUrl } = await cluster.node({ compression: true });
+      const deflate = vi.spyOn(MessageDeflater.prototype, "deflate");
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM_PATH,
+        args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+        timeout: 15_000,
+      });
+      try {
+        const page = await browser.newPage();
+        const data = repetitive(4096);
+        const got = await page.evaluate(
+          async ({ url, data }) => {
+            const ws = new WebSocket(url, "hubcast.v1.json");
+            const frames: Record<string, unknown>[] = [];
+            const next = (match: (f: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> =>
+              new Promise((resolve) => {
+                const seen = frames.find(match);
+                if (seen !== undefined) return resolve(seen);
+                ws.addEventListener("message", function check() {
+                  const found = frames.find(match);
+                  if (found === undefined) return;
+                  ws.removeEventListener("message", check);
+                  resolve(found);
+                });
               });
-            });
-          ws.addEventListener("message", (e) => frames.push(JSON.parse(String(e.data)) as Record<string, unknown>));
-          await new Promise((resolve) => ws.addEventListener("open", resolve));
-          ws.send(JSON.stringify({ id: 1, connect: {} }));
-          await next((f) => f["id"] === 1);
-          ws.send(JSON.stringify({ id: 2, subscribe: { channel: "plain:browser" } }));
-          await next((f) => f["id"] === 2);
-          ws.send(JSON.stringify({ id: 3, publish: { channel: "plain:browser", data } }));
-          const pub = await next((f) => f["publication"] !== undefined);
-          return { extensions: ws.extensions, data: (pub["publication"] as { data: unknown }).data };
-        },
-        { url: wsUrl, data },
-      );
-      expect(got.extensions).toContain("permessage-deflate");
-      expect(got.data).toEqual(data);
-      expect(deflate).toHaveBeenCalled(); // the publication went out compressed
-    } finally {
-      await browser.close();
-    }
-  }, 60_000);
+            ws.addEventListener("message", (e) => frames.push(JSON.parse(String(e.data)) as Record<string, unknown>));
+            await new Promise((resolve) => ws.addEventListener("open", resolve));
+            ws.send(JSON.stringify({ id: 1, connect: {} }));
+            await next((f) => f["id"] === 1);
+            ws.send(JSON.stringify({ id: 2, subscribe: { channel: "plain:browser" } }));
+            await next((f) => f["id"] === 2);
+            ws.send(JSON.stringify({ id: 3, publish: { channel: "plain:browser", data } }));
+            const pub = await next((f) => f["publication"] !== undefined);
+            return { extensions: ws.extensions, data: (pub["publication"] as { data: unknown }).data };
+          },
+          { url: wsUrl, data },
+        );
+        expect(got.extensions).toContain("permessage-deflate");
+        expect(got.data).toEqual(data);
+        expect(deflate).toHaveBeenCalled(); // the publication went out compressed
+      } finally {
+        await browser.close();
+      }
+    },
+    60_000,
+  );
 });

@@ -1,17 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { constants, inflateRawSync } from "node:zlib";
-import type { Codec } from "@hubcast/protocol";
-import { JsonCodec } from "@hubcast/protocol";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Subscriber } from "./fanout.js";
-import { writeToAll } from "./fanout.js";
+import { describe, expect, it } from "vitest";
 import { MessageDeflater, negotiateDeflate } from "./transport/deflate.js";
 import { buildFrame } from "./transport/frame.js";
 
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 /** What a permessage-deflate receiver does (RFC 7692 §7.2.2): append the tail, inflate. */
-const inflate = (payload: Buffer): Buffer => inflateRawSync(Buffer.concat([payload, TRAILER]), { finishFlush: constants.Z_SYNC_FLUSH });
+const inflate = (payload: Buffer): Buffer =>
+  inflateRawSync(Buffer.concat([payload, TRAILER]), { finishFlush: constants.Z_SYNC_FLUSH });
 
 /** The payload of a frame shorter than 64 KiB, and its first header byte. */
 function unframe(frame: Buffer): { first: number; payload: Buffer } {
@@ -20,7 +17,8 @@ function unframe(frame: Buffer): { first: number; payload: Buffer } {
   return { first: frame[0] ?? 0, payload: frame.subarray(offset) };
 }
 
-const compressible = (bytes: number): Buffer => Buffer.from(JSON.stringify({ rows: "abcdefgh".repeat(bytes / 8) }).slice(0, bytes));
+const compressible = (bytes: number): Buffer =>
+  Buffer.from(JSON.stringify({ rows: "abcdefgh".repeat(bytes / 8) }).slice(0, bytes));
 
 describe("buildFrame with compressed", () => {
   it("sets RSV1 and only RSV1 beside FIN and the opcode", () => {
@@ -68,7 +66,9 @@ describe("negotiateDeflate", () => {
     "x-webkit-deflate-frame, permessage-deflate; client_max_window_bits",
     "permessage-deflate; client_max_window_bits, permessage-deflate; server_max_window_bits=10",
   ])("accepts %j", (header) => {
-    expect(negotiateDeflate(header)).toMatch(/^permessage-deflate; server_no_context_takeover; client_no_context_takeover/);
+    expect(negotiateDeflate(header)).toMatch(
+      /^permessage-deflate; server_no_context_takeover; client_no_context_takeover/,
+    );
   });
 
   it.each([
@@ -89,11 +89,26 @@ describe("negotiateDeflate", () => {
   });
 
   it.each([
-    ["permessage-deflate; server_max_window_bits=10, permessage-deflate", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
-    ["permessage-deflate; mystery, permessage-deflate; server_max_window_bits=15", "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15"],
-    ["x-foo; a=b, permessage-deflate; client_max_window_bits=16, permessage-deflate; client_max_window_bits", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
-    ["permessage-deflate; server_max_window_bits, ;;, permessage-deflate; server_max_window_bits=15, permessage-deflate", "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15"],
-    ["permessage-deflate, permessage-deflate; mystery", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
+    [
+      "permessage-deflate; server_max_window_bits=10, permessage-deflate",
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ],
+    [
+      "permessage-deflate; mystery, permessage-deflate; server_max_window_bits=15",
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15",
+    ],
+    [
+      "x-foo; a=b, permessage-deflate; client_max_window_bits=16, permessage-deflate; client_max_window_bits",
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ],
+    [
+      "permessage-deflate; server_max_window_bits, ;;, permessage-deflate; server_max_window_bits=15, permessage-deflate",
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15",
+    ],
+    [
+      "permessage-deflate, permessage-deflate; mystery",
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ],
     ["permessage-deflate,", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
   ])("accepts the first offer it can serve in %j", (header, answer) => {
     expect(negotiateDeflate(header)).toBe(answer);
@@ -103,6 +118,8 @@ describe("negotiateDeflate", () => {
     expect(negotiateDeflate("permessage-deflate; server_max_window_bits=15; client_max_window_bits=10")).toBe(
       "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15",
     );
-    expect(negotiateDeflate("permessage-deflate; client_max_window_bits")).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+    expect(negotiateDeflate("permessage-deflate; client_max_window_bits")).toBe(
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    );
   });
 });

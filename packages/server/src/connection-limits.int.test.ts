@@ -1,7 +1,7 @@
 import { CloseCode, ErrorCode } from "@hubcast/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestCluster } from "../../../test/support/nodes.js";
-import { RawClient } from "../../../test/support/raw-client.js";
+import type { RawClient } from "../../../test/support/raw-client.js";
 import { StalledSocket, closeCodeAtEnd } from "../../../test/support/stalled-socket.js";
 
 const cluster = new TestCluster();
@@ -26,7 +26,10 @@ describe("per-connection and per-node limits", () => {
     const c = await cluster.client(wsUrl);
     await c.ok("subscribe", { channel: "plain:1" });
     await c.ok("subscribe", { channel: "plain:2" });
-    expect(await c.fails("subscribe", { channel: "plain:3" })).toMatchObject({ code: ErrorCode.limitExceeded, message: expect.stringContaining("maxSubscriptionsPerConnection") });
+    expect(await c.fails("subscribe", { channel: "plain:3" })).toMatchObject({
+      code: ErrorCode.limitExceeded,
+      message: expect.stringContaining("maxSubscriptionsPerConnection"),
+    });
     await c.ok("unsubscribe", { channel: "plain:1" });
     await c.ok("subscribe", { channel: "plain:3" }); // room again after an unsubscribe
   });
@@ -87,7 +90,10 @@ describe("per-connection and per-node limits", () => {
     const { node, wsUrl } = await cluster.node({ maxConnectionBytes: 64 * 1024, commandRatePerSecond: 0 });
     const fast = await Promise.all([cluster.client(wsUrl), cluster.client(wsUrl)]);
     for (const c of fast) await c.ok("subscribe", { channel: "plain:firehose" });
-    const slow = await StalledSocket.open(wsUrl, [{ id: 1, connect: {} }, { id: 2, subscribe: { channel: "plain:firehose" } }]);
+    const slow = await StalledSocket.open(wsUrl, [
+      { id: 1, connect: {} },
+      { id: 2, subscribe: { channel: "plain:firehose" } },
+    ]);
     const publisher = await cluster.client(wsUrl);
     await fast[0]?.waitFor(() => node.info().subscriptions === 3, "the stalled socket's subscription");
     const payload = "x".repeat(16 * 1024);
@@ -101,7 +107,12 @@ describe("per-connection and per-node limits", () => {
       expect(node.info().subscriptions).toBe(2); // the slow reader is gone; everyone else remains
       await publisher.ok("publish", { channel: "plain:firehose", data: { n: "end" } });
       for (const c of fast) {
-        const pubs = await c.waitForPushes<{ data: { n: number | string } }>("publication", sent + 1, "plain:firehose", 15_000);
+        const pubs = await c.waitForPushes<{ data: { n: number | string } }>(
+          "publication",
+          sent + 1,
+          "plain:firehose",
+          15_000,
+        );
         expect(pubs.map((p) => p.data.n)).toEqual([...Array.from({ length: sent }, (_, i) => i), "end"]);
       }
       // Reading again, it finds what was buffered and then the close frame with the documented code.

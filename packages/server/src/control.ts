@@ -26,7 +26,10 @@ export const SURVEY_TIMEOUT_MS = 3_000;
  * disconnect order reaches every node.
  */
 export class ControlPlane {
-  private readonly surveys = new Map<string, { answers: Map<string, unknown>; expected: Set<string>; done: () => void }>();
+  private readonly surveys = new Map<
+    string,
+    { answers: Map<string, unknown>; expected: Set<string>; done: () => void }
+  >();
   private readonly encoder = new TextEncoder();
 
   constructor(
@@ -75,9 +78,11 @@ export class ControlPlane {
     switch (message.op) {
       case "survey": {
         const answer = this.handlers.answer(message.question);
-        this.send({ op: "answer", id: message.id, to: message.from, node: this.nodeId, answer }).catch((err: unknown) => {
-          this.logger.warn({ err }, "survey answer failed");
-        });
+        this.send({ op: "answer", id: message.id, to: message.from, node: this.nodeId, answer }).catch(
+          (err: unknown) => {
+            this.logger.warn({ err }, "survey answer failed");
+          },
+        );
         return;
       }
       case "answer": {
@@ -90,7 +95,8 @@ export class ControlPlane {
       }
       case "disconnect": {
         const count = this.handlers.disconnectUser(message.user);
-        if (count > 0) this.logger.info({ user: message.user, count, from: message.from }, "disconnected a user on request");
+        if (count > 0)
+          this.logger.info({ user: message.user, count, from: message.from }, "disconnected a user on request");
         return;
       }
     }

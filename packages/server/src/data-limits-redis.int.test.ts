@@ -52,14 +52,22 @@ describe("a publication in Redis that no reader can encode", () => {
     connection = await connectRedis({ url: redis.url }, () => undefined);
     const deep = new TextEncoder().encode(`${"[".repeat(DEEP)}${"]".repeat(DEEP)}`);
     const policy = { size: 1000, ttlMs: 300_000, metaTtlMs: 86_400_000 };
-    expect(await publishThroughRedis(connection, new RedisKeys(started.prefix), { channel, data: deep }, policy)).toMatchObject({ offset: 2 });
+    expect(
+      await publishThroughRedis(connection, new RedisKeys(started.prefix), { channel, data: deep }, policy),
+    ).toMatchObject({ offset: 2 });
     await live[1]?.ok("publish", { channel, data: "after" });
-    for (const c of live) expect((await c.waitForPushes<{ offset: number }>("publication", 3, channel)).map((p) => p.offset)).toEqual([1, 2, 3]);
+    for (const c of live)
+      expect((await c.waitForPushes<{ offset: number }>("publication", 3, channel)).map((p) => p.offset)).toEqual([
+        1, 2, 3,
+      ]);
 
     // Each client reconnects, to every node in turn, and recovers from where it was.
     for (const node of started.nodes) {
       const back = await client(node);
-      const result = await back.ok<{ recovered: boolean; publications: { data: unknown; offset: number }[] }>("subscribe", { channel, since });
+      const result = await back.ok<{ recovered: boolean; publications: { data: unknown; offset: number }[] }>(
+        "subscribe",
+        { channel, since },
+      );
       expect(result.recovered).toBe(true);
       expect(result.publications).toMatchObject([
         { data: "before", offset: 1 },
@@ -72,13 +80,22 @@ describe("a publication in Redis that no reader can encode", () => {
     for (const node of started.nodes) {
       expect(alive(node)).toBe(true);
       // Log lines come through the node's stdout, which may be read after the replies arrive.
-      const skippedLines = (): Record<string, unknown>[] => node.logs.filter((line) => typeof line["msg"] === "string" && line["msg"].startsWith("stored publication skipped"));
+      const skippedLines = (): Record<string, unknown>[] =>
+        node.logs.filter(
+          (line) => typeof line["msg"] === "string" && line["msg"].startsWith("stored publication skipped"),
+        );
       await eventually(() => skippedLines().length >= 1, 5_000, "the skip log line");
       expect(skippedLines().map((line) => [line["level"], line["offset"]])).toEqual([[40, 2]]);
-      expect(await (await client(node)).ok("publish", { channel, data: "still up" })).toMatchObject({ position: { offset: expect.any(Number) as number } });
+      expect(await (await client(node)).ok("publish", { channel, data: "still up" })).toMatchObject({
+        position: { offset: expect.any(Number) as number },
+      });
     }
     // The second read (history) skipped it again: the log says so once, as a count.
-    await Promise.all(started.nodes.map((node) => eventually(() => node.logs.some((line) => line["repeated"] === 1), 8_000, "the repeat count")));
+    await Promise.all(
+      started.nodes.map((node) =>
+        eventually(() => node.logs.some((line) => line["repeated"] === 1), 8_000, "the repeat count"),
+      ),
+    );
   });
 
   it("is skipped when its info is not JSON, without failing the read or the recovery", async () => {
@@ -95,15 +112,29 @@ describe("a publication in Redis that no reader can encode", () => {
     connection ??= await connectRedis({ url: redis.url }, () => undefined);
     const keys = new RedisKeys(started.prefix);
     const data = Buffer.from('"bad info"');
-    await PUBLISH.run(connection, [keys.stream(channel), keys.meta(channel)], [keys.pubsub(channel), data, "{not json", "1000", "300000", "86400000", newEpoch(), "publish"]);
+    await PUBLISH.run(
+      connection,
+      [keys.stream(channel), keys.meta(channel)],
+      [keys.pubsub(channel), data, "{not json", "1000", "300000", "86400000", newEpoch(), "publish"],
+    );
     await (await client(node)).ok("publish", { channel, data: "after" });
 
     const back = await client(node);
-    const result = await back.ok<{ recovered: boolean; publications: { data: unknown; offset: number }[] }>("subscribe", { channel, since });
-    expect(result).toMatchObject({ recovered: true, publications: [{ data: "before", offset: 1 }, { data: "after", offset: 3 }] });
+    const result = await back.ok<{ recovered: boolean; publications: { data: unknown; offset: number }[] }>(
+      "subscribe",
+      { channel, since },
+    );
+    expect(result).toMatchObject({
+      recovered: true,
+      publications: [
+        { data: "before", offset: 1 },
+        { data: "after", offset: 3 },
+      ],
+    });
     const history = await back.ok<{ publications: { offset: number }[] }>("history", { channel });
     expect(history.publications.map((p) => p.offset)).toEqual([1, 3]);
-    const skippedLines = (): Record<string, unknown>[] => node.logs.filter((line) => line["msg"] === "stored publication skipped: its info is not JSON");
+    const skippedLines = (): Record<string, unknown>[] =>
+      node.logs.filter((line) => line["msg"] === "stored publication skipped: its info is not JSON");
     await eventually(() => skippedLines().length >= 1, 5_000, "the skip log line"); // stdout may be read after the replies
     expect(skippedLines().map((line) => line["offset"])).toEqual([2]);
     // Skipped by the history read too: the same warning again is written as a count.

@@ -49,7 +49,12 @@ async function pbPublishBytes(client: ProtobufClient, id: number, channel: strin
   return frame.kind === "reply" ? frame.reply : undefined;
 }
 
-async function api(base: string, method: string, path: string, body?: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function api(
+  base: string,
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { Authorization: `Bearer ${KEY}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(`${base}${path}`, { method, headers, body });
@@ -64,17 +69,24 @@ describe("publication data past maxDataDepth", () => {
     await json.ok("subscribe", { channel: "chat:deep" });
     const tooDeep = 'publish: field "data" nests arrays/objects deeper than 64 levels (maxDataDepth)';
 
-    expect(await pbPublishBytes(pb, 7, "chat:deep", utf8(nestedText(DEEP)))).toEqual({ id: 7, error: { code: ErrorCode.badRequest, message: tooDeep, temporary: false } });
+    expect(await pbPublishBytes(pb, 7, "chat:deep", utf8(nestedText(DEEP)))).toEqual({
+      id: 7,
+      error: { code: ErrorCode.badRequest, message: tooDeep, temporary: false },
+    });
     json.send(`{"id":70,"publish":{"channel":"chat:deep","data":${nestedText(DEEP)}}}`);
     const reply = await json.waitFor((f) => f["id"] === 70, "reply 70");
     expect(reply).toEqual({ id: 70, error: { code: ErrorCode.badRequest, message: tooDeep, temporary: false } });
     // One past the default limit is refused too; the limit is exact.
-    expect(await pbPublishBytes(pb, 8, "chat:deep", utf8(nestedText(65)))).toMatchObject({ error: { code: ErrorCode.badRequest } });
+    expect(await pbPublishBytes(pb, 8, "chat:deep", utf8(nestedText(65)))).toMatchObject({
+      error: { code: ErrorCode.badRequest },
+    });
 
     await json.ok("publish", { channel: "chat:deep", data: "fine" });
     const history = await json.ok<{ publications: { data: unknown }[] }>("history", { channel: "chat:deep" });
     expect(history.publications.map((p) => p.data)).toEqual(["fine"]);
-    expect(await pb.ok("publish", { channel: "chat:deep", data: "still up" })).toMatchObject({ position: { offset: 2 } });
+    expect(await pb.ok("publish", { channel: "chat:deep", data: "still up" })).toMatchObject({
+      position: { offset: 2 },
+    });
   });
 
   it("accepts data exactly maxDataDepth deep and returns it from history on both codecs", async () => {
@@ -85,8 +97,13 @@ describe("publication data past maxDataDepth", () => {
     await json.ok("subscribe", { channel: "chat:limit" });
     await pb.ok("subscribe", { channel: "chat:limit" });
     await json.ok("publish", { channel: "chat:limit", data: atLimit });
-    expect(await pbPublishBytes(pb, 90, "chat:limit", utf8(JSON.stringify(atLimit)))).toMatchObject({ result: { position: { offset: 2 } } });
-    expect(await json.fails("publish", { channel: "chat:limit", data: [atLimit] })).toMatchObject({ code: ErrorCode.badRequest, message: expect.stringContaining("40 levels") as unknown });
+    expect(await pbPublishBytes(pb, 90, "chat:limit", utf8(JSON.stringify(atLimit)))).toMatchObject({
+      result: { position: { offset: 2 } },
+    });
+    expect(await json.fails("publish", { channel: "chat:limit", data: [atLimit] })).toMatchObject({
+      code: ErrorCode.badRequest,
+      message: expect.stringContaining("40 levels") as unknown,
+    });
 
     const viaJson = await json.ok<{ publications: { data: unknown }[] }>("history", { channel: "chat:limit" });
     const viaPb = await pb.ok("history", { channel: "chat:limit" });
@@ -100,9 +117,16 @@ describe("publication data past maxDataDepth", () => {
     const message = 'field "data" nests arrays/objects deeper than 64 levels (maxDataDepth)';
     const published = await api(base, "POST", "/api/publish", `{"channel":"chat:api","data":${nestedText(DEEP)}}`);
     expect(published).toEqual({ status: 400, body: { error: message, code: "bad_request" } });
-    const broadcast = await api(base, "POST", "/api/broadcast", `{"channels":["chat:a","chat:b"],"data":${nestedText(DEEP)}}`);
+    const broadcast = await api(
+      base,
+      "POST",
+      "/api/broadcast",
+      `{"channels":["chat:a","chat:b"],"data":${nestedText(DEEP)}}`,
+    );
     expect(broadcast).toEqual({ status: 400, body: { error: message, code: "bad_request" } });
-    expect(await api(base, "POST", "/api/publish", `{"channel":"chat:api","data":${nestedText(64)}}`)).toMatchObject({ status: 200 });
+    expect(await api(base, "POST", "/api/publish", `{"channel":"chat:api","data":${nestedText(64)}}`)).toMatchObject({
+      status: 200,
+    });
     const history = await api(base, "GET", "/api/history?channel=chat:api");
     expect(history.body["publications"]).toEqual([{ offset: 1, data: JSON.parse(nestedText(64)) as unknown }]);
   });
@@ -130,7 +154,10 @@ describe("stored publications a reader cannot encode", () => {
     ];
 
     const reader = await cluster.client(wsUrl);
-    const recovered = await reader.ok<{ recovered: boolean; publications: unknown[] }>("subscribe", { channel, since: position });
+    const recovered = await reader.ok<{ recovered: boolean; publications: unknown[] }>("subscribe", {
+      channel,
+      since: position,
+    });
     expect(recovered.recovered).toBe(true);
     expect(recovered.publications).toMatchObject(good);
     const history = await reader.ok<{ publications: unknown[] }>("history", { channel });
@@ -140,7 +167,14 @@ describe("stored publications a reader cannot encode", () => {
 
     const warnings = lines.map((line) => JSON.parse(line) as { level: number; msg: string; offset?: number });
     const skipped = warnings.filter((w) => w.msg.startsWith("stored publication skipped"));
-    expect(skipped.map((w) => [w.level, w.offset])).toEqual([[40, 2], [40, 3], [40, 2], [40, 3], [40, 2], [40, 3]]);
+    expect(skipped.map((w) => [w.level, w.offset])).toEqual([
+      [40, 2],
+      [40, 3],
+      [40, 2],
+      [40, 3],
+      [40, 2],
+      [40, 3],
+    ]);
     const metrics = await fetch(`${node.address.url}/metrics`);
     expect(sample(parseSamples(await metrics.text()), "hubcast_publications_skipped_total")).toBe(6);
     expect(await reader.ok("publish", { channel, data: "node still up" })).toMatchObject({ position: { offset: 5 } });

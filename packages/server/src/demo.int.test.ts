@@ -85,11 +85,9 @@ describe("demo chat page (Chromium)", () => {
   }
 
   async function waitForPresence(page: Page, count: number): Promise<void> {
-    await page.waitForFunction(
-      (n) => document.querySelectorAll('[data-testid="presence-entry"]').length === n,
-      count,
-      { timeout: WAIT_MS },
-    );
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="presence-entry"]').length === n, count, {
+      timeout: WAIT_MS,
+    });
   }
 
   async function waitForMessage(page: Page, text: string): Promise<void> {
@@ -196,7 +194,10 @@ describe("demo chat page (Chromium)", () => {
       proxy.setUp(true);
 
       await waitForStatus(one.page, "connected");
-      await one.page.getByTestId("notice").filter({ hasText: "reconnected, nothing missed" }).waitFor({ timeout: WAIT_MS });
+      await one.page
+        .getByTestId("notice")
+        .filter({ hasText: "reconnected, nothing missed" })
+        .waitFor({ timeout: WAIT_MS });
       await waitForMessage(one.page, missed);
       expect(await one.page.getByTestId("message").filter({ hasText: before }).count()).toBe(1);
       expect(await one.page.getByTestId("message").filter({ hasText: missed }).count()).toBe(1);

@@ -30,7 +30,6 @@ afterEach(async () => {
   await cluster.cleanup();
 });
 
-
 describe("graceful drain", () => {
   it("reports not ready, refuses new connections, and spreads reconnect advice over the window", async () => {
     const { node, wsUrl } = await cluster.node({ drainWindowMs: 1_000 });
@@ -51,10 +50,15 @@ describe("graceful drain", () => {
     expect(Math.max(...closedAt) - Math.min(...closedAt)).toBeGreaterThan(400);
   });
 
-  it("SIGTERM with 1,000 clients: all are told to reconnect, the node exits 0 within the window, and all recover on the other node", { timeout: 90_000 }, async () => {
+  it("SIGTERM with 1,000 clients: all are told to reconnect, the node exits 0 within the window, and all recover on the other node", {
+    timeout: 90_000,
+  }, async () => {
     const windowMs = 3_000;
     const args = ["--drain-window-ms", String(windowMs)];
-    const { nodes: [a], prefix } = await startRedisNodes(redis.url, 1, args);
+    const {
+      nodes: [a],
+      prefix,
+    } = await startRedisNodes(redis.url, 1, args);
     servers.push(a as ServerProcess);
     balancer = new Balancer();
     const url = await balancer.start();
@@ -63,7 +67,12 @@ describe("graceful drain", () => {
     const received: number[][] = [];
     const shutdownAdvice = new Set<Client>();
     for (let i = 0; i < 1_000; i++) {
-      const client = new Client(url, { websocket: WebSocket, minReconnectDelayMs: 100, maxReconnectDelayMs: 1_000, timeoutMs: 15_000 });
+      const client = new Client(url, {
+        websocket: WebSocket,
+        minReconnectDelayMs: 100,
+        maxReconnectDelayMs: 1_000,
+        timeoutMs: 15_000,
+      });
       client.on("error", () => undefined); // reconnect attempts during the handover may fail; outcomes are asserted below
       client.on("disconnected", ({ code }) => {
         if (code === CloseCode.shutdown) shutdownAdvice.add(client);
@@ -78,7 +87,9 @@ describe("graceful drain", () => {
     }
     await Promise.all(clients.map((c) => c.getSubscription("chat:drain")?.ready(30_000)));
 
-    const { nodes: [b] } = await startRedisNodes(redis.url, 1, [...args, "--redis-prefix", prefix]);
+    const {
+      nodes: [b],
+    } = await startRedisNodes(redis.url, 1, [...args, "--redis-prefix", prefix]);
     servers.push(b as ServerProcess);
     await balancer.add((b as ServerProcess).url);
     const publisher = await RawClient.connected((b as ServerProcess).wsUrl);
@@ -100,8 +111,16 @@ describe("graceful drain", () => {
     expect(shutdownAdvice.size).toBe(1_000);
 
     await publishing;
-    await eventually(() => clients.every((c) => c.state === "connected" && c.getSubscription("chat:drain")?.state === "subscribed"), 30_000, "every client back");
-    await eventually(() => received.every((seen) => seen.at(-1) === 100), 30_000, "every client to receive publication 100");
+    await eventually(
+      () => clients.every((c) => c.state === "connected" && c.getSubscription("chat:drain")?.state === "subscribed"),
+      30_000,
+      "every client back",
+    );
+    await eventually(
+      () => received.every((seen) => seen.at(-1) === 100),
+      30_000,
+      "every client to receive publication 100",
+    );
     const expected = Array.from({ length: 100 }, (_, i) => i + 1);
     for (const seen of received) expect(seen).toEqual(expected);
   });

@@ -17,12 +17,18 @@ export interface DrainOptions {
  * Resolves when every session has been asked (sessions that close by themselves count), or
  * when `cancelled` turns true.
  */
-export function drainSessions(sessions: ReadonlySet<Session>, windowMs: number, options: DrainOptions = {}): Promise<void> {
+export function drainSessions(
+  sessions: ReadonlySet<Session>,
+  windowMs: number,
+  options: DrainOptions = {},
+): Promise<void> {
   const { reason, cancelled = () => false, random = Math.random } = options;
   const startedAt = Date.now();
   // The last 10% of the window is left for clients to answer the close frame.
   const spreadMs = windowMs * 0.9;
-  const schedule = [...sessions].map((session) => ({ session, at: startedAt + random() * spreadMs })).sort((a, b) => a.at - b.at);
+  const schedule = [...sessions]
+    .map((session) => ({ session, at: startedAt + random() * spreadMs }))
+    .sort((a, b) => a.at - b.at);
   let next = 0;
   return new Promise((resolve) => {
     const tick = (): void => {

@@ -17,4 +17,5 @@ export class ReplyError extends Error {
 }
 
 /** The engine could not serve a command right now (backend unreachable, timed out). */
-export const internalError = (what: string): ReplyError => new ReplyError(ErrorCode.internal, `${what} failed; retry later`);
+export const internalError = (what: string): ReplyError =>
+  new ReplyError(ErrorCode.internal, `${what} failed; retry later`);

@@ -31,14 +31,21 @@ export const NOT_COUNTED: SentCounter = () => undefined;
  * codec, counted once (bytes as written, compressed or not). Subscribers of one call share
  * one deflater, the node's.
  */
-export function writeToAll(subscribers: Iterable<Subscriber>, encode: (codec: Codec) => Uint8Array, sent: SentCounter): void {
+export function writeToAll(
+  subscribers: Iterable<Subscriber>,
+  encode: (codec: Codec) => Uint8Array,
+  sent: SentCounter,
+): void {
   let current: Encoded | undefined;
   let others: Map<Codec, Encoded> | undefined;
   let recipients = 0;
   let bytes = 0;
   for (const sub of subscribers) {
     if (sub.codec !== current?.codec) {
-      if (current !== undefined) (others ??= new Map()).set(current.codec, current);
+      if (current !== undefined) {
+        others ??= new Map();
+        others.set(current.codec, current);
+      }
       current = others?.get(sub.codec) ?? new Encoded(sub.codec, encode(sub.codec));
     }
     const frame = current.frame(sub.deflater);
@@ -65,6 +72,7 @@ class Encoded {
       if (this.compressed === undefined) this.compressed = deflater.frame(this.payload, this.codec.binary) ?? null;
       if (this.compressed !== null) return this.compressed;
     }
-    return (this.plain ??= buildFrame(this.payload, this.codec.binary));
+    this.plain ??= buildFrame(this.payload, this.codec.binary);
+    return this.plain;
   }
 }

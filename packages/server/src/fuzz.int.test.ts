@@ -11,27 +11,77 @@ import type { HubcastNode } from "./node.js";
 /** A frame a hostile or broken client might send. */
 type Frame = { text: string } | { bytes: Uint8Array; binary: boolean };
 
-const METHOD_NAMES = ["connect", "subscribe", "unsubscribe", "publish", "presence", "presence_stats", "history", "refresh"];
-const ids = fc.oneof(fc.integer({ min: -5, max: 20 }), fc.constant(2 ** 53), fc.double(), fc.string({ maxLength: 4 }), fc.constant(null));
-const channels = fc.oneof(fc.constantFrom("chat:a", "plain:b", "nope:c", "", "a b", "x".repeat(300)), fc.string({ maxLength: 20 }), fc.integer());
+const METHOD_NAMES = [
+  "connect",
+  "subscribe",
+  "unsubscribe",
+  "publish",
+  "presence",
+  "presence_stats",
+  "history",
+  "refresh",
+];
+const ids = fc.oneof(
+  fc.integer({ min: -5, max: 20 }),
+  fc.constant(2 ** 53),
+  fc.double(),
+  fc.string({ maxLength: 4 }),
+  fc.constant(null),
+);
+const channels = fc.oneof(
+  fc.constantFrom("chat:a", "plain:b", "nope:c", "", "a b", "x".repeat(300)),
+  fc.string({ maxLength: 20 }),
+  fc.integer(),
+);
 const bodies = fc.oneof(
   fc.record({ channel: channels }, { requiredKeys: [] }),
   fc.record({ channel: channels, data: fc.jsonValue({ maxDepth: 4 }) }, { requiredKeys: [] }),
-  fc.record({ channel: channels, since: fc.record({ offset: fc.oneof(fc.integer(), fc.double(), fc.string()), epoch: fc.oneof(fc.string(), fc.integer()) }) }),
+  fc.record({
+    channel: channels,
+    since: fc.record({
+      offset: fc.oneof(fc.integer(), fc.double(), fc.string()),
+      epoch: fc.oneof(fc.string(), fc.integer()),
+    }),
+  }),
   fc.record({ channel: channels, limit: fc.oneof(fc.integer(), fc.double()), reverse: fc.anything() }),
   fc.jsonValue({ maxDepth: 3 }),
 );
 /** Command-shaped objects with wrong ids, unknown methods, wrong types and extra keys. */
 const commands = fc
-  .record({ id: ids, method: fc.oneof(fc.constantFrom(...METHOD_NAMES), fc.string({ maxLength: 12 })), body: bodies, extra: fc.option(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 1 }))) })
+  .record({
+    id: ids,
+    method: fc.oneof(fc.constantFrom(...METHOD_NAMES), fc.string({ maxLength: 12 })),
+    body: bodies,
+    extra: fc.option(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 1 }))),
+  })
   .map(({ id, method, body, extra }): Frame => ({ text: JSON.stringify({ ...(extra ?? {}), id, [method]: body }) }));
 const frames: fc.Arbitrary<Frame> = fc.oneof(
   { weight: 5, arbitrary: commands },
   { weight: 1, arbitrary: fc.string({ maxLength: 50 }).map((text) => ({ text })) },
   { weight: 1, arbitrary: fc.jsonValue().map((v) => ({ text: JSON.stringify(v) })) },
-  { weight: 1, arbitrary: fc.integer({ min: 1, max: 20_000 }).map((n) => ({ text: `${"[".repeat(n)}${"]".repeat(n)}` })) },
-  { weight: 1, arbitrary: fc.integer({ min: 1, max: 5_000 }).map((n) => ({ text: `${'{"a":'.repeat(n)}1${"}".repeat(n)}` })) },
-  { weight: 1, arbitrary: fc.constantFrom('{"id":1e400,"connect":{}}', '{"id":1,"connect":{"token":1e999}}', '{"id":-0,"ping":{}}', '{"pong":{}}', '{"pong":1}', "null", '""', "{}") .map((text) => ({ text })) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 20_000 }).map((n) => ({ text: `${"[".repeat(n)}${"]".repeat(n)}` })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 5_000 }).map((n) => ({ text: `${'{"a":'.repeat(n)}1${"}".repeat(n)}` })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(
+        '{"id":1e400,"connect":{}}',
+        '{"id":1,"connect":{"token":1e999}}',
+        '{"id":-0,"ping":{}}',
+        '{"pong":{}}',
+        '{"pong":1}',
+        "null",
+        '""',
+        "{}",
+      )
+      .map((text) => ({ text })),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ bytes, binary: false })) }, // often invalid UTF-8
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ bytes, binary: true })) },
 );
@@ -78,27 +128,37 @@ const heapUsed = (): number => {
 };
 
 describe("hostile input", () => {
-  it("answers random and malformed frames with errors or documented closes, and keeps serving others", { timeout: 180_000 }, async () => {
+  it("answers random and malformed frames with errors or documented closes, and keeps serving others", {
+    timeout: 180_000,
+  }, async () => {
     await stillServes();
     const baseline = heapUsed();
     await fc.assert(
-      fc.asyncProperty(fc.boolean(), fc.array(frames, { minLength: 1, maxLength: 15 }), async (connectFirst, sequence) => {
-        const client = await cluster.client(wsUrl, connectFirst);
-        for (const frame of sequence) {
-          if (client.ws.readyState !== client.ws.OPEN) break;
-          send(client, frame);
-        }
-        if (client.ws.readyState === client.ws.OPEN) client.send({ id: 424_242, unsubscribe: { channel: "plain:x" } });
-        const outcome = await withTimeout(
-          Promise.race([client.closed.then((c) => ({ closed: c.code })), client.waitFor((f) => f["id"] === 424_242, "the last reply", 10_000).then(() => ({ closed: undefined }))]),
-          10_000,
-          "an answer or a close",
-        );
-        if (outcome.closed !== undefined) expect(Object.keys(closeCatalogue)).toContain(String(outcome.closed));
-        checkAnswers(client);
-        await client.close();
-        await stillServes();
-      }),
+      fc.asyncProperty(
+        fc.boolean(),
+        fc.array(frames, { minLength: 1, maxLength: 15 }),
+        async (connectFirst, sequence) => {
+          const client = await cluster.client(wsUrl, connectFirst);
+          for (const frame of sequence) {
+            if (client.ws.readyState !== client.ws.OPEN) break;
+            send(client, frame);
+          }
+          if (client.ws.readyState === client.ws.OPEN)
+            client.send({ id: 424_242, unsubscribe: { channel: "plain:x" } });
+          const outcome = await withTimeout(
+            Promise.race([
+              client.closed.then((c) => ({ closed: c.code })),
+              client.waitFor((f) => f["id"] === 424_242, "the last reply", 10_000).then(() => ({ closed: undefined })),
+            ]),
+            10_000,
+            "an answer or a close",
+          );
+          if (outcome.closed !== undefined) expect(Object.keys(closeCatalogue)).toContain(String(outcome.closed));
+          checkAnswers(client);
+          await client.close();
+          await stillServes();
+        },
+      ),
       { numRuns: 150 },
     );
     // Every fuzzing connection is gone and the node holds no more memory than before.

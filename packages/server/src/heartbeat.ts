@@ -25,7 +25,12 @@ export class Heartbeat {
 
   /** Connected, without a subscription for longer than the idle timeout. */
   private isIdle(session: Session, now: number): boolean {
-    return this.idleTimeoutMs > 0 && session.subscriptionCount === 0 && session.idleSince > 0 && now - session.idleSince >= this.idleTimeoutMs;
+    return (
+      this.idleTimeoutMs > 0 &&
+      session.subscriptionCount === 0 &&
+      session.idleSince > 0 &&
+      now - session.idleSince >= this.idleTimeoutMs
+    );
   }
 
   /** Visits every session once; public so tests can drive it with a manual clock. */

@@ -20,7 +20,8 @@ class Recorder implements Subscriber {
   writeFrame(frame: Buffer): void {
     const payload = frame.subarray(frame[1] === 126 ? 4 : 2);
     const decoded = codec.decodeServerFrame(payload);
-    if (decoded.kind === "push" && decoded.push.type === "publication") this.offsets.push(decoded.push.body.offset ?? -1);
+    if (decoded.kind === "push" && decoded.push.type === "publication")
+      this.offsets.push(decoded.push.body.offset ?? -1);
   }
   resubscribeRequired(channel: string): void {
     this.resubscribes += 1;
@@ -29,11 +30,17 @@ class Recorder implements Subscriber {
 }
 
 /** A hub over real memory streams; `store` appends to history without delivering (a lost message). */
-function setup(): { hub: Hub; streams: MemoryStreams; store: (n: number) => RawPublication[]; top: () => StreamPosition } {
+function setup(): {
+  hub: Hub;
+  streams: MemoryStreams;
+  store: (n: number) => RawPublication[];
+  top: () => StreamPosition;
+} {
   const streams = new MemoryStreams();
   const history = {
     policyFor: () => POLICY,
-    read: (channel: string, since: StreamPosition) => Promise.resolve(streams.read(channel, { since, limit: POLICY.size }, POLICY)),
+    read: (channel: string, since: StreamPosition) =>
+      Promise.resolve(streams.read(channel, { since, limit: POLICY.size }, POLICY)),
   };
   const hub = new Hub(new MemoryBroker(streams), history, { logger: pino({ level: "silent" }) });
   const store = (n: number): RawPublication[] =>

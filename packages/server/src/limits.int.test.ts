@@ -54,7 +54,14 @@ describe("limits, liveness and bad input", () => {
 
   it("closes on frames it cannot attribute to a command (not JSON, no id) with bad_request", async () => {
     const { wsUrl } = await cluster.node();
-    for (const garbage of ["not json", "[1,2]", '{"subscribe":{"channel":"a"}}', '{"id":-1,"connect":{}}', '{"id":1e300,"connect":{}}', "[".repeat(60_000)]) {
+    for (const garbage of [
+      "not json",
+      "[1,2]",
+      '{"subscribe":{"channel":"a"}}',
+      '{"id":-1,"connect":{}}',
+      '{"id":1e300,"connect":{}}',
+      "[".repeat(60_000),
+    ]) {
       const c = await cluster.client(wsUrl, false);
       c.send(garbage);
       await expectClosed(c, CloseCode.badRequest);
@@ -90,7 +97,9 @@ describe("limits, liveness and bad input", () => {
       expect(error.temporary).toBe(false);
     }
     fresh.send({ id: 77, subscribe: { channel: "plain:a" }, publish: { channel: "plain:a", data: 1 } });
-    expect((await fresh.waitFor((f) => f["id"] === 77, "reply 77"))["error"]).toMatchObject({ code: ErrorCode.badRequest });
+    expect((await fresh.waitFor((f) => f["id"] === 77, "reply 77"))["error"]).toMatchObject({
+      code: ErrorCode.badRequest,
+    });
     // The connection is still usable after all of that.
     await fresh.ok("subscribe", { channel: "plain:a" });
     await stillServes(wsUrl);
@@ -110,7 +119,9 @@ describe("limits, liveness and bad input", () => {
     for (let i = 0; i < 50; i++) {
       const socket = connect(port, "127.0.0.1");
       await new Promise<void>((resolve) => socket.once("connect", resolve));
-      socket.write("GET /nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+      socket.write(
+        "GET /nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      );
       socket.resetAndDestroy();
     }
     await stillServes(wsUrl);

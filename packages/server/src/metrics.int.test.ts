@@ -57,7 +57,8 @@ describe("GET /metrics", () => {
     const [a, b, c] = [await cluster.client(wsUrl), await cluster.client(wsUrl), await cluster.client(wsUrl)];
     const publicationBytes: number[] = [];
     b.ws.on("message", (data: Buffer) => {
-      if (data.toString().startsWith('{"publication"')) publicationBytes.push(data.length + (data.length < 126 ? 2 : 4)); // + the frame header
+      if (data.toString().startsWith('{"publication"'))
+        publicationBytes.push(data.length + (data.length < 126 ? 2 : 4)); // + the frame header
     });
     for (const client of [a, b, c]) await client.ok("subscribe", { channel: "small:fan" });
 
@@ -68,13 +69,20 @@ describe("GET /metrics", () => {
     expect((await apiPublish(http, "small:fan", { n: 2 })).status).toBe(200);
     for (const client of [a, b, c]) await client.waitForPushes("publication", 2, "small:fan");
     const afterApi = await scrape(http);
-    expect(sample(afterApi, 'hubcast_messages_sent_total{type="publication"}') - sample(beforeApi, 'hubcast_messages_sent_total{type="publication"}')).toBe(3);
+    expect(
+      sample(afterApi, 'hubcast_messages_sent_total{type="publication"}') -
+        sample(beforeApi, 'hubcast_messages_sent_total{type="publication"}'),
+    ).toBe(3);
 
     // Resubscribe with a position history covers, then with one it cannot.
-    const { position } = await a.ok<{ position: { offset: number; epoch: string } }>("subscribe", { channel: "small:rec" });
+    const { position } = await a.ok<{ position: { offset: number; epoch: string } }>("subscribe", {
+      channel: "small:rec",
+    });
     await a.ok("unsubscribe", { channel: "small:rec" });
     expect(await a.ok("subscribe", { channel: "small:rec", since: position })).toMatchObject({ recovered: true });
-    expect(await a.ok("subscribe", { channel: "small:other", since: { offset: 3, epoch: "gone" } })).toMatchObject({ recovered: false });
+    expect(await a.ok("subscribe", { channel: "small:other", since: { offset: 3, epoch: "gone" } })).toMatchObject({
+      recovered: false,
+    });
 
     // An invalid command with an id gets an error reply; an unparseable frame closes its connection.
     const badCommand = '{"id":99,"bogus":{}}';
@@ -83,7 +91,10 @@ describe("GET /metrics", () => {
     const e = await cluster.client(wsUrl);
     e.send("not json");
     expect((await e.closed).code).toBe(3500);
-    await eventually(async () => sample(await scrape(http), "hubcast_connections") === 3, "the closed connection to leave the gauge");
+    await eventually(
+      async () => sample(await scrape(http), "hubcast_connections") === 3,
+      "the closed connection to leave the gauge",
+    );
 
     const m = await scrape(http);
     const commands = 4 /* connect */ + 3 /* subscribe small:fan */ + 1 /* publish */ + 4 /* recovery */;
@@ -131,7 +142,10 @@ describe("GET /metrics", () => {
     expect(sample(m, 'hubcast_messages_sent_total{type="push"}')).toBe(2); // the ping, then the disconnect push
     const answering = await cluster.client(wsUrl);
     await answering.waitFor((f) => f["ping"] !== undefined, "a ping");
-    await eventually(async () => sample(await scrape(node.address.url), 'hubcast_messages_received_total{type="pong"}') >= 1, "a pong to be counted");
+    await eventually(
+      async () => sample(await scrape(node.address.url), 'hubcast_messages_received_total{type="pong"}') >= 1,
+      "a pong to be counted",
+    );
   });
 
   it("keeps a registry per node: two nodes in one process count separately", async () => {
@@ -168,11 +182,22 @@ describe("metrics on the redis engine", () => {
 
   it("counts a pub/sub reconnect after CLIENT KILL TYPE pubsub", async () => {
     const prefix = `t-${randomUUID().slice(0, 8)}`;
-    node = await createNode({ engine: "redis", redisUrl: redis.url, redisPrefix: prefix, port: 0, logLevel: "silent", demo: false });
+    node = await createNode({
+      engine: "redis",
+      redisUrl: redis.url,
+      redisPrefix: prefix,
+      port: 0,
+      logLevel: "silent",
+      demo: false,
+    });
     const { url } = await node.start();
     expect(sample(await scrape(url), "hubcast_broker_reconnects_total")).toBe(0);
     await redis.cli("CLIENT", "KILL", "TYPE", "pubsub");
-    await eventually(async () => sample(await scrape(url), "hubcast_broker_reconnects_total") >= 1, "the reconnect to be counted", 10_000);
+    await eventually(
+      async () => sample(await scrape(url), "hubcast_broker_reconnects_total") >= 1,
+      "the reconnect to be counted",
+      10_000,
+    );
     const m = await scrape(url);
     expect(sample(m, "hubcast_broker_reconnects_total")).toBe(1);
     expect(sample(m, "hubcast_broker_errors_total")).toBeGreaterThanOrEqual(1);
@@ -183,7 +208,12 @@ describe("metrics on the redis engine", () => {
 function memoryLogger(lines: string[]): Logger {
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().split("\n").filter((line) => line !== ""));
+      lines.push(
+        ...chunk
+          .toString()
+          .split("\n")
+          .filter((line) => line !== ""),
+      );
       done();
     },
   });
@@ -197,14 +227,25 @@ const expectNoSecrets = (lines: readonly string[], secrets: readonly string[]): 
 describe("auth failures", () => {
   const SECRET = `metrics-test-hmac-secret-${"x".repeat(32)}`;
   const sign = (sub: string, expSeconds: number): Promise<string> =>
-    new SignJWT({ sub }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(expSeconds).sign(new TextEncoder().encode(SECRET));
+    new SignJWT({ sub })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime(expSeconds)
+      .sign(new TextEncoder().encode(SECRET));
 
   it("are counted by reason, and no token reaches the log", async () => {
     const lines: string[] = [];
-    const { node, wsUrl } = await cluster.node({ tokenHmacSecret: SECRET, allowAnonymous: false }, { logger: memoryLogger(lines) });
+    const { node, wsUrl } = await cluster.node(
+      { tokenHmacSecret: SECRET, allowAnonymous: false },
+      { logger: memoryLogger(lines) },
+    );
     const now = Math.floor(Date.now() / 1000);
-    const [valid, expired, garbage] = [await sign("bob", now + 600), await sign("bob", now - 3_600), `garbage-${randomUUID()}`];
-    const attempt = async (request: Record<string, unknown>): Promise<number> => (await (await cluster.client(wsUrl, false)).fails("connect", request)).code;
+    const [valid, expired, garbage] = [
+      await sign("bob", now + 600),
+      await sign("bob", now - 3_600),
+      `garbage-${randomUUID()}`,
+    ];
+    const attempt = async (request: Record<string, unknown>): Promise<number> =>
+      (await (await cluster.client(wsUrl, false)).fails("connect", request)).code;
     expect(await attempt({})).toBe(101);
     expect(await attempt({ token: garbage })).toBe(101);
     expect(await attempt({ token: expired })).toBe(113);
@@ -225,7 +266,8 @@ describe("logs", () => {
     const token = `secret-token-${randomUUID()}`;
     const wrongToken = `wrong-token-${randomUUID()}`;
     const wrongKey = `wrong-api-key-${randomUUID()}`;
-    const authenticate = ({ token: given }: { token: string | undefined }) => Promise.resolve(given === token ? { user: "alice" } : null);
+    const authenticate = ({ token: given }: { token: string | undefined }) =>
+      Promise.resolve(given === token ? { user: "alice" } : null);
     const { node, wsUrl } = await cluster.node({ apiKey: API_KEY }, { logger: memoryLogger(lines), authenticate });
     const http = node.address.url;
 
@@ -240,9 +282,16 @@ describe("logs", () => {
     await eventually(() => lines.some((line) => line.includes('"msg":"connection closed"')), "the close to be logged");
 
     const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(entries.find((e) => e["msg"] === "websocket upgrade accepted")).toMatchObject({ level: 20, subprotocol: "hubcast.v1.json", remoteAddress: expect.any(String) });
+    expect(entries.find((e) => e["msg"] === "websocket upgrade accepted")).toMatchObject({
+      level: 20,
+      subprotocol: "hubcast.v1.json",
+      remoteAddress: expect.any(String),
+    });
     expect(entries.find((e) => e["msg"] === "client connected")).toMatchObject({ level: 20, user: "alice" });
-    expect(entries.find((e) => e["msg"] === "connection closed")).toMatchObject({ level: 20, code: expect.any(Number) });
+    expect(entries.find((e) => e["msg"] === "connection closed")).toMatchObject({
+      level: 20,
+      code: expect.any(Number),
+    });
     expectNoSecrets(lines, [token, wrongToken, API_KEY, wrongKey]);
     expect(sample(await scrape(http), 'hubcast_auth_failures_total{reason="invalid"}')).toBe(1); // the hook's refusal
   });

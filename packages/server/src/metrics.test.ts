@@ -12,15 +12,25 @@ const section = lines.slice(start + 1, end);
 /** Documented metrics: name → [type, labels cell]. */
 const documented = new Map<string, [string, string]>();
 for (const line of section) {
-  const cells = line.split("|").slice(1, -1).map((cell) => cell.trim());
+  const cells = line
+    .split("|")
+    .slice(1, -1)
+    .map((cell) => cell.trim());
   const name = /^`(hubcast_\w+)`$/.exec(cells[0] ?? "")?.[1];
   if (name !== undefined) documented.set(name, [cells[1] ?? "", cells[2] ?? ""]);
 }
 
-const isProcessMetric = (name: string): boolean => name.startsWith("hubcast_process_") || name.startsWith("hubcast_nodejs_");
+const isProcessMetric = (name: string): boolean =>
+  name.startsWith("hubcast_process_") || name.startsWith("hubcast_nodejs_");
 
 async function registered(): Promise<{ name: string; type: string; labels: Set<string> }[]> {
-  const metrics = new Metrics({ ready: () => true, connections: () => 0, subscriptions: () => 0, channels: () => 0, peers: () => 0 });
+  const metrics = new Metrics({
+    ready: () => true,
+    connections: () => 0,
+    subscriptions: () => 0,
+    channels: () => 0,
+    peers: () => 0,
+  });
   const all = await metrics.scrapeRegistry().getMetricsAsJSON();
   return all.map((m) => ({
     name: m.name,

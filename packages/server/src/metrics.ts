@@ -14,7 +14,13 @@ export const ReceivedType = { command: "command", pong: "pong", invalid: "invali
 export type ReceivedType = (typeof ReceivedType)[keyof typeof ReceivedType];
 
 /** What a server → client frame carries: a command's reply, a publication, join/leave, or another push (ping, disconnect, unsubscribe). */
-export const SentType = { reply: "reply", publication: "publication", join: "join", leave: "leave", push: "push" } as const;
+export const SentType = {
+  reply: "reply",
+  publication: "publication",
+  join: "join",
+  leave: "leave",
+  push: "push",
+} as const;
 export type SentType = (typeof SentType)[keyof typeof SentType];
 
 /** Who published: a client command or the server API. */
@@ -68,7 +74,9 @@ export interface ScrapeSource {
 }
 
 /** Buckets of `hubcast_publish_duration_seconds`: 0.5 ms to 1 s. */
-export const PUBLISH_BUCKETS_SECONDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+export const PUBLISH_BUCKETS_SECONDS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
 
 /** Resolution of the event loop delay monitor, in ms; it is subtracted from what the monitor reports. */
 const LOOP_RESOLUTION_MS = 10;
@@ -160,21 +168,56 @@ export class Metrics implements ScrapeSource {
       new Counter({ name: `hubcast_${name}`, help, labelNames, registers });
     // `aggregator` says how a cluster primary combines the workers' values; prom-client's default is the sum.
     const gauge = (name: string, help: string, read: () => number, aggregator: Aggregator = "sum"): void => {
-      new Gauge({ name: `hubcast_${name}`, help, registers, aggregator, collect() { this.set(read()); } });
+      new Gauge({
+        name: `hubcast_${name}`,
+        help,
+        registers,
+        aggregator,
+        collect() {
+          this.set(read());
+        },
+      });
     };
     // In a cluster, 1 only while every worker is ready: a sum would read 1 with one of two workers down.
-    gauge("ready", "1 while the node is ready (what /readyz answers 200 for), else 0.", () => (source.ready() ? 1 : 0), "min");
+    gauge(
+      "ready",
+      "1 while the node is ready (what /readyz answers 200 for), else 0.",
+      () => (source.ready() ? 1 : 0),
+      "min",
+    );
     gauge("connections", "WebSocket connections open on this node now.", () => source.connections());
     gauge("subscriptions", "Live channel subscriptions on this node now.", () => source.subscriptions());
     gauge("channels", "Channels with at least one subscriber on this node now.", () => source.channels());
-    gauge("cluster_peers", "Other nodes in the cluster view as this node last read it from the engine (the peers it asks before a self-drain).", () => source.peers(), "max");
-    this.connectionsTotal = counter("connections_total", "WebSocket connections accepted (upgrade completed) since the node started.");
-    const received = (name: string, help: string) => children(counter(name, help, ["type"]), "type", Object.values(ReceivedType));
-    this.receivedMessages = received("messages_received_total", "Client → server frames, by type: command, pong, invalid (not parseable, or the wrong frame kind).");
-    this.receivedBytes = received("bytes_received_total", "Payload bytes of client → server frames, by type (command, pong, invalid).");
-    const sent = (name: string, help: string) => children(counter(name, help, ["type"]), "type", Object.values(SentType));
-    this.sentMessages = sent("messages_sent_total", "Server → client frames written, by type: reply, publication, join, leave, push (ping, disconnect, unsubscribe). A fan-out counts one per recipient.");
-    this.sentBytes = sent("bytes_sent_total", "Bytes of server → client frames written (WebSocket framing included), by type; a fan-out counts its frame once per recipient.");
+    gauge(
+      "cluster_peers",
+      "Other nodes in the cluster view as this node last read it from the engine (the peers it asks before a self-drain).",
+      () => source.peers(),
+      "max",
+    );
+    this.connectionsTotal = counter(
+      "connections_total",
+      "WebSocket connections accepted (upgrade completed) since the node started.",
+    );
+    const received = (name: string, help: string) =>
+      children(counter(name, help, ["type"]), "type", Object.values(ReceivedType));
+    this.receivedMessages = received(
+      "messages_received_total",
+      "Client → server frames, by type: command, pong, invalid (not parseable, or the wrong frame kind).",
+    );
+    this.receivedBytes = received(
+      "bytes_received_total",
+      "Payload bytes of client → server frames, by type (command, pong, invalid).",
+    );
+    const sent = (name: string, help: string) =>
+      children(counter(name, help, ["type"]), "type", Object.values(SentType));
+    this.sentMessages = sent(
+      "messages_sent_total",
+      "Server → client frames written, by type: reply, publication, join, leave, push (ping, disconnect, unsubscribe). A fan-out counts one per recipient.",
+    );
+    this.sentBytes = sent(
+      "bytes_sent_total",
+      "Bytes of server → client frames written (WebSocket framing included), by type; a fan-out counts its frame once per recipient.",
+    );
     this.publishDuration = new Histogram({
       name: "hubcast_publish_duration_seconds",
       help: "Time from a publish arriving to the engine acknowledging it (history append and broker publish), successful publishes only, by source: client or api.",
@@ -183,29 +226,77 @@ export class Metrics implements ScrapeSource {
       registers,
     });
     for (const source of ["client", "api"] satisfies PublishSource[]) this.publishDuration.zero({ source });
-    const publishFailures = counter("publish_failures_total", "Publishes from clients and the server API that failed, by kind: outcome_unknown (no answer by the publish deadline: maybe made, never later), expired (refused by the engine for its deadline), failed (the engine failed; not made). Logged at warn at most once per 10 s.", ["kind"]);
+    const publishFailures = counter(
+      "publish_failures_total",
+      "Publishes from clients and the server API that failed, by kind: outcome_unknown (no answer by the publish deadline: maybe made, never later), expired (refused by the engine for its deadline), failed (the engine failed; not made). Logged at warn at most once per 10 s.",
+      ["kind"],
+    );
     this.publishFailures = children(publishFailures, "kind", Object.values(PublishFailureKind));
-    this.brokerReconnects = counter("broker_reconnects_total", "Reconnects of the engine's connections (Redis pub/sub or command connection) after the first connect.");
-    this.brokerErrors = counter("broker_errors_total", "Errors reported by the engine's connections (for Redis: connection errors, each also logged at warn).");
-    const links = counter("engine_links_dead_total", "Engine connections declared dead because their liveness PING went unanswered, by link: pubsub (then replaced by a new connection) or command (the node is not ready until it answers). Each is also logged at error level.", ["link"]);
+    this.brokerReconnects = counter(
+      "broker_reconnects_total",
+      "Reconnects of the engine's connections (Redis pub/sub or command connection) after the first connect.",
+    );
+    this.brokerErrors = counter(
+      "broker_errors_total",
+      "Errors reported by the engine's connections (for Redis: connection errors, each also logged at warn).",
+    );
+    const links = counter(
+      "engine_links_dead_total",
+      "Engine connections declared dead because their liveness PING went unanswered, by link: pubsub (then replaced by a new connection) or command (the node is not ready until it answers). Each is also logged at error level.",
+      ["link"],
+    );
     this.linksDead = children(links, "link", ["pubsub", "command"]);
-    this.selfDrains = counter("self_drains_total", "Times this node, unready for longer than unreadyDrainGraceMs, asked its clients to reconnect to another node.");
+    this.selfDrains = counter(
+      "self_drains_total",
+      "Times this node, unready for longer than unreadyDrainGraceMs, asked its clients to reconnect to another node.",
+    );
     this.selfDrains.inc(0);
-    const recoveries = counter("recoveries_total", "Subscribes with `since` (resubscribes after a reconnect) to a channel whose history the client may read, by result: recovered (nothing missed) or not_recovered (the client must refetch).", ["result"]);
+    const recoveries = counter(
+      "recoveries_total",
+      "Subscribes with `since` (resubscribes after a reconnect) to a channel whose history the client may read, by result: recovered (nothing missed) or not_recovered (the client must refetch).",
+      ["result"],
+    );
     this.recoveries = children(recoveries, "result", ["recovered", "not_recovered"]);
-    const repairs = counter("channel_repairs_total", "History re-reads that repaired a channel after a gap or a broker reconnect, by result: repaired, or resubscribe (subscribers were asked to resubscribe).", ["result"]);
+    const repairs = counter(
+      "channel_repairs_total",
+      "History re-reads that repaired a channel after a gap or a broker reconnect, by result: repaired, or resubscribe (subscribers were asked to resubscribe).",
+      ["result"],
+    );
     this.repairs = children(repairs, "result", ["repaired", "resubscribe"]);
-    this.disconnects = counter("disconnects_total", "Connections the server closed, by close code name (slow_consumer, no_pong, rate_limited, …; see docs/protocol.md).", ["code"]);
+    this.disconnects = counter(
+      "disconnects_total",
+      "Connections the server closed, by close code name (slow_consumer, no_pong, rate_limited, …; see docs/protocol.md).",
+      ["code"],
+    );
     for (const entry of Object.values(closeCatalogue)) this.disconnects.inc({ code: entry.name }, 0);
-    const auth = counter("auth_failures_total", "Connect attempts refused for their credentials, by reason: expired, invalid, anonymous_refused.", ["reason"]);
+    const auth = counter(
+      "auth_failures_total",
+      "Connect attempts refused for their credentials, by reason: expired, invalid, anonymous_refused.",
+      ["reason"],
+    );
     this.authFailures = children(auth, "reason", Object.values(AuthFailure));
-    const limits = counter("limit_rejections_total", "Commands or connections refused by a limit, by limit: rate, subscriptions, connections_per_user, connections_per_ip, admission.", ["limit"]);
+    const limits = counter(
+      "limit_rejections_total",
+      "Commands or connections refused by a limit, by limit: rate, subscriptions, connections_per_user, connections_per_ip, admission.",
+      ["limit"],
+    );
     this.limitRejections = children(limits, "limit", Object.values(LimitName));
-    const faults = counter("unexpected_errors_total", "Unexpected errors caught by a fault boundary, by where: connection (the connection was closed with 3001), command (answered 100 internal), api (answered 500), process (an unhandled rejection, logged; the node carries on). Each is also logged at error level; any non-zero rate is a bug to report.", ["where"]);
+    const faults = counter(
+      "unexpected_errors_total",
+      "Unexpected errors caught by a fault boundary, by where: connection (the connection was closed with 3001), command (answered 100 internal), api (answered 500), process (an unhandled rejection, logged; the node carries on). Each is also logged at error level; any non-zero rate is a bug to report.",
+      ["where"],
+    );
     this.unexpectedErrors = children(faults, "where", Object.values(FaultSite));
-    this.skippedPublications = counter("publications_skipped_total", "Stored publications left out of a history or recovery reply because they cannot be read or encoded (written by an older version, or straight into the engine); each is also logged at warn.");
+    this.skippedPublications = counter(
+      "publications_skipped_total",
+      "Stored publications left out of a history or recovery reply because they cannot be read or encoded (written by an older version, or straight into the engine); each is also logged at warn.",
+    );
     this.skippedPublications.inc(0);
-    const evictions = counter("history_evictions_total", "Retained history the memory engine dropped before its time to stay within its node-wide bounds, by reason: bytes (the oldest publications of the least recently published channels, memoryHistoryMaxBytes) or channels (a whole stream, position included, memoryHistoryMaxChannels).", ["reason"]);
+    const evictions = counter(
+      "history_evictions_total",
+      "Retained history the memory engine dropped before its time to stay within its node-wide bounds, by reason: bytes (the oldest publications of the least recently published channels, memoryHistoryMaxBytes) or channels (a whole stream, position included, memoryHistoryMaxChannels).",
+      ["reason"],
+    );
     this.historyEvictions = children(evictions, "reason", ["bytes", "channels"]);
     this.fanout = Object.freeze({
       publication: (recipients: number, bytes: number) => this.sent(SentType.publication, recipients, bytes),
@@ -270,7 +361,9 @@ export class Metrics implements ScrapeSource {
 
   /** The server closed a connection with `code` (a catalogue code; others are counted by number). */
   disconnected(code: number): void {
-    this.disconnects.inc({ code: (closeCatalogue as Record<number, { name: string } | undefined>)[code]?.name ?? String(code) });
+    this.disconnects.inc({
+      code: (closeCatalogue as Record<number, { name: string } | undefined>)[code]?.name ?? String(code),
+    });
   }
 
   /** A connect was refused for its credentials. */

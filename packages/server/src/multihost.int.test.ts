@@ -88,7 +88,10 @@ async function metric(cluster: Cluster, host: NodeHost, name: string): Promise<n
 
 /** The addresses in the cluster view, as `GET /api/nodes` on `host` reports it. */
 async function clusterView(cluster: Cluster, host: NodeHost): Promise<string[]> {
-  const res = await fetch(`${cluster.httpUrl(host)}/api/nodes`, { headers: { Authorization: `Bearer ${API_KEY}` }, signal: AbortSignal.timeout(2_000) });
+  const res = await fetch(`${cluster.httpUrl(host)}/api/nodes`, {
+    headers: { Authorization: `Bearer ${API_KEY}` },
+    signal: AbortSignal.timeout(2_000),
+  });
   if (res.status !== 200) throw new Error(`GET /api/nodes on ${host} answered ${res.status}`);
   const { nodes } = (await res.json()) as { nodes: NodeInfo[] };
   return nodes.map((n) => n.address).sort();
@@ -103,7 +106,12 @@ interface Subscriber {
 }
 
 function sdkClient(url: string): Client {
-  const client = new Client(url, { websocket: WebSocket, timeoutMs: 3_000, minReconnectDelayMs: 50, maxReconnectDelayMs: 500 });
+  const client = new Client(url, {
+    websocket: WebSocket,
+    timeoutMs: 3_000,
+    minReconnectDelayMs: 50,
+    maxReconnectDelayMs: 500,
+  });
   // Reconnect attempts may fail while the balancer catches up; the assertions judge the outcome.
   client.on("error", () => undefined);
   cleanups.push(() => client.disconnect());
@@ -169,17 +177,34 @@ function judge(received: readonly unknown[], first: number, last: number): strin
 async function cutH3AndWatchItsClientsMove(cluster: Cluster, subscribers: Subscriber[]): Promise<void> {
   const cutAt = Date.now();
   await cluster.network.cutLink("h3");
-  const deadLinked = (): Subscriber[] => subscribers.filter((s) => s.disconnects.some((d) => d.code === LocalCode.noPing));
+  const deadLinked = (): Subscriber[] =>
+    subscribers.filter((s) => s.disconnects.some((d) => d.code === LocalCode.noPing));
   const indexes = (list: Subscriber[]): number[] => list.map((s) => subscribers.indexOf(s));
   const connections = (host: NodeHost): Promise<number> => metric(cluster, host, "hubcast_connections");
   const clientsMove = async (): Promise<void> => {
-    await eventually(() => deadLinked().length === PER_HOST, DEAD_LINK_MS + 2_000, "h3's clients to detect the dead link");
+    await eventually(
+      () => deadLinked().length === PER_HOST,
+      DEAD_LINK_MS + 2_000,
+      "h3's clients to detect the dead link",
+    );
     expect(indexes(subscribers.filter((s) => s.disconnects.length > 0))).toEqual(indexes(deadLinked()));
-    await eventually(() => deadLinked().every((s) => s.subscription.state === "subscribed"), 10_000, "h3's clients to resubscribe elsewhere");
-    await eventually(async () => (await connections("h1")) + (await connections("h2")) === SUBSCRIBERS + 1, 5_000, "h1 and h2 to hold every client");
+    await eventually(
+      () => deadLinked().every((s) => s.subscription.state === "subscribed"),
+      10_000,
+      "h3's clients to resubscribe elsewhere",
+    );
+    await eventually(
+      async () => (await connections("h1")) + (await connections("h2")) === SUBSCRIBERS + 1,
+      5_000,
+      "h1 and h2 to hold every client",
+    );
   };
   const leavesView = async (): Promise<number> => {
-    await eventually(async () => !(await clusterView(cluster, "h2")).includes(cluster.httpUrl("h3")), NODE_TTL_MS + 2_000, "h3 to leave the cluster view");
+    await eventually(
+      async () => !(await clusterView(cluster, "h2")).includes(cluster.httpUrl("h3")),
+      NODE_TTL_MS + 2_000,
+      "h3 to leave the cluster view",
+    );
     return Date.now() - cutAt;
   };
   const [, leftViewAfterMs] = await Promise.all([clientsMove(), leavesView()]);
@@ -192,7 +217,11 @@ async function cutH3AndWatchItsClientsMove(cluster: Cluster, subscribers: Subscr
  */
 async function restoreH3UntilItTakesAClient(cluster: Cluster, acceptedBeforeCut: number): Promise<Subscriber[]> {
   await cluster.network.restoreLink("h3");
-  await eventually(async () => (await clusterView(cluster, "h2")).includes(cluster.httpUrl("h3")), 15_000, "h3 to rejoin the cluster view");
+  await eventually(
+    async () => (await clusterView(cluster, "h2")).includes(cluster.httpUrl("h3")),
+    15_000,
+    "h3 to rejoin the cluster view",
+  );
   const late: Subscriber[] = [];
   await eventually(
     async () => {
@@ -206,31 +235,47 @@ async function restoreH3UntilItTakesAClient(cluster: Cluster, acceptedBeforeCut:
 }
 
 describe("three hosts on one Redis, across a real (namespaced) network", () => {
-  it.skipIf(unavailable !== undefined)("moves a cut host's clients to the others without loss, drops it from the cluster view, and takes it back", async () => {
-    const cluster = await startCluster();
-    const { network } = cluster;
-    const publisherClient = sdkClient(`ws://${network.address("h1")}:${PORT}/ws`);
-    publisherClient.connect();
-    await publisherClient.ready(10_000);
-    const subscribers = await Promise.all(Array.from({ length: SUBSCRIBERS }, () => subscriber(cluster.balancerUrl)));
-    const connections = (host: NodeHost): Promise<number> => metric(cluster, host, "hubcast_connections");
-    // Round robin: ten subscribers per host, plus the publisher on h1.
-    expect(await Promise.all(NODE_HOSTS.map(connections))).toEqual([PER_HOST + 1, PER_HOST, PER_HOST]);
-    expect(await clusterView(cluster, "h2")).toEqual(NODE_HOSTS.map(cluster.httpUrl).sort());
+  it.skipIf(unavailable !== undefined)(
+    "moves a cut host's clients to the others without loss, drops it from the cluster view, and takes it back",
+    async () => {
+      const cluster = await startCluster();
+      const { network } = cluster;
+      const publisherClient = sdkClient(`ws://${network.address("h1")}:${PORT}/ws`);
+      publisherClient.connect();
+      await publisherClient.ready(10_000);
+      const subscribers = await Promise.all(Array.from({ length: SUBSCRIBERS }, () => subscriber(cluster.balancerUrl)));
+      const connections = (host: NodeHost): Promise<number> => metric(cluster, host, "hubcast_connections");
+      // Round robin: ten subscribers per host, plus the publisher on h1.
+      expect(await Promise.all(NODE_HOSTS.map(connections))).toEqual([PER_HOST + 1, PER_HOST, PER_HOST]);
+      expect(await clusterView(cluster, "h2")).toEqual(NODE_HOSTS.map(cluster.httpUrl).sort());
 
-    const publisher = steadyPublisher(publisherClient);
-    await eventually(() => subscribers.every((s) => s.received.length >= 20), 10_000, "every subscriber to receive 20 publications");
+      const publisher = steadyPublisher(publisherClient);
+      await eventually(
+        () => subscribers.every((s) => s.received.length >= 20),
+        10_000,
+        "every subscriber to receive 20 publications",
+      );
 
-    const acceptedBeforeCut = await metric(cluster, "h3", "hubcast_connections_total");
-    await cutH3AndWatchItsClientsMove(cluster, subscribers);
-    const late = await restoreH3UntilItTakesAClient(cluster, acceptedBeforeCut);
-    await eventually(() => late.every((s) => s.received.length >= 20), 10_000, "the new clients to receive 20 publications");
+      const acceptedBeforeCut = await metric(cluster, "h3", "hubcast_connections_total");
+      await cutH3AndWatchItsClientsMove(cluster, subscribers);
+      const late = await restoreH3UntilItTakesAClient(cluster, acceptedBeforeCut);
+      await eventually(
+        () => late.every((s) => s.received.length >= 20),
+        10_000,
+        "the new clients to receive 20 publications",
+      );
 
-    const last = await publisher.stop();
-    expect(publisher.errors).toEqual([]);
-    const everyone = [...subscribers, ...late];
-    await eventually(() => everyone.every((s) => s.received.at(-1) === last), 10_000, "every client to receive the last publication");
-    expect(subscribers.map((s) => judge(s.received, 1, last))).toEqual(subscribers.map(() => "exact"));
-    expect(late.map((s) => judge(s.received, Number(s.received[0]), last))).toEqual(late.map(() => "exact"));
-  }, 60_000);
+      const last = await publisher.stop();
+      expect(publisher.errors).toEqual([]);
+      const everyone = [...subscribers, ...late];
+      await eventually(
+        () => everyone.every((s) => s.received.at(-1) === last),
+        10_000,
+        "every client to receive the last publication",
+      );
+      expect(subscribers.map((s) => judge(s.received, 1, last))).toEqual(subscribers.map(() => "exact"));
+      expect(late.map((s) => judge(s.received, Number(s.received[0]), last))).toEqual(late.map(() => "exact"));
+    },
+    60_000,
+  );
 });

@@ -54,7 +54,10 @@ describe("nodes on one NATS server act as one", () => {
     await c1.ok("unsubscribe", { channel: "small:t" });
     for (let i = 1; i <= 15; i++) await c1.ok("publish", { channel: "small:t", data: i });
     const c2 = await client(b as ServerProcess);
-    expect(await c2.ok("subscribe", { channel: "small:t", since: position })).toMatchObject({ recovered: false, publications: [] });
+    expect(await c2.ok("subscribe", { channel: "small:t", since: position })).toMatchObject({
+      recovered: false,
+      publications: [],
+    });
   });
 
   it("drops a SIGKILLed node's presence entries and its place in the cluster view within the TTLs", async () => {
@@ -66,11 +69,23 @@ describe("nodes on one NATS server act as one", () => {
     const doomed = await client(victim);
     await doomed.ok("subscribe", { channel: "chat:p" });
     expect(await watcher.ok("presence_stats", { channel: "chat:p" })).toMatchObject({ numClients: 2 });
-    await eventually(async () => (await readNatsRegistry([nats.url], prefix)).length === 2, 5_000, "both nodes in the cluster view");
+    await eventually(
+      async () => (await readNatsRegistry([nats.url], prefix)).length === 2,
+      5_000,
+      "both nodes in the cluster view",
+    );
     const killedAt = Date.now();
     await victim.stop("SIGKILL");
-    await eventually(async () => (await watcher.ok<{ numClients: number }>("presence_stats", { channel: "chat:p" })).numClients === 1, 5_000, "the victim's presence to expire");
-    await eventually(async () => (await readNatsRegistry([nats.url], prefix)).length === 1, 5_000, "the victim to leave the cluster view");
+    await eventually(
+      async () => (await watcher.ok<{ numClients: number }>("presence_stats", { channel: "chat:p" })).numClients === 1,
+      5_000,
+      "the victim's presence to expire",
+    );
+    await eventually(
+      async () => (await readNatsRegistry([nats.url], prefix)).length === 1,
+      5_000,
+      "the victim to leave the cluster view",
+    );
     expect(Date.now() - killedAt).toBeLessThan(1500 + 1500);
   });
 

@@ -53,7 +53,10 @@ describe("nodes on one Redis act as one", () => {
     await c1.ok("unsubscribe", { channel: "small:t" });
     for (let i = 1; i <= 15; i++) await c1.ok("publish", { channel: "small:t", data: i });
     const c2 = await client(b as ServerProcess);
-    expect(await c2.ok("subscribe", { channel: "small:t", since: position })).toMatchObject({ recovered: false, publications: [] });
+    expect(await c2.ok("subscribe", { channel: "small:t", since: position })).toMatchObject({
+      recovered: false,
+      publications: [],
+    });
 
     const { position: before } = await c2.ok<{ position: Position }>("subscribe", { channel: "chat:f" });
     await c2.ok("publish", { channel: "chat:f", data: 1 });
@@ -63,7 +66,10 @@ describe("nodes on one Redis act as one", () => {
     await c1.ok("publish", { channel: "chat:f", data: "after flush" });
     const [push] = await c2.waitForPushes<{ code: number; resubscribe: boolean }>("unsubscribe", 1, "chat:f");
     expect(push).toMatchObject({ code: 2000, resubscribe: true });
-    const again = await c2.ok<{ recovered: boolean; position: Position }>("subscribe", { channel: "chat:f", since: { offset: 1, epoch: before.epoch } });
+    const again = await c2.ok<{ recovered: boolean; position: Position }>("subscribe", {
+      channel: "chat:f",
+      since: { offset: 1, epoch: before.epoch },
+    });
     expect(again.recovered).toBe(false);
     expect(again.position.epoch).not.toBe(before.epoch);
   });
@@ -87,7 +93,12 @@ describe("nodes on one Redis act as one", () => {
       expect(await watcher.ok("presence_stats", { channel: "chat:p" })).toMatchObject({ numClients: 2 });
       const killedAt = Date.now();
       await victim?.stop("SIGKILL");
-      await eventually(async () => (await watcher.ok<{ numClients: number }>("presence_stats", { channel: "chat:p" })).numClients === 1, 5_000, "the victim's presence to expire");
+      await eventually(
+        async () =>
+          (await watcher.ok<{ numClients: number }>("presence_stats", { channel: "chat:p" })).numClients === 1,
+        5_000,
+        "the victim's presence to expire",
+      );
       await eventually(async () => (await registry.list()).length === 1, 5_000, "the victim to leave the cluster view");
       expect(Date.now() - killedAt).toBeLessThan(1500 + 1500);
     } finally {
@@ -101,4 +112,3 @@ function prefixOf(node: ServerProcess): string {
   const args = node.child.spawnargs;
   return args[args.indexOf("--redis-prefix") + 1] ?? "";
 }
-

@@ -27,12 +27,21 @@ afterAll(async () => {
  * One subscriber's view of the channel: live publications, and after a push asking it to
  * resubscribe, the publications its resubscribe with `since` recovered. Runs until `done`.
  */
-async function follow(c: RawClient, subscribed: { position: { offset: number; epoch: string } }, done: string): Promise<string[]> {
+async function follow(
+  c: RawClient,
+  subscribed: { position: { offset: number; epoch: string } },
+  done: string,
+): Promise<string[]> {
   const seen: string[] = [];
   let position = subscribed.position;
   let from = 0;
   while (!seen.includes(done)) {
-    const frame = await c.waitFor((f) => isFor(f, "publication") || isFor(f, "unsubscribe"), "a publication or an unsubscribe", 30_000, from);
+    const frame = await c.waitFor(
+      (f) => isFor(f, "publication") || isFor(f, "unsubscribe"),
+      "a publication or an unsubscribe",
+      30_000,
+      from,
+    );
     from = c.frames.indexOf(frame) + 1;
     const pub = frame["publication"] as { data: string; offset: number } | undefined;
     if (pub !== undefined) {
@@ -40,7 +49,11 @@ async function follow(c: RawClient, subscribed: { position: { offset: number; ep
       position = { ...position, offset: pub.offset };
       continue;
     }
-    const reply = await c.ok<{ recovered: boolean; publications: { data: string; offset: number }[]; position: { offset: number; epoch: string } }>("subscribe", {
+    const reply = await c.ok<{
+      recovered: boolean;
+      publications: { data: string; offset: number }[];
+      position: { offset: number; epoch: string };
+    }>("subscribe", {
       channel: CHANNEL,
       since: position,
     });
@@ -63,8 +76,12 @@ describe("a three-server JetStream cluster with replicas 3", () => {
     servers.push(...started.nodes);
     const subscribers = await Promise.all(started.nodes.map((n) => RawClient.connected(n.wsUrl)));
     clients.push(...subscribers);
-    const replies = await Promise.all(subscribers.map((s) => s.ok<{ position: { offset: number; epoch: string } }>("subscribe", { channel: CHANNEL })));
-    const following = subscribers.map((s, i) => follow(s, replies[i] as { position: { offset: number; epoch: string } }, "end"));
+    const replies = await Promise.all(
+      subscribers.map((s) => s.ok<{ position: { offset: number; epoch: string } }>("subscribe", { channel: CHANNEL })),
+    );
+    const following = subscribers.map((s, i) =>
+      follow(s, replies[i] as { position: { offset: number; epoch: string } }, "end"),
+    );
     const publisher = await RawClient.connected((started.nodes[0] as ServerProcess).wsUrl);
     clients.push(publisher);
 

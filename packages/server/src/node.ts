@@ -88,7 +88,8 @@ const STARTUP_VIEW_READ_MS = 1_000;
 /** How often the node announces itself: often enough that two misses still leave it in the view. */
 const announceIntervalFor = (nodeTtlMs: number): number => Math.max(50, Math.min(5_000, Math.floor(nodeTtlMs / 3)));
 /** How often the HTTP server enforces header and request deadlines: a quarter of headersTimeoutMs, 25 ms to 1 s. */
-const checkIntervalFor = (headersTimeoutMs: number): number => Math.max(25, Math.min(1_000, Math.floor(headersTimeoutMs / 4)));
+const checkIntervalFor = (headersTimeoutMs: number): number =>
+  Math.max(25, Math.min(1_000, Math.floor(headersTimeoutMs / 4)));
 
 /**
  * Creates a node, connecting the engine its options name first (the redis engine connects
@@ -133,7 +134,11 @@ export class HubcastNode {
   constructor(options: NodeOptions = {}, services: NodeServices = {}) {
     this.options = resolveNodeOptions(options);
     const namespaces = withDemoNamespace(this.options);
-    const rules = new ChannelRules(namespaces, resolveChannelOptions(this.options.channel, "channel"), this.options.maxChannelLength);
+    const rules = new ChannelRules(
+      namespaces,
+      resolveChannelOptions(this.options.channel, "channel"),
+      this.options.maxChannelLength,
+    );
     const auth = createAuthSetup(this.options, namespaces, services.authenticate);
     this.logger = services.logger ?? pino({ level: this.options.logLevel });
     if (services.engine === undefined && this.options.engine !== "memory") {
@@ -141,7 +146,13 @@ export class HubcastNode {
     }
     this.engine = services.engine ?? new MemoryEngine(memoryEngineOptions(this.options));
     const engine = this.engine;
-    const source = { ready: () => this.isReady(), connections: () => this.sessions.size, subscriptions: () => this.hub.subscriptionCount, channels: () => this.hub.channelCount, peers: () => this.peers.size };
+    const source = {
+      ready: () => this.isReady(),
+      connections: () => this.sessions.size,
+      subscriptions: () => this.hub.subscriptionCount,
+      channels: () => this.hub.channelCount,
+      peers: () => this.peers.size,
+    };
     this.metrics = new Metrics(source);
     this.engine.observe?.(this.metrics.engineObserver);
     this.hub = new Hub(
@@ -156,18 +167,45 @@ export class HubcastNode {
       { logger: this.logger, metrics: this.metrics },
     );
     const connections = { perUser: new ConnectionCounter(), perIp: new ConnectionCounter() };
-    this.ctx = { options: this.options, rules, engine: this.engine, hub: this.hub, logger: this.logger, authenticate: services.authenticate, connections, metrics: this.metrics, auth, writes: new WriteBatch(), deflater: deflaterFor(this.options), publisher: new Publisher(engine, this.metrics, this.options.publishTimeoutMs, this.logger) };
-    this.control = new ControlPlane(this.id, engine.broker, engine.registry, {
-      answer: (question) => (question === "channels" ? Object.fromEntries(this.hub.channelStats()) : null),
-      disconnectUser: (user) => this.disconnectUser(user),
-    }, this.logger);
+    this.ctx = {
+      options: this.options,
+      rules,
+      engine: this.engine,
+      hub: this.hub,
+      logger: this.logger,
+      authenticate: services.authenticate,
+      connections,
+      metrics: this.metrics,
+      auth,
+      writes: new WriteBatch(),
+      deflater: deflaterFor(this.options),
+      publisher: new Publisher(engine, this.metrics, this.options.publishTimeoutMs, this.logger),
+    };
+    this.control = new ControlPlane(
+      this.id,
+      engine.broker,
+      engine.registry,
+      {
+        answer: (question) => (question === "channels" ? Object.fromEntries(this.hub.channelStats()) : null),
+        disconnectUser: (user) => this.disconnectUser(user),
+      },
+      this.logger,
+    );
     this.api = new ApiBackend(this.ctx, this.control);
-    this.transport = new WebSocketTransport(this.ctx, this.sessions, () => this.state === "running" && this.selfDrain?.refusing !== true);
+    this.transport = new WebSocketTransport(
+      this.ctx,
+      this.sessions,
+      () => this.state === "running" && this.selfDrain?.refusing !== true,
+    );
     const { headersTimeoutMs, requestTimeoutMs } = this.options;
     // Node checks these deadlines only every connectionsCheckingInterval (30 s by default), which
     // would let a socket trickling its headers live three times headersTimeoutMs. Upgrade requests
     // are covered too: a socket leaves these checks only once its headers are complete.
-    this.server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: checkIntervalFor(headersTimeoutMs) });
+    this.server = createServer({
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: checkIntervalFor(headersTimeoutMs),
+    });
     this.server.on("upgrade", (req, socket, head) => {
       // The upgrade's fault boundary: a throw ends this socket, never the node.
       try {
@@ -184,7 +222,8 @@ export class HubcastNode {
   async start(how: StartOptions = {}): Promise<{ host: string; port: number; url: string }> {
     if (this.state !== "new") throw new Error("HubcastNode.start() may be called once");
     const listen = how.listen ?? true;
-    if (!listen && this.options.advertiseUrl === "") throw new Error("a node started with listen: false needs advertiseUrl, the URL its connections are accepted at");
+    if (!listen && this.options.advertiseUrl === "")
+      throw new Error("a node started with listen: false needs advertiseUrl, the URL its connections are accepted at");
     const hub = this.hub;
     await this.engine.broker.start({
       publication: (pub) => hub.deliverPublication(pub),
@@ -193,7 +232,15 @@ export class HubcastNode {
       resync: () => hub.resyncAll(),
       control: (message) => this.control.receive(message),
     });
-    const handler = await createRequestHandler({ demo: this.options.demo, isReady: () => this.isReady(), api: this.api, apiKey: this.options.apiKey, logger: this.logger, faults: this.metrics, metrics: this.options.metrics ? (how.metrics ?? this.metrics) : undefined });
+    const handler = await createRequestHandler({
+      demo: this.options.demo,
+      isReady: () => this.isReady(),
+      api: this.api,
+      apiKey: this.options.apiKey,
+      logger: this.logger,
+      faults: this.metrics,
+      metrics: this.options.metrics ? (how.metrics ?? this.metrics) : undefined,
+    });
     this.server.on("request", handler);
     if (listen) {
       await new Promise<void>((resolve, reject) => {
@@ -222,10 +269,19 @@ export class HubcastNode {
     }
     if (this.engine.presenceRefreshMs !== undefined) {
       const onError = (err: unknown): void => this.logger.warn({ err }, "presence refresh failed");
-      this.presenceRefresher = new PresenceRefresher(this.sessions, this.ctx.rules, this.engine.presence, this.engine.presenceRefreshMs, onError);
+      this.presenceRefresher = new PresenceRefresher(
+        this.sessions,
+        this.ctx.rules,
+        this.engine.presence,
+        this.engine.presenceRefreshMs,
+        onError,
+      );
     }
     const address = listen ? this.address : addressOf(this.options.advertiseUrl);
-    this.logger.info({ url: address.url, engine: this.engine.name, node: this.id }, how.listeningMessage ?? "hubcast listening");
+    this.logger.info(
+      { url: address.url, engine: this.engine.name, node: this.id },
+      how.listeningMessage ?? "hubcast listening",
+    );
     return address;
   }
 
@@ -259,7 +315,8 @@ export class HubcastNode {
   info(): NodeInfo {
     return {
       id: this.id,
-      address: this.options.advertiseUrl !== "" ? this.options.advertiseUrl : this.state === "running" ? this.address.url : "",
+      address:
+        this.options.advertiseUrl !== "" ? this.options.advertiseUrl : this.state === "running" ? this.address.url : "",
       version: VERSION,
       startedAt: this.startedAt,
       connections: this.sessions.size,
@@ -278,7 +335,10 @@ export class HubcastNode {
     if (this.state !== "running") return this.close();
     this.state = "draining";
     const count = this.sessions.size;
-    this.logger.info({ connections: count, windowMs: this.options.drainWindowMs }, "draining: asking clients to reconnect elsewhere");
+    this.logger.info(
+      { connections: count, windowMs: this.options.drainWindowMs },
+      "draining: asking clients to reconnect elsewhere",
+    );
     this.selfDrain?.stop();
     await drainSessions(this.sessions, this.options.drainWindowMs);
     await this.close();

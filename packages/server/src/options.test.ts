@@ -42,7 +42,11 @@ describe("channel options and rules", () => {
 
   it("maps a channel to its namespace, and names without ':' to the default", () => {
     const chat = rules.lookup("chat:room:1");
-    expect(chat).toMatchObject({ ok: true, namespace: "chat", options: { historySize: 50, presence: true, allowPublish: false } });
+    expect(chat).toMatchObject({
+      ok: true,
+      namespace: "chat",
+      options: { historySize: 50, presence: true, allowPublish: false },
+    });
     expect(rules.lookup("news")).toMatchObject({ ok: true, namespace: "", options: { allowPublish: true } });
   });
 
@@ -53,15 +57,23 @@ describe("channel options and rules", () => {
   });
 
   it("validates namespace options with their full path", () => {
-    expect(() => new ChannelRules({ chat: { historySize: -1 } }, resolveChannelOptions(), 255)).toThrow(/^namespaces\.chat\.historySize: must be an integer/);
-    expect(() => new ChannelRules({ chat: { presense: true } as object }, resolveChannelOptions(), 255)).toThrow(/did you mean "presence"/);
+    expect(() => new ChannelRules({ chat: { historySize: -1 } }, resolveChannelOptions(), 255)).toThrow(
+      /^namespaces\.chat\.historySize: must be an integer/,
+    );
+    expect(() => new ChannelRules({ chat: { presense: true } as object }, resolveChannelOptions(), 255)).toThrow(
+      /did you mean "presence"/,
+    );
     expect(() => new ChannelRules({ "bad name": {} }, resolveChannelOptions(), 255)).toThrow(/namespace names/);
   });
 
   it("takes a publish rule only with allowPublish, and only a known one", () => {
     expect(resolveChannelOptions().publish).toBe("inherit");
     expect(resolveChannelOptions({ allowPublish: true, publish: "subscribers" }).publish).toBe("subscribers");
-    expect(() => resolveChannelOptions({ publish: "anyone" }, "namespaces.chat")).toThrow(/^namespaces\.chat\.publish: has no effect while allowPublish is false/);
-    expect(() => resolveChannelOptions({ allowPublish: true, publish: "token" as "anyone" })).toThrow(/^channel\.publish: .*one of inherit, anyone, authenticated, listed, subscribers/);
+    expect(() => resolveChannelOptions({ publish: "anyone" }, "namespaces.chat")).toThrow(
+      /^namespaces\.chat\.publish: has no effect while allowPublish is false/,
+    );
+    expect(() => resolveChannelOptions({ allowPublish: true, publish: "token" as "anyone" })).toThrow(
+      /^channel\.publish: .*one of inherit, anyone, authenticated, listed, subscribers/,
+    );
   });
 });

@@ -298,64 +298,176 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     connectTimeoutMs: checkInteger("connectTimeoutMs", opts.connectTimeoutMs ?? d.connectTimeoutMs, 10),
     maxMessageBytes: checkInteger("maxMessageBytes", opts.maxMessageBytes ?? d.maxMessageBytes, 256, 64 * 1024 * 1024),
     compression: checkBoolean("compression", opts.compression ?? d.compression),
-    compressionThresholdBytes: checkInteger("compressionThresholdBytes", opts.compressionThresholdBytes ?? d.compressionThresholdBytes, 0, 64 * 1024 * 1024),
+    compressionThresholdBytes: checkInteger(
+      "compressionThresholdBytes",
+      opts.compressionThresholdBytes ?? d.compressionThresholdBytes,
+      0,
+      64 * 1024 * 1024,
+    ),
     compressionLevel: checkInteger("compressionLevel", opts.compressionLevel ?? d.compressionLevel, 1, 9),
     maxConnectionBytes: checkInteger("maxConnectionBytes", opts.maxConnectionBytes ?? d.maxConnectionBytes, 1024),
     maxDataDepth: checkInteger("maxDataDepth", opts.maxDataDepth ?? d.maxDataDepth, 1, MAX_DATA_DEPTH),
     // Under the Redis command timeout, so Redis refuses what the node stopped waiting for.
-    publishTimeoutMs: checkInteger("publishTimeoutMs", opts.publishTimeoutMs ?? d.publishTimeoutMs, 100, COMMAND_TIMEOUT_MS - 500),
-    idempotencyWindowMs: checkInteger("idempotencyWindowMs", opts.idempotencyWindowMs ?? d.idempotencyWindowMs, 1_000, 86_400_000),
+    publishTimeoutMs: checkInteger(
+      "publishTimeoutMs",
+      opts.publishTimeoutMs ?? d.publishTimeoutMs,
+      100,
+      COMMAND_TIMEOUT_MS - 500,
+    ),
+    idempotencyWindowMs: checkInteger(
+      "idempotencyWindowMs",
+      opts.idempotencyWindowMs ?? d.idempotencyWindowMs,
+      1_000,
+      86_400_000,
+    ),
     headersTimeoutMs: checkInteger("headersTimeoutMs", opts.headersTimeoutMs ?? d.headersTimeoutMs, 100),
     requestTimeoutMs: checkInteger("requestTimeoutMs", opts.requestTimeoutMs ?? d.requestTimeoutMs, 100),
     maxChannelLength: checkInteger("maxChannelLength", opts.maxChannelLength ?? d.maxChannelLength, 1, 1024),
     demo: checkBoolean("demo", opts.demo ?? d.demo),
     channel: opts.channel ?? d.channel,
     namespaces: opts.namespaces ?? d.namespaces,
-    logLevel: checkString("logLevel", opts.logLevel ?? d.logLevel, new RegExp(`^(${LOG_LEVELS.join("|")})$`), `one of ${LOG_LEVELS.join(", ")}`),
+    logLevel: checkString(
+      "logLevel",
+      opts.logLevel ?? d.logLevel,
+      new RegExp(`^(${LOG_LEVELS.join("|")})$`),
+      `one of ${LOG_LEVELS.join(", ")}`,
+    ),
     logFormat: checkString("logFormat", opts.logFormat ?? d.logFormat, /^(auto|pretty|json)$/, "auto, pretty or json"),
-    engine: checkString("engine", opts.engine ?? d.engine, new RegExp(`^(${ENGINES.join("|")})$`), `one of ${ENGINES.join(", ")}`),
+    engine: checkString(
+      "engine",
+      opts.engine ?? d.engine,
+      new RegExp(`^(${ENGINES.join("|")})$`),
+      `one of ${ENGINES.join(", ")}`,
+    ),
     redisUrl: checkString("redisUrl", opts.redisUrl ?? d.redisUrl, REDIS_URL, "a redis:// or rediss:// URL"),
-    redisCluster: checkString("redisCluster", opts.redisCluster ?? d.redisCluster, /^(|rediss?:\/\/[^\s,]+(,rediss?:\/\/[^\s,]+)*)$/, "comma-separated redis:// URLs of cluster nodes"),
-    redisPrefix: checkString("redisPrefix", opts.redisPrefix ?? d.redisPrefix, /^[A-Za-z0-9_.:-]{1,64}$/, "1-64 of A-Z a-z 0-9 _ . : -"),
-    natsUrl: checkString("natsUrl", opts.natsUrl ?? d.natsUrl, /^nats:\/\/[^\s,]+(,nats:\/\/[^\s,]+)*$/, "comma-separated nats:// URLs"),
+    redisCluster: checkString(
+      "redisCluster",
+      opts.redisCluster ?? d.redisCluster,
+      /^(|rediss?:\/\/[^\s,]+(,rediss?:\/\/[^\s,]+)*)$/,
+      "comma-separated redis:// URLs of cluster nodes",
+    ),
+    redisPrefix: checkString(
+      "redisPrefix",
+      opts.redisPrefix ?? d.redisPrefix,
+      /^[A-Za-z0-9_.:-]{1,64}$/,
+      "1-64 of A-Z a-z 0-9 _ . : -",
+    ),
+    natsUrl: checkString(
+      "natsUrl",
+      opts.natsUrl ?? d.natsUrl,
+      /^nats:\/\/[^\s,]+(,nats:\/\/[^\s,]+)*$/,
+      "comma-separated nats:// URLs",
+    ),
     natsReplicas: checkInteger("natsReplicas", opts.natsReplicas ?? d.natsReplicas, 1, 5),
-    memoryHistoryMaxBytes: checkInteger("memoryHistoryMaxBytes", opts.memoryHistoryMaxBytes ?? d.memoryHistoryMaxBytes, 1024),
-    memoryHistoryMaxChannels: checkInteger("memoryHistoryMaxChannels", opts.memoryHistoryMaxChannels ?? d.memoryHistoryMaxChannels, 1),
+    memoryHistoryMaxBytes: checkInteger(
+      "memoryHistoryMaxBytes",
+      opts.memoryHistoryMaxBytes ?? d.memoryHistoryMaxBytes,
+      1024,
+    ),
+    memoryHistoryMaxChannels: checkInteger(
+      "memoryHistoryMaxChannels",
+      opts.memoryHistoryMaxChannels ?? d.memoryHistoryMaxChannels,
+      1,
+    ),
     presenceTtlMs: checkInteger("presenceTtlMs", opts.presenceTtlMs ?? d.presenceTtlMs, 100),
     nodeTtlMs: checkInteger("nodeTtlMs", opts.nodeTtlMs ?? d.nodeTtlMs, 100),
-    advertiseUrl: checkString("advertiseUrl", opts.advertiseUrl ?? d.advertiseUrl, /^(|https?:\/\/\S+)$/, "an http:// or https:// URL"),
-    apiKey: checkSecret("apiKey", opts.apiKey ?? d.apiKey, /^(|\S{16,})$/, "at least 16 characters without spaces (or empty to disable the API)"),
-    tokenHmacSecret: checkSecret("tokenHmacSecret", opts.tokenHmacSecret ?? d.tokenHmacSecret, /^(|.{32,})$/s, "at least 32 characters (HS256 needs a 256-bit secret), or empty"),
+    advertiseUrl: checkString(
+      "advertiseUrl",
+      opts.advertiseUrl ?? d.advertiseUrl,
+      /^(|https?:\/\/\S+)$/,
+      "an http:// or https:// URL",
+    ),
+    apiKey: checkSecret(
+      "apiKey",
+      opts.apiKey ?? d.apiKey,
+      /^(|\S{16,})$/,
+      "at least 16 characters without spaces (or empty to disable the API)",
+    ),
+    tokenHmacSecret: checkSecret(
+      "tokenHmacSecret",
+      opts.tokenHmacSecret ?? d.tokenHmacSecret,
+      /^(|.{32,})$/s,
+      "at least 32 characters (HS256 needs a 256-bit secret), or empty",
+    ),
     tokenPublicKeyFile: checkString("tokenPublicKeyFile", opts.tokenPublicKeyFile ?? d.tokenPublicKeyFile),
-    tokenJwksUrl: checkString("tokenJwksUrl", opts.tokenJwksUrl ?? d.tokenJwksUrl, /^(|https?:\/\/\S+)$/, "an http:// or https:// URL"),
+    tokenJwksUrl: checkString(
+      "tokenJwksUrl",
+      opts.tokenJwksUrl ?? d.tokenJwksUrl,
+      /^(|https?:\/\/\S+)$/,
+      "an http:// or https:// URL",
+    ),
     tokenAudience: checkString("tokenAudience", opts.tokenAudience ?? d.tokenAudience),
     tokenIssuer: checkString("tokenIssuer", opts.tokenIssuer ?? d.tokenIssuer),
     tokenAllowUntyped: checkBoolean("tokenAllowUntyped", opts.tokenAllowUntyped ?? d.tokenAllowUntyped),
     allowAnonymous: checkBoolean("allowAnonymous", opts.allowAnonymous ?? d.allowAnonymous),
-    allowedOrigins: checkString("allowedOrigins", opts.allowedOrigins ?? d.allowedOrigins, /^(|https?:\/\/[^\s,]+(,\s*https?:\/\/[^\s,]+)*)$/, "comma-separated origins like https://app.example.com"),
+    allowedOrigins: checkString(
+      "allowedOrigins",
+      opts.allowedOrigins ?? d.allowedOrigins,
+      /^(|https?:\/\/[^\s,]+(,\s*https?:\/\/[^\s,]+)*)$/,
+      "comma-separated origins like https://app.example.com",
+    ),
     commandRatePerSecond: checkInteger("commandRatePerSecond", opts.commandRatePerSecond ?? d.commandRatePerSecond, 0),
     commandBurst: checkInteger("commandBurst", opts.commandBurst ?? d.commandBurst, 1),
-    maxRateLimitedCommands: checkInteger("maxRateLimitedCommands", opts.maxRateLimitedCommands ?? d.maxRateLimitedCommands, 1),
-    maxSubscriptionsPerConnection: checkInteger("maxSubscriptionsPerConnection", opts.maxSubscriptionsPerConnection ?? d.maxSubscriptionsPerConnection, 1),
-    maxConnectionsPerUser: checkInteger("maxConnectionsPerUser", opts.maxConnectionsPerUser ?? d.maxConnectionsPerUser, 0),
+    maxRateLimitedCommands: checkInteger(
+      "maxRateLimitedCommands",
+      opts.maxRateLimitedCommands ?? d.maxRateLimitedCommands,
+      1,
+    ),
+    maxSubscriptionsPerConnection: checkInteger(
+      "maxSubscriptionsPerConnection",
+      opts.maxSubscriptionsPerConnection ?? d.maxSubscriptionsPerConnection,
+      1,
+    ),
+    maxConnectionsPerUser: checkInteger(
+      "maxConnectionsPerUser",
+      opts.maxConnectionsPerUser ?? d.maxConnectionsPerUser,
+      0,
+    ),
     maxConnectionsPerIp: checkInteger("maxConnectionsPerIp", opts.maxConnectionsPerIp ?? d.maxConnectionsPerIp, 0),
     idleTimeoutMs: checkInteger("idleTimeoutMs", opts.idleTimeoutMs ?? d.idleTimeoutMs, 0),
-    maxConnectionsPerSecond: checkInteger("maxConnectionsPerSecond", opts.maxConnectionsPerSecond ?? d.maxConnectionsPerSecond, 0),
+    maxConnectionsPerSecond: checkInteger(
+      "maxConnectionsPerSecond",
+      opts.maxConnectionsPerSecond ?? d.maxConnectionsPerSecond,
+      0,
+    ),
     drainWindowMs: checkInteger("drainWindowMs", opts.drainWindowMs ?? d.drainWindowMs, 0, 600_000),
-    unreadyDrainGraceMs: checkInteger("unreadyDrainGraceMs", opts.unreadyDrainGraceMs ?? d.unreadyDrainGraceMs, 0, 3_600_000),
+    unreadyDrainGraceMs: checkInteger(
+      "unreadyDrainGraceMs",
+      opts.unreadyDrainGraceMs ?? d.unreadyDrainGraceMs,
+      0,
+      3_600_000,
+    ),
     metrics: checkBoolean("metrics", opts.metrics ?? d.metrics),
     workers: checkWorkers(opts.workers ?? d.workers),
-    balancing: checkString("balancing", opts.balancing ?? d.balancing, new RegExp(`^(${BALANCING.join("|")})$`), `one of ${BALANCING.join(", ")}`),
-    workerStatsIntervalMs: checkInteger("workerStatsIntervalMs", opts.workerStatsIntervalMs ?? d.workerStatsIntervalMs, 0),
+    balancing: checkString(
+      "balancing",
+      opts.balancing ?? d.balancing,
+      new RegExp(`^(${BALANCING.join("|")})$`),
+      `one of ${BALANCING.join(", ")}`,
+    ),
+    workerStatsIntervalMs: checkInteger(
+      "workerStatsIntervalMs",
+      opts.workerStatsIntervalMs ?? d.workerStatsIntervalMs,
+      0,
+    ),
   };
   if (o.requestTimeoutMs < o.headersTimeoutMs) {
-    throw new OptionError("requestTimeoutMs", `must be at least headersTimeoutMs (${o.headersTimeoutMs}), got ${o.requestTimeoutMs}`);
+    throw new OptionError(
+      "requestTimeoutMs",
+      `must be at least headersTimeoutMs (${o.headersTimeoutMs}), got ${o.requestTimeoutMs}`,
+    );
   }
   if (o.maxConnectionBytes < o.maxMessageBytes) {
-    throw new OptionError("maxConnectionBytes", `must be at least maxMessageBytes (${o.maxMessageBytes}), so one whole message fits the budget, got ${o.maxConnectionBytes}`);
+    throw new OptionError(
+      "maxConnectionBytes",
+      `must be at least maxMessageBytes (${o.maxMessageBytes}), so one whole message fits the budget, got ${o.maxConnectionBytes}`,
+    );
   }
   if (o.pongTimeoutMs >= o.pingIntervalMs) {
-    throw new OptionError("pongTimeoutMs", `must be less than pingIntervalMs (${o.pingIntervalMs}), got ${o.pongTimeoutMs}`);
+    throw new OptionError(
+      "pongTimeoutMs",
+      `must be less than pingIntervalMs (${o.pingIntervalMs}), got ${o.pongTimeoutMs}`,
+    );
   }
   if (typeof o.channel !== "object" || o.channel === null || Array.isArray(o.channel)) {
     throw new OptionError("channel", "must be an object of channel options");
@@ -372,6 +484,10 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
 /** `workers` as a string: "auto" or a whole number from 1 to MAX_WORKERS (a config file may give the number itself). */
 function checkWorkers(value: unknown): string {
   const text = typeof value === "number" ? String(value) : value;
-  if (typeof text === "string" && (text === "auto" || (/^[1-9][0-9]*$/.test(text) && Number(text) <= MAX_WORKERS))) return text;
-  throw new OptionError("workers", `must be "auto" or a whole number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(value)}`);
+  if (typeof text === "string" && (text === "auto" || (/^[1-9][0-9]*$/.test(text) && Number(text) <= MAX_WORKERS)))
+    return text;
+  throw new OptionError(
+    "workers",
+    `must be "auto" or a whole number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(value)}`,
+  );
 }

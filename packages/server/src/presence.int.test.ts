@@ -12,19 +12,22 @@ interface JoinLeave {
 
 describe("presence and join/leave", () => {
   it("lists who is subscribed, with counts of clients and users", async () => {
-    const { wsUrl } = await cluster.node(
-      {},
-      { authenticate: ({ token }) => Promise.resolve({ user: token ?? "" }) },
-    );
+    const { wsUrl } = await cluster.node({}, { authenticate: ({ token }) => Promise.resolve({ user: token ?? "" }) });
     const alice1 = await cluster.client(wsUrl, false);
     const alice2 = await cluster.client(wsUrl, false);
     const bob = await cluster.client(wsUrl, false);
     const ids: string[] = [];
-    for (const [c, user] of [[alice1, "alice"], [alice2, "alice"], [bob, "bob"]] as const) {
+    for (const [c, user] of [
+      [alice1, "alice"],
+      [alice2, "alice"],
+      [bob, "bob"],
+    ] as const) {
       ids.push((await c.ok<{ client: string }>("connect", { token: user })).client);
       await c.ok("subscribe", { channel: "chat:p" });
     }
-    const { clients } = await bob.ok<{ clients: Record<string, { client: string; user: string }> }>("presence", { channel: "chat:p" });
+    const { clients } = await bob.ok<{ clients: Record<string, { client: string; user: string }> }>("presence", {
+      channel: "chat:p",
+    });
     expect(Object.keys(clients).sort()).toEqual([...ids].sort());
     expect(clients[ids[2] ?? ""]).toEqual({ client: ids[2], user: "bob" });
     expect(await bob.ok("presence_stats", { channel: "chat:p" })).toEqual({ numClients: 3, numUsers: 2 });
@@ -72,25 +75,28 @@ describe("presence and join/leave", () => {
     expect(a.pushes("leave")).toEqual([]);
   });
 
-  it.each(["unsubscribes", "disconnects"] as const)("leaves no presence entry when a client %s while its subscribe is in flight", async (how) => {
-    const { engine, readStarted, open } = gatedHistoryEngine("before read");
-    const { wsUrl } = await cluster.node({}, { engine });
-    const quitter = await cluster.client(wsUrl);
-    const reply = quitter.command("subscribe", { channel: "chat:race" });
-    await readStarted;
-    if (how === "unsubscribes") await quitter.ok("unsubscribe", { channel: "chat:race" });
-    else await quitter.close();
-    open();
-    if (how === "unsubscribes") {
-      expect((await reply)["subscribe"]).toBeDefined(); // the reply still comes...
-    }
-    const watcher = await cluster.client(wsUrl);
-    await watcher.ok("subscribe", { channel: "chat:race" });
-    expect(await watcher.ok("presence_stats", { channel: "chat:race" })).toEqual({ numClients: 1, numUsers: 1 });
-    if (how === "unsubscribes") {
-      await watcher.ok("publish", { channel: "chat:race", data: "after" });
-      await watcher.waitForPushes("publication", 1, "chat:race");
-      expect(quitter.pushes("publication")).toEqual([]); // ...but nothing follows it
-    }
-  });
+  it.each(["unsubscribes", "disconnects"] as const)(
+    "leaves no presence entry when a client %s while its subscribe is in flight",
+    async (how) => {
+      const { engine, readStarted, open } = gatedHistoryEngine("before read");
+      const { wsUrl } = await cluster.node({}, { engine });
+      const quitter = await cluster.client(wsUrl);
+      const reply = quitter.command("subscribe", { channel: "chat:race" });
+      await readStarted;
+      if (how === "unsubscribes") await quitter.ok("unsubscribe", { channel: "chat:race" });
+      else await quitter.close();
+      open();
+      if (how === "unsubscribes") {
+        expect((await reply)["subscribe"]).toBeDefined(); // the reply still comes...
+      }
+      const watcher = await cluster.client(wsUrl);
+      await watcher.ok("subscribe", { channel: "chat:race" });
+      expect(await watcher.ok("presence_stats", { channel: "chat:race" })).toEqual({ numClients: 1, numUsers: 1 });
+      if (how === "unsubscribes") {
+        await watcher.ok("publish", { channel: "chat:race", data: "after" });
+        await watcher.waitForPushes("publication", 1, "chat:race");
+        expect(quitter.pushes("publication")).toEqual([]); // ...but nothing follows it
+      }
+    },
+  );
 });

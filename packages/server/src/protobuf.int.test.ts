@@ -27,7 +27,12 @@ async function pbClient(wsUrl: string, connect = true): Promise<ProtobufClient> 
 }
 
 function sdk(url: string): Client {
-  const client = new Client(url, { websocket: WebSocket, protocol: "protobuf", minReconnectDelayMs: 20, maxReconnectDelayMs: 200 });
+  const client = new Client(url, {
+    websocket: WebSocket,
+    protocol: "protobuf",
+    minReconnectDelayMs: 20,
+    maxReconnectDelayMs: 200,
+  });
   client.on("error", () => undefined); // refused reconnects while the proxy is down are expected
   sdkClients.push(client);
   return client;
@@ -69,7 +74,12 @@ describe("hubcast.v1.protobuf against a real node", () => {
     const published = await client.ok("publish", { channel: "chat:pb", data: { text: "hi", n: [1, 2.5, null] } });
     expect(published.position).toEqual({ offset: 1, epoch: sub.position?.epoch });
     const [pub] = await client.waitForPushes("publication", 1, "chat:pb");
-    expect(pub).toMatchObject({ channel: "chat:pb", offset: 1, data: { text: "hi", n: [1, 2.5, null] }, info: { user: "" } });
+    expect(pub).toMatchObject({
+      channel: "chat:pb",
+      offset: 1,
+      data: { text: "hi", n: [1, 2.5, null] },
+      info: { user: "" },
+    });
     const [join] = await client.waitForPushes("join", 1, "chat:pb");
     expect(join?.info).toEqual(pub?.info);
 
@@ -77,8 +87,14 @@ describe("hubcast.v1.protobuf against a real node", () => {
     expect(Object.values(presence.clients)).toEqual([pub?.info]);
     expect(await client.ok("presence_stats", { channel: "chat:pb" })).toEqual({ numClients: 1, numUsers: 1 });
     const history = await client.ok("history", { channel: "chat:pb", limit: 5, reverse: true });
-    expect(history).toEqual({ publications: [{ data: { text: "hi", n: [1, 2.5, null] }, offset: 1, info: pub?.info }], position: published.position });
-    expect(await client.fails("refresh", { token: "t" })).toMatchObject({ code: ErrorCode.notAvailable, temporary: false });
+    expect(history).toEqual({
+      publications: [{ data: { text: "hi", n: [1, 2.5, null] }, offset: 1, info: pub?.info }],
+      position: published.position,
+    });
+    expect(await client.fails("refresh", { token: "t" })).toMatchObject({
+      code: ErrorCode.notAvailable,
+      temporary: false,
+    });
     expect(await client.fails("subscribe", { channel: "nope:x" })).toMatchObject({ code: ErrorCode.unknownChannel });
     expect(await client.ok("unsubscribe", { channel: "chat:pb" })).toEqual({});
     expect(client.undecodable).toEqual([]);
@@ -96,7 +112,11 @@ describe("hubcast.v1.protobuf against a real node", () => {
       recoverable: true,
       position: { offset: 4, epoch: since.epoch },
       recovered: true,
-      publications: [2, 3, 4].map((data) => ({ data, offset: data, info: expect.objectContaining({ user: "" }) as unknown })),
+      publications: [2, 3, 4].map((data) => ({
+        data,
+        offset: data,
+        info: expect.objectContaining({ user: "" }) as unknown,
+      })),
     });
     const gone = await late.ok("subscribe", { channel: "small:x", since: { offset: 3, epoch: "gone" } });
     expect(gone).toMatchObject({ recovered: false, publications: [] });
@@ -133,7 +153,13 @@ describe("hubcast.v1.protobuf against a real node", () => {
     const client = await pbClient(wsUrl);
     client.sendRaw(rawPublish(9, "plain:x", utf8("not json")));
     const frame = await client.waitFor((f) => f.kind === "reply" && f.reply.id === 9, "reply 9");
-    expect(frame).toMatchObject({ kind: "reply", reply: { id: 9, error: { code: ErrorCode.badRequest, message: expect.stringMatching(/must be UTF-8 JSON text/) as unknown } } });
+    expect(frame).toMatchObject({
+      kind: "reply",
+      reply: {
+        id: 9,
+        error: { code: ErrorCode.badRequest, message: expect.stringMatching(/must be UTF-8 JSON text/) as unknown },
+      },
+    });
     expect(await client.ok("publish", { channel: "plain:x", data: "fine" })).toEqual({});
   });
 
@@ -141,8 +167,13 @@ describe("hubcast.v1.protobuf against a real node", () => {
     const { wsUrl } = await cluster.node();
     const garbage = await pbClient(wsUrl);
     garbage.sendRaw(new Uint8Array([0xff, 0xff, 0xff, 0xff]));
-    expect(await garbage.closed).toEqual({ code: CloseCode.badRequest, reason: "frame is not a valid Protobuf ClientFrame" });
-    expect(garbage.pushes("disconnect")).toEqual([{ code: CloseCode.badRequest, reason: "frame is not a valid Protobuf ClientFrame", reconnect: false }]);
+    expect(await garbage.closed).toEqual({
+      code: CloseCode.badRequest,
+      reason: "frame is not a valid Protobuf ClientFrame",
+    });
+    expect(garbage.pushes("disconnect")).toEqual([
+      { code: CloseCode.badRequest, reason: "frame is not a valid Protobuf ClientFrame", reconnect: false },
+    ]);
     const text = await pbClient(wsUrl);
     text.sendRaw('{"id":1,"connect":{}}');
     expect(await text.closed).toEqual({ code: CloseCode.badRequest, reason: "expected binary frames" });
@@ -165,7 +196,7 @@ describe("hubcast.v1.protobuf against a real node", () => {
   });
 });
 
-describe("SDK with protocol: \"protobuf\"", () => {
+describe('SDK with protocol: "protobuf"', () => {
   it("publishes, reads presence and history, and receives its publications as JSON values", async () => {
     const { wsUrl } = await cluster.node();
     const client = sdk(wsUrl);
@@ -184,8 +215,14 @@ describe("SDK with protocol: \"protobuf\"", () => {
     expect(Object.keys((await sub.presence()).clients)).toHaveLength(1);
     const history = await sub.history({ limit: 1, reverse: true });
     expect(history.publications.map((p) => p.data)).toEqual([[2, "two"]]);
-    await expect(client.publish("readonly:x", 1)).rejects.toMatchObject({ code: ErrorCode.permissionDenied, temporary: false });
-    await expect(client.history("chat:sdk-pb", { limit: 0.5 })).rejects.toMatchObject({ code: ErrorCode.badRequest, temporary: false });
+    await expect(client.publish("readonly:x", 1)).rejects.toMatchObject({
+      code: ErrorCode.permissionDenied,
+      temporary: false,
+    });
+    await expect(client.history("chat:sdk-pb", { limit: 0.5 })).rejects.toMatchObject({
+      code: ErrorCode.badRequest,
+      temporary: false,
+    });
   });
 
   it("recovers every publication missed while its socket was cut, exactly once and in order", async () => {
@@ -203,11 +240,19 @@ describe("SDK with protocol: \"protobuf\"", () => {
     for (let i = 1; i <= 5; i++) await publisher.ok("publish", { channel: "chat:pb-cut", data: i });
     await until(() => got.length === 5, "first 5");
 
-    const disconnected = withTimeout(new Promise((resolve) => client.once("disconnected", resolve)), 5_000, "disconnected");
+    const disconnected = withTimeout(
+      new Promise((resolve) => client.once("disconnected", resolve)),
+      5_000,
+      "disconnected",
+    );
     proxy.setUp(false);
     await disconnected;
     for (let i = 6; i <= 20; i++) await publisher.ok("publish", { channel: "chat:pb-cut", data: i });
-    const resubscribed = withTimeout(new Promise<SubscribedEvent>((resolve) => sub.once("subscribed", resolve)), 10_000, "resubscribed");
+    const resubscribed = withTimeout(
+      new Promise<SubscribedEvent>((resolve) => sub.once("subscribed", resolve)),
+      10_000,
+      "resubscribed",
+    );
     proxy.setUp(true);
     expect(await resubscribed).toMatchObject({ recovered: true, wasRecovering: true });
     await until(() => got.length >= 20, "all 20");

@@ -52,7 +52,11 @@ async function subscriber(node: ServerProcess, channel: string): Promise<RawClie
 }
 
 /** `POST path` on `node`'s server API; resolves with the status and the parsed body. */
-async function api(node: ServerProcess, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function api(
+  node: ServerProcess,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${node.url}${path}`, {
     method: "POST",
     headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
@@ -69,16 +73,23 @@ async function api(node: ServerProcess, path: string, body: unknown): Promise<{ 
  */
 async function marker(node: ServerProcess, channel: string, sub: RawClient, expectedCount: number): Promise<unknown[]> {
   const idempotencyKey = `marker-${randomUUID()}`;
-  await eventually(async () => (await api(node, "/api/publish", { channel, data: "marker", idempotencyKey })).status === 200, 15_000, "the marker to be published");
+  await eventually(
+    async () => (await api(node, "/api/publish", { channel, data: "marker", idempotencyKey })).status === 200,
+    15_000,
+    "the marker to be published",
+  );
   const pushes = await sub.waitForPushes<{ data: unknown }>("publication", expectedCount, channel, 10_000);
   expect(pushes.at(-1)?.data).toBe("marker");
   return pushes.map((p) => p.data);
 }
 
-const failureLines = (node: ServerProcess): Record<string, unknown>[] => node.logs.filter((l) => l["msg"] === "publishes are failing");
+const failureLines = (node: ServerProcess): Record<string, unknown>[] =>
+  node.logs.filter((l) => l["msg"] === "publishes are failing");
 
 describe("publishes on a blackholed Redis link", () => {
-  it("answer 503 outcome_unknown within the publish timeout, and are never made after the link heals", { timeout: 40_000 }, async () => {
+  it("answer 503 outcome_unknown within the publish timeout, and are never made after the link heals", {
+    timeout: 40_000,
+  }, async () => {
     const { a, b, link } = await twoNodes();
     const sub = await subscriber(b, "chat:lost");
     link.blackhole();
@@ -95,14 +106,18 @@ describe("publishes on a blackholed Redis link", () => {
     expect(history.publications.map((p) => p.data)).toEqual(["marker"]);
   });
 
-  it("answer 114 outcome_unknown (temporary) to a client, and log one line for many failures, counting each", { timeout: 40_000 }, async () => {
+  it("answer 114 outcome_unknown (temporary) to a client, and log one line for many failures, counting each", {
+    timeout: 40_000,
+  }, async () => {
     const { a, b, link } = await twoNodes();
     const sub = await subscriber(b, "plain:lost");
     const publisher = await RawClient.connected(a.wsUrl);
     raw.push(publisher);
     link.blackhole();
     const replies = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => publisher.command("publish", { channel: "plain:lost", data: i, idempotencyKey: `k${i}` }, 10_000)),
+      Array.from({ length: 10 }, (_, i) =>
+        publisher.command("publish", { channel: "plain:lost", data: i, idempotencyKey: `k${i}` }, 10_000),
+      ),
     );
     for (const reply of replies) expect(reply["error"]).toMatchObject({ code: 114, temporary: true });
     // Ten failures in one interval: one warn line, and no line per request.
@@ -110,7 +125,9 @@ describe("publishes on a blackholed Redis link", () => {
     expect(failureLines(a)[0]).toMatchObject({ kind: "outcome_unknown", source: "client", count: 1 });
     expect(a.logs.filter((l) => String(l["msg"]).startsWith("publish failed"))).toEqual([]);
     // The metric counts every one.
-    expect(await (await fetch(`${a.url}/metrics`)).text()).toContain('hubcast_publish_failures_total{kind="outcome_unknown"} 10');
+    expect(await (await fetch(`${a.url}/metrics`)).text()).toContain(
+      'hubcast_publish_failures_total{kind="outcome_unknown"} 10',
+    );
 
     link.heal();
     expect(await marker(a, "plain:lost", sub, 1)).toEqual(["marker"]);
@@ -133,7 +150,9 @@ describe("publishes on a blackholed Redis link", () => {
 });
 
 describe("a publish that sat in a frozen node", () => {
-  it("runs when the node resumes, but after a retry with the same key elsewhere it is a no-op answering the same position", { timeout: 40_000 }, async () => {
+  it("runs when the node resumes, but after a retry with the same key elsewhere it is a no-op answering the same position", {
+    timeout: 40_000,
+  }, async () => {
     const { a, b } = await twoNodes();
     const sub = await subscriber(b, "chat:frozen");
     const request = { channel: "chat:frozen", data: "once", idempotencyKey: "frozen-1" };
@@ -155,7 +174,9 @@ describe("a publish that sat in a frozen node", () => {
 });
 
 describe("publishes retried with the same key through two nodes", () => {
-  it("via the HTTP API (publish and broadcast): one delivery, the same position in both answers", { timeout: 30_000 }, async () => {
+  it("via the HTTP API (publish and broadcast): one delivery, the same position in both answers", {
+    timeout: 30_000,
+  }, async () => {
     const { a, b } = await twoNodes();
     const sub = await subscriber(b, "chat:api");
     const request = { channel: "chat:api", data: "x", idempotencyKey: "api-1" };

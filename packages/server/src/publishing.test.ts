@@ -9,7 +9,11 @@ import { RateLimitedLog } from "./rate-limited-log.js";
 const HISTORY = { size: 10, ttlMs: 60_000, metaTtlMs: 600_000 };
 const data = new TextEncoder().encode("1");
 /** Timing passes through; failures are recorded by kind. */
-function recordingMetrics(): { timePublish<T>(source: unknown, publish: Promise<T>): Promise<T>; publishFailed(kind: string): void; failures: string[] } {
+function recordingMetrics(): {
+  timePublish<T>(source: unknown, publish: Promise<T>): Promise<T>;
+  publishFailed(kind: string): void;
+  failures: string[];
+} {
   const failures: string[] = [];
   return { timePublish: (_source, publish) => publish, publishFailed: (kind) => failures.push(kind), failures };
 }
@@ -48,7 +52,9 @@ describe("Publisher", () => {
     const publisher = new Publisher(engine, metrics, 1_000, logger);
     try {
       for (let i = 0; i < 20; i++) {
-        const failure: unknown = await publisher.publish("api", { channel: "c", data }, HISTORY, "k").catch((err: unknown) => err);
+        const failure: unknown = await publisher
+          .publish("api", { channel: "c", data }, HISTORY, "k")
+          .catch((err: unknown) => err);
         expect(failure).toBeInstanceOf(PublishFailure);
         expect(failure).toMatchObject({ kind: "expired" });
       }

@@ -8,7 +8,11 @@ import { PublishFailure, PublishFailureKind } from "./publish-failure.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
 
 const kindOf = (err: unknown): PublishFailureKind =>
-  err instanceof PublishOutcomeUnknownError ? PublishFailureKind.outcomeUnknown : err instanceof PublishExpiredError ? PublishFailureKind.expired : PublishFailureKind.failed;
+  err instanceof PublishOutcomeUnknownError
+    ? PublishFailureKind.outcomeUnknown
+    : err instanceof PublishExpiredError
+      ? PublishFailureKind.expired
+      : PublishFailureKind.failed;
 
 /**
  * Publishes for clients and the server API with the node's publish rules: a deadline
@@ -30,7 +34,12 @@ export class Publisher {
   }
 
   /** Resolves to the position (or `undefined` without history); rejects only with {@link PublishFailure}. */
-  async publish(source: PublishSource, pub: Omit<RawPublication, "offset">, history: HistoryPolicy, idempotencyKey?: string): Promise<StreamPosition | undefined> {
+  async publish(
+    source: PublishSource,
+    pub: Omit<RawPublication, "offset">,
+    history: HistoryPolicy,
+    idempotencyKey?: string,
+  ): Promise<StreamPosition | undefined> {
     const deadline = Date.now() + this.publishTimeoutMs;
     const options = idempotencyKey === undefined ? { deadline } : { deadline, idempotencyKey };
     try {

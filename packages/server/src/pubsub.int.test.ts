@@ -74,7 +74,13 @@ describe("publish and subscribe over real sockets", () => {
       {},
       {
         authenticate: ({ token }) =>
-          Promise.resolve(token === "alice-secret" ? { user: "alice", info: { name: "Alice" } } : token === undefined ? { user: "" } : null),
+          Promise.resolve(
+            token === "alice-secret"
+              ? { user: "alice", info: { name: "Alice" } }
+              : token === undefined
+                ? { user: "" }
+                : null,
+          ),
       },
     );
     const anonymous = await cluster.client(wsUrl);

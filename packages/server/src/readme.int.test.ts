@@ -23,7 +23,9 @@ function readmeSnippet(heading: string): string {
 }
 
 describe("the README", () => {
-  it("has an SDK example that runs as shown against a default node, prints what it says, and exits", { timeout: 30_000 }, async () => {
+  it("has an SDK example that runs as shown against a default node, prints what it says, and exits", {
+    timeout: 30_000,
+  }, async () => {
     const server = await ServerProcess.start(["--port", "0"]);
     servers.push(server);
     const snippet = readmeSnippet("Talk to it from Node with the SDK").replace("ws://localhost:8080/ws", server.wsUrl);

@@ -4,13 +4,17 @@ import { TestCluster } from "../../../test/support/nodes.js";
 import { MemoryEngine } from "./engine/memory.js";
 import { gatedHistoryEngine } from "../../../test/support/engines.js";
 
-
 const cluster = new TestCluster();
 afterEach(() => cluster.cleanup());
 
 type Position = StreamPosition;
 
-async function publishRange(client: Awaited<ReturnType<TestCluster["client"]>>, channel: string, from: number, to: number): Promise<void> {
+async function publishRange(
+  client: Awaited<ReturnType<TestCluster["client"]>>,
+  channel: string,
+  from: number,
+  to: number,
+): Promise<void> {
   for (let i = from; i <= to; i++) await client.ok("publish", { channel, data: i });
 }
 
@@ -35,7 +39,11 @@ describe("history and recovery", () => {
     const result = (await reply)["subscribe"] as SubscribeResult;
     expect(result.recovered).toBe(true);
     const recovered = result.publications ?? [];
-    const live = await second.waitForPushes<{ offset: number; data: number }>("publication", 120 - 20 - recovered.length, "chat:r");
+    const live = await second.waitForPushes<{ offset: number; data: number }>(
+      "publication",
+      120 - 20 - recovered.length,
+      "chat:r",
+    );
     const offsets = [...recovered.map((p) => p.offset), ...live.map((p) => p.offset)];
     expect(offsets).toEqual(Array.from({ length: 100 }, (_, i) => 21 + i));
     expect([...recovered, ...live].map((p) => p.data)).toEqual(offsets);
@@ -105,7 +113,10 @@ describe("history and recovery", () => {
     const { wsUrl } = await cluster.node();
     const c = await cluster.client(wsUrl);
     await publishRange(c, "chat:e", 1, 2);
-    const otherEpoch = await c.ok<SubscribeResult>("subscribe", { channel: "chat:e", since: { offset: 1, epoch: "elsewhere" } });
+    const otherEpoch = await c.ok<SubscribeResult>("subscribe", {
+      channel: "chat:e",
+      since: { offset: 1, epoch: "elsewhere" },
+    });
     expect(otherEpoch).toMatchObject({ recovered: false, publications: [] });
     await c.ok("unsubscribe", { channel: "chat:e" });
     const ahead = await c.ok<SubscribeResult>("subscribe", {
@@ -136,7 +147,10 @@ describe("history and recovery", () => {
     });
     now += 1_001; // publications expired; the position remains
     expect(await resubscribe(position)).toEqual({ recoverable: true, position, recovered: true, publications: [] });
-    expect(await resubscribe({ offset: 2, epoch: position?.epoch ?? "" })).toMatchObject({ recovered: false, position });
+    expect(await resubscribe({ offset: 2, epoch: position?.epoch ?? "" })).toMatchObject({
+      recovered: false,
+      position,
+    });
     now += 4_000; // the position expired too: a new epoch
     const expired = await resubscribe(position);
     expect(expired.recovered).toBe(false);
@@ -156,7 +170,11 @@ describe("history and recovery", () => {
     expect(all.position.offset).toBe(8);
     const newest = await c.ok<Page>("history", { channel: "chat:h", limit: 3, reverse: true });
     expect(newest.publications.map((p) => p.offset)).toEqual([8, 7, 6]);
-    const after = await c.ok<Page>("history", { channel: "chat:h", since: { offset: 5, epoch: all.position.epoch }, limit: 2 });
+    const after = await c.ok<Page>("history", {
+      channel: "chat:h",
+      since: { offset: 5, epoch: all.position.epoch },
+      limit: 2,
+    });
     expect(after.publications.map((p) => p.offset)).toEqual([6, 7]);
     const none = await c.ok<Page>("history", { channel: "chat:h", limit: 0 });
     expect(none).toEqual({ publications: [], position: all.position });

@@ -27,7 +27,6 @@ afterEach(async () => {
 
 const readyStatus = async (node: ServerProcess): Promise<number> => (await fetch(`${node.url}/readyz`)).status;
 
-
 /** Publishes 1, 2, 3… every `periodMs` until stopped, recording what succeeded and what failed. */
 class SteadyPublisher {
   readonly succeeded: number[] = [];
@@ -56,14 +55,20 @@ class SteadyPublisher {
 }
 
 describe("Redis outage", () => {
-  it("keeps nodes up, fails publishes fast, reports not ready, and delivers exactly what history holds afterwards", { timeout: 60_000 }, async () => {
+  it("keeps nodes up, fails publishes fast, reports not ready, and delivers exactly what history holds afterwards", {
+    timeout: 60_000,
+  }, async () => {
     const nodes = await startRedisNodes(redis.url, 2);
     servers.push(...nodes.nodes);
     const [a, b] = nodes.nodes as [ServerProcess, ServerProcess];
 
     const received = new Map<Client, number[]>();
     for (const node of [a, b, a, b]) {
-      const client = new Client(node.wsUrl, { websocket: WebSocket, minReconnectDelayMs: 50, maxReconnectDelayMs: 500 });
+      const client = new Client(node.wsUrl, {
+        websocket: WebSocket,
+        minReconnectDelayMs: 50,
+        maxReconnectDelayMs: 500,
+      });
       client.on("error", ({ error }) => sdkErrors.push(error)); // transient errors are expected during the outage
       clients.push(client);
       const seen: number[] = [];
@@ -83,21 +88,38 @@ describe("Redis outage", () => {
 
     await redis.kill();
     const killedAt = Date.now();
-    await eventually(async () => (await readyStatus(a)) === 503 && (await readyStatus(b)) === 503, 5_000, "both nodes not ready");
+    await eventually(
+      async () => (await readyStatus(a)) === 503 && (await readyStatus(b)) === 503,
+      5_000,
+      "both nodes not ready",
+    );
     // The outage lasts a few seconds, with publishing going on.
-    await eventually(() => publisher.failed.length >= 10 && Date.now() - killedAt >= 3_000, 10_000, "3 s of failing publishes");
+    await eventually(
+      () => publisher.failed.length >= 10 && Date.now() - killedAt >= 3_000,
+      10_000,
+      "3 s of failing publishes",
+    );
     const failedDuringOutage = publisher.failed.length;
 
     await redis.startProcess();
-    await eventually(async () => (await readyStatus(a)) === 200 && (await readyStatus(b)) === 200, 15_000, "both nodes ready again");
+    await eventually(
+      async () => (await readyStatus(a)) === 200 && (await readyStatus(b)) === 200,
+      15_000,
+      "both nodes ready again",
+    );
     const afterRecovery = publisher.succeeded.length;
-    await eventually(() => publisher.succeeded.length >= afterRecovery + 20, 10_000, "20 publications after the outage");
+    await eventually(
+      () => publisher.succeeded.length >= afterRecovery + 20,
+      10_000,
+      "20 publications after the outage",
+    );
     await publisher.stop();
 
     // Publishes during the outage failed fast with a temporary internal error (not made); one
     // in flight when the connection broke may be 114 outcome_unknown instead, never later.
     expect(failedDuringOutage).toBeGreaterThanOrEqual(10);
-    for (const failure of publisher.failed) expect(failure).toMatchObject({ code: expect.toBeOneOf([100, 114]) as number, temporary: true });
+    for (const failure of publisher.failed)
+      expect(failure).toMatchObject({ code: expect.toBeOneOf([100, 114]) as number, temporary: true });
     expect(publisher.failed.filter((f) => f.code === 114).length).toBeLessThanOrEqual(1);
     expect(a.child.exitCode).toBeNull();
     expect(b.child.exitCode).toBeNull();
@@ -106,7 +128,10 @@ describe("Redis outage", () => {
     const reader = await RawClient.connected(b.wsUrl);
     raw.push(reader);
     await reader.ok("subscribe", { channel: "chat:steady" });
-    const { publications } = await reader.ok<{ publications: { data: number }[] }>("history", { channel: "chat:steady", limit: 1000 });
+    const { publications } = await reader.ok<{ publications: { data: number }[] }>("history", {
+      channel: "chat:steady",
+      limit: 1000,
+    });
     const history = publications.map((p) => p.data);
     expect(history).toEqual([...history].sort((x, y) => x - y));
     for (const n of publisher.succeeded) expect(history).toContain(n);
@@ -122,7 +147,9 @@ describe("Redis outage", () => {
     }
   });
 
-  it("repairs from history what a node missed while its pub/sub connection was being re-established", { timeout: 60_000 }, async () => {
+  it("repairs from history what a node missed while its pub/sub connection was being re-established", {
+    timeout: 60_000,
+  }, async () => {
     const { nodes, prefix } = await startRedisNodes(redis.url, 2);
     servers.push(...nodes);
     const [a, b] = nodes as [ServerProcess, ServerProcess];
@@ -153,17 +180,27 @@ describe("Redis outage", () => {
         await emitter.publish("chat:kicked", n);
         publisher.succeeded.push(n);
       }
-      await eventually(() => b.logs.slice(reconnects).some((l) => l["msg"] === "redis connection error"), 5_000, "a refused reconnect");
+      await eventually(
+        () => b.logs.slice(reconnects).some((l) => l["msg"] === "redis connection error"),
+        5_000,
+        "a refused reconnect",
+      );
       await direct.send(undefined, ["CONFIG", "SET", "maxclients", "10000"]);
     } finally {
       await emitter.close();
       await direct.close();
     }
     const last = publisher.succeeded.at(-1) ?? 0;
-    await subscriber.waitFor(() => subscriber.pushes<{ data: number }>("publication").at(-1)?.data === last, `publication ${last}`, 10_000);
+    await subscriber.waitFor(
+      () => subscriber.pushes<{ data: number }>("publication").at(-1)?.data === last,
+      `publication ${last}`,
+      10_000,
+    );
     const seen = subscriber.pushes<{ data: number }>("publication").map((p) => p.data);
     expect(seen).toEqual(publisher.succeeded); // nothing lost, nothing twice, in order
     expect(publisher.failed).toEqual([]);
-    expect(b.logs.some((line) => line["msg"] === "redis pub/sub reconnected; re-reading history for every channel")).toBe(true);
+    expect(
+      b.logs.some((line) => line["msg"] === "redis pub/sub reconnected; re-reading history for every channel"),
+    ).toBe(true);
   });
 });

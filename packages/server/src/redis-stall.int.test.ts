@@ -20,8 +20,12 @@ afterEach(async () => {
 });
 
 describe("a Redis that stops answering without closing the connection", () => {
-  it("fails publishes at their deadline instead of hanging, never runs them late, reports not ready, and recovers", { timeout: 40_000 }, async () => {
-    const { nodes: [node] } = await startRedisNodes(redis.url, 1);
+  it("fails publishes at their deadline instead of hanging, never runs them late, reports not ready, and recovers", {
+    timeout: 40_000,
+  }, async () => {
+    const {
+      nodes: [node],
+    } = await startRedisNodes(redis.url, 1);
     servers.push(node as ServerProcess);
     const client = await RawClient.connected((node as ServerProcess).wsUrl);
     clients.push(client);
@@ -40,17 +44,35 @@ describe("a Redis that stops answering without closing the connection", () => {
     expect(reply["error"]).toMatchObject({ code: 114, temporary: true });
     expect(Date.now() - startedAt).toBeLessThan(5_500); // the publish deadline, not the whole stall
     // Readiness follows the command timeout (5 s), which comes a little after the deadline.
-    await eventually(async () => (await fetch(`${(node as ServerProcess).url}/readyz`)).status === 503, 2_500, "the node to report not ready");
+    await eventually(
+      async () => (await fetch(`${(node as ServerProcess).url}/readyz`)).status === 503,
+      2_500,
+      "the node to report not ready",
+    );
 
     expect(await stallOver).toBe("timed out"); // our own client gives up after the command timeout too
     await direct.close();
-    await eventually(async () => (await client.command("publish", { channel: "chat:stall", data: "after", idempotencyKey: "after" }))["error"] === undefined, 10_000, "a publish to succeed again");
+    await eventually(
+      async () =>
+        (await client.command("publish", { channel: "chat:stall", data: "after", idempotencyKey: "after" }))[
+          "error"
+        ] === undefined,
+      10_000,
+      "a publish to succeed again",
+    );
     // Ready again once every link is back: the pub/sub link, replaced during the stall, may
     // follow the command link by a reconnect backoff step.
-    await eventually(async () => (await fetch(`${(node as ServerProcess).url}/readyz`)).status === 200, 5_000, "the node to report ready again");
+    await eventually(
+      async () => (await fetch(`${(node as ServerProcess).url}/readyz`)).status === 200,
+      5_000,
+      "the node to report ready again",
+    );
     // Redis ran the stalled publish after the stall, past its deadline, and refused it.
     await client.ok("subscribe", { channel: "chat:stall" });
-    const history = await client.ok<{ publications: { data: unknown }[] }>("history", { channel: "chat:stall", limit: 10 });
+    const history = await client.ok<{ publications: { data: unknown }[] }>("history", {
+      channel: "chat:stall",
+      limit: 10,
+    });
     expect(history.publications.map((p) => p.data)).toEqual(["before", "after"]);
   });
 });

@@ -21,7 +21,12 @@ afterEach(async () => {
 });
 
 function sdk(url: string, options: ConstructorParameters<typeof Client>[1] = {}): Client {
-  const client = new Client(url, { websocket: WebSocket, minReconnectDelayMs: 20, maxReconnectDelayMs: 200, ...options });
+  const client = new Client(url, {
+    websocket: WebSocket,
+    minReconnectDelayMs: 20,
+    maxReconnectDelayMs: 200,
+    ...options,
+  });
   client.on("error", ({ error }) => sdkErrors.push(error));
   clients.push(client);
   return client;
@@ -81,7 +86,11 @@ describe("SDK against a real node", () => {
     for (let i = 1; i <= 10; i++) await publisher.ok("publish", { channel: "chat:cut", data: i });
     await until(() => got.length === 10, "first 10");
 
-    const disconnected = withTimeout(new Promise((resolve) => client.once("disconnected", resolve)), 5_000, "disconnected");
+    const disconnected = withTimeout(
+      new Promise((resolve) => client.once("disconnected", resolve)),
+      5_000,
+      "disconnected",
+    );
     proxy.setUp(false);
     await disconnected;
     for (let i = 11; i <= 60; i++) await publisher.ok("publish", { channel: "chat:cut", data: i });

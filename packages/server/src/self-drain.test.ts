@@ -10,7 +10,8 @@ import type { Session } from "./session.js";
 function fakeSessions(count: number): { sessions: Set<Session>; closes: unknown[][] } {
   const closes: unknown[][] = [];
   const sessions = new Set<Session>();
-  for (let i = 0; i < count; i++) sessions.add({ close: (...args: unknown[]) => closes.push(args) } as unknown as Session);
+  for (let i = 0; i < count; i++)
+    sessions.add({ close: (...args: unknown[]) => closes.push(args) } as unknown as Session);
   return { sessions, closes };
 }
 
@@ -21,7 +22,15 @@ describe("SelfDrain", () => {
   const make = (graceMs: number, count = 4) => {
     const { sessions, closes } = fakeSessions(count);
     const metrics = { selfDrained: vi.fn() };
-    const drain = new SelfDrain({ graceMs, isReady: () => ready, sessions, windowMs: () => 1_000, peerReady: () => Promise.resolve(peerReady), logger: pino({ level: "silent" }), metrics });
+    const drain = new SelfDrain({
+      graceMs,
+      isReady: () => ready,
+      sessions,
+      windowMs: () => 1_000,
+      peerReady: () => Promise.resolve(peerReady),
+      logger: pino({ level: "silent" }),
+      metrics,
+    });
     drains.push(drain);
     return { drain, closes, metrics };
   };

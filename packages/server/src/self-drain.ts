@@ -91,7 +91,11 @@ export class SelfDrain {
     });
     if (isReady() || this.episode) return;
     if (peerReady === false) {
-      if (!this.sharedOutage) logger.warn({ unreadyMs: Date.now() - this.unreadySince }, "node unready, but no peer is ready either: keeping clients until one is");
+      if (!this.sharedOutage)
+        logger.warn(
+          { unreadyMs: Date.now() - this.unreadySince },
+          "node unready, but no peer is ready either: keeping clients until one is",
+        );
       this.sharedOutage = true;
       this.peerReadySince = 0;
       return;
@@ -99,7 +103,10 @@ export class SelfDrain {
     if (this.sharedOutage) {
       if (this.peerReadySince === 0) {
         this.peerReadySince = Date.now();
-        logger.warn({ unreadyMs: this.peerReadySince - this.unreadySince, graceMs }, "a peer is ready again: keeping clients while this node catches up");
+        logger.warn(
+          { unreadyMs: this.peerReadySince - this.unreadySince, graceMs },
+          "a peer is ready again: keeping clients while this node catches up",
+        );
       }
       if (Date.now() - this.peerReadySince < graceMs) return;
     }
@@ -111,7 +118,10 @@ export class SelfDrain {
     this.episode = true;
     this.options.metrics.selfDrained();
     const windowMs = this.options.windowMs(sessions.size);
-    logger.error({ unreadyMs: now - this.unreadySince, connections: sessions.size, windowMs }, "node unready past unreadyDrainGraceMs: asking clients to reconnect to another node");
+    logger.error(
+      { unreadyMs: now - this.unreadySince, connections: sessions.size, windowMs },
+      "node unready past unreadyDrainGraceMs: asking clients to reconnect to another node",
+    );
     void drainSessions(sessions, windowMs, { reason: UNREADY_REASON, cancelled: () => !this.episode });
   }
 }
@@ -121,7 +131,10 @@ export class SelfDrain {
  * or every one answers another status; undefined when none is ready but one could not be asked
  * (its answer unknown, so the drain goes ahead rather than keep clients on a node that cannot serve).
  */
-export async function anyPeerReady(addresses: readonly string[], timeoutMs = PEER_PROBE_TIMEOUT_MS): Promise<boolean | undefined> {
+export async function anyPeerReady(
+  addresses: readonly string[],
+  timeoutMs = PEER_PROBE_TIMEOUT_MS,
+): Promise<boolean | undefined> {
   if (addresses.length === 0) return false;
   const answers = await Promise.all(
     addresses.map(async (address) => {

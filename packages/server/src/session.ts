@@ -1,6 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { ClientInfo, Codec, Command, ErrorBody, JsonValue, Push } from "@hubcast/protocol";
-import { CloseCode, ErrorCode, UnsubscribeCode, closeCatalogue, shouldReconnect, unsubscribeCatalogue } from "@hubcast/protocol";
+import {
+  CloseCode,
+  ErrorCode,
+  UnsubscribeCode,
+  closeCatalogue,
+  shouldReconnect,
+  unsubscribeCatalogue,
+} from "@hubcast/protocol";
 import { handleCommand } from "./commands.js";
 import type { NodeContext } from "./context.js";
 import type { Subscriber } from "./fanout.js";
@@ -62,7 +69,8 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     this.deflater = connection.deflate ? ctx.deflater : undefined;
     this.connectDeadline = now + ctx.options.connectTimeoutMs;
     const { commandRatePerSecond, commandBurst, maxRateLimitedCommands } = ctx.options;
-    if (commandRatePerSecond > 0) this.rateLimit = new CommandRateLimit(commandRatePerSecond, commandBurst, maxRateLimitedCommands, now);
+    if (commandRatePerSecond > 0)
+      this.rateLimit = new CommandRateLimit(commandRatePerSecond, commandBurst, maxRateLimitedCommands, now);
     ctx.connections.perIp.add(remoteAddress ?? "");
     registry.add(this);
   }
@@ -85,7 +93,8 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
 
   /** Records a subscription: in flight (`live` false) or complete. */
   setSubscription(channel: string, live: boolean): void {
-    (this.subscriptions ??= new Map()).set(channel, live);
+    this.subscriptions ??= new Map();
+    this.subscriptions.set(channel, live);
   }
 
   get subscriptionCount(): number {
@@ -127,7 +136,9 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
    */
   private overBudget(): boolean {
     const connection = this.connection;
-    return this.queuedBytes + connection.socket.writableLength + connection.heldBytes > this.ctx.options.maxConnectionBytes;
+    return (
+      this.queuedBytes + connection.socket.writableLength + connection.heldBytes > this.ctx.options.maxConnectionBytes
+    );
   }
 
   /** Writes the queued frames: one write, or one corked writev for several. */
@@ -168,7 +179,10 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
   resubscribeRequired(channel: string): void {
     if (this.subscription(channel) === undefined) return;
     const code = UnsubscribeCode.insufficientState;
-    this.sendPush({ type: "unsubscribe", body: { channel, code, reason: unsubscribeCatalogue[code].name, resubscribe: true } });
+    this.sendPush({
+      type: "unsubscribe",
+      body: { channel, code, reason: unsubscribeCatalogue[code].name, resubscribe: true },
+    });
     this.release(channel);
   }
 
@@ -233,10 +247,14 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     if (!lookup.ok) return;
     const { engine, logger } = this.ctx;
     if (lookup.options.presence) {
-      engine.presence.remove(channel, this.id).catch((err: unknown) => logger.warn({ err, channel }, "presence remove failed"));
+      engine.presence
+        .remove(channel, this.id)
+        .catch((err: unknown) => logger.warn({ err, channel }, "presence remove failed"));
     }
     if (live && lookup.options.joinLeave) {
-      engine.broker.publishLeave(channel, this.clientInfo).catch((err: unknown) => logger.warn({ err, channel }, "leave push failed"));
+      engine.broker
+        .publishLeave(channel, this.clientInfo)
+        .catch((err: unknown) => logger.warn({ err, channel }, "leave push failed"));
     }
   }
 
@@ -313,7 +331,12 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     }
     const id = frame.kind === "command" ? frame.command.id : frame.id;
     if (!admitted) {
-      if (id !== undefined) this.sendError(id, { code: ErrorCode.tooManyRequests, message: "frames sent faster than the rate limit; slow down", temporary: true });
+      if (id !== undefined)
+        this.sendError(id, {
+          code: ErrorCode.tooManyRequests,
+          message: "frames sent faster than the rate limit; slow down",
+          temporary: true,
+        });
       return;
     }
     if (frame.kind === "invalid") {
@@ -322,7 +345,11 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
       return;
     }
     if (this.state !== "connected" && frame.command.method !== "connect") {
-      this.sendError(frame.command.id, { code: ErrorCode.notConnected, message: "send connect first", temporary: false });
+      this.sendError(frame.command.id, {
+        code: ErrorCode.notConnected,
+        message: "send connect first",
+        temporary: false,
+      });
       return;
     }
     handleCommand(this, frame.command, this.ctx);
@@ -347,5 +374,4 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
       this.terminate();
     }
   }
-
 }

@@ -48,9 +48,10 @@ afterEach(async () => {
   await Promise.all([...crowds.splice(0).map((c) => c.stop()), ...servers.splice(0).map((s) => s.stop("SIGKILL"))]);
 }, 30_000);
 
-
 describe("reconnect storm", () => {
-  it("absorbs 10,000 clients arriving at once: admits at its rate, sheds the rest with retry hints, stays ready", { timeout: 120_000 }, async () => {
+  it("absorbs 10,000 clients arriving at once: admits at its rate, sheds the rest with retry hints, stays ready", {
+    timeout: 120_000,
+  }, async () => {
     // A plain channel: join/leave would add 10,000 × 10,000 pushes, which is not what is measured here.
     const config = configFile({ namespaces: { storm: { allowPublish: true } }, demo: false });
     const node = await ServerProcess.start(["--port", "0", "--max-connections-per-second", "800", "--config", config]);
@@ -59,12 +60,19 @@ describe("reconnect storm", () => {
     for (let i = 0; i < 2; i++) crowds.push(new Crowd(node.wsUrl, 5_000, channel));
     let notReady = 0;
     const watcher = setInterval(() => {
-      void fetch(`${node.url}/readyz`).then((r) => {
-        if (r.status !== 200) notReady += 1;
-      }, () => (notReady += 1));
+      void fetch(`${node.url}/readyz`).then(
+        (r) => {
+          if (r.status !== 200) notReady += 1;
+        },
+        () => (notReady += 1),
+      );
     }, 200);
     try {
-      await eventually(() => crowds.reduce((n, c) => n + c.latest.subscribed, 0) === 10_000, 90_000, "10,000 subscribed clients");
+      await eventually(
+        () => crowds.reduce((n, c) => n + c.latest.subscribed, 0) === 10_000,
+        90_000,
+        "10,000 subscribed clients",
+      );
     } finally {
       clearInterval(watcher);
     }
@@ -75,7 +83,11 @@ describe("reconnect storm", () => {
 
     const publisher = await RawClient.connected(node.wsUrl);
     await publisher.ok("publish", { channel, data: "ping-1" });
-    await eventually(() => crowds.reduce((n, c) => n + (c.latest.received["ping-1"] ?? 0), 0) === 10_000, 30_000, "the publication to reach all 10,000");
+    await eventually(
+      () => crowds.reduce((n, c) => n + (c.latest.received["ping-1"] ?? 0), 0) === 10_000,
+      30_000,
+      "the publication to reach all 10,000",
+    );
     await publisher.close();
   });
 });

@@ -34,7 +34,8 @@ export function checkString(option: string, value: string, pattern?: RegExp, hin
 /** Like {@link checkString} for keys and secrets: the message gives the length, never the value. */
 export function checkSecret(option: string, value: string, pattern: RegExp, hint: string): string {
   if (typeof value !== "string") throw new OptionError(option, `must be ${hint}, got a ${typeof value}`);
-  if (!pattern.test(value)) throw new OptionError(option, `must be ${hint}, got ${value.length} characters (value not shown)`);
+  if (!pattern.test(value))
+    throw new OptionError(option, `must be ${hint}, got ${value.length} characters (value not shown)`);
   return value;
 }
 

@@ -29,7 +29,11 @@ describe("write coalescing", () => {
     }) as typeof socket.write;
     const policy = { size: 0, ttlMs: 1_000, metaTtlMs: 1_000 };
     // 100 publications delivered within one turn, as a burst from the broker would be.
-    await Promise.all(Array.from({ length: 100 }, (_, i) => node.engine.broker.publish({ channel: "plain:burst", data: encodeJsonData(i) }, policy)));
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        node.engine.broker.publish({ channel: "plain:burst", data: encodeJsonData(i) }, policy),
+      ),
+    );
     const pubs = await sub.waitForPushes<{ data: number }>("publication", 100, "plain:burst");
     expect(pubs.map((p) => p.data)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(corks).toBe(1);

@@ -22,24 +22,55 @@ second). Reports what fanout reports.`,
 
 /** Option lines of the help texts; `scenarios` limits where a line shows. */
 const OPTION_LINES: { text: string; scenarios?: Scenario[] }[] = [
-  { text: "--url URL[,URL…]         WebSocket endpoint(s) (default ws://127.0.0.1:8080/ws); cross-node: publish on the first" },
+  {
+    text: "--url URL[,URL…]         WebSocket endpoint(s) (default ws://127.0.0.1:8080/ws); cross-node: publish on the first",
+  },
   { text: "--connections N          connections (subscribers; chat: members) (default 1000)" },
-  { text: "--channels N             channels to spread subscribers over (default 1; connect: 0 = no subscription)", scenarios: ["connect", "fanout", "cross-node"] },
+  {
+    text: "--channels N             channels to spread subscribers over (default 1; connect: 0 = no subscription)",
+    scenarios: ["connect", "fanout", "cross-node"],
+  },
   { text: "--members N              members per chat channel (default 5)", scenarios: ["chat"] },
-  { text: '--rate N|max             publications per second in all, or "max" (default 10; chat: one per member per second)', scenarios: ["fanout", "chat", "cross-node"] },
-  { text: "--publishers N           publishing connections (default: one per 50 publications/s, at least one per channel)", scenarios: ["fanout", "cross-node"] },
-  { text: '--window N               with --rate max: unanswered publications per publisher (default 16)', scenarios: ["fanout", "chat", "cross-node"] },
-  { text: "--payload-bytes N        size of each publication's data, JSON quotes included (default 64, at least 48)", scenarios: ["fanout", "chat", "cross-node"] },
-  { text: "--duration S             measured seconds (default 10; connect: seconds to hold the connections, default 5)" },
-  { text: "--warmup S               seconds of publishing before measuring (default 2)", scenarios: ["fanout", "chat", "cross-node"] },
-  { text: `--processes N            client worker processes (default: from the connection count, ≤ ${MAX_CONNECTIONS_PER_PROCESS.toLocaleString("en-US")} each)` },
-  { text: "--source-addresses N|IPs 127.0.0.1…127.0.0.N as source addresses, or a list of local IPs (default 1: the OS picks)" },
+  {
+    text: '--rate N|max             publications per second in all, or "max" (default 10; chat: one per member per second)',
+    scenarios: ["fanout", "chat", "cross-node"],
+  },
+  {
+    text: "--publishers N           publishing connections (default: one per 50 publications/s, at least one per channel)",
+    scenarios: ["fanout", "cross-node"],
+  },
+  {
+    text: "--window N               with --rate max: unanswered publications per publisher (default 16)",
+    scenarios: ["fanout", "chat", "cross-node"],
+  },
+  {
+    text: "--payload-bytes N        size of each publication's data, JSON quotes included (default 64, at least 48)",
+    scenarios: ["fanout", "chat", "cross-node"],
+  },
+  {
+    text: "--duration S             measured seconds (default 10; connect: seconds to hold the connections, default 5)",
+  },
+  {
+    text: "--warmup S               seconds of publishing before measuring (default 2)",
+    scenarios: ["fanout", "chat", "cross-node"],
+  },
+  {
+    text: `--processes N            client worker processes (default: from the connection count, ≤ ${MAX_CONNECTIONS_PER_PROCESS.toLocaleString("en-US")} each)`,
+  },
+  {
+    text: "--source-addresses N|IPs 127.0.0.1…127.0.0.N as source addresses, or a list of local IPs (default 1: the OS picks)",
+  },
   { text: "--ramp-rate N            new connections per second, all processes together (default 1000)" },
   { text: '--namespace NAME         namespace of the bench channels "<namespace>:<scenario>-<n>" (default bench)' },
   { text: `--protocol NAME          server protocol: ${Object.keys(adapters).join(", ")} (default hubcast)` },
-  { text: "--api-url URL            publish through the server API at this base URL (http://host:port) instead", scenarios: ["fanout", "cross-node"] },
+  {
+    text: "--api-url URL            publish through the server API at this base URL (http://host:port) instead",
+    scenarios: ["fanout", "cross-node"],
+  },
   { text: "--api-key KEY            server API key (or HUBCAST_API_KEY)", scenarios: ["fanout", "cross-node"] },
-  { text: "--metrics-url URL[,URL…] Prometheus endpoints to read server CPU and memory from (default: /metrics of each --url)" },
+  {
+    text: "--metrics-url URL[,URL…] Prometheus endpoints to read server CPU and memory from (default: /metrics of each --url)",
+  },
   { text: "--server-pid PID[,PID…]  read server CPU and memory from /proc instead (servers without /metrics)" },
   { text: "--out DIR                write result.json and report.html (charts) into DIR" },
   { text: "--json                   print the JSON result on stdout instead of the summary" },
@@ -84,7 +115,9 @@ function hangingWrap(line: string): string {
 
 /** `hubcast bench <scenario> --help`. */
 export function scenarioHelp(scenario: Scenario): string {
-  const lines = OPTION_LINES.filter((l) => l.scenarios === undefined || l.scenarios.includes(scenario)).map((l) => hangingWrap(`  ${l.text}`));
+  const lines = OPTION_LINES.filter((l) => l.scenarios === undefined || l.scenarios.includes(scenario)).map((l) =>
+    hangingWrap(`  ${l.text}`),
+  );
   const example =
     scenario === "connect"
       ? "hubcast bench connect --connections 100000 --source-addresses 8 --ramp-rate 5000"
@@ -127,19 +160,26 @@ export const BENCH_FLAG_NAMES: readonly string[] = Object.keys(FLAGS);
 function num(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value.replace(/_/g, ""));
-  if (value.trim() === "" || !Number.isFinite(n)) throw new BenchUsageError(`--${flag} expects a number, got "${value}"`);
+  if (value.trim() === "" || !Number.isFinite(n))
+    throw new BenchUsageError(`--${flag} expects a number, got "${value}"`);
   return n;
 }
 
 const list = (value: string | undefined): string[] | undefined =>
-  value === undefined ? undefined : value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  value === undefined
+    ? undefined
+    : value
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "");
 
 function sourceAddresses(value: string | undefined): number | string[] | undefined {
   if (value === undefined) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value);
   const addresses = list(value) ?? [];
   const bad = addresses.find((a) => isIP(a) === 0);
-  if (bad !== undefined || addresses.length === 0) throw new BenchUsageError(`--source-addresses expects a count (1–254) or IP addresses, got "${bad ?? value}"`);
+  if (bad !== undefined || addresses.length === 0)
+    throw new BenchUsageError(`--source-addresses expects a count (1–254) or IP addresses, got "${bad ?? value}"`);
   return addresses;
 }
 
@@ -149,7 +189,8 @@ export type ParsedArgs = { help: string } | { options: BenchOptions };
 /** Parses `hubcast bench` arguments (after "bench"); throws {@link BenchUsageError} on misuse. */
 export function parseBenchArgs(args: readonly string[], env: NodeJS.ProcessEnv): ParsedArgs {
   const [scenario, ...rest] = args;
-  if (scenario === undefined || scenario === "--help" || scenario === "-h" || scenario === "help") return { help: BENCH_HELP };
+  if (scenario === undefined || scenario === "--help" || scenario === "-h" || scenario === "help")
+    return { help: BENCH_HELP };
   if (!(Object.values(Scenario) as string[]).includes(scenario)) {
     throw new BenchUsageError(`unknown scenario "${scenario}"; use one of: ${Object.values(Scenario).join(", ")}`);
   }

@@ -38,7 +38,12 @@ export async function prepareOut(dir: string): Promise<void> {
     await access(dir, constants.W_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "EEXIST" || code === "ENOTDIR" ? "a file is in the way (it must be a directory)" : code === "EACCES" || code === "EPERM" ? "no permission to write there" : (err as Error).message;
+    const why =
+      code === "EEXIST" || code === "ENOTDIR"
+        ? "a file is in the way (it must be a directory)"
+        : code === "EACCES" || code === "EPERM"
+          ? "no permission to write there"
+          : (err as Error).message;
     throw new BenchUsageError(`--out ${dir}: cannot write the reports there: ${why}`);
   }
 }
@@ -47,7 +52,11 @@ export async function prepareOut(dir: string): Promise<void> {
  * `hubcast bench <scenario> [options]`: parses, runs, reports. Resolves with the exit code:
  * 0 done, 1 the run failed (target unreachable, nothing connected, a worker failed), 2 misuse.
  */
-export async function benchCommand(args: readonly string[], env: NodeJS.ProcessEnv = process.env, io: BenchIo = defaultIo()): Promise<number> {
+export async function benchCommand(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  io: BenchIo = defaultIo(),
+): Promise<number> {
   const scenario = args[0] ?? "<scenario>";
   let result: BenchResult;
   const abort = new AbortController();

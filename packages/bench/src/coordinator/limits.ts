@@ -38,7 +38,10 @@ const fmt = (n: number): string => n.toLocaleString("en-US");
  * the connections to each target under the ephemeral ports of the source addresses. Throws a
  * {@link BenchUsageError} that says which limit and how to get past it.
  */
-export function checkClientLimits(layout: Layout, limits = { openFiles: openFilesLimit(), ports: ephemeralPortRange() }): void {
+export function checkClientLimits(
+  layout: Layout,
+  limits = { openFiles: openFilesLimit(), ports: ephemeralPortRange() },
+): void {
   const perProcess = Math.max(...Array.from({ length: layout.processes }, (_, w) => workerConnectionCount(layout, w)));
   if (limits.openFiles !== undefined && perProcess + FD_RESERVE > limits.openFiles) {
     const needed = Math.ceil((layout.connections + layout.publishers) / Math.max(1, limits.openFiles - FD_RESERVE));
@@ -55,9 +58,16 @@ export function checkClientLimits(layout: Layout, limits = { openFiles: openFile
     const key = `${t.host}:${t.port}`;
     perTarget.set(key, (perTarget.get(key) ?? 0) + n);
   };
-  const share = (total: number, urls: readonly string[], k: number): number => Math.floor(total / urls.length) + (k < total % urls.length ? 1 : 0);
-  layout.subscriberUrls.forEach((url, k) => add(url, share(layout.connections, layout.subscriberUrls, k)));
-  if (!layout.apiPublish) layout.publisherUrls.forEach((url, k) => add(url, share(layout.publishers, layout.publisherUrls, k)));
+  const share = (total: number, urls: readonly string[], k: number): number =>
+    Math.floor(total / urls.length) + (k < total % urls.length ? 1 : 0);
+  layout.subscriberUrls.forEach((url, k) => {
+    add(url, share(layout.connections, layout.subscriberUrls, k));
+  });
+  if (!layout.apiPublish) {
+    layout.publisherUrls.forEach((url, k) => {
+      add(url, share(layout.publishers, layout.publisherUrls, k));
+    });
+  }
   const addresses = Math.max(1, layout.sourceAddresses.length);
   for (const [target, count] of perTarget) {
     const perAddress = Math.ceil(count / addresses);

@@ -1,5 +1,5 @@
 import type { TimelinePoint } from "../report/result.js";
-import { progressText, ProgressLine } from "./progress.js";
+import { progressText, type ProgressLine } from "./progress.js";
 import type { WorkerPool } from "./workers.js";
 
 const TICK_MS = 250;

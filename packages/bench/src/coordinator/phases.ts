@@ -91,7 +91,8 @@ export class RunPhases {
       const { counters } = this.pool.totals();
       const now = counters.ready + counters.failed;
       if (now !== settled) [settled, lastChangeMs] = [now, Date.now()];
-      if (Date.now() - lastChangeMs > RAMP_STALL_MS) this.interruptReason ??= `the ramp stalled: no connection settled for ${RAMP_STALL_MS / 1000} s`;
+      if (Date.now() - lastChangeMs > RAMP_STALL_MS)
+        this.interruptReason ??= `the ramp stalled: no connection settled for ${RAMP_STALL_MS / 1000} s`;
       return this.pool.allSettled || this.stopped();
     }, Number.POSITIVE_INFINITY);
     this.rampMs = Date.now() - startMs;
@@ -141,7 +142,8 @@ export class RunPhases {
     this.clientCpu.end = this.clientSample();
     this.monitor.phase = "drain";
     const drainStart = Date.now();
-    const quiet = (): boolean => Date.now() - drainStart >= DRAIN_QUIET_MS && Date.now() - this.monitor.lastDeliveryChangeMs >= DRAIN_QUIET_MS;
+    const quiet = (): boolean =>
+      Date.now() - drainStart >= DRAIN_QUIET_MS && Date.now() - this.monitor.lastDeliveryChangeMs >= DRAIN_QUIET_MS;
     await waitFor(() => this.stopped() || quiet(), DRAIN_MAX_MS);
   }
 }

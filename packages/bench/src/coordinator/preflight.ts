@@ -37,7 +37,13 @@ export function probe(url: string, adapter: ProtocolAdapter, steps: Step[], time
       if (step.frame === undefined) return next();
       ws.sendText(step.frame);
     };
-    const timer = setTimeout(() => finish(`${url} did not answer within ${timeoutMs} ms (${steps[stepIndex]?.operation ?? "WebSocket upgrade"}); is it a ${adapter.name} server?`), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish(
+          `${url} did not answer within ${timeoutMs} ms (${steps[stepIndex]?.operation ?? "WebSocket upgrade"}); is it a ${adapter.name} server?`,
+        ),
+      timeoutMs,
+    );
     const ws = new WsConnection(
       { target: parseWsTarget(url), subprotocol: adapter.subprotocol, handshakeTimeoutMs: timeoutMs },
       {
@@ -48,15 +54,29 @@ export function probe(url: string, adapter: ProtocolAdapter, steps: Step[], time
           else if (kind === Incoming.reply && incoming.id === stepIndex + 1) next();
           else if (kind === Incoming.error && incoming.id === stepIndex + 1) {
             const step = steps[stepIndex] as Step;
-            const hint = adapter.explainError?.({ operation: step.operation, code: incoming.errorCode, message: incoming.message, channel: step.channel });
-            finish(`${url}: ${step.operation} was refused (error ${incoming.errorCode}: ${incoming.message})${hint === undefined ? "" : `; ${hint}`}`);
+            const hint = adapter.explainError?.({
+              operation: step.operation,
+              code: incoming.errorCode,
+              message: incoming.message,
+              channel: step.channel,
+            });
+            finish(
+              `${url}: ${step.operation} was refused (error ${incoming.errorCode}: ${incoming.message})${hint === undefined ? "" : `; ${hint}`}`,
+            );
           }
         },
         onEnd(end: WsEnd): void {
-          if (end.error === "ECONNREFUSED") return finish(`cannot reach ${url}: connection refused; is the server running there? check --url`);
-          if (end.error === "ENOTFOUND" || end.error === "EAI_AGAIN") return finish(`cannot resolve the host of ${url}; check --url`);
-          if (end.error !== undefined) return finish(`cannot open a WebSocket to ${url}: ${end.error}; check --url (the WebSocket path is part of it, e.g. /ws)`);
-          finish(`${url} closed the connection during the ${steps[stepIndex]?.operation ?? "upgrade"} (code ${end.code}${end.reason === "" ? "" : ` ${end.reason}`})`);
+          if (end.error === "ECONNREFUSED")
+            return finish(`cannot reach ${url}: connection refused; is the server running there? check --url`);
+          if (end.error === "ENOTFOUND" || end.error === "EAI_AGAIN")
+            return finish(`cannot resolve the host of ${url}; check --url`);
+          if (end.error !== undefined)
+            return finish(
+              `cannot open a WebSocket to ${url}: ${end.error}; check --url (the WebSocket path is part of it, e.g. /ws)`,
+            );
+          finish(
+            `${url} closed the connection during the ${steps[stepIndex]?.operation ?? "upgrade"} (code ${end.code}${end.reason === "" ? "" : ` ${end.reason}`})`,
+          );
         },
       },
     );
@@ -64,15 +84,30 @@ export function probe(url: string, adapter: ProtocolAdapter, steps: Step[], time
 }
 
 /** Steps that check a target can connect, subscribe to `channel`, and (when `publishChannel` is set) publish there. */
-export function probeSteps(adapter: ProtocolAdapter, channel: string | undefined, publishChannel: string | undefined): Step[] {
+export function probeSteps(
+  adapter: ProtocolAdapter,
+  channel: string | undefined,
+  publishChannel: string | undefined,
+): Step[] {
   const steps: Step[] = [{ operation: "connect", frame: adapter.connect(1), channel: channel ?? "" }];
-  if (channel !== undefined) steps.push({ operation: "subscribe", frame: adapter.subscribe(channel, steps.length + 1), channel });
-  if (publishChannel !== undefined) steps.push({ operation: "publish", frame: adapter.publish(publishChannel, '"probe"', steps.length + 1), channel: publishChannel });
+  if (channel !== undefined)
+    steps.push({ operation: "subscribe", frame: adapter.subscribe(channel, steps.length + 1), channel });
+  if (publishChannel !== undefined)
+    steps.push({
+      operation: "publish",
+      frame: adapter.publish(publishChannel, '"probe"', steps.length + 1),
+      channel: publishChannel,
+    });
   return steps;
 }
 
 /** Checks the server API answers a publish with the key. */
-export async function probeApi(apiUrl: string, apiKey: string, adapter: ProtocolAdapter, channel: string): Promise<void> {
+export async function probeApi(
+  apiUrl: string,
+  apiKey: string,
+  adapter: ProtocolAdapter,
+  channel: string,
+): Promise<void> {
   const request = adapter.apiPublish?.(channel, '"probe"');
   if (request === undefined) throw new PreflightError(`--protocol ${adapter.name} has no server API; drop --api-url`);
   let res: Response;
@@ -89,6 +124,11 @@ export async function probeApi(apiUrl: string, apiKey: string, adapter: Protocol
   }
   if (res.status === 200) return;
   const body = (await res.text()).slice(0, 300);
-  const fix = res.status === 401 ? "check --api-key" : res.status === 404 ? "start the server with --api-key (the API is off without one), and check --api-url" : "check the channel's namespace in the server config";
+  const fix =
+    res.status === 401
+      ? "check --api-key"
+      : res.status === 404
+        ? "start the server with --api-key (the API is off without one), and check --api-url"
+        : "check the channel's namespace in the server config";
   throw new PreflightError(`the server API refused a publish to "${channel}" (HTTP ${res.status}: ${body}); ${fix}`);
 }

@@ -39,8 +39,11 @@ async function preflight(o: ResolvedBenchOptions, layout: Layout, adapter: Proto
   const probeChannel = o.namespace === "" ? "probe" : `${o.namespace}:probe`;
   const clientPublish = o.scenario !== Scenario.connect && o.apiUrl === undefined;
   const checks = layout.subscriberUrls.map((url) => probe(url, adapter, probeSteps(adapter, subscribeTo, undefined)));
-  if (clientPublish) for (const url of layout.publisherUrls) checks.push(probe(url, adapter, probeSteps(adapter, undefined, probeChannel)));
-  if (o.apiUrl !== undefined && o.apiKey !== undefined && o.scenario !== Scenario.connect) checks.push(probeApi(o.apiUrl, o.apiKey, adapter, probeChannel));
+  if (clientPublish)
+    for (const url of layout.publisherUrls)
+      checks.push(probe(url, adapter, probeSteps(adapter, undefined, probeChannel)));
+  if (o.apiUrl !== undefined && o.apiKey !== undefined && o.scenario !== Scenario.connect)
+    checks.push(probeApi(o.apiUrl, o.apiKey, adapter, probeChannel));
   await Promise.all(checks);
 }
 
@@ -60,11 +63,19 @@ function plansFor(o: ResolvedBenchOptions, layout: Layout): WorkerPlan[] {
 }
 
 /** Client CPU over the measured window: % of a core per process, and µs per delivery. */
-function clientCost(o: ResolvedBenchOptions, cpu: { start?: ClientSample; end?: ClientSample }): BenchResult["clients"] {
-  const clients: BenchResult["clients"] = { processes: o.processes, cpuPercentPerProcess: undefined, cpuMicrosPerDelivery: undefined };
+function clientCost(
+  o: ResolvedBenchOptions,
+  cpu: { start?: ClientSample; end?: ClientSample },
+): BenchResult["clients"] {
+  const clients: BenchResult["clients"] = {
+    processes: o.processes,
+    cpuPercentPerProcess: undefined,
+    cpuMicrosPerDelivery: undefined,
+  };
   if (cpu.start === undefined || cpu.end === undefined || cpu.end.atMs <= cpu.start.atMs) return clients;
   const cpuUs = cpu.end.cpuMicros - cpu.start.cpuMicros;
-  clients.cpuPercentPerProcess = Math.round((cpuUs / ((cpu.end.atMs - cpu.start.atMs) * 1000) / o.processes) * 1000) / 10;
+  clients.cpuPercentPerProcess =
+    Math.round((cpuUs / ((cpu.end.atMs - cpu.start.atMs) * 1000) / o.processes) * 1000) / 10;
   const deliveries = cpu.end.deliveries - cpu.start.deliveries;
   if (deliveries > 0) clients.cpuMicrosPerDelivery = Math.round((cpuUs / deliveries) * 100) / 100;
   return clients;
@@ -102,8 +113,22 @@ export async function runBench(o: ResolvedBenchOptions, io: RunIo): Promise<Benc
   }
   const { interruptReason } = phases;
   if (finals.length === 0) throw new BenchRunError(interruptReason ?? "no worker reported its results");
-  if (pool.failure !== undefined && interruptReason === pool.failure && samples.connected === undefined) throw new BenchRunError(pool.failure);
-  return buildResult({ o, layout, pool, finals, samples, sourcesMeta: sources, startedAt, rampMs: phases.rampMs, measuredS: phases.measuredS, timeline: monitor.timeline, interruptReason, clientCpu: phases.clientCpu });
+  if (pool.failure !== undefined && interruptReason === pool.failure && samples.connected === undefined)
+    throw new BenchRunError(pool.failure);
+  return buildResult({
+    o,
+    layout,
+    pool,
+    finals,
+    samples,
+    sourcesMeta: sources,
+    startedAt,
+    rampMs: phases.rampMs,
+    measuredS: phases.measuredS,
+    timeline: monitor.timeline,
+    interruptReason,
+    clientCpu: phases.clientCpu,
+  });
 }
 
 function buildResult(r: {
@@ -128,7 +153,8 @@ function buildResult(r: {
   const subscribers = new Map<number, number>();
   const published = new Map<number, number>();
   const addPairs = (m: Map<number, number>, pairs: number[]): void => {
-    for (let i = 0; i + 1 < pairs.length; i += 2) m.set(pairs[i] as number, (m.get(pairs[i] as number) ?? 0) + (pairs[i + 1] as number));
+    for (let i = 0; i + 1 < pairs.length; i += 2)
+      m.set(pairs[i] as number, (m.get(pairs[i] as number) ?? 0) + (pairs[i + 1] as number));
   };
   for (const f of finals) {
     uncorrected.addSnapshot(f.latencyUncorrected);
@@ -144,8 +170,17 @@ function buildResult(r: {
     const pick = (list: ServerSample[] | undefined): ServerSample | undefined => list?.[k];
     return targetStats(
       source,
-      { baseline, connected: pick(samples.connected), measureStart: pick(samples.measureStart), measureEnd: pick(samples.measureEnd) },
-      { connectionsAdded: counters.ready + counters.dropped, measuredDeliveries: publishing ? counters.measuredDeliveries : 0, targets: r.sourcesMeta.length },
+      {
+        baseline,
+        connected: pick(samples.connected),
+        measureStart: pick(samples.measureStart),
+        measureEnd: pick(samples.measureEnd),
+      },
+      {
+        connectionsAdded: counters.ready + counters.dropped,
+        measuredDeliveries: publishing ? counters.measuredDeliveries : 0,
+        targets: r.sourcesMeta.length,
+      },
     );
   });
   const rampSeconds = r.rampMs / 1000;

@@ -33,7 +33,12 @@ export function promValue(text: string, metric: string, labelFilter?: string): n
     const rest = line.slice(metric.length);
     if (rest[0] !== " " && rest[0] !== "{") continue; // a longer metric name
     if (labelFilter !== undefined && !rest.includes(labelFilter)) continue;
-    const value = Number(rest.slice(rest.lastIndexOf(rest.includes("}") ? "}" : " ") + 1).trim().split(" ")[0]);
+    const value = Number(
+      rest
+        .slice(rest.lastIndexOf(rest.includes("}") ? "}" : " ") + 1)
+        .trim()
+        .split(" ")[0],
+    );
     if (Number.isFinite(value)) sum = (sum ?? 0) + value;
   }
   return sum;
@@ -51,12 +56,18 @@ export class MetricsSource implements StatsSource {
     try {
       const res = await fetch(this.name, { signal: AbortSignal.timeout(5_000) });
       if (res.status !== 200) {
-        return { atMs, error: `${this.name} answered ${res.status}; start the server with metrics on, or pass --server-pid to read /proc instead` };
+        return {
+          atMs,
+          error: `${this.name} answered ${res.status}; start the server with metrics on, or pass --server-pid to read /proc instead`,
+        };
       }
       text = await res.text();
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      return { atMs, error: `cannot scrape ${this.name} (${cause}); pass --metrics-url, or --server-pid to read /proc instead` };
+      return {
+        atMs,
+        error: `cannot scrape ${this.name} (${cause}); pass --metrics-url, or --server-pid to read /proc instead`,
+      };
     }
     const sample: ServerSample = { atMs };
     const cpu = promValue(text, "hubcast_process_cpu_seconds_total");
@@ -67,7 +78,8 @@ export class MetricsSource implements StatsSource {
     if (rss !== undefined) sample.rssBytes = rss;
     if (connections !== undefined) sample.connections = connections;
     if (publications !== undefined) sample.publicationsSent = publications;
-    if (cpu === undefined && rss === undefined) sample.error = `${this.name} has no hubcast_process_* metrics; pass --server-pid to read /proc instead`;
+    if (cpu === undefined && rss === undefined)
+      sample.error = `${this.name} has no hubcast_process_* metrics; pass --server-pid to read /proc instead`;
     return sample;
   }
 }
@@ -98,7 +110,10 @@ export class ProcSource implements StatsSource {
   async sample(): Promise<ServerSample> {
     const atMs = Date.now();
     try {
-      const [stat, status] = await Promise.all([readFile(`/proc/${this.pid}/stat`, "utf8"), readFile(`/proc/${this.pid}/status`, "utf8")]);
+      const [stat, status] = await Promise.all([
+        readFile(`/proc/${this.pid}/stat`, "utf8"),
+        readFile(`/proc/${this.pid}/status`, "utf8"),
+      ]);
       // Fields after the command name, which may hold spaces: field 3 (state) is index 0.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const ticks = Number(fields[11]) + Number(fields[12]); // utime (14) + stime (15)
@@ -107,13 +122,19 @@ export class ProcSource implements StatsSource {
       if (rssKb !== undefined) sample.rssBytes = Number(rssKb) * 1024;
       return sample;
     } catch (err) {
-      return { atMs, error: `cannot read /proc/${this.pid} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); is --server-pid ${this.pid} a running process on this machine?` };
+      return {
+        atMs,
+        error: `cannot read /proc/${this.pid} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); is --server-pid ${this.pid} a running process on this machine?`,
+      };
     }
   }
 }
 
 /** The stats sources for the options: one per pid when pids are given, else one per metrics URL. */
-export function statsSources(options: { serverPids: readonly number[]; metricsUrls: readonly string[] }): StatsSource[] {
+export function statsSources(options: {
+  serverPids: readonly number[];
+  metricsUrls: readonly string[];
+}): StatsSource[] {
   if (options.serverPids.length > 0) return options.serverPids.map((pid) => new ProcSource(pid));
   return options.metricsUrls.map((url) => new MetricsSource(url));
 }

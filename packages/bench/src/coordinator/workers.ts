@@ -78,8 +78,12 @@ export class WorkerPool {
   /** Sums of the latest counters. */
   totals(): PoolTotals {
     const totals: PoolTotals = { counters: zeroCounters(), failures: {}, drops: {}, publishFailures: {} };
-    const reports: { counters: WorkerCounters; failures: ReasonCounts; drops: ReasonCounts; publishFailures: ReasonCounts }[] =
-      this.finals.size === this.children.length ? [...this.finals.values()] : [...this.latest.values()];
+    const reports: {
+      counters: WorkerCounters;
+      failures: ReasonCounts;
+      drops: ReasonCounts;
+      publishFailures: ReasonCounts;
+    }[] = this.finals.size === this.children.length ? [...this.finals.values()] : [...this.latest.values()];
     for (const r of reports) {
       addCounters(totals.counters, r.counters);
       addReasons(totals.failures, r.failures);

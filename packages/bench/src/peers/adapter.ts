@@ -74,5 +74,10 @@ export interface ProtocolAdapter {
   /** The server-side publish request, when the server has an HTTP API; undefined otherwise. */
   apiPublish?(channel: string, data: string): ApiPublishRequest;
   /** A hint that says how to fix a refused subscribe or publish (server config), or undefined. */
-  explainError?(event: { operation: "connect" | "subscribe" | "publish"; code: number; message: string; channel: string }): string | undefined;
+  explainError?(event: {
+    operation: "connect" | "subscribe" | "publish";
+    code: number;
+    message: string;
+    channel: string;
+  }): string | undefined;
 }

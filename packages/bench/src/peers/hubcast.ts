@@ -74,7 +74,8 @@ export const hubcastAdapter: ProtocolAdapter = {
       const { value, end } = readInt(payload, ID_PREFIX_LENGTH);
       out.id = value;
       // {"id":n,"error":{…}}
-      if (payload[end + 2] === 0x65 /* e */ && payload.toString("latin1", end + 2, end + 9) === 'error":') return parseError(payload, out);
+      if (payload[end + 2] === 0x65 /* e */ && payload.toString("latin1", end + 2, end + 9) === 'error":')
+        return parseError(payload, out);
       return Incoming.reply;
     }
     if (first === 0x64 /* d: disconnect */) return parseDisconnect(payload, out);
@@ -88,7 +89,10 @@ export const hubcastAdapter: ProtocolAdapter = {
 
   explainError({ operation, code, channel }) {
     const namespace = channel.includes(":") ? channel.slice(0, channel.indexOf(":")) : undefined;
-    const config = namespace === undefined ? `"channel":{"allowPublish":true}` : `"namespaces":{"${namespace}":{"allowPublish":true}}`;
+    const config =
+      namespace === undefined
+        ? `"channel":{"allowPublish":true}`
+        : `"namespaces":{"${namespace}":{"allowPublish":true}}`;
     if (code === ErrorCode.unknownChannel) {
       return `the server does not know channel "${channel}": add ${config} to its config file, or pick a configured namespace with --namespace`;
     }

@@ -4,10 +4,12 @@ import { Incoming, incomingFrame } from "./adapter.js";
 import type { ProtocolAdapter } from "./adapter.js";
 import { CONNECT_ID, socketIoAdapter } from "./socketio.js";
 
-const parser = (adapter: ProtocolAdapter) => (frame: string): { kind: number; out: ReturnType<typeof incomingFrame> } => {
-  const out = incomingFrame();
-  return { kind: adapter.parse(Buffer.from(frame), out), out };
-};
+const parser =
+  (adapter: ProtocolAdapter) =>
+  (frame: string): { kind: number; out: ReturnType<typeof incomingFrame> } => {
+    const out = incomingFrame();
+    return { kind: adapter.parse(Buffer.from(frame), out), out };
+  };
 
 // Frames captured from Socket.IO 4.8.4 (bench/peers/socketio-server.mjs) over
 // /socket.io/?EIO=4&transport=websocket, in the order they arrived.
@@ -27,14 +29,26 @@ describe("socketio adapter (Engine.IO v4 framing)", () => {
     expect(parse(CAPTURED.connected)).toMatchObject({ kind: Incoming.reply, out: { id: CONNECT_ID } });
     expect(parse(CAPTURED.subscribed)).toMatchObject({ kind: Incoming.reply, out: { id: 2 } });
     expect(parse("43117[]")).toMatchObject({ kind: Incoming.reply, out: { id: 117 } });
-    expect(parse(CAPTURED.refused)).toMatchObject({ kind: Incoming.error, out: { id: 3, message: "subscribe needs a channel name" } });
-    expect(parse('44{"message":"Not authorized"}')).toMatchObject({ kind: Incoming.error, out: { id: CONNECT_ID, message: "Not authorized" } });
+    expect(parse(CAPTURED.refused)).toMatchObject({
+      kind: Incoming.error,
+      out: { id: 3, message: "subscribe needs a channel name" },
+    });
+    expect(parse('44{"message":"Not authorized"}')).toMatchObject({
+      kind: Incoming.error,
+      out: { id: CONNECT_ID, message: "Not authorized" },
+    });
   });
 
   it("reads a captured publication's fields, and any size of payload", () => {
-    expect(parse(CAPTURED.publication)).toMatchObject({ kind: Incoming.publication, out: { lane: 0, seq: 1, sentAtUs: 1_767_225_600_123_456 } });
+    expect(parse(CAPTURED.publication)).toMatchObject({
+      kind: Incoming.publication,
+      out: { lane: 0, seq: 1, sentAtUs: 1_767_225_600_123_456 },
+    });
     const data = encodePayload(7, 123_456, 1_700_000_000_000_001, 1000);
-    expect(parse(`42["publication","bench:fanout-0",${data}]`)).toMatchObject({ kind: Incoming.publication, out: { lane: 7, seq: 123_456, sentAtUs: 1_700_000_000_000_001 } });
+    expect(parse(`42["publication","bench:fanout-0",${data}]`)).toMatchObject({
+      kind: Incoming.publication,
+      out: { lane: 7, seq: 123_456, sentAtUs: 1_700_000_000_000_001 },
+    });
     expect(parse('42["publication","bench:probe","probe"]').kind).toBe(Incoming.other);
     expect(parse('42["other","bench:fanout-0","1|2|3|x"]').kind).toBe(Incoming.other);
   });

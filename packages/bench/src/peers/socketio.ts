@@ -6,11 +6,27 @@ import type { IncomingFrame, ProtocolAdapter } from "./adapter.js";
  * Engine.IO v4 packet types: the first character of every WebSocket message
  * (github.com/socketio/engine.io-protocol, version 4).
  */
-export const EngineIoPacket = { open: 0x30, close: 0x31, ping: 0x32, pong: 0x33, message: 0x34, upgrade: 0x35, noop: 0x36 } as const;
+export const EngineIoPacket = {
+  open: 0x30,
+  close: 0x31,
+  ping: 0x32,
+  pong: 0x33,
+  message: 0x34,
+  upgrade: 0x35,
+  noop: 0x36,
+} as const;
 export type EngineIoPacket = (typeof EngineIoPacket)[keyof typeof EngineIoPacket];
 
 /** Socket.IO v5 packet types: the character after an Engine.IO `message` (github.com/socketio/socket.io-protocol). */
-export const SocketIoPacket = { connect: 0x30, disconnect: 0x31, event: 0x32, ack: 0x33, connectError: 0x34, binaryEvent: 0x35, binaryAck: 0x36 } as const;
+export const SocketIoPacket = {
+  connect: 0x30,
+  disconnect: 0x31,
+  event: 0x32,
+  ack: 0x33,
+  connectError: 0x34,
+  binaryEvent: 0x35,
+  binaryAck: 0x36,
+} as const;
 export type SocketIoPacket = (typeof SocketIoPacket)[keyof typeof SocketIoPacket];
 
 /**
@@ -60,7 +76,11 @@ function errorText(json: string): string {
 function parseSocketIo(payload: Buffer, out: IncomingFrame): Incoming {
   switch (payload[1]) {
     case SocketIoPacket.event: {
-      if (payload.length <= PUBLICATION_PREFIX.length || payload.compare(PUBLICATION_PREFIX, 0, PUBLICATION_PREFIX.length, 0, PUBLICATION_PREFIX.length) !== 0) return Incoming.other;
+      if (
+        payload.length <= PUBLICATION_PREFIX.length ||
+        payload.compare(PUBLICATION_PREFIX, 0, PUBLICATION_PREFIX.length, 0, PUBLICATION_PREFIX.length) !== 0
+      )
+        return Incoming.other;
       // The data is the last argument, and a bench payload holds no comma.
       const at = payload.lastIndexOf(COMMA);
       return at > 0 && decodePayload(payload, at + 1, out) ? Incoming.publication : Incoming.other;
@@ -105,7 +125,8 @@ function parseSocketIo(payload: Buffer, out: IncomingFrame): Incoming {
  */
 export const socketIoAdapter: ProtocolAdapter = {
   name: "socketio",
-  description: "Socket.IO 4 (Engine.IO v4 over WebSocket; --url ws://host:port/socket.io/?EIO=4&transport=websocket), rooms as channels",
+  description:
+    "Socket.IO 4 (Engine.IO v4 over WebSocket; --url ws://host:port/socket.io/?EIO=4&transport=websocket), rooms as channels",
   subprotocol: undefined,
   publishReplies: true,
 
@@ -132,7 +153,8 @@ export const socketIoAdapter: ProtocolAdapter = {
   },
 
   explainError({ operation }) {
-    if (operation === "connect") return "the Socket.IO server refused the default namespace; check the server's connection middleware";
+    if (operation === "connect")
+      return "the Socket.IO server refused the default namespace; check the server's connection middleware";
     return "the peer server refused the event; run bench/peers/socketio-server.mjs, whose subscribe and publish events the adapter uses";
   },
 };

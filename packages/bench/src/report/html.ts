@@ -3,47 +3,79 @@ import { escapeHtml, lineChart } from "./svg.js";
 
 const n = (v: number): string => Math.round(v).toLocaleString("en-US");
 const msText = (v: number): string => `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ms`;
-const bytes = (v: number): string => (Math.abs(v) >= 1024 * 1024 ? `${(v / 1024 / 1024).toFixed(1)} MiB` : Math.abs(v) >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${v} B`);
+const bytes = (v: number): string =>
+  Math.abs(v) >= 1024 * 1024
+    ? `${(v / 1024 / 1024).toFixed(1)} MiB`
+    : Math.abs(v) >= 1024
+      ? `${(v / 1024).toFixed(1)} KiB`
+      : `${v} B`;
 
 /** The result's headline numbers as label/value rows; the summary and the HTML table both use them. */
 export function summaryRows(r: BenchResult): [string, string][] {
   const rows: [string, string][] = [];
   const c = r.connections;
-  rows.push(["connections ready", `${n(c.ready)} of ${n(c.requested + c.publishers)} (${n(c.failed)} failed, ${n(c.dropped)} dropped, ${n(c.retries)} retried)`]);
-  rows.push(["connection ramp", `${c.rampSeconds.toFixed(1)} s, ${n(c.connectsPerS)}/s; connect time p50 ${msText(c.connectTime.p50Ms)}, p99 ${msText(c.connectTime.p99Ms)}`]);
+  rows.push([
+    "connections ready",
+    `${n(c.ready)} of ${n(c.requested + c.publishers)} (${n(c.failed)} failed, ${n(c.dropped)} dropped, ${n(c.retries)} retried)`,
+  ]);
+  rows.push([
+    "connection ramp",
+    `${c.rampSeconds.toFixed(1)} s, ${n(c.connectsPerS)}/s; connect time p50 ${msText(c.connectTime.p50Ms)}, p99 ${msText(c.connectTime.p99Ms)}`,
+  ]);
   for (const [reason, count] of Object.entries(c.failures)) rows.push(["  failed", `${n(count)}× ${reason}`]);
   for (const [reason, count] of Object.entries(c.drops)) rows.push(["  dropped", `${n(count)}× ${reason}`]);
   if (r.scenario !== "connect") {
     const m = r.messages;
-    rows.push(["published", `${n(m.published)} (${n(r.rates.publishedPerS)}/s measured, ${n(m.publishErrors)} errors)`]);
-    for (const [reason, count] of Object.entries(m.publishFailures)) rows.push(["  publish error", `${n(count)}× ${reason}`]);
-    rows.push(["deliveries", `${n(m.deliveries)} of ${n(m.expectedDeliveries)} expected; ${n(r.rates.deliveriesPerS)}/s measured`]);
+    rows.push([
+      "published",
+      `${n(m.published)} (${n(r.rates.publishedPerS)}/s measured, ${n(m.publishErrors)} errors)`,
+    ]);
+    for (const [reason, count] of Object.entries(m.publishFailures))
+      rows.push(["  publish error", `${n(count)}× ${reason}`]);
+    rows.push([
+      "deliveries",
+      `${n(m.deliveries)} of ${n(m.expectedDeliveries)} expected; ${n(r.rates.deliveriesPerS)}/s measured`,
+    ]);
     rows.push(["lost / duplicated / out of order", `${n(m.lost)} / ${n(m.duplicates)} / ${n(m.outOfOrder)}`]);
     const l = r.latency;
     rows.push([
       `latency${l.corrected ? " (CO-corrected)" : ""}`,
       `p50 ${msText(l.p50Ms)}  p90 ${msText(l.p90Ms)}  p99 ${msText(l.p99Ms)}  p99.9 ${msText(l.p999Ms)}  max ${msText(l.maxMs)}`,
     ]);
-    if (l.corrected) rows.push(["latency (uncorrected)", `p50 ${msText(l.uncorrected.p50Ms)}  p99 ${msText(l.uncorrected.p99Ms)}  max ${msText(l.uncorrected.maxMs)}`]);
+    if (l.corrected)
+      rows.push([
+        "latency (uncorrected)",
+        `p50 ${msText(l.uncorrected.p50Ms)}  p99 ${msText(l.uncorrected.p99Ms)}  max ${msText(l.uncorrected.maxMs)}`,
+      ]);
   }
   for (const t of r.server.targets) {
     const parts: string[] = [];
-    if (t.cpuMicrosPerDelivery !== undefined) parts.push(`CPU ${t.cpuMicrosPerDelivery.toFixed(2)} µs/delivery (${t.deliveriesCountedBy} count)`);
+    if (t.cpuMicrosPerDelivery !== undefined)
+      parts.push(`CPU ${t.cpuMicrosPerDelivery.toFixed(2)} µs/delivery (${t.deliveriesCountedBy} count)`);
     if (t.cpuPercent !== undefined) parts.push(`CPU ${t.cpuPercent}% of a core`);
-    if (t.rssBytesPerConnection !== undefined) parts.push(`RSS ${t.rssBytesPerConnection < 0 ? "" : "+"}${bytes(t.rssBytesPerConnection)}/connection`);
+    if (t.rssBytesPerConnection !== undefined)
+      parts.push(`RSS ${t.rssBytesPerConnection < 0 ? "" : "+"}${bytes(t.rssBytesPerConnection)}/connection`);
     if (t.connected?.rssBytes !== undefined) parts.push(`RSS ${bytes(t.connected.rssBytes)}`);
     if (t.errors.length > 0) parts.push(`unavailable: ${t.errors[0]}`);
     rows.push([`server ${t.name}`, parts.join("; ")]);
   }
   const cl = r.clients;
   if (cl.cpuPercentPerProcess !== undefined) {
-    const busy = cl.cpuPercentPerProcess > 80 ? " (busy: the clients may set the pace; add --processes or client machines)" : "";
-    const perDelivery = cl.cpuMicrosPerDelivery === undefined ? "" : `, ${cl.cpuMicrosPerDelivery.toFixed(2)} µs/delivery`;
-    rows.push(["bench clients", `${cl.processes} process${cl.processes === 1 ? "" : "es"}, CPU ${cl.cpuPercentPerProcess}% of a core each${perDelivery}${busy}`]);
+    const busy =
+      cl.cpuPercentPerProcess > 80 ? " (busy: the clients may set the pace; add --processes or client machines)" : "";
+    const perDelivery =
+      cl.cpuMicrosPerDelivery === undefined ? "" : `, ${cl.cpuMicrosPerDelivery.toFixed(2)} µs/delivery`;
+    rows.push([
+      "bench clients",
+      `${cl.processes} process${cl.processes === 1 ? "" : "es"}, CPU ${cl.cpuPercentPerProcess}% of a core each${perDelivery}${busy}`,
+    ]);
   }
   if (r.server.targets.length > 1) {
     const s = r.server;
-    rows.push(["servers in all", `CPU ${s.cpuMicrosPerDelivery?.toFixed(2) ?? "-"} µs/delivery; RSS +${s.rssBytesPerConnection === undefined ? "-" : bytes(s.rssBytesPerConnection)}/connection`]);
+    rows.push([
+      "servers in all",
+      `CPU ${s.cpuMicrosPerDelivery?.toFixed(2) ?? "-"} µs/delivery; RSS +${s.rssBytesPerConnection === undefined ? "-" : bytes(s.rssBytesPerConnection)}/connection`,
+    ]);
   }
   if (r.interrupted) rows.push(["stopped early", r.interruptReason ?? "interrupted"]);
   return rows;
@@ -53,7 +85,10 @@ export function summaryRows(r: BenchResult): [string, string][] {
 export function textSummary(r: BenchResult): string {
   const rows = summaryRows(r);
   const width = Math.max(...rows.map(([k]) => k.length));
-  return [`hubcast bench ${r.scenario}: ${r.options.urls.join(", ")}`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join("\n");
+  return [
+    `hubcast bench ${r.scenario}: ${r.options.urls.join(", ")}`,
+    ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
+  ].join("\n");
 }
 
 /** A self-contained HTML report: the numbers table and inline SVG charts. */
@@ -63,7 +98,13 @@ export function htmlReport(r: BenchResult): string {
     xLabel: "percentile",
     yLabel: "ms",
     xPercentile: true,
-    series: [{ name: r.latency.corrected ? "end-to-end (CO-corrected)" : "end-to-end", color: "#1f6fd1", points: r.latency.curve.map((p) => ({ x: p.percentile, y: p.ms })) }],
+    series: [
+      {
+        name: r.latency.corrected ? "end-to-end (CO-corrected)" : "end-to-end",
+        color: "#1f6fd1",
+        points: r.latency.curve.map((p) => ({ x: p.percentile, y: p.ms })),
+      },
+    ],
   });
   const deliveries = lineChart({
     title: "Deliveries and publications per second",
@@ -80,7 +121,11 @@ export function htmlReport(r: BenchResult): string {
     yLabel: "connections",
     series: [
       { name: "ready", color: "#2c9c4a", points: r.timeline.map((p) => ({ x: p.tS, y: p.connections })) },
-      { name: "failed + dropped", color: "#c0392b", points: r.timeline.map((p) => ({ x: p.tS, y: p.failed + p.dropped })) },
+      {
+        name: "failed + dropped",
+        color: "#c0392b",
+        points: r.timeline.map((p) => ({ x: p.tS, y: p.failed + p.dropped })),
+      },
     ],
   });
   const rows = summaryRows(r)
@@ -88,7 +133,10 @@ export function htmlReport(r: BenchResult): string {
     .join("\n");
   const machine = `${r.machine.cpus} × ${r.machine.cpuModel}, ${bytes(r.machine.memoryBytes)}, Node ${r.machine.node}, ${r.machine.os}`;
   const options = Object.entries(r.options)
-    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v === undefined ? "(none)" : Array.isArray(v) ? (v.length === 0 ? "(none)" : v.join(", ")) : String(v))}</td></tr>`)
+    .map(
+      ([k, v]) =>
+        `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v === undefined ? "(none)" : Array.isArray(v) ? (v.length === 0 ? "(none)" : v.join(", ")) : String(v))}</td></tr>`,
+    )
     .join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hubcast bench ${escapeHtml(r.scenario)} ${escapeHtml(r.startedAt)}</title>

@@ -182,7 +182,9 @@ export function targetStats(
   clients: { connectionsAdded: number; measuredDeliveries: number; targets: number },
 ): TargetStats {
   const { baseline, connected, measureStart, measureEnd } = samples;
-  const errors = [baseline, connected, measureStart, measureEnd].flatMap((s) => (s?.error === undefined ? [] : [s.error]));
+  const errors = [baseline, connected, measureStart, measureEnd].flatMap((s) =>
+    s?.error === undefined ? [] : [s.error],
+  );
   const stats: TargetStats = {
     name: source.name,
     kind: source.kind,
@@ -206,7 +208,9 @@ export function targetStats(
     const wallUs = (measureEnd.atMs - measureStart.atMs) * 1000;
     if (wallUs > 0) stats.cpuPercent = Math.round((cpuUs / wallUs) * 1000) / 10;
     const serverCount =
-      measureStart.publicationsSent !== undefined && measureEnd.publicationsSent !== undefined ? measureEnd.publicationsSent - measureStart.publicationsSent : undefined;
+      measureStart.publicationsSent !== undefined && measureEnd.publicationsSent !== undefined
+        ? measureEnd.publicationsSent - measureStart.publicationsSent
+        : undefined;
     // Without the server's own count, a target gets its share of what the clients received.
     stats.deliveries = serverCount ?? Math.round(clients.measuredDeliveries / clients.targets);
     stats.deliveriesCountedBy = serverCount === undefined ? "clients" : "server";
@@ -214,7 +218,9 @@ export function targetStats(
   }
   if (baseline.rssBytes !== undefined && connected?.rssBytes !== undefined) {
     const added =
-      baseline.connections !== undefined && connected.connections !== undefined ? connected.connections - baseline.connections : Math.round(clients.connectionsAdded / clients.targets);
+      baseline.connections !== undefined && connected.connections !== undefined
+        ? connected.connections - baseline.connections
+        : Math.round(clients.connectionsAdded / clients.targets);
     stats.rssGrowthBytes = connected.rssBytes - baseline.rssBytes;
     stats.connectionsAdded = added;
     if (added > 0) stats.rssBytesPerConnection = Math.round(stats.rssGrowthBytes / added);
@@ -223,7 +229,10 @@ export function targetStats(
 }
 
 /** Totals over targets: Σ CPU / Σ deliveries (a publishing node with no subscribers adds CPU, not deliveries), Σ RSS growth / Σ connections. */
-export function overallServerCost(targets: readonly TargetStats[]): { cpuMicrosPerDelivery: number | undefined; rssBytesPerConnection: number | undefined } {
+export function overallServerCost(targets: readonly TargetStats[]): {
+  cpuMicrosPerDelivery: number | undefined;
+  rssBytesPerConnection: number | undefined;
+} {
   let cpuUs = 0;
   let deliveries = 0;
   let rss = 0;

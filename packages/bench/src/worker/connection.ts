@@ -80,7 +80,11 @@ export class BenchConnection implements WsListener {
     this.phase = Phase.opening;
     this.disconnectCode = 0;
     this.ws = new WsConnection(
-      { target: this.host.target(this.spec.url), subprotocol: this.host.adapter.subprotocol, localAddress: this.spec.localAddress },
+      {
+        target: this.host.target(this.spec.url),
+        subprotocol: this.host.adapter.subprotocol,
+        localAddress: this.spec.localAddress,
+      },
       this,
     );
   }
@@ -155,7 +159,12 @@ export class BenchConnection implements WsListener {
     const reason = `${operation} error ${frame.errorCode}: ${frame.message}`;
     if (operation === "publish") return this.publishAnswered(reason, frame.errorCode);
     const channel = this.host.channelName(this.spec.subscribeChannel);
-    const hint = this.host.adapter.explainError?.({ operation, code: frame.errorCode, message: frame.message, channel });
+    const hint = this.host.adapter.explainError?.({
+      operation,
+      code: frame.errorCode,
+      message: frame.message,
+      channel,
+    });
     this.phase = Phase.ended;
     this.host.onFailed(this, reason, hint);
     this.ws?.close();
@@ -166,7 +175,12 @@ export class BenchConnection implements WsListener {
     const hint =
       error === undefined
         ? undefined
-        : this.host.adapter.explainError?.({ operation: "publish", code, message: error, channel: this.host.channelName(this.spec.publishChannel) });
+        : this.host.adapter.explainError?.({
+            operation: "publish",
+            code,
+            message: error,
+            channel: this.host.channelName(this.spec.publishChannel),
+          });
     this.host.onPublishAck(this, error, hint);
   }
 
@@ -177,7 +191,9 @@ export class BenchConnection implements WsListener {
     this.ws = undefined;
     this.inFlight = 0;
     const code = this.disconnectCode !== 0 ? this.disconnectCode : end.code;
-    const reason = end.error ?? `closed ${code}${this.disconnectReason !== "" ? ` ${this.disconnectReason}` : end.reason !== "" ? ` ${end.reason}` : ""}`;
+    const reason =
+      end.error ??
+      `closed ${code}${this.disconnectReason !== "" ? ` ${this.disconnectReason}` : end.reason !== "" ? ` ${end.reason}` : ""}`;
     if (was === Phase.ready) return this.host.onDropped(this, reason);
     if (was === Phase.ended) return;
     // 3008 try_later: the server's admission control; come back when it says.

@@ -170,13 +170,19 @@ export class ApiClient {
     const req = request(new URL(`${this.url.pathname.replace(/\/+$/, "")}${api.path}`, this.url), {
       method: "POST",
       agent: this.agent,
-      headers: { "content-type": "application/json", authorization: `Bearer ${this.key}`, "content-length": Buffer.byteLength(api.body) },
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${this.key}`,
+        "content-length": Buffer.byteLength(api.body),
+      },
     });
     req.on("response", (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => lane.answered(res.statusCode === 200 ? undefined : `API answered ${res.statusCode}: ${body.slice(0, 200)}`));
+      res.on("end", () =>
+        lane.answered(res.statusCode === 200 ? undefined : `API answered ${res.statusCode}: ${body.slice(0, 200)}`),
+      );
     });
     req.on("error", (err: NodeJS.ErrnoException) => lane.answered(`API request failed: ${err.code ?? err.message}`));
     req.end(api.body);

@@ -1,7 +1,14 @@
 import { Histogram } from "../histogram.js";
 import { zeroCounters } from "../ipc.js";
 import type { FromWorker, ReasonCounts, WorkerFinal, WorkerPlan } from "../ipc.js";
-import { channelName, connectionSpec, lanesPerChannel, publisherSpec, workerConnections, workerPublishers } from "../layout.js";
+import {
+  channelName,
+  connectionSpec,
+  lanesPerChannel,
+  publisherSpec,
+  workerConnections,
+  workerPublishers,
+} from "../layout.js";
 import { nowUs } from "../payload.js";
 import { adapterByName, incomingFrame } from "../peers/index.js";
 import type { ProtocolAdapter } from "../peers/index.js";
@@ -65,7 +72,10 @@ export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
     this.adapter = adapterByName(plan.protocol);
     this.lanes = lanesPerChannel(layout);
     this.expectedIntervalUs = plan.laneRate === "max" ? 0 : 1e6 / plan.laneRate;
-    this.api = plan.apiUrl !== undefined && plan.apiKey !== undefined ? new ApiClient(plan.apiUrl, plan.apiKey, this.adapter) : undefined;
+    this.api =
+      plan.apiUrl !== undefined && plan.apiKey !== undefined
+        ? new ApiClient(plan.apiUrl, plan.apiKey, this.adapter)
+        : undefined;
     for (const j of workerPublishers(layout, plan.worker)) {
       const spec = publisherSpec(layout, j);
       if (this.api !== undefined) {
@@ -85,7 +95,11 @@ export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
       if (spec.publishChannel >= 0) this.publishLanes.push(conn);
     }
     this.sequences = new SequenceCounter(subscribers * this.lanes);
-    this.scheduler = new PublishScheduler(this.publishLanes, { laneRate: plan.laneRate, window: plan.window, payloadBytes: plan.payloadBytes }, this);
+    this.scheduler = new PublishScheduler(
+      this.publishLanes,
+      { laneRate: plan.laneRate, window: plan.window, payloadBytes: plan.payloadBytes },
+      this,
+    );
   }
 
   /** Starts the ramp and the progress reports. */
@@ -151,13 +165,19 @@ export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
 
   target(url: string): WsTarget {
     let t = this.targets.get(url);
-    if (t === undefined) this.targets.set(url, (t = parseWsTarget(url)));
+    if (t === undefined) {
+      t = parseWsTarget(url);
+      this.targets.set(url, t);
+    }
     return t;
   }
 
   channelName(channel: number): string {
     let name = this.channelNames.get(channel);
-    if (name === undefined) this.channelNames.set(channel, (name = channelName(this.plan.layout, channel)));
+    if (name === undefined) {
+      name = channelName(this.plan.layout, channel);
+      this.channelNames.set(channel, name);
+    }
     return name;
   }
 

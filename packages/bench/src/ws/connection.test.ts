@@ -23,7 +23,11 @@ class Events implements WsListener {
   }
   onText(payload: Buffer): void {
     this.texts.push(payload.toString());
-    this.textWaiters = this.textWaiters.filter((w) => (this.texts.length >= w.n ? (w.resolve(), false) : true));
+    this.textWaiters = this.textWaiters.filter((w) => {
+      if (this.texts.length < w.n) return true;
+      w.resolve();
+      return false;
+    });
   }
   onEnd(end: WsEnd): void {
     this.end(end);
@@ -40,10 +44,19 @@ describe("WsConnection against the ws library", () => {
   let accepted: Promise<{ socket: WebSocket; remoteAddress: string | undefined; protocol: string }>;
 
   beforeEach(async () => {
-    server = new WebSocketServer({ port: 0, host: "127.0.0.1", path: "/ws", handleProtocols: (protocols) => (protocols.has("hubcast.v1.json") ? "hubcast.v1.json" : false) });
+    server = new WebSocketServer({
+      port: 0,
+      host: "127.0.0.1",
+      path: "/ws",
+      handleProtocols: (protocols) => (protocols.has("hubcast.v1.json") ? "hubcast.v1.json" : false),
+    });
     await new Promise<void>((resolve) => server.once("listening", () => resolve()));
     url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
-    accepted = new Promise((resolve) => server.once("connection", (socket, req) => resolve({ socket, remoteAddress: req.socket.remoteAddress, protocol: socket.protocol })));
+    accepted = new Promise((resolve) =>
+      server.once("connection", (socket, req) =>
+        resolve({ socket, remoteAddress: req.socket.remoteAddress, protocol: socket.protocol }),
+      ),
+    );
   });
 
   afterEach(async () => {
@@ -53,7 +66,10 @@ describe("WsConnection against the ws library", () => {
 
   it("opens with the subprotocol from the chosen source address and exchanges masked text both ways", async () => {
     const events = new Events();
-    const conn = new WsConnection({ target: parseWsTarget(url), subprotocol: "hubcast.v1.json", localAddress: "127.0.0.2" }, events);
+    const conn = new WsConnection(
+      { target: parseWsTarget(url), subprotocol: "hubcast.v1.json", localAddress: "127.0.0.2" },
+      events,
+    );
     await events.opened;
     const { socket, remoteAddress, protocol } = await accepted;
     expect(remoteAddress).toBe("127.0.0.2");
@@ -94,7 +110,10 @@ describe("WsConnection against the ws library", () => {
 
   it("reports a refused upgrade and a refused TCP connection as failures", async () => {
     const refused = new Events();
-    new WsConnection({ target: parseWsTarget(url.replace("/ws", "/elsewhere")), subprotocol: "hubcast.v1.json" }, refused);
+    new WsConnection(
+      { target: parseWsTarget(url.replace("/ws", "/elsewhere")), subprotocol: "hubcast.v1.json" },
+      refused,
+    );
     const end = await refused.ended;
     expect(end.opened).toBe(false);
     expect(end.error).toMatch(/^HTTP 400/);

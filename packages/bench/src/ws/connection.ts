@@ -98,8 +98,19 @@ export class WsConnection implements FrameSink {
     const local = localAddress === undefined ? {} : { localAddress };
     const socket = (
       target.secure
-        ? tlsConnect({ host: target.host, port: target.port, servername: target.host, ALPNProtocols: ["http/1.1"], ...local })
-        : netConnect({ host: target.host, port: target.port, onread: { buffer: readBuffer, callback: onSocketRead }, ...local })
+        ? tlsConnect({
+            host: target.host,
+            port: target.port,
+            servername: target.host,
+            ALPNProtocols: ["http/1.1"],
+            ...local,
+          })
+        : netConnect({
+            host: target.host,
+            port: target.port,
+            onread: { buffer: readBuffer, callback: onSocketRead },
+            ...local,
+          })
     ) as OwnedSocket;
     socket[OWNER] = this;
     this.socket = socket;

@@ -67,7 +67,16 @@ describe("FrameReader", () => {
     text(""),
     serverFrame(Opcode.close, Buffer.concat([Buffer.from([0x0b, 0xb8]), Buffer.from("shutdown")])),
   ]);
-  const expected = ['text:{"publication":{"channel":"a","data":"1|1|1|x"}}', "ping:p1", `text:${medium}`, "ping:mid", "text:frag-mented", "binary:3", "text:", "close:3000:shutdown"];
+  const expected = [
+    'text:{"publication":{"channel":"a","data":"1|1|1|x"}}',
+    "ping:p1",
+    `text:${medium}`,
+    "ping:mid",
+    "text:frag-mented",
+    "binary:3",
+    "text:",
+    "close:3000:shutdown",
+  ];
 
   it("parses a stream delivered in one chunk", () => {
     expect(readAll([stream])).toEqual(expected);
@@ -91,7 +100,12 @@ describe("FrameReader", () => {
   it("parses large frames (16- and 64-bit lengths) arriving in many chunks", () => {
     const big = Buffer.alloc(200_000, "b");
     const mid = Buffer.alloc(70_000, "c");
-    const all = Buffer.concat([text("before"), serverFrame(Opcode.text, big), serverFrame(Opcode.text, mid), text("after")]);
+    const all = Buffer.concat([
+      text("before"),
+      serverFrame(Opcode.text, big),
+      serverFrame(Opcode.text, mid),
+      text("after"),
+    ]);
     for (const size of [1_000, 4_096, 65_536, 333]) {
       const chunks: Buffer[] = [];
       for (let i = 0; i < all.length; i += size) chunks.push(all.subarray(i, i + size));
@@ -127,9 +141,13 @@ describe("FrameReader", () => {
   });
 
   it("stops at protocol errors", () => {
-    expect(readAll([serverFrame(Opcode.continuation, Buffer.from("x")), text("ignored")])).toEqual(["error:continuation frame without a message to continue"]);
+    expect(readAll([serverFrame(Opcode.continuation, Buffer.from("x")), text("ignored")])).toEqual([
+      "error:continuation frame without a message to continue",
+    ]);
     expect(readAll([serverFrame(0x3, Buffer.from("x"))])).toEqual(["error:unknown opcode 3"]);
-    expect(readAll([serverFrame(Opcode.ping, Buffer.alloc(126))])).toEqual(["error:fragmented or oversized control frame"]);
+    expect(readAll([serverFrame(Opcode.ping, Buffer.alloc(126))])).toEqual([
+      "error:fragmented or oversized control frame",
+    ]);
     const tooBig = new Recorder();
     new FrameReader(tooBig, 100).push(serverFrame(Opcode.text, Buffer.alloc(101)).subarray(0, 10));
     expect(tooBig.events).toEqual(["error:frame of 101 bytes exceeds the 100-byte limit"]);
@@ -139,15 +157,16 @@ describe("FrameReader", () => {
 describe("frame writer", () => {
   /** Unmasks a client frame with the reader's rules. */
   function unmaskClientFrame(frame: Buffer): { opcode: number; payload: Buffer } {
-    expect(frame[1]! & 0x80).toBe(0x80); // masked
-    let length = frame[1]! & 0x7f;
+    const second = frame.readUInt8(1);
+    expect(second & 0x80).toBe(0x80); // masked
+    let length = second & 0x7f;
     let at = 2;
     if (length === 126) [length, at] = [frame.readUInt16BE(2), 4];
     else if (length === 127) [length, at] = [frame.readUInt32BE(6), 10];
     const key = frame.subarray(at, at + 4);
-    const payload = Buffer.from(frame.subarray(at + 4, at + 4 + length).map((b, i) => b ^ key[i & 3]!));
+    const payload = Buffer.from(frame.subarray(at + 4, at + 4 + length).map((b, i) => b ^ key.readUInt8(i & 3)));
     expect(at + 4 + length).toBe(frame.length);
-    return { opcode: frame[0]! & 0x0f, payload };
+    return { opcode: frame.readUInt8(0) & 0x0f, payload };
   }
 
   it("masks text frames of every length class with fresh keys", () => {

@@ -112,7 +112,8 @@ export class FrameReader {
     }
     const masked = (b1 & 0x80) !== 0;
     if (masked) header += 4;
-    if (length > this.maxMessageBytes) return this.fail(`frame of ${length} bytes exceeds the ${this.maxMessageBytes}-byte limit`);
+    if (length > this.maxMessageBytes)
+      return this.fail(`frame of ${length} bytes exceeds the ${this.maxMessageBytes}-byte limit`);
     if (available < header + length) return -1;
     if ((b0 & 0x70) !== 0) return this.fail("reserved bits set (no extension was negotiated)");
     let payload = data.subarray(offset + header, offset + header + length);
@@ -146,7 +147,8 @@ export class FrameReader {
       case Opcode.close:
         if (!fin || payload.length > 125) return void this.fail("fragmented or oversized control frame");
         if (opcode === Opcode.ping) this.sink.onPing(payload);
-        else if (opcode === Opcode.close) this.sink.onClose(closeCode(payload), payload.length > 2 ? payload.toString("utf8", 2) : "");
+        else if (opcode === Opcode.close)
+          this.sink.onClose(closeCode(payload), payload.length > 2 ? payload.toString("utf8", 2) : "");
         return;
       default:
         return void this.fail(`unknown opcode ${opcode}`);
@@ -155,7 +157,8 @@ export class FrameReader {
 
   private addFragment(payload: Buffer): void {
     this.fragmentBytes += payload.length;
-    if (this.fragmentBytes > this.maxMessageBytes) return void this.fail(`message exceeds the ${this.maxMessageBytes}-byte limit`);
+    if (this.fragmentBytes > this.maxMessageBytes)
+      return void this.fail(`message exceeds the ${this.maxMessageBytes}-byte limit`);
     // The fragment is a view into a chunk that will be reused: keep a copy.
     this.fragments.push(Buffer.from(payload));
   }

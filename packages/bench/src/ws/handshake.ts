@@ -34,9 +34,14 @@ export function parseWsTarget(url: string): WsTarget {
 }
 
 /** The HTTP upgrade request and the `Sec-WebSocket-Accept` value the server must answer with. */
-export function handshakeRequest(target: WsTarget, subprotocol: string | undefined): { request: string; accept: string } {
+export function handshakeRequest(
+  target: WsTarget,
+  subprotocol: string | undefined,
+): { request: string; accept: string } {
   const key = randomBytes(16).toString("base64");
-  const accept = createHash("sha1").update(key + GUID).digest("base64");
+  const accept = createHash("sha1")
+    .update(key + GUID)
+    .digest("base64");
   const protocolLine = subprotocol === undefined ? "" : `Sec-WebSocket-Protocol: ${subprotocol}\r\n`;
   const request =
     `GET ${target.path} HTTP/1.1\r\nHost: ${target.hostHeader}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -54,16 +59,26 @@ export type HandshakeOutcome =
  * Reads the server's upgrade response from `head` (all bytes received so far). `open` hands
  * back the bytes after the response head: the first frames may share its TCP segment.
  */
-export function readHandshakeResponse(head: Buffer, expectedAccept: string, subprotocol: string | undefined): HandshakeOutcome {
+export function readHandshakeResponse(
+  head: Buffer,
+  expectedAccept: string,
+  subprotocol: string | undefined,
+): HandshakeOutcome {
   const end = head.indexOf("\r\n\r\n");
   if (end < 0) {
-    return head.length > MAX_RESPONSE_HEAD_BYTES ? { kind: "refused", message: "upgrade response head is too long" } : { kind: "incomplete" };
+    return head.length > MAX_RESPONSE_HEAD_BYTES
+      ? { kind: "refused", message: "upgrade response head is too long" }
+      : { kind: "incomplete" };
   }
   const lines = head.toString("latin1", 0, end).split("\r\n");
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "");
-  if (status === null) return { kind: "refused", message: `not an HTTP response: ${JSON.stringify((lines[0] ?? "").slice(0, 80))}` };
+  if (status === null)
+    return { kind: "refused", message: `not an HTTP response: ${JSON.stringify((lines[0] ?? "").slice(0, 80))}` };
   if (status[1] !== "101") {
-    const body = head.toString("utf8", end + 4).trim().slice(0, 200);
+    const body = head
+      .toString("utf8", end + 4)
+      .trim()
+      .slice(0, 200);
     return { kind: "refused", message: `HTTP ${lines[0]?.slice(9) ?? status[1]}${body === "" ? "" : `: ${body}`}` };
   }
   const headers = new Map<string, string>();
@@ -71,9 +86,12 @@ export function readHandshakeResponse(head: Buffer, expectedAccept: string, subp
     const colon = line.indexOf(":");
     if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
   }
-  if (headers.get("sec-websocket-accept") !== expectedAccept) return { kind: "refused", message: "wrong Sec-WebSocket-Accept in the upgrade response" };
+  if (headers.get("sec-websocket-accept") !== expectedAccept)
+    return { kind: "refused", message: "wrong Sec-WebSocket-Accept in the upgrade response" };
   const chosen = headers.get("sec-websocket-protocol");
-  if (chosen !== undefined && chosen !== subprotocol) return { kind: "refused", message: `server chose subprotocol "${chosen}", which was not offered` };
-  if (headers.has("sec-websocket-extensions")) return { kind: "refused", message: "server enabled an extension that was not offered" };
+  if (chosen !== undefined && chosen !== subprotocol)
+    return { kind: "refused", message: `server chose subprotocol "${chosen}", which was not offered` };
+  if (headers.has("sec-websocket-extensions"))
+    return { kind: "refused", message: "server enabled an extension that was not offered" };
   return { kind: "open", rest: head.subarray(end + 4) };
 }

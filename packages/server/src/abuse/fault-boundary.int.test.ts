@@ -15,7 +15,10 @@ afterEach(async () => {
 /** A node whose log lines are kept, parsed. */
 async function loggedNode(): Promise<{ node: HubcastNode; wsUrl: string; logs: Record<string, unknown>[] }> {
   const logs: Record<string, unknown>[] = [];
-  const logger = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: "info" },
+    { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { ...(await cluster.node({}, { logger })), logs };
 }
 
@@ -31,7 +34,11 @@ describe("the fault boundary", () => {
       if (Buffer.from(data).includes("boom")) throw new Error("codec bug on purpose");
       return decode.call(this, data);
     });
-    const [victim, bystander, publisher] = [await cluster.client(wsUrl), await cluster.client(wsUrl), await cluster.client(wsUrl)];
+    const [victim, bystander, publisher] = [
+      await cluster.client(wsUrl),
+      await cluster.client(wsUrl),
+      await cluster.client(wsUrl),
+    ];
     await bystander.ok("subscribe", { channel: "plain:room" });
     victim.send('{"id":7,"publish":{"channel":"plain:room","data":"boom"}}');
     expect((await victim.closed).code).toBe(CloseCode.serverError);

@@ -13,16 +13,21 @@ const MALFORMED = [
 ];
 
 describe("every frame counts toward the command rate limit", () => {
-  it.each(MALFORMED.map((make) => [make(1), make]))("closes a client flooding frames like %s with 112 and then 3006", async (_, make) => {
-    const { wsUrl } = await cluster.node({ commandRatePerSecond: 10, commandBurst: 20, maxRateLimitedCommands: 50 });
-    const client = await cluster.client(wsUrl);
-    for (let id = 100; id < 5_100; id += 1) client.send(make(id));
-    expect((await client.closed).code).toBe(CloseCode.rateLimited);
-    const errors = client.frames.map((f) => (f["error"] as { code?: number } | undefined)?.code).filter((c) => c !== undefined);
-    // The burst (less the connect) is answered for what it is, then 50 refusals, then the close.
-    expect(errors.filter((c) => c === ErrorCode.tooManyRequests)).toHaveLength(50);
-    expect(errors.length).toBeLessThan(100);
-  });
+  it.each(MALFORMED.map((make) => [make(1), make]))(
+    "closes a client flooding frames like %s with 112 and then 3006",
+    async (_, make) => {
+      const { wsUrl } = await cluster.node({ commandRatePerSecond: 10, commandBurst: 20, maxRateLimitedCommands: 50 });
+      const client = await cluster.client(wsUrl);
+      for (let id = 100; id < 5_100; id += 1) client.send(make(id));
+      expect((await client.closed).code).toBe(CloseCode.rateLimited);
+      const errors = client.frames
+        .map((f) => (f["error"] as { code?: number } | undefined)?.code)
+        .filter((c) => c !== undefined);
+      // The burst (less the connect) is answered for what it is, then 50 refusals, then the close.
+      expect(errors.filter((c) => c === ErrorCode.tooManyRequests)).toHaveLength(50);
+      expect(errors.length).toBeLessThan(100);
+    },
+  );
 
   it("counts pongs and other frames without an id as well", async () => {
     const { wsUrl } = await cluster.node({ commandRatePerSecond: 10, commandBurst: 5, maxRateLimitedCommands: 1_000 });

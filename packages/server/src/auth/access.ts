@@ -44,10 +44,16 @@ export function createAuthSetup(
   const origins = new OriginPolicy(options.allowedOrigins);
   const tokens = TokenVerifier.fromOptions(options);
   if (!options.allowAnonymous && tokens === undefined && authenticate === undefined) {
-    throw new OptionError("allowAnonymous", `false refuses every connection unless tokens can be checked: set ${KEY_OPTIONS} (or pass an authenticate hook)`);
+    throw new OptionError(
+      "allowAnonymous",
+      `false refuses every connection unless tokens can be checked: set ${KEY_OPTIONS} (or pass an authenticate hook)`,
+    );
   }
   if (tokens === undefined) {
-    const scopes: [string, ChannelOptions][] = [["channel", options.channel], ...Object.entries(namespaces).map(([name, o]): [string, ChannelOptions] => [`namespaces.${name}`, o])];
+    const scopes: [string, ChannelOptions][] = [
+      ["channel", options.channel],
+      ...Object.entries(namespaces).map(([name, o]): [string, ChannelOptions] => [`namespaces.${name}`, o]),
+    ];
     for (const [where, channelOptions] of scopes) {
       if (channelOptions.subscribe === "token") {
         throw new OptionError(`${where}.subscribe`, `"token" needs a key to check channel tokens: set ${KEY_OPTIONS}`);
@@ -96,7 +102,10 @@ export async function identify(setup: AuthSetup, credentials: Credentials): Prom
  */
 export async function reidentify(setup: AuthSetup, user: string, credentials: Credentials): Promise<Identity> {
   if (setup.authenticate === undefined && setup.tokens === undefined) {
-    throw new ReplyError(ErrorCode.notAvailable, "this node has no token keys configured, so there is nothing to refresh");
+    throw new ReplyError(
+      ErrorCode.notAvailable,
+      "this node has no token keys configured, so there is nothing to refresh",
+    );
   }
   const identity = await identify({ ...setup, allowAnonymous: false }, credentials);
   if (identity.user !== user) throw unauthorized("the refresh token is for another user than the connection's");

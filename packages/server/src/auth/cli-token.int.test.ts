@@ -12,7 +12,19 @@ const key = new TextEncoder().encode(TEST_SECRET);
 
 describe("hubcast token", () => {
   it("prints an HS256 connection token with sub, exp, channels and info", async () => {
-    const { code, stdout, stderr } = await runCli(["token", "--sub", "alice", "--secret", TEST_SECRET, "--ttl", "600", "--channels", "vip:gold, team:a-*", "--info", '{"name":"Alice"}']);
+    const { code, stdout, stderr } = await runCli([
+      "token",
+      "--sub",
+      "alice",
+      "--secret",
+      TEST_SECRET,
+      "--ttl",
+      "600",
+      "--channels",
+      "vip:gold, team:a-*",
+      "--info",
+      '{"name":"Alice"}',
+    ]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     const token = stdout.trim();
     expect(stdout).toBe(`${token}\n`);
@@ -23,7 +35,9 @@ describe("hubcast token", () => {
   });
 
   it("mints a channel token with --channel, reading the secret from HUBCAST_TOKEN_HMAC_SECRET", async () => {
-    const { code, stdout } = await runCli(["token", "--sub", "", "--channel", "private:x", "--audience", "hubcast"], { HUBCAST_TOKEN_HMAC_SECRET: TEST_SECRET });
+    const { code, stdout } = await runCli(["token", "--sub", "", "--channel", "private:x", "--audience", "hubcast"], {
+      HUBCAST_TOKEN_HMAC_SECRET: TEST_SECRET,
+    });
     expect(code).toBe(0);
     const { payload } = await jwtVerify(stdout.trim(), key, { audience: "hubcast", typ: TOKEN_TYPES.channel });
     expect(payload).toMatchObject({ sub: "", channel: "private:x" });
@@ -45,8 +59,14 @@ describe("hubcast token", () => {
     [["--sub", "", "--secret", TEST_SECRET], /--sub must not be empty for a connection token/],
     [["--sub", "alice", "--secret", TEST_SECRET, "--ttl", "1.5"], /--ttl must be a whole number of seconds/],
     [["--sub", "alice", "--secret", TEST_SECRET, "--info", "{name}"], /--info must be JSON/],
-    [["--sub", "alice", "--secret", TEST_SECRET, "--channel", "p:x", "--channels", "a"], /--channels and --info belong in connection tokens/],
-    [["--sub", "alice", "--secret", TEST_SECRET, "--channels", "a*b"], /--channels: "a\*b" is not a channel name or a prefix/],
+    [
+      ["--sub", "alice", "--secret", TEST_SECRET, "--channel", "p:x", "--channels", "a"],
+      /--channels and --info belong in connection tokens/,
+    ],
+    [
+      ["--sub", "alice", "--secret", TEST_SECRET, "--channels", "a*b"],
+      /--channels: "a\*b" is not a channel name or a prefix/,
+    ],
     [["--sub", "alice", "--secret", TEST_SECRET, "--bogus"], /unknown option '--bogus'/],
   ])("exits 2 with a clear message for %j", async (args, message) => {
     const { code, stdout, stderr } = await runCli(["token", ...args], { HUBCAST_TOKEN_HMAC_SECRET: "" });
@@ -68,7 +88,14 @@ describe("hubcast token against hubcast start --token-hmac-secret", () => {
   });
 
   it("mints tokens the node accepts, and the node refuses anonymous connections when told to", async () => {
-    server = await ServerProcess.start(["--port", "0", "--no-demo", "--token-hmac-secret", TEST_SECRET, "--no-allow-anonymous"]);
+    server = await ServerProcess.start([
+      "--port",
+      "0",
+      "--no-demo",
+      "--token-hmac-secret",
+      TEST_SECRET,
+      "--no-allow-anonymous",
+    ]);
     const { stdout } = await runCli(["token", "--sub", "alice", "--secret", TEST_SECRET, "--ttl", "120"]);
     client = await RawClient.open(server.wsUrl);
     expect(await client.fails("connect", {})).toMatchObject({ code: ErrorCode.unauthorized });

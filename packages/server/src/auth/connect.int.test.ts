@@ -20,7 +20,9 @@ const cluster = new TestCluster();
 afterEach(() => cluster.cleanup());
 
 /** A node with these options, and a function that opens a socket and sends `connect` with `token`. */
-async function nodeWith(options: NodeOptions): Promise<{ connect: (token?: string) => Promise<Record<string, unknown>> }> {
+async function nodeWith(
+  options: NodeOptions,
+): Promise<{ connect: (token?: string) => Promise<Record<string, unknown>> }> {
   const { wsUrl } = await cluster.node({ namespaces: NAMESPACES, ...options });
   return {
     connect: async (token?: string) => {
@@ -50,13 +52,33 @@ describe("connect with HS256 connection tokens", () => {
   });
 
   it.each([
-    ["expired", () => sign({ sub: "alice" }, { ttlSeconds: -10 }), ErrorCode.tokenExpired, /connection token has expired/],
-    ["signed with another secret", () => sign({ sub: "alice" }, { key: "another-secret-that-is-also-32-chars-long" }), ErrorCode.unauthorized, /signature is invalid/],
-    ["alg none", () => Promise.resolve(unsigned({ sub: "alice" })), ErrorCode.unauthorized, /algorithm "none" is not accepted; this node accepts HS256/],
+    [
+      "expired",
+      () => sign({ sub: "alice" }, { ttlSeconds: -10 }),
+      ErrorCode.tokenExpired,
+      /connection token has expired/,
+    ],
+    [
+      "signed with another secret",
+      () => sign({ sub: "alice" }, { key: "another-secret-that-is-also-32-chars-long" }),
+      ErrorCode.unauthorized,
+      /signature is invalid/,
+    ],
+    [
+      "alg none",
+      () => Promise.resolve(unsigned({ sub: "alice" })),
+      ErrorCode.unauthorized,
+      /algorithm "none" is not accepted; this node accepts HS256/,
+    ],
     ["without sub", () => sign({ name: "alice" }), ErrorCode.unauthorized, /no "sub" claim/],
     ["with an empty sub", () => sign({ sub: "" }), ErrorCode.unauthorized, /no "sub" claim/],
     ["without exp", () => sign({ sub: "alice" }, { ttlSeconds: null }), ErrorCode.unauthorized, /no "exp" claim/],
-    ["with channels that are not strings", () => sign({ sub: "alice", channels: [1] }), ErrorCode.unauthorized, /"channels" must be an array of strings/],
+    [
+      "with channels that are not strings",
+      () => sign({ sub: "alice", channels: [1] }),
+      ErrorCode.unauthorized,
+      /"channels" must be an array of strings/,
+    ],
     ["that is not a JWT", () => Promise.resolve("not-a-jwt"), ErrorCode.unauthorized, /malformed/],
   ])("refuses a token %s with the right code and a message saying why", async (_what, make, code, message) => {
     const node = await nodeWith({ tokenHmacSecret: TEST_SECRET });
@@ -70,20 +92,32 @@ describe("connect with HS256 connection tokens", () => {
   it("keeps a refused connection open, so connect may be retried with another token", async () => {
     const { wsUrl } = await cluster.node({ namespaces: NAMESPACES, tokenHmacSecret: TEST_SECRET });
     const client = await cluster.client(wsUrl, false);
-    expect(await client.fails("connect", { token: await sign({ sub: "alice" }, { ttlSeconds: -1 }) })).toMatchObject({ code: ErrorCode.tokenExpired });
+    expect(await client.fails("connect", { token: await sign({ sub: "alice" }, { ttlSeconds: -1 }) })).toMatchObject({
+      code: ErrorCode.tokenExpired,
+    });
     await client.ok("connect", { token: await sign({ sub: "alice" }) });
   });
 
   it("checks aud and iss when configured", async () => {
-    const node = await nodeWith({ tokenHmacSecret: TEST_SECRET, tokenAudience: "hubcast", tokenIssuer: "https://auth.example.com" });
+    const node = await nodeWith({
+      tokenHmacSecret: TEST_SECRET,
+      tokenAudience: "hubcast",
+      tokenIssuer: "https://auth.example.com",
+    });
     const good = { sub: "alice", aud: "hubcast", iss: "https://auth.example.com" };
     expect((await node.connect(await sign(good)))["connect"]).toBeDefined();
     const wrongAud = errorOf(await node.connect(await sign({ ...good, aud: "other" })));
-    expect(wrongAud).toMatchObject({ code: ErrorCode.unauthorized, message: 'connection token audience ("aud") is not "hubcast"' });
+    expect(wrongAud).toMatchObject({
+      code: ErrorCode.unauthorized,
+      message: 'connection token audience ("aud") is not "hubcast"',
+    });
     const noAud = errorOf(await node.connect(await sign({ sub: "alice", iss: good.iss })));
     expect(noAud.code).toBe(ErrorCode.unauthorized);
     const wrongIss = errorOf(await node.connect(await sign({ ...good, iss: "https://evil.example.com" })));
-    expect(wrongIss).toMatchObject({ code: ErrorCode.unauthorized, message: 'connection token issuer ("iss") is not "https://auth.example.com"' });
+    expect(wrongIss).toMatchObject({
+      code: ErrorCode.unauthorized,
+      message: 'connection token issuer ("iss") is not "https://auth.example.com"',
+    });
   });
 
   it("accepts connections without a token as anonymous by default, and refuses them with allowAnonymous false", async () => {
@@ -92,7 +126,10 @@ describe("connect with HS256 connection tokens", () => {
     expect(anonymous).toBeDefined();
     expect(anonymous["expiresAt"]).toBeUndefined();
     const closed = await nodeWith({ tokenHmacSecret: TEST_SECRET, allowAnonymous: false });
-    expect(errorOf(await closed.connect())).toMatchObject({ code: ErrorCode.unauthorized, message: expect.stringMatching(/token is required/) as unknown });
+    expect(errorOf(await closed.connect())).toMatchObject({
+      code: ErrorCode.unauthorized,
+      message: expect.stringMatching(/token is required/) as unknown,
+    });
     expect((await closed.connect(await sign({ sub: "alice" })))["connect"]).toBeDefined();
   });
 
@@ -102,7 +139,10 @@ describe("connect with HS256 connection tokens", () => {
       { authenticate: ({ token }) => Promise.resolve(token === "let-me-in" ? { user: "hooked" } : null) },
     );
     const client = await cluster.client(wsUrl, false);
-    expect(await client.fails("connect", { token: await sign({ sub: "alice" }) })).toMatchObject({ code: ErrorCode.unauthorized, message: "credentials refused" });
+    expect(await client.fails("connect", { token: await sign({ sub: "alice" }) })).toMatchObject({
+      code: ErrorCode.unauthorized,
+      message: "credentials refused",
+    });
     await client.ok("connect", { token: "let-me-in" });
   });
 
@@ -151,7 +191,11 @@ describe("connect with RS256 tokens and a PEM public key file", () => {
 
   it("refuses HS256 tokens, also one 'signed' with the public key as the secret (algorithm confusion), and alg none", async () => {
     const node = await nodeWith({ tokenPublicKeyFile: pemFile });
-    for (const token of [await sign({ sub: "alice" }, { key: pem }), await sign({ sub: "alice" }), unsigned({ sub: "alice" })]) {
+    for (const token of [
+      await sign({ sub: "alice" }, { key: pem }),
+      await sign({ sub: "alice" }),
+      unsigned({ sub: "alice" }),
+    ]) {
       const error = errorOf(await node.connect(token));
       expect(error).toMatchObject({ code: ErrorCode.unauthorized });
       expect(error.message).toMatch(/algorithm "(HS256|none)" is not accepted; this node accepts RS256$/);
@@ -167,9 +211,13 @@ describe("connect with RS256 tokens and a PEM public key file", () => {
 
   it("accepts both algorithms when both an HMAC secret and a PEM key are configured", async () => {
     const node = await nodeWith({ tokenPublicKeyFile: pemFile, tokenHmacSecret: TEST_SECRET });
-    expect((await node.connect(await sign({ sub: "alice" }, { alg: "RS256", key: privateKey })))["connect"]).toBeDefined();
+    expect(
+      (await node.connect(await sign({ sub: "alice" }, { alg: "RS256", key: privateKey })))["connect"],
+    ).toBeDefined();
     expect((await node.connect(await sign({ sub: "bob" })))["connect"]).toBeDefined();
-    expect(errorOf(await node.connect(await sign({ sub: "eve" }, { key: pem }))).message).toBe("connection token signature is invalid");
+    expect(errorOf(await node.connect(await sign({ sub: "eve" }, { key: pem }))).message).toBe(
+      "connection token signature is invalid",
+    );
   });
 });
 
@@ -200,8 +248,13 @@ describe("connect with ES256 tokens and a JWKS URL", () => {
       const reply = await node.connect(await sign({ sub: user }, { alg: "ES256", key: privateKey, kid: "k1" }));
       expect(reply["connect"], user).toBeDefined();
     }
-    const unknownKid = errorOf(await node.connect(await sign({ sub: "dave" }, { alg: "ES256", key: privateKey, kid: "k2" })));
-    expect(unknownKid).toMatchObject({ code: ErrorCode.unauthorized, message: expect.stringMatching(/no key of the JWKS matches/) as unknown });
+    const unknownKid = errorOf(
+      await node.connect(await sign({ sub: "dave" }, { alg: "ES256", key: privateKey, kid: "k2" })),
+    );
+    expect(unknownKid).toMatchObject({
+      code: ErrorCode.unauthorized,
+      message: expect.stringMatching(/no key of the JWKS matches/) as unknown,
+    });
     const hs256 = errorOf(await node.connect(await sign({ sub: "eve" })));
     expect(hs256.message).toMatch(/algorithm "HS256" is not accepted; this node accepts RS256, ES256/);
     expect(fetches).toBe(1);
@@ -213,7 +266,9 @@ describe("connect with ES256 tokens and a JWKS URL", () => {
     const port = (gone.address() as AddressInfo).port;
     await new Promise<void>((resolve) => gone.close(() => resolve()));
     const node = await nodeWith({ tokenJwksUrl: `http://127.0.0.1:${port}/jwks.json`, logLevel: "silent" });
-    const error = errorOf(await node.connect(await sign({ sub: "alice" }, { alg: "ES256", key: privateKey, kid: "k1" })));
+    const error = errorOf(
+      await node.connect(await sign({ sub: "alice" }, { alg: "ES256", key: privateKey, kid: "k1" })),
+    );
     expect(error).toMatchObject({ code: ErrorCode.internal, temporary: true });
   });
 });

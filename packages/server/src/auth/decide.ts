@@ -40,7 +40,8 @@ export interface AccessRequest {
 export type AccessDecision = { readonly allowed: true } | { readonly allowed: false; readonly error: ReplyError };
 
 const ALLOWED: AccessDecision = Object.freeze({ allowed: true });
-const refuse = (code: ErrorCode, message: string): AccessDecision => Object.freeze({ allowed: false, error: new ReplyError(code, message) });
+const refuse = (code: ErrorCode, message: string): AccessDecision =>
+  Object.freeze({ allowed: false, error: new ReplyError(code, message) });
 const unauthorized = (message: string): AccessDecision => refuse(ErrorCode.unauthorized, message);
 const denied = (message: string): AccessDecision => refuse(ErrorCode.permissionDenied, message);
 
@@ -96,27 +97,41 @@ async function subscribeRule(request: AccessRequest): Promise<AccessDecision> {
 
 function publishRule(request: AccessRequest): AccessDecision {
   const { options, channel, subscribed } = request;
-  const rule = options.publish === "inherit" ? (options.subscribe === "token" ? "subscribers" : options.subscribe) : options.publish;
-  if (rule === "subscribers") return subscribed ? ALLOWED : denied(`only subscribers may publish to "${channel}": subscribe first`);
+  const rule =
+    options.publish === "inherit"
+      ? options.subscribe === "token"
+        ? "subscribers"
+        : options.subscribe
+      : options.publish;
+  if (rule === "subscribers")
+    return subscribed ? ALLOWED : denied(`only subscribers may publish to "${channel}": subscribe first`);
   const refused = identityRefusal(rule, request, "publish to");
   return refused === undefined ? ALLOWED : denied(refused);
 }
 
 /** Why the connection's identity does not meet `rule` for `doing` the channel; `undefined` when it does. */
-function identityRefusal(rule: "anyone" | "authenticated" | "listed", { channel, connection }: AccessRequest, doing: string): string | undefined {
+function identityRefusal(
+  rule: "anyone" | "authenticated" | "listed",
+  { channel, connection }: AccessRequest,
+  doing: string,
+): string | undefined {
   switch (rule) {
     case "anyone":
       return undefined;
     case "authenticated":
       return connection.user === "" ? `anonymous connections may not ${doing} "${channel}"` : undefined;
     case "listed":
-      return listsChannel(connection.channels, channel) ? undefined : `the connection's token does not list "${channel}" in its "channels" claim`;
+      return listsChannel(connection.channels, channel)
+        ? undefined
+        : `the connection's token does not list "${channel}" in its "channels" claim`;
   }
 }
 
 async function channelToken({ channel, token, connection, tokens }: AccessRequest): Promise<AccessDecision> {
-  if (token === undefined || token === "") return unauthorized(`subscribing to "${channel}" needs a channel token (field "token")`);
-  if (tokens === undefined) return unauthorized(`"${channel}" needs a channel token, but this node has no token key configured to check it`);
+  if (token === undefined || token === "")
+    return unauthorized(`subscribing to "${channel}" needs a channel token (field "token")`);
+  if (tokens === undefined)
+    return unauthorized(`"${channel}" needs a channel token, but this node has no token key configured to check it`);
   let claims: Awaited<ReturnType<TokenVerifier["verifyChannel"]>>;
   try {
     claims = await tokens.verifyChannel(token);
@@ -126,6 +141,7 @@ async function channelToken({ channel, token, connection, tokens }: AccessReques
     throw reply; // the keys could not be fetched: not the client's fault, not a refusal
   }
   if (claims.channel !== channel) return unauthorized(`the channel token is for "${claims.channel}", not "${channel}"`);
-  if (claims.user !== connection.user) return unauthorized("the channel token was minted for another user than the connection's");
+  if (claims.user !== connection.user)
+    return unauthorized("the channel token was minted for another user than the connection's");
   return ALLOWED;
 }

@@ -44,7 +44,10 @@ describe("allowHistory: false also forbids recovery", () => {
     await client.waitForPushes("publication", 2, channel);
     await client.ok("unsubscribe", { channel });
 
-    const again = await client.ok<{ recovered: boolean; publications: unknown[]; position: Position }>("subscribe", { channel, since: first.position });
+    const again = await client.ok<{ recovered: boolean; publications: unknown[]; position: Position }>("subscribe", {
+      channel,
+      since: first.position,
+    });
     expect(again).toMatchObject({ recovered: false, publications: [] });
     expect(again.position).toEqual({ offset: first.position.offset + 2, epoch: first.position.epoch });
     expect(await client.fails("history", { channel })).toMatchObject({ code: ErrorCode.permissionDenied });
@@ -62,8 +65,12 @@ describe("publishing follows the subscribe rule", () => {
     const bob = await connectAs(await sign({ sub: "bob" }));
     const anonymous = await connectAs(undefined);
 
-    expect(await bob.fails("publish", { channel, data: "from bob without a channel token" })).toMatchObject({ code: ErrorCode.permissionDenied });
-    expect(await anonymous.fails("publish", { channel, data: "from nobody" })).toMatchObject({ code: ErrorCode.permissionDenied });
+    expect(await bob.fails("publish", { channel, data: "from bob without a channel token" })).toMatchObject({
+      code: ErrorCode.permissionDenied,
+    });
+    expect(await anonymous.fails("publish", { channel, data: "from nobody" })).toMatchObject({
+      code: ErrorCode.permissionDenied,
+    });
     // A refused publish never reaches the broker, so anything leaked would arrive before this marker.
     await alice.ok("publish", { channel, data: "marker" });
     const received = await alice.waitForPushes<{ data: unknown }>("publication", 1, channel);
@@ -84,6 +91,9 @@ describe("tokens are typed", () => {
     const channel = "private:alice-carol";
     const alice = await connectAs(await sign({ sub: "alice" }));
     const token = await sign({ sub: "alice", channels: [channel] });
-    expect(await alice.fails("subscribe", { channel, token })).toMatchObject({ code: ErrorCode.unauthorized, message: expect.stringContaining("wrong type") as unknown });
+    expect(await alice.fails("subscribe", { channel, token })).toMatchObject({
+      code: ErrorCode.unauthorized,
+      message: expect.stringContaining("wrong type") as unknown,
+    });
   });
 });

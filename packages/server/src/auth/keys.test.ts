@@ -36,7 +36,11 @@ describe("TokenKeys", () => {
   });
 
   it("accepts only the configured algorithms", () => {
-    const keys = TokenKeys.load({ tokenHmacSecret: "x".repeat(32), tokenJwksUrl: "https://auth.example.com/jwks.json", tokenPublicKeyFile: "" });
+    const keys = TokenKeys.load({
+      tokenHmacSecret: "x".repeat(32),
+      tokenJwksUrl: "https://auth.example.com/jwks.json",
+      tokenPublicKeyFile: "",
+    });
     expect(keys?.algorithms).toEqual(["HS256", "RS256", "ES256"]);
     expect(keys?.keyFor("none")).toBeUndefined();
     expect(keys?.keyFor("HS512")).toBeUndefined();
@@ -46,10 +50,28 @@ describe("TokenKeys", () => {
   it.each([
     ["a missing file", () => join(dir, "missing.pem"), /^tokenPublicKeyFile: cannot read .*missing\.pem/],
     ["a file that is not PEM", () => pemFile("junk.pem", "hello"), /does not hold a PEM public key/],
-    ["a private key", () => pemFile("private.pem", generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString()), /holds a private key; give the public key/],
-    ["a P-384 key", () => pemFile("p384.pem", spki(generateKeyPairSync("ec", { namedCurve: "P-384" }))), /holds a ec secp384r1 key; use an RSA key \(RS256\) or a P-256 EC key \(ES256\)/],
+    [
+      "a private key",
+      () =>
+        pemFile(
+          "private.pem",
+          generateKeyPairSync("ec", { namedCurve: "P-256" })
+            .privateKey.export({ type: "pkcs8", format: "pem" })
+            .toString(),
+        ),
+      /holds a private key; give the public key/,
+    ],
+    [
+      "a P-384 key",
+      () => pemFile("p384.pem", spki(generateKeyPairSync("ec", { namedCurve: "P-384" }))),
+      /holds a ec secp384r1 key; use an RSA key \(RS256\) or a P-256 EC key \(ES256\)/,
+    ],
     ["an Ed25519 key", () => pemFile("ed.pem", spki(generateKeyPairSync("ed25519"))), /holds a ed25519 key/],
-    ["a short RSA key", () => pemFile("rsa1024.pem", spki(generateKeyPairSync("rsa", { modulusLength: 1024 }))), /1024-bit RSA key; RS256 needs at least 2048 bits/],
+    [
+      "a short RSA key",
+      () => pemFile("rsa1024.pem", spki(generateKeyPairSync("rsa", { modulusLength: 1024 }))),
+      /1024-bit RSA key; RS256 needs at least 2048 bits/,
+    ],
   ])("refuses %s with an OptionError naming tokenPublicKeyFile", (_what, path, message) => {
     const file = path();
     expect(() => keysFor(file)).toThrow(OptionError);
@@ -57,9 +79,13 @@ describe("TokenKeys", () => {
   });
 
   it("makes the node refuse to start with an unusable key file, or a setup that cannot work", () => {
-    expect(() => new HubcastNode({ tokenPublicKeyFile: join(dir, "missing.pem") })).toThrow(/^tokenPublicKeyFile: cannot read/);
+    expect(() => new HubcastNode({ tokenPublicKeyFile: join(dir, "missing.pem") })).toThrow(
+      /^tokenPublicKeyFile: cannot read/,
+    );
     expect(() => new HubcastNode({ allowAnonymous: false })).toThrow(/^allowAnonymous: false refuses every connection/);
-    expect(() => new HubcastNode({ namespaces: { p: { subscribe: "token" } } })).toThrow(/^namespaces\.p\.subscribe: "token" needs a key/);
+    expect(() => new HubcastNode({ namespaces: { p: { subscribe: "token" } } })).toThrow(
+      /^namespaces\.p\.subscribe: "token" needs a key/,
+    );
     expect(() => new HubcastNode({ allowedOrigins: "https://*.com" })).toThrow(/^allowedOrigins: /);
   });
 });

@@ -70,7 +70,10 @@ function readPublicKey(path: string): { algorithm: TokenAlgorithm; key: KeyObjec
     throw new OptionError(option, `cannot read ${path}: ${(err as Error).message}`);
   }
   if (/PRIVATE KEY-----/.test(pem)) {
-    throw new OptionError(option, `${path} holds a private key; give the public key instead (openssl pkey -in key.pem -pubout)`);
+    throw new OptionError(
+      option,
+      `${path} holds a private key; give the public key instead (openssl pkey -in key.pem -pubout)`,
+    );
   }
   let key: KeyObject;
   try {
@@ -80,7 +83,8 @@ function readPublicKey(path: string): { algorithm: TokenAlgorithm; key: KeyObjec
   }
   if (key.asymmetricKeyType === "rsa") {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < 2048) throw new OptionError(option, `${path} holds a ${bits}-bit RSA key; RS256 needs at least 2048 bits`);
+    if (bits < 2048)
+      throw new OptionError(option, `${path} holds a ${bits}-bit RSA key; RS256 needs at least 2048 bits`);
     return { algorithm: "RS256", key };
   }
   if (key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1") {
@@ -88,7 +92,10 @@ function readPublicKey(path: string): { algorithm: TokenAlgorithm; key: KeyObjec
   }
   const type = key.asymmetricKeyType ?? "unknown";
   const curve = key.asymmetricKeyDetails?.namedCurve;
-  throw new OptionError(option, `${path} holds a ${type}${curve === undefined ? "" : ` ${curve}`} key; use an RSA key (RS256) or a P-256 EC key (ES256)`);
+  throw new OptionError(
+    option,
+    `${path} holds a ${type}${curve === undefined ? "" : ` ${curve}`} key; use an RSA key (RS256) or a P-256 EC key (ES256)`,
+  );
 }
 
 /**
@@ -103,7 +110,9 @@ function remoteKeySet(url: string): JWTVerifyGetKey {
       return await jwks(header, token);
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
-      throw new TokenKeysUnavailableError(`cannot load the token keys from ${url}: ${(err as Error).message}`, { cause: err });
+      throw new TokenKeysUnavailableError(`cannot load the token keys from ${url}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   };
 }

@@ -26,17 +26,77 @@ type SubscribeRule = "anyone" | "authenticated" | "listed" | "token";
 const FEATURES = { historySize: 10, presence: true } as const;
 
 const NAMESPACES = {
-  open: { options: { ...FEATURES, allowPublish: true }, subscribe: "anyone", publish: "anyone", history: true, presence: true },
-  members: { options: { ...FEATURES, allowPublish: true, subscribe: "authenticated" }, subscribe: "authenticated", publish: "authenticated", history: true, presence: true },
-  vip: { options: { ...FEATURES, allowPublish: true, subscribe: "listed" }, subscribe: "listed", publish: "listed", history: true, presence: true },
-  private: { options: { ...FEATURES, allowPublish: true, subscribe: "token" }, subscribe: "token", publish: "subscribers", history: true, presence: true },
-  closed: { options: { ...FEATURES, allowHistory: false, allowPresence: false }, subscribe: "anyone", publish: false, history: false, presence: false },
-  closedToken: { options: { ...FEATURES, subscribe: "token", allowHistory: false, allowPresence: false }, subscribe: "token", publish: false, history: false, presence: false },
+  open: {
+    options: { ...FEATURES, allowPublish: true },
+    subscribe: "anyone",
+    publish: "anyone",
+    history: true,
+    presence: true,
+  },
+  members: {
+    options: { ...FEATURES, allowPublish: true, subscribe: "authenticated" },
+    subscribe: "authenticated",
+    publish: "authenticated",
+    history: true,
+    presence: true,
+  },
+  vip: {
+    options: { ...FEATURES, allowPublish: true, subscribe: "listed" },
+    subscribe: "listed",
+    publish: "listed",
+    history: true,
+    presence: true,
+  },
+  private: {
+    options: { ...FEATURES, allowPublish: true, subscribe: "token" },
+    subscribe: "token",
+    publish: "subscribers",
+    history: true,
+    presence: true,
+  },
+  closed: {
+    options: { ...FEATURES, allowHistory: false, allowPresence: false },
+    subscribe: "anyone",
+    publish: false,
+    history: false,
+    presence: false,
+  },
+  closedToken: {
+    options: { ...FEATURES, subscribe: "token", allowHistory: false, allowPresence: false },
+    subscribe: "token",
+    publish: false,
+    history: false,
+    presence: false,
+  },
   off: { options: { allowPublish: true }, subscribe: "anyone", publish: "anyone", history: "off", presence: "off" },
-  tokenAnyone: { options: { ...FEATURES, allowPublish: true, subscribe: "token", publish: "anyone" }, subscribe: "token", publish: "anyone", history: true, presence: true },
-  openSubscribers: { options: { ...FEATURES, allowPublish: true, publish: "subscribers" }, subscribe: "anyone", publish: "subscribers", history: true, presence: true },
-  vipAuthenticated: { options: { ...FEATURES, allowPublish: true, subscribe: "listed", publish: "authenticated" }, subscribe: "listed", publish: "authenticated", history: true, presence: true },
-  membersListed: { options: { ...FEATURES, allowPublish: true, subscribe: "authenticated", publish: "listed" }, subscribe: "authenticated", publish: "listed", history: true, presence: true },
+  tokenAnyone: {
+    options: { ...FEATURES, allowPublish: true, subscribe: "token", publish: "anyone" },
+    subscribe: "token",
+    publish: "anyone",
+    history: true,
+    presence: true,
+  },
+  openSubscribers: {
+    options: { ...FEATURES, allowPublish: true, publish: "subscribers" },
+    subscribe: "anyone",
+    publish: "subscribers",
+    history: true,
+    presence: true,
+  },
+  vipAuthenticated: {
+    options: { ...FEATURES, allowPublish: true, subscribe: "listed", publish: "authenticated" },
+    subscribe: "listed",
+    publish: "authenticated",
+    history: true,
+    presence: true,
+  },
+  membersListed: {
+    options: { ...FEATURES, allowPublish: true, subscribe: "authenticated", publish: "listed" },
+    subscribe: "authenticated",
+    publish: "listed",
+    history: true,
+    presence: true,
+  },
 } as const satisfies Record<string, NamespaceSpec>;
 type Namespace = keyof typeof NAMESPACES;
 
@@ -70,17 +130,50 @@ const { unauthorized, permissionDenied, notAvailable, tokenExpired } = ErrorCode
 
 /** Who may subscribe, written out cell by cell from docs/security.md's `subscribe` table. */
 const SUBSCRIBE: Record<SubscribeRule, Record<Credential, Outcome>> = {
-  anyone: { anonymous: "ok", connectionToken: "ok", channelToken: "ok", wrongUser: "ok", otherChannel: "ok", expiredChannelToken: "ok", connectionAsChannelToken: "ok" },
-  authenticated: { anonymous: unauthorized, connectionToken: "ok", channelToken: "ok", wrongUser: "ok", otherChannel: "ok", expiredChannelToken: "ok", connectionAsChannelToken: "ok" },
-  listed: { anonymous: unauthorized, connectionToken: "ok", channelToken: "ok", wrongUser: unauthorized, otherChannel: "ok", expiredChannelToken: "ok", connectionAsChannelToken: "ok" },
-  token: { anonymous: unauthorized, connectionToken: unauthorized, channelToken: "ok", wrongUser: unauthorized, otherChannel: unauthorized, expiredChannelToken: tokenExpired, connectionAsChannelToken: unauthorized },
+  anyone: {
+    anonymous: "ok",
+    connectionToken: "ok",
+    channelToken: "ok",
+    wrongUser: "ok",
+    otherChannel: "ok",
+    expiredChannelToken: "ok",
+    connectionAsChannelToken: "ok",
+  },
+  authenticated: {
+    anonymous: unauthorized,
+    connectionToken: "ok",
+    channelToken: "ok",
+    wrongUser: "ok",
+    otherChannel: "ok",
+    expiredChannelToken: "ok",
+    connectionAsChannelToken: "ok",
+  },
+  listed: {
+    anonymous: unauthorized,
+    connectionToken: "ok",
+    channelToken: "ok",
+    wrongUser: unauthorized,
+    otherChannel: "ok",
+    expiredChannelToken: "ok",
+    connectionAsChannelToken: "ok",
+  },
+  token: {
+    anonymous: unauthorized,
+    connectionToken: unauthorized,
+    channelToken: "ok",
+    wrongUser: unauthorized,
+    otherChannel: unauthorized,
+    expiredChannelToken: tokenExpired,
+    connectionAsChannelToken: unauthorized,
+  },
 };
 
 const isAuthenticated = (c: Credential): boolean => CREDENTIALS[c].who !== "anonymous";
 const isListed = (c: Credential): boolean => CREDENTIALS[c].who === "alice";
 
 /** Does the client hold a live subscription after (maybe) trying to subscribe first? */
-const holds = (ns: Namespace, c: Credential, subscribedFirst: boolean): boolean => subscribedFirst && SUBSCRIBE[NAMESPACES[ns].subscribe][c] === "ok";
+const holds = (ns: Namespace, c: Credential, subscribedFirst: boolean): boolean =>
+  subscribedFirst && SUBSCRIBE[NAMESPACES[ns].subscribe][c] === "ok";
 
 function expectedPublish(ns: Namespace, c: Credential, subscribedFirst: boolean): Outcome {
   const rule = NAMESPACES[ns].publish;
@@ -113,7 +206,12 @@ let channelSeq = 0;
 beforeAll(async () => {
   const namespaces = Object.fromEntries(Object.entries(NAMESPACES).map(([name, spec]) => [name, spec.options]));
   // Hundreds of commands per connection: the command rate limit would refuse them.
-  ({ wsUrl } = await cluster.node({ namespaces, tokenHmacSecret: TEST_SECRET, apiKey: API_KEY, commandRatePerSecond: 0 }));
+  ({ wsUrl } = await cluster.node({
+    namespaces,
+    tokenHmacSecret: TEST_SECRET,
+    apiKey: API_KEY,
+    commandRatePerSecond: 0,
+  }));
   apiBase = `http://${new URL(wsUrl).host}`;
   const tokens: Record<Who, string | undefined> = {
     anonymous: undefined,
@@ -144,10 +242,15 @@ async function channelToken(kind: ChannelTokenKind, channel: string): Promise<st
   }
 }
 
-const outcome = (reply: Record<string, unknown>): Outcome => (reply["error"] === undefined ? "ok" : (reply["error"] as { code: number }).code);
+const outcome = (reply: Record<string, unknown>): Outcome =>
+  reply["error"] === undefined ? "ok" : (reply["error"] as { code: number }).code;
 
 /** One cell: a fresh channel, so no cell sees another's subscription; unsubscribed after. */
-async function cell<T>(ns: Namespace, c: Credential, run: (client: RawClient, channel: string, token: string | undefined) => Promise<T>): Promise<T> {
+async function cell<T>(
+  ns: Namespace,
+  c: Credential,
+  run: (client: RawClient, channel: string, token: string | undefined) => Promise<T>,
+): Promise<T> {
   const client = clients.get(CREDENTIALS[c].who);
   if (client === undefined) throw new Error(`no client for ${c}`);
   const channel = `${ns}:m${++channelSeq}`;
@@ -159,9 +262,15 @@ async function cell<T>(ns: Namespace, c: Credential, run: (client: RawClient, ch
   }
 }
 
-const subscribeRequest = (channel: string, token: string | undefined): Record<string, unknown> => (token === undefined ? { channel } : { channel, token });
+const subscribeRequest = (channel: string, token: string | undefined): Record<string, unknown> =>
+  token === undefined ? { channel } : { channel, token };
 
-async function api(method: "GET" | "POST", path: string, body: Record<string, unknown>, key = API_KEY): Promise<number> {
+async function api(
+  method: "GET" | "POST",
+  path: string,
+  body: Record<string, unknown>,
+  key = API_KEY,
+): Promise<number> {
   const headers: Record<string, string> = { Authorization: `Bearer ${key}` };
   if (method === "GET") {
     const query = new URLSearchParams(body as Record<string, string>).toString();
@@ -181,13 +290,18 @@ async function row<T>(cellOf: (c: Credential) => Promise<T>): Promise<Record<Cre
   for (const c of CREDENTIAL_NAMES) out[c] = await cellOf(c);
   return out as Record<Credential, T>;
 }
-const expectedRow = <T>(of: (c: Credential) => T): Record<Credential, T> => Object.fromEntries(CREDENTIAL_NAMES.map((c) => [c, of(c)])) as Record<Credential, T>;
+const expectedRow = <T>(of: (c: Credential) => T): Record<Credential, T> =>
+  Object.fromEntries(CREDENTIAL_NAMES.map((c) => [c, of(c)])) as Record<Credential, T>;
 
 const NAMESPACE_NAMES = Object.keys(NAMESPACES) as Namespace[];
 
 describe("authorization matrix over WebSocket", () => {
   it.each(NAMESPACE_NAMES)("subscribe in %s", async (ns) => {
-    const actual = await row((c) => cell(ns, c, async (client, channel, token) => outcome(await client.command("subscribe", subscribeRequest(channel, token)))));
+    const actual = await row((c) =>
+      cell(ns, c, async (client, channel, token) =>
+        outcome(await client.command("subscribe", subscribeRequest(channel, token))),
+      ),
+    );
     expect(actual).toEqual(expectedRow((c) => SUBSCRIBE[NAMESPACES[ns].subscribe][c]));
   });
 
@@ -195,14 +309,23 @@ describe("authorization matrix over WebSocket", () => {
     const actual = await row((c) =>
       cell(ns, c, async (client, channel, token) => {
         // The server API publishes as the server whatever the rules; it returns a position when history is on.
-        const res = await fetch(`${apiBase}/api/publish`, { method: "POST", headers: { Authorization: `Bearer ${API_KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ channel, data: "kept" }) });
+        const res = await fetch(`${apiBase}/api/publish`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${API_KEY}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ channel, data: "kept" }),
+        });
         const { position } = (await res.json()) as { position?: { offset: number; epoch: string } };
-        const since = position === undefined ? { offset: 0, epoch: "none" } : { offset: position.offset - 1, epoch: position.epoch };
+        const since =
+          position === undefined
+            ? { offset: 0, epoch: "none" }
+            : { offset: position.offset - 1, epoch: position.epoch };
         const reply = await client.command("subscribe", { ...subscribeRequest(channel, token), since });
         if (reply["error"] !== undefined) return outcome(reply);
         const result = reply["subscribe"] as { recovered?: boolean; publications?: unknown[] };
         if (result.recovered === true && result.publications?.length === 1) return "recovered";
-        return result.recovered === false && result.publications?.length === 0 ? "not recovered" : `odd: ${JSON.stringify(result)}`;
+        return result.recovered === false && result.publications?.length === 0
+          ? "not recovered"
+          : `odd: ${JSON.stringify(result)}`;
       }),
     );
     expect(actual).toEqual(expectedRow((c) => expectedRecovery(ns, c)));
@@ -212,9 +335,18 @@ describe("authorization matrix over WebSocket", () => {
     ["publish", (ns: Namespace, c: Credential, first: boolean) => expectedPublish(ns, c, first)],
     ["history", (ns: Namespace, c: Credential, first: boolean) => expectedRead(NAMESPACES[ns].history, ns, c, first)],
     ["presence", (ns: Namespace, c: Credential, first: boolean) => expectedRead(NAMESPACES[ns].presence, ns, c, first)],
-    ["presence_stats", (ns: Namespace, c: Credential, first: boolean) => expectedRead(NAMESPACES[ns].presence, ns, c, first)],
+    [
+      "presence_stats",
+      (ns: Namespace, c: Credential, first: boolean) => expectedRead(NAMESPACES[ns].presence, ns, c, first),
+    ],
   ] as const;
-  const cases = READS.flatMap(([op, expected]) => [true, false].flatMap((first) => NAMESPACE_NAMES.map((ns) => [op, first ? "after subscribing" : "without subscribing", ns, first, expected] as const)));
+  const cases = READS.flatMap(([op, expected]) =>
+    [true, false].flatMap((first) =>
+      NAMESPACE_NAMES.map(
+        (ns) => [op, first ? "after subscribing" : "without subscribing", ns, first, expected] as const,
+      ),
+    ),
+  );
 
   it.each(cases)("%s %s in %s", async (op, _label, ns, first, expected) => {
     const actual = await row((c) =>
@@ -236,7 +368,12 @@ describe("authorization matrix at connect", () => {
     ["an untyped channel token", { sub: "alice", channel: "private:x" }, { typ: null }, unauthorized],
     ["a connection token typed as a channel token", { sub: "alice" }, { typ: "hubcast-channel+jwt" }, unauthorized],
     ["an expired connection token", { sub: "alice" }, { ttlSeconds: -10 }, tokenExpired],
-    ["a connection token with a bad signature", { sub: "alice" }, { key: "another-secret-of-at-least-32-characters" }, unauthorized],
+    [
+      "a connection token with a bad signature",
+      { sub: "alice" },
+      { key: "another-secret-of-at-least-32-characters" },
+      unauthorized,
+    ],
   ] as const;
 
   it.each(CONNECT)("%s → %s", async (_what, claims, options, expected) => {
@@ -246,7 +383,11 @@ describe("authorization matrix at connect", () => {
   });
 
   it("with tokenAllowUntyped: false, untyped tokens are refused and typed ones accepted", async () => {
-    const strict = await cluster.node({ namespaces: { private: { subscribe: "token" } }, tokenHmacSecret: TEST_SECRET, tokenAllowUntyped: false });
+    const strict = await cluster.node({
+      namespaces: { private: { subscribe: "token" } },
+      tokenHmacSecret: TEST_SECRET,
+      tokenAllowUntyped: false,
+    });
     const cells = {
       typedConnect: ["connect", await sign({ sub: "alice" })],
       untypedConnect: ["connect", await sign({ sub: "alice" }, { typ: null })],
@@ -258,9 +399,24 @@ describe("authorization matrix at connect", () => {
     }
     const alice = await cluster.client(strict.wsUrl, false);
     await alice.ok("connect", { token: await sign({ sub: "alice" }) });
-    actual["typedChannel"] = outcome(await alice.command("subscribe", { channel: "private:a", token: await sign({ sub: "alice", channel: "private:a" }) }));
-    actual["untypedChannel"] = outcome(await alice.command("subscribe", { channel: "private:b", token: await sign({ sub: "alice", channel: "private:b" }, { typ: null }) }));
-    expect(actual).toEqual({ typedConnect: "ok", untypedConnect: unauthorized, typedChannel: "ok", untypedChannel: unauthorized });
+    actual["typedChannel"] = outcome(
+      await alice.command("subscribe", {
+        channel: "private:a",
+        token: await sign({ sub: "alice", channel: "private:a" }),
+      }),
+    );
+    actual["untypedChannel"] = outcome(
+      await alice.command("subscribe", {
+        channel: "private:b",
+        token: await sign({ sub: "alice", channel: "private:b" }, { typ: null }),
+      }),
+    );
+    expect(actual).toEqual({
+      typedConnect: "ok",
+      untypedConnect: unauthorized,
+      typedChannel: "ok",
+      untypedChannel: unauthorized,
+    });
   });
 });
 
@@ -276,6 +432,11 @@ describe("authorization matrix through the server API (publishes and reads as th
       publishWithoutKey: await api("POST", "/api/publish", { channel, data: "x" }, "not-the-key-0123456789"),
     };
     const spec = NAMESPACES[ns];
-    expect(actual).toEqual({ publish: 200, history: apiExpected(spec.history), presence: apiExpected(spec.presence), publishWithoutKey: 401 });
+    expect(actual).toEqual({
+      publish: 200,
+      history: apiExpected(spec.history),
+      presence: apiExpected(spec.presence),
+      publishWithoutKey: 401,
+    });
   });
 });

@@ -47,11 +47,15 @@ describe("OriginPolicy", () => {
     expect(policy.allows("https://app.example.com")).toBe(false);
   });
 
-  it.each(["https://app.example.com/path", "https://*", "https://*.com", "https://a.*.example.com", "https://app.*.com", "ftp://x.test"])(
-    "refuses the entry %s with an OptionError naming allowedOrigins",
-    (entry) => {
-      expect(() => new OriginPolicy(entry)).toThrow(OptionError);
-      expect(() => new OriginPolicy(entry)).toThrow(/^allowedOrigins: /);
-    },
-  );
+  it.each([
+    "https://app.example.com/path",
+    "https://*",
+    "https://*.com",
+    "https://a.*.example.com",
+    "https://app.*.com",
+    "ftp://x.test",
+  ])("refuses the entry %s with an OptionError naming allowedOrigins", (entry) => {
+    expect(() => new OriginPolicy(entry)).toThrow(OptionError);
+    expect(() => new OriginPolicy(entry)).toThrow(/^allowedOrigins: /);
+  });
 });

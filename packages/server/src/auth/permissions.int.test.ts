@@ -72,7 +72,10 @@ describe("subscribe permissions by namespace mode", () => {
 
   it("listed: the refusal says which claim is missing the channel", async () => {
     const error = await clients.get("bob")?.fails("subscribe", { channel: "vip:gold" });
-    expect(error).toMatchObject({ code: ErrorCode.unauthorized, message: 'the connection\'s token does not list "vip:gold" in its "channels" claim' });
+    expect(error).toMatchObject({
+      code: ErrorCode.unauthorized,
+      message: 'the connection\'s token does not list "vip:gold" in its "channels" claim',
+    });
   });
 
   it.each([
@@ -86,8 +89,20 @@ describe("subscribe permissions by namespace mode", () => {
     ["an expired channel token", "alice", { sub: "alice" }, { ttlSeconds: -10 }, ErrorCode.tokenExpired],
     ["a channel token without exp", "alice", { sub: "alice" }, { ttlSeconds: null }, ErrorCode.unauthorized],
     ["a channel token without channel", "alice", { sub: "alice", channel: undefined }, {}, ErrorCode.unauthorized],
-    ["a channel token with a bad signature", "alice", { sub: "alice" }, { key: "a-different-secret-of-at-least-32-chars" }, ErrorCode.unauthorized],
-    ["a connection token instead", "alice", { sub: "alice", channel: undefined, channels: ["private:*"] }, {}, ErrorCode.unauthorized],
+    [
+      "a channel token with a bad signature",
+      "alice",
+      { sub: "alice" },
+      { key: "a-different-secret-of-at-least-32-chars" },
+      ErrorCode.unauthorized,
+    ],
+    [
+      "a connection token instead",
+      "alice",
+      { sub: "alice", channel: undefined, channels: ["private:*"] },
+      {},
+      ErrorCode.unauthorized,
+    ],
   ] as const)("token: %s (%s) → %s", async (_what, who, claims, signOptions, expected) => {
     const channel = unique("private:room");
     const token = claims === undefined ? undefined : await sign({ channel, ...claims }, signOptions);
@@ -97,11 +112,19 @@ describe("subscribe permissions by namespace mode", () => {
   it("token: refusals say why", async () => {
     const alice = clients.get("alice");
     const channel = unique("private:room");
-    expect(await alice?.fails("subscribe", { channel })).toMatchObject({ message: `subscribing to "${channel}" needs a channel token (field "token")` });
+    expect(await alice?.fails("subscribe", { channel })).toMatchObject({
+      message: `subscribing to "${channel}" needs a channel token (field "token")`,
+    });
     const other = await sign({ sub: "alice", channel: "private:other" });
-    expect(await alice?.fails("subscribe", { channel, token: other })).toMatchObject({ message: `the channel token is for "private:other", not "${channel}"` });
+    expect(await alice?.fails("subscribe", { channel, token: other })).toMatchObject({
+      message: `the channel token is for "private:other", not "${channel}"`,
+    });
     const expired = await sign({ sub: "alice", channel }, { ttlSeconds: -10 });
-    expect(await alice?.fails("subscribe", { channel, token: expired })).toMatchObject({ code: ErrorCode.tokenExpired, message: "channel token has expired", temporary: false });
+    expect(await alice?.fails("subscribe", { channel, token: expired })).toMatchObject({
+      code: ErrorCode.tokenExpired,
+      message: "channel token has expired",
+      temporary: false,
+    });
   });
 
   it("ignores a channel token in namespaces that do not ask for one", async () => {
@@ -110,7 +133,9 @@ describe("subscribe permissions by namespace mode", () => {
 
   it("keeps allowPublish, allowPresence and allowHistory as they were (103 / 108)", async () => {
     const bob = clients.get("bob");
-    expect(await bob?.fails("publish", { channel: "members:x", data: 1 })).toMatchObject({ code: ErrorCode.permissionDenied });
+    expect(await bob?.fails("publish", { channel: "members:x", data: 1 })).toMatchObject({
+      code: ErrorCode.permissionDenied,
+    });
     expect(await bob?.fails("presence", { channel: "members:x" })).toMatchObject({ code: ErrorCode.notAvailable });
     expect(await bob?.fails("history", { channel: "members:x" })).toMatchObject({ code: ErrorCode.notAvailable });
   });

@@ -29,7 +29,11 @@ class TokenSource {
 
   readonly getToken = async (): Promise<string> => {
     this.calls += 1;
-    this.waiters = this.waiters.filter((w) => !(w.when() && (w.resolve(), true)));
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.when()) return true;
+      w.resolve();
+      return false;
+    });
     if (this.failing) throw new Error("token service down");
     return sign({ sub: this.sub }, { ttlSeconds: this.ttlSeconds });
   };
@@ -42,8 +46,19 @@ class TokenSource {
 
 async function start(source: TokenSource): Promise<Client> {
   // Short ping and pong periods make the node's sweep (which closes expired connections) run every 100 ms.
-  const { wsUrl } = await cluster.node({ namespaces: { chat: { allowPublish: true } }, tokenHmacSecret: TEST_SECRET, pingIntervalMs: 500, pongTimeoutMs: 400 });
-  const client = new Client(wsUrl, { websocket: WebSocket, getToken: source.getToken, minReconnectDelayMs: 5, maxReconnectDelayMs: 50, timeoutMs: 2_000 });
+  const { wsUrl } = await cluster.node({
+    namespaces: { chat: { allowPublish: true } },
+    tokenHmacSecret: TEST_SECRET,
+    pingIntervalMs: 500,
+    pongTimeoutMs: 400,
+  });
+  const client = new Client(wsUrl, {
+    websocket: WebSocket,
+    getToken: source.getToken,
+    minReconnectDelayMs: 5,
+    maxReconnectDelayMs: 50,
+    timeoutMs: 2_000,
+  });
   clients.push(client);
   return client;
 }

@@ -13,7 +13,10 @@ export type TokenKind = "connection" | "channel";
  * The JWT header `typ` of each kind of token (explicit typing, RFC 8725 §3.11), so that neither
  * can stand in for the other. Compared as jose does: case-insensitive, `application/` optional.
  */
-export const TOKEN_TYPES = Object.freeze({ connection: "hubcast-connection+jwt", channel: "hubcast-channel+jwt" } as const satisfies Record<TokenKind, string>);
+export const TOKEN_TYPES = Object.freeze({
+  connection: "hubcast-connection+jwt",
+  channel: "hubcast-channel+jwt",
+} as const satisfies Record<TokenKind, string>);
 
 /**
  * A token was refused: `code` is `tokenExpired` (113) when it expired, else `unauthorized`
@@ -91,9 +94,11 @@ export class TokenVerifier {
    */
   async verifyConnection(token: string): Promise<ConnectionClaims> {
     const payload = await this.verify(token, "connection");
-    if (payload["channel"] !== undefined) throw unauthorized('a channel token (it has a "channel" claim) is not a connection token');
+    if (payload["channel"] !== undefined)
+      throw unauthorized('a channel token (it has a "channel" claim) is not a connection token');
     const user = payload.sub;
-    if (typeof user !== "string" || user === "") throw unauthorized('connection token has no "sub" claim (the user id)');
+    if (typeof user !== "string" || user === "")
+      throw unauthorized('connection token has no "sub" claim (the user id)');
     const channels = payload["channels"] ?? [];
     if (!Array.isArray(channels) || !channels.every((c): c is string => typeof c === "string")) {
       throw unauthorized('connection token claim "channels" must be an array of strings');
@@ -109,7 +114,8 @@ export class TokenVerifier {
    */
   async verifyChannel(token: string): Promise<ChannelClaims> {
     const payload = await this.verify(token, "channel");
-    if (typeof payload.sub !== "string") throw unauthorized('channel token has no "sub" claim (the user id, "" for anonymous)');
+    if (typeof payload.sub !== "string")
+      throw unauthorized('channel token has no "sub" claim (the user id, "" for anonymous)');
     const channel = payload["channel"];
     if (typeof channel !== "string" || channel === "") throw unauthorized('channel token has no "channel" claim');
     return { user: payload.sub, channel, expiresAt: expiresAt(payload) };
@@ -127,7 +133,9 @@ export class TokenVerifier {
     const found = this.keys.keyFor(alg);
     if (found === undefined) {
       const accepted = this.keys.algorithms.join(", ");
-      throw unauthorized(`${kind} token algorithm ${JSON.stringify(alg ?? null)} is not accepted; this node accepts ${accepted}`);
+      throw unauthorized(
+        `${kind} token algorithm ${JSON.stringify(alg ?? null)} is not accepted; this node accepts ${accepted}`,
+      );
     }
     const { tokenAudience, tokenIssuer } = this.checks;
     try {
@@ -155,9 +163,13 @@ export class TokenVerifier {
     if (normalized === TOKEN_TYPES[kind]) return true;
     if (normalized === undefined || normalized === "jwt") {
       if (this.checks.tokenAllowUntyped) return false;
-      throw unauthorized(`${kind} token has no type: its header needs "typ": "${TOKEN_TYPES[kind]}" (this node refuses untyped tokens: tokenAllowUntyped is false)`);
+      throw unauthorized(
+        `${kind} token has no type: its header needs "typ": "${TOKEN_TYPES[kind]}" (this node refuses untyped tokens: tokenAllowUntyped is false)`,
+      );
     }
-    throw unauthorized(`${kind} token has the wrong type: header "typ" is ${JSON.stringify(typ)}, expected "${TOKEN_TYPES[kind]}"`);
+    throw unauthorized(
+      `${kind} token has the wrong type: header "typ" is ${JSON.stringify(typ)}, expected "${TOKEN_TYPES[kind]}"`,
+    );
   }
 }
 
@@ -171,16 +183,20 @@ function describe(err: unknown, kind: TokenKind, checks: TokenCheckOptions): Err
   if (err instanceof TokenKeysUnavailableError) return err;
   if (err instanceof errors.JWTExpired) return new TokenError(ErrorCode.tokenExpired, `${kind} token has expired`);
   if (err instanceof errors.JWSSignatureVerificationFailed) return unauthorized(`${kind} token signature is invalid`);
-  if (err instanceof errors.JWKSNoMatchingKey) return unauthorized(`no key of the JWKS matches the ${kind} token (check its "kid" and "alg")`);
+  if (err instanceof errors.JWKSNoMatchingKey)
+    return unauthorized(`no key of the JWKS matches the ${kind} token (check its "kid" and "alg")`);
   if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === "aud") return unauthorized(`${kind} token audience ("aud") is not ${JSON.stringify(checks.tokenAudience)}`);
-    if (err.claim === "iss") return unauthorized(`${kind} token issuer ("iss") is not ${JSON.stringify(checks.tokenIssuer)}`);
+    if (err.claim === "aud")
+      return unauthorized(`${kind} token audience ("aud") is not ${JSON.stringify(checks.tokenAudience)}`);
+    if (err.claim === "iss")
+      return unauthorized(`${kind} token issuer ("iss") is not ${JSON.stringify(checks.tokenIssuer)}`);
     if (err.claim === "typ") return unauthorized(`${kind} token has the wrong type (header "typ")`);
     if (err.claim === "nbf") return unauthorized(`${kind} token is not valid yet ("nbf" is in the future)`);
     if (err.reason === "missing") return unauthorized(`${kind} token has no "${err.claim}" claim`);
     return unauthorized(`${kind} token claim "${err.claim}" is invalid`);
   }
-  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return unauthorized(`${kind} token is malformed: ${err.message}`);
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid)
+    return unauthorized(`${kind} token is malformed: ${err.message}`);
   if (err instanceof errors.JOSEError) return unauthorized(`${kind} token is invalid (${err.code})`);
   // Anything else (a key that does not fit the algorithm, for example) is still the token's fault.
   return unauthorized(`${kind} token is invalid`);

@@ -61,7 +61,10 @@ const WINDOW_MS = 300;
  * The contract every Broker (with its HistoryStore) passes. `make` gets a unique key prefix
  * and the options the engine must be built with.
  */
-export function brokerContract(name: string, make: (prefix: string, options: BrokerContractOptions) => Promise<BrokerUnderTest>): void {
+export function brokerContract(
+  name: string,
+  make: (prefix: string, options: BrokerContractOptions) => Promise<BrokerUnderTest>,
+): void {
   describe(`Broker contract: ${name}`, () => {
     let under: BrokerUnderTest;
     let inbox: Inbox;
@@ -117,7 +120,11 @@ export function brokerContract(name: string, make: (prefix: string, options: Bro
       const all = await under.history.read("h", { limit: 100 }, HISTORY);
       expect(all.publications.map((p) => p.offset)).toEqual([4, 5, 6, 7, 8]);
       expect(all.position.offset).toBe(8);
-      const since = await under.history.read("h", { limit: 2, since: { offset: 5, epoch: all.position.epoch } }, HISTORY);
+      const since = await under.history.read(
+        "h",
+        { limit: 2, since: { offset: 5, epoch: all.position.epoch } },
+        HISTORY,
+      );
       expect(since.publications.map((p) => text(p.data))).toEqual(["m6", "m7"]);
       const reverse = await under.history.read("h", { limit: 2, reverse: true }, HISTORY);
       expect(reverse.publications.map((p) => p.offset)).toEqual([8, 7]);
@@ -151,7 +158,7 @@ export function brokerContract(name: string, make: (prefix: string, options: Bro
       await inbox.until(() => inbox.events.length === 2, "join and leave");
       expect(inbox.events).toEqual(["join room c1", "leave room c1"]);
     });
-  
+
     describe("idempotent publish", () => {
       // A fresh key per test: the engines may share a store between tests.
       const key = (): string => randomUUID();
@@ -164,7 +171,10 @@ export function brokerContract(name: string, make: (prefix: string, options: Bro
         expect(again).toEqual(first);
         await under.broker.publish({ channel: "k", data: utf8("marker") }, HISTORY);
         await inbox.until(() => inbox.publications.length === 2, "the publication and the marker");
-        expect(inbox.publications.map((p) => [text(p.data), p.offset])).toEqual([["once", 1], ["marker", 2]]);
+        expect(inbox.publications.map((p) => [text(p.data), p.offset])).toEqual([
+          ["once", 1],
+          ["marker", 2],
+        ]);
         const page = await under.history.read("k", { limit: 10 }, HISTORY);
         expect(page.publications.map((p) => text(p.data))).toEqual(["once", "marker"]);
       });
@@ -172,8 +182,12 @@ export function brokerContract(name: string, make: (prefix: string, options: Bro
       it("does not deliver a repeated key without history either", async () => {
         await under.broker.subscribe(["kn"]);
         const k = key();
-        expect(await under.broker.publish({ channel: "kn", data: utf8("once") }, NO_HISTORY, { idempotencyKey: k })).toBeUndefined();
-        expect(await under.broker.publish({ channel: "kn", data: utf8("twice") }, NO_HISTORY, { idempotencyKey: k })).toBeUndefined();
+        expect(
+          await under.broker.publish({ channel: "kn", data: utf8("once") }, NO_HISTORY, { idempotencyKey: k }),
+        ).toBeUndefined();
+        expect(
+          await under.broker.publish({ channel: "kn", data: utf8("twice") }, NO_HISTORY, { idempotencyKey: k }),
+        ).toBeUndefined();
         await under.broker.publish({ channel: "kn", data: utf8("marker") }, NO_HISTORY);
         await inbox.until(() => inbox.publications.length === 2, "the publication and the marker");
         expect(inbox.publications.map((p) => text(p.data))).toEqual(["once", "marker"]);
@@ -193,11 +207,17 @@ export function brokerContract(name: string, make: (prefix: string, options: Bro
       it("refuses a publish past its deadline: nothing kept, nothing delivered, the key stays unused", async () => {
         await under.broker.subscribe(["d"]);
         const k = key();
-        const late = under.broker.publish({ channel: "d", data: utf8("late") }, HISTORY, { idempotencyKey: k, deadline: Date.now() - 1 });
+        const late = under.broker.publish({ channel: "d", data: utf8("late") }, HISTORY, {
+          idempotencyKey: k,
+          deadline: Date.now() - 1,
+        });
         await expect(late).rejects.toBeInstanceOf(PublishExpiredError);
         const page = await under.history.read("d", { limit: 10 }, HISTORY);
         expect(page.publications).toEqual([]);
-        const retried = await under.broker.publish({ channel: "d", data: utf8("retry") }, HISTORY, { idempotencyKey: k, deadline: Date.now() + 5_000 });
+        const retried = await under.broker.publish({ channel: "d", data: utf8("retry") }, HISTORY, {
+          idempotencyKey: k,
+          deadline: Date.now() + 5_000,
+        });
         expect(retried?.offset).toBe(1);
         await inbox.until(() => inbox.publications.length === 1, "the retry");
         expect(inbox.publications.map((p) => text(p.data))).toEqual(["retry"]);
@@ -208,7 +228,13 @@ export function brokerContract(name: string, make: (prefix: string, options: Bro
         const first = await under.broker.publish({ channel: "w", data: utf8("1") }, HISTORY, { idempotencyKey: k });
         // Each attempt inside the window is a no-op returning the first position, so retrying
         // until one is made waits for the window without sleeping a guessed time.
-        await eventually(async () => (await under.broker.publish({ channel: "w", data: utf8("2") }, HISTORY, { idempotencyKey: k }))?.offset === 2, 5_000, "the window to pass");
+        await eventually(
+          async () =>
+            (await under.broker.publish({ channel: "w", data: utf8("2") }, HISTORY, { idempotencyKey: k }))?.offset ===
+            2,
+          5_000,
+          "the window to pass",
+        );
         expect(first?.offset).toBe(1);
         const page = await under.history.read("w", { limit: 10 }, HISTORY);
         expect(page.publications.map((p) => text(p.data))).toEqual(["1", "2"]);

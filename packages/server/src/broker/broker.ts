@@ -79,7 +79,11 @@ export interface Broker {
    * a repeated idempotency key is not published again and a passed deadline is refused
    * ({@link PublishOptions}); rejects with PublishExpiredError or PublishOutcomeUnknownError.
    */
-  publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy, options?: PublishOptions): Promise<StreamPosition | undefined>;
+  publish(
+    pub: Omit<RawPublication, "offset">,
+    history: HistoryPolicy,
+    options?: PublishOptions,
+  ): Promise<StreamPosition | undefined>;
   /** Tells every node serving the channel that a client joined or left it. */
   publishJoin(channel: string, info: ClientInfo): Promise<void>;
   publishLeave(channel: string, info: ClientInfo): Promise<void>;

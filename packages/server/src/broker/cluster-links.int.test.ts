@@ -54,7 +54,11 @@ describe("cluster pub/sub links (node-redis internals)", () => {
       expect(fresh.some((l) => l.client === shard.client || l.client === plainLink.client)).toBe(false);
       await client.sPublish(sharded, "sharded again");
       await client.publish(plain, "plain again");
-      await eventually(() => got.includes("sharded again") && got.includes("plain again"), 5_000, "delivery on the new connections");
+      await eventually(
+        () => got.includes("sharded again") && got.includes("plain again"),
+        5_000,
+        "delivery on the new connections",
+      );
     } finally {
       await connection.close();
     }

@@ -26,10 +26,22 @@ export function clusterPubSubLinks(cluster: RedisClusterClient): ClusterPubSubLi
   const links: ClusterPubSubLink[] = [];
   for (const master of cluster.masters) {
     const pubSub = master.pubSub;
-    if (pubSub !== undefined) links.push({ kind: "shard", address: master.address, client: pubSub.client, connecting: pubSub.connectPromise !== undefined });
+    if (pubSub !== undefined)
+      links.push({
+        kind: "shard",
+        address: master.address,
+        client: pubSub.client,
+        connecting: pubSub.connectPromise !== undefined,
+      });
   }
   const plain = cluster.pubSubNode;
-  if (plain !== undefined) links.push({ kind: "plain", address: plain.address, client: plain.client, connecting: plain.connectPromise !== undefined });
+  if (plain !== undefined)
+    links.push({
+      kind: "plain",
+      address: plain.address,
+      client: plain.client,
+      connecting: plain.connectPromise !== undefined,
+    });
   return links;
 }
 

@@ -47,7 +47,10 @@ describe("LinkPinger", () => {
 describe("resolveLiveness", () => {
   it("applies the defaults and keeps explicit values", () => {
     expect(resolveLiveness()).toEqual({ pingIntervalMs: 1_000, pongTimeoutMs: 2_000 });
-    expect(resolveLiveness({ pingIntervalMs: 250, pongTimeoutMs: 500 })).toEqual({ pingIntervalMs: 250, pongTimeoutMs: 500 });
+    expect(resolveLiveness({ pingIntervalMs: 250, pongTimeoutMs: 500 })).toEqual({
+      pingIntervalMs: 250,
+      pongTimeoutMs: 500,
+    });
   });
 
   it("names the option that is not a positive integer", () => {

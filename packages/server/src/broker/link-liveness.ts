@@ -11,13 +11,16 @@ export interface LivenessOptions {
 }
 
 /** Applies the defaults of {@link LivenessOptions} (`LINK_LIVENESS_DEFAULTS`: a silent link is declared dead within 3 s); throws a TypeError naming the option when a period is not a positive integer. */
-export function resolveLiveness(options: LivenessOptions = {}): Readonly<{ pingIntervalMs: number; pongTimeoutMs: number }> {
+export function resolveLiveness(
+  options: LivenessOptions = {},
+): Readonly<{ pingIntervalMs: number; pongTimeoutMs: number }> {
   const o = {
     pingIntervalMs: options.pingIntervalMs ?? LINK_LIVENESS_DEFAULTS.pingIntervalMs,
     pongTimeoutMs: options.pongTimeoutMs ?? LINK_LIVENESS_DEFAULTS.pongTimeoutMs,
   };
   for (const [name, value] of Object.entries(o)) {
-    if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer (ms), got ${value}`);
+    if (!Number.isInteger(value) || value <= 0)
+      throw new TypeError(`${name} must be a positive integer (ms), got ${value}`);
   }
   return Object.freeze(o);
 }

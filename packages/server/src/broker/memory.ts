@@ -36,7 +36,11 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
-  publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy, options?: PublishOptions): Promise<StreamPosition | undefined> {
+  publish(
+    pub: Omit<RawPublication, "offset">,
+    history: HistoryPolicy,
+    options?: PublishOptions,
+  ): Promise<StreamPosition | undefined> {
     try {
       refuseExpired(options, this.now());
     } catch (err) {
@@ -49,7 +53,9 @@ export class MemoryBroker implements Broker {
     }
     const position = history.size > 0 ? this.streams.append(pub, history) : undefined;
     if (this.handlers !== undefined && this.subscribed.has(pub.channel)) {
-      this.handlers.publication(position === undefined ? pub : { ...pub, offset: position.offset, epoch: position.epoch });
+      this.handlers.publication(
+        position === undefined ? pub : { ...pub, offset: position.offset, epoch: position.epoch },
+      );
     }
     if (key !== undefined) this.idempotency.record(pub.channel, key, position);
     return Promise.resolve(position);

@@ -56,7 +56,9 @@ export class NatsBroker implements Broker {
     this.checkConnected();
     for (const channel of channels) {
       if (this.subscriptions.has(channel)) continue;
-      const sub = this.nc.subscribe(this.names.live(channel), { callback: (err, msg) => this.onLive(channel, err, msg) });
+      const sub = this.nc.subscribe(this.names.live(channel), {
+        callback: (err, msg) => this.onLive(channel, err, msg),
+      });
       this.subscriptions.set(channel, sub);
     }
     await this.flushes.add(channels); // the server has the subscriptions once it answered the ping
@@ -70,11 +72,17 @@ export class NatsBroker implements Broker {
     if (!this.nc.isClosed()) await this.flushes.add(channels);
   }
 
-  async publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy, options: PublishOptions = {}): Promise<StreamPosition | undefined> {
+  async publish(
+    pub: Omit<RawPublication, "offset">,
+    history: HistoryPolicy,
+    options: PublishOptions = {},
+  ): Promise<StreamPosition | undefined> {
     if (history.size > 0) return this.log.append(pub, history, options);
-    if (options.deadline !== undefined && Date.now() >= options.deadline) throw new PublishExpiredError(`publish to ${pub.channel} reached its deadline before it was made`);
+    if (options.deadline !== undefined && Date.now() >= options.deadline)
+      throw new PublishExpiredError(`publish to ${pub.channel} reached its deadline before it was made`);
     this.checkConnected();
-    if (options.idempotencyKey !== undefined && !(await this.firstUse(pub.channel, options.idempotencyKey))) return undefined;
+    if (options.idempotencyKey !== undefined && !(await this.firstUse(pub.channel, options.idempotencyKey)))
+      return undefined;
     const h = headers();
     if (pub.info !== undefined) h.set(HEADER.info, JSON.stringify(pub.info));
     this.nc.publish(this.names.live(pub.channel), pub.data, { headers: h });
@@ -111,7 +119,10 @@ export class NatsBroker implements Broker {
   /** True the first time a key is used in a channel within the window (a KV create succeeds once). */
   private async firstUse(channel: string, key: string): Promise<boolean> {
     try {
-      await this.dedupe.create(`${channelToken(channel)}.${Buffer.from(key, "utf8").toString("base64url")}`, new Uint8Array(0));
+      await this.dedupe.create(
+        `${channelToken(channel)}.${Buffer.from(key, "utf8").toString("base64url")}`,
+        new Uint8Array(0),
+      );
       return true;
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) return false;

@@ -160,7 +160,12 @@ export class LiveClusterPubSub implements PubSubConnection {
     const link = clusterPubSubLinks(this.cluster).find((l) => l.client === client);
     if (link === undefined) return; // the cluster client let it go meanwhile (topology change, last unsubscribe)
     const carried = link.kind === "shard" ? [...client.getPubSubListeners("SHARDED").keys()] : [];
-    const dead: DeadLink = { kind: link.kind, address: link.address, channels: new Set(carried.filter((name) => this.names.has(name))), deadAt: Date.now() };
+    const dead: DeadLink = {
+      kind: link.kind,
+      address: link.address,
+      channels: new Set(carried.filter((name) => this.names.has(name))),
+      deadAt: Date.now(),
+    };
     this.dead.add(dead);
     detachPubSubLink(this.cluster, link);
     client.destroy();
@@ -180,7 +185,10 @@ export class LiveClusterPubSub implements PubSubConnection {
         await within(this.resubscribe(dead.kind, names), this.pongTimeoutMs * 2, "redis cluster pub/sub resubscribe");
       } catch (err) {
         this.dropStalled(dead);
-        this.logger.debug({ err, attempt, node: dead.address }, "replacing a redis cluster pub/sub connection failed; retrying");
+        this.logger.debug(
+          { err, attempt, node: dead.address },
+          "replacing a redis cluster pub/sub connection failed; retrying",
+        );
         await new Promise((resolve) => setTimeout(resolve, Math.max(100, reconnectDelayMs(attempt))));
         continue;
       }
@@ -188,7 +196,10 @@ export class LiveClusterPubSub implements PubSubConnection {
       this.dead.delete(dead);
       this.unsubscribeLeft(names);
       this.watchLinks();
-      this.logger.warn({ node: dead.address, link: dead.kind, downMs: Date.now() - dead.deadAt, channels: names.length }, "redis pub/sub link replaced by a new connection");
+      this.logger.warn(
+        { node: dead.address, link: dead.kind, downMs: Date.now() - dead.deadAt, channels: names.length },
+        "redis pub/sub link replaced by a new connection",
+      );
       this.linkBack();
       return;
     }
@@ -206,7 +217,8 @@ export class LiveClusterPubSub implements PubSubConnection {
   /** A replacement that did not come up in time is dropped too, so the next attempt opens a fresh connection. */
   private dropStalled(dead: DeadLink): void {
     for (const link of clusterPubSubLinks(this.cluster)) {
-      if (link.kind !== dead.kind || (link.kind === "shard" && link.address !== dead.address) || link.client.isReady) continue;
+      if (link.kind !== dead.kind || (link.kind === "shard" && link.address !== dead.address) || link.client.isReady)
+        continue;
       if (detachPubSubLink(this.cluster, link)) link.client.destroy();
     }
   }
@@ -216,7 +228,10 @@ export class LiveClusterPubSub implements PubSubConnection {
     const left = subscribed.filter((name) => !this.names.has(name));
     if (left.length === 0) return;
     Promise.all(left.map((name) => this.cluster.sUnsubscribe(name))).catch((err: unknown) => {
-      this.logger.warn({ err, channels: left.length }, "unsubscribing channels left during a pub/sub link replacement failed");
+      this.logger.warn(
+        { err, channels: left.length },
+        "unsubscribing channels left during a pub/sub link replacement failed",
+      );
     });
   }
 }

@@ -67,7 +67,8 @@ export class LiveSubscriber implements PubSubConnection {
     for (const name of names) this.names.delete(name);
     // A replacement in progress subscribes from `names`; the dead connection needs no UNSUBSCRIBE.
     if (!this.alive) return;
-    for (let i = 0; i < names.length; i += SUBSCRIBE_BATCH) await this.client.unsubscribe(names.slice(i, i + SUBSCRIBE_BATCH));
+    for (let i = 0; i < names.length; i += SUBSCRIBE_BATCH)
+      await this.client.unsubscribe(names.slice(i, i + SUBSCRIBE_BATCH));
   }
 
   async subscribeControl(name: string, listener: PubSubListener): Promise<void> {
@@ -113,7 +114,10 @@ export class LiveSubscriber implements PubSubConnection {
     if (this.closed || !this.alive) return;
     this.alive = false;
     const deadAt = Date.now();
-    this.logger.error({ silentMs: this.pongTimeoutMs, channels: this.names.size }, "redis pub/sub link silent: PING unanswered; not ready, replacing the connection");
+    this.logger.error(
+      { silentMs: this.pongTimeoutMs, channels: this.names.size },
+      "redis pub/sub link silent: PING unanswered; not ready, replacing the connection",
+    );
     this.liveness.onDead?.();
     this.client.destroy();
     void this.replace(deadAt);
@@ -142,7 +146,10 @@ export class LiveSubscriber implements PubSubConnection {
       this.client = client;
       this.watchReconnects(client);
       this.alive = true;
-      this.logger.warn({ downMs: Date.now() - deadAt, channels: this.names.size }, "redis pub/sub link replaced by a new connection");
+      this.logger.warn(
+        { downMs: Date.now() - deadAt, channels: this.names.size },
+        "redis pub/sub link replaced by a new connection",
+      );
       this.reconnected();
       return;
     }
@@ -153,6 +160,7 @@ export class LiveSubscriber implements PubSubConnection {
     const listener = this.listener;
     if (listener === undefined) return;
     const names = [...this.names];
-    for (let i = 0; i < names.length; i += SUBSCRIBE_BATCH) await client.subscribe(names.slice(i, i + SUBSCRIBE_BATCH), listener, true);
+    for (let i = 0; i < names.length; i += SUBSCRIBE_BATCH)
+      await client.subscribe(names.slice(i, i + SUBSCRIBE_BATCH), listener, true);
   }
 }

@@ -1,6 +1,12 @@
 import type { ClientInfo, RawPublication, StreamPosition } from "@hubcast/protocol";
 import type { RedisConnection, RedisKeys } from "@hubcast/emitter";
-import { PublishDeadlineError, decodeBrokerMessage, encodeJoinLeave, publishNotMade, publishThroughRedis } from "@hubcast/emitter";
+import {
+  PublishDeadlineError,
+  decodeBrokerMessage,
+  encodeJoinLeave,
+  publishNotMade,
+  publishThroughRedis,
+} from "@hubcast/emitter";
 import type { Logger } from "pino";
 import { Batcher } from "./batcher.js";
 import { PublishExpiredError } from "./broker.js";
@@ -62,9 +68,16 @@ export class RedisBroker implements Broker {
    * The deadline is checked by the script against Redis's clock; a command still unanswered
    * at the deadline, or lost with its connection, is reported as outcome unknown.
    */
-  async publish(pub: Omit<RawPublication, "offset">, history: HistoryPolicy, options?: PublishOptions): Promise<StreamPosition | undefined> {
+  async publish(
+    pub: Omit<RawPublication, "offset">,
+    history: HistoryPolicy,
+    options?: PublishOptions,
+  ): Promise<StreamPosition | undefined> {
     refuseExpired(options, Date.now()); // late already: sending it could only be refused
-    const call = publishThroughRedis(this.redis, this.keys, pub, history, { ...options, windowMs: this.idempotencyWindowMs }).catch((err: unknown) => {
+    const call = publishThroughRedis(this.redis, this.keys, pub, history, {
+      ...options,
+      windowMs: this.idempotencyWindowMs,
+    }).catch((err: unknown) => {
       throw err instanceof PublishDeadlineError ? new PublishExpiredError(err.message, { cause: err }) : err;
     });
     return withinDeadline(call, options, publishNotMade);

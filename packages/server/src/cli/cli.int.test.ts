@@ -37,9 +37,20 @@ describe("hubcast CLI", () => {
     expect((await runCli(["--help"])).stdout).toMatch(/Commands:[\s\S]*start/);
     expect((await runCli(["help", "start"])).stdout).toContain("--ping-interval-ms");
     // Help fits 100 columns, whatever the command.
-    for (const args of [["--help"], ["start", "--help"], ["nodes", "--help"], ["token", "--help"], ["bench", "--help"], ["bench", "fanout", "--help"], ["bench", "cross-node", "--help"]]) {
+    for (const args of [
+      ["--help"],
+      ["start", "--help"],
+      ["nodes", "--help"],
+      ["token", "--help"],
+      ["bench", "--help"],
+      ["bench", "fanout", "--help"],
+      ["bench", "cross-node", "--help"],
+    ]) {
       const { stdout } = await runCli(args);
-      expect(stdout.split("\n").filter((line) => line.length > 100), args.join(" ")).toEqual([]);
+      expect(
+        stdout.split("\n").filter((line) => line.length > 100),
+        args.join(" "),
+      ).toEqual([]);
     }
   });
 
@@ -53,15 +64,39 @@ describe("hubcast CLI", () => {
       [["strat"], {}, /unknown command "strat"; did you mean "start"\?/],
       [[], {}, /Usage: hubcast <command>/],
       [["start"], { HUBCAST_DEMO: "maybe" }, /HUBCAST_DEMO: expected true or false/],
-      [["start", "--ping-interval-ms", "1000", "--pong-timeout-ms", "5000"], {}, /pongTimeoutMs: must be less than pingIntervalMs/],
+      [
+        ["start", "--ping-interval-ms", "1000", "--pong-timeout-ms", "5000"],
+        {},
+        /pongTimeoutMs: must be less than pingIntervalMs/,
+      ],
       [["start", "--config", "/nonexistent/hubcast.json"], {}, /cannot read config file \/nonexistent\/hubcast.json/],
       [["start", "--config", tempConfig("{ port: 1 }")], {}, /is not valid JSON/],
-      [["start", "--config", tempConfig('{\n  "port": 8080,\n  "namespaces": {,\n}')], {}, /is not valid JSON: .* at line 3, column 18/],
-      [["start", "--config", tempConfig('{"namespaces":{"chat":null}}')], {}, /namespaces\.chat: must be an object of channel options/],
-      [["start", "--config", tempConfig('{"namespaces":{"chat":5}}')], {}, /namespaces\.chat: must be an object of channel options .*got 5/],
-      [["start", "--config", tempConfig('{"namespaces":{"chat":[]}}')], {}, /namespaces\.chat: must be an object of channel options .*got \[\]/],
+      [
+        ["start", "--config", tempConfig('{\n  "port": 8080,\n  "namespaces": {,\n}')],
+        {},
+        /is not valid JSON: .* at line 3, column 18/,
+      ],
+      [
+        ["start", "--config", tempConfig('{"namespaces":{"chat":null}}')],
+        {},
+        /namespaces\.chat: must be an object of channel options/,
+      ],
+      [
+        ["start", "--config", tempConfig('{"namespaces":{"chat":5}}')],
+        {},
+        /namespaces\.chat: must be an object of channel options .*got 5/,
+      ],
+      [
+        ["start", "--config", tempConfig('{"namespaces":{"chat":[]}}')],
+        {},
+        /namespaces\.chat: must be an object of channel options .*got \[\]/,
+      ],
       [["start", "--config", tempConfig('{"prot": 1}')], {}, /prot: unknown option; did you mean "port"\?/],
-      [["start", "--config", tempConfig('{"namespaces":{"chat":{"historySize":-5}}}')], {}, /namespaces\.chat\.historySize: must be an integer/],
+      [
+        ["start", "--config", tempConfig('{"namespaces":{"chat":{"historySize":-5}}}')],
+        {},
+        /namespaces\.chat\.historySize: must be an integer/,
+      ],
       [["launch"], {}, /unknown command "launch"/],
     ];
     for (const [args, env, message] of cases) {
@@ -74,8 +109,13 @@ describe("hubcast CLI", () => {
   });
 
   it("starts from flags, environment and a config file, with flags winning", async () => {
-    const config = tempConfig(JSON.stringify({ port: 1, pingIntervalMs: 30_000, namespaces: { room: { allowPublish: true } } }));
-    const server = await ServerProcess.start(["--config", config, "--port", "0"], { HUBCAST_PING_INTERVAL_MS: "20000", HUBCAST_HOST: "127.0.0.1" });
+    const config = tempConfig(
+      JSON.stringify({ port: 1, pingIntervalMs: 30_000, namespaces: { room: { allowPublish: true } } }),
+    );
+    const server = await ServerProcess.start(["--config", config, "--port", "0"], {
+      HUBCAST_PING_INTERVAL_MS: "20000",
+      HUBCAST_HOST: "127.0.0.1",
+    });
     servers.push(server);
     expect(server.port).toBeGreaterThan(1);
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
@@ -95,12 +135,16 @@ describe("hubcast CLI", () => {
   });
 
   it("logs one readable line per event with --log-format pretty", async () => {
-    const child = spawn(process.execPath, [CLI, "start", "--port", "0", "--log-format", "pretty"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "start", "--port", "0", "--log-format", "pretty"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     try {
       let out = "";
       child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
       await eventually(() => out.includes("\n"), 10_000, "the first log line");
-      expect(out.split("\n")[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  hubcast listening url=http:\/\/127\.0\.0\.1:\d+ engine=memory node=\S+$/);
+      expect(out.split("\n")[0]).toMatch(
+        /^\d\d:\d\d:\d\d\.\d{3} INFO {2}hubcast listening url=http:\/\/127\.0\.0\.1:\d+ engine=memory node=\S+$/,
+      );
     } finally {
       child.kill("SIGKILL");
     }

@@ -6,7 +6,14 @@ import { StdoutDestination } from "./process-guards.js";
 export type LogFormat = "auto" | "pretty" | "json";
 
 /** pino's numeric levels, as a pretty line names them. */
-const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
+const LEVEL_NAMES: Readonly<Record<number, string>> = {
+  10: "TRACE",
+  20: "DEBUG",
+  30: "INFO",
+  40: "WARN",
+  50: "ERROR",
+  60: "FATAL",
+};
 /** Lines at this level or above are collapsed when they repeat. */
 const COLLAPSE_FROM_LEVEL = 40;
 /** A repeat this long after the first is written again rather than counted. */
@@ -73,7 +80,12 @@ export class LogDestination implements DestinationStream {
   private reportRepeats(): void {
     clearTimeout(this.timer);
     if (this.repeats === 0 || this.last === undefined) return;
-    const entry: Entry = { level: this.last.level, time: Date.now(), msg: `the previous message repeated ${this.repeats} more ${this.repeats === 1 ? "time" : "times"}`, repeated: this.repeats };
+    const entry: Entry = {
+      level: this.last.level,
+      time: Date.now(),
+      msg: `the previous message repeated ${this.repeats} more ${this.repeats === 1 ? "time" : "times"}`,
+      repeated: this.repeats,
+    };
     this.repeats = 0;
     this.output(`${JSON.stringify(entry)}\n`, entry);
   }
@@ -85,7 +97,11 @@ export class LogDestination implements DestinationStream {
 
 /** Where `hubcast start` (a worker, a cluster primary) logs: stdout, pretty or JSON as `logFormat` says. */
 export function logDestination(options: Pick<ResolvedNodeOptions, "logFormat">): LogDestination {
-  const destination = LogDestination.for(options.logFormat as LogFormat, new StdoutDestination(), process.stdout.isTTY === true);
+  const destination = LogDestination.for(
+    options.logFormat as LogFormat,
+    new StdoutDestination(),
+    process.stdout.isTTY === true,
+  );
   // A run of repeats still being counted is reported before the process goes (writes are synchronous).
   process.once("exit", () => destination.flush());
   return destination;

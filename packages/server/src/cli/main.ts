@@ -60,7 +60,9 @@ const COMMANDS = ["start", "nodes", "token", "bench", "version", "help"];
 
 function unknownCommand(command: string): string {
   const guess = closest(command, COMMANDS);
-  return guess === undefined ? `unknown command "${command}"` : `unknown command "${command}"; did you mean "${guess}"?`;
+  return guess === undefined
+    ? `unknown command "${command}"`
+    : `unknown command "${command}"; did you mean "${guess}"?`;
 }
 
 function fail(message: string, helpCommand: string): never {
@@ -85,7 +87,11 @@ async function start(args: string[]): Promise<void> {
     const options = collectOptions(values, process.env);
     const resolved = resolveNodeOptions(options);
     if (cluster.isPrimary && workerCount(resolved.workers) > 1) return await startCluster(resolved);
-    if (cluster.isWorker) worker = new ClusterWorker(resolved, { slot: Number(process.env[WORKER_ENV.slot]), clusterUrl: process.env[WORKER_ENV.clusterUrl] ?? "" });
+    if (cluster.isWorker)
+      worker = new ClusterWorker(resolved, {
+        slot: Number(process.env[WORKER_ENV.slot]),
+        clusterUrl: process.env[WORKER_ENV.clusterUrl] ?? "",
+      });
     const services = worker?.services() ?? { logger: pino({ level: resolved.logLevel }, logDestination(resolved)) };
     node = await createNode(worker?.nodeOptions(options) ?? options, services);
   } catch (err) {
@@ -150,8 +156,10 @@ async function start(args: string[]): Promise<void> {
 /** Exits with a message naming the fix when a node or a cluster primary cannot listen; rethrows anything else. */
 function listenFailed(err: unknown, options: ResolvedNodeOptions): never {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === "EADDRINUSE") fail(`port ${options.port} on ${options.host} is in use; pick another with --port`, "hubcast start --help");
-  if (code === "EADDRNOTAVAIL") fail(`cannot listen on ${options.host}: no such local address; check --host`, "hubcast start --help");
+  if (code === "EADDRINUSE")
+    fail(`port ${options.port} on ${options.host} is in use; pick another with --port`, "hubcast start --help");
+  if (code === "EADDRNOTAVAIL")
+    fail(`cannot listen on ${options.host}: no such local address; check --host`, "hubcast start --help");
   throw err;
 }
 
@@ -162,7 +170,9 @@ async function startCluster(options: ResolvedNodeOptions): Promise<void> {
   const report = (message: string): void => {
     process.stderr.write(`hubcast: ${message}\n`);
   };
-  const status = await runPrimary({ options, count: workerCount(options.workers), logger, report }).catch((err: unknown) => listenFailed(err, options));
+  const status = await runPrimary({ options, count: workerCount(options.workers), logger, report }).catch(
+    (err: unknown) => listenFailed(err, options),
+  );
   logger.info({ exitCode: status, uptimeS: Math.round(process.uptime()) }, "stopped");
   process.exit(status);
 }
@@ -186,7 +196,8 @@ async function bench(args: string[]): Promise<void> {
     return;
   }
   const command = (loaded as { benchCommand?: unknown }).benchCommand;
-  if (typeof command !== "function") throw new Error("@hubcast/bench does not export benchCommand; install the version that matches @hubcast/server");
+  if (typeof command !== "function")
+    throw new Error("@hubcast/bench does not export benchCommand; install the version that matches @hubcast/server");
   process.exitCode = await (command as (args: string[]) => Promise<number>)(args);
 }
 

@@ -25,12 +25,23 @@ async function nodesUntil(args: string[], accept: (stdout: string) => boolean, t
     const { code, stdout, stderr } = await runCli(["nodes", ...args]);
     expect(code, stderr).toBe(0);
     if (accept(stdout)) return stdout;
-    if (Date.now() > deadline) throw new Error(`hubcast nodes ${args.join(" ")} never showed what the test expects:\n${stdout}`);
+    if (Date.now() > deadline)
+      throw new Error(`hubcast nodes ${args.join(" ")} never showed what the test expects:\n${stdout}`);
   }
 }
 
 async function redisNode(prefix: string): Promise<{ server: ServerProcess; id: string }> {
-  const server = await ServerProcess.start(["--port", "0", "--no-demo", "--engine", "redis", "--redis-url", redis.url, "--redis-prefix", prefix]);
+  const server = await ServerProcess.start([
+    "--port",
+    "0",
+    "--no-demo",
+    "--engine",
+    "redis",
+    "--redis-url",
+    redis.url,
+    "--redis-prefix",
+    prefix,
+  ]);
   servers.push(server);
   const id = server.logs.find((l) => l["msg"] === "hubcast listening")?.["node"];
   if (typeof id !== "string") throw new Error("hubcast start did not log its node id");
@@ -42,7 +53,10 @@ describe("hubcast nodes", () => {
     const prefix = `t-${randomUUID()}`;
     const a = await redisNode(prefix);
     const b = await redisNode(prefix);
-    const json = await nodesUntil(["--redis-url", redis.url, "--redis-prefix", prefix, "--json"], (out) => (JSON.parse(out) as { nodes: unknown[] }).nodes.length === 2);
+    const json = await nodesUntil(
+      ["--redis-url", redis.url, "--redis-prefix", prefix, "--json"],
+      (out) => (JSON.parse(out) as { nodes: unknown[] }).nodes.length === 2,
+    );
     const { nodes } = JSON.parse(json) as { nodes: NodeInfo[] };
     expect(nodes.map((n) => n.id).sort()).toEqual([a.id, b.id].sort());
     expect(nodes.map((n) => n.address).sort()).toEqual([a.server.url, b.server.url].sort());
@@ -50,7 +64,8 @@ describe("hubcast nodes", () => {
     const { code, stdout } = await runCli(["nodes"], { HUBCAST_REDIS_URL: redis.url, HUBCAST_REDIS_PREFIX: prefix });
     expect(code).toBe(0);
     expect(stdout).toMatch(/^ID +ADDRESS +CONNECTIONS +SUBSCRIPTIONS +CHANNELS +UPTIME +VERSION$/m);
-    for (const { server, id } of [a, b]) expect(stdout).toMatch(new RegExp(`^${id.slice(0, 8)} +${server.url} +0 +0 +0 +\\d`, "m"));
+    for (const { server, id } of [a, b])
+      expect(stdout).toMatch(new RegExp(`^${id.slice(0, 8)} +${server.url} +0 +0 +0 +\\d`, "m"));
     expect(stdout).toContain("2 nodes, 0 connections");
 
     const short = await runCli(["nodes", "--redis", redis.url, "--redis-prefix", prefix, "--json"]);
@@ -60,14 +75,18 @@ describe("hubcast nodes", () => {
     expect(empty.stdout).toMatch(/no live nodes under prefix "t-[0-9a-f-]+" in redis:\/\/127\.0\.0\.1:\d+/);
   });
 
-  it("exits 1 naming the URL when Redis cannot be reached", async () => {
-    const url = `redis://127.0.0.1:${await freePort()}`;
-    const { code, stderr } = await runCli(["nodes", "--redis-url", url], {}, FIRST_CONNECT_TIMEOUT_MS + 10_000);
-    expect(code).toBe(1);
-    expect(stderr).toContain(`cannot read the node registry from ${url}`);
-    expect(stderr).toMatch(/cannot reach Redis/);
-    expect(stderr).toMatch(/--redis-url/);
-  }, FIRST_CONNECT_TIMEOUT_MS + 20_000);
+  it(
+    "exits 1 naming the URL when Redis cannot be reached",
+    async () => {
+      const url = `redis://127.0.0.1:${await freePort()}`;
+      const { code, stderr } = await runCli(["nodes", "--redis-url", url], {}, FIRST_CONNECT_TIMEOUT_MS + 10_000);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`cannot read the node registry from ${url}`);
+      expect(stderr).toMatch(/cannot reach Redis/);
+      expect(stderr).toMatch(/--redis-url/);
+    },
+    FIRST_CONNECT_TIMEOUT_MS + 20_000,
+  );
 
   it("exits 2 on bad flags and shows help", async () => {
     const bogus = await runCli(["nodes", "--bogus"]);
@@ -82,6 +101,13 @@ describe("hubcast nodes", () => {
   });
 
   it("formats uptimes compactly", () => {
-    expect([0, 12_000, 185_000, 3_725_000, 2 * 86_400_000 + 3 * 3_600_000, -5_000].map(formatUptime)).toEqual(["0s", "12s", "3m 05s", "1h 02m", "2d 3h", "0s"]);
+    expect([0, 12_000, 185_000, 3_725_000, 2 * 86_400_000 + 3 * 3_600_000, -5_000].map(formatUptime)).toEqual([
+      "0s",
+      "12s",
+      "3m 05s",
+      "1h 02m",
+      "2d 3h",
+      "0s",
+    ]);
   });
 });

@@ -20,7 +20,12 @@ const OPTIONS = [
 ] as const satisfies readonly (readonly [keyof NodeOptions, string, string])[];
 
 function optionsTable(): string {
-  const entries: OptionEntry[] = OPTIONS.map(([key, arg, meaning]) => ({ flag: `--${flagName(key)} ${arg}`, env: envName(key), fallback: String(NODE_DEFAULTS[key]), meaning }));
+  const entries: OptionEntry[] = OPTIONS.map(([key, arg, meaning]) => ({
+    flag: `--${flagName(key)} ${arg}`,
+    env: envName(key),
+    fallback: String(NODE_DEFAULTS[key]),
+    meaning,
+  }));
   entries.push({ flag: "--redis <url>", meaning: "the same as --redis-url" });
   entries.push({ flag: "--json", meaning: 'print JSON, {"nodes": [...]}, instead of a table' });
   entries.push({ flag: "-h, --help", meaning: "show this help" });
@@ -59,7 +64,12 @@ function usage(message: string): NodesExit {
 /** `1h 02m`, `3m 05s`, `12s`, `2d 3h`; negative (clock skew) counts as 0. */
 export function formatUptime(ms: number): string {
   const total = Math.max(0, Math.floor(ms / 1000));
-  const [days, hours, minutes, seconds] = [Math.floor(total / 86_400), Math.floor((total % 86_400) / 3_600), Math.floor((total % 3_600) / 60), total % 60];
+  const [days, hours, minutes, seconds] = [
+    Math.floor(total / 86_400),
+    Math.floor((total % 86_400) / 3_600),
+    Math.floor((total % 3_600) / 60),
+    total % 60,
+  ];
   const two = (n: number): string => String(n).padStart(2, "0");
   if (days > 0) return `${days}d ${hours}h`;
   if (hours > 0) return `${hours}h ${two(minutes)}m`;
@@ -71,12 +81,28 @@ export function formatUptime(ms: number): string {
 export function formatNodesTable(nodes: readonly NodeInfo[], now: number): string {
   const rows = [["ID", "ADDRESS", "CONNECTIONS", "SUBSCRIPTIONS", "CHANNELS", "UPTIME", "VERSION"]];
   for (const n of nodes) {
-    rows.push([n.id.slice(0, 8), n.address, String(n.connections), String(n.subscriptions), String(n.channels), formatUptime(now - n.startedAt), n.version]);
+    rows.push([
+      n.id.slice(0, 8),
+      n.address,
+      String(n.connections),
+      String(n.subscriptions),
+      String(n.channels),
+      formatUptime(now - n.startedAt),
+      n.version,
+    ]);
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
-  const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd(),
+  );
   const connections = nodes.reduce((sum, n) => sum + n.connections, 0);
-  lines.push("", `${nodes.length} node${nodes.length === 1 ? "" : "s"}, ${connections} connection${connections === 1 ? "" : "s"}`);
+  lines.push(
+    "",
+    `${nodes.length} node${nodes.length === 1 ? "" : "s"}, ${connections} connection${connections === 1 ? "" : "s"}`,
+  );
   return lines.join("\n");
 }
 
@@ -106,7 +132,8 @@ function resolveSource(flags: Record<string, string | boolean | undefined>, env:
   try {
     const o = resolveNodeOptions(options);
     if (o.engine === "nats") return { target: { nats: o.natsUrl.split(",") }, prefix: o.redisPrefix, where: o.natsUrl };
-    const target: RedisTarget = o.redisCluster === "" ? { url: o.redisUrl } : { clusterUrls: o.redisCluster.split(",") };
+    const target: RedisTarget =
+      o.redisCluster === "" ? { url: o.redisUrl } : { clusterUrls: o.redisCluster.split(",") };
     return { target, prefix: o.redisPrefix, where: o.redisCluster === "" ? o.redisUrl : o.redisCluster };
   } catch (err) {
     if (!(err instanceof OptionError)) throw err;
@@ -135,7 +162,12 @@ async function readNodes(source: Source): Promise<NodeInfo[]> {
 export async function nodesCommand(args: string[], env: NodeJS.ProcessEnv): Promise<NodesExit> {
   const options = Object.fromEntries(OPTIONS.map(([key]) => [flagName(key), { type: "string" as const }]));
   // `--redis` is the short spelling of `--redis-url`.
-  const all = { ...options, redis: { type: "string" as const }, json: { type: "boolean" as const }, help: { type: "boolean" as const, short: "h" } };
+  const all = {
+    ...options,
+    redis: { type: "string" as const },
+    json: { type: "boolean" as const },
+    help: { type: "boolean" as const, short: "h" },
+  };
   let flags: Record<string, string | boolean | undefined>;
   try {
     ({ values: flags } = parseArgs({ args, options: all, strict: true, allowPositionals: false }));
@@ -163,7 +195,9 @@ export async function nodesCommand(args: string[], env: NodeJS.ProcessEnv): Prom
         : err instanceof NatsUnavailableError
           ? "Is NATS running there? Point --nats-url at the NATS servers the nodes use.\n"
           : "";
-    process.stderr.write(`hubcast: cannot read the node registry from ${source.where}: ${(err as Error).message}\n${hint}`);
+    process.stderr.write(
+      `hubcast: cannot read the node registry from ${source.where}: ${(err as Error).message}\n${hint}`,
+    );
     return NodesExit.unavailable;
   }
   if (flags["json"] === true) {

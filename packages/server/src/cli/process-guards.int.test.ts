@@ -21,10 +21,17 @@ async function runGuarded(body: string): Promise<{ code: number | null; stdout: 
     const logger = pino({ level: "info" }, new StdoutDestination());
     guardProcess({ logger, countUnexpected: () => { counted += 1; } });
     ${body}`;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", source], { cwd: fileURLToPath(new URL(".", import.meta.url)), stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--input-type=module", "-e", source], {
+    cwd: fileURLToPath(new URL(".", import.meta.url)),
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let stdout = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  const code = await withTimeout(new Promise<number | null>((resolve) => child.on("close", resolve)), 10_000, "the guarded process to exit");
+  const code = await withTimeout(
+    new Promise<number | null>((resolve) => child.on("close", resolve)),
+    10_000,
+    "the guarded process to exit",
+  );
   return { code, stdout };
 }
 
@@ -34,8 +41,15 @@ describe("the process-level fault policy of hubcast start", () => {
       Promise.reject(new Error("nobody owns this promise"));
       setTimeout(() => { logger.info({ counted }, "still running"); process.exit(0); }, 50);`);
     expect(code).toBe(0);
-    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines[0]).toMatchObject({ level: 50, msg: "unhandled promise rejection (a bug); the node carries on", err: { message: "nobody owns this promise" } });
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({
+      level: 50,
+      msg: "unhandled promise rejection (a bug); the node carries on",
+      err: { message: "nobody owns this promise" },
+    });
     expect(lines[1]).toMatchObject({ msg: "still running", counted: 1 });
   });
 

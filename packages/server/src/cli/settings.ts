@@ -94,7 +94,8 @@ function convert(key: ScalarKey, raw: string | boolean, source: string): NodeOpt
   if (typeof expected === "number") {
     const text = String(raw).trim();
     const n = Number(text.replace(/_/g, ""));
-    if (text === "" || !Number.isInteger(n)) throw new UsageError(`${source}: expected a whole number, got "${String(raw)}"`);
+    if (text === "" || !Number.isInteger(n))
+      throw new UsageError(`${source}: expected a whole number, got "${String(raw)}"`);
     return n;
   }
   if (typeof expected === "boolean") {
@@ -131,7 +132,10 @@ export function readConfigFile(path: string): NodeOptions {
  * Merges the sources of `hubcast start` options: flags over environment over config file.
  * Defaults are left to `resolveNodeOptions`, which also validates the result.
  */
-export function collectOptions(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): NodeOptions {
+export function collectOptions(
+  flags: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): NodeOptions {
   const configPath = (flags["config"] as string | undefined) ?? env["HUBCAST_CONFIG"];
   const options: Record<string, unknown> = configPath === undefined ? {} : { ...readConfigFile(configPath) };
   for (const key of SCALAR_KEYS) {
@@ -163,7 +167,10 @@ export function formatOptions(entries: readonly OptionEntry[]): string {
   const flagWidth = Math.max(...entries.map((e) => e.flag.length));
   return entries
     .map((e) => {
-      const source = e.env === undefined ? "" : `${e.env}, default ${e.fallback === undefined || e.fallback === "" ? "(none)" : e.fallback}`;
+      const source =
+        e.env === undefined
+          ? ""
+          : `${e.env}, default ${e.fallback === undefined || e.fallback === "" ? "(none)" : e.fallback}`;
       return `${`  ${e.flag.padEnd(flagWidth)}  ${source}`.trimEnd()}\n${wrap(e.meaning, 6)}`;
     })
     .join("\n");
@@ -173,10 +180,16 @@ export function formatOptions(entries: readonly OptionEntry[]): string {
 export function optionsHelp(): string {
   const entries: OptionEntry[] = SCALAR_KEYS.map((key) => {
     const isBoolean = typeof NODE_DEFAULTS[key] === "boolean";
-    const flag = isBoolean ? `--[no-]${flagName(key)}` : `--${flagName(key)} <${typeof NODE_DEFAULTS[key] === "number" ? "n" : "value"}>`;
+    const flag = isBoolean
+      ? `--[no-]${flagName(key)}`
+      : `--${flagName(key)} <${typeof NODE_DEFAULTS[key] === "number" ? "n" : "value"}>`;
     return { flag, env: envName(key), fallback: String(NODE_DEFAULTS[key]), meaning: DESCRIPTIONS[key] };
   });
-  entries.unshift({ flag: "-c, --config <file>", env: "HUBCAST_CONFIG", meaning: "JSON config file; flags and env override it" });
+  entries.unshift({
+    flag: "-c, --config <file>",
+    env: "HUBCAST_CONFIG",
+    meaning: "JSON config file; flags and env override it",
+  });
   entries.push({ flag: "-h, --help", meaning: "show this help" });
   return formatOptions(entries);
 }
@@ -201,7 +214,10 @@ export function wrap(text: string, indent: number): string {
  */
 export function flagsErrorMessage(err: unknown, options: Readonly<Record<string, unknown>>): string {
   const message = err instanceof Error ? err.message : String(err);
-  const unknown = (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /'(-{1,2}[^'\s]+)'/.exec(message)?.[1] : undefined;
+  const unknown =
+    (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
+      ? /'(-{1,2}[^'\s]+)'/.exec(message)?.[1]
+      : undefined;
   if (unknown === undefined) return message;
   const known = Object.keys(options).map((name) => `--${name}`);
   const guess = closest(unknown.split("=")[0] ?? unknown, known);
@@ -219,4 +235,3 @@ export function jsonErrorMessage(err: unknown, text: string): string {
   const column = (before.at(-1)?.length ?? 0) + 1;
   return `${message.replace(/( in JSON)? at position \d+.*$/, "")} at line ${line}, column ${column}`;
 }
-

@@ -65,7 +65,11 @@ export async function mintToken(o: MintOptions): Promise<string> {
   if (o.channel !== undefined) claims["channel"] = o.channel;
   if (o.channels !== undefined) claims["channels"] = o.channels;
   if (o.info !== undefined) claims["info"] = o.info;
-  let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: o.channel === undefined ? TOKEN_TYPES.connection : TOKEN_TYPES.channel }).setSubject(o.sub).setIssuedAt(now).setExpirationTime(now + o.ttlSeconds);
+  let jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256", typ: o.channel === undefined ? TOKEN_TYPES.connection : TOKEN_TYPES.channel })
+    .setSubject(o.sub)
+    .setIssuedAt(now)
+    .setExpirationTime(now + o.ttlSeconds);
   if (o.audience !== undefined) jwt = jwt.setAudience(o.audience);
   if (o.issuer !== undefined) jwt = jwt.setIssuer(o.issuer);
   return jwt.sign(new TextEncoder().encode(o.secret));
@@ -83,7 +87,8 @@ const FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-const parseFlags = (args: string[]) => parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }).values;
+const parseFlags = (args: string[]) =>
+  parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }).values;
 
 /** Turns `hubcast token` flags (and the environment, for the secret) into {@link MintOptions}. Throws TokenUsageError. */
 export function parseTokenArgs(args: string[], env: NodeJS.ProcessEnv): MintOptions | "help" {
@@ -96,17 +101,25 @@ export function parseTokenArgs(args: string[], env: NodeJS.ProcessEnv): MintOpti
   if (values.help === true) return "help";
   const secret = values.secret ?? env[envName("tokenHmacSecret")] ?? "";
   if (secret === "") throw new TokenUsageError(`give the HS256 secret with --secret or ${envName("tokenHmacSecret")}`);
-  if (secret.length < 32) throw new TokenUsageError(`the secret must be at least 32 characters (the node refuses shorter ones), got ${secret.length}`);
+  if (secret.length < 32)
+    throw new TokenUsageError(
+      `the secret must be at least 32 characters (the node refuses shorter ones), got ${secret.length}`,
+    );
   const { sub, channel } = values;
   if (sub === undefined) throw new TokenUsageError("--sub <user> is required (the user id)");
-  if (sub === "" && channel === undefined) throw new TokenUsageError('--sub must not be empty for a connection token (only a channel token may have --sub "")');
+  if (sub === "" && channel === undefined)
+    throw new TokenUsageError(
+      '--sub must not be empty for a connection token (only a channel token may have --sub "")',
+    );
   const ttl = values.ttl ?? "3600";
   const ttlSeconds = Number(ttl);
-  if (!/^\d+$/.test(ttl) || !Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) throw new TokenUsageError(`--ttl must be a whole number of seconds >= 1, got "${ttl}"`);
+  if (!/^\d+$/.test(ttl) || !Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1)
+    throw new TokenUsageError(`--ttl must be a whole number of seconds >= 1, got "${ttl}"`);
   const mint: MintOptions = { secret, sub, ttlSeconds };
   if (channel !== undefined) {
     if (channel === "") throw new TokenUsageError("--channel must name a channel");
-    if (values.channels !== undefined || values.info !== undefined) throw new TokenUsageError("--channels and --info belong in connection tokens, not with --channel");
+    if (values.channels !== undefined || values.info !== undefined)
+      throw new TokenUsageError("--channels and --info belong in connection tokens, not with --channel");
     mint.channel = channel;
   }
   if (values.channels !== undefined) mint.channels = parseChannels(values.channels);
@@ -117,9 +130,13 @@ export function parseTokenArgs(args: string[], env: NodeJS.ProcessEnv): MintOpti
 }
 
 function parseChannels(list: string): string[] {
-  const channels = list.split(",").map((c) => c.trim()).filter((c) => c !== "");
+  const channels = list
+    .split(",")
+    .map((c) => c.trim())
+    .filter((c) => c !== "");
   const bad = channels.find((c) => /\s/.test(c) || c.slice(0, -1).includes("*"));
-  if (bad !== undefined) throw new TokenUsageError(`--channels: "${bad}" is not a channel name or a prefix ending in *`);
+  if (bad !== undefined)
+    throw new TokenUsageError(`--channels: "${bad}" is not a channel name or a prefix ending in *`);
   return channels;
 }
 

@@ -16,7 +16,10 @@ async function start(args: string[] = []): Promise<WorkerCluster> {
 
 /** Worker slot → its current node id, from the primary's "worker ready" lines. */
 function nodeOf(cluster: WorkerCluster, slot: number): string {
-  const line = cluster.primaryLogs("worker ready").filter((l) => l["worker"] === slot).at(-1);
+  const line = cluster
+    .primaryLogs("worker ready")
+    .filter((l) => l["worker"] === slot)
+    .at(-1);
   if (line === undefined) throw new Error(`worker ${slot} was never ready`);
   return line["node"] as string;
 }
@@ -59,7 +62,14 @@ describe("/metrics in cluster mode", () => {
 
     await cluster.primaryLog("worker ready", (l) => l["worker"] === 1 && !seen.has(l["workerPid"]));
     let samples = new Map<string, number>();
-    await eventually(async () => sample((samples = await scrapeFresh(cluster.url)), "hubcast_cluster_workers_reporting") === 2, 10_000, "both workers reporting again");
+    await eventually(
+      async () => {
+        samples = await scrapeFresh(cluster.url);
+        return sample(samples, "hubcast_cluster_workers_reporting") === 2;
+      },
+      10_000,
+      "both workers reporting again",
+    );
     // The restarted worker counts from zero: the cluster's counter holds worker 2's connections only.
     expect(sample(samples, "hubcast_connections")).toBe(survivorConnections);
     expect(sample(samples, "hubcast_connections_total")).toBe(survivorConnections);

@@ -15,7 +15,10 @@ afterEach(() => {
 });
 
 /** A collector whose log lines land in `lines`, adding no metrics of its own unless `own` says so. */
-function collector(own: () => Promise<MetricsSnapshot> = () => Promise.resolve([])): { collector: MetricsCollector; lines: Record<string, unknown>[] } {
+function collector(own: () => Promise<MetricsSnapshot> = () => Promise.resolve([])): {
+  collector: MetricsCollector;
+  lines: Record<string, unknown>[];
+} {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -28,14 +31,24 @@ function collector(own: () => Promise<MetricsSnapshot> = () => Promise.resolve([
 
 /** A worker node's metrics with `connections` open, `accepted` accepted, and one client publish timed. */
 async function workerSnapshot(ready: boolean, connections: number, accepted: number): Promise<MetricsSnapshot> {
-  const metrics = new Metrics({ ready: () => ready, connections: () => connections, subscriptions: () => 2 * connections, channels: () => 1, peers: () => 0 });
+  const metrics = new Metrics({
+    ready: () => ready,
+    connections: () => connections,
+    subscriptions: () => 2 * connections,
+    channels: () => 1,
+    peers: () => 0,
+  });
   for (let i = 0; i < accepted; i++) metrics.accepted();
   await metrics.timePublish("client", Promise.resolve());
   return metrics.registry.getMetricsAsJSON();
 }
 
 /** A worker that answers `collect` with `snapshot` on the next microtask (as if over IPC), or never when `snapshot` is undefined. */
-function worker(index: number, collector: MetricsCollector, snapshot: MetricsSnapshot | null | undefined): MetricsWorker & { asked: number[] } {
+function worker(
+  index: number,
+  collector: MetricsCollector,
+  snapshot: MetricsSnapshot | null | undefined,
+): MetricsWorker & { asked: number[] } {
   const asked: number[] = [];
   return {
     index,
@@ -66,7 +79,9 @@ describe("MetricsCollector", () => {
   it("aggregates process metrics by prom-client's settings, and the event loop lag by the worst process", async () => {
     const base = await processMetrics().getMetricsAsJSON();
     const withLag = (lagSeconds: number): MetricsSnapshot =>
-      base.map((m) => (m.name === "hubcast_event_loop_lag_seconds" ? { ...m, values: [{ value: lagSeconds, labels: {} }] } : m));
+      base.map((m) =>
+        m.name === "hubcast_event_loop_lag_seconds" ? { ...m, values: [{ value: lagSeconds, labels: {} }] } : m,
+      );
     const { collector: c } = collector(() => Promise.resolve(withLag(0.1)));
     const samples = parseSamples(await c.collect([worker(1, c, withLag(0.3)), worker(2, c, withLag(0.2))]));
     expect(sample(samples, "hubcast_event_loop_lag_seconds")).toBe(0.3);
@@ -87,7 +102,14 @@ describe("MetricsCollector", () => {
     const samples = parseSamples(await scrape);
     expect(sample(samples, "hubcast_connections")).toBe(3);
     expect(sample(samples, "hubcast_cluster_workers_reporting")).toBe(1);
-    expect(lines).toEqual([expect.objectContaining({ level: 40, msg: "workers left out of the metrics scrape: no answer in time", workers: [2], timeoutMs: COLLECT_TIMEOUT_MS })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        msg: "workers left out of the metrics scrape: no answer in time",
+        workers: [2],
+        timeoutMs: COLLECT_TIMEOUT_MS,
+      }),
+    ]);
     // Its late answer is ignored.
     c.report(2, silent.asked[0] ?? 0, await workerSnapshot(true, 100, 100));
   });
@@ -113,7 +135,10 @@ describe("MetricsCollector", () => {
   it("keeps concurrent scrapes apart", async () => {
     const { collector: c } = collector();
     const snapshot = await workerSnapshot(true, 1, 1);
-    const [x, y] = await Promise.all([c.collect([worker(1, c, snapshot)]), c.collect([worker(1, c, snapshot), worker(2, c, snapshot)])]);
+    const [x, y] = await Promise.all([
+      c.collect([worker(1, c, snapshot)]),
+      c.collect([worker(1, c, snapshot), worker(2, c, snapshot)]),
+    ]);
     expect(sample(parseSamples(x), "hubcast_connections")).toBe(1);
     expect(sample(parseSamples(y), "hubcast_connections")).toBe(2);
   });
@@ -135,7 +160,10 @@ describe("ClusterScrape", () => {
     const scraped = scrape.scrape();
     expect(sent).toEqual([{ hubcast: "scrape", id: 1 }]);
     scrape.answered(1, "hubcast_connections 7\n");
-    await expect(scraped).resolves.toEqual({ contentType: expect.stringContaining("text/plain; version=0.0.4") as string, text: "hubcast_connections 7\n" });
+    await expect(scraped).resolves.toEqual({
+      contentType: expect.stringContaining("text/plain; version=0.0.4") as string,
+      text: "hubcast_connections 7\n",
+    });
   });
 
   it("fails when the primary is gone, cannot aggregate, or does not answer in time", async () => {

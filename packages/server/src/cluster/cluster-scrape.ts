@@ -40,7 +40,8 @@ export class ClusterScrape implements ScrapeSource {
         reject(new RelayTimeoutError(`the primary did not answer a metrics scrape within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       this.waiting.set(id, { resolve, reject, timer });
-      if (!this.send({ hubcast: "scrape", id })) this.settle(id, new RelayClosedError("no IPC channel to the primary: cannot scrape the cluster's metrics"));
+      if (!this.send({ hubcast: "scrape", id }))
+        this.settle(id, new RelayClosedError("no IPC channel to the primary: cannot scrape the cluster's metrics"));
     });
   }
 
@@ -61,11 +62,14 @@ export class ClusterScrape implements ScrapeSource {
 
 /** Answers the primary's collect request `id` with this worker's metrics (its node's and its process's). */
 export function reportMetrics(metrics: Metrics, id: number, send: SendToPrimary, logger: Logger): void {
-  metrics.scrapeRegistry().getMetricsAsJSON().then(
-    (snapshot) => send({ hubcast: "metrics", id, metrics: snapshot }),
-    (err: unknown) => {
-      logger.error({ err }, "collecting metrics for the cluster scrape failed");
-      send({ hubcast: "metrics", id, metrics: null });
-    },
-  );
+  metrics
+    .scrapeRegistry()
+    .getMetricsAsJSON()
+    .then(
+      (snapshot) => send({ hubcast: "metrics", id, metrics: snapshot }),
+      (err: unknown) => {
+        logger.error({ err }, "collecting metrics for the cluster scrape failed");
+        send({ hubcast: "metrics", id, metrics: null });
+      },
+    );
 }

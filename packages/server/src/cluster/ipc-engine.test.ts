@@ -14,7 +14,10 @@ import { EngineRelay } from "./relay.js";
 const logger = pino({ level: "silent" });
 
 /** A relay over a real MemoryEngine and `count` IpcEngines linked to it in this process. */
-async function relayed(count: number, idempotencyWindowMs?: number): Promise<{ relay: EngineRelay; engines: IpcEngine[]; close(): Promise<void> }> {
+async function relayed(
+  count: number,
+  idempotencyWindowMs?: number,
+): Promise<{ relay: EngineRelay; engines: IpcEngine[]; close(): Promise<void> }> {
   const relay = new EngineRelay(new MemoryEngine({ idempotencyWindowMs }), logger);
   await relay.start();
   const engines = Array.from({ length: count }, () => {
@@ -60,7 +63,15 @@ describe("ipc relay across workers", () => {
       const [a, b, c] = engines as [IpcEngine, IpcEngine, IpcEngine];
       const seen: string[][] = [[], [], []];
       await Promise.all(
-        engines.map((e, i) => e.broker.start({ publication: (p) => seen[i]?.push(`${p.channel}#${p.offset}`), join: noop, leave: noop, resync: noop, control: noop })),
+        engines.map((e, i) =>
+          e.broker.start({
+            publication: (p) => seen[i]?.push(`${p.channel}#${p.offset}`),
+            join: noop,
+            leave: noop,
+            resync: noop,
+            control: noop,
+          }),
+        ),
       );
       await a.broker.subscribe(["x"]);
       await b.broker.subscribe(["x"]);
@@ -69,7 +80,12 @@ describe("ipc relay across workers", () => {
       await a.broker.publish({ channel: "x", data: utf8("2") }, HISTORY);
       const page = await c.history.read("x", { limit: 10 }, HISTORY);
       expect(page.position.offset).toBe(2);
-      await eventually(() => seen[0]?.length === 2 && seen[1]?.length === 2, 2_000, "both subscribed workers to get both publications", 10);
+      await eventually(
+        () => seen[0]?.length === 2 && seen[1]?.length === 2,
+        2_000,
+        "both subscribed workers to get both publications",
+        10,
+      );
       expect(seen).toEqual([["x#1", "x#2"], ["x#1", "x#2"], []]);
     } finally {
       await close();
@@ -82,8 +98,24 @@ describe("ipc relay across workers", () => {
       const [a, b] = engines as [IpcEngine, IpcEngine];
       await a.presence.add("room", { client: "ca", user: "ann" });
       await b.presence.add("room", { client: "cb", user: "bob" });
-      await a.registry.announce({ id: "node-a", address: "", version: "0", startedAt: 0, connections: 0, subscriptions: 0, channels: 0 });
-      await b.registry.announce({ id: "node-b", address: "", version: "0", startedAt: 0, connections: 0, subscriptions: 0, channels: 0 });
+      await a.registry.announce({
+        id: "node-a",
+        address: "",
+        version: "0",
+        startedAt: 0,
+        connections: 0,
+        subscriptions: 0,
+        channels: 0,
+      });
+      await b.registry.announce({
+        id: "node-b",
+        address: "",
+        version: "0",
+        startedAt: 0,
+        connections: 0,
+        subscriptions: 0,
+        channels: 0,
+      });
       await a.close();
       await eventually(() => relay.size === 1, 2_000, "the relay to drop the closed worker", 10);
       expect(Object.keys(await b.presence.get("room"))).toEqual(["cb"]);

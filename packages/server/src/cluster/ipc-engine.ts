@@ -16,8 +16,12 @@ import type { RelayEvent } from "./relay-protocol.js";
 class IpcBroker implements Broker {
   private handlers: BrokerHandlers | undefined;
   // A burst of subscribes (a reconnect storm) travels as a few requests, as with Redis.
-  private readonly subscribes = new Batcher<string>((channels) => this.client.call({ op: "subscribe", channels }).then(() => undefined));
-  private readonly unsubscribes = new Batcher<string>((channels) => this.client.call({ op: "unsubscribe", channels }).then(() => undefined));
+  private readonly subscribes = new Batcher<string>((channels) =>
+    this.client.call({ op: "subscribe", channels }).then(() => undefined),
+  );
+  private readonly unsubscribes = new Batcher<string>((channels) =>
+    this.client.call({ op: "unsubscribe", channels }).then(() => undefined),
+  );
 
   constructor(private readonly client: RelayClient) {}
 
@@ -51,7 +55,11 @@ class IpcBroker implements Broker {
   }
 
   /** The primary checks the deadline where it runs the publish; one unanswered by then, or lost with the link, has an unknown outcome. */
-  async publish(pub: Omit<RawPublication, "offset">, policy: HistoryPolicy, options?: PublishOptions): Promise<StreamPosition | undefined> {
+  async publish(
+    pub: Omit<RawPublication, "offset">,
+    policy: HistoryPolicy,
+    options?: PublishOptions,
+  ): Promise<StreamPosition | undefined> {
     refuseExpired(options, Date.now());
     if (!this.client.isOpen) throw new RelayClosedError("relay publish: the link is closed"); // not sent: the publish was not made
     const call = this.client.call({ op: "publish", pub, policy, ...(options === undefined ? {} : { options }) });

@@ -18,7 +18,10 @@ describe("least-connections balancing", () => {
     // All at once: the primary counts sockets in flight, so a burst does not pile onto one worker.
     const opened = await Promise.all(Array.from({ length: 20 }, () => RawClient.connected(cluster.wsUrl)));
     clients.push(...opened);
-    const nodes = await cluster.viewUntil((n) => n.length === 2 && n.reduce((sum, node) => sum + node.connections, 0) === 20, "20 connections in the view");
+    const nodes = await cluster.viewUntil(
+      (n) => n.length === 2 && n.reduce((sum, node) => sum + node.connections, 0) === 20,
+      "20 connections in the view",
+    );
     for (const node of nodes) {
       expect(node.connections).toBeGreaterThanOrEqual(8);
       expect(node.connections).toBeLessThanOrEqual(12);
@@ -33,11 +36,17 @@ describe("least-connections balancing", () => {
     const seen = new Set(cluster.primaryLogs("worker ready").map((l) => l["workerPid"]));
     process.kill(pid, "SIGKILL");
     await cluster.primaryLog("worker ready", (l) => l["worker"] === 1 && !seen.has(l["workerPid"]));
-    const survivors = await cluster.viewUntil((n) => n.length === 2 && n.some((node) => node.connections === 0), "the fresh worker in the view");
+    const survivors = await cluster.viewUntil(
+      (n) => n.length === 2 && n.some((node) => node.connections === 0),
+      "the fresh worker in the view",
+    );
     const kept = survivors.reduce((sum, node) => sum + node.connections, 0);
     const more = await Promise.all(Array.from({ length: 20 - kept }, () => RawClient.connected(cluster.wsUrl)));
     clients.push(...more);
-    const refilled = await cluster.viewUntil((n) => n.reduce((sum, node) => sum + node.connections, 0) === 20, "20 connections again");
+    const refilled = await cluster.viewUntil(
+      (n) => n.reduce((sum, node) => sum + node.connections, 0) === 20,
+      "20 connections again",
+    );
     for (const node of refilled) expect(Math.abs(node.connections - 10)).toBeLessThanOrEqual(2);
   });
 });

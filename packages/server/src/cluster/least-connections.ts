@@ -76,7 +76,10 @@ export class LeastConnectionsBalancer {
       return;
     }
     if (this.waiting.size >= MAX_WAITING) {
-      this.logger.warn({ waiting: this.waiting.size }, "no worker is ready and too many connections wait: refusing one");
+      this.logger.warn(
+        { waiting: this.waiting.size },
+        "no worker is ready and too many connections wait: refusing one",
+      );
       socket.destroy();
       return;
     }

@@ -26,7 +26,12 @@ describe("cluster mode with the memory engine (relay in the primary)", () => {
     const cluster = await start();
     expect(cluster.primaryLogs("hubcast listening")).toHaveLength(1);
     expect(cluster.logs.filter((l) => l["msg"] === "hubcast listening")).toHaveLength(1);
-    expect(cluster.logs.filter((l) => l["msg"] === "worker listening").map((l) => l["worker"]).sort()).toEqual([1, 2]);
+    expect(
+      cluster.logs
+        .filter((l) => l["msg"] === "worker listening")
+        .map((l) => l["worker"])
+        .sort(),
+    ).toEqual([1, 2]);
     const nodes = await cluster.viewUntil((n) => n.length === 2, "both workers in the view");
     expect(nodes.map((n) => n.address)).toEqual([cluster.url, cluster.url]);
     // Ask several times: round-robin sends each request to the next worker; all give the same view.
@@ -38,16 +43,20 @@ describe("cluster mode with the memory engine (relay in the primary)", () => {
     const clients = await cluster.spreadClients(6);
     for (const c of clients) await c.ok("subscribe", { channel: "chat:all" });
     await cluster.viewUntil((nodes) => nodes.every((n) => n.subscriptions >= 1), "subscriptions on both workers");
-    await Promise.all(clients.map(async (c, from) => {
-      for (let n = 1; n <= 10; n++) await c.ok("publish", { channel: "chat:all", data: { from, n } });
-    }));
+    await Promise.all(
+      clients.map(async (c, from) => {
+        for (let n = 1; n <= 10; n++) await c.ok("publish", { channel: "chat:all", data: { from, n } });
+      }),
+    );
     const orders: string[][] = [];
     for (const c of clients) {
       const pubs = await c.waitForPushes<PublicationPush>("publication", 60, "chat:all", 10_000);
       expect(pubs).toHaveLength(60);
       expect(pubs.map((p) => p.offset)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
       for (let from = 0; from < clients.length; from++) {
-        const mine = pubs.map((p) => p.data).filter((d): d is { from: number; n: number } => typeof d === "object" && d.from === from);
+        const mine = pubs
+          .map((p) => p.data)
+          .filter((d): d is { from: number; n: number } => typeof d === "object" && d.from === from);
         expect(mine.map((d) => d.n)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       }
       orders.push(pubs.map((p) => JSON.stringify(p.data)));
@@ -76,7 +85,10 @@ describe("cluster mode with the memory engine (relay in the primary)", () => {
       expect(result.position).toEqual({ offset: 50, epoch: since.epoch });
       again.push(client);
     }
-    await cluster.viewUntil((nodes) => nodes.length === 2 && nodes.every((n) => n.subscriptions >= 1), "resubscribed clients on both workers");
+    await cluster.viewUntil(
+      (nodes) => nodes.length === 2 && nodes.every((n) => n.subscriptions >= 1),
+      "resubscribed clients on both workers",
+    );
   });
 
   it("shares presence and join/leave across workers, and drops the presence of a client that left", async () => {
@@ -86,7 +98,9 @@ describe("cluster mode with the memory engine (relay in the primary)", () => {
     for (const c of clients) await c.ok("subscribe", { channel: "chat:room" });
     await cluster.viewUntil((nodes) => nodes.every((n) => n.subscriptions >= 1), "members on both workers");
     for (const c of clients) {
-      const { clients: present } = await c.ok<{ clients: Record<string, ClientInfo> }>("presence", { channel: "chat:room" });
+      const { clients: present } = await c.ok<{ clients: Record<string, ClientInfo> }>("presence", {
+        channel: "chat:room",
+      });
       expect(Object.keys(present)).toHaveLength(4);
       if (ids.length === 0) ids.push(...Object.keys(present).sort());
       else expect(Object.keys(present).sort()).toEqual(ids);
@@ -95,12 +109,16 @@ describe("cluster mode with the memory engine (relay in the primary)", () => {
     const joins = await (clients[0] as RawClient).waitForPushes<{ info: ClientInfo }>("join", 4, "chat:room");
     expect(joins.map((j) => j.info.client).sort()).toEqual(ids);
     const leaving = clients[3] as RawClient;
-    const leftId = (leaving.frames.find((f) => f["connect"] !== undefined)?.["connect"] as { client: string }).client;
+    const connected = leaving.frames.find((f) => f["connect"] !== undefined);
+    const leftId = (connected?.["connect"] as { client: string } | undefined)?.client;
+    expect(leftId).toBeDefined();
     await leaving.close();
     const leaves = await (clients[0] as RawClient).waitForPushes<{ info: ClientInfo }>("leave", 1, "chat:room");
     expect(leaves[0]?.info.client).toBe(leftId);
     // The relay removes presence before it fans the leave out, so the count is already down.
-    const stats = await (clients[1] as RawClient).ok<{ numClients: number }>("presence_stats", { channel: "chat:room" });
+    const stats = await (clients[1] as RawClient).ok<{ numClients: number }>("presence_stats", {
+      channel: "chat:room",
+    });
     expect(stats.numClients).toBe(3);
   });
 });

@@ -57,7 +57,10 @@ export class MetricsCollector {
     const collection = await this.gather(workers);
     const late = [...collection.waiting];
     if (late.length > 0) {
-      this.options.logger.warn({ workers: late, timeoutMs: this.timeoutMs }, "workers left out of the metrics scrape: no answer in time");
+      this.options.logger.warn(
+        { workers: late, timeoutMs: this.timeoutMs },
+        "workers left out of the metrics scrape: no answer in time",
+      );
     }
     const cluster = await clusterGauges(this.options.workers, collection.snapshots.length);
     const registry = AggregatorRegistry.aggregate([...collection.snapshots, await this.own(), cluster]);
@@ -105,7 +108,9 @@ export class MetricsCollector {
 function clusterGauges(workers: number, reporting: number): Promise<MetricsSnapshot> {
   const registry = new Registry();
   const registers = [registry];
-  new Gauge({ name: "hubcast_cluster_workers", help: "Workers the cluster primary runs (--workers).", registers }).set(workers);
+  new Gauge({ name: "hubcast_cluster_workers", help: "Workers the cluster primary runs (--workers).", registers }).set(
+    workers,
+  );
   new Gauge({
     name: "hubcast_cluster_workers_reporting",
     help: "Workers whose metrics this scrape holds; fewer than hubcast_cluster_workers while a worker restarts or did not answer in time.",

@@ -21,8 +21,12 @@ describe("cluster options", () => {
     for (const workers of ["0", "-1", "1.5", "two", "", "1025"]) {
       expect(() => resolveNodeOptions({ workers }), workers).toThrow(OptionError);
     }
-    expect(() => resolveNodeOptions({ workers: "0" })).toThrow('workers: must be "auto" or a whole number from 1 to 1024, got "0"');
-    expect(() => resolveNodeOptions({ balancing: "random" })).toThrow("balancing: must be one of round-robin, least-connections");
+    expect(() => resolveNodeOptions({ workers: "0" })).toThrow(
+      'workers: must be "auto" or a whole number from 1 to 1024, got "0"',
+    );
+    expect(() => resolveNodeOptions({ balancing: "random" })).toThrow(
+      "balancing: must be one of round-robin, least-connections",
+    );
     expect(() => resolveNodeOptions({ workerStatsIntervalMs: -1 })).toThrow(OptionError);
   });
 });

@@ -130,10 +130,19 @@ class Supervisor {
   constructor(private readonly settings: PrimarySettings) {
     this.slots = Array.from({ length: settings.count }, (_, i) => new Slot(i + 1, settings.restart, settings.logger));
     const own = new Registry();
-    this.evictions = new Counter({ name: "hubcast_history_evictions_total", help: "Retained history the memory engine dropped to stay within its node-wide bounds, by reason.", labelNames: ["reason"], registers: [own] });
+    this.evictions = new Counter({
+      name: "hubcast_history_evictions_total",
+      help: "Retained history the memory engine dropped to stay within its node-wide bounds, by reason.",
+      labelNames: ["reason"],
+      registers: [own],
+    });
     for (const reason of ["bytes", "channels"]) this.evictions.inc({ reason }, 0);
     // The shared memory engine lives here, so its evictions are counted here and summed into the cluster's scrape.
-    this.metrics = new MetricsCollector({ workers: settings.count, logger: settings.logger, own: () => Registry.merge([processMetrics(), own]).getMetricsAsJSON() });
+    this.metrics = new MetricsCollector({
+      workers: settings.count,
+      logger: settings.logger,
+      own: () => Registry.merge([processMetrics(), own]).getMetricsAsJSON(),
+    });
   }
 
   async run(): Promise<number> {
@@ -154,9 +163,13 @@ class Supervisor {
     const done = new Promise<number>((resolve) => (this.finish = resolve));
     process.on("SIGTERM", this.onSignal);
     process.on("SIGINT", this.onSignal);
-    logger.info({ workers: count, balancing: options.balancing, engine: options.engine }, "cluster primary starting workers");
+    logger.info(
+      { workers: count, balancing: options.balancing, engine: options.engine },
+      "cluster primary starting workers",
+    );
     for (const slot of this.slots) this.fork(slot);
-    if (options.workerStatsIntervalMs > 0) this.statsTimer = setInterval(() => this.logStats(), options.workerStatsIntervalMs);
+    if (options.workerStatsIntervalMs > 0)
+      this.statsTimer = setInterval(() => this.logStats(), options.workerStatsIntervalMs);
     return done;
   }
 
@@ -164,7 +177,9 @@ class Supervisor {
     const { logger } = this.settings;
     const worker = cluster.fork({ [WORKER_ENV.slot]: String(slot.index), [WORKER_ENV.clusterUrl]: this.url ?? "" });
     slot.use(worker);
-    this.relay?.attach(workerLink(worker, (err) => logger.warn({ err, worker: slot.index }, "relay message to a worker failed")));
+    this.relay?.attach(
+      workerLink(worker, (err) => logger.warn({ err, worker: slot.index }, "relay message to a worker failed")),
+    );
     worker.on("message", (message: unknown) => {
       if (isWorkerMessage(message) && slot.worker === worker) this.receive(slot, message);
     });
@@ -180,7 +195,10 @@ class Supervisor {
       case "ready":
         slot.state = "ready";
         this.url ??= message.url;
-        this.settings.logger.info({ worker: slot.index, workerPid: slot.pid, node: message.node, url: message.url }, "worker ready");
+        this.settings.logger.info(
+          { worker: slot.index, workerPid: slot.pid, node: message.node, url: message.url },
+          "worker ready",
+        );
         this.balancer?.flush();
         this.announce();
         return;
@@ -226,9 +244,10 @@ class Supervisor {
       ask: (id) => {
         const message: PrimaryMessage = { hubcast: "collect", id };
         if (worker === undefined) this.metrics.unreachable(slot.index);
-        else worker.send(message, (err) => {
-          if (err !== null) this.metrics.unreachable(slot.index);
-        });
+        else
+          worker.send(message, (err) => {
+            if (err !== null) this.metrics.unreachable(slot.index);
+          });
       },
     };
   }
@@ -238,7 +257,10 @@ class Supervisor {
     if (this.listening || this.stopping || !this.slots.every((s) => s.state === "ready")) return;
     this.listening = true;
     const { options, count } = this.settings;
-    this.settings.logger.info({ url: this.url, engine: options.engine, workers: count, balancing: options.balancing }, "hubcast listening");
+    this.settings.logger.info(
+      { url: this.url, engine: options.engine, workers: count, balancing: options.balancing },
+      "hubcast listening",
+    );
   }
 
   private exited(slot: Slot, code: number | null, signal: string | null): void {
@@ -255,19 +277,29 @@ class Supervisor {
       return;
     }
     if (code === 2) {
-      report(`worker ${slot.index} could not start: exit status 2, a configuration problem (its message is above). Not restarting; stopping the cluster.`);
+      report(
+        `worker ${slot.index} could not start: exit status 2, a configuration problem (its message is above). Not restarting; stopping the cluster.`,
+      );
       this.abort(2);
       return;
     }
     const decision = slot.crashes.record();
     const exit = signal === null ? `exit status ${code}` : `signal ${signal}`;
     if (decision.giveUp) {
-      logger.error({ worker: slot.index, workerPid: pid, code, signal, crashes: decision.crashes }, "worker crashes in a loop: giving up");
-      report(`worker ${slot.index} crashed ${decision.crashes} times, more than the limit of ${slot.crashes.limit} (last: ${exit}); giving up and stopping the cluster. See the worker's log above for the cause.`);
+      logger.error(
+        { worker: slot.index, workerPid: pid, code, signal, crashes: decision.crashes },
+        "worker crashes in a loop: giving up",
+      );
+      report(
+        `worker ${slot.index} crashed ${decision.crashes} times, more than the limit of ${slot.crashes.limit} (last: ${exit}); giving up and stopping the cluster. See the worker's log above for the cause.`,
+      );
       this.abort(1);
       return;
     }
-    logger.warn({ worker: slot.index, workerPid: pid, code, signal, crashes: decision.crashes, restartInMs: decision.delayMs }, "worker exited unexpectedly; restarting it");
+    logger.warn(
+      { worker: slot.index, workerPid: pid, code, signal, crashes: decision.crashes, restartInMs: decision.delayMs },
+      "worker exited unexpectedly; restarting it",
+    );
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
       slot.restarts += 1;
@@ -292,11 +324,13 @@ class Supervisor {
         slot.worker?.send(drain, (err) => {
           if (err !== null) logger.warn({ err, worker: slot.index }, "drain request to a worker failed");
         });
-      }
-      else slot.kill(); // not serving yet: nothing to drain
+      } else slot.kill(); // not serving yet: nothing to drain
     }
     this.forceTimer = setTimeout(() => {
-      logger.error({ afterMs: options.drainWindowMs + DRAIN_GRACE_MS }, "workers still running after the drain window; killing them");
+      logger.error(
+        { afterMs: options.drainWindowMs + DRAIN_GRACE_MS },
+        "workers still running after the drain window; killing them",
+      );
       this.status = 1;
       this.killAll();
     }, options.drainWindowMs + DRAIN_GRACE_MS);
@@ -342,7 +376,16 @@ class Supervisor {
     for (const slot of this.slots) {
       const stats = slot.stats;
       this.settings.logger.info(
-        { worker: slot.index, workerPid: slot.pid, state: slot.state, node: stats?.id, connections: stats?.connections ?? 0, subscriptions: stats?.subscriptions ?? 0, channels: stats?.channels ?? 0, restarts: slot.restarts },
+        {
+          worker: slot.index,
+          workerPid: slot.pid,
+          state: slot.state,
+          node: stats?.id,
+          connections: stats?.connections ?? 0,
+          subscriptions: stats?.subscriptions ?? 0,
+          channels: stats?.channels ?? 0,
+          restarts: slot.restarts,
+        },
         "worker stats",
       );
     }

@@ -19,10 +19,20 @@ afterEach(async () => {
 describe("cluster mode with the redis engine", () => {
   it("workers share publications through Redis and each is a node in the cluster view", async () => {
     const prefix = `t-${randomUUID().slice(0, 8)}`;
-    const cluster = await WorkerCluster.start(["--engine", "redis", "--redis-url", redis.url, "--redis-prefix", prefix]);
+    const cluster = await WorkerCluster.start([
+      "--engine",
+      "redis",
+      "--redis-url",
+      redis.url,
+      "--redis-prefix",
+      prefix,
+    ]);
     clusters.push(cluster);
     expect(cluster.primaryLogs("hubcast listening")[0]).toMatchObject({ engine: "redis", workers: 2 });
-    expect(cluster.logs.filter((l) => l["msg"] === "worker listening").map((l) => l["engine"])).toEqual(["redis", "redis"]);
+    expect(cluster.logs.filter((l) => l["msg"] === "worker listening").map((l) => l["engine"])).toEqual([
+      "redis",
+      "redis",
+    ]);
     const clients = await cluster.spreadClients(4);
     for (const c of clients) await c.ok("subscribe", { channel: "chat:r" });
     await cluster.viewUntil((nodes) => nodes.every((n) => n.subscriptions >= 1), "subscribers on both workers");

@@ -85,7 +85,9 @@ export class RelayClient {
     for (const [id, pending] of this.pending) {
       if (pending.deadline > now) break;
       this.pending.delete(id);
-      pending.reject(new RelayTimeoutError(`relay ${pending.op}: no reply from the primary within ${this.timeoutMs} ms`));
+      pending.reject(
+        new RelayTimeoutError(`relay ${pending.op}: no reply from the primary within ${this.timeoutMs} ms`),
+      );
     }
     this.stopSweepIfIdle();
   }

@@ -25,7 +25,14 @@ export interface RelayEnvelope {
 
 /** True for a relay message wrapped for IPC. */
 export function isRelayEnvelope(value: unknown): value is RelayEnvelope {
-  return typeof value === "object" && value !== null && "hubcast" in value && value.hubcast === "relay" && "message" in value && isRelayMessage(value.message);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "hubcast" in value &&
+    value.hubcast === "relay" &&
+    "message" in value &&
+    isRelayMessage(value.message)
+  );
 }
 
 /** The IPC operations a relay link needs: `process` in a worker, a `cluster.Worker` in the primary. */
@@ -33,8 +40,8 @@ interface IpcEndpoint {
   send(message: RelayEnvelope, callback: (err: Error | null) => void): void;
   isConnected(): boolean;
   on(event: "message", listener: (message: unknown) => void): void;
-  off(event: "message", listener: (message: unknown) => void): void;
   on(event: "disconnect", listener: () => void): void;
+  off(event: "message", listener: (message: unknown) => void): void;
   off(event: "disconnect", listener: () => void): void;
 }
 
@@ -83,7 +90,8 @@ export function processLink(proc: NodeJS.Process, onError: (err: Error) => void)
   return new IpcLink(
     {
       send: (message, callback) => {
-        if (proc.send === undefined) callback(new Error("this process has no IPC channel: it was not started as a cluster worker"));
+        if (proc.send === undefined)
+          callback(new Error("this process has no IPC channel: it was not started as a cluster worker"));
         else proc.send(message, undefined, {}, callback);
       },
       isConnected: () => proc.connected,

@@ -11,7 +11,10 @@ import type { NodeInfo } from "../registry/registry.js";
 export interface RelayOps {
   subscribe: { args: { channels: string[] }; result: null };
   unsubscribe: { args: { channels: string[] }; result: null };
-  publish: { args: { pub: Omit<RawPublication, "offset">; policy: HistoryPolicy; options?: PublishOptions }; result: StreamPosition | null };
+  publish: {
+    args: { pub: Omit<RawPublication, "offset">; policy: HistoryPolicy; options?: PublishOptions };
+    result: StreamPosition | null;
+  };
   publishJoin: { args: { channel: string; info: ClientInfo }; result: null };
   publishLeave: { args: { channel: string; info: ClientInfo }; result: null };
   publishControl: { args: { message: Uint8Array }; result: null };
@@ -45,7 +48,9 @@ export interface RelayRequest {
  * failed, and `expired` says it was a publish refused for its deadline (so the worker can
  * tell "not made, retry" from other failures).
  */
-export type RelayReply = { kind: "reply"; id: number; ok: true; value: unknown } | { kind: "reply"; id: number; ok: false; error: string; expired?: boolean };
+export type RelayReply =
+  | { kind: "reply"; id: number; ok: true; value: unknown }
+  | { kind: "reply"; id: number; ok: false; error: string; expired?: boolean };
 
 /**
  * Primary → worker, unasked: what the worker's broker handlers receive. Publications and
@@ -64,5 +69,11 @@ const KINDS: ReadonlySet<string> = new Set(["request", "reply", "publication", "
 
 /** True for values shaped like a relay message (the link is trusted; this only tells them from other IPC traffic). */
 export function isRelayMessage(value: unknown): value is RelayMessage {
-  return typeof value === "object" && value !== null && "kind" in value && typeof value.kind === "string" && KINDS.has(value.kind);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "kind" in value &&
+    typeof value.kind === "string" &&
+    KINDS.has(value.kind)
+  );
 }

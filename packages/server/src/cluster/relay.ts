@@ -82,7 +82,13 @@ export class EngineRelay {
       (err: unknown) => {
         const expired = err instanceof PublishExpiredError;
         if (!expired) this.logger.warn({ err, op: call.op }, "relayed engine call failed");
-        peer.link.send({ kind: "reply", id, ok: false, error: err instanceof Error ? err.message : String(err), ...(expired ? { expired } : {}) });
+        peer.link.send({
+          kind: "reply",
+          id,
+          ok: false,
+          error: err instanceof Error ? err.message : String(err),
+          ...(expired ? { expired } : {}),
+        });
       },
     );
   }

@@ -42,7 +42,10 @@ describe("cluster supervision", () => {
     const restart = await cluster.primaryLog("worker exited unexpectedly; restarting it");
     expect(restart).toMatchObject({ worker: 1, workerPid: oldPid, signal: "SIGKILL" });
     // The dead worker's node left the view when the relay dropped it; the new one is in it.
-    await cluster.viewUntil((nodes) => nodes.length === 2 && nodes.every((n) => n.id !== oldNode), "the restarted worker in the view, the dead one gone");
+    await cluster.viewUntil(
+      (nodes) => nodes.length === 2 && nodes.every((n) => n.id !== oldNode),
+      "the restarted worker in the view, the dead one gone",
+    );
     const clients = await cluster.spreadClients(4);
     for (const c of clients) await c.ok("subscribe", { channel: "chat:after" });
     await (clients[0] as RawClient).ok("publish", { channel: "chat:after", data: "still here" });
@@ -50,7 +53,9 @@ describe("cluster supervision", () => {
     expect(cluster.server.child.exitCode).toBeNull();
   });
 
-  it("gives up with a clear error and a non-zero exit when a worker crashes in a loop", { timeout: 60_000 }, async () => {
+  it("gives up with a clear error and a non-zero exit when a worker crashes in a loop", {
+    timeout: 60_000,
+  }, async () => {
     const cluster = await start();
     // Six crashes of worker 1 within a minute: the primary restarts it five times, then stops.
     for (let crash = 1; crash <= 5; crash++) await killAndAwaitRestart(cluster, 1);
@@ -60,7 +65,9 @@ describe("cluster supervision", () => {
     expect(cluster.server.child.exitCode).toBe(1);
     const error = await cluster.primaryLog("worker crashes in a loop: giving up");
     expect(error).toMatchObject({ worker: 1, crashes: 6, level: 50 });
-    expect(cluster.stderr).toContain("hubcast: worker 1 crashed 6 times, more than the limit of 5 crashes within 60 s (last: signal SIGKILL); giving up");
+    expect(cluster.stderr).toContain(
+      "hubcast: worker 1 crashed 6 times, more than the limit of 5 crashes within 60 s (last: signal SIGKILL); giving up",
+    );
     // Worker 2 was stopped with the primary.
     for (const pid of cluster.workerPids().values()) expect(isAlive(pid)).toBe(false);
   });
@@ -98,7 +105,13 @@ describe("cluster supervision", () => {
     const pids = cluster.workerPids();
     for (const slot of [1, 2]) {
       const line = await cluster.primaryLog("worker stats", (l) => l["worker"] === slot && l["subscriptions"] === 2);
-      expect(line).toMatchObject({ workerPid: pids.get(slot), state: "ready", connections: 2, channels: 1, restarts: 0 });
+      expect(line).toMatchObject({
+        workerPid: pids.get(slot),
+        state: "ready",
+        connections: 2,
+        channels: 1,
+        restarts: 0,
+      });
     }
   });
 });

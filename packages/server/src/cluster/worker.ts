@@ -42,9 +42,13 @@ export class ClusterWorker {
     private readonly options: ResolvedNodeOptions,
     private readonly settings: WorkerSettings,
   ) {
-    this.logger = pino({ level: options.logLevel, base: { pid: process.pid, hostname: hostname(), worker: settings.slot } }, logDestination(options));
+    this.logger = pino(
+      { level: options.logLevel, base: { pid: process.pid, hostname: hostname(), worker: settings.slot } },
+      logDestination(options),
+    );
     this.leastConnections = options.balancing === "least-connections";
-    if (this.leastConnections && settings.clusterUrl === "") throw new Error("a least-connections worker needs the primary's URL; was it started by a hubcast primary?");
+    if (this.leastConnections && settings.clusterUrl === "")
+      throw new Error("a least-connections worker needs the primary's URL; was it started by a hubcast primary?");
   }
 
   /** The node options to run: with least-connections balancing, the node is reached at the primary's address. */

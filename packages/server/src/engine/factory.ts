@@ -27,7 +27,8 @@ export async function createEngine(options: ResolvedNodeOptions, logger: Logger)
       logger,
     });
   }
-  const target = options.redisCluster === "" ? { url: options.redisUrl } : { clusterUrls: options.redisCluster.split(",") };
+  const target =
+    options.redisCluster === "" ? { url: options.redisUrl } : { clusterUrls: options.redisCluster.split(",") };
   return RedisEngine.connect({
     target,
     prefix: options.redisPrefix,
@@ -43,7 +44,9 @@ export async function createEngine(options: ResolvedNodeOptions, logger: Logger)
  * the most publications kept, and the longest a position is kept.
  */
 function natsBounds(options: ResolvedNodeOptions): { maxHistorySize: number; maxHistoryAgeMs: number } {
-  const all = [options.channel, ...Object.values(options.namespaces)].map((c, i) => resolveChannelOptions(c, i === 0 ? "channel" : "namespaces"));
+  const all = [options.channel, ...Object.values(options.namespaces)].map((c, i) =>
+    resolveChannelOptions(c, i === 0 ? "channel" : "namespaces"),
+  );
   const maxHistorySize = Math.max(1, options.demo ? DEMO_HISTORY_SIZE : 1, ...all.map((c) => c.historySize));
   const maxHistoryAgeMs = Math.max(...all.map((c) => c.historyMetaTtlMs));
   return { maxHistorySize, maxHistoryAgeMs };

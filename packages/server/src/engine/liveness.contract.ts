@@ -25,7 +25,11 @@ export interface EngineUnderFaults {
  * An engine whose backend is reached through one {@link LinkProxy}: cutting resets every link
  * and refuses new ones, healing carries them again; `silenceSubscriber` picks the link to blackhole.
  */
-export function behindProxy(engine: Engine, proxy: LinkProxy, silenceSubscriber: () => Promise<void>): EngineUnderFaults {
+export function behindProxy(
+  engine: Engine,
+  proxy: LinkProxy,
+  silenceSubscriber: () => Promise<void>,
+): EngineUnderFaults {
   return {
     engine,
     faults: { silenceSubscriber, cut: () => proxy.setMode("reset"), heal: () => proxy.setMode("forward") },
@@ -53,39 +57,72 @@ export function linkLivenessContract(name: string, make: () => Promise<EngineUnd
     });
 
     /** Starts the broker on a channel and returns what it delivered and how often it asked for a resync. */
-    async function started(channel: string): Promise<{ under: EngineUnderFaults; got: RawPublication[]; resyncs: () => number }> {
+    async function started(
+      channel: string,
+    ): Promise<{ under: EngineUnderFaults; got: RawPublication[]; resyncs: () => number }> {
       const under = await make();
       open.push(under);
       const got: RawPublication[] = [];
       let resyncs = 0;
-      await under.engine.broker.start({ publication: (pub) => got.push(pub), join: () => undefined, leave: () => undefined, resync: () => (resyncs += 1), control: () => undefined });
+      await under.engine.broker.start({
+        publication: (pub) => got.push(pub),
+        join: () => undefined,
+        leave: () => undefined,
+        resync: () => (resyncs += 1),
+        control: () => undefined,
+      });
       await under.engine.broker.subscribe([channel]);
       return { under, got, resyncs: () => resyncs };
     }
 
-    const publish = (engine: Engine, channel: string, text: string): Promise<unknown> => engine.broker.publish({ channel, data: new TextEncoder().encode(text) }, { size: 10, ttlMs: 60_000, metaTtlMs: 120_000 });
+    const publish = (engine: Engine, channel: string, text: string): Promise<unknown> =>
+      engine.broker.publish(
+        { channel, data: new TextEncoder().encode(text) },
+        { size: 10, ttlMs: 60_000, metaTtlMs: 120_000 },
+      );
 
-    it("declares a silent subscribing link dead within the bound, replaces it, asks for a resync and delivers again", { timeout: 20_000 }, async () => {
+    it("declares a silent subscribing link dead within the bound, replaces it, asks for a resync and delivers again", {
+      timeout: 20_000,
+    }, async () => {
       const { under, got, resyncs } = await started("live:silent");
       const { engine, faults } = under;
       const silencedAt = Date.now();
       await faults.silenceSubscriber();
-      await eventually(() => !engine.isReady() || resyncs() > 0, SILENT_LINK_BOUND_MS, "the engine to notice the silent link", 10);
+      await eventually(
+        () => !engine.isReady() || resyncs() > 0,
+        SILENT_LINK_BOUND_MS,
+        "the engine to notice the silent link",
+        10,
+      );
       expect(Date.now() - silencedAt).toBeLessThan(SILENT_LINK_BOUND_MS);
       await eventually(() => engine.isReady() && resyncs() === 1, SILENT_LINK_BOUND_MS, "a new link and one resync");
       await publish(engine, "live:silent", "after");
-      await eventually(() => got.some((p) => new TextDecoder().decode(p.data) === "after"), 5_000, "delivery on the new link");
+      await eventually(
+        () => got.some((p) => new TextDecoder().decode(p.data) === "after"),
+        5_000,
+        "delivery on the new link",
+      );
     });
 
-    it("is not ready while cut off from its backend, and ready and delivering again once the path heals", { timeout: 20_000 }, async () => {
+    it("is not ready while cut off from its backend, and ready and delivering again once the path heals", {
+      timeout: 20_000,
+    }, async () => {
       const { under, got, resyncs } = await started("live:cut");
       const { engine, faults } = under;
       faults.cut();
       await eventually(() => !engine.isReady(), SILENT_LINK_BOUND_MS, "the engine to report not ready");
       faults.heal();
-      await eventually(() => engine.isReady() && resyncs() > 0, 10_000, "the engine to be ready again and ask for a resync");
+      await eventually(
+        () => engine.isReady() && resyncs() > 0,
+        10_000,
+        "the engine to be ready again and ask for a resync",
+      );
       await publish(engine, "live:cut", "healed");
-      await eventually(() => got.some((p) => new TextDecoder().decode(p.data) === "healed"), 5_000, "delivery after healing");
+      await eventually(
+        () => got.some((p) => new TextDecoder().decode(p.data) === "healed"),
+        5_000,
+        "delivery after healing",
+      );
     });
   });
 }

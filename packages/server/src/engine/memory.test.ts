@@ -24,7 +24,15 @@ describe("memory engine expiry", () => {
   it("drops a registry entry not announced within its TTL", async () => {
     let now = 0;
     const registry = new MemoryRegistry(1_000, () => now);
-    await registry.announce({ id: "n", address: "", version: "", startedAt: 0, connections: 0, subscriptions: 0, channels: 0 });
+    await registry.announce({
+      id: "n",
+      address: "",
+      version: "",
+      startedAt: 0,
+      connections: 0,
+      subscriptions: 0,
+      channels: 0,
+    });
     now = 999;
     expect(await registry.list()).toHaveLength(1);
     now = 1_000;

@@ -24,7 +24,10 @@ export interface MemoryEngineOptions {
 
 /** The memory engine's options as the node options set them. */
 export function memoryEngineOptions(
-  options: Pick<ResolvedNodeOptions, "nodeTtlMs" | "memoryHistoryMaxBytes" | "memoryHistoryMaxChannels" | "idempotencyWindowMs">,
+  options: Pick<
+    ResolvedNodeOptions,
+    "nodeTtlMs" | "memoryHistoryMaxBytes" | "memoryHistoryMaxChannels" | "idempotencyWindowMs"
+  >,
 ): MemoryEngineOptions {
   return {
     nodeTtlMs: options.nodeTtlMs,
@@ -52,7 +55,10 @@ export class MemoryEngine implements Engine {
       maxChannels: options.historyMaxChannels,
       evicted: (reason) => this.observer?.historyEvicted?.(reason),
     });
-    this.broker = new MemoryBroker(this.streams, { idempotency: new IdempotencyKeys(options.idempotencyWindowMs ?? 300_000, now), now });
+    this.broker = new MemoryBroker(this.streams, {
+      idempotency: new IdempotencyKeys(options.idempotencyWindowMs ?? 300_000, now),
+      now,
+    });
     this.history = new MemoryHistory(this.streams);
     this.registry = new MemoryRegistry(options.nodeTtlMs ?? 30_000, now);
     this.sweepTimer = setInterval(() => this.streams.sweep(), options.sweepIntervalMs ?? 10_000);

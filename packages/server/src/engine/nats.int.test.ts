@@ -28,7 +28,13 @@ const engine = (prefix: string, extra: Partial<NatsEngineOptions> = {}): Promise
   NatsEngine.connect({ servers: [nats.url], prefix, logger, maxHistorySize: 10, ...extra });
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(JSON.stringify(s));
 const HISTORY = { size: 5, ttlMs: 60_000, metaTtlMs: 600_000 };
-const quiet: BrokerHandlers = { publication: () => undefined, join: () => undefined, leave: () => undefined, resync: () => undefined, control: () => undefined };
+const quiet: BrokerHandlers = {
+  publication: () => undefined,
+  join: () => undefined,
+  leave: () => undefined,
+  resync: () => undefined,
+  control: () => undefined,
+};
 
 brokerContract("nats", async (prefix, options) => {
   const e = await engine(prefix, { idempotencyWindowMs: options.idempotencyWindowMs });
@@ -58,20 +64,33 @@ linkLivenessContract("nats", async () => {
 describe("nats engine specifics", () => {
   it("widens stream limits to the larger of two configurations, where 0 or -1 means no limit", () => {
     const s = 1e9; // one second in nanoseconds
-    expect(widerStreamLimits({ max_msgs_per_subject: 101, max_age: 60 * s, duplicate_window: 60 * s, num_replicas: 3 }, { max_msgs_per_subject: 11, max_age: 600 * s, duplicate_window: 120 * s, num_replicas: 1 })).toEqual({
+    expect(
+      widerStreamLimits(
+        { max_msgs_per_subject: 101, max_age: 60 * s, duplicate_window: 60 * s, num_replicas: 3 },
+        { max_msgs_per_subject: 11, max_age: 600 * s, duplicate_window: 120 * s, num_replicas: 1 },
+      ),
+    ).toEqual({
       max_msgs_per_subject: 101,
       max_age: 600 * s,
       duplicate_window: 120 * s,
       num_replicas: 3,
     });
-    expect(widerStreamLimits({ max_msgs_per_subject: -1, max_age: 0, duplicate_window: 120 * s }, { max_msgs_per_subject: 11, max_age: 60 * s, duplicate_window: 30 * s, num_replicas: 1 })).toEqual({
+    expect(
+      widerStreamLimits(
+        { max_msgs_per_subject: -1, max_age: 0, duplicate_window: 120 * s },
+        { max_msgs_per_subject: 11, max_age: 60 * s, duplicate_window: 30 * s, num_replicas: 1 },
+      ),
+    ).toEqual({
       max_msgs_per_subject: -1,
       max_age: 0,
       duplicate_window: 120 * s,
       num_replicas: 1,
     });
     // The window never outlives the age limit, which JetStream would refuse.
-    expect(widerStreamLimits({ max_age: 10 * s, duplicate_window: 10 * s }, { max_age: 20 * s, duplicate_window: 120 * s }).duplicate_window).toBe(20 * s);
+    expect(
+      widerStreamLimits({ max_age: 10 * s, duplicate_window: 10 * s }, { max_age: 20 * s, duplicate_window: 120 * s })
+        .duplicate_window,
+    ).toBe(20 * s);
   });
 
   it("keeps the widest history limits any node started with, whatever order nodes start in", async () => {
@@ -97,8 +116,14 @@ describe("nats engine specifics", () => {
 
   it("asks the client for pings that declare a link dead within one interval plus the pong timeout", () => {
     expect(natsPingOptions({})).toEqual({ pingInterval: 1_000, maxPingOut: 2 });
-    expect(natsPingOptions({ linkPingIntervalMs: 500, linkPongTimeoutMs: 1_200 })).toEqual({ pingInterval: 500, maxPingOut: 3 });
-    expect(natsPingOptions({ linkPingIntervalMs: 5_000, linkPongTimeoutMs: 1_000 })).toEqual({ pingInterval: 5_000, maxPingOut: 1 });
+    expect(natsPingOptions({ linkPingIntervalMs: 500, linkPongTimeoutMs: 1_200 })).toEqual({
+      pingInterval: 500,
+      maxPingOut: 3,
+    });
+    expect(natsPingOptions({ linkPingIntervalMs: 5_000, linkPongTimeoutMs: 1_000 })).toEqual({
+      pingInterval: 5_000,
+      maxPingOut: 1,
+    });
   });
 
   it("keeps offsets gap-free when two engines publish to one channel at once", async () => {
@@ -107,7 +132,11 @@ describe("nats engine specifics", () => {
     try {
       await Promise.all([a.broker.start(quiet), b.broker.start(quiet)]);
       const policy = { size: 10, ttlMs: 60_000, metaTtlMs: 600_000 };
-      const positions = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).broker.publish({ channel: "race", data: utf8(`m${i}`) }, policy)));
+      const positions = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          (i % 2 === 0 ? a : b).broker.publish({ channel: "race", data: utf8(`m${i}`) }, policy),
+        ),
+      );
       const offsets = positions.map((p) => p?.offset ?? 0).sort((x, y) => x - y);
       expect(offsets).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
       expect(new Set(positions.map((p) => p?.epoch)).size).toBe(1);
@@ -123,7 +152,11 @@ describe("nats engine specifics", () => {
       await e.broker.start({ ...quiet, publication: (p) => got.add(p.channel) });
       const channels = Array.from({ length: 3_000 }, (_, i) => `burst:${i}`);
       await Promise.all(channels.map((channel) => e.broker.subscribe([channel])));
-      await Promise.all(["burst:0", "burst:2999"].map((channel) => e.broker.publish({ channel, data: utf8("x") }, { ...HISTORY, size: 0 })));
+      await Promise.all(
+        ["burst:0", "burst:2999"].map((channel) =>
+          e.broker.publish({ channel, data: utf8("x") }, { ...HISTORY, size: 0 }),
+        ),
+      );
       await eventually(() => got.size === 2, 5_000, "both publications");
       await Promise.all(channels.map((channel) => e.broker.unsubscribe([channel])));
     } finally {
@@ -136,15 +169,32 @@ describe("nats engine specifics", () => {
     try {
       const received: number[] = [];
       let heardAfter = (): void => undefined;
-      await e.broker.start({ ...quiet, publication: (p) => (p.channel === "after" ? heardAfter() : received.push(p.offset ?? -1)) });
+      await e.broker.start({
+        ...quiet,
+        publication: (p) => (p.channel === "after" ? heardAfter() : received.push(p.offset ?? -1)),
+      });
       await e.broker.subscribe(["idem", "after", "plain"]);
       const first = await e.broker.publish({ channel: "idem", data: utf8("a") }, HISTORY, { idempotencyKey: "k1" });
       const again = await e.broker.publish({ channel: "idem", data: utf8("a") }, HISTORY, { idempotencyKey: "k1" });
       expect(again).toEqual(first);
       // The same key in another channel is another publish.
-      expect((await e.broker.publish({ channel: "after", data: utf8("x") }, HISTORY, { idempotencyKey: "k1" }))?.offset).toBe(1);
-      expect(await e.broker.publish({ channel: "plain", data: utf8("p") }, { ...HISTORY, size: 0 }, { idempotencyKey: "k2" })).toBeUndefined();
-      expect(await e.broker.publish({ channel: "plain", data: utf8("p") }, { ...HISTORY, size: 0 }, { idempotencyKey: "k2" })).toBeUndefined();
+      expect(
+        (await e.broker.publish({ channel: "after", data: utf8("x") }, HISTORY, { idempotencyKey: "k1" }))?.offset,
+      ).toBe(1);
+      expect(
+        await e.broker.publish(
+          { channel: "plain", data: utf8("p") },
+          { ...HISTORY, size: 0 },
+          { idempotencyKey: "k2" },
+        ),
+      ).toBeUndefined();
+      expect(
+        await e.broker.publish(
+          { channel: "plain", data: utf8("p") },
+          { ...HISTORY, size: 0 },
+          { idempotencyKey: "k2" },
+        ),
+      ).toBeUndefined();
       // Delivery is in order per subscription: once a later publication arrived, the duplicates would have too.
       await new Promise<void>((resolve) => {
         heardAfter = resolve;
@@ -162,11 +212,18 @@ describe("nats engine specifics", () => {
     const e = await engine(`t-${randomUUID()}`);
     try {
       await e.broker.start(quiet);
-      await expect(e.broker.publish({ channel: "late", data: utf8("x") }, HISTORY, { deadline: Date.now() - 1 })).rejects.toBeInstanceOf(PublishExpiredError);
-      await expect(e.broker.publish({ channel: "late", data: utf8("x") }, { ...HISTORY, size: 0 }, { deadline: Date.now() - 1 })).rejects.toBeInstanceOf(PublishExpiredError);
+      await expect(
+        e.broker.publish({ channel: "late", data: utf8("x") }, HISTORY, { deadline: Date.now() - 1 }),
+      ).rejects.toBeInstanceOf(PublishExpiredError);
+      await expect(
+        e.broker.publish({ channel: "late", data: utf8("x") }, { ...HISTORY, size: 0 }, { deadline: Date.now() - 1 }),
+      ).rejects.toBeInstanceOf(PublishExpiredError);
       const page = await e.history.read("late", { limit: 10 }, HISTORY);
       expect(page.position.offset).toBe(0);
-      expect((await e.broker.publish({ channel: "late", data: utf8("x") }, HISTORY, { deadline: Date.now() + 5_000 }))?.offset).toBe(1);
+      expect(
+        (await e.broker.publish({ channel: "late", data: utf8("x") }, HISTORY, { deadline: Date.now() + 5_000 }))
+          ?.offset,
+      ).toBe(1);
     } finally {
       await e.close();
     }
@@ -179,7 +236,10 @@ describe("nats engine specifics", () => {
       await e.broker.publish({ channel: "u", data: utf8("1") }, HISTORY);
       await nats.pause();
       try {
-        const late = e.broker.publish({ channel: "u", data: utf8("2") }, HISTORY, { idempotencyKey: "k", deadline: Date.now() + 300 });
+        const late = e.broker.publish({ channel: "u", data: utf8("2") }, HISTORY, {
+          idempotencyKey: "k",
+          deadline: Date.now() + 300,
+        });
         await expect(late).rejects.toBeInstanceOf(PublishOutcomeUnknownError);
       } finally {
         nats.resume();
@@ -199,13 +259,24 @@ describe("nats engine specifics", () => {
     try {
       const policy = { size: 10, ttlMs: 150, metaTtlMs: 400 };
       const first = await e.broker.publish({ channel: "ttl:x", data: utf8("1") }, policy);
-      await eventually(async () => (await e.history.read("ttl:x", { limit: 10 }, policy)).publications.length === 0, 5_000, "publications to expire");
+      await eventually(
+        async () => (await e.history.read("ttl:x", { limit: 10 }, policy)).publications.length === 0,
+        5_000,
+        "publications to expire",
+      );
       const kept = await e.history.read("ttl:x", { limit: 10 }, policy);
       expect(kept.position).toEqual(first); // publications gone, position kept
-      await eventually(async () => (await e.history.read("ttl:x", { limit: 10 }, policy)).position.epoch !== first?.epoch, 5_000, "the position to expire");
+      await eventually(
+        async () => (await e.history.read("ttl:x", { limit: 10 }, policy)).position.epoch !== first?.epoch,
+        5_000,
+        "the position to expire",
+      );
       const fresh = await e.history.read("ttl:x", { limit: 10 }, policy);
       expect(fresh.position.offset).toBe(0);
-      expect(await e.broker.publish({ channel: "ttl:x", data: utf8("2") }, policy)).toEqual({ offset: 1, epoch: fresh.position.epoch });
+      expect(await e.broker.publish({ channel: "ttl:x", data: utf8("2") }, policy)).toEqual({
+        offset: 1,
+        epoch: fresh.position.epoch,
+      });
     } finally {
       await e.close();
     }
@@ -219,7 +290,8 @@ describe("nats engine specifics", () => {
       await e.broker.start({ ...quiet, publication: (p) => got.push(p.channel) && infos.push(p.info) });
       await e.broker.subscribe(["a.b", "a.*", "a >", "ünï"]);
       const info = { client: "c1", user: "zoë", info: { name: "Zoë 😀\r\nX-Evil: 1" } };
-      for (const channel of ["a.b", "a.c", "a.*", "a >", "ünï"]) await e.broker.publish({ channel, data: utf8(channel), info }, HISTORY);
+      for (const channel of ["a.b", "a.c", "a.*", "a >", "ünï"])
+        await e.broker.publish({ channel, data: utf8(channel), info }, HISTORY);
       await eventually(() => got.length === 4, 5_000, "four publications");
       expect(got).toEqual(["a.b", "a.*", "a >", "ünï"]);
       expect(infos).toEqual([info, info, info, info]);
@@ -233,10 +305,22 @@ describe("nats engine specifics", () => {
     const e = await engine(`t-${randomUUID()}`, { presenceTtlMs: 300, nodeTtlMs: 300 });
     try {
       await e.presence.add("room", { client: "c1", user: "ann" });
-      await e.registry.announce({ id: "n1", address: "http://127.0.0.1:1", version: "0", startedAt: 1, connections: 0, subscriptions: 0, channels: 0 });
+      await e.registry.announce({
+        id: "n1",
+        address: "http://127.0.0.1:1",
+        version: "0",
+        startedAt: 1,
+        connections: 0,
+        subscriptions: 0,
+        channels: 0,
+      });
       expect(Object.keys(await e.presence.get("room"))).toEqual(["c1"]);
       expect((await e.registry.list()).map((n) => n.id)).toEqual(["n1"]);
-      await eventually(async () => (await e.presence.stats("room")).numClients === 0, 5_000, "the presence entry to expire");
+      await eventually(
+        async () => (await e.presence.stats("room")).numClients === 0,
+        5_000,
+        "the presence entry to expire",
+      );
       await eventually(async () => (await e.registry.list()).length === 0, 5_000, "the node entry to expire");
     } finally {
       await e.close();
@@ -249,7 +333,8 @@ describe("nats engine specifics", () => {
     const e = await engine(prefix, { presenceTtlMs: 60_000, nodeTtlMs: 60_000, maxHistorySize: 10 });
     try {
       await e.presence.add("room", { client: "c1", user: "ann" });
-      for (let i = 1; i <= 8; i++) await e.broker.publish({ channel: "limits", data: utf8(`m${i}`) }, { ...HISTORY, size: 8 });
+      for (let i = 1; i <= 8; i++)
+        await e.broker.publish({ channel: "limits", data: utf8(`m${i}`) }, { ...HISTORY, size: 8 });
       expect((await e.history.read("limits", { limit: 100 }, { ...HISTORY, size: 8 })).publications).toHaveLength(8);
       const ttls = await bucketTtlsMs(prefix);
       expect(ttls).toEqual({ presence: 60_000, nodes: 60_000 });
@@ -263,7 +348,11 @@ describe("nats engine specifics", () => {
     try {
       const events: string[] = [];
       const live: number[] = [];
-      await e.broker.start({ ...quiet, resync: () => events.push("resync"), publication: (p) => live.push(p.offset ?? -1) });
+      await e.broker.start({
+        ...quiet,
+        resync: () => events.push("resync"),
+        publication: (p) => live.push(p.offset ?? -1),
+      });
       await e.broker.subscribe(["o"]);
       const before = await e.broker.publish({ channel: "o", data: utf8("1") }, HISTORY);
       await nats.kill();
@@ -284,7 +373,9 @@ describe("nats engine specifics", () => {
     try {
       await e.presence.add("busy", { client: "c1", user: "ann" });
       await e.presence.add("busy", { client: "c2", user: "bob" });
-      const refreshes = Array.from({ length: 100 }, (_, i) => e.presence.add("busy", { client: i % 2 === 0 ? "c1" : "c2", user: i % 2 === 0 ? "ann" : "bob" }));
+      const refreshes = Array.from({ length: 100 }, (_, i) =>
+        e.presence.add("busy", { client: i % 2 === 0 ? "c1" : "c2", user: i % 2 === 0 ? "ann" : "bob" }),
+      );
       const counts = await Promise.all(Array.from({ length: 20 }, () => e.presence.stats("busy")));
       await Promise.all(refreshes);
       expect(new Set(counts.map((c) => c.numClients))).toEqual(new Set([2]));
@@ -307,7 +398,8 @@ async function bucketTtlsMs(prefix: string): Promise<{ presence: number; nodes: 
   try {
     const jsm = await jetstreamManager(nc);
     const names = new NatsNames(prefix);
-    const ttl = async (bucket: string): Promise<number> => (await jsm.streams.info(`KV_${names.bucket(bucket)}`)).config.max_age / 1e6;
+    const ttl = async (bucket: string): Promise<number> =>
+      (await jsm.streams.info(`KV_${names.bucket(bucket)}`)).config.max_age / 1e6;
     return { presence: await ttl("presence"), nodes: await ttl("nodes") };
   } finally {
     await nc.close();

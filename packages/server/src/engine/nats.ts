@@ -51,8 +51,14 @@ export interface NatsEngineOptions {
  * timeout: it pings every interval and gives up on the connection at the tick that finds
  * `maxPingOut` pings unanswered.
  */
-export function natsPingOptions(options: Pick<NatsEngineOptions, "linkPingIntervalMs" | "linkPongTimeoutMs">): { pingInterval: number; maxPingOut: number } {
-  const { pingIntervalMs, pongTimeoutMs } = resolveLiveness({ pingIntervalMs: options.linkPingIntervalMs, pongTimeoutMs: options.linkPongTimeoutMs });
+export function natsPingOptions(options: Pick<NatsEngineOptions, "linkPingIntervalMs" | "linkPongTimeoutMs">): {
+  pingInterval: number;
+  maxPingOut: number;
+} {
+  const { pingIntervalMs, pongTimeoutMs } = resolveLiveness({
+    pingIntervalMs: options.linkPingIntervalMs,
+    pongTimeoutMs: options.linkPongTimeoutMs,
+  });
   return { pingInterval: pingIntervalMs, maxPingOut: Math.max(1, Math.ceil(pongTimeoutMs / pingIntervalMs)) };
 }
 
@@ -81,20 +87,31 @@ export class NatsEngine implements Engine {
 
   /** Connects and makes sure the stream and buckets exist; rejects with NatsUnavailableError if NATS cannot be reached. */
   static async connect(options: NatsEngineOptions): Promise<NatsEngine> {
-    const { logger } = options;
     let nc: NatsConnection;
     try {
       // The client's own pings are the link's liveness check: without them a connection whose
       // packets are dropped without a reset looks connected for as long as TCP retransmits.
-      nc = await connect({ servers: options.servers, name: "hubcast", maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5_000, ...natsPingOptions(options) });
+      nc = await connect({
+        servers: options.servers,
+        name: "hubcast",
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: 5_000,
+        ...natsPingOptions(options),
+      });
     } catch (err) {
-      throw new NatsUnavailableError(`cannot reach NATS at ${options.servers.join(",")}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new NatsUnavailableError(
+        `cannot reach NATS at ${options.servers.join(",")}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     try {
       return await NatsEngine.open(nc, options);
     } catch (err) {
       await nc.close();
-      if (err instanceof Error && /jetstream/i.test(err.message)) throw new NatsUnavailableError(`NATS at ${options.servers.join(",")} has no JetStream (start nats-server with -js): ${err.message}`);
+      if (err instanceof Error && /jetstream/i.test(err.message))
+        throw new NatsUnavailableError(
+          `NATS at ${options.servers.join(",")} has no JetStream (start nats-server with -js): ${err.message}`,
+        );
       throw err;
     }
   }
@@ -116,7 +133,16 @@ export class NatsEngine implements Engine {
     const log = new NatsChannelLog(js, jsm, names, options.publishTimeoutMs ?? 5_000);
     const link = { connected: true };
     const broker = new NatsBroker(nc, log, names, dedupe, options.logger, () => link.connected);
-    return new NatsEngine(nc, link, broker, new NatsHistory(log), new NatsPresence(presence), new NatsRegistry(nodes), presenceTtlMs, options.logger);
+    return new NatsEngine(
+      nc,
+      link,
+      broker,
+      new NatsHistory(log),
+      new NatsPresence(presence),
+      new NatsRegistry(nodes),
+      presenceTtlMs,
+      options.logger,
+    );
   }
 
   observe(observer: EngineObserver): void {
@@ -171,7 +197,9 @@ export async function readNatsRegistry(servers: string[], prefix: string): Promi
   try {
     nc = await connect({ servers, name: "hubcast nodes", maxReconnectAttempts: 0, timeout: 5_000 });
   } catch (err) {
-    throw new NatsUnavailableError(`cannot reach NATS at ${servers.join(",")}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new NatsUnavailableError(
+      `cannot reach NATS at ${servers.join(",")}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   try {
     const jsm = await jetstreamManager(nc);
@@ -189,7 +217,11 @@ export async function readNatsRegistry(servers: string[], prefix: string): Promi
 }
 
 /** The history stream: a subject per channel, republished to live subjects once stored. */
-function historyStream(names: NatsNames, options: NatsEngineOptions, windowMs: number): Partial<StreamConfig> & { name: string } {
+function historyStream(
+  names: NatsNames,
+  options: NatsEngineOptions,
+  windowMs: number,
+): Partial<StreamConfig> & { name: string } {
   const maxAgeMs = options.maxHistoryAgeMs ?? 86_400_000;
   return {
     name: names.stream,
@@ -207,11 +239,21 @@ function historyStream(names: NatsNames, options: NatsEngineOptions, windowMs: n
  * Opens a KV bucket with this TTL, creating it if needed. A bucket made earlier with another
  * TTL (the deployment changed `presenceTtlMs`) is opened as it is, so its TTL is set here.
  */
-async function ensureBucket(kvm: Kvm, jsm: JetStreamManager, name: string, ttlMs: number, replicas: number): Promise<KV> {
+async function ensureBucket(
+  kvm: Kvm,
+  jsm: JetStreamManager,
+  name: string,
+  ttlMs: number,
+  replicas: number,
+): Promise<KV> {
   const kv = await kvm.create(name, { ttl: ttlMs, replicas, history: 1 });
   const { config } = await jsm.streams.info(`KV_${name}`);
   if (config.max_age !== nanos(ttlMs)) {
-    await jsm.streams.update(config.name, { ...config, max_age: nanos(ttlMs), duplicate_window: Math.min(config.duplicate_window, nanos(ttlMs)) });
+    await jsm.streams.update(config.name, {
+      ...config,
+      max_age: nanos(ttlMs),
+      duplicate_window: Math.min(config.duplicate_window, nanos(ttlMs)),
+    });
   }
   return kv;
 }
@@ -242,7 +284,8 @@ type StreamLimits = Pick<StreamConfig, "max_msgs_per_subject" | "max_age" | "dup
 export function widerStreamLimits(existing: Partial<StreamLimits>, wanted: Partial<StreamLimits>): StreamLimits {
   const most = (a = 0, b = 0): number => Math.max(a, b);
   // A limit of 0 (or -1 for counts) means none, which is wider than any.
-  const unlimitedOr = (a: number | undefined, b: number | undefined, none: number): number => (a === none || b === none ? none : most(a, b));
+  const unlimitedOr = (a: number | undefined, b: number | undefined, none: number): number =>
+    a === none || b === none ? none : most(a, b);
   const maxAge = unlimitedOr(existing.max_age, wanted.max_age, 0);
   const window = most(existing.duplicate_window, wanted.duplicate_window);
   return {

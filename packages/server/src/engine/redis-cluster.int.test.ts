@@ -19,7 +19,12 @@ afterAll(() => cluster.stop());
 const logger = pino({ level: "silent" });
 
 brokerContract("redis-cluster", async (prefix, options) => {
-  const e = await RedisEngine.connect({ target: { clusterUrls: cluster.urls }, prefix, logger, idempotencyWindowMs: options.idempotencyWindowMs });
+  const e = await RedisEngine.connect({
+    target: { clusterUrls: cluster.urls },
+    prefix,
+    logger,
+    idempotencyWindowMs: options.idempotencyWindowMs,
+  });
   return { broker: e.broker, history: e.history, close: () => e.close() };
 });
 
@@ -48,21 +53,33 @@ async function proxiedEngine(log: Logger = logger): Promise<ProxiedEngine> {
       urls.push(url);
       nodeAddressMap[`127.0.0.1:${port}`] = { host: "127.0.0.1", port: Number(new URL(url).port) };
     }
-    const engine = await RedisEngine.connect({ target: { clusterUrls: urls, nodeAddressMap }, prefix: `t-${randomUUID()}:`, logger: log });
+    const engine = await RedisEngine.connect({
+      target: { clusterUrls: urls, nodeAddressMap },
+      prefix: `t-${randomUUID()}:`,
+      logger: log,
+    });
     /** Per master, the engine's connections (by the upstream port of the master's proxy, where Redis lists them) matching `kind`. */
     const matching = async (kind: RegExp, onlyPort?: number): Promise<{ proxy: LinkProxy; ports: number[] }[]> =>
       Promise.all(
-        [...proxies].filter(([port]) => onlyPort === undefined || port === onlyPort).map(async ([port, proxy]) => {
-          const lines = (await cluster.cli(port, "CLIENT", "LIST")).split("\n").filter((l) => kind.test(l));
-          const ports = lines.map((l) => Number(/addr=[^ ]*:(\d+)/.exec(l)?.[1])).filter((p) => proxy.upstreamPorts.includes(p));
-          return { proxy, ports };
-        }),
+        [...proxies]
+          .filter(([port]) => onlyPort === undefined || port === onlyPort)
+          .map(async ([port, proxy]) => {
+            const lines = (await cluster.cli(port, "CLIENT", "LIST")).split("\n").filter((l) => kind.test(l));
+            const ports = lines
+              .map((l) => Number(/addr=[^ ]*:(\d+)/.exec(l)?.[1]))
+              .filter((p) => proxy.upstreamPorts.includes(p));
+            return { proxy, ports };
+          }),
       );
     return {
       engine,
       proxies: [...proxies.values()],
       count: async (kind) => (await matching(kind)).reduce((sum, m) => sum + m.ports.length, 0),
-      silence: async (kind, onlyPort) => (await matching(kind, onlyPort)).reduce((sum, { proxy, ports }) => sum + proxy.blackhole((p) => ports.includes(p)), 0),
+      silence: async (kind, onlyPort) =>
+        (await matching(kind, onlyPort)).reduce(
+          (sum, { proxy, ports }) => sum + proxy.blackhole((p) => ports.includes(p)),
+          0,
+        ),
       close: async () => {
         await engine.close().catch(() => undefined); // a link the test left cut may fail the goodbye; the proxies close it anyway
         await closeProxies();
@@ -135,7 +152,11 @@ describe("redis cluster engine: pub/sub link liveness specifics", () => {
     expect(await under.silence(PLAIN_SUBSCRIBER)).toBe(1);
     // The replacement takes a few ms, too short to poll readiness for: the dead-link count tells.
     await eventually(() => counts.dead > 0, SILENT_LINK_BOUND_MS, "the engine to notice the silent control link");
-    await eventually(() => engine.isReady() && counts.resyncs === 1, SILENT_LINK_BOUND_MS, "a new control link and one resync");
+    await eventually(
+      () => engine.isReady() && counts.resyncs === 1,
+      SILENT_LINK_BOUND_MS,
+      "a new control link and one resync",
+    );
     expect(counts.dead).toBe(1);
     await engine.broker.publishControl(new TextEncoder().encode("survey"));
     await eventually(() => counts.control.includes("survey"), 5_000, "a control message on the new link");
@@ -149,14 +170,24 @@ describe("redis cluster engine: pub/sub link liveness specifics", () => {
     for (const proxy of under.proxies) proxy.setMode("reset");
     await eventually(() => !engine.isReady(), SILENT_LINK_BOUND_MS, "the engine to report not ready");
     for (const proxy of under.proxies) proxy.setMode("forward");
-    await eventually(() => engine.isReady() && counts.resyncs > 0, 10_000, "the engine to be ready again and ask for a resync");
+    await eventually(
+      () => engine.isReady() && counts.resyncs > 0,
+      10_000,
+      "the engine to be ready again and ask for a resync",
+    );
     expect(counts.resyncs).toBe(1);
     expect(counts.dead).toBe(0); // resets are the client's to reconnect; nothing went silent
     await Promise.all(channels.map((channel) => publish(engine, channel, `back ${channel}`)));
-    await eventually(() => channels.every((channel) => counts.got.includes(`back ${channel}`)), 5_000, "delivery on every shard");
+    await eventually(
+      () => channels.every((channel) => counts.got.includes(`back ${channel}`)),
+      5_000,
+      "delivery on every shard",
+    );
   });
 
-  it("keeps the node unready while one master's command link is silent, however well the other masters answer", { timeout: 30_000 }, async () => {
+  it("keeps the node unready while one master's command link is silent, however well the other masters answer", {
+    timeout: 30_000,
+  }, async () => {
     const { under, engine, counts } = await started(["live:command"]);
     // Each master in turn would do; the last is one that commands without a key are not sent to.
     const silenced = cluster.ports.at(-1) as number;
@@ -172,17 +203,27 @@ describe("redis cluster engine: pub/sub link liveness specifics", () => {
     expect(counts.commandDead).toBe(1); // logged and counted once per silent episode
   });
 
-  it("keeps retrying while a replacement connection stays silent too, and recovers once one answers", { timeout: 30_000 }, async () => {
+  it("keeps retrying while a replacement connection stays silent too, and recovers once one answers", {
+    timeout: 30_000,
+  }, async () => {
     const lines: string[] = [];
     const log = pino({ level: "debug" }, { write: (line: string) => lines.push(line) });
     const { under, engine, counts } = await started(["live:stalled"], log);
     for (const proxy of under.proxies) proxy.setMode("blackhole"); // new connections are accepted and carry nothing
     expect(await under.silence(SHARDED_SUBSCRIBER)).toBe(1);
     await eventually(() => counts.dead > 0, SILENT_LINK_BOUND_MS, "the engine to notice the silent link");
-    await eventually(() => lines.some((l) => l.includes("replacing a redis cluster pub/sub connection failed")), 10_000, "a replacement attempt to give up");
+    await eventually(
+      () => lines.some((l) => l.includes("replacing a redis cluster pub/sub connection failed")),
+      10_000,
+      "a replacement attempt to give up",
+    );
     expect(engine.isReady()).toBe(false);
     for (const proxy of under.proxies) proxy.setMode("forward");
-    await eventually(() => engine.isReady() && counts.resyncs === 1, 10_000, "a replacement that answers, and one resync");
+    await eventually(
+      () => engine.isReady() && counts.resyncs === 1,
+      10_000,
+      "a replacement that answers, and one resync",
+    );
     expect(counts.dead).toBe(1);
     await publish(engine, "live:stalled", "after");
     await eventually(() => counts.got.includes("after"), 5_000, "delivery on the new link");

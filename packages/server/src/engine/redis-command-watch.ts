@@ -77,7 +77,10 @@ export class CommandLinkWatch {
           const unanswered = err instanceof LinkSilentError || err instanceof RedisCommandTimeoutError;
           if (!unanswered || this.silent.has(link.name)) return;
           this.silent.add(link.name);
-          this.logger.error({ node: link.name }, "redis command link silent: PING unanswered within the command timeout; not ready");
+          this.logger.error(
+            { node: link.name },
+            "redis command link silent: PING unanswered within the command timeout; not ready",
+          );
           this.onDead();
         },
       )

@@ -50,7 +50,13 @@ describe("redis engine specifics", () => {
   it("sends a burst of channel subscriptions in a few SUBSCRIBE commands, not one each", async () => {
     const e = await engine(`t-${randomUUID()}:`);
     try {
-      await e.broker.start({ publication: () => undefined, join: () => undefined, leave: () => undefined, resync: () => undefined, control: () => undefined });
+      await e.broker.start({
+        publication: () => undefined,
+        join: () => undefined,
+        leave: () => undefined,
+        resync: () => undefined,
+        control: () => undefined,
+      });
       const before = await subscribeCalls();
       const channels = Array.from({ length: 3_000 }, (_, i) => `burst:${i}`);
       await Promise.all(channels.map((channel) => e.broker.subscribe([channel])));

@@ -83,7 +83,10 @@ export class RedisEngine implements Engine {
       relay.error();
     };
     const commands = await connectRedis(options.target, onError);
-    const { pingIntervalMs, pongTimeoutMs } = resolveLiveness({ pingIntervalMs: options.linkPingIntervalMs, pongTimeoutMs: options.linkPongTimeoutMs });
+    const { pingIntervalMs, pongTimeoutMs } = resolveLiveness({
+      pingIntervalMs: options.linkPingIntervalMs,
+      pongTimeoutMs: options.linkPongTimeoutMs,
+    });
     const liveness = { pingIntervalMs, pongTimeoutMs, onDead: () => relay.linkDead("pubsub") };
     let pubsub: PubSubConnection;
     if (commands.cluster) {
@@ -99,7 +102,12 @@ export class RedisEngine implements Engine {
         return subscriber;
       };
       const subscriber = create();
-      await firstConnect("the subscriber connection", () => subscriber.connect(), () => subscriber.destroy(), () => lastError);
+      await firstConnect(
+        "the subscriber connection",
+        () => subscriber.connect(),
+        () => subscriber.destroy(),
+        () => lastError,
+      );
       pubsub = new LiveSubscriber(subscriber, create, logger, liveness);
       countReconnects(commands.client as RedisClient, relay, logger);
     }

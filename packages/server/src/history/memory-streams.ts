@@ -30,7 +30,6 @@ export interface StreamLimits {
   evicted?: (reason: EvictionReason) => void;
 }
 
-
 /**
  * What one retained publication costs, roughly: its data, its strings, and the objects that
  * hold them. `info.info` (user data from a token) is left out: it is one object shared by every
@@ -38,7 +37,12 @@ export interface StreamLimits {
  */
 const ITEM_OVERHEAD_BYTES = 160;
 export function itemBytes(pub: RawPublication): number {
-  return pub.data.byteLength + pub.channel.length + (pub.info === undefined ? 0 : pub.info.client.length + pub.info.user.length) + ITEM_OVERHEAD_BYTES;
+  return (
+    pub.data.byteLength +
+    pub.channel.length +
+    (pub.info === undefined ? 0 : pub.info.client.length + pub.info.user.length) +
+    ITEM_OVERHEAD_BYTES
+  );
 }
 
 /**
@@ -140,7 +144,14 @@ export class MemoryStreams {
       stream = undefined;
     }
     if (stream === undefined) {
-      stream = { epoch: newEpoch(), offset: 0, items: [], bytes: 0, itemsExpireAt: now + policy.ttlMs, metaExpiresAt: now + policy.metaTtlMs };
+      stream = {
+        epoch: newEpoch(),
+        offset: 0,
+        items: [],
+        bytes: 0,
+        itemsExpireAt: now + policy.ttlMs,
+        metaExpiresAt: now + policy.metaTtlMs,
+      };
       this.streams.set(channel, stream);
       this.enforceChannels(channel);
     } else if (stream.itemsExpireAt <= now) {

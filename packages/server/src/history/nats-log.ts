@@ -84,7 +84,11 @@ export class NatsChannelLog {
    * Attempts go on while NATS elects a stream leader (no responders) until the deadline, or
    * `publishTimeoutMs` without one.
    */
-  async append(pub: Omit<RawPublication, "offset">, policy: HistoryPolicy, options: PublishOptions = {}): Promise<StreamPosition> {
+  async append(
+    pub: Omit<RawPublication, "offset">,
+    policy: HistoryPolicy,
+    options: PublishOptions = {},
+  ): Promise<StreamPosition> {
     const { deadline, idempotencyKey } = options;
     const giveUpAt = Math.min(deadline ?? Number.POSITIVE_INFINITY, Date.now() + this.publishTimeoutMs);
     const h = headers();
@@ -104,13 +108,24 @@ export class NatsChannelLog {
       try {
         head = this.heads.get(pub.channel) ?? (await this.last(pub.channel));
       } catch (err) {
-        if (!(err instanceof TimeoutError) && !noResponders(err)) throw maybeMade ? outcomeUnknown(pub.channel, err) : err;
+        if (!(err instanceof TimeoutError) && !noResponders(err))
+          throw maybeMade ? outcomeUnknown(pub.channel, err) : err;
         await pause();
         continue;
       }
-      const next = head === undefined || stale(head, policy) ? { offset: 1, epoch: newEpoch() } : { offset: head.offset + 1, epoch: head.epoch };
+      const next =
+        head === undefined || stale(head, policy)
+          ? { offset: 1, epoch: newEpoch() }
+          : { offset: head.offset + 1, epoch: head.epoch };
       try {
-        const stored = await this.store(pub.channel, pub.data, h, next, head?.seq ?? 0, Math.max(1, giveUpAt - Date.now()));
+        const stored = await this.store(
+          pub.channel,
+          pub.data,
+          h,
+          next,
+          head?.seq ?? 0,
+          Math.max(1, giveUpAt - Date.now()),
+        );
         return stored.duplicate ? await this.original(pub.channel, stored.seq) : next;
       } catch (err) {
         this.heads.delete(pub.channel);
@@ -129,15 +144,23 @@ export class NatsChannelLog {
       }
     }
     if (maybeMade) throw outcomeUnknown(pub.channel, undefined);
-    if (deadline !== undefined && Date.now() >= deadline) throw new PublishExpiredError(`publish to ${pub.channel} reached its deadline before it was made`);
-    throw new Error(`could not publish to channel ${pub.channel}: NATS did not accept it within ${this.publishTimeoutMs} ms`);
+    if (deadline !== undefined && Date.now() >= deadline)
+      throw new PublishExpiredError(`publish to ${pub.channel} reached its deadline before it was made`);
+    throw new Error(
+      `could not publish to channel ${pub.channel}: NATS did not accept it within ${this.publishTimeoutMs} ms`,
+    );
   }
 
   /**
    * The channel's publications in the current epoch that its policy still keeps, oldest first:
    * none once `ttlMs` passed since the last publication, else at most the newest `size`.
    */
-  async publications(channel: string, head: Head, policy: HistoryPolicy, afterOffset: number): Promise<(RawPublication & { unreadable?: true })[]> {
+  async publications(
+    channel: string,
+    head: Head,
+    policy: HistoryPolicy,
+    afterOffset: number,
+  ): Promise<(RawPublication & { unreadable?: true })[]> {
     if (head.offset === 0 || Date.now() - head.timeMs > policy.ttlMs) return [];
     const from = Math.max(afterOffset + 1, head.offset - policy.size + 1);
     if (from > head.offset) return []; // nothing missed: the common resubscribe costs no read
@@ -158,7 +181,13 @@ export class NatsChannelLog {
       const messages = await consumer.fetch({ max_messages: info.num_pending, expires: this.publishTimeoutMs });
       for await (const msg of messages) {
         const at = headOf({ seq: msg.seq, header: msg.headers, time: new Date(msg.info.timestampNanos / 1e6) });
-        if (at !== undefined && at.epoch === head.epoch && at.offset >= from && at.offset <= head.offset && msg.headers?.get(HEADER.kind) !== "marker") {
+        if (
+          at !== undefined &&
+          at.epoch === head.epoch &&
+          at.offset >= from &&
+          at.offset <= head.offset &&
+          msg.headers?.get(HEADER.kind) !== "marker"
+        ) {
           out.push(publicationOf(channel, msg.data, msg.headers, at.offset));
         }
         if (msg.seq >= head.seq) break;
@@ -175,7 +204,14 @@ export class NatsChannelLog {
     await this.jsm.streams.purge(this.names.stream, { filter: this.names.history(channel) });
   }
 
-  private async store(channel: string, data: Uint8Array, h: MsgHdrs, at: StreamPosition, expectSeq: number, timeoutMs: number): Promise<Head & { duplicate: boolean }> {
+  private async store(
+    channel: string,
+    data: Uint8Array,
+    h: MsgHdrs,
+    at: StreamPosition,
+    expectSeq: number,
+    timeoutMs: number,
+  ): Promise<Head & { duplicate: boolean }> {
     h.set(HEADER.offset, String(at.offset));
     h.set(HEADER.epoch, at.epoch);
     const ack = await this.js.publish(this.names.history(channel), data, {
@@ -194,7 +230,8 @@ export class NatsChannelLog {
     const head = msg === null ? undefined : headOf(msg);
     if (head !== undefined) return { offset: head.offset, epoch: head.epoch };
     const current = await this.last(channel);
-    if (current === undefined) throw new PublishOutcomeUnknownError(`the publication first made with this key in ${channel} is gone`);
+    if (current === undefined)
+      throw new PublishOutcomeUnknownError(`the publication first made with this key in ${channel} is gone`);
     return { offset: current.offset, epoch: current.epoch };
   }
 
@@ -230,7 +267,12 @@ function wrongLastSequence(err: unknown): boolean {
 }
 
 /** A stored message as a publication; unreadable info is left out and reported by offset. */
-export function publicationOf(channel: string, data: Uint8Array, header: MsgHdrs | undefined, offset: number): RawPublication & { unreadable?: true } {
+export function publicationOf(
+  channel: string,
+  data: Uint8Array,
+  header: MsgHdrs | undefined,
+  offset: number,
+): RawPublication & { unreadable?: true } {
   const pub: RawPublication & { unreadable?: true } = { channel, data, offset };
   const info = header?.get(HEADER.info) ?? "";
   if (info !== "") {

@@ -22,7 +22,10 @@ export function readablePublications(
     const read = readOne(raw, stored.unreadable);
     if ("problem" in read) {
       ctx.metrics.publicationSkipped();
-      ctx.logger.warn({ channel, offset: raw.offset, bytes: raw.data.length }, `stored publication skipped: its ${read.problem}`);
+      ctx.logger.warn(
+        { channel, offset: raw.offset, bytes: raw.data.length },
+        `stored publication skipped: its ${read.problem}`,
+      );
       continue;
     }
     out.push(read.pub);
@@ -30,12 +33,16 @@ export function readablePublications(
   return out;
 }
 
-function readOne(raw: RawPublication, unreadable: readonly number[] | undefined): { pub: Publication } | { problem: string } {
+function readOne(
+  raw: RawPublication,
+  unreadable: readonly number[] | undefined,
+): { pub: Publication } | { problem: string } {
   const parsed = parseJsonData(raw.data, MAX_DATA_DEPTH);
   if (!parsed.ok) return { problem: `data ${parsed.problem}` };
   if (raw.offset !== undefined && unreadable?.includes(raw.offset) === true) return { problem: "info is not JSON" };
   // Info is written by nodes from the auth hook's reply, but a store can hold anything.
-  if (raw.info !== undefined && !jsonValueWithinDepth(raw.info, MAX_DATA_DEPTH)) return { problem: `info nests deeper than ${MAX_DATA_DEPTH} levels` };
+  if (raw.info !== undefined && !jsonValueWithinDepth(raw.info, MAX_DATA_DEPTH))
+    return { problem: `info nests deeper than ${MAX_DATA_DEPTH} levels` };
   const pub: Publication = { data: parsed.value as JsonValue };
   if (raw.offset !== undefined) pub.offset = raw.offset;
   if (raw.info !== undefined) pub.info = raw.info;

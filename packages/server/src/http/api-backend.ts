@@ -58,7 +58,8 @@ export class ApiBackend {
    */
   encodeData(data: JsonValue): Uint8Array {
     const { maxDataDepth } = this.ctx.options;
-    if (!jsonValueWithinDepth(data, maxDataDepth)) throw new ApiError(400, `field "data" ${tooDeepProblem(maxDataDepth)}`);
+    if (!jsonValueWithinDepth(data, maxDataDepth))
+      throw new ApiError(400, `field "data" ${tooDeepProblem(maxDataDepth)}`);
     return encodeJsonData(data);
   }
 
@@ -84,15 +85,25 @@ export class ApiBackend {
    * Reads history: publications (oldest first unless `reverse`) and the channel's position.
    * Stored publications that cannot be read are left out (see `readablePublications`).
    */
-  async history(channel: string, query: { limit?: number; since?: StreamPosition; reverse?: boolean }): Promise<{ publications: ApiPublication[]; position: StreamPosition }> {
+  async history(
+    channel: string,
+    query: { limit?: number; since?: StreamPosition; reverse?: boolean },
+  ): Promise<{ publications: ApiPublication[]; position: StreamPosition }> {
     const options = this.channelOptions(channel);
-    if (options.history.size === 0) throw new ApiError(400, `history is off for "${channel}" (its namespace has historySize 0)`);
+    if (options.history.size === 0)
+      throw new ApiError(400, `history is off for "${channel}" (its namespace has historySize 0)`);
     const limit = Math.min(query.limit ?? options.history.size, options.history.size);
-    const page = await this.ctx.engine.history.read(channel, { since: query.since, limit, reverse: query.reverse }, options.history);
+    const page = await this.ctx.engine.history.read(
+      channel,
+      { since: query.since, limit, reverse: query.reverse },
+      options.history,
+    );
     return { publications: readablePublications(channel, page, this.ctx), position: page.position };
   }
 
-  async presence(channel: string): Promise<{ clients: Record<string, ClientInfo>; numClients: number; numUsers: number }> {
+  async presence(
+    channel: string,
+  ): Promise<{ clients: Record<string, ClientInfo>; numClients: number; numUsers: number }> {
     const options = this.channelOptions(channel);
     if (!options.presence) throw new ApiError(400, `presence is off for "${channel}"`);
     const clients = await this.ctx.engine.presence.get(channel);
@@ -105,9 +116,12 @@ export class ApiBackend {
     const answers = await this.control.survey("channels");
     const totals = new Map<string, number>();
     for (const answer of answers.values()) {
-      for (const [channel, count] of Object.entries(answer as Record<string, number>)) totals.set(channel, (totals.get(channel) ?? 0) + count);
+      for (const [channel, count] of Object.entries(answer as Record<string, number>))
+        totals.set(channel, (totals.get(channel) ?? 0) + count);
     }
-    const channels = [...totals].map(([channel, subscribers]) => ({ channel, subscribers })).sort((a, b) => a.channel.localeCompare(b.channel));
+    const channels = [...totals]
+      .map(([channel, subscribers]) => ({ channel, subscribers }))
+      .sort((a, b) => a.channel.localeCompare(b.channel));
     return { channels, nodes: answers.size };
   }
 

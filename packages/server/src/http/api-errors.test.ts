@@ -20,7 +20,8 @@ describe("API error codes", () => {
     const documented = documentedCodes();
     const catalogue = Object.entries(apiErrorCatalogue) as [ApiErrorCode, (typeof apiErrorCatalogue)[ApiErrorCode]][];
     expect([...documented.keys()].sort()).toEqual(catalogue.map(([code]) => code).sort());
-    for (const [code, { status, retry }] of catalogue) expect(documented.get(code), code).toEqual([status, retry ? "yes" : "no"]);
+    for (const [code, { status, retry }] of catalogue)
+      expect(documented.get(code), code).toEqual([status, retry ? "yes" : "no"]);
   });
 
   it("maps each status to its one code, and any other to internal", () => {

@@ -18,15 +18,37 @@ export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
 
 /** Each code's HTTP status and whether retrying the same request may succeed. */
 export const apiErrorCatalogue: Readonly<Record<ApiErrorCode, { status: number; retry: boolean; meaning: string }>> = {
-  bad_request: { status: 400, retry: false, meaning: "A field or query parameter is missing or invalid, or the channel cannot be used; nothing was done." },
+  bad_request: {
+    status: 400,
+    retry: false,
+    meaning: "A field or query parameter is missing or invalid, or the channel cannot be used; nothing was done.",
+  },
   unauthorized: { status: 401, retry: false, meaning: "The API key is missing, malformed or wrong." },
   not_found: { status: 404, retry: false, meaning: "No such endpoint, or the API is off on this node." },
   method_not_allowed: { status: 405, retry: false, meaning: "The endpoint takes another method; `Allow` names it." },
   payload_too_large: { status: 413, retry: false, meaning: "The body is larger than 1 MiB." },
-  unsupported_media_type: { status: 415, retry: false, meaning: "The body is not sent as `Content-Type: application/json`." },
-  internal: { status: 500, retry: true, meaning: "Something failed on the node or its engine (for example Redis is unreachable); a publish was not made. Retry later." },
-  publish_expired: { status: 500, retry: true, meaning: "The publish reached the engine after its deadline (`publishTimeoutMs`) and was not made. Retry." },
-  outcome_unknown: { status: 503, retry: true, meaning: "No answer from the engine in time: the publish may or may not have been made, and will not be made later. Retry with the same `idempotencyKey`." },
+  unsupported_media_type: {
+    status: 415,
+    retry: false,
+    meaning: "The body is not sent as `Content-Type: application/json`.",
+  },
+  internal: {
+    status: 500,
+    retry: true,
+    meaning:
+      "Something failed on the node or its engine (for example Redis is unreachable); a publish was not made. Retry later.",
+  },
+  publish_expired: {
+    status: 500,
+    retry: true,
+    meaning: "The publish reached the engine after its deadline (`publishTimeoutMs`) and was not made. Retry.",
+  },
+  outcome_unknown: {
+    status: 503,
+    retry: true,
+    meaning:
+      "No answer from the engine in time: the publish may or may not have been made, and will not be made later. Retry with the same `idempotencyKey`.",
+  },
 };
 
 const BY_STATUS: ReadonlyMap<number, ApiErrorCode> = new Map([

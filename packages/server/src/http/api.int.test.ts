@@ -80,7 +80,10 @@ describe("server API endpoints", () => {
     const withHistory = await call(base, "POST", "/api/publish", { body: { channel: "chat:a", data: { text: "hi" } } });
     expect(withHistory.status).toBe(200);
     expect(withHistory.body).toEqual({ position: { offset: 1, epoch: expect.any(String) as string } });
-    expect(await call(base, "POST", "/api/publish", { body: { channel: "plain:a", data: null } })).toMatchObject({ status: 200, body: {} });
+    expect(await call(base, "POST", "/api/publish", { body: { channel: "plain:a", data: null } })).toMatchObject({
+      status: 200,
+      body: {},
+    });
     const [pub] = await sub.waitForPushes("publication", 1, "chat:a");
     expect(pub).toEqual({ channel: "chat:a", data: { text: "hi" }, offset: 1 });
     expect((await sub.waitForPushes("publication", 1, "plain:a"))[0]).toEqual({ channel: "plain:a", data: null });
@@ -91,11 +94,17 @@ describe("server API endpoints", () => {
     const sub = await cluster.client(wsUrl);
     await sub.ok("subscribe", { channel: "chat:b" });
     await sub.ok("subscribe", { channel: "plain:b" });
-    const { status, body } = await call(base, "POST", "/api/broadcast", { body: { channels: ["chat:b", "nope:b", "plain:b"], data: 7 } });
+    const { status, body } = await call(base, "POST", "/api/broadcast", {
+      body: { channels: ["chat:b", "nope:b", "plain:b"], data: 7 },
+    });
     expect(status).toBe(200);
     expect(body["results"]).toEqual([
       { channel: "chat:b", position: { offset: 1, epoch: expect.any(String) as string } },
-      { channel: "nope:b", error: expect.stringContaining('namespace "nope" is not configured') as string, code: "bad_request" },
+      {
+        channel: "nope:b",
+        error: expect.stringContaining('namespace "nope" is not configured') as string,
+        code: "bad_request",
+      },
       { channel: "plain:b" },
     ]);
     await sub.waitForPushes("publication", 1, "chat:b");
@@ -111,7 +120,9 @@ describe("server API endpoints", () => {
     expect(all.body).toMatchObject({ offset: 5, epoch });
     expect(all.body["publications"]).toHaveLength(5);
     const offsets = async (query: string): Promise<number[]> =>
-      ((await call(base, "GET", `/api/history?channel=chat:h&${query}`)).body["publications"] as { offset: number }[]).map((p) => p.offset);
+      (
+        (await call(base, "GET", `/api/history?channel=chat:h&${query}`)).body["publications"] as { offset: number }[]
+      ).map((p) => p.offset);
     expect(await offsets("limit=2")).toEqual([1, 2]);
     expect(await offsets("limit=2&reverse=true")).toEqual([5, 4]);
     expect(await offsets(`since_offset=3&since_epoch=${epoch}`)).toEqual([4, 5]);
@@ -122,7 +133,8 @@ describe("server API endpoints", () => {
 
   it("lists presence with client and user counts", async () => {
     const { base, wsUrl } = await apiNode();
-    for (const user of ["alice", "alice", "bob"]) await (await userClient(wsUrl, user)).ok("subscribe", { channel: "chat:p" });
+    for (const user of ["alice", "alice", "bob"])
+      await (await userClient(wsUrl, user)).ok("subscribe", { channel: "chat:p" });
     const { status, body } = await call(base, "GET", "/api/presence?channel=chat:p");
     expect(status).toBe(200);
     expect(body).toMatchObject({ numClients: 3, numUsers: 2 });
@@ -132,9 +144,13 @@ describe("server API endpoints", () => {
 
   it("counts subscribers per channel and lists the node", async () => {
     const { node, base, wsUrl } = await apiNode();
-    for (const channel of ["chat:c", "chat:c", "plain:c"]) await (await cluster.client(wsUrl)).ok("subscribe", { channel });
+    for (const channel of ["chat:c", "chat:c", "plain:c"])
+      await (await cluster.client(wsUrl)).ok("subscribe", { channel });
     expect((await call(base, "GET", "/api/channels")).body).toEqual({
-      channels: [{ channel: "chat:c", subscribers: 2 }, { channel: "plain:c", subscribers: 1 }],
+      channels: [
+        { channel: "chat:c", subscribers: 2 },
+        { channel: "plain:c", subscribers: 1 },
+      ],
       nodes: 1,
     });
     const nodes = (await call(base, "GET", "/api/nodes")).body["nodes"] as NodeInfo[];
@@ -144,8 +160,15 @@ describe("server API endpoints", () => {
 
   it("disconnects every connection of a user with 3501, and no one else", async () => {
     const { base, wsUrl } = await apiNode();
-    const [alice1, alice2, bob] = [await userClient(wsUrl, "alice"), await userClient(wsUrl, "alice"), await userClient(wsUrl, "bob")];
-    expect(await call(base, "POST", "/api/disconnect", { body: { user: "alice" } })).toMatchObject({ status: 200, body: {} });
+    const [alice1, alice2, bob] = [
+      await userClient(wsUrl, "alice"),
+      await userClient(wsUrl, "alice"),
+      await userClient(wsUrl, "bob"),
+    ];
+    expect(await call(base, "POST", "/api/disconnect", { body: { user: "alice" } })).toMatchObject({
+      status: 200,
+      body: {},
+    });
     expect((await withTimeout(alice1.closed, 5_000, "alice1 to close")).code).toBe(3501);
     expect((await withTimeout(alice2.closed, 5_000, "alice2 to close")).code).toBe(3501);
     expect(await bob.ok("subscribe", { channel: "plain:still-here" })).toBeDefined();
@@ -197,7 +220,13 @@ describe("server API access and errors", () => {
     const cases: [string, string, CallOptions, number, RegExp][] = [
       ["POST", "/api/publish", { raw: "{channel: 1}" }, 400, /not valid JSON/],
       ["POST", "/api/publish", { raw: "" }, 400, /body is empty/],
-      ["POST", "/api/publish", { body: { channel: "chat:x", data: 1 }, contentType: "text/plain" }, 415, /Content-Type: application\/json/],
+      [
+        "POST",
+        "/api/publish",
+        { body: { channel: "chat:x", data: 1 }, contentType: "text/plain" },
+        415,
+        /Content-Type: application\/json/,
+      ],
       ["POST", "/api/publish", { body: [1] }, 400, /must be a JSON object with "channel", "data"/],
       ["POST", "/api/publish", { body: { data: 1 } }, 400, /field "channel" must be a non-empty string/],
       ["POST", "/api/publish", { body: { channel: "chat:x" } }, 400, /field "data" is required/],
@@ -205,8 +234,20 @@ describe("server API access and errors", () => {
       ["POST", "/api/publish", { body: { channel: "nope:x", data: 1 } }, 400, /namespace "nope" is not configured/],
       ["POST", "/api/broadcast", { body: { channels: [], data: 1 } }, 400, /"channels" must be an array of 1 to 1000/],
       ["POST", "/api/broadcast", { body: { channels: ["a", "a"], data: 1 } }, 400, /names "a" twice/],
-      ["POST", "/api/broadcast", { body: { channels: ["a", 2], data: 1 } }, 400, /"channels\[1\]" must be a non-empty string/],
-      ["POST", "/api/broadcast", { body: { channels: Array.from({ length: 1001 }, (_, i) => `c${i}`), data: 1 } }, 400, /1 to 1000/],
+      [
+        "POST",
+        "/api/broadcast",
+        { body: { channels: ["a", 2], data: 1 } },
+        400,
+        /"channels\[1\]" must be a non-empty string/,
+      ],
+      [
+        "POST",
+        "/api/broadcast",
+        { body: { channels: Array.from({ length: 1001 }, (_, i) => `c${i}`), data: 1 } },
+        400,
+        /1 to 1000/,
+      ],
       ["GET", "/api/history", {}, 400, /"channel" is required/],
       ["GET", "/api/history?channel=plain:x", {}, 400, /history is off/],
       ["GET", "/api/history?channel=chat:x&limit=-1", {}, 400, /"limit" must be a non-negative integer/],
@@ -229,11 +270,15 @@ describe("server API access and errors", () => {
     expect(declared.status).toBe(413);
     expect(declared.body["error"]).toMatch(/larger than 1048576 bytes/);
     const streamed = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(`${base}/api/publish`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" } }, (res) => {
-        let text = "";
-        res.on("data", (d: Buffer) => (text += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-      });
+      const req = request(
+        `${base}/api/publish`,
+        { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" } },
+        (res) => {
+          let text = "";
+          res.on("data", (d: Buffer) => (text += d.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
       req.on("error", reject);
       req.write(Buffer.alloc(MAX_API_BODY_BYTES, " ")); // chunked: no Content-Length
       req.end('{"channel":"chat:x","data":1}');
@@ -256,7 +301,9 @@ describe("server API access and errors", () => {
     expect(status).toBe(500);
     expect(body["error"]).toMatch(/internal error/);
     await call(base, "GET", "/api/nodes", { key: "wrong-key-0123456789abcd" });
-    const failure = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l["msg"] === "unexpected error while serving an HTTP request; answered 500");
+    const failure = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l["msg"] === "unexpected error while serving an HTTP request; answered 500");
     expect(failure).toMatchObject({ level: 50, path: "/api/nodes", err: { message: "registry exploded" } });
     expect((await node.metrics.scrape()).text).toContain('hubcast_unexpected_errors_total{where="api"} 1');
     expect(lines.join("")).not.toContain(KEY);
@@ -279,7 +326,17 @@ describe("server API across a Redis cluster", () => {
 
   async function redisNode(redisPrefix: string): Promise<{ base: string; wsUrl: string }> {
     const node = await createNode(
-      { engine: "redis", redisUrl: redis.url, redisPrefix, port: 0, logLevel: "silent", demo: false, apiKey: KEY, namespaces: NAMESPACES, nodeTtlMs: 3_000 },
+      {
+        engine: "redis",
+        redisUrl: redis.url,
+        redisPrefix,
+        port: 0,
+        logLevel: "silent",
+        demo: false,
+        apiKey: KEY,
+        namespaces: NAMESPACES,
+        nodeTtlMs: 3_000,
+      },
       byToken,
     );
     nodes.push(node);
@@ -299,7 +356,9 @@ describe("server API across a Redis cluster", () => {
     const a = await redisNode(prefix);
     const b = await redisNode(prefix);
     await eventually(async () => {
-      expect(((await call(a.base, "GET", "/api/nodes")).body["nodes"] as NodeInfo[]).map((n) => n.address).sort()).toEqual([a.base, b.base].sort());
+      expect(
+        ((await call(a.base, "GET", "/api/nodes")).body["nodes"] as NodeInfo[]).map((n) => n.address).sort(),
+      ).toEqual([a.base, b.base].sort());
     }, "both nodes in the registry");
 
     const onA = await redisClient(a.wsUrl, "alice");
@@ -308,7 +367,10 @@ describe("server API across a Redis cluster", () => {
     for (const client of [onA, onB, alsoOnB]) await client.ok("subscribe", { channel: "chat:x" });
     await onB.ok("subscribe", { channel: "plain:y" });
     expect((await call(a.base, "GET", "/api/channels")).body).toEqual({
-      channels: [{ channel: "chat:x", subscribers: 3 }, { channel: "plain:y", subscribers: 1 }],
+      channels: [
+        { channel: "chat:x", subscribers: 3 },
+        { channel: "plain:y", subscribers: 1 },
+      ],
       nodes: 2,
     });
 

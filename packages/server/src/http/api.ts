@@ -47,7 +47,8 @@ interface Route {
 
 function bodyObject(body: unknown, fields: readonly string[]): Record<string, unknown> {
   const expected = fields.map((f) => `"${f}"`).join(", ");
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid(`the body must be a JSON object with ${expected}`);
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw invalid(`the body must be a JSON object with ${expected}`);
   for (const key of Object.keys(body)) {
     if (!fields.includes(key)) throw invalid(`unknown field "${key}"; the body takes ${expected}`);
   }
@@ -84,7 +85,8 @@ function channelsField(body: Record<string, unknown>): string[] {
   }
   const seen = new Set<string>();
   value.forEach((channel: unknown, i) => {
-    if (typeof channel !== "string" || channel === "") throw invalid(`field "channels[${i}]" must be a non-empty string`);
+    if (typeof channel !== "string" || channel === "")
+      throw invalid(`field "channels[${i}]" must be a non-empty string`);
     if (seen.has(channel)) throw invalid(`field "channels" names "${channel}" twice; it must be ${expected}`);
     seen.add(channel);
   });
@@ -108,99 +110,132 @@ function requiredParam(value: string | undefined, name: string): string {
 function countParam(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw invalid(`query parameter "${name}" must be a non-negative integer, got "${value}"`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw invalid(`query parameter "${name}" must be a non-negative integer, got "${value}"`);
   return n;
 }
 
 function booleanParam(value: string | undefined, name: string): boolean | undefined {
   if (value === undefined) return undefined;
-  if (value !== "true" && value !== "false") throw invalid(`query parameter "${name}" must be true or false, got "${value}"`);
+  if (value !== "true" && value !== "false")
+    throw invalid(`query parameter "${name}" must be true or false, got "${value}"`);
   return value === "true";
 }
 
 function sinceParams(offset: string | undefined, epoch: string | undefined): StreamPosition | undefined {
   if (offset === undefined && epoch === undefined) return undefined;
   if (offset === undefined || epoch === undefined || epoch === "") {
-    throw invalid('query parameters "since_offset" and "since_epoch" go together: give both (a position from an earlier reply) or neither');
+    throw invalid(
+      'query parameters "since_offset" and "since_epoch" go together: give both (a position from an earlier reply) or neither',
+    );
   }
-  if (epoch.length > MAX_EPOCH_LENGTH) throw invalid(`query parameter "since_epoch" is longer than ${MAX_EPOCH_LENGTH} characters`);
+  if (epoch.length > MAX_EPOCH_LENGTH)
+    throw invalid(`query parameter "since_epoch" is longer than ${MAX_EPOCH_LENGTH} characters`);
   return { offset: countParam(offset, "since_offset") ?? 0, epoch };
 }
 
 // ---- endpoints ----
 
-const withPosition = (channel: string, position: StreamPosition | undefined): Reply => (position === undefined ? { channel } : { channel, position });
+const withPosition = (channel: string, position: StreamPosition | undefined): Reply =>
+  position === undefined ? { channel } : { channel, position };
 
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
-  ["/api/publish", {
-    method: "POST",
-    async handle({ body }, { api }) {
-      const fields = bodyObject(body, ["channel", "data", "idempotencyKey"]);
-      const position = await api.publish(stringField(fields, "channel"), dataField(fields, api), idempotencyKeyField(fields));
-      return position === undefined ? {} : { position };
+  [
+    "/api/publish",
+    {
+      method: "POST",
+      async handle({ body }, { api }) {
+        const fields = bodyObject(body, ["channel", "data", "idempotencyKey"]);
+        const position = await api.publish(
+          stringField(fields, "channel"),
+          dataField(fields, api),
+          idempotencyKeyField(fields),
+        );
+        return position === undefined ? {} : { position };
+      },
     },
-  }],
-  ["/api/broadcast", {
-    method: "POST",
-    async handle({ body, path }, { api, logger }) {
-      const fields = bodyObject(body, ["channels", "data", "idempotencyKey"]);
-      const channels = channelsField(fields);
-      const data = dataField(fields, api);
-      // Keys are per channel, so one key covers the whole broadcast: a retry repeats none.
-      const key = idempotencyKeyField(fields);
-      const results = await Promise.all(channels.map(async (channel) => {
-        try {
-          return withPosition(channel, await api.publish(channel, data, key));
-        } catch (err) {
-          if (err instanceof ApiError) return { channel, error: err.message, code: err.code };
-          logger.error({ err, path, channel }, "server API broadcast to a channel failed");
-          return { channel, error: "internal error; see the node's log", code: ApiErrorCode.internal };
-        }
-      }));
-      return { results };
+  ],
+  [
+    "/api/broadcast",
+    {
+      method: "POST",
+      async handle({ body, path }, { api, logger }) {
+        const fields = bodyObject(body, ["channels", "data", "idempotencyKey"]);
+        const channels = channelsField(fields);
+        const data = dataField(fields, api);
+        // Keys are per channel, so one key covers the whole broadcast: a retry repeats none.
+        const key = idempotencyKeyField(fields);
+        const results = await Promise.all(
+          channels.map(async (channel) => {
+            try {
+              return withPosition(channel, await api.publish(channel, data, key));
+            } catch (err) {
+              if (err instanceof ApiError) return { channel, error: err.message, code: err.code };
+              logger.error({ err, path, channel }, "server API broadcast to a channel failed");
+              return { channel, error: "internal error; see the node's log", code: ApiErrorCode.internal };
+            }
+          }),
+        );
+        return { results };
+      },
     },
-  }],
-  ["/api/history", {
-    method: "GET",
-    async handle({ query }, { api }) {
-      const param = queryParams(query, ["channel", "limit", "reverse", "since_offset", "since_epoch"]);
-      const channel = requiredParam(param("channel"), "channel");
-      const page = await api.history(channel, {
-        limit: countParam(param("limit"), "limit"),
-        reverse: booleanParam(param("reverse"), "reverse"),
-        since: sinceParams(param("since_offset"), param("since_epoch")),
-      });
-      return { publications: page.publications, epoch: page.position.epoch, offset: page.position.offset };
+  ],
+  [
+    "/api/history",
+    {
+      method: "GET",
+      async handle({ query }, { api }) {
+        const param = queryParams(query, ["channel", "limit", "reverse", "since_offset", "since_epoch"]);
+        const channel = requiredParam(param("channel"), "channel");
+        const page = await api.history(channel, {
+          limit: countParam(param("limit"), "limit"),
+          reverse: booleanParam(param("reverse"), "reverse"),
+          since: sinceParams(param("since_offset"), param("since_epoch")),
+        });
+        return { publications: page.publications, epoch: page.position.epoch, offset: page.position.offset };
+      },
     },
-  }],
-  ["/api/presence", {
-    method: "GET",
-    async handle({ query }, { api }) {
-      const param = queryParams(query, ["channel"]);
-      return { ...(await api.presence(requiredParam(param("channel"), "channel"))) };
+  ],
+  [
+    "/api/presence",
+    {
+      method: "GET",
+      async handle({ query }, { api }) {
+        const param = queryParams(query, ["channel"]);
+        return { ...(await api.presence(requiredParam(param("channel"), "channel"))) };
+      },
     },
-  }],
-  ["/api/channels", {
-    method: "GET",
-    async handle({ query }, { api }) {
-      queryParams(query, []);
-      return { ...(await api.channels()) };
+  ],
+  [
+    "/api/channels",
+    {
+      method: "GET",
+      async handle({ query }, { api }) {
+        queryParams(query, []);
+        return { ...(await api.channels()) };
+      },
     },
-  }],
-  ["/api/nodes", {
-    method: "GET",
-    async handle({ query }, { api }) {
-      queryParams(query, []);
-      return { nodes: await api.nodes() };
+  ],
+  [
+    "/api/nodes",
+    {
+      method: "GET",
+      async handle({ query }, { api }) {
+        queryParams(query, []);
+        return { nodes: await api.nodes() };
+      },
     },
-  }],
-  ["/api/disconnect", {
-    method: "POST",
-    async handle({ body }, { api }) {
-      await api.disconnectUser(stringField(bodyObject(body, ["user"]), "user"));
-      return {};
+  ],
+  [
+    "/api/disconnect",
+    {
+      method: "POST",
+      async handle({ body }, { api }) {
+        await api.disconnectUser(stringField(bodyObject(body, ["user"]), "user"));
+        return {};
+      },
     },
-  }],
+  ],
 ]);
 
 /** The API's endpoint paths, for docs and tests. */
@@ -213,18 +248,27 @@ const sha256 = (text: string): Buffer => createHash("sha256").update(text, "utf8
 /** Checks `Authorization: Bearer <key>`. Digests have equal lengths, so the comparison leaks neither content nor length. */
 function authorize(header: string | undefined, keyDigest: Buffer): void {
   if (header === undefined || header === "") {
-    throw new HttpError(401, "missing API key: send the header Authorization: Bearer <key>", { "WWW-Authenticate": "Bearer" });
+    throw new HttpError(401, "missing API key: send the header Authorization: Bearer <key>", {
+      "WWW-Authenticate": "Bearer",
+    });
   }
   const token = /^Bearer +(\S+) *$/i.exec(header)?.[1];
   if (token === undefined) {
-    throw new HttpError(401, 'the Authorization header must be "Bearer <key>"', { "WWW-Authenticate": 'Bearer error="invalid_request"' });
+    throw new HttpError(401, 'the Authorization header must be "Bearer <key>"', {
+      "WWW-Authenticate": 'Bearer error="invalid_request"',
+    });
   }
   if (!timingSafeEqual(sha256(token), keyDigest)) {
-    throw new HttpError(401, "wrong API key: use the key the node was started with (--api-key or HUBCAST_API_KEY)", { "WWW-Authenticate": 'Bearer error="invalid_token"' });
+    throw new HttpError(401, "wrong API key: use the key the node was started with (--api-key or HUBCAST_API_KEY)", {
+      "WWW-Authenticate": 'Bearer error="invalid_token"',
+    });
   }
 }
 
-const tooLarge = (): HttpError => new HttpError(413, `the body is larger than ${MAX_API_BODY_BYTES} bytes (1 MiB); send less data per request`, { Connection: "close" });
+const tooLarge = (): HttpError =>
+  new HttpError(413, `the body is larger than ${MAX_API_BODY_BYTES} bytes (1 MiB); send less data per request`, {
+    Connection: "close",
+  });
 
 /** Reads and parses a JSON body of at most {@link MAX_API_BODY_BYTES}. */
 function readJsonBody(req: IncomingMessage): Promise<unknown> {
@@ -275,13 +319,22 @@ function parseJson(bytes: Buffer): unknown {
   }
 }
 
-async function serve(req: IncomingMessage, path: string, state: ApiState, keyDigest: Buffer | undefined): Promise<Reply> {
+async function serve(
+  req: IncomingMessage,
+  path: string,
+  state: ApiState,
+  keyDigest: Buffer | undefined,
+): Promise<Reply> {
   if (keyDigest === undefined) {
-    throw new HttpError(404, "the server API is off on this node; start it with --api-key <key> (or HUBCAST_API_KEY) to turn it on");
+    throw new HttpError(
+      404,
+      "the server API is off on this node; start it with --api-key <key> (or HUBCAST_API_KEY) to turn it on",
+    );
   }
   authorize(req.headers.authorization, keyDigest);
   const route = ROUTES.get(path);
-  if (route === undefined) throw new HttpError(404, `no API endpoint ${path}; the endpoints are ${API_PATHS.join(", ")}`);
+  if (route === undefined)
+    throw new HttpError(404, `no API endpoint ${path}; the endpoints are ${API_PATHS.join(", ")}`);
   if (req.method !== route.method) {
     throw new HttpError(405, `${path} takes ${route.method}, not ${req.method ?? "(none)"}`, { Allow: route.method });
   }
@@ -290,7 +343,12 @@ async function serve(req: IncomingMessage, path: string, state: ApiState, keyDig
   return route.handle({ path, query, body }, state);
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   if (res.headersSent) return;
   res.writeHead(status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
   res.end(JSON.stringify(body));
@@ -311,8 +369,14 @@ export function createApiHandler(state: ApiState): (req: IncomingMessage, res: S
           // A body left unread would be drained for keep-alive; close instead.
           const close: Record<string, string> = req.complete ? {} : { Connection: "close" };
           if (err instanceof ApiError) {
-            if (err.status >= 500 && !err.logged) state.logger.error({ err, path, method: req.method }, "server API request failed");
-            send(res, err.status, { error: err.message, code: err.code }, { ...close, ...(err instanceof HttpError ? err.headers : {}) });
+            if (err.status >= 500 && !err.logged)
+              state.logger.error({ err, path, method: req.method }, "server API request failed");
+            send(
+              res,
+              err.status,
+              { error: err.message, code: err.code },
+              { ...close, ...(err instanceof HttpError ? err.headers : {}) },
+            );
             return;
           }
           throw err;

@@ -55,7 +55,9 @@ async function loadStatic(): Promise<Map<string, { type: string; body: Buffer }>
 }
 
 /** The node's HTTP request handler: health, readiness, metrics, the server API under /api/, and the demo when it is on. */
-export async function createRequestHandler(state: HttpState): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
+export async function createRequestHandler(
+  state: HttpState,
+): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
   const files = state.demo ? await loadStatic() : new Map<string, { type: string; body: Buffer }>();
   const api = createApiHandler(state);
   const route = (req: IncomingMessage, res: ServerResponse): void => {
@@ -78,7 +80,10 @@ export async function createRequestHandler(state: HttpState): Promise<(req: Inco
       return;
     }
     if (path === "/metrics") {
-      if (state.metrics === undefined) sendJson(res, 404, { error: "metrics are off on this node; start it with metrics on (the default) to serve them" });
+      if (state.metrics === undefined)
+        sendJson(res, 404, {
+          error: "metrics are off on this node; start it with metrics on (the default) to serve them",
+        });
       else serveMetrics(res, state.metrics, state.logger);
       return;
     }

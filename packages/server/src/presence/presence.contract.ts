@@ -3,7 +3,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PresenceStore } from "./presence.js";
 
 /** The contract every PresenceStore passes. `make` gets a unique key prefix. */
-export function presenceContract(name: string, make: (prefix: string) => Promise<{ store: PresenceStore; close(): Promise<void> }>): void {
+export function presenceContract(
+  name: string,
+  make: (prefix: string) => Promise<{ store: PresenceStore; close(): Promise<void> }>,
+): void {
   describe(`PresenceStore contract: ${name}`, () => {
     let store: PresenceStore;
     let close: () => Promise<void>;

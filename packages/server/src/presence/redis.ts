@@ -16,7 +16,11 @@ export class RedisPresence implements PresenceStore {
   ) {}
 
   async add(channel: string, info: ClientInfo): Promise<void> {
-    await EXPIRING_SET_ADD.run(this.redis, this.channelKeys(channel), [info.client, JSON.stringify(info), String(this.ttlMs)]);
+    await EXPIRING_SET_ADD.run(this.redis, this.channelKeys(channel), [
+      info.client,
+      JSON.stringify(info),
+      String(this.ttlMs),
+    ]);
   }
 
   async remove(channel: string, clientId: string): Promise<void> {

@@ -13,7 +13,10 @@ const node = (id: string, connections = 0): NodeInfo => ({
 });
 
 /** The contract every NodeRegistry passes. `make` gets a unique key prefix. */
-export function registryContract(name: string, make: (prefix: string) => Promise<{ store: NodeRegistry; close(): Promise<void> }>): void {
+export function registryContract(
+  name: string,
+  make: (prefix: string) => Promise<{ store: NodeRegistry; close(): Promise<void> }>,
+): void {
   describe(`NodeRegistry contract: ${name}`, () => {
     let registry: NodeRegistry;
     let close: () => Promise<void>;

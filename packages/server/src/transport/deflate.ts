@@ -49,13 +49,21 @@ export class MessageDeflater {
 
   /** One message as permessage-deflate sends it (RFC 7692 §7.2.1): raw DEFLATE, sync flush, tail removed. */
   deflate(payload: Uint8Array): Buffer {
-    const out = deflateRawSync(payload, { level: this.level, windowBits: WINDOW_BITS, finishFlush: constants.Z_SYNC_FLUSH });
+    const out = deflateRawSync(payload, {
+      level: this.level,
+      windowBits: WINDOW_BITS,
+      finishFlush: constants.Z_SYNC_FLUSH,
+    });
     return out.subarray(0, out.length - SYNC_FLUSH_TAIL_BYTES);
   }
 }
 
 /** The node's deflater: `undefined` when the `compression` option is off. */
-export function deflaterFor(options: { compression: boolean; compressionThresholdBytes: number; compressionLevel: number }): MessageDeflater | undefined {
+export function deflaterFor(options: {
+  compression: boolean;
+  compressionThresholdBytes: number;
+  compressionLevel: number;
+}): MessageDeflater | undefined {
   if (!options.compression) return undefined;
   return new MessageDeflater({ thresholdBytes: options.compressionThresholdBytes, level: options.compressionLevel });
 }
@@ -99,7 +107,13 @@ function parseElement(element: string): { name: string; params: Params } | undef
   for (const part of parts) {
     const eq = part.indexOf("=");
     const key = (eq === -1 ? part : part.slice(0, eq)).trim();
-    const value = eq === -1 ? true : part.slice(eq + 1).trim().replace(/^"([^"]*)"$/, "$1");
+    const value =
+      eq === -1
+        ? true
+        : part
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"([^"]*)"$/, "$1");
     if (!TOKEN.test(key) || params.has(key) || (value !== true && !TOKEN.test(value))) return undefined;
     params.set(key, value);
   }

@@ -15,7 +15,10 @@ const LONG = RUNS > 1_000;
 const SEED = Number(process.env["HUBCAST_FUZZ_SEED"] ?? (LONG ? Math.floor(Math.random() * 2 ** 31) : 6455));
 const TIMEOUT_MS = LONG ? 24 * 3_600_000 : 20_000;
 const params = { seed: SEED, numRuns: RUNS };
-if (LONG) console.log(`frame-reader fuzz: ${RUNS} runs per property, seed ${SEED} (replay: HUBCAST_FUZZ_SEED=${SEED} npm run fuzz:frames)`);
+if (LONG)
+  console.log(
+    `frame-reader fuzz: ${RUNS} runs per property, seed ${SEED} (replay: HUBCAST_FUZZ_SEED=${SEED} npm run fuzz:frames)`,
+  );
 
 const MAX_MESSAGE_BYTES = 2_048;
 /** The most a reader may hold: a partial frame of the largest message and its header, plus assembled fragments. */
@@ -24,7 +27,9 @@ const MAX_HELD_BYTES = 2 * MAX_MESSAGE_BYTES + 14;
 /** Cuts `bytes` at the given points (any numbers; taken modulo the length). */
 function split(bytes: Buffer, points: readonly number[]): Buffer[] {
   const cuts = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
-  return [0, ...cuts].map((from, i) => bytes.subarray(from, cuts[i] ?? bytes.length)).filter((chunk) => chunk.length > 0);
+  return [0, ...cuts]
+    .map((from, i) => bytes.subarray(from, cuts[i] ?? bytes.length))
+    .filter((chunk) => chunk.length > 0);
 }
 
 /** Feeds `chunks` (copies, as a socket hands over fresh reads) and returns what the reader reported. */
@@ -49,7 +54,13 @@ const frameishArb = fc
     length: fc.option(fc.oneof(fc.nat(300), fc.constantFrom(125, 126, 127, 65_535, 65_536, 2 ** 32)), { freq: 5 }),
   })
   .map(({ opcode, fin, rsv, payload, masked, length }) =>
-    clientFrame(opcode, Buffer.from(payload), { fin, rsv, masked, ...(length === null ? {} : { length }), mask: Buffer.from([9, 8, 7, 6]) }),
+    clientFrame(opcode, Buffer.from(payload), {
+      fin,
+      rsv,
+      masked,
+      ...(length === null ? {} : { length }),
+      mask: Buffer.from([9, 8, 7, 6]),
+    }),
   );
 const streamArb = fc.oneof(
   fc.uint8Array({ maxLength: 4_096 }).map((bytes) => Buffer.from(bytes)),
@@ -94,7 +105,9 @@ describe("FrameReader properties", () => {
     () => {
       fc.assert(
         fc.property(streamArb, fc.array(fc.nat(20_000), { maxLength: 40 }), (bytes, points) => {
-          const events = feed(split(bytes, points), (reader) => expect(reader.heldBytes).toBeLessThanOrEqual(MAX_HELD_BYTES));
+          const events = feed(split(bytes, points), (reader) =>
+            expect(reader.heldBytes).toBeLessThanOrEqual(MAX_HELD_BYTES),
+          );
           const failure = events.findIndex((event) => (event as { error?: number }).error !== undefined);
           if (failure !== -1) expect(failure).toBe(events.length - 1);
         }),
@@ -108,13 +121,17 @@ describe("FrameReader properties", () => {
     "delivers the same messages and pings whether valid frames arrive whole or split at any points",
     () => {
       fc.assert(
-        fc.property(fc.array(messageArb, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(10_000), { maxLength: 60 }), (plans, points) => {
-          const planned = plans.map(framesOf);
-          const stream = Buffer.concat(planned.flatMap((p) => p.frames));
-          const expected = planned.flatMap((p) => p.events);
-          expect(feed([stream])).toEqual(expected);
-          expect(feed(split(stream, points))).toEqual(expected);
-        }),
+        fc.property(
+          fc.array(messageArb, { minLength: 1, maxLength: 6 }),
+          fc.array(fc.nat(10_000), { maxLength: 60 }),
+          (plans, points) => {
+            const planned = plans.map(framesOf);
+            const stream = Buffer.concat(planned.flatMap((p) => p.frames));
+            const expected = planned.flatMap((p) => p.events);
+            expect(feed([stream])).toEqual(expected);
+            expect(feed(split(stream, points))).toEqual(expected);
+          },
+        ),
         params,
       );
     },
@@ -136,11 +153,15 @@ describe("FrameReader properties", () => {
           const where = at % (valid.length + 1);
           const data = Buffer.concat([valid.subarray(0, where), Buffer.from([bad]), valid.subarray(where)]);
           const fragments = split(data, cuts);
-          const carrier = fragments.findIndex((_, i) => fragments.slice(0, i + 1).reduce((n, f) => n + f.length, 0) > where);
+          const carrier = fragments.findIndex(
+            (_, i) => fragments.slice(0, i + 1).reduce((n, f) => n + f.length, 0) > where,
+          );
           const recorder = new Recorder();
           const reader = new FrameReader(recorder, { maxMessageBytes: MAX_MESSAGE_BYTES }, false);
           fragments.forEach((fragment, i) => {
-            reader.push(clientFrame(i === 0 ? Opcode.text : Opcode.continuation, fragment, { fin: i === fragments.length - 1 }));
+            reader.push(
+              clientFrame(i === 0 ? Opcode.text : Opcode.continuation, fragment, { fin: i === fragments.length - 1 }),
+            );
             if (i < carrier) expect(recorder.events).toEqual([]);
             else expect(recorder.events).toMatchObject([{ error: 1007 }]);
           });

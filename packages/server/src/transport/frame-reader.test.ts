@@ -55,11 +55,16 @@ describe("FrameReader", () => {
       clientFrame(PONG, "ignored"),
       clientFrame(CONTINUATION, "three"),
     ];
-    expect(read([Buffer.concat(frames)])).toEqual([{ ping: "are you there" }, { message: "one two three", binary: false }]);
+    expect(read([Buffer.concat(frames)])).toEqual([
+      { ping: "are you there" },
+      { message: "one two three", binary: false },
+    ]);
   });
 
   it("reports a close frame's code and reason, 1005 when it has none, and reads nothing after it", () => {
-    expect(read([clientFrame(CLOSE, closePayload(4001, "bye")), clientFrame(TEXT, "late")])).toEqual([{ close: 4001, reason: "bye" }]);
+    expect(read([clientFrame(CLOSE, closePayload(4001, "bye")), clientFrame(TEXT, "late")])).toEqual([
+      { close: 4001, reason: "bye" },
+    ]);
     expect(read([clientFrame(CLOSE, "")])).toEqual([{ close: 1005, reason: "" }]);
   });
 
@@ -72,14 +77,25 @@ describe("FrameReader", () => {
     ["a fragmented control frame", clientFrame(PING, "x", { fin: false }), 1002],
     ["a control frame over 125 bytes", clientFrame(PING, "p".repeat(126)), 1002],
     ["a continuation with nothing to continue", clientFrame(CONTINUATION, "x"), 1002],
-    ["a new message inside a fragmented one", Buffer.concat([clientFrame(TEXT, "a", { fin: false }), clientFrame(TEXT, "b")]), 1002],
+    [
+      "a new message inside a fragmented one",
+      Buffer.concat([clientFrame(TEXT, "a", { fin: false }), clientFrame(TEXT, "b")]),
+      1002,
+    ],
     ["a text message that is not UTF-8", clientFrame(TEXT, Buffer.from([0xc3, 0x28])), 1007],
     ["a close frame with a one-byte payload", clientFrame(CLOSE, Buffer.from([3])), 1002],
     ["a close frame with code 1005", clientFrame(CLOSE, closePayload(1005)), 1002],
     ["a close frame with code 999", clientFrame(CLOSE, closePayload(999)), 1002],
     ["a close frame whose reason is not UTF-8", clientFrame(CLOSE, closePayload(1000, Buffer.from([0xff]))), 1007],
     ["a frame over maxMessageBytes", clientFrame(BINARY, Buffer.alloc(1025)), 1009],
-    ["fragments over maxMessageBytes together", Buffer.concat([clientFrame(BINARY, Buffer.alloc(600), { fin: false }), clientFrame(CONTINUATION, Buffer.alloc(600))]), 1009],
+    [
+      "fragments over maxMessageBytes together",
+      Buffer.concat([
+        clientFrame(BINARY, Buffer.alloc(600), { fin: false }),
+        clientFrame(CONTINUATION, Buffer.alloc(600)),
+      ]),
+      1009,
+    ],
   ])("fails the connection on %s", (_what, bytes, code) => {
     const events = read([bytes]);
     expect(events).toHaveLength(1);
@@ -92,7 +108,9 @@ describe("FrameReader", () => {
   });
 
   it("keeps a binary message's bytes as they are, UTF-8 or not", () => {
-    expect(read([clientFrame(BINARY, Buffer.from([0xc3, 0x28]))])).toEqual([{ message: Buffer.from([0xc3, 0x28]), binary: true }]);
+    expect(read([clientFrame(BINARY, Buffer.from([0xc3, 0x28]))])).toEqual([
+      { message: Buffer.from([0xc3, 0x28]), binary: true },
+    ]);
   });
 
   it("reports nothing more once it has failed", () => {
@@ -124,7 +142,11 @@ describe("FrameReader", () => {
 
     it.each([
       ["data that is not DEFLATE", clientFrame(TEXT, Buffer.from([0xff, 0xff, 0xff, 0xff]), { rsv: 0b100 }), 1007],
-      ["RSV1 on a continuation frame", Buffer.concat([clientFrame(TEXT, "a", { fin: false }), clientFrame(CONTINUATION, "b", { rsv: 0b100 })]), 1002],
+      [
+        "RSV1 on a continuation frame",
+        Buffer.concat([clientFrame(TEXT, "a", { fin: false }), clientFrame(CONTINUATION, "b", { rsv: 0b100 })]),
+        1002,
+      ],
       ["RSV1 on a control frame", clientFrame(PING, "x", { rsv: 0b100 }), 1002],
     ])("fails the connection on %s", (_what, bytes, code) => {
       expect(read([bytes], { inflate: true })).toMatchObject([{ error: code }]);
@@ -156,7 +178,10 @@ describe("FrameReader held input", () => {
     const { recorder, reader: r } = reader();
     const padding = Array.from({ length: 400 }, () => clientFrame(PONG, Buffer.alloc(125)));
     for (const letter of "abcd") {
-      const chunk = Buffer.concat([clientFrame(letter === "a" ? TEXT : CONTINUATION, letter, { fin: false }), ...padding]);
+      const chunk = Buffer.concat([
+        clientFrame(letter === "a" ? TEXT : CONTINUATION, letter, { fin: false }),
+        ...padding,
+      ]);
       r.push(chunk);
       chunk.fill(0); // the reader must not hold views into it
       expect(r.heldBytes).toBeLessThan(1_024);
@@ -175,7 +200,9 @@ describe("FrameReader held input", () => {
     expect(recorder.events).toMatchObject([{ error: 1007 }]);
     expect(r.heldBytes).toBe(0);
     // A message ending inside a character is invalid too.
-    expect(read([clientFrame(TEXT, Buffer.from([0xe2]), { fin: false }), clientFrame(CONTINUATION, Buffer.from([0x82]))])).toMatchObject([{ error: 1007 }]);
+    expect(
+      read([clientFrame(TEXT, Buffer.from([0xe2]), { fin: false }), clientFrame(CONTINUATION, Buffer.from([0x82]))]),
+    ).toMatchObject([{ error: 1007 }]);
   });
 
   it("after closing, releases what it holds, skips data frames unbuffered, and still reads control frames", () => {
@@ -199,7 +226,8 @@ describe("FrameReader held input", () => {
 
 describe("isValidCloseCode", () => {
   it("accepts the codes a peer may send and refuses the reserved ones", () => {
-    for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999]) expect(isValidCloseCode(code)).toBe(true);
+    for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999])
+      expect(isValidCloseCode(code)).toBe(true);
     for (const code of [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000]) expect(isValidCloseCode(code)).toBe(false);
   });
 });

@@ -167,7 +167,10 @@ export class FrameReader {
       const fin = (first & 0x80) !== 0;
       const rsv1 = (first & 0x40) !== 0;
       const opcode = first & 0x0f;
-      if ((first & 0x30) !== 0 || (rsv1 && (!this.inflate || opcode === Opcode.continuation || opcode >= Opcode.close))) {
+      if (
+        (first & 0x30) !== 0 ||
+        (rsv1 && (!this.inflate || opcode === Opcode.continuation || opcode >= Opcode.close))
+      ) {
         return this.fail(CloseCode.protocolError, "reserved bits set without a negotiated extension");
       }
       if ((second & 0x80) === 0) return this.fail(CloseCode.protocolError, "client frames must be masked");
@@ -216,13 +219,16 @@ export class FrameReader {
   /** Checks a data frame's opcode against the fragmentation state, and its size against the limit. */
   private checkDataFrame(opcode: number, length: number): boolean {
     if (opcode === Opcode.continuation) {
-      if (!this.inMessage) return this.refuse(CloseCode.protocolError, "continuation frame without a message to continue");
+      if (!this.inMessage)
+        return this.refuse(CloseCode.protocolError, "continuation frame without a message to continue");
     } else if (opcode === Opcode.text || opcode === Opcode.binary) {
-      if (this.inMessage) return this.refuse(CloseCode.protocolError, "new message before the fragmented one was finished");
+      if (this.inMessage)
+        return this.refuse(CloseCode.protocolError, "new message before the fragmented one was finished");
     } else {
       return this.refuse(CloseCode.protocolError, `unknown opcode ${opcode}`);
     }
-    if (this.assembledLength + length > this.limits.maxMessageBytes) return this.refuse(CloseCode.messageTooBig, "message larger than maxMessageBytes");
+    if (this.assembledLength + length > this.limits.maxMessageBytes)
+      return this.refuse(CloseCode.messageTooBig, "message larger than maxMessageBytes");
     return true;
   }
 
@@ -276,7 +282,10 @@ export class FrameReader {
         });
       } catch (err) {
         const tooBig = (err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE";
-        this.fail(tooBig ? CloseCode.messageTooBig : CloseCode.invalidPayload, tooBig ? "message larger than maxMessageBytes once inflated" : "compressed message could not be inflated");
+        this.fail(
+          tooBig ? CloseCode.messageTooBig : CloseCode.invalidPayload,
+          tooBig ? "message larger than maxMessageBytes once inflated" : "compressed message could not be inflated",
+        );
         return;
       }
     }

@@ -1,4 +1,4 @@
-import { EventEmitter } from "node:events";
+import type { EventEmitter } from "node:events";
 import * as ws from "ws";
 import { describe, expect, it } from "vitest";
 import { buildFrame, closeFrame, pongFrame } from "./frame.js";
@@ -7,7 +7,9 @@ import { buildFrame, closeFrame, pongFrame } from "./frame.js";
 interface FrameReceiver extends EventEmitter {
   write(chunk: Buffer): void;
 }
-const { Receiver } = ws as unknown as { Receiver: new (options: { isServer: boolean; maxPayload: number }) => FrameReceiver };
+const { Receiver } = ws as unknown as {
+  Receiver: new (options: { isServer: boolean; maxPayload: number }) => FrameReceiver;
+};
 
 /** Parses frames with the `ws` library's own receiver: an independent check of the framing. */
 function parse(frame: Buffer): Promise<{ data: Buffer; isBinary: boolean }> {
@@ -20,12 +22,15 @@ function parse(frame: Buffer): Promise<{ data: Buffer; isBinary: boolean }> {
 }
 
 describe("buildFrame", () => {
-  it.each([0, 1, 125, 126, 127, 65_535, 65_536, 200_000])("frames a %i-byte payload that ws reads back", async (length) => {
-    const payload = Buffer.alloc(length, 0x61);
-    const got = await parse(buildFrame(payload, false));
-    expect(got.isBinary).toBe(false);
-    expect(got.data.equals(payload)).toBe(true);
-  });
+  it.each([0, 1, 125, 126, 127, 65_535, 65_536, 200_000])(
+    "frames a %i-byte payload that ws reads back",
+    async (length) => {
+      const payload = Buffer.alloc(length, 0x61);
+      const got = await parse(buildFrame(payload, false));
+      expect(got.isBinary).toBe(false);
+      expect(got.data.equals(payload)).toBe(true);
+    },
+  );
 
   it("marks binary frames as binary", async () => {
     expect((await parse(buildFrame(new Uint8Array([1, 2, 3]), true))).isBinary).toBe(true);

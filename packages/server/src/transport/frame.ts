@@ -21,7 +21,13 @@ export function buildFrame(payload: Uint8Array, binary: boolean, compressed = fa
 /** A close frame: the code and a reason cut to fit the 125-byte control frame limit. */
 export function closeFrame(code: number, reason: string): Buffer {
   let text = Buffer.from(reason);
-  if (text.length > 123) text = Buffer.from(text.subarray(0, 123).toString().replace(/\uFFFD$/u, ""));
+  if (text.length > 123)
+    text = Buffer.from(
+      text
+        .subarray(0, 123)
+        .toString()
+        .replace(/\uFFFD$/u, ""),
+    );
   const payload = Buffer.allocUnsafe(2 + text.length);
   payload.writeUInt16BE(code, 0);
   text.copy(payload, 2);

@@ -15,20 +15,29 @@ export interface HandshakeRefusal {
 
 /** Checks the parts of the opening handshake every WebSocket upgrade must have (RFC 6455 §4.2.1). */
 export function checkHandshake(req: IncomingMessage): HandshakeRefusal | undefined {
-  if (req.method !== "GET") return { status: "405 Method Not Allowed", message: "a WebSocket handshake must be a GET request" };
-  if (req.headers.upgrade?.toLowerCase() !== "websocket") return { status: "400 Bad Request", message: "the Upgrade header must be \"websocket\"" };
+  if (req.method !== "GET")
+    return { status: "405 Method Not Allowed", message: "a WebSocket handshake must be a GET request" };
+  if (req.headers.upgrade?.toLowerCase() !== "websocket")
+    return { status: "400 Bad Request", message: 'the Upgrade header must be "websocket"' };
   const version = req.headers["sec-websocket-version"];
   if (version !== "13") {
-    return { status: "400 Bad Request", message: "unsupported Sec-WebSocket-Version; this server speaks version 13", headers: "Sec-WebSocket-Version: 13\r\n" };
+    return {
+      status: "400 Bad Request",
+      message: "unsupported Sec-WebSocket-Version; this server speaks version 13",
+      headers: "Sec-WebSocket-Version: 13\r\n",
+    };
   }
   const key = req.headers["sec-websocket-key"];
-  if (key === undefined || !KEY.test(key.trim())) return { status: "400 Bad Request", message: "missing or invalid Sec-WebSocket-Key header" };
+  if (key === undefined || !KEY.test(key.trim()))
+    return { status: "400 Bad Request", message: "missing or invalid Sec-WebSocket-Key header" };
   return undefined;
 }
 
 /** The `101 Switching Protocols` answer, with the subprotocol and extensions the node chose. */
 export function acceptResponse(key: string, protocol: string | undefined, extensions: string | undefined): string {
-  const accept = createHash("sha1").update(key.trim() + WEBSOCKET_GUID).digest("base64");
+  const accept = createHash("sha1")
+    .update(key.trim() + WEBSOCKET_GUID)
+    .digest("base64");
   return (
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
     `Sec-WebSocket-Accept: ${accept}\r\n` +

@@ -3,7 +3,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { clientFrame } from "../../../../test/support/client-frames.js";
 import { withTimeout } from "../../../../test/support/frame-inbox.js";
 import { ServerProcess } from "../../../../test/support/processes.js";
-import { RawWebSocket, closeCodeOf, memoryOf, tcpConnect, upgradeRequest } from "../../../../test/support/raw-socket.js";
+import {
+  RawWebSocket,
+  closeCodeOf,
+  memoryOf,
+  tcpConnect,
+  upgradeRequest,
+} from "../../../../test/support/raw-socket.js";
 import { Opcode } from "./frame.js";
 
 /**
@@ -30,7 +36,9 @@ afterEach(async () => {
 const V8_FLAGS = "--max-semi-space-size=2";
 
 async function node(args: string[] = []): Promise<{ server: ServerProcess; pid: number }> {
-  const server = await ServerProcess.start(["--port", "0", "--host", "127.0.0.1", "--no-demo", ...args], { NODE_OPTIONS: V8_FLAGS });
+  const server = await ServerProcess.start(["--port", "0", "--host", "127.0.0.1", "--no-demo", ...args], {
+    NODE_OPTIONS: V8_FLAGS,
+  });
   started.push(server);
   return { server, pid: server.child.pid as number };
 }
@@ -43,7 +51,11 @@ async function open(server: ServerProcess, paused = false): Promise<RawWebSocket
 
 /** Resolves with the first text message the server sends, once it has arrived. */
 async function firstText(ws: RawWebSocket, what: string): Promise<string> {
-  const found = (): string | undefined => ws.frames().find((frame) => frame.opcode === Opcode.text)?.payload.toString();
+  const found = (): string | undefined =>
+    ws
+      .frames()
+      .find((frame) => frame.opcode === Opcode.text)
+      ?.payload.toString();
   await withTimeout(
     new Promise<void>((resolve) => {
       const check = (): void => {
@@ -70,10 +82,15 @@ describe("memory abuse against a default node", () => {
     const baseline = memoryOf(pid).rssBytes;
     // Each write: one byte of the message, then ~64 KiB of unsolicited pongs. A reader that kept
     // the byte as a view would pin the whole read: 2,000 writes would hold about 128 MiB.
-    const pongs = Buffer.concat(Array.from({ length: 500 }, () => clientFrame(Opcode.pong, Buffer.alloc(125), { mask: MASK })));
+    const pongs = Buffer.concat(
+      Array.from({ length: 500 }, () => clientFrame(Opcode.pong, Buffer.alloc(125), { mask: MASK })),
+    );
     const message = Buffer.from(`{"id":1,"connect":{}}${" ".repeat(2_000)}`);
     for (let i = 0; i < message.length - 1; i++) {
-      const fragment = clientFrame(i === 0 ? Opcode.text : Opcode.continuation, message.subarray(i, i + 1), { fin: false, mask: MASK });
+      const fragment = clientFrame(i === 0 ? Opcode.text : Opcode.continuation, message.subarray(i, i + 1), {
+        fin: false,
+        mask: MASK,
+      });
       await ws.write(Buffer.concat([fragment, pongs]));
     }
     await ws.write(clientFrame(Opcode.continuation, message.subarray(message.length - 1), { mask: MASK }));
@@ -83,7 +100,9 @@ describe("memory abuse against a default node", () => {
     // Fragments past maxMessageBytes (65,536) fail the message, however small each one is.
     const next = await open(server);
     const byte = (opcode: number): Buffer => clientFrame(opcode, " ", { fin: false, mask: MASK });
-    await next.write(Buffer.concat([byte(Opcode.text), ...Array.from({ length: 70_000 }, () => byte(Opcode.continuation))]));
+    await next.write(
+      Buffer.concat([byte(Opcode.text), ...Array.from({ length: 70_000 }, () => byte(Opcode.continuation))]),
+    );
     const frames = await next.drain();
     expect(closeCodeOf(frames.at(-1) ?? { opcode: 0, payload: Buffer.alloc(0) })).toBe(CloseCode.messageTooBig);
   });
@@ -93,7 +112,9 @@ describe("memory abuse against a default node", () => {
     const { server, pid } = await node(["--command-rate-per-second", "0"]);
     const ws = await open(server, true);
     const baseline = memoryOf(pid).rssBytes;
-    const pings = Buffer.concat(Array.from({ length: 512 }, () => clientFrame(Opcode.ping, Buffer.alloc(125, 0x70), { mask: MASK })));
+    const pings = Buffer.concat(
+      Array.from({ length: 512 }, () => clientFrame(Opcode.ping, Buffer.alloc(125, 0x70), { mask: MASK })),
+    );
     let sent = 0;
     for (let i = 0; i < 2_000 && !ws.socket.destroyed; i++) {
       await ws.write(pings);
@@ -113,7 +134,9 @@ describe("memory abuse against a default node", () => {
   it("counts pings toward the command rate limit: a flood is answered up to the burst, then closed with 3006", async () => {
     const { server } = await node();
     const ws = await open(server);
-    await ws.write(Buffer.concat(Array.from({ length: 1_000 }, (_, i) => clientFrame(Opcode.ping, String(i), { mask: MASK }))));
+    await ws.write(
+      Buffer.concat(Array.from({ length: 1_000 }, (_, i) => clientFrame(Opcode.ping, String(i), { mask: MASK }))),
+    );
     const frames = await ws.drain();
     const pongs = frames.filter((frame) => frame.opcode === Opcode.pong);
     // commandBurst (200) answered at once, a few more as the bucket refills; the rest refused.
@@ -160,7 +183,10 @@ describe("memory abuse against a default node", () => {
   it("closes a socket that trickles its request headers within headersTimeoutMs, upgrades included", async () => {
     const headersTimeoutMs = 500;
     const { server } = await node(["--headers-timeout-ms", String(headersTimeoutMs), "--request-timeout-ms", "1000"]);
-    const requests = [upgradeRequest(server.wsUrl), `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${"p".repeat(200)}\r\n\r\n`];
+    const requests = [
+      upgradeRequest(server.wsUrl),
+      `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${"p".repeat(200)}\r\n\r\n`,
+    ];
     const results = await Promise.all(
       requests.map(async (request) => {
         const socket = await tcpConnect(server.url);
@@ -175,7 +201,11 @@ describe("memory abuse against a default node", () => {
           if (sentBytes < request.length - 4 && !socket.destroyed) socket.write(request.slice(sentBytes, ++sentBytes));
         }, 50);
         try {
-          await withTimeout(new Promise((resolve) => socket.once("close", resolve)), 5_000, "the server to close a trickling socket");
+          await withTimeout(
+            new Promise((resolve) => socket.once("close", resolve)),
+            5_000,
+            "the server to close a trickling socket",
+          );
         } finally {
           clearInterval(trickle);
         }

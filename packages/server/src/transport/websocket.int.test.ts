@@ -78,7 +78,11 @@ class WireClient {
         header = 4;
       }
       if (bytes.length < header + length) return undefined;
-      return { opcode: (bytes[0] as number) & 0x0f, payload: Buffer.from(bytes.subarray(header, header + length)), size: header + length };
+      return {
+        opcode: (bytes[0] as number) & 0x0f,
+        payload: Buffer.from(bytes.subarray(header, header + length)),
+        size: header + length,
+      };
     }, "a frame");
     this.received = this.received.subarray(frame.size);
     return { opcode: frame.opcode, payload: frame.payload };
@@ -106,15 +110,27 @@ class WireClient {
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 
 function upgradeRequest(path: string, headers: Record<string, string> = {}, method = "GET"): string {
-  const all: Record<string, string> = { Host: "localhost", Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": KEY, "Sec-WebSocket-Version": "13", ...headers };
-  const lines = Object.entries(all).filter(([, value]) => value !== "").map(([name, value]) => `${name}: ${value}`);
+  const all: Record<string, string> = {
+    Host: "localhost",
+    Upgrade: "websocket",
+    Connection: "Upgrade",
+    "Sec-WebSocket-Key": KEY,
+    "Sec-WebSocket-Version": "13",
+    ...headers,
+  };
+  const lines = Object.entries(all)
+    .filter(([, value]) => value !== "")
+    .map(([name, value]) => `${name}: ${value}`);
   return `${method} ${path} HTTP/1.1\r\n${lines.join("\r\n")}\r\n\r\n`;
 }
 
 function clientFrame(opcode: number, payload: Buffer | string): Buffer {
   const data = typeof payload === "string" ? Buffer.from(payload) : payload;
   const mask = randomBytes(4);
-  const header = data.length < 126 ? Buffer.from([0x80 | opcode, 0x80 | data.length]) : Buffer.from([0x80 | opcode, 0x80 | 126, data.length >> 8, data.length & 0xff]);
+  const header =
+    data.length < 126
+      ? Buffer.from([0x80 | opcode, 0x80 | data.length])
+      : Buffer.from([0x80 | opcode, 0x80 | 126, data.length >> 8, data.length & 0xff]);
   return Buffer.concat([header, mask, Buffer.from(data.map((byte, i) => byte ^ (mask[i % 4] as number)))]);
 }
 
@@ -124,7 +140,10 @@ function closePayload(code: number, reason = ""): Buffer {
   return Buffer.concat([head, Buffer.from(reason)]);
 }
 
-async function upgraded(wsUrl: string, headers: Record<string, string> = {}): Promise<{ client: WireClient; response: string }> {
+async function upgraded(
+  wsUrl: string,
+  headers: Record<string, string> = {},
+): Promise<{ client: WireClient; response: string }> {
   const client = await WireClient.open(wsUrl);
   client.socket.write(upgradeRequest(new URL(wsUrl).pathname, headers));
   return { client, response: await client.response() };
@@ -145,7 +164,12 @@ describe("the WebSocket layer on real sockets", () => {
   });
 
   it.each([
-    ["an unsupported version", { "Sec-WebSocket-Version": "8" }, "GET", /^HTTP\/1\.1 400 [^]*Sec-WebSocket-Version: 13/],
+    [
+      "an unsupported version",
+      { "Sec-WebSocket-Version": "8" },
+      "GET",
+      /^HTTP\/1\.1 400 [\s\S]*Sec-WebSocket-Version: 13/,
+    ],
     ["a missing key", { "Sec-WebSocket-Key": "" }, "GET", /^HTTP\/1\.1 400 /],
     ["a key that is not 16 bytes of base64", { "Sec-WebSocket-Key": "short" }, "GET", /^HTTP\/1\.1 400 /],
     ["an Upgrade header for another protocol", { Upgrade: "h2c" }, "GET", /^HTTP\/1\.1 400 /],
@@ -161,7 +185,9 @@ describe("the WebSocket layer on real sockets", () => {
   it("reads a command sent in the same packet as the handshake", async () => {
     const { wsUrl } = await cluster.node();
     const client = await WireClient.open(wsUrl);
-    client.socket.write(Buffer.concat([Buffer.from(upgradeRequest("/ws")), clientFrame(0x1, JSON.stringify({ id: 1, connect: {} }))]));
+    client.socket.write(
+      Buffer.concat([Buffer.from(upgradeRequest("/ws")), clientFrame(0x1, JSON.stringify({ id: 1, connect: {} }))]),
+    );
     expect(await client.response()).toMatch(/^HTTP\/1\.1 101 /);
     const reply = await client.frame();
     expect(JSON.parse(reply.payload.toString())).toMatchObject({ id: 1, connect: { client: expect.any(String) } });
@@ -182,7 +208,11 @@ describe("the WebSocket layer on real sockets", () => {
     expect(echo.opcode).toBe(0x8);
     expect(echo.payload.readUInt16BE(0)).toBe(4000);
     await client.closed();
-    await eventually(() => (node as unknown as { sessions: Set<unknown> }).sessions.size === 0, 2_000, "the node to drop the session");
+    await eventually(
+      () => (node as unknown as { sessions: Set<unknown> }).sessions.size === 0,
+      2_000,
+      "the node to drop the session",
+    );
   });
 
   it("fails a connection that breaks the protocol with close 1002, and keeps serving others", async () => {

@@ -22,7 +22,8 @@ const SUPPORTED = [...codecs.keys()].join(", ");
 
 /** The subprotocol to answer with and its codec; JSON without a subprotocol when the client offers none (handy for wscat). */
 function chooseCodec(header: string | undefined): { protocol: string | undefined; codec: Codec } | undefined {
-  if (header === undefined || header.trim() === "") return { protocol: undefined, codec: codecs.get(Subprotocol.json) as Codec };
+  if (header === undefined || header.trim() === "")
+    return { protocol: undefined, codec: codecs.get(Subprotocol.json) as Codec };
   for (const offered of header.split(",")) {
     const protocol = offered.trim();
     const codec = codecs.get(protocol);
@@ -35,7 +36,9 @@ function reject(socket: Duplex, status: string, message: string, headers = ""): 
   // After an `upgrade` event nothing else listens for errors on this socket: a peer that resets
   // it would otherwise crash the process with an unhandled error.
   socket.on("error", () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n${headers}Connection: close\r\n\r\n${message}`);
+  socket.end(
+    `HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n${headers}Connection: close\r\n\r\n${message}`,
+  );
 }
 
 /**
@@ -73,7 +76,11 @@ export class WebSocketTransport {
     }
     const origin = req.headers.origin;
     if (!this.origins.allows(origin)) {
-      reject(socket, "403 Forbidden", `origin ${JSON.stringify(origin?.slice(0, 200))} is not allowed; add it to the allowedOrigins option`);
+      reject(
+        socket,
+        "403 Forbidden",
+        `origin ${JSON.stringify(origin?.slice(0, 200))} is not allowed; add it to the allowedOrigins option`,
+      );
       return;
     }
     if (!this.accepting()) {
@@ -92,7 +99,8 @@ export class WebSocketTransport {
     const { protocol, codec } = chosen;
     const remoteAddress = req.socket.remoteAddress;
     // An offer this node cannot serve connects uncompressed rather than failing the handshake.
-    const extensions = this.ctx.deflater === undefined ? undefined : negotiateDeflate(req.headers["sec-websocket-extensions"]);
+    const extensions =
+      this.ctx.deflater === undefined ? undefined : negotiateDeflate(req.headers["sec-websocket-extensions"]);
     socket.write(acceptResponse(req.headers["sec-websocket-key"] as string, protocol, extensions));
     const connection = new WebSocketConnection(socket as Socket, this.limits, extensions !== undefined);
     const refusal = this.admission(remoteAddress);
@@ -105,21 +113,31 @@ export class WebSocketTransport {
     }
     const session = new Session(connection, codec, this.ctx, remoteAddress, this.sessions);
     this.ctx.metrics.accepted();
-    this.ctx.logger.debug({ client: session.id, remoteAddress, subprotocol: protocol, compression: session.deflater !== undefined }, "websocket upgrade accepted");
+    this.ctx.logger.debug(
+      { client: session.id, remoteAddress, subprotocol: protocol, compression: session.deflater !== undefined },
+      "websocket upgrade accepted",
+    );
     connection.start(session, head);
   }
 
-/** Why a new connection must be turned away now (admission rate, per-IP limit), if it must. */
+  /** Why a new connection must be turned away now (admission rate, per-IP limit), if it must. */
   private admission(remoteAddress: string | undefined): Refusal | undefined {
     const now = Date.now();
     if (this.admissionBucket !== undefined && !this.admissionBucket.take(now)) {
       // Spread the excess over the time the bucket needs to admit them all, at least a second.
       const retryAfterMs = Math.max(1_000, this.admissionBucket.waitMs(now) * 2);
-      return { code: CloseCode.tryLater, reason: "node is admitting connections at its limit; retry later", retryAfterMs };
+      return {
+        code: CloseCode.tryLater,
+        reason: "node is admitting connections at its limit; retry later",
+        retryAfterMs,
+      };
     }
     const { maxConnectionsPerIp } = this.ctx.options;
     if (maxConnectionsPerIp > 0 && this.ctx.connections.perIp.count(remoteAddress ?? "") >= maxConnectionsPerIp) {
-      return { code: CloseCode.connectionLimit, reason: `this address already holds ${maxConnectionsPerIp} connections` };
+      return {
+        code: CloseCode.connectionLimit,
+        reason: `this address already holds ${maxConnectionsPerIp} connections`,
+      };
     }
     return undefined;
   }
@@ -144,7 +162,12 @@ const IGNORE: ConnectionHandler = {
 
 /** Tells a just-upgraded socket why it is refused (disconnect push, then close) without making a session. */
 function turnAway(connection: WebSocketConnection, codec: Codec, refusal: Refusal, head: Buffer): void {
-  const body = { code: refusal.code, reason: refusal.reason, reconnect: shouldReconnect(refusal.code), ...(refusal.retryAfterMs === undefined ? {} : { retryAfterMs: refusal.retryAfterMs }) };
+  const body = {
+    code: refusal.code,
+    reason: refusal.reason,
+    reconnect: shouldReconnect(refusal.code),
+    ...(refusal.retryAfterMs === undefined ? {} : { retryAfterMs: refusal.retryAfterMs }),
+  };
   connection.start(IGNORE, head);
   connection.socket.write(buildFrame(codec.encodePush({ type: "disconnect", body }), codec.binary));
   connection.close(refusal.code, refusal.reason);
