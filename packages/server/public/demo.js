@@ -9,6 +9,11 @@ const MAX_TEXT_CHARS = 2000;
 const MAX_NICK_CHARS = 32;
 const HISTORY_LIMIT = 50;
 const NICK_KEY = "hubcast-demo:nick";
+// How long a nickname edit settles before the tab announces it.
+const NICK_ANNOUNCE_DELAY_MS = 600;
+// One local node: when it restarts, tabs should be back within a couple of seconds. The SDK's
+// default cap (20 s) is for crowds of clients that must spread out after losing a server.
+const MAX_RECONNECT_DELAY_MS = 2_000;
 // Subscription close code of our own unsubscribe() (the SDK's LocalCode.disconnectCalled).
 const UNSUBSCRIBE_CALLED = 1;
 
@@ -69,9 +74,14 @@ const storedNick = readStoredNick();
 ui.nick.value = storedNick ?? `guest-${1000 + Math.floor(Math.random() * 9000)}`;
 ui.nick.placeholder = ui.nick.value;
 if (storedNick === null) storeNick(ui.nick.value);
+let nickTimer;
 ui.nick.addEventListener("input", () => {
   storeNick(currentNick());
   renderPresence();
+  clearTimeout(nickTimer);
+  nickTimer = setTimeout(() => {
+    if (room !== undefined) void announce(room);
+  }, NICK_ANNOUNCE_DELAY_MS);
 });
 
 // ---- rendering ------------------------------------------------------------------------
@@ -95,6 +105,18 @@ function notice(text) {
   const item = el("li", "notice", text);
   item.dataset.testid = "notice";
   appendToMessages(item);
+}
+
+/**
+ * The nickname a tab announces when it enters a room, or undefined when the data is not an
+ * announcement. Connections are anonymous, so presence lists connection ids: announcements
+ * (and messages) are how the other tabs learn the name behind each id, after a reconnect too.
+ */
+function parseHello(data) {
+  if (data === null || typeof data !== "object" || data.hello !== true) return undefined;
+  return typeof data.nick === "string" && data.nick.trim() !== ""
+    ? data.nick.trim().slice(0, MAX_NICK_CHARS)
+    : undefined;
 }
 
 /** A chat message from publication data, or undefined when the data is not one. */
@@ -129,17 +151,25 @@ function showPublication(r, pub) {
     if (r.lastOffset !== undefined && pub.offset <= r.lastOffset) return;
     r.lastOffset = pub.offset;
   }
-  const message = parseMessage(pub.data);
   const sender = pub.info?.client;
+  const hello = parseHello(pub.data);
+  if (hello !== undefined) {
+    learnNick(r, sender, hello);
+    return;
+  }
+  const message = parseMessage(pub.data);
   if (message === undefined) {
     notice("(a message this page cannot read)");
     return;
   }
-  if (sender !== undefined && nicks.get(sender) !== message.nick) {
-    nicks.set(sender, message.nick);
-    if (r.presence !== undefined && sender in r.presence) renderPresence();
-  }
+  learnNick(r, sender, message.nick);
   renderMessage(message, sender !== undefined && myIds.has(sender), Date.now());
+}
+
+function learnNick(r, sender, nick) {
+  if (sender === undefined || nicks.get(sender) === nick) return;
+  nicks.set(sender, nick);
+  if (r.presence !== undefined && sender in r.presence) renderPresence();
 }
 
 function displayName(clientId) {
@@ -190,7 +220,7 @@ function errorText(error) {
 }
 
 const wsUrl = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
-const client = new Client(wsUrl, { name: "hubcast-demo" });
+const client = new Client(wsUrl, { name: "hubcast-demo", maxReconnectDelayMs: MAX_RECONNECT_DELAY_MS });
 client.on("state", ({ to }) => setStatus(to));
 client.on("connected", (event) => {
   myIds.add(event.client);
@@ -247,6 +277,17 @@ function onSubscribed(r, event) {
     void loadHistory(r, "reconnected; reloaded history");
   }
   void refreshPresence(r);
+  void announce(r);
+}
+
+/** Tells the room which nickname this connection goes by (see parseHello). */
+async function announce(r) {
+  try {
+    await r.sub.publish({ hello: true, nick: currentNick() });
+  } catch (error) {
+    // Only the name shown to others is missing; the next subscribe or message fixes it.
+    console.warn("hubcast demo: could not announce the nickname", error);
+  }
 }
 
 function enterRoom(name) {

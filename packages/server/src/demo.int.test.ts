@@ -172,6 +172,47 @@ describe("demo chat page (Chromium)", () => {
   );
 
   it.skipIf(!HAS_CHROMIUM)(
+    `after the server restarts, tabs are back within seconds and know each other's nicknames (needs ${CHROMIUM_PATH})`,
+    async () => {
+      // Its own node, so that this one can restart on the same port.
+      let own = new HubcastNode({ port: 0, logLevel: "silent", drainWindowMs: 500 });
+      const { port, url } = await own.start();
+      try {
+        const one = await openDemo("", url);
+        const two = await openDemo("", url);
+        for (const [demo, nick] of [
+          [one, "alice"],
+          [two, "bob"],
+        ] as const) {
+          demo.allowed.push(/^console\.error: WebSocket connection to .* failed/);
+          await demo.page.getByTestId("nick").fill(nick);
+        }
+        await two.page.getByTestId("presence-entry").filter({ hasText: "alice" }).waitFor({ timeout: WAIT_MS });
+
+        await own.drain();
+        await waitForStatus(one.page, "connecting");
+        // Down long enough for the reconnect backoff to grow past the demo's cap (2 s).
+        await new Promise((resolve) => setTimeout(resolve, 4_000));
+        own = new HubcastNode({ port, logLevel: "silent" });
+        await own.start();
+        const restartedAt = Date.now();
+        await Promise.all([waitForStatus(one.page, "connected"), waitForStatus(two.page, "connected")]);
+        // Cap plus connect and subscribe; the SDK's own 20 s cap would allow ~10 s on average.
+        expect(Date.now() - restartedAt).toBeLessThan(4_000);
+
+        // New connection ids on both sides, yet each tab names the other, without a message sent.
+        await one.page.getByTestId("presence-entry").filter({ hasText: "bob" }).waitFor({ timeout: WAIT_MS });
+        await two.page.getByTestId("presence-entry").filter({ hasText: "alice" }).waitFor({ timeout: WAIT_MS });
+        expect(await one.page.getByTestId("message").count()).toBe(0);
+        failIfBroken(one, two);
+      } finally {
+        await own.close();
+      }
+    },
+    TEST_MS,
+  );
+
+  it.skipIf(!HAS_CHROMIUM)(
     `after a network outage a tab recovers what it missed (needs ${CHROMIUM_PATH})`,
     async () => {
       if (node === undefined) throw new Error("the node did not start");

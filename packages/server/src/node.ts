@@ -325,7 +325,6 @@ export class HubcastNode {
     };
   }
 
-  /** Asks every client to reconnect elsewhere, stops listening, and closes the engine. */
   /**
    * Graceful shutdown: reports not ready, refuses new connections, asks its clients to
    * reconnect elsewhere spread over `drainWindowMs` (with jitter), then closes. Resolves once
