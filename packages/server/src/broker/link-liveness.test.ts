@@ -1,13 +1,23 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LinkPinger, resolveLiveness } from "./link-liveness.js";
-import type { PingableLink } from "./link-liveness.js";
-
 /** A link whose PINGs are answered (or not) when the test says so. */
-class FakeLink implements PingableLink {
+class FakeLink {
   readonly pending: { resolve: (v: unknown) => void; reject: (e: Error) => void }[] = [];
   sendCommand(): Promise<unknown> {
     return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
   }
+}
+
+function newPinger(isSilence?: (err: unknown) => boolean) {
+  const silent: FakeLink[] = [];
+  const answered: FakeLink[] = [];
+  const pinger = new LinkPinger<FakeLink>({
+    timeoutMs: 2_000,
+    what: "test PING",
+    handlers: { onSilent: (link) => silent.push(link), onAnswer: (link) => answered.push(link) },
+    ...(isSilence === undefined ? {} : { isSilence }),
+  });
+  return { pinger, silent, answered };
 }
 
 describe("LinkPinger", () => {
@@ -15,10 +25,9 @@ describe("LinkPinger", () => {
   afterEach(() => vi.useRealTimers());
 
   it("reports a link whose PING stays unanswered past the timeout, once", async () => {
-    const silent: FakeLink[] = [];
-    const pinger = new LinkPinger<FakeLink>(2_000, (link) => silent.push(link));
+    const { pinger, silent } = newPinger();
     const link = new FakeLink();
-    pinger.ping(link);
+    pinger.ping(link, () => link.sendCommand());
     await vi.advanceTimersByTimeAsync(1_999);
     expect(silent).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
@@ -26,21 +35,30 @@ describe("LinkPinger", () => {
   });
 
   it("keeps one PING in flight per link, and counts an error reply as an answer", async () => {
-    const silent: FakeLink[] = [];
-    const pinger = new LinkPinger<FakeLink>(2_000, (link) => silent.push(link));
+    const { pinger, silent, answered } = newPinger();
     const link = new FakeLink();
     const other = new FakeLink();
-    pinger.ping(link);
-    pinger.ping(link);
-    pinger.ping(other);
+    pinger.ping(link, () => link.sendCommand());
+    pinger.ping(link, () => link.sendCommand());
+    pinger.ping(other, () => other.sendCommand());
     expect(link.pending).toHaveLength(1);
     expect(other.pending).toHaveLength(1);
     link.pending[0]?.reject(new Error("ERR something"));
     other.pending[0]?.resolve("PONG");
     await vi.advanceTimersByTimeAsync(5_000);
     expect(silent).toEqual([]);
-    pinger.ping(link); // the answered PING no longer blocks the next
+    expect(answered).toEqual([other]); // the error reply is not silence, nor proof of life
+    pinger.ping(link, () => link.sendCommand()); // the answered PING no longer blocks the next
     expect(link.pending).toHaveLength(2);
+  });
+
+  it("treats the rejections isSilence names as silence", async () => {
+    const { pinger, silent } = newPinger((err) => err instanceof Error && err.message === "command timeout");
+    const link = new FakeLink();
+    pinger.ping(link, () => link.sendCommand());
+    link.pending[0]?.reject(new Error("command timeout"));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(silent).toEqual([link]);
   });
 });
 

@@ -41,35 +41,50 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** A Redis connection that can be pinged; in RESP2 subscribe mode Redis answers a PING with a `pong` message. */
-export interface PingableLink {
-  sendCommand(args: string[]): Promise<unknown>;
+/** What a {@link LinkPinger} reports, per link key. */
+export interface PingerHandlers<K> {
+  /** A PING went unanswered for the timeout; called once per unanswered PING. */
+  onSilent(key: K): void;
+  /** A PING was answered with a reply (a rejection that is not silence reports nothing: the link is not dead, but neither did it prove alive). */
+  onAnswer?(key: K): void;
 }
 
+/** A PING down a Redis connection; in RESP2 subscribe mode Redis answers it with a `pong` message. */
+export const redisPing = (link: { sendCommand(args: string[]): Promise<unknown> }): Promise<unknown> =>
+  link.sendCommand(["PING"]);
+
 /**
- * Pings links, at most one PING in flight per link, and calls `onSilent(link)` once for each
- * PING left unanswered for `pongTimeoutMs`. An error reply is still an answer: only silence
- * means a dead link. The caller decides when a link is worth pinging (a connection its Redis
- * client already knows is down is the client's to reconnect; a PING there would only fail).
+ * Pings links, at most one PING in flight per link key, and reports each PING as answered or
+ * left unanswered for `timeoutMs`. Only silence means a dead link: another rejection (an error
+ * reply, a connection error) reports nothing, unless `isSilence` says it means the same (a
+ * client's own command timeout). The caller decides when
+ * a link is worth pinging (a connection its Redis client already knows is down is the client's
+ * to reconnect; a PING there would only fail).
  */
-export class LinkPinger<L extends PingableLink> {
-  private readonly inFlight = new WeakSet<L>();
+export class LinkPinger<K> {
+  private readonly inFlight = new Set<K>();
 
   constructor(
-    private readonly pongTimeoutMs: number,
-    private readonly onSilent: (link: L) => void,
+    private readonly options: {
+      timeoutMs: number;
+      /** Names the PING in the timeout error, e.g. "redis pub/sub PING". */
+      what: string;
+      handlers: PingerHandlers<K>;
+      isSilence?: (err: unknown) => boolean;
+    },
   ) {}
 
-  ping(link: L): void {
-    if (this.inFlight.has(link)) return;
-    this.inFlight.add(link);
-    within(link.sendCommand(["PING"]), this.pongTimeoutMs, "redis pub/sub PING")
+  ping(key: K, send: () => Promise<unknown>): void {
+    if (this.inFlight.has(key)) return;
+    this.inFlight.add(key);
+    const { timeoutMs, what, handlers, isSilence } = this.options;
+    within(send(), timeoutMs, what)
       .then(
-        () => undefined,
+        () => handlers.onAnswer?.(key),
         (err: unknown) => {
-          if (err instanceof LinkSilentError) this.onSilent(link);
+          if (err instanceof LinkSilentError || isSilence?.(err) === true) handlers.onSilent(key);
         },
       )
-      .finally(() => this.inFlight.delete(link));
+      .finally(() => this.inFlight.delete(key));
   }
 }

@@ -3,7 +3,7 @@ import { reconnectDelayMs } from "@hubcast/emitter";
 import type { Logger } from "pino";
 import { clusterPubSubLinks, detachPubSubLink } from "./cluster-links.js";
 import type { ClusterNodeClient, PubSubLinkKind } from "./cluster-links.js";
-import { LinkPinger, resolveLiveness, within } from "./link-liveness.js";
+import { LinkPinger, redisPing, resolveLiveness, within } from "./link-liveness.js";
 import type { LivenessOptions } from "./link-liveness.js";
 import type { PubSubConnection, PubSubListener } from "./redis.js";
 
@@ -53,7 +53,11 @@ export class LiveClusterPubSub implements PubSubConnection {
   ) {
     const { pingIntervalMs, pongTimeoutMs } = resolveLiveness(liveness);
     this.pongTimeoutMs = pongTimeoutMs;
-    this.pinger = new LinkPinger(pongTimeoutMs, (client) => this.declareDead(client));
+    this.pinger = new LinkPinger({
+      timeoutMs: pongTimeoutMs,
+      what: "redis pub/sub PING",
+      handlers: { onSilent: (client) => this.declareDead(client) },
+    });
     this.timer = setInterval(() => this.sweep(), pingIntervalMs);
     this.timer.unref();
   }
@@ -115,7 +119,7 @@ export class LiveClusterPubSub implements PubSubConnection {
     for (const link of clusterPubSubLinks(this.cluster)) {
       this.watch(link.client);
       // A link the client already knows is down is the client's to reconnect; a PING would only fail.
-      if (!link.connecting && link.client.isReady) this.pinger.ping(link.client);
+      if (!link.connecting && link.client.isReady) this.pinger.ping(link.client, () => redisPing(link.client));
     }
     this.settle();
   }

@@ -1,7 +1,7 @@
 import type { RedisClient } from "@hubcast/emitter";
 import { closeWithin, reconnectDelayMs } from "@hubcast/emitter";
 import type { Logger } from "pino";
-import { LinkPinger, resolveLiveness, within } from "./link-liveness.js";
+import { LinkPinger, redisPing, resolveLiveness, within } from "./link-liveness.js";
 import type { LivenessOptions } from "./link-liveness.js";
 import type { PubSubConnection, PubSubListener } from "./redis.js";
 
@@ -45,8 +45,14 @@ export class LiveSubscriber implements PubSubConnection {
   ) {
     const { pingIntervalMs, pongTimeoutMs } = resolveLiveness(liveness);
     this.pongTimeoutMs = pongTimeoutMs;
-    this.pinger = new LinkPinger(pongTimeoutMs, (silent) => {
-      if (silent === this.client) this.declareDead();
+    this.pinger = new LinkPinger({
+      timeoutMs: pongTimeoutMs,
+      what: "redis pub/sub PING",
+      handlers: {
+        onSilent: (silent) => {
+          if (silent === this.client) this.declareDead();
+        },
+      },
     });
     this.client = client;
     this.watchReconnects(client);
@@ -107,7 +113,8 @@ export class LiveSubscriber implements PubSubConnection {
   private ping(): void {
     // A link the client already knows is down is the client's to reconnect; a ping would only fail.
     if (this.closed || !this.alive || !this.client.isReady) return;
-    this.pinger.ping(this.client);
+    const client = this.client;
+    this.pinger.ping(client, () => redisPing(client));
   }
 
   private declareDead(): void {

@@ -1,7 +1,7 @@
 import type { RedisClusterClient, RedisConnection } from "@hubcast/emitter";
 import { COMMAND_TIMEOUT_MS, RedisCommandTimeoutError } from "@hubcast/emitter";
 import type { Logger } from "pino";
-import { LinkSilentError, within } from "../broker/link-liveness.js";
+import { LinkPinger } from "../broker/link-liveness.js";
 
 /** One command connection to ping: a name for logs (the master's address on a cluster) and its PING. */
 export interface CommandLink {
@@ -36,8 +36,8 @@ export function commandLinks(commands: RedisConnection & { client: unknown }): (
  */
 export class CommandLinkWatch {
   private readonly timer: NodeJS.Timeout;
-  private readonly inFlight = new Set<string>();
   private readonly silent = new Set<string>();
+  private readonly pinger: LinkPinger<string>;
 
   constructor(
     private readonly links: () => CommandLink[],
@@ -45,6 +45,12 @@ export class CommandLinkWatch {
     private readonly logger: Logger,
     private readonly onDead: () => void,
   ) {
+    this.pinger = new LinkPinger({
+      timeoutMs: COMMAND_TIMEOUT_MS,
+      what: "redis command PING",
+      handlers: { onAnswer: (name) => this.answered(name), onSilent: (name) => this.unanswered(name) },
+      isSilence: (err) => err instanceof RedisCommandTimeoutError,
+    });
     this.timer = setInterval(() => this.tick(), intervalMs);
     this.timer.unref();
   }
@@ -62,28 +68,20 @@ export class CommandLinkWatch {
     const links = this.links();
     // A link gone from the view (a master removed by a resharding) is no longer waited for.
     for (const name of this.silent) if (!links.some((link) => link.name === name)) this.silent.delete(name);
-    for (const link of links) this.ping(link);
+    for (const link of links) this.pinger.ping(link.name, () => link.ping());
   }
 
-  private ping(link: CommandLink): void {
-    if (this.inFlight.has(link.name)) return;
-    this.inFlight.add(link.name);
-    within(link.ping(), COMMAND_TIMEOUT_MS, "redis command PING")
-      .then(
-        () => {
-          if (this.silent.delete(link.name)) this.logger.warn({ node: link.name }, "redis command link answers again");
-        },
-        (err: unknown) => {
-          const unanswered = err instanceof LinkSilentError || err instanceof RedisCommandTimeoutError;
-          if (!unanswered || this.silent.has(link.name)) return;
-          this.silent.add(link.name);
-          this.logger.error(
-            { node: link.name },
-            "redis command link silent: PING unanswered within the command timeout; not ready",
-          );
-          this.onDead();
-        },
-      )
-      .finally(() => this.inFlight.delete(link.name));
+  private answered(name: string): void {
+    if (this.silent.delete(name)) this.logger.warn({ node: name }, "redis command link answers again");
+  }
+
+  private unanswered(name: string): void {
+    if (this.silent.has(name)) return;
+    this.silent.add(name);
+    this.logger.error(
+      { node: name },
+      "redis command link silent: PING unanswered within the command timeout; not ready",
+    );
+    this.onDead();
   }
 }
