@@ -77,7 +77,14 @@ describe("limits, liveness and bad input", () => {
     const { wsUrl } = await cluster.node();
     const fresh = await cluster.client(wsUrl, false);
     expect((await fresh.fails("subscribe", { channel: "plain:a" })).code).toBe(ErrorCode.notConnected);
-    await fresh.ok("connect", {});
+    // Sent right behind connect, before its reply: refused with a message that says so.
+    fresh.send({ id: 100, connect: {} });
+    const early = await fresh.fails("subscribe", { channel: "plain:a" });
+    expect(early).toMatchObject({
+      code: ErrorCode.notConnected,
+      message: expect.stringMatching(/wait for the connect reply/),
+    });
+    await fresh.waitFor((f) => f["id"] === 100, "the connect reply");
     expect((await fresh.fails("connect", {})).code).toBe(ErrorCode.alreadyConnected);
     expect((await fresh.fails("teleport", {})).code).toBe(ErrorCode.methodNotFound);
     const cases: [string, unknown][] = [

@@ -347,7 +347,11 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     if (this.state !== "connected" && frame.command.method !== "connect") {
       this.sendError(frame.command.id, {
         code: ErrorCode.notConnected,
-        message: "send connect first",
+        // Commands are not queued behind a connect in flight (docs/protocol.md); say why it failed.
+        message:
+          this.state === "authenticating"
+            ? "wait for the connect reply before sending other commands"
+            : "send connect first",
         temporary: false,
       });
       return;
