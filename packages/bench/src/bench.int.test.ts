@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -170,6 +170,42 @@ describe("hubcast bench against hubcast start", () => {
     // About the 10/s asked for, not that rate spread over the 20 s the run would have had.
     expect(result.rates.publishedPerS).toBeGreaterThanOrEqual(5);
     expect(result.rates.publishedPerS).toBeLessThanOrEqual(15);
+  });
+
+  it("runs the quick start of docs/bench.md: its config, its server flags and its bench command", {
+    timeout: 40_000,
+  }, async () => {
+    const doc = readFileSync(new URL("../../../docs/bench.md", import.meta.url), "utf8");
+    const block = /## Quick start[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1] ?? "";
+    const [echo = "", start = "", wait = "", bench = "", stop = ""] = block.trim().split("\n");
+    expect(stop).toBe("kill %1");
+    const dir = outDir();
+    // The shell lines as written (toward the test's port), in a directory of its own; hubcast through the built CLI.
+    expect(spawnSync("bash", ["-c", echo], { cwd: dir }).status).toBe(0);
+    const startArgs = start
+      .replace(/^npx hubcast start /, "")
+      .replace(/ &$/, "")
+      .split(" ");
+    const docServer = await ServerProcess.start([
+      ...startArgs.map((a) => (a === "bench.json" ? join(dir, a) : a)),
+      "--port",
+      "0", // a free port instead of 8080, which may be taken
+    ]);
+    try {
+      expect(spawnSync("bash", ["-c", wait.replace(":8080/", `:${docServer.port}/`)], { timeout: 5_000 }).status).toBe(
+        0,
+      );
+      // As written, then: toward that port, scaled to a test's time, the reports into the temp dir.
+      const benchArgs = bench.replace(/^npx hubcast /, "").split(" ");
+      const scaled = ["--url", docServer.wsUrl, "--connections", "300", "--warmup", "0.5", "--duration", "2"];
+      scaled.push("--out", join(dir, "out"));
+      const { code, stdout, stderr } = await runCli([...benchArgs, ...scaled], {}, 30_000);
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(/lost \/ duplicated \/ out of order +0 \/ 0 \/ 0/);
+      expect(readFileSync(join(dir, "out", "report.html"), "utf8")).toContain('data-chart="latency-over-time"');
+    } finally {
+      await docServer.stop();
+    }
   });
 
   it("says what to fix when the target is down or the namespace is missing", async () => {
