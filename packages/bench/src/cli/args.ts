@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { BenchUsageError, MAX_CONNECTIONS_PER_PROCESS, Scenario } from "../options.js";
 import type { BenchOptions } from "../options.js";
 import { adapters } from "../peers/index.js";
+import { flagsErrorMessage, unknownScenarioMessage } from "./suggest.js";
 
 /** What each scenario does, for the help texts. */
 const SCENARIO_TEXT: Record<Scenario, string> = {
@@ -183,23 +184,28 @@ function sourceAddresses(value: string | undefined): number | string[] | undefin
   return addresses;
 }
 
-/** What the command line asks for: help, or a run. */
-export type ParsedArgs = { help: string } | { options: BenchOptions };
+/**
+ * What the command line asks for: help (asked for, or `misuse` when the scenario is missing,
+ * which is a usage error: a script that forgot it should not pass), or a run.
+ */
+export type ParsedArgs = { help: string; misuse?: true } | { options: BenchOptions };
 
-/** Parses `hubcast bench` arguments (after "bench"); throws {@link BenchUsageError} on misuse. */
+/**
+ * Parses `hubcast bench` arguments (after "bench"); throws {@link BenchUsageError} on misuse,
+ * with the nearest scenario or flag when the word looks like a typo of one.
+ */
 export function parseBenchArgs(args: readonly string[], env: NodeJS.ProcessEnv): ParsedArgs {
   const [scenario, ...rest] = args;
-  if (scenario === undefined || scenario === "--help" || scenario === "-h" || scenario === "help")
-    return { help: BENCH_HELP };
-  if (!(Object.values(Scenario) as string[]).includes(scenario)) {
-    throw new BenchUsageError(`unknown scenario "${scenario}"; use one of: ${Object.values(Scenario).join(", ")}`);
-  }
+  if (scenario === undefined) return { help: BENCH_HELP, misuse: true };
+  if (scenario === "--help" || scenario === "-h" || scenario === "help") return { help: BENCH_HELP };
+  const scenarios: readonly string[] = Object.values(Scenario);
+  if (!scenarios.includes(scenario)) throw new BenchUsageError(unknownScenarioMessage(scenario, scenarios));
   const s = scenario as Scenario;
   let parsed: Record<string, string | boolean | undefined>;
   try {
     ({ values: parsed } = parseArgs({ args: [...rest], options: FLAGS, strict: true, allowPositionals: false }));
   } catch (err) {
-    throw new BenchUsageError((err as Error).message);
+    throw new BenchUsageError(flagsErrorMessage(err, BENCH_FLAG_NAMES));
   }
   const values = {
     ...Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === "string")),

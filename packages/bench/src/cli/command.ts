@@ -2,7 +2,7 @@ import { access, constants, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { BenchRunError, runBench } from "../coordinator/run.js";
 import { PreflightError } from "../coordinator/preflight.js";
-import { BenchUsageError, resolveBenchOptions } from "../options.js";
+import { BenchUsageError, resolveBenchOptions, Scenario } from "../options.js";
 import { htmlReport, textSummary } from "../report/html.js";
 import type { BenchResult } from "../report/result.js";
 import { parseBenchArgs } from "./args.js";
@@ -50,14 +50,19 @@ export async function prepareOut(dir: string): Promise<void> {
 
 /**
  * `hubcast bench <scenario> [options]`: parses, runs, reports. Resolves with the exit code:
- * 0 done, 1 the run failed (target unreachable, nothing connected, a worker failed), 2 misuse.
+ * 0 done, 1 the run failed (target unreachable, nothing connected, a worker failed), 2 misuse
+ * (one line on stderr: the problem, a "did you mean" for a mistyped scenario or flag, and the
+ * help command that lists the options; no scenario at all prints the help there).
  */
 export async function benchCommand(
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
   io: BenchIo = defaultIo(),
 ): Promise<number> {
-  const scenario = args[0] ?? "<scenario>";
+  // Where a usage error points: the scenario's own help when the scenario is right.
+  const helpCommand = (Object.values(Scenario) as string[]).includes(args[0] ?? "")
+    ? `hubcast bench ${args[0]} --help`
+    : "hubcast bench --help";
   let result: BenchResult;
   const abort = new AbortController();
   const onSignal = (): void => {
@@ -68,6 +73,10 @@ export async function benchCommand(
   try {
     const parsed = parseBenchArgs(args, env);
     if ("help" in parsed) {
+      if (parsed.misuse === true) {
+        io.stderr.write(`${parsed.help}\n`);
+        return 2;
+      }
       io.stdout(`${parsed.help}\n`);
       return 0;
     }
@@ -90,7 +99,8 @@ export async function benchCommand(
     return (result.interrupted && result.interruptReason !== "interrupted") || !written ? 1 : 0;
   } catch (err) {
     if (err instanceof BenchUsageError) {
-      io.stderr.write(`hubcast bench: ${err.message}\nRun 'hubcast bench ${scenario} --help' for usage.\n`);
+      // One line: what is wrong, the fix when there is a likely one, and where the options are listed.
+      io.stderr.write(`hubcast bench: ${err.message} (see '${helpCommand}')\n`);
       return 2;
     }
     if (err instanceof PreflightError || err instanceof BenchRunError) {

@@ -1,18 +1,22 @@
-import type { TimelinePoint } from "../report/result.js";
+import type { PhaseSpan, RunPhase, TimelinePoint } from "../report/result.js";
 import { progressText, type ProgressLine } from "./progress.js";
 import type { WorkerPool } from "./workers.js";
 
 const TICK_MS = 250;
+
+/** Seconds to one decimal, as the timeline keeps them. */
+const round = (s: number): number => Math.round(s * 10) / 10;
 
 /**
  * Watches a run from the coordinator: every 250 ms it reads the workers' totals, redraws the
  * progress line and applies rate-"max" back-pressure; every second it adds a timeline point.
  */
 export class Monitor {
-  /** What the run is doing now; shown on the progress line and stored in the timeline. */
-  phase: TimelinePoint["phase"] = "ramp";
   readonly timeline: TimelinePoint[] = [];
   private readonly startMs = Date.now();
+  /** Phases entered so far, with the second each began. */
+  private readonly entered: { phase: RunPhase; fromS: number }[] = [{ phase: "ramp", fromS: 0 }];
+  private endS: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastPoint = { atMs: Date.now(), published: 0, deliveries: 0 };
   /** Deliveries and when they last changed, for the drain. */
@@ -33,6 +37,27 @@ export class Monitor {
     },
   ) {}
 
+  /** What the run is doing now; shown on the progress line and stored in the timeline. */
+  get phase(): RunPhase {
+    return this.entered[this.entered.length - 1]?.phase ?? "ramp";
+  }
+
+  /** Enters `phase` now. Once `stopped`, the run stays stopped: the phases it skips are not entered. */
+  set phase(phase: RunPhase) {
+    if (phase === this.phase || this.phase === "stopped") return;
+    this.entered.push({ phase, fromS: this.elapsedS() });
+  }
+
+  /** The phases so far, each ending where the next begins; the last ends at {@link stop}, or now. */
+  phases(): PhaseSpan[] {
+    const endS = this.endS ?? this.elapsedS();
+    return this.entered.map((p, i) => ({
+      phase: p.phase,
+      fromS: round(p.fromS),
+      toS: round(this.entered[i + 1]?.fromS ?? endS),
+    }));
+  }
+
   /** Starts ticking. */
   start(): void {
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -42,6 +67,7 @@ export class Monitor {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.endS ??= this.elapsedS();
     this.line.done();
   }
 
@@ -83,7 +109,7 @@ export class Monitor {
     if (sinceS >= 1) {
       const interval = this.pool.takeInterval();
       const point: TimelinePoint = {
-        tS: Math.round(this.elapsedS(now) * 10) / 10,
+        tS: round(this.elapsedS(now)),
         phase: this.phase,
         connections: counters.ready,
         publishedPerS: Math.round(publishedPerS),
@@ -94,6 +120,7 @@ export class Monitor {
       if (interval.total > 0) {
         point.p50Ms = interval.valueAtPercentile(50) / 1000;
         point.p99Ms = interval.valueAtPercentile(99) / 1000;
+        point.maxMs = interval.max / 1000;
       }
       this.timeline.push(point);
       this.lastPoint = { atMs: now, published: counters.published, deliveries: counters.deliveries };

@@ -60,9 +60,16 @@ export class RunPhases {
 
   /** True once the run should stop; sets `interruptReason`. */
   stopped(): boolean {
-    if (this.interruptReason === undefined && this.signal?.aborted === true) this.interruptReason = "interrupted";
-    if (this.interruptReason === undefined && this.pool.failure !== undefined) this.interruptReason = this.pool.failure;
+    if (this.signal?.aborted === true) this.interrupt("interrupted");
+    if (this.pool.failure !== undefined) this.interrupt(this.pool.failure);
     return this.interruptReason !== undefined;
+  }
+
+  /** Stops the run early for `reason` (the first reason given wins), marking the moment in the timeline. */
+  private interrupt(reason: string): void {
+    if (this.interruptReason !== undefined) return;
+    this.interruptReason = reason;
+    this.monitor.phase = "stopped";
   }
 
   /** Runs every phase in order. */
@@ -92,14 +99,14 @@ export class RunPhases {
       const now = counters.ready + counters.failed;
       if (now !== settled) [settled, lastChangeMs] = [now, Date.now()];
       if (Date.now() - lastChangeMs > RAMP_STALL_MS)
-        this.interruptReason ??= `the ramp stalled: no connection settled for ${RAMP_STALL_MS / 1000} s`;
+        this.interrupt(`the ramp stalled: no connection settled for ${RAMP_STALL_MS / 1000} s`);
       return this.pool.allSettled || this.stopped();
     }, Number.POSITIVE_INFINITY);
     this.rampMs = Date.now() - startMs;
     const { counters, failures } = this.pool.totals();
     if (!this.stopped() && counters.ready === 0) {
       const top = Object.entries(failures).sort((a, b) => b[1] - a[1])[0];
-      this.interruptReason = `no connection succeeded${top === undefined ? "" : ` (${top[1]}× ${top[0]})`}`;
+      this.interrupt(`no connection succeeded${top === undefined ? "" : ` (${top[1]}× ${top[0]})`}`);
     }
   }
 

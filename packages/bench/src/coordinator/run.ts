@@ -126,6 +126,7 @@ export async function runBench(o: ResolvedBenchOptions, io: RunIo): Promise<Benc
     rampMs: phases.rampMs,
     measuredS: phases.measuredS,
     timeline: monitor.timeline,
+    phases: monitor.phases(),
     interruptReason,
     clientCpu: phases.clientCpu,
   });
@@ -143,6 +144,7 @@ function buildResult(r: {
   /** The measured window's length, in s (shorter than durationS after a Ctrl-C). */
   measuredS: number;
   timeline: BenchResult["timeline"];
+  phases: BenchResult["phases"];
   interruptReason: string | undefined;
   clientCpu: { start?: ClientSample; end?: ClientSample };
 }): BenchResult {
@@ -236,5 +238,6 @@ function buildResult(r: {
     server: { targets, ...overallServerCost(targets) },
     clients: clientCost(o, r.clientCpu),
     timeline: r.timeline,
+    phases: r.phases,
   };
 }

@@ -1,5 +1,6 @@
+import { reportCharts } from "./charts.js";
 import type { BenchResult } from "./result.js";
-import { escapeHtml, lineChart } from "./svg.js";
+import { escapeHtml } from "./svg.js";
 
 const n = (v: number): string => Math.round(v).toLocaleString("en-US");
 const msText = (v: number): string => `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ms`;
@@ -91,43 +92,8 @@ export function textSummary(r: BenchResult): string {
   ].join("\n");
 }
 
-/** A self-contained HTML report: the numbers table and inline SVG charts. */
+/** A self-contained HTML report: the numbers table, inline SVG charts (see charts.ts) and the options; no scripts. */
 export function htmlReport(r: BenchResult): string {
-  const latency = lineChart({
-    title: "Latency by percentile",
-    xLabel: "percentile",
-    yLabel: "ms",
-    xPercentile: true,
-    series: [
-      {
-        name: r.latency.corrected ? "end-to-end (CO-corrected)" : "end-to-end",
-        color: "#1f6fd1",
-        points: r.latency.curve.map((p) => ({ x: p.percentile, y: p.ms })),
-      },
-    ],
-  });
-  const deliveries = lineChart({
-    title: "Deliveries and publications per second",
-    xLabel: "seconds",
-    yLabel: "per second",
-    series: [
-      { name: "deliveries/s", color: "#1f6fd1", points: r.timeline.map((p) => ({ x: p.tS, y: p.deliveriesPerS })) },
-      { name: "publications/s", color: "#d17a1f", points: r.timeline.map((p) => ({ x: p.tS, y: p.publishedPerS })) },
-    ],
-  });
-  const connections = lineChart({
-    title: "Connections over time",
-    xLabel: "seconds",
-    yLabel: "connections",
-    series: [
-      { name: "ready", color: "#2c9c4a", points: r.timeline.map((p) => ({ x: p.tS, y: p.connections })) },
-      {
-        name: "failed + dropped",
-        color: "#c0392b",
-        points: r.timeline.map((p) => ({ x: p.tS, y: p.failed + p.dropped })),
-      },
-    ],
-  });
   const rows = summaryRows(r)
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
     .join("\n");
@@ -151,9 +117,9 @@ th{font-weight:600;white-space:nowrap}svg{display:block;margin:1.5em 0}.muted{co
 <table>
 ${rows}
 </table>
-${r.scenario === "connect" ? "" : latency}
-${r.scenario === "connect" ? "" : deliveries}
-${connections}
+<h2>Charts</h2>
+<p class="muted">Time charts are shaded by phase; latency is recorded for publications sent in the measured window.</p>
+${reportCharts(r).join("\n")}
 <h2>Options</h2>
 <table>
 ${options}

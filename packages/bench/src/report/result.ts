@@ -55,18 +55,47 @@ export interface TargetStats {
   errors: string[];
 }
 
-/** One second of the run. */
+/**
+ * The phases of a run, in order: `ramp` (connecting), `settle` (a second's pause, then a
+ * server sample), then `hold` (connect: the held, measured window) or `warmup`, `measure`
+ * (the measured window) and `drain` (waiting for the last deliveries); `stopped` from the
+ * moment a run is stopped early (Ctrl-C, a failed worker, a stalled ramp) to its end.
+ */
+export const RunPhase = {
+  ramp: "ramp",
+  settle: "settle",
+  warmup: "warmup",
+  measure: "measure",
+  drain: "drain",
+  hold: "hold",
+  stopped: "stopped",
+} as const;
+export type RunPhase = (typeof RunPhase)[keyof typeof RunPhase];
+
+/** One stretch of the run spent in one phase, in seconds since the run started (the timeline's clock). */
+export interface PhaseSpan {
+  phase: RunPhase;
+  fromS: number;
+  toS: number;
+}
+
+/** One sampling interval (about a second) of the run. */
 export interface TimelinePoint {
-  /** Seconds since the run started. */
+  /** Seconds since the run started, at the end of the interval. */
   tS: number;
-  phase: "ramp" | "settle" | "warmup" | "measure" | "drain" | "hold";
+  /** The phase at the end of the interval (see {@link BenchResult.phases} for the exact edges). */
+  phase: RunPhase;
   /** Connections ready (publishers included). */
   connections: number;
   publishedPerS: number;
   deliveriesPerS: number;
-  /** Latency percentiles of the deliveries recorded in this second; absent when none. */
+  /**
+   * Latency of the deliveries recorded in this interval (measured window only, CO-corrected
+   * at a fixed rate), in ms; absent when none.
+   */
   p50Ms?: number;
   p99Ms?: number;
+  maxMs?: number;
   failed: number;
   dropped: number;
 }
@@ -140,7 +169,10 @@ export interface BenchResult {
     cpuPercentPerProcess: number | undefined;
     cpuMicrosPerDelivery: number | undefined;
   };
+  /** One point per sampling interval, for the whole run. */
   timeline: TimelinePoint[];
+  /** When each phase began and ended, in order; a run stopped early ends with `stopped`. */
+  phases: PhaseSpan[];
 }
 
 const ms = (us: number): number => Math.round(us) / 1000;
