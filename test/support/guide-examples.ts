@@ -8,11 +8,12 @@ export interface Example {
 
 /**
  * The code blocks of `markdown` marked `<!-- guide: name -->` on the line before the fence,
- * grouped by name, in document order. Blocks of one name form one program.
+ * grouped by name, in document order. Blocks of one name form one program; a name like
+ * `react/room.tsx` names one file of a program made of several.
  */
 export function markedExamples(markdown: string): Map<string, Example[]> {
   const groups = new Map<string, Example[]>();
-  for (const match of markdown.matchAll(/<!-- guide: ([\w-]+) -->\n```(\w+)\n([\s\S]*?)```/g)) {
+  for (const match of markdown.matchAll(/<!-- guide: ([\w./-]+) -->\n```(\w+)\n([\s\S]*?)```/g)) {
     const [, name = "", lang = "", code = ""] = match;
     const group = groups.get(name) ?? [];
     group.push({ lang, code });
