@@ -71,15 +71,16 @@ export function load(app) {
     const catalogues = { ErrorCode: "errorCatalogue", CloseCode: "closeCatalogue" };
     for (const [variable, catalogueName] of Object.entries(catalogues)) {
       const catalogue = findCatalogue(program, catalogueName);
-      const reflection = context.project.getChildByName(variable);
-      const owner = reflection?.kindOf(ReflectionKind.Variable) ? reflection : undefined;
-      const declaration =
-        owner && "type" in owner && owner.type?.type === "reflection" ? owner.type.declaration : undefined;
-      for (const member of declaration?.children ?? []) {
-        const value = member.type?.type === "literal" ? Number(member.type.value) : Number.NaN;
-        const entry = catalogue.get(value);
-        if (entry !== undefined && !member.hasComment())
-          member.comment = new Comment([{ kind: "text", text: describe(entry) }]);
+      // One per module that exports it (`@hubcast/client` and `@hubcast/client/protobuf`).
+      for (const owner of context.project.getReflectionsByKind(ReflectionKind.Variable)) {
+        if (owner.name !== variable || !("type" in owner) || owner.type?.type !== "reflection") continue;
+        for (const member of owner.type.declaration.children ?? []) {
+          const value = member.type?.type === "literal" ? Number(member.type.value) : Number.NaN;
+          const entry = catalogue.get(value);
+          if (entry !== undefined && !member.hasComment()) {
+            member.comment = new Comment([{ kind: "text", text: describe(entry) }]);
+          }
+        }
       }
     }
   });
