@@ -27,6 +27,7 @@ export function backoffDelayMs(attempt: number, options: BackoffOptions): number
 export class Backoff {
   private attemptCount = 0;
 
+  /** A backoff at attempt 0. */
   constructor(private readonly options: BackoffOptions) {}
 
   /** How many delays were handed out since the last reset. */

@@ -45,9 +45,19 @@ interface Drop extends CloseInfo {
 
 /**
  * A Hubcast connection that stays up: it reconnects with jittered exponential backoff while
- * close codes allow, resubscribes with recovery, and answers pings. Every command settles
- * exactly once within `timeoutMs`: with its result, a {@link HubcastError} from the server,
- * a TimeoutError, a ConnectionClosedError or a ClientClosedError.
+ * close codes allow ({@link shouldReconnect}), resubscribes with recovery, and answers pings.
+ * Every command settles exactly once within `timeoutMs`: with its result, a
+ * {@link HubcastError} from the server, a {@link TimeoutError}, a {@link ConnectionClosedError}
+ * or a {@link ClientClosedError}. Commands called while not connected wait for the connection.
+ * Events: {@link ClientEvents}.
+ *
+ * @example
+ * ```ts
+ * const client = new Client("wss://hubcast.example.com/ws", { getToken: fetchToken });
+ * client.on("state", ({ from, to }) => console.log(`${from} → ${to}`));
+ * client.connect();
+ * await client.ready();
+ * ```
  */
 export class Client extends Emitter<ClientEvents> {
   /** The server's WebSocket URL. */
@@ -67,7 +77,11 @@ export class Client extends Emitter<ClientEvents> {
   // Refreshes the current connection's token before it expires; undefined when it does not expire.
   private refresher: TokenRefresher | undefined;
 
-  /** Throws a TypeError naming the option when `url` or `options` are unusable. Does not connect. */
+  /**
+   * Throws a TypeError naming the option when `url` or `options` are unusable. Does not connect.
+   * @param url The node's WebSocket endpoint, `ws://` or `wss://`, path included (`/ws` by default).
+   * @param options How to connect, authenticate and retry.
+   */
   constructor(url: string, options: ClientOptions = {}) {
     super();
     if (typeof url !== "string" || url === "")
@@ -96,7 +110,7 @@ export class Client extends Emitter<ClientEvents> {
     };
   }
 
-  /** The current state. */
+  /** The current state; each change is a `"state"` event. */
   get state(): ClientState {
     return this.currentState;
   }
@@ -113,7 +127,10 @@ export class Client extends Emitter<ClientEvents> {
     this.openLink(attempt); // does nothing if a listener called disconnect()
   }
 
-  /** Closes with 1000 and stops reconnecting; waiting commands reject with ClientClosedError. Idempotent. */
+  /**
+   * Closes with 1000 and stops reconnecting; waiting commands reject with {@link ClientClosedError}.
+   * Subscriptions stay wanted: a later `connect()` resubscribes them. Idempotent.
+   */
   disconnect(): void {
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
@@ -124,8 +141,9 @@ export class Client extends Emitter<ClientEvents> {
 
   /**
    * Resolves once connected. Rejects when the client stops for good (with the reason: a
-   * HubcastError from `connect`, ClientClosedError, ConnectionClosedError), or with a
-   * TimeoutError after `timeoutMs`. Before the first `connect()` it waits for one.
+   * {@link HubcastError} from `connect`, {@link ClientClosedError}, {@link ConnectionClosedError}),
+   * or with a {@link TimeoutError} after `timeoutMs`. Before the first `connect()` it waits for one.
+   * @param timeoutMs How long to wait, in ms; the client's `timeoutMs` when omitted.
    */
   ready(timeoutMs: number = this.options.timeoutMs): Promise<void> {
     if (this.currentState === "connected") return Promise.resolve();
@@ -142,6 +160,8 @@ export class Client extends Emitter<ClientEvents> {
   /**
    * A new, unsubscribed subscription; call `subscribe()` on it. Throws if one exists for
    * `channel`, or a TypeError for unusable `options`.
+   * @param channel The channel name, `namespace:name` or a bare name for the default namespace.
+   * @param options A channel token source, for namespaces that ask for one.
    */
   newSubscription(channel: string, options: SubscriptionOptions = {}): Subscription {
     if (typeof channel !== "string" || channel === "") throw new TypeError("channel must be a non-empty string");
@@ -169,24 +189,40 @@ export class Client extends Emitter<ClientEvents> {
    * Publishes `data` to `channel`; resolves when the server accepted it. A publish whose
    * connection closed after sending, or that the server answered 114 `outcome_unknown` or 100
    * `internal`, is sent again with the same idempotency key (up to `publishAttempts` in all),
-   * so it is published at most once.
+   * so it is published at most once. The namespace must allow client publishing.
+   * @param channel The channel to publish to; no subscription needed.
+   * @param data Any JSON value, within the server's size limit.
+   * @param options Your own idempotency key, to make your own retries safe too.
+   * @returns The publication's position (`offset` and `epoch`) when the channel keeps history.
    */
   publish(channel: string, data: JsonValue, options: PublishOptions = {}): Promise<PublishResult> {
     const request = { channel, data, idempotencyKey: options.idempotencyKey ?? newIdempotencyKey() };
     return publishWithResends(() => this.call("publish", request), this.options.publishAttempts);
   }
 
-  /** A channel's history and current position. */
+  /**
+   * A channel's history and current position; rejects with code 108 `not_available` when the
+   * namespace keeps no history.
+   * @param channel The channel to read.
+   * @param options How many publications, from where, in which order.
+   */
   history(channel: string, options: HistoryOptions = {}): Promise<HistoryResult> {
     return this.call("history", { ...options, channel });
   }
 
-  /** Who is in a channel. */
+  /**
+   * Who is in a channel, by connection id. Rejects with 108 `not_available` unless the namespace
+   * has `presence`, and with 103 `permission_denied` unless this connection is subscribed to it.
+   * @param channel The channel to look at.
+   */
   presence(channel: string): Promise<PresenceResult> {
     return this.call("presence", { channel });
   }
 
-  /** How many clients and users are in a channel. */
+  /**
+   * How many connections and users are in a channel; same rules and errors as {@link Client.presence}.
+   * @param channel The channel to look at.
+   */
   presenceStats(channel: string): Promise<PresenceStatsResult> {
     return this.call("presence_stats", { channel });
   }

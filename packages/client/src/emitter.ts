@@ -1,10 +1,12 @@
 /** The payload of every `"error"` event the SDK emits. */
 export interface ErrorEvent {
+  /** What failed: often a {@link HubcastError} (check `code`), else a plain Error. */
   error: Error;
 }
 
 /** Every emitter has an `"error"` event; the other names and payloads are the owner's. */
 export interface EmitterEvents {
+  /** Failures that reject no promise (see {@link ClientEvents.error}). */
   error: ErrorEvent;
 }
 

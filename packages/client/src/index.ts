@@ -1,6 +1,7 @@
 /**
  * Hubcast client SDK: a reconnecting connection ({@link Client}) and channel subscriptions
  * with recovery ({@link Subscription}). Runs in browsers and Node ≥ 20 (pass `ws` on Node < 22).
+ * @module
  */
 export { Client } from "./client.js";
 export type { ClientEvents, ClientState, DisconnectedEvent, StateEvent } from "./client-events.js";

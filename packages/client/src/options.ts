@@ -4,13 +4,21 @@
  * the SDK reads only `data` from message events and `code`/`reason` from close events.
  */
 export interface WebSocketLike {
+  /** Set to `"arraybuffer"` by the SDK. */
   binaryType: string;
+  /** The WebSocket ready state (0–3). */
   readonly readyState: number;
+  /** Called once the socket is open. */
   onopen: ((event: never) => void) | null;
+  /** Called per message; the SDK reads `event.data`. */
   onmessage: ((event: never) => void) | null;
+  /** Called once closed; the SDK reads `event.code` and `event.reason`. */
   onclose: ((event: never) => void) | null;
+  /** Called on a socket error. */
   onerror: ((event: never) => void) | null;
+  /** Sends one text (string) or binary frame. */
   send(data: string | Uint8Array): void;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
 }
 
@@ -19,7 +27,7 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 
 /** How a {@link Client} connects and retries. */
 export interface ClientOptions {
-  /** Credentials sent in `connect`; ignored when `getToken` is given. */
+  /** Credentials (a JWT) sent in `connect`; ignored when `getToken` is given. Without either, `connect` carries no token. */
   token?: string;
   /**
    * Called before every connect attempt for fresh credentials; a rejection counts as a failed
@@ -39,12 +47,12 @@ export interface ClientOptions {
   websocket?: WebSocketConstructor;
   /**
    * Bound on every command, from the call until its reply, including any wait for a
-   * connection; also bounds socket open plus `connect` reply. @default 5000
+   * connection; also bounds socket open plus `connect` reply. In ms. @default 5000
    */
   timeoutMs?: number;
-  /** Reconnect backoff base: the first retry waits up to this long. @default 200 */
+  /** Reconnect backoff base, in ms: the first retry waits up to this long. @default 200 */
   minReconnectDelayMs?: number;
-  /** Reconnect backoff cap. @default 20_000 */
+  /** Reconnect backoff cap, in ms. @default 20_000 */
   maxReconnectDelayMs?: number;
   /** Uniform random numbers in [0, 1) for backoff jitter; for tests. @default Math.random */
   random?: () => number;
@@ -65,20 +73,32 @@ export interface ClientOptions {
 
 /** The wire encodings a {@link Client} can speak. */
 export const WIRE_PROTOCOLS = ["json", "protobuf"] as const;
+/** `"json"` or `"protobuf"`; see {@link ClientOptions.protocol}. */
 export type WireProtocol = (typeof WIRE_PROTOCOLS)[number];
 
 /** {@link ClientOptions} after defaults and checks. */
 export interface ResolvedClientOptions {
+  /** {@link ClientOptions.token}, or `undefined`. */
   readonly token: string | undefined;
+  /** {@link ClientOptions.getToken}, or `undefined`. */
   readonly getToken: (() => Promise<string>) | undefined;
+  /** {@link ClientOptions.name}, or `undefined`. */
   readonly name: string | undefined;
+  /** {@link ClientOptions.version}, or `undefined`. */
   readonly version: string | undefined;
+  /** {@link ClientOptions.websocket} or the global WebSocket. */
   readonly websocket: WebSocketConstructor;
+  /** {@link ClientOptions.timeoutMs}, in ms. */
   readonly timeoutMs: number;
+  /** {@link ClientOptions.minReconnectDelayMs}, in ms. */
   readonly minReconnectDelayMs: number;
+  /** {@link ClientOptions.maxReconnectDelayMs}, in ms. */
   readonly maxReconnectDelayMs: number;
+  /** {@link ClientOptions.random}. */
   readonly random: () => number;
+  /** {@link ClientOptions.protocol}. */
   readonly protocol: WireProtocol;
+  /** {@link ClientOptions.publishAttempts}. */
   readonly publishAttempts: number;
 }
 

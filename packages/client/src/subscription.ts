@@ -29,7 +29,14 @@ type Timer = ReturnType<typeof setTimeout>;
 /** Most pushes kept while a subscribe reply is being handled. */
 const MAX_EARLY_PUSHES = 10_000;
 
-/** `unsubscribed` → `subscribing` (waiting for a connection or a reply) → `subscribed`. */
+/**
+ * `unsubscribed` → `subscribing` (waiting for a connection or a reply) → `subscribed`.
+ * - `"unsubscribed"`: not wanted: before `subscribe()`, after `unsubscribe()`, after a final
+ *   subscribe error or a server `unsubscribe` push without `resubscribe`. The position is forgotten.
+ * - `"subscribing"`: wanted but not (yet, or no longer) confirmed: waiting for a connection, a
+ *   `subscribe` reply, or a retry after a temporary error. Returns here whenever the connection drops.
+ * - `"subscribed"`: the server confirmed; publications, join and leave events flow.
+ */
 export type SubscriptionState = "unsubscribed" | "subscribing" | "subscribed";
 
 /** Payload of `"subscribed"`. */
@@ -44,7 +51,10 @@ export interface SubscribedEvent {
   wasRecovering: boolean;
 }
 
-/** Events of a {@link Subscription}; `code` values are described by {@link LocalCode}. */
+/**
+ * Events of a {@link Subscription}, for `subscription.on(name, (payload) => …)`; `code` values
+ * below 100 are described by {@link LocalCode}.
+ */
 export interface SubscriptionEvents {
   /** Entered `subscribing`: `subscribe()` was called, or the connection was lost. */
   subscribing: CloseInfo;
@@ -54,8 +64,15 @@ export interface SubscriptionEvents {
   unsubscribed: CloseInfo;
   /** A publication, in channel order, each exactly once while subscribed (recovery included). */
   publication: PublicationPush;
+  /** A client subscribed to the channel (namespaces with `joinLeave`), with its `info`. */
   join: JoinLeavePush;
+  /** A client unsubscribed or disconnected (namespaces with `joinLeave`), with its `info`. */
   leave: JoinLeavePush;
+  /**
+   * `{ error }`: a subscribe attempt failed (a temporary {@link HubcastError} is retried with
+   * backoff; a final one comes just after the `unsubscribed` it caused), `getToken` rejected, an `unsubscribe`
+   * failed, or one of this subscription's listeners threw.
+   */
   error: ErrorEvent;
 }
 
@@ -92,10 +109,21 @@ export interface SubscriptionHost {
 }
 
 /**
- * One channel subscription, made with `client.newSubscription(channel)`. It stays wanted
+ * One channel subscription, made with {@link Client.newSubscription}. It stays wanted
  * across reconnects: after every successful connect it resubscribes, sending `since` = its
  * last position when it has one, so missed publications arrive (in order, before
- * `"subscribed"`) or `recovered: false` says the app must refetch.
+ * `"subscribed"`) or `recovered: false` says the app must refetch. Events:
+ * {@link SubscriptionEvents}.
+ *
+ * @example
+ * ```ts
+ * const sub = client.newSubscription("chat:lobby");
+ * sub.on("publication", ({ data, offset }) => console.log(offset, data));
+ * sub.on("subscribed", ({ wasRecovering, recovered }) => {
+ *   if (wasRecovering && !recovered) refetch(); // too much was missed: reload the state
+ * });
+ * sub.subscribe();
+ * ```
  */
 export class Subscription extends Emitter<SubscriptionEvents> {
   /** The channel name. */
@@ -126,7 +154,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.retryBackoff = new Backoff(host.backoff);
   }
 
-  /** The current state. */
+  /** The current state; see {@link SubscriptionState}. */
   get state(): SubscriptionState {
     return this.currentState;
   }
@@ -153,7 +181,11 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.setUnsubscribed({ code: LocalCode.disconnectCalled, reason: "unsubscribe called" }, { tellServer: true });
   }
 
-  /** Resolves when `subscribed`; rejects on `unsubscribed` (HubcastError) or after `timeoutMs` (TimeoutError). */
+  /**
+   * Resolves when `subscribed`; rejects on `unsubscribed` (a {@link HubcastError} with the
+   * `unsubscribed` event's code and reason) or after `timeoutMs` (a {@link TimeoutError}).
+   * @param timeoutMs How long to wait, in ms; the client's `timeoutMs` when omitted.
+   */
   ready(timeoutMs: number = this.host.timeoutMs): Promise<void> {
     if (this.currentState === "subscribed") return Promise.resolve();
     return waitUntil(this, {
@@ -165,22 +197,29 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     });
   }
 
-  /** Publishes to this channel (subscribed or not), as `client.publish` does. */
+  /**
+   * Publishes to this channel (subscribed or not), as {@link Client.publish} does.
+   * @param data Any JSON value, within the server's size limit.
+   * @param options Your own idempotency key, to make your own retries safe too.
+   */
   publish(data: JsonValue, options: PublishOptions = {}): Promise<PublishResult> {
     return this.host.publish(this.channel, data, options);
   }
 
-  /** This channel's history. */
+  /**
+   * This channel's history, as {@link Client.history}.
+   * @param options How many publications, from where, in which order.
+   */
   history(options: HistoryOptions = {}): Promise<HistoryResult> {
     return this.host.call("history", { ...options, channel: this.channel });
   }
 
-  /** Who is in this channel. */
+  /** Who is in this channel, as {@link Client.presence}. */
   presence(): Promise<PresenceResult> {
     return this.host.call("presence", { channel: this.channel });
   }
 
-  /** How many clients and users are in this channel. */
+  /** How many clients and users are in this channel, as {@link Client.presenceStats}. */
   presenceStats(): Promise<PresenceStatsResult> {
     return this.host.call("presence_stats", { channel: this.channel });
   }

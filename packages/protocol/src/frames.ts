@@ -19,6 +19,7 @@ export type Subprotocol = (typeof Subprotocol)[keyof typeof Subprotocol];
 
 /** Where a channel's history stands: `offset` grows by one per publication within an `epoch`. */
 export interface StreamPosition {
+  /** The last publication's number in this epoch (the first is 1); 0 when there is none yet. */
   offset: number;
   /** Changes whenever history may have been lost, so "nothing missed" is told from "cannot know". */
   epoch: string;
@@ -36,6 +37,7 @@ export interface ClientInfo {
 
 /** A publication as delivered to clients. */
 export interface Publication {
+  /** What was published: any JSON value, decoded. */
   data: JsonValue;
   /** Present when the channel keeps history. */
   offset?: number;
@@ -50,7 +52,9 @@ export interface ConnectRequest {
   name?: string;
   version?: string;
 }
+/** Reply to `connect`: who the connection is and the server's limits. */
 export interface ConnectResult {
+  /** This connection's id, unique across the cluster; others see it in presence and join/leave. */
   client: string;
   /** The server's protocol version. */
   version: number;
@@ -78,6 +82,7 @@ export interface SubscribeRequest {
   /** A channel token (JWT) for namespaces with `subscribe: "token"`; ignored elsewhere. */
   token?: string;
 }
+/** Reply to `subscribe`. */
 export interface SubscribeResult {
   /** True when the channel keeps history, so positions (and recovery) apply. */
   recoverable: boolean;
@@ -111,19 +116,24 @@ export interface PublishRequest {
    */
   rawData?: Uint8Array;
 }
+/** Reply to `publish`. */
 export interface PublishResult {
   /** Where the publication landed in history, when the channel keeps history. */
   position?: StreamPosition;
 }
 
 export type PresenceRequest = ChannelRequest;
+/** Reply to `presence`: everyone subscribed to the channel, across the cluster. */
 export interface PresenceResult {
   /** Connection id → who it is. */
   clients: Record<string, ClientInfo>;
 }
 export type PresenceStatsRequest = ChannelRequest;
+/** Reply to `presence_stats`: counts only, cheaper than `presence` for big channels. */
 export interface PresenceStatsResult {
+  /** Connections subscribed to the channel. */
   numClients: number;
+  /** Distinct users among them (anonymous connections count as one user, `""`). */
   numUsers: number;
 }
 
@@ -136,7 +146,9 @@ export interface HistoryRequest {
   /** Newest first. @default false */
   reverse?: boolean;
 }
+/** Reply to `history`. */
 export interface HistoryResult {
+  /** The publications asked for, oldest first unless `reverse`. */
   publications: Publication[];
   /** The channel's current position. */
   position: StreamPosition;
@@ -146,6 +158,7 @@ export interface RefreshRequest {
   /** A fresh connection token for the same user (`sub`) as the one the connection has. */
   token: string;
 }
+/** Reply to `refresh`. */
 export interface RefreshResult {
   /** When the new token expires, in ms since the Unix epoch; absent when it never does. */
   expiresAt?: number;
@@ -189,11 +202,16 @@ export type Reply =
   | { [M in Method]: { id: number; method: M; result: Methods[M]["result"] } }[Method]
   | { id: number; error: ErrorBody };
 
+/** A publication pushed to a subscriber: the publication and its channel. */
 export interface PublicationPush extends Publication {
+  /** The channel it was published to. */
   channel: string;
 }
+/** A `join` or `leave` push: a connection subscribed to or left a channel with `joinLeave` on. */
 export interface JoinLeavePush {
+  /** The channel joined or left. */
   channel: string;
+  /** Who joined or left. */
   info: ClientInfo;
 }
 export interface UnsubscribePush {
