@@ -1,0 +1,35 @@
+// Builds the browser bundles that ship in dist/browser/ and that every node serves under /sdk/.
+// Run after `tsc -b`: @hubcast/protocol is bundled from its compiled dist/.
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const here = new URL("..", import.meta.url);
+const { name, version, license } = JSON.parse(await readFile(new URL("package.json", here), "utf8"));
+
+/** Every bundle: the JSON-only ones carry no Protobuf; `@hubcast/protocol` is side-effect free, so esbuild drops it. */
+const BUNDLES = [
+  { outfile: "hubcast.js", entry: "src/index.ts", format: "esm" },
+  { outfile: "hubcast.iife.js", entry: "src/index.ts", format: "iife", globalName: "Hubcast" },
+  { outfile: "hubcast-protobuf.js", entry: "src/protobuf.ts", format: "esm" },
+];
+
+await Promise.all(
+  BUNDLES.map((bundle) =>
+    build({
+      absWorkingDir: fileURLToPath(here),
+      entryPoints: [bundle.entry],
+      outfile: `dist/browser/${bundle.outfile}`,
+      bundle: true,
+      format: bundle.format,
+      globalName: bundle.globalName,
+      platform: "browser",
+      // Browsers from 2020 on: every one with WebSocket subprotocols, ES modules and `??`.
+      target: "es2020",
+      minify: true,
+      sourcemap: true,
+      banner: { js: `/*! ${name} ${version} (${bundle.outfile}) | ${license} */` },
+      logLevel: "warning",
+    }),
+  ),
+);
