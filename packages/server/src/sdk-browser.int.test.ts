@@ -1,9 +1,11 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HAS_CHROMIUM, launchChromium } from "../../../test/support/chromium.js";
+import { eventually } from "../../../test/support/eventually.js";
 import { TestCluster } from "../../../test/support/nodes.js";
 
 const KEY = "sdk-browser-test-key-0123456789";
@@ -16,6 +18,13 @@ interface PageState {
   received: unknown[];
   /** The subprotocol the SDK offered when it opened its WebSocket. */
   offered: unknown;
+}
+
+/** The HTML examples of docs/sdk.md's "Browser bundles" section, as written there. */
+function docExamples(): string[] {
+  const doc = readFileSync(new URL("../../../docs/sdk.md", import.meta.url), "utf8");
+  const section = doc.split("\n## Browser bundles\n")[1]?.split("\n## ")[0] ?? "";
+  return [...section.matchAll(/```html\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
 }
 
 /** The page's own code once `Client` is in scope: subscribe, record what arrives. */
@@ -34,6 +43,10 @@ function pageScript(wsUrl: string, channel: string, protocol: "json" | "protobuf
     sub.subscribe();
     client.connect();`;
 }
+
+/** A whole page around `body`; the empty icon keeps Chromium from logging a 404 for /favicon.ico. */
+const htmlPage = (body: string): string =>
+  `<!doctype html><html><head><link rel="icon" href="data:,"></head><body>${body}</body></html>`;
 
 /** The ways a page on another origin loads the SDK from a node. */
 const LOADERS = {
@@ -57,7 +70,8 @@ describe.skipIf(!HAS_CHROMIUM)("the browser SDK loaded from a node by a page on 
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    const started = await cluster.node({ apiKey: KEY });
+    // The demo on: the docs' examples use its namespace.
+    const started = await cluster.node({ apiKey: KEY, demo: true });
     nodeUrl = started.node.address.url;
     wsUrl = started.wsUrl;
     // The page's own origin: a static server on another loopback port.
@@ -111,10 +125,7 @@ describe.skipIf(!HAS_CHROMIUM)("the browser SDK loaded from a node by a page on 
       const channel = `chat:browser-${protocol}-${pages.size}`;
       const path = `/page-${pages.size}.html`;
       const script = pageScript(wsUrl, channel, protocol);
-      pages.set(
-        path,
-        `<!doctype html><html><head><link rel="icon" href="data:,"></head><body>${LOADERS[loader](nodeUrl, script)}</body></html>`,
-      );
+      pages.set(path, htmlPage(LOADERS[loader](nodeUrl, script)));
       expect(new URL(siteUrl).origin).not.toBe(new URL(nodeUrl).origin);
 
       const { page, errors } = await openPage(path);
@@ -135,4 +146,33 @@ describe.skipIf(!HAS_CHROMIUM)("the browser SDK loaded from a node by a page on 
       expect(errors).toEqual([]);
     },
   );
+
+  it("runs the script-tag and ES module examples of docs/sdk.md as written", async () => {
+    const examples = docExamples();
+    expect(examples).toHaveLength(2);
+    for (const [i, example] of examples.entries()) {
+      // Only the node's address and the channel change: each example gets a channel of its own.
+      const channel = `demo:doc-example-${i}`;
+      const html = example
+        .replaceAll("http://localhost:8080", nodeUrl)
+        .replaceAll("ws://localhost:8080/ws", wsUrl)
+        .replaceAll('"demo:lobby"', JSON.stringify(channel));
+      pages.set(`/doc-${i}.html`, htmlPage(html));
+      const { page, errors } = await openPage(`/doc-${i}.html`);
+      await eventually(() => hasSubscriber(channel), WAIT_MS, `a subscriber on ${channel}`, 50);
+      const logged = page.waitForEvent("console", {
+        predicate: (message) => message.text().startsWith("publication"),
+        timeout: WAIT_MS,
+      });
+      await publish(channel, { text: "hello", i });
+      expect((await logged).text()).toBe(`publication ${JSON.stringify({ text: "hello", i })}`);
+      expect(errors).toEqual([]);
+    }
+  });
+
+  async function hasSubscriber(channel: string): Promise<boolean> {
+    const res = await fetch(`${nodeUrl}/api/channels`, { headers: { Authorization: `Bearer ${KEY}` } });
+    const { channels } = (await res.json()) as { channels: { channel: string; subscribers: number }[] };
+    return channels.some((c) => c.channel === channel && c.subscribers > 0);
+  }
 });
