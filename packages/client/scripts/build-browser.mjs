@@ -1,6 +1,6 @@
 // Builds the browser bundles that ship in dist/browser/ and that every node serves under /sdk/.
 // Run after `tsc -b`: @hubcast/protocol is bundled from its compiled dist/.
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -33,3 +33,14 @@ await Promise.all(
     }),
   ),
 );
+
+// The script-tag bundle exports nothing and defines a global; its types say so.
+const IIFE_TYPES = `// The script-tag bundle (${name} ${version}) exports nothing: it defines the global \`Hubcast\`.
+import type * as HubcastSdk from "../index.js";
+declare global {
+  /** The Hubcast client SDK, defined by \`<script src=".../hubcast.iife.js">\`. */
+  var Hubcast: typeof HubcastSdk;
+}
+export {};
+`;
+await writeFile(new URL("dist/browser/hubcast.iife.d.ts", here), IIFE_TYPES);
