@@ -1,10 +1,11 @@
-import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HAS_CHROMIUM, launchChromium } from "../../../test/support/chromium.js";
+import { docBlocks, retarget } from "../../../test/support/doc-snippets.js";
+import type { DocBlock } from "../../../test/support/doc-snippets.js";
 import { eventually } from "../../../test/support/eventually.js";
 import { TestCluster } from "../../../test/support/nodes.js";
 
@@ -20,12 +21,11 @@ interface PageState {
   offered: unknown;
 }
 
-/** The HTML examples of docs/sdk.md's "Browser bundles" section, as written there. */
-function docExamples(): string[] {
-  const doc = readFileSync(new URL("../../../docs/sdk.md", import.meta.url), "utf8");
-  const section = doc.split("\n## Browser bundles\n")[1]?.split("\n## ")[0] ?? "";
-  return [...section.matchAll(/```html\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
-}
+/** The browser examples of docs/sdk.md, as written there. */
+const docExamples = (): DocBlock[] =>
+  docBlocks(new URL("../../../docs/sdk.md", import.meta.url)).filter(
+    (block) => block.kind === "run" && block.id.startsWith("browser-"),
+  );
 
 /** The page's own code once `Client` is in scope: subscribe, record what arrives. */
 function pageScript(wsUrl: string, channel: string, protocol: "json" | "protobuf"): string {
@@ -153,10 +153,10 @@ describe.skipIf(!HAS_CHROMIUM)("the browser SDK loaded from a node by a page on 
     for (const [i, example] of examples.entries()) {
       // Only the node's address and the channel change: each example gets a channel of its own.
       const channel = `demo:doc-example-${i}`;
-      const html = example
-        .replaceAll("http://localhost:8080", nodeUrl)
-        .replaceAll("ws://localhost:8080/ws", wsUrl)
-        .replaceAll('"demo:lobby"', JSON.stringify(channel));
+      const html = retarget(example.code, { httpUrl: nodeUrl, wsUrl }).replaceAll(
+        '"demo:lobby"',
+        JSON.stringify(channel),
+      );
       pages.set(`/doc-${i}.html`, htmlPage(html));
       const { page, errors } = await openPage(`/doc-${i}.html`);
       await eventually(() => hasSubscriber(channel), WAIT_MS, `a subscriber on ${channel}`, 50);
