@@ -1,5 +1,6 @@
-import { ErrorCode, shouldReconnect } from "@hubcast/protocol";
+import { ErrorCode, JsonCodec, shouldReconnect } from "@hubcast/protocol";
 import type {
+  Codec,
   Command,
   ConnectRequest,
   ConnectResult,
@@ -28,6 +29,8 @@ import type { ClientOptions, ResolvedClientOptions } from "./options.js";
 import { Subscription } from "./subscription.js";
 import type { HistoryOptions, SubscriptionHost, SubscriptionOptions } from "./subscription.js";
 import { waitUntil } from "./wait.js";
+import { wireCodec } from "./wire-codecs.js";
+import type { WireCodecs } from "./wire-codecs.js";
 import type { ClientEvents, ClientState, StateEvent } from "./client-events.js";
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -60,9 +63,16 @@ interface Drop extends CloseInfo {
  * ```
  */
 export class Client extends Emitter<ClientEvents> {
+  /**
+   * The wire encodings this class speaks: JSON only, so that Protobuf stays out of bundles
+   * that do not use it. The `Client` of `@hubcast/client/protobuf` is a subclass that adds
+   * Protobuf. Codecs hold no per-connection state: one of each serves every connection.
+   */
+  protected static readonly codecs: WireCodecs = { json: new JsonCodec() };
   /** The server's WebSocket URL. */
   readonly url: string;
   private readonly options: ResolvedClientOptions;
+  private readonly codec: Codec;
   private readonly commands: CommandTable;
   private readonly backoff: Backoff;
   private readonly subscriptions = new Map<string, Subscription>();
@@ -78,7 +88,8 @@ export class Client extends Emitter<ClientEvents> {
   private refresher: TokenRefresher | undefined;
 
   /**
-   * Throws a TypeError naming the option when `url` or `options` are unusable. Does not connect.
+   * Throws a TypeError naming the option when `url` or `options` are unusable, and naming the
+   * import to use when `protocol` is one this class does not speak. Does not connect.
    * @param url The node's WebSocket endpoint, `ws://` or `wss://`, path included (`/ws` by default).
    * @param options How to connect, authenticate and retry.
    */
@@ -88,6 +99,7 @@ export class Client extends Emitter<ClientEvents> {
       throw new TypeError(`url must be a ws:// or wss:// URL, got ${String(url)}`);
     this.url = url;
     this.options = resolveClientOptions(options);
+    this.codec = wireCodec(new.target.codecs, this.options.protocol);
     const backoff: BackoffOptions = {
       minDelayMs: this.options.minReconnectDelayMs,
       maxDelayMs: this.options.maxReconnectDelayMs,
@@ -264,8 +276,13 @@ export class Client extends Emitter<ClientEvents> {
   private createLink(attempt: number, token: string | undefined): void {
     if (attempt !== this.attempt) return;
     try {
-      const { websocket, protocol } = this.options;
-      this.link = new Link({ url: this.url, websocket, protocol, handlers: this.linkHandlers(attempt, token) });
+      const { websocket } = this.options;
+      this.link = new Link({
+        url: this.url,
+        websocket,
+        codec: this.codec,
+        handlers: this.linkHandlers(attempt, token),
+      });
     } catch (error) {
       const reason = "could not create the WebSocket";
       this.drop(attempt, { code: LocalCode.transportFailed, reason, reconnect: false, error: toError(error) });

@@ -26,6 +26,7 @@ export type {
   WebSocketLike,
   WireProtocol,
 } from "./options.js";
+export type { WireCodecs } from "./wire-codecs.js";
 export { Backoff, backoffDelayMs } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";
 export { Emitter } from "./emitter.js";

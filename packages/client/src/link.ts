@@ -1,9 +1,9 @@
-import { ErrorCode, JsonCodec, ProtobufCodec } from "@hubcast/protocol";
+import { ErrorCode } from "@hubcast/protocol";
 import type { Codec, Command, Push, Reply, ServerFrame } from "@hubcast/protocol";
 import { HubcastError } from "./errors.js";
 import type { CloseInfo } from "./errors.js";
 import { toError } from "./emitter.js";
-import type { WebSocketConstructor, WebSocketLike, WireProtocol } from "./options.js";
+import type { WebSocketConstructor, WebSocketLike } from "./options.js";
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -28,8 +28,8 @@ export interface LinkOptions {
   url: string;
   websocket: WebSocketConstructor;
   handlers: LinkHandlers;
-  /** The wire encoding, offered as the only subprotocol. @default "json" */
-  protocol?: WireProtocol;
+  /** The wire encoding; its subprotocol is the only one offered. */
+  codec: Codec;
 }
 
 interface MessageEventLike {
@@ -41,8 +41,6 @@ interface CloseEventLike {
 }
 
 const noop = (): void => {};
-// Codecs hold no per-connection state: one of each serves every link.
-const codecs: Readonly<Record<WireProtocol, Codec>> = { json: new JsonCodec(), protobuf: new ProtobufCodec() };
 const encoder = new TextEncoder();
 
 // Longest close reason WebSocket allows is 123 bytes; ASCII reasons under this stay valid.
@@ -85,7 +83,7 @@ export class Link {
 
   constructor(options: LinkOptions) {
     this.handlers = options.handlers;
-    this.codec = codecs[options.protocol ?? "json"];
+    this.codec = options.codec;
     this.socket = new options.websocket(options.url, this.codec.subprotocol);
     this.socket.binaryType = "arraybuffer";
     this.socket.onopen = () => this.handlers.onOpen();

@@ -59,7 +59,9 @@ export interface ClientOptions {
   /**
    * The wire encoding: `"json"` (subprotocol `hubcast.v1.json`, text frames) or `"protobuf"`
    * (`hubcast.v1.protobuf`, binary frames, smaller and faster to parse). Publication data
-   * reaches the app as the same decoded JSON value either way. @default "json"
+   * reaches the app as the same decoded JSON value either way. `"protobuf"` needs the `Client`
+   * of `@hubcast/client/protobuf` (`/sdk/hubcast-protobuf.js` in a page); the `Client` of
+   * `@hubcast/client` speaks JSON only and refuses it at construction. @default "json"
    */
   protocol?: WireProtocol;
   /**

@@ -1,11 +1,13 @@
 import { ErrorCode, ProtobufCodec, Subprotocol } from "@hubcast/protocol";
 import type { Reply } from "@hubcast/protocol";
 import { describe, expect, it } from "vitest";
+import { Client as JsonClient } from "./client.js";
 import { HubcastError } from "./errors.js";
 import { Link } from "./link.js";
 import type { LinkHandlers } from "./link.js";
 import { resolveClientOptions } from "./options.js";
 import type { WebSocketLike } from "./options.js";
+import { Client } from "./protobuf.js";
 
 const codec = new ProtobufCodec();
 
@@ -60,9 +62,29 @@ describe("protocol option", () => {
     );
   });
 
+  it("is refused by the JSON-only Client at construction, naming the import that has it", () => {
+    expect(() => new JsonClient("ws://x/ws", { websocket: FakeSocket, protocol: "protobuf" })).toThrow(
+      'protocol "protobuf" is not in this build of the SDK, which speaks json only: ' +
+        'import { Client } from "@hubcast/client/protobuf" (in a page: /sdk/hubcast-protobuf.js) to use it',
+    );
+    expect(new JsonClient("ws://x/ws", { websocket: FakeSocket }).state).toBe("disconnected");
+  });
+
+  it("is spoken by the Client of @hubcast/client/protobuf, which still defaults to json", () => {
+    const offered = (options: { protocol?: "json" | "protobuf" }): string | string[] | undefined => {
+      const client = new Client("ws://x/ws", { websocket: FakeSocket, ...options });
+      client.connect();
+      client.disconnect();
+      return FakeSocket.last?.protocols;
+    };
+    expect(offered({ protocol: "protobuf" })).toBe(Subprotocol.protobuf);
+    expect(offered({})).toBe(Subprotocol.json);
+    expect(new Client("ws://x/ws", { websocket: FakeSocket })).toBeInstanceOf(JsonClient);
+  });
+
   it("makes the link offer hubcast.v1.protobuf and speak it in binary frames", () => {
     const handlers = recordingHandlers();
-    const link = new Link({ url: "ws://x/ws", websocket: FakeSocket, handlers, protocol: "protobuf" });
+    const link = new Link({ url: "ws://x/ws", websocket: FakeSocket, handlers, codec });
     const socket = FakeSocket.last as FakeSocket;
     expect(socket.protocols).toBe(Subprotocol.protobuf);
     expect(socket.binaryType).toBe("arraybuffer");
@@ -88,7 +110,7 @@ describe("protocol option", () => {
       url: "ws://x/ws",
       websocket: FakeSocket,
       handlers: recordingHandlers(),
-      protocol: "protobuf",
+      codec,
     });
     let thrown: unknown;
     try {

@@ -1,7 +1,7 @@
 // The Hubcast demo chat: one room at a time in the built-in `demo` namespace (channels
 // `demo:<room>`), last messages from history, live messages, presence, recovery notices.
 // Every piece of user text reaches the page through textContent, never innerHTML.
-import { Client } from "./hubcast.js";
+import { Client } from "./sdk/hubcast.js";
 
 const DEFAULT_ROOMS = ["lobby", "random", "dev"];
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,32}$/;

@@ -1,4 +1,4 @@
-import { Client } from "@hubcast/client";
+import { Client } from "@hubcast/client/protobuf";
 import type { PublicationPush, SubscribedEvent } from "@hubcast/client";
 import { CloseCode, ErrorCode, JsonCodec, ProtobufCodec, Subprotocol } from "@hubcast/protocol";
 import { WebSocket } from "ws";

@@ -156,10 +156,11 @@ describe("hubcast CLI", () => {
     const page = await fetch(`${server.url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("<script");
-    expect((await fetch(`${server.url}/hubcast.js`)).status).toBe(200);
+    expect((await fetch(`${server.url}/sdk/hubcast.js`)).status).toBe(200);
     const bare = await ServerProcess.start(["--port", "0", "--no-demo"]);
     servers.push(bare);
     expect((await fetch(`${bare.url}/`)).status).toBe(404);
+    expect((await fetch(`${bare.url}/sdk/hubcast.js`)).status).toBe(200);
   });
 
   it("exits 0 on SIGTERM, closing clients with the shutdown code", async () => {

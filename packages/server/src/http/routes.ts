@@ -8,8 +8,9 @@ import { serveMetrics } from "../metrics.js";
 import type { ApiBackend } from "./api-backend.js";
 import { createApiHandler } from "./api.js";
 import { failRequest } from "./fault.js";
+import { SDK_PREFIX, loadSdkFiles, serveSdk } from "./sdk-files.js";
 
-/** Where the demo page and the browser SDK bundle live. */
+/** Where the demo page lives. */
 export const PUBLIC_DIR = fileURLToPath(new URL("../../public/", import.meta.url));
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -54,11 +55,15 @@ async function loadStatic(): Promise<Map<string, { type: string; body: Buffer }>
   return files;
 }
 
-/** The node's HTTP request handler: health, readiness, metrics, the server API under /api/, and the demo when it is on. */
+/**
+ * The node's HTTP request handler: health, readiness, metrics, the server API under /api/, the
+ * browser SDK under /sdk/, and the demo when it is on.
+ */
 export async function createRequestHandler(
   state: HttpState,
 ): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
   const files = state.demo ? await loadStatic() : new Map<string, { type: string; body: Buffer }>();
+  const sdk = await loadSdkFiles(state.logger);
   const api = createApiHandler(state);
   const route = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
@@ -85,6 +90,10 @@ export async function createRequestHandler(
           error: "metrics are off on this node; start it with metrics on (the default) to serve them",
         });
       else serveMetrics(res, state.metrics, state.logger);
+      return;
+    }
+    if (path.startsWith(SDK_PREFIX)) {
+      serveSdk(req, res, path, sdk);
       return;
     }
     const file = files.get(path);
