@@ -2,6 +2,7 @@
  * The Hubcast client SDK with the Protobuf wire encoding: everything `@hubcast/client` exports,
  * with a {@link Client} that also speaks `protocol: "protobuf"`. Import from here only when you
  * use Protobuf; it adds the Protobuf runtime and schema to your bundle.
+ * @module
  */
 import { ProtobufCodec } from "@hubcast/protocol";
 import { Client as JsonClient } from "./client.js";
