@@ -1,11 +1,9 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { BlackholeProxy } from "../../../../test/support/blackhole-proxy.js";
 import { eventually } from "../../../../test/support/eventually.js";
 import { NatsServer } from "../../../../test/support/nats.js";
 import { TestCluster } from "../../../../test/support/nodes.js";
-import { withTimeout } from "../../../../test/support/raw-client.js";
 import { RedisServer } from "../../../../test/support/redis.js";
 import { createNode } from "../node.js";
 import type { NodeOptions } from "../options.js";
@@ -28,11 +26,15 @@ const cluster = new TestCluster();
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await cluster.cleanup();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  // In reverse, each whatever the others did, so that no process outlives the test.
+  const failures: unknown[] = [];
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((err: unknown) => failures.push(err));
+  if (failures.length > 0) throw new AggregateError(failures, "cleanup failed");
 });
 
-async function apiBase(options: NodeOptions = {}): Promise<string> {
-  const { node } = await cluster.node({ apiKey: KEY, namespaces: NAMESPACES, ...options });
+/** An in-process node on the memory engine. */
+async function apiBase(): Promise<string> {
+  const { node } = await cluster.node({ apiKey: KEY, namespaces: NAMESPACES });
   return node.address.url;
 }
 
@@ -64,31 +66,6 @@ async function redisServer(): Promise<RedisServer> {
   const redis = await RedisServer.start();
   cleanups.push(() => redis.stop());
   return redis;
-}
-
-/** Starts a `nats-server` without JetStream on `port` (its API has no responders); resolves to its stop. */
-async function natsWithoutJetStream(port: number): Promise<() => Promise<void>> {
-  const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
-  };
-  cleanups.push(stop);
-  let output = "";
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      child.stderr?.on("data", (d: Buffer) => {
-        output += d.toString();
-        if (output.includes("Server is ready")) resolve();
-      });
-      child.once("exit", (code) => reject(new Error(`nats-server exited with ${code}: ${output.slice(-500)}`)));
-    }),
-    10_000,
-    "nats-server without JetStream",
-  );
-  return stop;
 }
 
 /** Waits until the node at `base` is ready again (its engine reconnected); cleanups run this before the node closes. */
@@ -151,9 +128,9 @@ const SCENARIOS: Readonly<Record<ApiErrorCode, () => Promise<Answer>>> = {
     cleanups.push(() => nats.stop());
     const base = await engineNode({ engine: "nats", natsUrl: nats.url, publishTimeoutMs: 300 });
     await nats.kill();
-    const stopWithoutJetStream = await natsWithoutJetStream(nats.port);
+    await nats.startProcess({ jetstream: false });
     cleanups.push(async () => {
-      await stopWithoutJetStream();
+      await nats.kill();
       await nats.startProcess();
       await ready(base); // so that it can leave the cluster view as it closes
     });
