@@ -240,6 +240,16 @@ describe("server API access and errors", () => {
     expect((await call(base, "POST", "/api/nodes", { body: {} })).headers.get("allow")).toBe("GET");
   });
 
+  it("answers with the same error shape outside /api/", async () => {
+    const { base } = await apiNode();
+    const noRoute = await call(base, "GET", "/nope");
+    expect(noRoute.status).toBe(404);
+    expect(failure(noRoute)).toEqual({ code: "not_found", message: "no route for /nope" });
+    const notGet = await call(base, "POST", "/healthz", { body: {} });
+    expect(notGet.status).toBe(405);
+    expect(failure(notGet).code).toBe("method_not_allowed");
+  });
+
   it("says which field is wrong and what it expects", async () => {
     const { base } = await apiNode();
     const cases: [string, string, CallOptions, number, RegExp][] = [
