@@ -41,10 +41,23 @@ export class NatsServer {
     return server;
   }
 
-  /** Starts the process (again) on the same ports and store; resolves when it accepts clients. */
-  async startProcess(): Promise<void> {
+  /**
+   * Starts the process (again) on the same ports and store; resolves when it accepts clients.
+   * `jetstream: false` starts it without JetStream, whose API then has no responders.
+   */
+  async startProcess({ jetstream = true }: { jetstream?: boolean } = {}): Promise<void> {
     const { port, cluster } = this.config;
-    const args = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", this.dir, "-n", `n${port}`];
+    const args = [
+      ...(jetstream ? ["-js"] : []),
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-sd",
+      this.dir,
+      "-n",
+      `n${port}`,
+    ];
     if (cluster !== undefined) {
       const routes = cluster.routes.map((p) => `nats-route://127.0.0.1:${p}`).join(",");
       args.push("--cluster_name", cluster.name, "--cluster", `nats://127.0.0.1:${cluster.port}`, "--routes", routes);

@@ -116,14 +116,14 @@ describe("publication data past maxDataDepth", () => {
     const base = node.address.url;
     const message = 'field "data" nests arrays/objects deeper than 64 levels (maxDataDepth)';
     const published = await api(base, "POST", "/api/publish", `{"channel":"chat:api","data":${nestedText(DEEP)}}`);
-    expect(published).toEqual({ status: 400, body: { error: message, code: "bad_request" } });
+    expect(published).toEqual({ status: 400, body: { error: { code: "bad_request", message } } });
     const broadcast = await api(
       base,
       "POST",
       "/api/broadcast",
       `{"channels":["chat:a","chat:b"],"data":${nestedText(DEEP)}}`,
     );
-    expect(broadcast).toEqual({ status: 400, body: { error: message, code: "bad_request" } });
+    expect(broadcast).toEqual({ status: 400, body: { error: { code: "bad_request", message } } });
     expect(await api(base, "POST", "/api/publish", `{"channel":"chat:api","data":${nestedText(64)}}`)).toMatchObject({
       status: 200,
     });

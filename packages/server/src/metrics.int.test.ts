@@ -164,7 +164,9 @@ describe("GET /metrics", () => {
     const off = await cluster.node({ metrics: false });
     const refused = await fetch(`${off.node.address.url}/metrics`);
     expect(refused.status).toBe(404);
-    expect(await refused.json()).toEqual({ error: expect.stringContaining("metrics are off") });
+    expect(await refused.json()).toEqual({
+      error: { code: "not_found", message: expect.stringContaining("metrics are off") },
+    });
   });
 });
 

@@ -96,7 +96,7 @@ describe("publishes on a blackholed Redis link", () => {
     const startedAt = Date.now();
     const answer = await api(a, "/api/publish", { channel: "chat:lost", data: "lost" });
     const elapsedMs = Date.now() - startedAt;
-    expect(answer).toMatchObject({ status: 503, body: { code: "outcome_unknown" } });
+    expect(answer).toMatchObject({ status: 503, body: { error: { code: "outcome_unknown" } } });
     expect(elapsedMs).toBeGreaterThanOrEqual(PUBLISH_TIMEOUT_MS - 100);
     expect(elapsedMs).toBeLessThan(PUBLISH_TIMEOUT_MS + 1_000);
 
@@ -138,7 +138,10 @@ describe("publishes on a blackholed Redis link", () => {
     const sub = await subscriber(b, "chat:retry");
     link.blackhole();
     const request = { channel: "chat:retry", data: "once", idempotencyKey: "order-42" };
-    expect(await api(a, "/api/publish", request)).toMatchObject({ status: 503, body: { code: "outcome_unknown" } });
+    expect(await api(a, "/api/publish", request)).toMatchObject({
+      status: 503,
+      body: { error: { code: "outcome_unknown" } },
+    });
     const retried = await api(b, "/api/publish", request);
     expect(retried).toMatchObject({ status: 200, body: { position: { offset: 1 } } });
 

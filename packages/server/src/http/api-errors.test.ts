@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { fencedBlocks } from "../../../../test/support/doc-examples.js";
 import { apiErrorCatalogue, codeForStatus } from "./api-errors.js";
 import type { ApiErrorCode } from "./api-errors.js";
 
@@ -22,6 +23,21 @@ describe("API error codes", () => {
     expect([...documented.keys()].sort()).toEqual(catalogue.map(([code]) => code).sort());
     for (const [code, { status, retry }] of catalogue)
       expect(documented.get(code), code).toEqual([status, retry ? "yes" : "no"]);
+  });
+
+  it("docs/api.md shows every error in the current shape, with a code from the catalogue", () => {
+    const shown: unknown[] = [];
+    const collect = (value: unknown): void => {
+      if (typeof value !== "object" || value === null) return;
+      if ("error" in value) shown.push(value.error);
+      for (const child of Object.values(value)) collect(child);
+    };
+    for (const block of fencedBlocks(doc).filter((b) => b.lang === "json")) collect(JSON.parse(block.text));
+    expect(shown.length).toBeGreaterThan(0);
+    for (const error of shown) {
+      expect(error).toEqual({ code: expect.any(String) as string, message: expect.any(String) as string });
+      expect(Object.keys(apiErrorCatalogue)).toContain((error as { code: string }).code);
+    }
   });
 
   it("maps each status to its one code, and any other to internal", () => {

@@ -1,7 +1,7 @@
 /**
- * The server API's error codes: every failure body is `{"error": "<message>", "code": "<code>"}`.
- * Programs branch on `code` (and the status); the message is for people and may change.
- * docs/api.md has the same table, checked by a test in both directions.
+ * The server API's error codes: every failure body is `{"error": {"code": "<code>", "message": "<text>"}}`
+ * (see {@link apiErrorBody}). Programs branch on `code` (and the status); the message is for people
+ * and may change. docs/api.md has the same table, checked by a test in both directions.
  */
 export const ApiErrorCode = {
   badRequest: "bad_request",
@@ -62,3 +62,17 @@ const BY_STATUS: ReadonlyMap<number, ApiErrorCode> = new Map([
 
 /** The code a status stands for when only one code has it; `internal` otherwise. */
 export const codeForStatus = (status: number): ApiErrorCode => BY_STATUS.get(status) ?? ApiErrorCode.internal;
+
+/** What a failure carries: `code` from the catalogue for programs, `message` for people. */
+export interface ApiErrorDetail {
+  code: ApiErrorCode;
+  message: string;
+}
+
+/** The body of every error answer a node gives: `{"error": {"code", "message"}}`. */
+export interface ApiErrorBody {
+  error: ApiErrorDetail;
+}
+
+/** The one place the error body's shape is made, so every answer carries the same one. */
+export const apiErrorBody = (code: ApiErrorCode, message: string): ApiErrorBody => ({ error: { code, message } });

@@ -11,6 +11,8 @@ import type { HubcastNode } from "../node.js";
 import type { NodeOptions } from "../options.js";
 import type { NodeInfo } from "../registry/registry.js";
 import { API_PATHS, MAX_API_BODY_BYTES } from "./api.js";
+import { codeForStatus } from "./api-errors.js";
+import type { ApiErrorBody, ApiErrorDetail } from "./api-errors.js";
 
 const KEY = "test-key-0123456789abcdef";
 const NAMESPACES: NodeOptions["namespaces"] = {
@@ -42,6 +44,14 @@ async function call(base: string, method: string, path: string, options: CallOpt
   if (payload !== undefined) headers["Content-Type"] = options.contentType ?? "application/json";
   const res = await fetch(`${base}${path}`, { method, headers, body: payload });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** The `{"code", "message"}` of a failed answer; throws when the body has another shape. */
+function failure(answer: Answer): ApiErrorDetail {
+  const detail = (answer.body as Partial<ApiErrorBody>).error;
+  if (typeof detail?.code !== "string" || typeof detail.message !== "string" || Object.keys(answer.body).length !== 1)
+    throw new Error(`not an error body: ${JSON.stringify(answer.body)}`);
+  return detail;
 }
 
 /** Polls `check` until it stops throwing (for state other processes publish asynchronously). */
@@ -102,8 +112,10 @@ describe("server API endpoints", () => {
       { channel: "chat:b", position: { offset: 1, epoch: expect.any(String) as string } },
       {
         channel: "nope:b",
-        error: expect.stringContaining('namespace "nope" is not configured') as string,
-        code: "bad_request",
+        error: {
+          code: "bad_request",
+          message: expect.stringContaining('namespace "nope" is not configured') as string,
+        },
       },
       { channel: "plain:b" },
     ]);
@@ -186,10 +198,16 @@ describe("server API access and errors", () => {
     const missing = await call(base, "GET", "/api/nodes", { key: null });
     expect(missing.status).toBe(401);
     expect(missing.headers.get("www-authenticate")).toBe("Bearer");
-    expect(missing.body["error"]).toMatch(/Authorization: Bearer/);
+    expect(failure(missing)).toMatchObject({
+      code: "unauthorized",
+      message: expect.stringMatching(/Authorization: Bearer/) as string,
+    });
     const wrong = await call(base, "GET", "/api/nodes", { key: "not-the-key-0123456789" });
     expect(wrong.status).toBe(401);
-    expect(wrong.body["error"]).toMatch(/wrong API key/);
+    expect(failure(wrong)).toMatchObject({
+      code: "unauthorized",
+      message: expect.stringMatching(/wrong API key/) as string,
+    });
     expect((await call(base, "GET", "/api/nodes", { key: KEY.slice(0, -1) })).status).toBe(401);
     const res = await fetch(`${base}/api/nodes`, { headers: { Authorization: `Basic ${KEY}` } });
     expect(res.status).toBe(401);
@@ -198,9 +216,12 @@ describe("server API access and errors", () => {
   it("answers 404 on every /api path when the API is off", async () => {
     const { base } = await apiNode({ apiKey: "" });
     for (const path of ["/api/nodes", "/api/publish", "/api/bogus"]) {
-      const { status, body } = await call(base, "GET", path);
-      expect(status).toBe(404);
-      expect(body["error"]).toMatch(/API is off.*--api-key/);
+      const answer = await call(base, "GET", path);
+      expect(answer.status).toBe(404);
+      expect(failure(answer)).toMatchObject({
+        code: "not_found",
+        message: expect.stringMatching(/API is off.*--api-key/) as string,
+      });
     }
   });
 
@@ -208,11 +229,25 @@ describe("server API access and errors", () => {
     const { base } = await apiNode();
     const unknown = await call(base, "GET", "/api/bogus");
     expect(unknown.status).toBe(404);
-    expect(unknown.body["error"]).toContain("/api/publish");
+    expect(failure(unknown)).toMatchObject({
+      code: "not_found",
+      message: expect.stringContaining("/api/publish") as string,
+    });
     const wrongMethod = await call(base, "GET", "/api/publish");
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get("allow")).toBe("POST");
+    expect(failure(wrongMethod).code).toBe("method_not_allowed");
     expect((await call(base, "POST", "/api/nodes", { body: {} })).headers.get("allow")).toBe("GET");
+  });
+
+  it("answers with the same error shape outside /api/", async () => {
+    const { base } = await apiNode();
+    const noRoute = await call(base, "GET", "/nope");
+    expect(noRoute.status).toBe(404);
+    expect(failure(noRoute)).toEqual({ code: "not_found", message: "no route for /nope" });
+    const notGet = await call(base, "POST", "/healthz", { body: {} });
+    expect(notGet.status).toBe(405);
+    expect(failure(notGet).code).toBe("method_not_allowed");
   });
 
   it("says which field is wrong and what it expects", async () => {
@@ -260,7 +295,10 @@ describe("server API access and errors", () => {
     for (const [method, path, options, status, message] of cases) {
       const answer = await call(base, method, path, options);
       expect(answer.status, `${method} ${path} ${JSON.stringify(options)}`).toBe(status);
-      expect(answer.body["error"]).toMatch(message);
+      expect(failure(answer)).toMatchObject({
+        code: codeForStatus(status),
+        message: expect.stringMatching(message) as string,
+      });
     }
   });
 
@@ -268,7 +306,10 @@ describe("server API access and errors", () => {
     const { base } = await apiNode();
     const declared = await call(base, "POST", "/api/publish", { raw: " ".repeat(MAX_API_BODY_BYTES + 1) });
     expect(declared.status).toBe(413);
-    expect(declared.body["error"]).toMatch(/larger than 1048576 bytes/);
+    expect(failure(declared)).toMatchObject({
+      code: "payload_too_large",
+      message: expect.stringMatching(/larger than 1048576 bytes/) as string,
+    });
     const streamed = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
         `${base}/api/publish`,
@@ -284,6 +325,7 @@ describe("server API access and errors", () => {
       req.end('{"channel":"chat:x","data":1}');
     });
     expect(streamed.status).toBe(413);
+    expect((JSON.parse(streamed.text) as ApiErrorBody).error.code).toBe("payload_too_large");
     // The limit is on bytes: exactly 1 MiB of JSON is fine.
     const head = '{"channel":"chat:x","data":"';
     const fits = `${head}${"x".repeat(MAX_API_BODY_BYTES - head.length - 2)}"}`;
@@ -297,9 +339,9 @@ describe("server API access and errors", () => {
     const { node } = await cluster.node({ apiKey: KEY, namespaces: NAMESPACES }, { logger });
     vi.spyOn(node.api, "nodes").mockRejectedValue(new Error("registry exploded"));
     const base = node.address.url;
-    const { status, body } = await call(base, "GET", "/api/nodes");
-    expect(status).toBe(500);
-    expect(body["error"]).toMatch(/internal error/);
+    const answer = await call(base, "GET", "/api/nodes");
+    expect(answer.status).toBe(500);
+    expect(answer.body).toEqual({ error: { code: "internal", message: "internal error; see the node's log" } });
     await call(base, "GET", "/api/nodes", { key: "wrong-key-0123456789abcd" });
     const failure = lines
       .map((l) => JSON.parse(l) as Record<string, unknown>)

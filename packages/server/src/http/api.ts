@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JsonValue, StreamPosition } from "@hubcast/protocol";
 import { MAX_EPOCH_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH } from "@hubcast/protocol";
 import { ApiError } from "./api-backend.js";
-import { ApiErrorCode } from "./api-errors.js";
+import { ApiErrorCode, apiErrorBody } from "./api-errors.js";
 import type { HttpState } from "./routes.js";
 import { failRequest } from "./fault.js";
 
@@ -170,9 +170,9 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
             try {
               return withPosition(channel, await api.publish(channel, data, key));
             } catch (err) {
-              if (err instanceof ApiError) return { channel, error: err.message, code: err.code };
+              if (err instanceof ApiError) return { channel, ...apiErrorBody(err.code, err.message) };
               logger.error({ err, path, channel }, "server API broadcast to a channel failed");
-              return { channel, error: "internal error; see the node's log", code: ApiErrorCode.internal };
+              return { channel, ...apiErrorBody(ApiErrorCode.internal, "internal error; see the node's log") };
             }
           }),
         );
@@ -356,7 +356,7 @@ function send(
 
 /**
  * The `/api/` request handler. Every answer is a JSON object; failures are
- * `{"error": "<what to fix>", "code": "<catalogue code>"}` with the matching status. Unexpected errors answer 500 and are
+ * `{"error": {"code": "<catalogue code>", "message": "<what to fix>"}}` with the matching status. Unexpected errors answer 500 and are
  * logged at error level with the path (never the key or the headers).
  */
 export function createApiHandler(state: ApiState): (req: IncomingMessage, res: ServerResponse, path: string) => void {
@@ -371,12 +371,10 @@ export function createApiHandler(state: ApiState): (req: IncomingMessage, res: S
           if (err instanceof ApiError) {
             if (err.status >= 500 && !err.logged)
               state.logger.error({ err, path, method: req.method }, "server API request failed");
-            send(
-              res,
-              err.status,
-              { error: err.message, code: err.code },
-              { ...close, ...(err instanceof HttpError ? err.headers : {}) },
-            );
+            send(res, err.status, apiErrorBody(err.code, err.message), {
+              ...close,
+              ...(err instanceof HttpError ? err.headers : {}),
+            });
             return;
           }
           throw err;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.js";
+import { ApiErrorCode, apiErrorBody } from "./api-errors.js";
 
 /** What a request's fault boundary needs: where to count and log. */
 export interface FaultReporting {
@@ -24,5 +25,5 @@ export function failRequest(state: FaultReporting, req: IncomingMessage, res: Se
     "Cache-Control": "no-store",
     Connection: "close",
   });
-  res.end('{"error":"internal error; see the node\'s log","code":"internal"}');
+  res.end(JSON.stringify(apiErrorBody(ApiErrorCode.internal, "internal error; see the node's log")));
 }

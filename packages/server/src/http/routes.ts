@@ -7,6 +7,7 @@ import type { Metrics, ScrapeSource } from "../metrics.js";
 import { serveMetrics } from "../metrics.js";
 import type { ApiBackend } from "./api-backend.js";
 import { createApiHandler } from "./api.js";
+import { ApiErrorCode, apiErrorBody } from "./api-errors.js";
 import { failRequest } from "./fault.js";
 import { SDK_PREFIX, loadSdkFiles, serveSdk } from "./sdk-files.js";
 
@@ -72,7 +73,7 @@ export async function createRequestHandler(
       return;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
-      sendJson(res, 405, { error: "method not allowed" });
+      sendJson(res, 405, apiErrorBody(ApiErrorCode.methodNotAllowed, "method not allowed"));
       return;
     }
     if (path === "/healthz") {
@@ -86,9 +87,14 @@ export async function createRequestHandler(
     }
     if (path === "/metrics") {
       if (state.metrics === undefined)
-        sendJson(res, 404, {
-          error: "metrics are off on this node; start it with metrics on (the default) to serve them",
-        });
+        sendJson(
+          res,
+          404,
+          apiErrorBody(
+            ApiErrorCode.notFound,
+            "metrics are off on this node; start it with metrics on (the default) to serve them",
+          ),
+        );
       else serveMetrics(res, state.metrics, state.logger);
       return;
     }
@@ -98,7 +104,7 @@ export async function createRequestHandler(
     }
     const file = files.get(path);
     if (file === undefined) {
-      sendJson(res, 404, { error: `no route for ${path}` });
+      sendJson(res, 404, apiErrorBody(ApiErrorCode.notFound, `no route for ${path}`));
       return;
     }
     res.writeHead(200, { "Content-Type": file.type, "Content-Length": file.body.length });
