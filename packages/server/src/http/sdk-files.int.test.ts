@@ -93,9 +93,9 @@ describe("/sdk/ on a node with the demo off", () => {
       expect(res.status).toBe(404);
       expectSdkHeaders(res, "application/json; charset=utf-8");
       expect(res.headers.get("cache-control")).toBe("no-store");
-      const body = (await res.json()) as { error: string; code: string };
-      expect(body.code).toBe("not_found");
-      expect(body.error).toContain("hubcast.iife.js");
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("not_found");
+      expect(body.error.message).toContain("hubcast.iife.js");
     },
   );
 
@@ -160,8 +160,10 @@ describe("a node whose SDK is not built", () => {
     const res = await fetch(`http://127.0.0.1:${port}/sdk/hubcast.js`);
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({
-      error: `the browser SDK is not available on this node: the browser SDK is not built (no bundles in ${join(dir, "browser")}); run \`npm run build\` in the repository`,
-      code: "not_found",
+      error: {
+        code: "not_found",
+        message: `the browser SDK is not available on this node: the browser SDK is not built (no bundles in ${join(dir, "browser")}); run \`npm run build\` in the repository`,
+      },
     });
   });
 });

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
-import { ApiErrorCode } from "./api-errors.js";
+import { ApiErrorCode, apiErrorBody } from "./api-errors.js";
 
 /** The URL prefix every node serves the browser SDK under, demo on or off. */
 export const SDK_PREFIX = "/sdk/";
@@ -103,7 +103,7 @@ function notFound(res: ServerResponse, message: string): void {
     "Content-Type": "application/json; charset=utf-8",
     "Cache-Control": "no-store",
   });
-  res.end(JSON.stringify({ error: message, code: ApiErrorCode.notFound }));
+  res.end(JSON.stringify(apiErrorBody(ApiErrorCode.notFound, message)));
 }
 
 /** True when `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for GET). */
