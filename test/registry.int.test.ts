@@ -100,7 +100,7 @@ afterAll(async () => {
   for (const command of started) await command.stop();
   await registry?.stop();
   if (work !== "") rmSync(work, { recursive: true, force: true });
-});
+}, 40_000);
 
 describe("the packages in a registry", () => {
   it("publishes every package with its README and LICENSE, and without tests or build state", () => {
@@ -170,4 +170,13 @@ describe("the packages in a registry", () => {
     const ran = await run(process.execPath, ["example.mjs"], client, 20_000);
     expect(succeeded(ran, "the README example")).toMatch(/^received \d+ \{"text":"hello from npm"\}$/m);
   }, 150_000);
+
+  it("installs @hubcast/bench beside the server for `hubcast bench`, and alone as `hubcast-bench`", async () => {
+    const project = emptyProject("bench-project");
+    expect(await install(project, ["@hubcast/server", "@hubcast/bench"])).not.toContain("EBADENGINE");
+    const viaServer = await run("npx", ["--no-install", "hubcast", "bench", "--help"], project, 30_000);
+    expect(succeeded(viaServer, "npx hubcast bench --help")).toContain("Usage: hubcast bench");
+    const alone = await run("npx", ["--no-install", "hubcast-bench", "--help"], project, 30_000);
+    expect(succeeded(alone, "npx hubcast-bench --help")).toContain("Usage: hubcast bench");
+  }, 120_000);
 });
