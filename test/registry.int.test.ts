@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PublishedPackage, publishedPackages, repoRoot } from "./support/packages.js";
+import { hubcastClosure, type PublishedPackage, publishedPackages, repoRoot } from "./support/packages.js";
 import { BackgroundCommand, type CommandResult, LocalRegistry, run } from "./support/registry.js";
 
 /** What `npm pack --json` reports of one tarball. */
@@ -49,21 +49,6 @@ function emptyProject(name: string): string {
 async function install(dir: string, specs: string[]): Promise<string> {
   const result = await run("npm", ["install", ...specs, "--no-audit", "--no-fund", "--loglevel=warn"], dir, 90_000);
   return succeeded(result, `npm install ${specs.join(" ")}`);
-}
-
-/** The @hubcast packages `name` pulls in: itself and its @hubcast dependencies, transitively. */
-function hubcastClosure(name: string): string[] {
-  const byName = new Map(packages.map((p) => [p.manifest.name, p]));
-  const seen = new Set<string>();
-  const visit = (n: string): void => {
-    if (seen.has(n)) return;
-    seen.add(n);
-    for (const dep of Object.keys(byName.get(n)?.manifest.dependencies ?? {})) {
-      if (dep.startsWith("@hubcast/")) visit(dep);
-    }
-  };
-  visit(name);
-  return [...seen].map((n) => n.slice("@hubcast/".length)).sort();
 }
 
 const installedHubcast = (project: string): string[] => readdirSync(join(project, "node_modules", "@hubcast")).sort();
@@ -132,7 +117,7 @@ describe("the packages in a registry", () => {
     const server = emptyProject("server-project");
     const serverInstall = await install(server, ["@hubcast/server"]);
     expect(serverInstall).not.toContain("EBADENGINE");
-    expect(installedHubcast(server)).toEqual(hubcastClosure("@hubcast/server"));
+    expect(installedHubcast(server)).toEqual(hubcastClosure(packages, "@hubcast/server"));
 
     // The command is there right after the install, from the project's own copy.
     const help = await run("npx", ["--no-install", "hubcast", "--help"], server, 30_000);
@@ -158,7 +143,7 @@ describe("the packages in a registry", () => {
     // ws: the WebSocket for Node 20, as the README of @hubcast/client says.
     const clientInstall = await install(client, ["@hubcast/client", "ws"]);
     expect(clientInstall).not.toContain("EBADENGINE");
-    expect(installedHubcast(client)).toEqual(hubcastClosure("@hubcast/client"));
+    expect(installedHubcast(client)).toEqual(hubcastClosure(packages, "@hubcast/client"));
 
     // The example in the README that ships in the package, run as written against that server.
     const readme = readFileSync(join(client, "node_modules/@hubcast/client/README.md"), "utf8");

@@ -34,3 +34,21 @@ export function publishedPackages(): PublishedPackage[] {
     .map((dir) => ({ dir, manifest: readManifest(dir) }))
     .filter(({ manifest }) => manifest.private !== true);
 }
+
+/**
+ * The Hubcast packages installing `name` brings: itself and its @hubcast dependencies,
+ * transitively, as short names ("server", "protocol"), sorted.
+ */
+export function hubcastClosure(packages: PublishedPackage[], name: string): string[] {
+  const byName = new Map(packages.map((p) => [p.manifest.name, p.manifest]));
+  const seen = new Set<string>();
+  const visit = (n: string): void => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    for (const dep of Object.keys(byName.get(n)?.dependencies ?? {})) {
+      if (dep.startsWith("@hubcast/")) visit(dep);
+    }
+  };
+  visit(name);
+  return [...seen].map((n) => n.slice("@hubcast/".length)).sort();
+}
