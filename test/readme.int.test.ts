@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ErrorCode } from "@hubcast/protocol";
 import { afterEach, describe, expect, it } from "vitest";
+import { docBlocks } from "./support/doc-snippets.js";
 import { TestCluster } from "./support/nodes.js";
 import { runCli, ServerProcess } from "./support/processes.js";
 import { RawClient } from "./support/raw-client.js";
@@ -91,6 +92,13 @@ describe("README", () => {
     } finally {
       rmSync(file, { force: true });
     }
+  });
+
+  it("shows the script-tag example that docs/sdk.md runs in Chromium, word for word", () => {
+    const sdkDoc = docBlocks(new URL("../docs/sdk.md", import.meta.url));
+    const run = sdkDoc.find((b) => b.kind === "run" && b.id === "browser-script-tag");
+    expect(run).toBeDefined();
+    expect(block("html", "hubcast.iife.js")).toBe(run?.code);
   });
 
   it("shows a protocol exchange that a node answers as shown", async () => {
