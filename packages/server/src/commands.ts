@@ -87,7 +87,7 @@ async function backend<T>(ctx: NodeContext, what: string, call: Promise<T>): Pro
 
 const connect: Handler<"connect"> = async (session, request, ctx) => {
   if (session.state !== "connecting") throw new ReplyError(ErrorCode.alreadyConnected, "already connected");
-  session.state = "authenticating";
+  session.beginConnect();
   let reply: Identity;
   try {
     reply = await identify(ctx.auth, {
@@ -96,7 +96,7 @@ const connect: Handler<"connect"> = async (session, request, ctx) => {
       remoteAddress: session.remoteAddress,
     }).catch((err: unknown) => ctx.metrics.connectRefused(err, request.token));
   } finally {
-    if (session.state === "authenticating") session.state = "connecting";
+    session.connectFailed(); // nothing if it was closed meanwhile
   }
   if (!session.isOpen) return { result: undefined as never };
   const { maxConnectionsPerUser } = ctx.options;
@@ -109,15 +109,7 @@ const connect: Handler<"connect"> = async (session, request, ctx) => {
     session.close(CloseCode.connectionLimit, `user already holds ${maxConnectionsPerUser} connections on this node`);
     throw new ReplyError(ErrorCode.limitExceeded, "too many connections for this user");
   }
-  session.state = "connected";
-  session.user = reply.user;
-  session.userInfo = reply.info;
-  session.listedChannels = reply.channels;
-  session.expiresAt = reply.expiresAt ?? 0;
-  session.countUser();
-  const now = Date.now();
-  session.nextPingAt = now + ctx.options.pingIntervalMs;
-  session.idleSince = now;
+  session.connected(reply, Date.now());
   ctx.logger.debug({ client: session.id, user: session.user, name: request.name }, "client connected");
   const { pingIntervalMs, pongTimeoutMs, maxMessageBytes } = ctx.options;
   const result: Methods["connect"]["result"] = {
@@ -138,9 +130,7 @@ const refresh: Handler<"refresh"> = async (session, { token }, ctx) => {
     name: undefined,
     remoteAddress: session.remoteAddress,
   });
-  session.userInfo = identity.info;
-  session.listedChannels = identity.channels;
-  session.expiresAt = identity.expiresAt ?? 0;
+  session.refreshed(identity);
   return { result: identity.expiresAt === undefined ? {} : { expiresAt: identity.expiresAt } };
 };
 

@@ -9,7 +9,7 @@ import type { WriteBatch } from "./write-batch.js";
 import type { Metrics } from "./metrics.js";
 import type { ResolvedNodeOptions } from "./options.js";
 import type { Publisher } from "./publishing.js";
-import type { MessageDeflater } from "./transport/deflate.js";
+import type { DeflateFramer } from "./transport/deflate.js";
 
 /** What a client presents when it sends `connect`. */
 export interface AuthenticateEvent {
@@ -53,8 +53,8 @@ export interface NodeContext {
   readonly connections: { readonly perUser: ConnectionCounter; readonly perIp: ConnectionCounter };
   /** Coalesces each socket's writes within one event-loop turn. */
   readonly writes: WriteBatch;
-  /** Deflates outgoing messages for connections that negotiated permessage-deflate; `undefined` when the `compression` option is off. */
-  readonly deflater: MessageDeflater | undefined;
+  /** Frames (and deflates) output for connections that negotiated permessage-deflate; `undefined` when the `compression` option is off. */
+  readonly deflateFramer: DeflateFramer | undefined;
   /** Publishes for clients and the server API with the node's deadline, and logs failures once per interval. */
   readonly publisher: Publisher;
 }

@@ -1,16 +1,12 @@
 import type { Codec } from "@hubcast/protocol";
-import type { MessageDeflater } from "./transport/deflate.js";
-import { buildFrame } from "./transport/frame.js";
+import type { Framer } from "./transport/transport.js";
 
 /** What fan-out needs of a connection. */
 export interface Subscriber {
   readonly codec: Codec;
-  /**
-   * The node's deflater when this connection negotiated permessage-deflate (without context
-   * takeover), so it may receive compressed frames; `undefined` (or absent) otherwise.
-   */
-  readonly deflater?: MessageDeflater | undefined;
-  /** Writes a complete WebSocket frame; never throws. */
+  /** How its transport frames a payload; subscribers with the same framer object get the same bytes. */
+  readonly framer: Framer;
+  /** Writes a complete frame built by its {@link framer}; never throws. */
   writeFrame(frame: Buffer): void;
   /**
    * The Hub could not keep this subscription whole (publications lost between nodes and not
@@ -27,9 +23,9 @@ export const NOT_COUNTED: SentCounter = () => undefined;
 
 /**
  * Writes one payload to many subscribers: encoded once per codec in use, framed once per
- * variant (plain, and compressed for subscribers with a deflater), deflated at most once per
- * codec, counted once (bytes as written, compressed or not). Subscribers of one call share
- * one deflater, the node's.
+ * (codec, framer) in use (a WebSocket frame, a compressed one, and next an SSE event), and
+ * counted once (bytes as written). The work per subscriber is two identity checks and a write,
+ * whatever the transports.
  */
 export function writeToAll(
   subscribers: Iterable<Subscriber>,
@@ -48,7 +44,7 @@ export function writeToAll(
       }
       current = others?.get(sub.codec) ?? new Encoded(sub.codec, encode(sub.codec));
     }
-    const frame = current.frame(sub.deflater);
+    const frame = current.frame(sub.framer);
     sub.writeFrame(frame);
     recipients += 1;
     bytes += frame.length;
@@ -56,23 +52,33 @@ export function writeToAll(
   sent(recipients, bytes);
 }
 
-/** One codec's encoding of a payload and its frames, each built on first use. */
+/**
+ * One codec's encoding of a payload and its frames, each built on first use. Most fan-outs
+ * have one framer (every subscriber on plain WebSocket), kept in two fields; others go to a map.
+ */
 class Encoded {
-  private plain: Buffer | undefined;
-  /** `null`: the payload goes uncompressed to every subscriber (below the threshold, or incompressible). */
-  private compressed: Buffer | null | undefined;
+  private firstFramer: Framer | undefined;
+  private firstFrame: Buffer | undefined;
+  private otherFrames: Map<Framer, Buffer> | undefined;
 
   constructor(
     readonly codec: Codec,
     private readonly payload: Uint8Array,
   ) {}
 
-  frame(deflater: MessageDeflater | undefined): Buffer {
-    if (deflater !== undefined) {
-      if (this.compressed === undefined) this.compressed = deflater.frame(this.payload, this.codec.binary) ?? null;
-      if (this.compressed !== null) return this.compressed;
+  frame(framer: Framer): Buffer {
+    if (framer === this.firstFramer && this.firstFrame !== undefined) return this.firstFrame;
+    if (this.firstFramer === undefined) {
+      this.firstFramer = framer;
+      this.firstFrame = framer.frame(this.payload, this.codec.binary);
+      return this.firstFrame;
     }
-    this.plain ??= buildFrame(this.payload, this.codec.binary);
-    return this.plain;
+    this.otherFrames ??= new Map();
+    let frame = this.otherFrames.get(framer);
+    if (frame === undefined) {
+      frame = framer.frame(this.payload, this.codec.binary);
+      this.otherFrames.set(framer, frame);
+    }
+    return frame;
   }
 }

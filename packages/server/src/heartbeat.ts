@@ -1,4 +1,3 @@
-import { CloseCode } from "@hubcast/protocol";
 import type { Session } from "./session.js";
 
 /**
@@ -23,32 +22,10 @@ export class Heartbeat {
     this.timer.unref();
   }
 
-  /** Connected, without a subscription for longer than the idle timeout. */
-  private isIdle(session: Session, now: number): boolean {
-    return (
-      this.idleTimeoutMs > 0 &&
-      session.subscriptionCount === 0 &&
-      session.idleSince > 0 &&
-      now - session.idleSince >= this.idleTimeoutMs
-    );
-  }
-
   /** Visits every session once; public so tests can drive it with a manual clock. */
   sweep(): void {
     const now = this.now();
-    for (const session of this.sessions) {
-      if (session.state === "connecting" || session.state === "authenticating") {
-        if (now >= session.connectDeadline) session.close(CloseCode.connectTimeout);
-      } else if (session.pongDeadline !== 0 && now >= session.pongDeadline) {
-        session.close(CloseCode.noPong);
-      } else if (session.state === "connected" && session.expiresAt !== 0 && now >= session.expiresAt) {
-        session.close(CloseCode.tokenExpired);
-      } else if (session.state === "connected" && this.isIdle(session, now)) {
-        session.close(CloseCode.idle);
-      } else if (session.state === "connected" && now >= session.nextPingAt) {
-        session.ping(now);
-      }
-    }
+    for (const session of this.sessions) session.checkLiveness(now, this.idleTimeoutMs);
   }
 
   stop(): void {

@@ -7,6 +7,7 @@ import { CATCH_UP_WAIT_MS } from "./channel-entry.js";
 import type { Subscriber } from "./fanout.js";
 import { MemoryStreams } from "./history/memory-streams.js";
 import { Hub } from "./hub.js";
+import { websocketFramer } from "./transport/frame.js";
 
 const POLICY = { size: 100, ttlMs: 60_000, metaTtlMs: 600_000 };
 const codec = new JsonCodec();
@@ -14,6 +15,7 @@ const codec = new JsonCodec();
 /** A subscriber that decodes what it is sent, as a client would. */
 class Recorder implements Subscriber {
   readonly codec = codec;
+  readonly framer = websocketFramer;
   readonly offsets: number[] = [];
   resubscribes = 0;
   constructor(private readonly hub: Hub) {}

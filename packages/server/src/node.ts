@@ -29,7 +29,7 @@ import type { NodeOptions, ResolvedNodeOptions } from "./options.js";
 import { resolveNodeOptions } from "./options.js";
 import type { NodeInfo } from "./registry/registry.js";
 import type { Session } from "./session.js";
-import { deflaterFor } from "./transport/deflate.js";
+import { deflateFramerFor } from "./transport/deflate.js";
 import { WebSocketTransport } from "./transport/websocket.js";
 import { VERSION } from "./version.js";
 
@@ -178,7 +178,7 @@ export class HubcastNode {
       metrics: this.metrics,
       auth,
       writes: new WriteBatch(),
-      deflater: deflaterFor(this.options),
+      deflateFramer: deflateFramerFor(this.options),
       publisher: new Publisher(engine, this.metrics, this.options.publishTimeoutMs, this.logger),
     };
     this.control = new ControlPlane(

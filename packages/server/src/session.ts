@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { ClientInfo, Codec, Command, ErrorBody, JsonValue, Push } from "@hubcast/protocol";
+import type { ClientInfo, Codec, Command, ErrorBody, Push } from "@hubcast/protocol";
 import {
   CloseCode,
   ErrorCode,
@@ -8,14 +8,16 @@ import {
   shouldReconnect,
   unsubscribeCatalogue,
 } from "@hubcast/protocol";
+import type { Identity } from "./auth/access.js";
 import { handleCommand } from "./commands.js";
 import type { NodeContext } from "./context.js";
 import type { Subscriber } from "./fanout.js";
 import { CommandRateLimit } from "./limits.js";
 import type { Flushable } from "./write-batch.js";
-import type { ConnectionHandler, WebSocketConnection } from "./transport/connection.js";
-import type { MessageDeflater } from "./transport/deflate.js";
-import { buildFrame, pongFrame } from "./transport/frame.js";
+import type { Framer, Transport, TransportEvents } from "./transport/transport.js";
+
+/** Who a connection is before `connect` succeeds: no user, no listed channels. */
+const NOT_CONNECTED: Identity = Object.freeze({ user: "", channels: Object.freeze([]) });
 
 /** How long a slow consumer has to read its way to the close frame before its socket is dropped. */
 const SLOW_CONSUMER_GRACE_MS = 5_000;
@@ -23,31 +25,27 @@ const SLOW_CONSUMER_GRACE_MS = 5_000;
 export type SessionState = "connecting" | "authenticating" | "connected" | "closed";
 
 /**
- * One client connection: decodes its frames, runs its commands, writes its replies and
- * pushes, and cleans up its subscriptions when it ends. All output is framed here and
- * written to the raw socket, the same path fan-out uses, so order is kept.
+ * One client connection, whatever its transport: decodes its messages, runs its commands,
+ * writes its replies and pushes, and cleans up its subscriptions when it ends. All output is
+ * framed with its transport's framer and queued here, the same path fan-out uses, so order
+ * is kept and every byte counts toward the connection's budget.
  */
-export class Session implements Subscriber, Flushable, ConnectionHandler {
+export class Session implements Subscriber, Flushable, TransportEvents {
   readonly id = randomUUID();
-  state: SessionState = "connecting";
-  user = "";
-  userInfo: JsonValue | undefined;
-  /** Channels of `subscribe: "listed"` namespaces the credentials grant (exact, or a prefix ending in `*`). */
-  listedChannels: readonly string[] = [];
-  /** When the credentials expire, in ms since the Unix epoch (the sweep then closes with 3005); 0 for never. */
-  expiresAt = 0;
+  private currentState: SessionState = "connecting";
+  private identity: Identity = NOT_CONNECTED;
   /** Channels subscribed (`true`) or being subscribed (`false`); made on the first subscribe, since many connections never hold one. */
   private subscriptions: Map<string, boolean> | undefined;
-  /** The node's deflater if this connection negotiated permessage-deflate, else `undefined` (see {@link Subscriber.deflater}). */
-  readonly deflater: MessageDeflater | undefined;
+  /** Its transport's framer, held here because fan-out reads it for every subscriber. */
+  readonly framer: Framer;
 
-  // Heartbeat bookkeeping, read and written by the node-wide sweep.
-  connectDeadline: number;
-  nextPingAt = 0;
+  // Liveness bookkeeping, checked by the node-wide sweep (see checkLiveness).
+  private readonly connectDeadline: number;
+  private nextPingAt = 0;
   /** When the outstanding ping's pong is due; 0 when none is outstanding. */
-  pongDeadline = 0;
+  private pongDeadline = 0;
   /** Since when the connection has held no subscription (for the idle timeout); 0 while it holds some. */
-  idleSince = 0;
+  private idleSince = 0;
   private readonly rateLimit: CommandRateLimit | undefined;
   private countedUser = false;
   /** Frames waiting for the end of this event-loop turn: one frame, the common case, or several (no array is made for a single frame). */
@@ -59,14 +57,14 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
    * per-address count, when the socket closes.
    */
   constructor(
-    private readonly connection: WebSocketConnection,
+    private readonly transport: Transport,
     readonly codec: Codec,
     private readonly ctx: NodeContext,
     readonly remoteAddress: string | undefined,
     private readonly registry: Set<Session>,
   ) {
     const now = Date.now();
-    this.deflater = connection.deflate ? ctx.deflater : undefined;
+    this.framer = transport.framer;
     this.connectDeadline = now + ctx.options.connectTimeoutMs;
     const { commandRatePerSecond, commandBurst, maxRateLimitedCommands } = ctx.options;
     if (commandRatePerSecond > 0)
@@ -77,13 +75,82 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
 
   /** How others see this connection. */
   get clientInfo(): ClientInfo {
-    return this.userInfo === undefined
-      ? { client: this.id, user: this.user }
-      : { client: this.id, user: this.user, info: this.userInfo };
+    const { user, info } = this.identity;
+    return info === undefined ? { client: this.id, user } : { client: this.id, user, info };
+  }
+
+  get state(): SessionState {
+    return this.currentState;
   }
 
   get isOpen(): boolean {
-    return this.state !== "closed";
+    return this.currentState !== "closed";
+  }
+
+  /** The user id; `""` until connected, and for anonymous connections. */
+  get user(): string {
+    return this.identity.user;
+  }
+
+  /** Channels of `subscribe: "listed"` namespaces the credentials grant (exact, or a prefix ending in `*`). */
+  get listedChannels(): readonly string[] {
+    return this.identity.channels;
+  }
+
+  /** A `connect` is being authenticated; other commands are refused until it ends. */
+  beginConnect(): void {
+    if (this.currentState === "connecting") this.currentState = "authenticating";
+  }
+
+  /** The `connect` in flight failed: the client may try again within its connect deadline. */
+  connectFailed(): void {
+    if (this.currentState === "authenticating") this.currentState = "connecting";
+  }
+
+  /** The `connect` succeeded as `identity`: pings start, and the idle clock with them. */
+  connected(identity: Identity, now: number): void {
+    this.currentState = "connected";
+    this.identity = identity;
+    this.countUser();
+    this.nextPingAt = now + this.ctx.options.pingIntervalMs;
+    this.idleSince = now;
+  }
+
+  /** A `refresh` replaced the credentials, for the same user. */
+  refreshed(identity: Identity): void {
+    this.identity = { ...identity, user: this.identity.user };
+  }
+
+  /**
+   * The node-wide sweep's visit (one timer for every connection): closes a connection that never
+   * connected in time (3004), missed a pong (3002), outlived its credentials (3005) or sat idle
+   * without a subscription for `idleTimeoutMs` (3009; 0 turns that off), and pings one that is due.
+   */
+  checkLiveness(now: number, idleTimeoutMs: number): void {
+    const state = this.currentState;
+    if (state === "connecting" || state === "authenticating") {
+      if (now >= this.connectDeadline) this.close(CloseCode.connectTimeout);
+    } else if (state !== "connected") {
+      return;
+    } else if (this.pongDeadline !== 0 && now >= this.pongDeadline) {
+      this.close(CloseCode.noPong);
+    } else if (this.identity.expiresAt !== undefined && now >= this.identity.expiresAt) {
+      this.close(CloseCode.tokenExpired);
+    } else if (this.isIdle(now, idleTimeoutMs)) {
+      this.close(CloseCode.idle);
+    } else if (now >= this.nextPingAt) {
+      this.ping(now);
+    }
+  }
+
+  /** Connected, without a subscription for longer than the idle timeout. */
+  private isIdle(now: number, idleTimeoutMs: number): boolean {
+    return (
+      idleTimeoutMs > 0 &&
+      this.subscriptions === undefined &&
+      this.idleSince > 0 &&
+      now - this.idleSince >= idleTimeoutMs
+    );
   }
 
   /** `true` when subscribed to `channel`, `false` while the subscribe is in flight, else `undefined`. */
@@ -131,31 +198,23 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
 
   /**
    * Whether this connection holds more than maxConnectionBytes: output not yet sent (queued here
-   * and in the socket's buffer) plus input not yet complete (held by the frame reader). Three
+   * and held by the transport) plus input not yet complete (held by the transport). A few
    * field reads, since it runs for every frame fan-out writes.
    */
   private overBudget(): boolean {
-    const connection = this.connection;
-    return (
-      this.queuedBytes + connection.socket.writableLength + connection.heldBytes > this.ctx.options.maxConnectionBytes
-    );
+    return this.queuedBytes + this.transport.heldBytes > this.ctx.options.maxConnectionBytes;
   }
 
-  /** Writes the queued frames: one write, or one corked writev for several. */
+  /** Writes the queued frames: one write, or one write of several. */
   flush(): void {
     const queued = this.queued;
     if (queued === undefined) return;
     this.queued = undefined;
     this.queuedBytes = 0;
-    const socket = this.connection.socket;
-    if (socket.destroyed) return;
-    if (!Array.isArray(queued)) {
-      socket.write(queued);
-      return;
-    }
-    socket.cork();
-    for (const frame of queued) socket.write(frame);
-    socket.uncork();
+    const transport = this.transport;
+    if (transport.destroyed) return;
+    if (Array.isArray(queued)) transport.writeMany(queued);
+    else transport.write(queued);
   }
 
   sendResult(command: Command, result: unknown): void {
@@ -171,9 +230,9 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     this.writeFrame(this.ctx.metrics.sentFrame("push", this.frameOf(this.codec.encodePush(push))));
   }
 
-  /** Frames a reply or push for this connection alone: compressed like publications when it negotiated compression and the payload reaches the threshold. */
+  /** Frames a reply or push for this connection alone, as its transport frames publications. */
   private frameOf(payload: Uint8Array): Buffer {
-    return this.deflater?.frame(payload, this.codec.binary) ?? buildFrame(payload, this.codec.binary);
+    return this.framer.frame(payload, this.codec.binary);
   }
 
   resubscribeRequired(channel: string): void {
@@ -201,22 +260,22 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
     }
     this.ctx.logger.debug({ client: this.id, code, reason }, "closing connection");
     if (code !== CloseCode.slowConsumer) this.flush(); // what was queued goes before the close frame
-    this.connection.close(code, reason);
+    this.transport.close(code, reason);
     this.ctx.metrics.disconnected(code);
     // A slow consumer may never read its way to the close frame: drop it after a grace period,
     // so its buffered output is freed. The only per-connection timer, and only on this path.
-    if (code === CloseCode.slowConsumer) setTimeout(() => this.connection.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+    if (code === CloseCode.slowConsumer) setTimeout(() => this.transport.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
     this.markClosed();
   }
 
   /** Drops the socket without a close handshake (a peer that does not answer the close frame). */
   terminate(): void {
-    this.connection.terminate();
+    this.transport.terminate();
     this.markClosed();
   }
 
   /** Counts this connection against its user's connection limit (once connected with a user). */
-  countUser(): void {
+  private countUser(): void {
     if (this.user === "" || this.countedUser) return;
     this.ctx.connections.perUser.add(this.user);
     this.countedUser = true;
@@ -224,8 +283,8 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
 
   /** Called when the socket has closed, whoever closed it: releases everything it held. */
   markClosed(): void {
-    if (this.state === "closed") return;
-    this.state = "closed";
+    if (this.currentState === "closed") return;
+    this.currentState = "closed";
     if (this.countedUser) this.ctx.connections.perUser.remove(this.user);
     if (this.subscriptions !== undefined) for (const channel of this.subscriptions.keys()) this.release(channel);
   }
@@ -303,13 +362,13 @@ export class Session implements Subscriber, Flushable, ConnectionHandler {
   }
 
   /**
-   * A ping counts toward the command rate limit like any frame; over the limit it goes
-   * unanswered. Its pong goes through {@link writeFrame}, so a client that pings and never
-   * reads runs into the memory budget (3003) instead of growing the socket's buffer.
+   * A transport ping counts toward the command rate limit like any frame; over the limit it
+   * goes unanswered. Its answer goes through {@link writeFrame}, so a client that pings and
+   * never reads runs into the memory budget (3003) instead of growing the socket's buffer.
    */
-  onPing(payload: Buffer): void {
+  onPing(reply: Buffer): void {
     if (this.state === "closed") return;
-    if (this.countFrame() === "ok") this.writeFrame(pongFrame(payload));
+    if (this.countFrame() === "ok") this.writeFrame(reply);
   }
 
   /** Unfinished input grew: past the budget the connection is closed like a slow consumer (3003). */

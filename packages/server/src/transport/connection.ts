@@ -1,61 +1,53 @@
 import type { Socket } from "node:net";
 import type { FrameSink, ReaderLimits } from "./frame-reader.js";
 import { FrameReader, WsClose } from "./frame-reader.js";
-import { closeFrame } from "./frame.js";
+import { closeFrame, pongFrame } from "./frame.js";
+import type { Framer, Transport, TransportEvents } from "./transport.js";
+import { TransportName } from "./transport.js";
 
 /** How long a connection waits for the peer's close frame after sending its own (as `ws` does). */
 const CLOSE_TIMEOUT_MS = 30_000;
-
-/** What a connection reports to the session that owns it. */
-export interface ConnectionHandler {
-  onMessage(data: Buffer, binary: boolean): void;
-  /**
-   * A ping: the handler answers it with a pong (`pongFrame`) through its own output path, so pongs
-   * count toward the same memory budget (and rate limit) as everything else it sends.
-   */
-  onPing(payload: Buffer): void;
-  /** The connection holds more unfinished input ({@link WebSocketConnection.heldBytes}): check the memory budget. */
-  onHeldBytesGrew(): void;
-  /** The peer broke the WebSocket protocol; the connection is being failed with `code`. */
-  onProtocolError(code: number, message: string): void;
-  /** The socket has closed: with the peer's close code, the code the connection failed with, or 1006. */
-  onClosed(code: number): void;
-  /** Reading threw where nothing should (a bug): the handler must end this connection, and only it. */
-  onUnexpectedError(err: unknown): void;
-}
 
 const kConnection = Symbol("hubcast.connection");
 type TaggedSocket = Socket & { [kConnection]: WebSocketConnection };
 
 /**
- * One server-side WebSocket connection on a raw socket (RFC 6455): it reads frames, answers
- * pings, runs the close handshake, and hands whole messages to its handler. Writing data
- * frames is the session's job: it writes prebuilt frames to {@link socket} directly, the
- * same bytes for every subscriber.
+ * One server-side WebSocket connection on a raw socket (RFC 6455), the WebSocket
+ * {@link Transport}: it reads frames, hands whole messages and pings to its session, runs the
+ * close handshake, and writes the frames its session built with {@link framer} (the same
+ * bytes for every subscriber) straight to the socket.
  *
  * Kept small because there is one per client: one object and a {@link FrameReader}, no
  * closures (the socket listeners are shared functions that find the connection on the
  * socket), and a timer only while a close handshake is waiting for the peer.
  */
-export class WebSocketConnection implements FrameSink {
+export class WebSocketConnection implements FrameSink, Transport {
   private readonly reader: FrameReader;
-  private handler: ConnectionHandler | undefined;
+  private handler: TransportEvents | undefined;
   private closeSent = false;
   /** What {@link ConnectionHandler.onClosed} reports. */
   private closeCode: number = WsClose.abnormal;
   private closeTimer: NodeJS.Timeout | undefined;
 
+  /**
+   * `framer`: the node's plain WebSocket framer, or its deflating one when permessage-deflate
+   * was negotiated (`inflate`: the peer may then send compressed messages too).
+   */
   constructor(
     readonly socket: Socket,
     limits: ReaderLimits,
-    /** Whether permessage-deflate was negotiated. */
-    readonly deflate: boolean,
+    readonly framer: Framer,
+    inflate: boolean,
   ) {
-    this.reader = new FrameReader(this, limits, deflate);
+    this.reader = new FrameReader(this, limits, inflate);
+  }
+
+  get name(): TransportName {
+    return TransportName.websocket;
   }
 
   /** Starts reading, with `head` (bytes that came with the upgrade request) first. */
-  start(handler: ConnectionHandler, head: Buffer): void {
+  start(handler: TransportEvents, head: Buffer): void {
     this.handler = handler;
     const socket = this.socket as TaggedSocket;
     socket[kConnection] = this;
@@ -68,9 +60,25 @@ export class WebSocketConnection implements FrameSink {
     if (head.length > 0) this.reader.push(head);
   }
 
-  /** Bytes held for unfinished input: a partial frame and the fragments of an unfinished message. */
+  /** Output the socket has not sent yet, plus unfinished input (a partial frame, the fragments of a message). */
   get heldBytes(): number {
-    return this.reader.heldBytes;
+    return this.socket.writableLength + this.reader.heldBytes;
+  }
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  write(frame: Buffer): void {
+    this.socket.write(frame);
+  }
+
+  /** One corked `writev` for all of them. */
+  writeMany(frames: readonly Buffer[]): void {
+    const socket = this.socket;
+    socket.cork();
+    for (const frame of frames) socket.write(frame);
+    socket.uncork();
   }
 
   /**
@@ -96,7 +104,7 @@ export class WebSocketConnection implements FrameSink {
   }
 
   onPing(payload: Buffer): void {
-    if (!this.closeSent) this.handler?.onPing(payload);
+    if (!this.closeSent) this.handler?.onPing(pongFrame(payload));
   }
 
   onHeldBytesGrew(): void {

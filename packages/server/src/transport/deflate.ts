@@ -1,5 +1,6 @@
 import { constants, deflateRawSync } from "node:zlib";
 import { buildFrame } from "./frame.js";
+import type { Framer } from "./transport.js";
 
 /** The extension's name in `Sec-WebSocket-Extensions`. */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
@@ -59,13 +60,15 @@ export class MessageDeflater {
 }
 
 /** The node's deflater: `undefined` when the `compression` option is off. */
-export function deflaterFor(options: {
+export function deflateFramerFor(options: {
   compression: boolean;
   compressionThresholdBytes: number;
   compressionLevel: number;
-}): MessageDeflater | undefined {
+}): DeflateFramer | undefined {
   if (!options.compression) return undefined;
-  return new MessageDeflater({ thresholdBytes: options.compressionThresholdBytes, level: options.compressionLevel });
+  return new DeflateFramer(
+    new MessageDeflater({ thresholdBytes: options.compressionThresholdBytes, level: options.compressionLevel }),
+  );
 }
 
 /** RFC 7230 token characters. */
@@ -133,4 +136,16 @@ function validDeflateParams(params: Params): boolean {
     }
   }
   return true;
+}
+
+/**
+ * WebSocket data frames for connections that negotiated permessage-deflate: compressed by the
+ * node's deflater, or plain when the payload is below its threshold or does not shrink.
+ */
+export class DeflateFramer implements Framer {
+  constructor(readonly deflater: MessageDeflater) {}
+
+  frame(payload: Uint8Array, binary: boolean): Buffer {
+    return this.deflater.frame(payload, binary) ?? buildFrame(payload, binary);
+  }
 }

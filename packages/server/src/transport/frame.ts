@@ -1,3 +1,4 @@
+import type { Framer } from "./transport.js";
 /** WebSocket opcodes (RFC 6455 §5.2), shared by the frames the node builds and the frames it reads. */
 export const Opcode = {
   continuation: 0x0,
@@ -17,6 +18,9 @@ export const Opcode = {
 export function buildFrame(payload: Uint8Array, binary: boolean, compressed = false): Buffer {
   return frameWithOpcode(binary ? Opcode.binary : Opcode.text, payload, compressed);
 }
+
+/** Uncompressed WebSocket data frames: the framer of connections without permessage-deflate. */
+export const websocketFramer: Framer = { frame: (payload, binary) => buildFrame(payload, binary) };
 
 /** A close frame: the code and a reason cut to fit the 125-byte control frame limit. */
 export function closeFrame(code: number, reason: string): Buffer {

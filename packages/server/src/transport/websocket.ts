@@ -7,12 +7,12 @@ import { TokenBucket } from "../limits.js";
 import type { OriginPolicy } from "../auth/origins.js";
 import type { NodeContext } from "../context.js";
 import { Session } from "../session.js";
-import type { ConnectionHandler } from "./connection.js";
 import { WebSocketConnection } from "./connection.js";
 import { negotiateDeflate } from "./deflate.js";
 import type { ReaderLimits } from "./frame-reader.js";
-import { buildFrame } from "./frame.js";
+import { websocketFramer } from "./frame.js";
 import { acceptResponse, checkHandshake } from "./handshake.js";
+import type { TransportEvents } from "./transport.js";
 
 const codecs: ReadonlyMap<string, Codec> = new Map<string, Codec>([
   [Subprotocol.json, new JsonCodec()],
@@ -99,10 +99,13 @@ export class WebSocketTransport {
     const { protocol, codec } = chosen;
     const remoteAddress = req.socket.remoteAddress;
     // An offer this node cannot serve connects uncompressed rather than failing the handshake.
+    const { deflateFramer } = this.ctx;
     const extensions =
-      this.ctx.deflater === undefined ? undefined : negotiateDeflate(req.headers["sec-websocket-extensions"]);
+      deflateFramer === undefined ? undefined : negotiateDeflate(req.headers["sec-websocket-extensions"]);
     socket.write(acceptResponse(req.headers["sec-websocket-key"] as string, protocol, extensions));
-    const connection = new WebSocketConnection(socket as Socket, this.limits, extensions !== undefined);
+    const compressed = extensions !== undefined && deflateFramer !== undefined;
+    const framer = compressed ? deflateFramer : websocketFramer;
+    const connection = new WebSocketConnection(socket as Socket, this.limits, framer, compressed);
     const refusal = this.admission(remoteAddress);
     if (refusal !== undefined) {
       this.ctx.metrics.limitRejected(refusal.code === CloseCode.tryLater ? "admission" : "connections_per_ip");
@@ -114,7 +117,7 @@ export class WebSocketTransport {
     const session = new Session(connection, codec, this.ctx, remoteAddress, this.sessions);
     this.ctx.metrics.accepted();
     this.ctx.logger.debug(
-      { client: session.id, remoteAddress, subprotocol: protocol, compression: session.deflater !== undefined },
+      { client: session.id, remoteAddress, subprotocol: protocol, compression: compressed },
       "websocket upgrade accepted",
     );
     connection.start(session, head);
@@ -151,7 +154,7 @@ interface Refusal {
 }
 
 /** Reads nothing from a connection turned away; it only waits for the close handshake. */
-const IGNORE: ConnectionHandler = {
+const IGNORE: TransportEvents = {
   onMessage() {},
   onPing() {}, // unanswered: a connection turned away is only waiting to close
   onHeldBytesGrew() {}, // it discards data frames, so it holds at most a frame header
@@ -169,6 +172,6 @@ function turnAway(connection: WebSocketConnection, codec: Codec, refusal: Refusa
     ...(refusal.retryAfterMs === undefined ? {} : { retryAfterMs: refusal.retryAfterMs }),
   };
   connection.start(IGNORE, head);
-  connection.socket.write(buildFrame(codec.encodePush({ type: "disconnect", body }), codec.binary));
+  connection.write(connection.framer.frame(codec.encodePush({ type: "disconnect", body }), codec.binary));
   connection.close(refusal.code, refusal.reason);
 }
