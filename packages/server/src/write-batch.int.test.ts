@@ -12,8 +12,8 @@ describe("write coalescing", () => {
     const sub = await cluster.client(wsUrl);
     await sub.ok("subscribe", { channel: "plain:burst" });
     // Watch the subscriber's socket on the node side: how many times is it corked and written?
-    const sessions = (node as unknown as { sessions: Set<{ connection: { socket: Duplex } }> }).sessions;
-    const socket = [...sessions][0]?.connection.socket;
+    const sessions = (node as unknown as { sessions: Set<{ transport: { socket: Duplex } }> }).sessions;
+    const socket = [...sessions][0]?.transport.socket;
     if (socket === undefined) throw new Error("no session");
     let corks = 0;
     let writes = 0;
