@@ -1,12 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { request } from "node:http";
 import type { NetConnectOpts, Socket } from "node:net";
 import { createConnection } from "node:net";
 import { deflateRawSync } from "node:zlib";
-import { chromium } from "playwright-core";
 import type { ClientOptions } from "ws";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { HAS_CHROMIUM, launchChromium } from "../../../test/support/chromium.js";
 import { RawClient, withTimeout } from "../../../test/support/raw-client.js";
 import { TestCluster } from "../../../test/support/nodes.js";
 import { MessageDeflater } from "./transport/deflate.js";
@@ -256,19 +255,13 @@ describe("compressed output", () => {
   });
 });
 
-const CHROMIUM_PATH = "/usr/bin/chromium";
-
 describe("a browser", () => {
-  it.skipIf(!existsSync(CHROMIUM_PATH))(
+  it.skipIf(!HAS_CHROMIUM)(
     "negotiates compression and reads compressed frames (Chromium)",
     async () => {
       const { wsUrl } = await cluster.node({ compression: true });
       const deflate = vi.spyOn(MessageDeflater.prototype, "deflate");
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM_PATH,
-        args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-        timeout: 15_000,
-      });
+      const browser = await launchChromium(15_000);
       try {
         const page = await browser.newPage();
         const data = repetitive(4096);

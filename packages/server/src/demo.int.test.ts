@@ -1,23 +1,10 @@
-import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { chromium } from "playwright-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { CHROMIUM_PATH, HAS_CHROMIUM, launchChromium } from "../../../test/support/chromium.js";
 import { OutageProxy } from "../../../test/support/outage-proxy.js";
 import { HubcastNode } from "./node.js";
 
-const CHROMIUM_PATH = "/usr/bin/chromium";
-const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
-const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** Bound on every wait for the page; generous because CI machines are slow, and nothing sleeps. */
 const WAIT_MS = 15_000;
 const TEST_MS = 60_000;
@@ -46,7 +33,7 @@ describe("demo chat page (Chromium)", () => {
     if (!HAS_CHROMIUM) return;
     node = new HubcastNode({ port: 0, logLevel: "silent" });
     baseUrl = (await node.start()).url;
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: WAIT_MS });
+    browser = await launchChromium(WAIT_MS);
   });
 
   afterEach(async () => {

@@ -1,4 +1,5 @@
 /** Option validation shared by node and channel options: each throws a message naming the option and the fix. */
+import { closest } from "@hubcast/protocol/suggest";
 
 /** Thrown for a bad option; `option` names it in the caller's terms (`namespaces.chat.historySize`). */
 export class OptionError extends TypeError {
@@ -47,31 +48,4 @@ export function checkKnownKeys(where: string, value: object, known: readonly str
     const hint = guess === undefined ? `known options: ${known.join(", ")}` : `did you mean "${guess}"?`;
     throw new OptionError(where === "" ? key : `${where}.${key}`, `unknown option; ${hint}`);
   }
-}
-
-/** The candidate nearest to `word` by edit distance, if one is near enough to be a likely typo. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const candidate of candidates) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
 }

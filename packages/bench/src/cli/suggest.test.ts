@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { describe, expect, it } from "vitest";
-import { closest, flagsErrorMessage } from "./suggest.js";
+import { flagsErrorMessage } from "./suggest.js";
 
 const FLAGS = { url: { type: "string" }, connections: { type: "string" }, json: { type: "boolean" } } as const;
 
@@ -13,16 +13,6 @@ function messageFor(args: string[]): string {
   }
   throw new Error(`parseArgs accepted ${args.join(" ")}`);
 }
-
-describe("closest", () => {
-  it("finds a likely typo, and nothing for a word far from every candidate", () => {
-    expect(closest("--conections", ["--connections", "--channels"])).toBe("--connections");
-    expect(closest("FANOUT", ["connect", "fanout"])).toBe("fanout");
-    expect(closest("crossnode", ["connect", "cross-node"])).toBe("cross-node");
-    expect(closest("soak", ["connect", "fanout", "chat", "cross-node"])).toBeUndefined();
-    expect(closest("--x", ["--url", "--out"])).toBeUndefined();
-  });
-});
 
 describe("flagsErrorMessage", () => {
   it("suggests the nearest flag for an unknown one, with or without a value after =", () => {

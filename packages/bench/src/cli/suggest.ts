@@ -1,37 +1,8 @@
 /**
- * "Did you mean …?" for the bench's command line. The same edit-distance rule as the server's
- * CLI (`closest` in packages/server/src/validation.ts), kept here because the bench must
- * install without the server.
+ * "Did you mean …?" for the bench's command line, with the rule the server's CLI uses
+ * (`closest` from `@hubcast/protocol/suggest`).
  */
-
-/** The candidate nearest to `word` by edit distance (case ignored), if one is near enough to be a likely typo. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  // A third of the word's length, at least 2: "--conections" finds "--connections", "--x" finds nothing far off.
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const candidate of candidates) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-/** Levenshtein distance: insertions, deletions and substitutions, one each. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
-}
+import { closest } from "@hubcast/protocol/suggest";
 
 /**
  * A `parseArgs` failure as a one-line message for the user: an unknown flag gets the nearest

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { NodeOptions } from "../options.js";
 import { NODE_DEFAULTS, NODE_OPTION_KEYS } from "../options.js";
-import { closest } from "../validation.js";
+import { closest } from "@hubcast/protocol/suggest";
 
 /** A command-line or environment value that cannot be used; the message says how to fix it. */
 export class UsageError extends Error {
