@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ErrorCode } from "@hubcast/protocol";
 import { afterEach, describe, expect, it } from "vitest";
+import { fencedBlocks } from "./support/doc-examples.js";
 import { docBlocks } from "./support/doc-snippets.js";
 import { TestCluster } from "./support/nodes.js";
 import { runCli, ServerProcess } from "./support/processes.js";
@@ -20,9 +21,9 @@ const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 
 /** The fenced blocks of the README in `lang`, indentation of list items removed. */
 function blocks(lang: string): string[] {
-  return [...readme.matchAll(new RegExp(`^( *)\`\`\`${lang}\\n([\\s\\S]*?)^ *\`\`\``, "gm"))].map(([, indent, body]) =>
-    (body ?? "").replace(new RegExp(`^ {${(indent ?? "").length}}`, "gm"), ""),
-  );
+  return fencedBlocks(readme)
+    .filter((b) => b.lang === lang)
+    .map((b) => `${b.text}\n`);
 }
 
 /** The one block in `lang` that contains `marker`. */

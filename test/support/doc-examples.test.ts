@@ -29,4 +29,9 @@ describe("fencedBlocks", () => {
   it("gives an unlabelled block the empty language", () => {
     expect(fencedBlocks("```\nplain\n```\n")).toMatchObject([{ lang: "", text: "plain", heading: "" }]);
   });
+
+  it("reads the comment on the closest non-blank line above a fence as its marker, and only that", () => {
+    const markdown = "<!-- run: a -->\n\n```js\n1\n```\n<!-- run: b -->\ntext between\n```js\n2\n```\n```js\n3\n```\n";
+    expect(fencedBlocks(markdown).map((b) => b.marker)).toEqual(["run: a", undefined, undefined]);
+  });
 });

@@ -15,18 +15,35 @@ export interface FencedBlock {
   line: number;
   /** The nearest heading above the block, without its `#`s; `""` before the first heading. */
   heading: string;
+  /**
+   * What an HTML comment on the closest non-blank line above the fence says (`run: publish`
+   * for `<!-- run: publish -->`), trimmed; `undefined` when that line is not a comment.
+   */
+  marker: string | undefined;
 }
 
 /** Every fenced block (``` or ~~~, CommonMark) of `markdown`, in order. Headings inside blocks are not headings. */
 export function fencedBlocks(markdown: string): FencedBlock[] {
   const blocks: FencedBlock[] = [];
   let heading = "";
-  let open: { fence: string; indent: number; lang: string; flags: string[]; line: number; lines: string[] } | undefined;
+  let marker: string | undefined;
+  let open:
+    | {
+        fence: string;
+        indent: number;
+        lang: string;
+        flags: string[];
+        line: number;
+        lines: string[];
+        marker: string | undefined;
+      }
+    | undefined;
   markdown.split("\n").forEach((line, i) => {
     if (open !== undefined) {
       const close = new RegExp(`^ {0,3}${open.fence[0] === "`" ? "`" : "~"}{${open.fence.length},}\\s*$`);
       if (close.test(line)) {
-        blocks.push({ lang: open.lang, flags: open.flags, text: open.lines.join("\n"), line: open.line, heading });
+        const { lang, flags, lines, marker: above } = open;
+        blocks.push({ lang, flags, text: lines.join("\n"), line: open.line, heading, marker: above });
         open = undefined;
       } else {
         open.lines.push(line.replace(new RegExp(`^ {0,${open.indent}}`), ""));
@@ -36,11 +53,14 @@ export function fencedBlocks(markdown: string): FencedBlock[] {
     const fence = /^( {0,3})(`{3,}|~{3,})\s*([^`]*)$/.exec(line);
     if (fence !== null) {
       const [lang = "", ...flags] = (fence[3] ?? "").trim().split(/\s+/).filter(Boolean);
-      open = { fence: fence[2] ?? "```", indent: fence[1]?.length ?? 0, lang, flags, line: i + 1, lines: [] };
+      const indent = fence[1]?.length ?? 0;
+      open = { fence: fence[2] ?? "```", indent, lang, flags, line: i + 1, lines: [], marker };
+      marker = undefined;
       return;
     }
     const title = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (title !== null) heading = title[1] ?? "";
+    if (line.trim() !== "") marker = /^\s*<!--\s*(.*?)\s*-->\s*$/.exec(line)?.[1];
   });
   return blocks;
 }

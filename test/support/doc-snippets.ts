@@ -3,6 +3,7 @@ import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { fencedBlocks } from "./doc-examples.js";
 
 /** What the HTML comment on the line before a fenced block says it is. */
 export type BlockKind = "run" | "output" | "other";
@@ -19,7 +20,7 @@ export interface DocBlock {
   line: number;
 }
 
-const MARKER = /^<!--\s*(run|output):\s*(\S+)\s*-->$|^<!--\s*(socket\.io|centrifugo)\s*-->$/;
+const MARKER = /^(run|output):\s*(\S+)$|^(socket\.io|centrifugo)$/;
 
 /**
  * Every fenced block of the Markdown file at `url`, with the marker on the closest non-blank
@@ -27,35 +28,22 @@ const MARKER = /^<!--\s*(run|output):\s*(\S+)\s*-->$|^<!--\s*(socket\.io|centrif
  * says of every block whether it is run, expected output, or another product's code.
  */
 export function docBlocks(url: URL): DocBlock[] {
-  const lines = readFileSync(url, "utf8").split("\n");
-  const blocks: DocBlock[] = [];
-  let marker: RegExpExecArray | null = null;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] ?? "";
-    const fence = /^```(\S*)\s*$/.exec(line);
-    if (fence === null) {
-      if (line.trim() !== "") marker = MARKER.exec(line.trim());
-      continue;
-    }
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !/^```\s*$/.test(lines[i] ?? ""); i++) body.push(lines[i] ?? "");
+  return fencedBlocks(readFileSync(url, "utf8")).map((block) => {
+    const marker = MARKER.exec(block.marker ?? "");
     if (marker === null) {
       throw new Error(
-        `${fileURLToPath(url)}:${start + 1}: a code block without a <!-- run|output|socket.io|centrifugo --> marker`,
+        `${fileURLToPath(url)}:${block.line}: a code block without a <!-- run|output|socket.io|centrifugo --> marker`,
       );
     }
     const [, kind, id, other] = marker;
-    blocks.push({
+    return {
       kind: other === undefined ? (kind as BlockKind) : "other",
       id: other ?? id ?? "",
-      lang: fence[1] ?? "",
-      code: `${body.join("\n")}\n`,
-      line: start + 1,
-    });
-    marker = null;
-  }
-  return blocks;
+      lang: block.lang,
+      code: `${block.text}\n`,
+      line: block.line,
+    };
+  });
 }
 
 /** Where a snippet's `localhost` addresses point when it runs. */

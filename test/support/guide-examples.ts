@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { fencedBlocks } from "./doc-examples.js";
 
 /** A fenced code block of a doc that a test runs: its language and text. */
 export interface Example {
@@ -13,10 +14,11 @@ export interface Example {
  */
 export function markedExamples(markdown: string): Map<string, Example[]> {
   const groups = new Map<string, Example[]>();
-  for (const match of markdown.matchAll(/<!-- guide: ([\w./-]+) -->\n```(\w+)\n([\s\S]*?)```/g)) {
-    const [, name = "", lang = "", code = ""] = match;
+  for (const block of fencedBlocks(markdown)) {
+    const name = /^guide: ([\w./-]+)$/.exec(block.marker ?? "")?.[1];
+    if (name === undefined) continue;
     const group = groups.get(name) ?? [];
-    group.push({ lang, code });
+    group.push({ lang: block.lang, code: `${block.text}\n` });
     groups.set(name, group);
   }
   return groups;
