@@ -19,6 +19,7 @@ import { Emitter, toError } from "./emitter.js";
 import { ClientClosedError, ConnectionClosedError, HubcastError, TimeoutError } from "./errors.js";
 import type { CloseInfo } from "./errors.js";
 import { Link } from "./link.js";
+import { webSocketCarrier } from "./websocket-carrier.js";
 import type { AppPush, LinkHandlers } from "./link.js";
 import { LocalCode } from "./local-code.js";
 import { resolveClientOptions } from "./options.js";
@@ -276,10 +277,9 @@ export class Client extends Emitter<ClientEvents> {
   private createLink(attempt: number, token: string | undefined): void {
     if (attempt !== this.attempt) return;
     try {
-      const { websocket } = this.options;
       this.link = new Link({
         url: this.url,
-        websocket,
+        carrier: webSocketCarrier(this.options.websocket),
         codec: this.codec,
         handlers: this.linkHandlers(attempt, token),
       });

@@ -3,7 +3,7 @@ import type { Codec, Command, Push, Reply, ServerFrame } from "@hubcast/protocol
 import { HubcastError } from "./errors.js";
 import type { CloseInfo } from "./errors.js";
 import { toError } from "./emitter.js";
-import type { WebSocketConstructor, WebSocketLike } from "./options.js";
+import type { Carrier, CarrierFactory } from "./carrier.js";
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -15,43 +15,25 @@ export interface LinkHandlers {
   onOpen(): void;
   onReply(reply: Reply): void;
   onPush(push: AppPush): void;
-  /** The socket closed (peer, network, or a failed open). */
+  /** The connection closed (peer, network, or a failed open). */
   onClose(close: CloseInfo): void;
   /** No frame arrived within the heartbeat deadline; the link should be dropped. */
   onDead(silentMs: number): void;
-  /** A socket error or an unreadable frame; the link stays up unless `onClose` follows. */
+  /** A connection error or an unreadable frame; the link stays up unless `onClose` follows. */
   onError(error: Error): void;
 }
 
 /** What a {@link Link} needs to open. */
 export interface LinkOptions {
   url: string;
-  websocket: WebSocketConstructor;
+  /** What carries the frames (a WebSocket, see `webSocketCarrier`). */
+  carrier: CarrierFactory;
   handlers: LinkHandlers;
   /** The wire encoding; its subprotocol is the only one offered. */
   codec: Codec;
 }
 
-interface MessageEventLike {
-  data: unknown;
-}
-interface CloseEventLike {
-  code: number;
-  reason: string;
-}
-
-const noop = (): void => {};
 const encoder = new TextEncoder();
-
-// Longest close reason WebSocket allows is 123 bytes; ASCII reasons under this stay valid.
-const MAX_REASON_CHARS = 120;
-
-function frameData(data: unknown): string | Uint8Array | undefined {
-  if (typeof data === "string") return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return undefined;
-}
 
 // UTF-8 needs at most 3 bytes per UTF-16 code unit, so most frames skip the encoding.
 function frameBytes(frame: string | Uint8Array, limit: number): number {
@@ -59,22 +41,15 @@ function frameBytes(frame: string | Uint8Array, limit: number): number {
   return frame.length * 3 <= limit ? frame.length : encoder.encode(frame).length;
 }
 
-function socketError(event: unknown): Error {
-  const detail = (event as { error?: unknown; message?: unknown } | null) ?? {};
-  if (detail.error instanceof Error) return detail.error;
-  const message = typeof detail.message === "string" && detail.message !== "" ? `: ${detail.message}` : "";
-  return new Error(`WebSocket error${message}`);
-}
-
 /**
- * One WebSocket connection speaking `hubcast.v1.json` or `hubcast.v1.protobuf`: decodes
- * frames, answers every `ping` with a `pong`, and watches for a dead link once
- * {@link Link.configure} is called.
- * The constructor throws when the WebSocket cannot be created (a bad URL, for example).
+ * One connection to a node speaking `hubcast.v1.json` or `hubcast.v1.protobuf` over a
+ * {@link Carrier}: decodes frames, answers every `ping` with a `pong`, and watches for a dead
+ * link once {@link Link.configure} is called.
+ * The constructor throws when the carrier cannot be created (a bad URL, for example).
  */
 export class Link {
   readonly codec: Codec;
-  private readonly socket: WebSocketLike;
+  private readonly carrier: Carrier;
   private readonly handlers: LinkHandlers;
   private lastFrameAt = Date.now();
   private deadlineMs = 0;
@@ -84,22 +59,22 @@ export class Link {
   constructor(options: LinkOptions) {
     this.handlers = options.handlers;
     this.codec = options.codec;
-    this.socket = new options.websocket(options.url, this.codec.subprotocol);
-    this.socket.binaryType = "arraybuffer";
-    this.socket.onopen = () => this.handlers.onOpen();
-    this.socket.onmessage = (event: MessageEventLike) => this.onMessage(event.data);
-    this.socket.onclose = (event: CloseEventLike) => {
-      this.detach();
-      this.handlers.onClose({ code: event.code, reason: event.reason });
-    };
-    this.socket.onerror = (event: unknown) => this.handlers.onError(socketError(event));
+    this.carrier = options.carrier(options.url, this.codec, {
+      onOpen: () => this.handlers.onOpen(),
+      onFrame: (frame) => this.onFrame(frame),
+      onClose: (close) => {
+        this.stopHeartbeat();
+        this.handlers.onClose(close);
+      },
+      onError: (error) => this.handlers.onError(error),
+    });
   }
 
   /**
    * Encodes and writes one command. Throws a HubcastError (`limitExceeded`, not temporary)
    * for a frame larger than the server's `maxMessageBytes`, which the server would answer by
    * closing the connection (1009), and a HubcastError (`badRequest`) for a request the encoding
-   * cannot carry (a non-integer `limit` in Protobuf, say). Frames written after the socket
+   * cannot carry (a non-integer `limit` in Protobuf, say). Frames written after the connection
    * closed are dropped.
    */
   sendCommand(command: Command): void {
@@ -115,7 +90,7 @@ export class Link {
       const message = `${command.method} frame is ${size} bytes, over the server's maxMessageBytes ${this.maxMessageBytes}`;
       throw new HubcastError({ code: ErrorCode.limitExceeded, message, temporary: false });
     }
-    this.socket.send(frame);
+    this.carrier.send(frame);
   }
 
   /**
@@ -138,21 +113,16 @@ export class Link {
 
   /** Closes with 1000 and detaches: no handler is called afterwards. Idempotent. */
   close(reason: string): void {
-    this.detach();
+    this.stopHeartbeat();
     try {
-      this.socket.close(1000, reason.slice(0, MAX_REASON_CHARS));
+      this.carrier.close(1000, reason);
     } catch (error) {
       this.handlers.onError(toError(error));
     }
   }
 
-  private onMessage(data: unknown): void {
+  private onFrame(frame: string | Uint8Array): void {
     this.lastFrameAt = Date.now();
-    const frame = frameData(data);
-    if (frame === undefined) {
-      this.handlers.onError(new Error(`unexpected WebSocket message data of type ${typeof data}`));
-      return;
-    }
     let decoded: ServerFrame;
     try {
       decoded = this.codec.decodeServerFrame(frame);
@@ -161,7 +131,7 @@ export class Link {
       return;
     }
     if (decoded.kind === "reply") this.handlers.onReply(decoded.reply);
-    else if (decoded.push.type === "ping") this.socket.send(this.codec.encodePong());
+    else if (decoded.push.type === "ping") this.carrier.send(this.codec.encodePong());
     else this.handlers.onPush(decoded.push);
   }
 
@@ -174,14 +144,9 @@ export class Link {
     }, delayMs);
   }
 
-  // No-op handlers rather than null: `ws` throws an unhandled "error" with no listener.
-  private detach(): void {
+  private stopHeartbeat(): void {
     if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
     this.deadlineMs = 0;
-    this.socket.onopen = noop;
-    this.socket.onmessage = noop;
-    this.socket.onclose = noop;
-    this.socket.onerror = noop;
   }
 }

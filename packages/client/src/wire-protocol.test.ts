@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { Client as JsonClient } from "./client.js";
 import { HubcastError } from "./errors.js";
 import { Link } from "./link.js";
+import { webSocketCarrier } from "./websocket-carrier.js";
 import type { LinkHandlers } from "./link.js";
 import { resolveClientOptions } from "./options.js";
 import type { WebSocketLike } from "./options.js";
@@ -84,7 +85,7 @@ describe("protocol option", () => {
 
   it("makes the link offer hubcast.v1.protobuf and speak it in binary frames", () => {
     const handlers = recordingHandlers();
-    const link = new Link({ url: "ws://x/ws", websocket: FakeSocket, handlers, codec });
+    const link = new Link({ url: "ws://x/ws", carrier: webSocketCarrier(FakeSocket), handlers, codec });
     const socket = FakeSocket.last as FakeSocket;
     expect(socket.protocols).toBe(Subprotocol.protobuf);
     expect(socket.binaryType).toBe("arraybuffer");
@@ -108,7 +109,7 @@ describe("protocol option", () => {
   it("refuses a request Protobuf cannot carry as bad_request, without sending it", () => {
     const link = new Link({
       url: "ws://x/ws",
-      websocket: FakeSocket,
+      carrier: webSocketCarrier(FakeSocket),
       handlers: recordingHandlers(),
       codec,
     });
