@@ -190,11 +190,11 @@ function subscribedEvent(channel: string, result: Subscribed["result"]) {
 function refusalFor(channel: string, err: ReplyError): StreamRefusal {
   const message = `channel "${channel}": ${err.message}`;
   switch (err.code) {
+    // The token itself passed already: a subscribe refused for who the client is (101, as a
+    // WebSocket client is told) or for what it may do (103) is a 403 here.
+    case ErrorCode.unauthorized:
     case ErrorCode.permissionDenied:
       return new StreamRefusal(ApiErrorCode.forbidden, message);
-    case ErrorCode.unauthorized:
-    case ErrorCode.tokenExpired:
-      return new StreamRefusal(ApiErrorCode.unauthorized, message);
     case ErrorCode.internal:
       return new StreamRefusal(ApiErrorCode.unavailable, message, 1_000);
     default:
