@@ -4,6 +4,7 @@ import { connect } from "node:net";
 import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HAS_CHROMIUM, launchChromium } from "../../../../test/support/chromium.js";
+import { runShellBlock, runnableBlocks } from "../../../../test/support/doc-examples.js";
 import { eventually } from "../../../../test/support/eventually.js";
 import { TestCluster } from "../../../../test/support/nodes.js";
 import { SwitchProxy } from "../../../../test/support/switch-proxy.js";
@@ -182,4 +183,20 @@ describe.skipIf(!HAS_CHROMIUM)("GET /sse with a plain EventSource in Chromium", 
     expect(events.map(([, pub]) => pub.data)).toEqual([1, 2, 3]);
     expect(events[1]?.[0]).toMatch(/:2$/);
   });
+});
+
+describe("docs/transports.md", () => {
+  for (const block of runnableBlocks(new URL("../../../../docs/transports.md", import.meta.url), "sh")) {
+    it(`runs the example at line ${block.line}`, async () => {
+      const apiKey = "docs-key-0123456789abcdef";
+      const { node } = await cluster.node({ apiKey, demo: true, namespaces: {} });
+      const result = await runShellBlock(block, { HUBCAST_URL: node.address.url, HUBCAST_API_KEY: apiKey });
+      expect(result).toMatchObject({ code: 0, stderr: "" });
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        type: "publication",
+        channel: "demo:docs",
+        data: { text: "hello" },
+      });
+    });
+  }
 });
