@@ -171,8 +171,11 @@ export class ChannelEntry {
       this.promoteCaughtUp();
       return;
     }
-    for (const pending of this.pending.values()) pending.buffer.push(...recovered);
-    const next = contiguousAfter(since.offset, [...recovered, ...sync.buffer]);
+    // Read from history, they may lack the epoch a stream's event ids carry: it is the page's.
+    const epoch = page.position.epoch;
+    const stamped = recovered.map((pub) => (pub.epoch === undefined ? { ...pub, epoch } : pub));
+    for (const pending of this.pending.values()) pending.buffer.push(...stamped);
+    const next = contiguousAfter(since.offset, [...stamped, ...sync.buffer]);
     for (const pub of next) writeToAll(sync.group, (codec) => codec.encodePublication(pub), this.hooks.sent);
     for (const sub of sync.group) this.live.add(sub);
     this.lastOffset = next.at(-1)?.offset ?? since.offset;

@@ -14,7 +14,7 @@ import { PublishFailure, PublishFailureKind } from "./publish-failure.js";
 import type { Session } from "./session.js";
 
 /** A handler's outcome: the reply's result, and work that must follow the reply in the same tick. */
-interface Output<R> {
+export interface Output<R> {
   result: R;
   afterReply?: () => void;
 }
@@ -85,6 +85,18 @@ async function backend<T>(ctx: NodeContext, what: string, call: Promise<T>): Pro
   }
 }
 
+/**
+ * Why `user` may not open another connection on this node (maxConnectionsPerUser), counted in
+ * the metrics; `undefined` when it may. Every transport asks this once its client is identified.
+ */
+export function userLimitReached(ctx: NodeContext, user: string): string | undefined {
+  const { maxConnectionsPerUser } = ctx.options;
+  if (maxConnectionsPerUser === 0 || user === "" || ctx.connections.perUser.count(user) < maxConnectionsPerUser)
+    return undefined;
+  ctx.metrics.limitRejected("connections_per_user");
+  return `user already holds ${maxConnectionsPerUser} connections on this node`;
+}
+
 const connect: Handler<"connect"> = async (session, request, ctx) => {
   if (session.state !== "connecting") throw new ReplyError(ErrorCode.alreadyConnected, "already connected");
   session.beginConnect();
@@ -99,14 +111,9 @@ const connect: Handler<"connect"> = async (session, request, ctx) => {
     session.connectFailed(); // nothing if it was closed meanwhile
   }
   if (!session.isOpen) return { result: undefined as never };
-  const { maxConnectionsPerUser } = ctx.options;
-  if (
-    maxConnectionsPerUser > 0 &&
-    reply.user !== "" &&
-    ctx.connections.perUser.count(reply.user) >= maxConnectionsPerUser
-  ) {
-    ctx.metrics.limitRejected("connections_per_user");
-    session.close(CloseCode.connectionLimit, `user already holds ${maxConnectionsPerUser} connections on this node`);
+  const limit = userLimitReached(ctx, reply.user);
+  if (limit !== undefined) {
+    session.close(CloseCode.connectionLimit, limit);
     throw new ReplyError(ErrorCode.limitExceeded, "too many connections for this user");
   }
   session.connected(reply, Date.now());
@@ -194,6 +201,20 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
   };
   return { result, afterReply };
 };
+
+/**
+ * The `subscribe` command without the command: what a one-way stream runs for each of its
+ * channels, so its subscriptions pass the same permission checks, limits and recovery as a
+ * WebSocket client's. Rejects with the ReplyError the command would answer; the caller writes
+ * the result, then calls `afterReply` in the same tick.
+ */
+export function subscribeChannel(
+  session: Session,
+  request: Methods["subscribe"]["request"],
+  ctx: NodeContext,
+): Promise<Output<Methods["subscribe"]["result"]>> {
+  return subscribe(session, request, ctx);
+}
 
 const unsubscribe: Handler<"unsubscribe"> = (session, { channel }) => {
   session.release(channel);

@@ -1,5 +1,5 @@
 import { JsonCodec, ProtobufCodec } from "@hubcast/protocol";
-import type { Codec } from "@hubcast/protocol";
+import type { PushEncoder } from "./codec.js";
 import { describe, expect, it } from "vitest";
 import type { Subscriber } from "./fanout.js";
 import { writeToAll } from "./fanout.js";
@@ -18,7 +18,7 @@ class CountingFramer implements Framer {
 class Sink implements Subscriber {
   readonly frames: Buffer[] = [];
   constructor(
-    readonly codec: Codec,
+    readonly codec: PushEncoder,
     readonly framer: Framer,
   ) {}
   writeFrame(frame: Buffer): void {
@@ -41,7 +41,7 @@ describe("writeToAll", () => {
       new Sink(json, sse),
       new Sink(protobuf, ws),
     ];
-    const encoded: Codec[] = [];
+    const encoded: PushEncoder[] = [];
     const counted: [number, number][] = [];
     writeToAll(
       subscribers,

@@ -1,9 +1,9 @@
-import type { Codec } from "@hubcast/protocol";
+import type { PushEncoder } from "./codec.js";
 import type { Framer } from "./transport/transport.js";
 
 /** What fan-out needs of a connection. */
 export interface Subscriber {
-  readonly codec: Codec;
+  readonly codec: PushEncoder;
   /** How its transport frames a payload; subscribers with the same framer object get the same bytes. */
   readonly framer: Framer;
   /** Writes a complete frame built by its {@link framer}; never throws. */
@@ -29,11 +29,11 @@ export const NOT_COUNTED: SentCounter = () => undefined;
  */
 export function writeToAll(
   subscribers: Iterable<Subscriber>,
-  encode: (codec: Codec) => Uint8Array,
+  encode: (codec: PushEncoder) => Uint8Array,
   sent: SentCounter,
 ): void {
   let current: Encoded | undefined;
-  let others: Map<Codec, Encoded> | undefined;
+  let others: Map<PushEncoder, Encoded> | undefined;
   let recipients = 0;
   let bytes = 0;
   for (const sub of subscribers) {
@@ -62,7 +62,7 @@ class Encoded {
   private otherFrames: Map<Framer, Buffer> | undefined;
 
   constructor(
-    readonly codec: Codec,
+    readonly codec: PushEncoder,
     private readonly payload: Uint8Array,
   ) {}
 

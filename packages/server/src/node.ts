@@ -31,6 +31,8 @@ import type { NodeInfo } from "./registry/registry.js";
 import type { Session } from "./session.js";
 import { deflateFramerFor } from "./transport/deflate.js";
 import { WebSocketTransport } from "./transport/websocket.js";
+import { Admission } from "./transport/admission.js";
+import { StreamEndpoints } from "./transport/streams.js";
 import { VERSION } from "./version.js";
 
 /** What a node runs on besides its options: code, not configuration. */
@@ -103,7 +105,8 @@ export async function createNode(options: NodeOptions = {}, services: NodeServic
 }
 
 /**
- * A Hubcast gateway node: an HTTP server with a WebSocket endpoint, the Hub, and an engine.
+ * A Hubcast gateway node: an HTTP server with a WebSocket endpoint and one-way streams (SSE,
+ * NDJSON), the Hub, and an engine.
  * `start()` listens; `close()` disconnects every client (asking them to reconnect elsewhere)
  * and releases everything the node started.
  */
@@ -117,6 +120,7 @@ export class HubcastNode {
   private readonly hub: Hub;
   private readonly server: Server;
   private readonly transport: WebSocketTransport;
+  private readonly streams: StreamEndpoints;
   private readonly control: ControlPlane;
   /** The server API's operations (the HTTP routes call these). */
   readonly api: ApiBackend;
@@ -192,11 +196,10 @@ export class HubcastNode {
       this.logger,
     );
     this.api = new ApiBackend(this.ctx, this.control);
-    this.transport = new WebSocketTransport(
-      this.ctx,
-      this.sessions,
-      () => this.state === "running" && this.selfDrain?.refusing !== true,
-    );
+    const accepting = (): boolean => this.state === "running" && this.selfDrain?.refusing !== true;
+    const admission = new Admission(this.ctx);
+    this.transport = new WebSocketTransport(this.ctx, this.sessions, accepting, admission);
+    this.streams = new StreamEndpoints(this.ctx, this.sessions, accepting, admission);
     const { headersTimeoutMs, requestTimeoutMs } = this.options;
     // Node checks these deadlines only every connectionsCheckingInterval (30 s by default), which
     // would let a socket trickling its headers live three times headersTimeoutMs. Upgrade requests
@@ -240,6 +243,7 @@ export class HubcastNode {
       logger: this.logger,
       faults: this.metrics,
       metrics: this.options.metrics ? (how.metrics ?? this.metrics) : undefined,
+      streams: this.streams,
     });
     this.server.on("request", handler);
     if (listen) {

@@ -116,6 +116,8 @@ export interface NodeOptions {
   maxRateLimitedCommands?: number;
   /** Subscriptions one connection may hold. @default 256 */
   maxSubscriptionsPerConnection?: number;
+  /** Channels one SSE or NDJSON stream may carry (`GET /sse`, `GET /stream`). @default 16 */
+  maxStreamChannels?: number;
   /** Connections one user may hold on this node; 0 means no limit. @default 0 */
   maxConnectionsPerUser?: number;
   /** Connections one IP address may hold on this node; 0 means no limit. @default 0 */
@@ -196,6 +198,7 @@ export const NODE_OPTION_KEYS = [
   "commandBurst",
   "maxRateLimitedCommands",
   "maxSubscriptionsPerConnection",
+  "maxStreamChannels",
   "maxConnectionsPerUser",
   "maxConnectionsPerIp",
   "idleTimeoutMs",
@@ -258,6 +261,7 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   commandBurst: 200,
   maxRateLimitedCommands: 100,
   maxSubscriptionsPerConnection: 256,
+  maxStreamChannels: 16,
   maxConnectionsPerUser: 0,
   maxConnectionsPerIp: 0,
   idleTimeoutMs: 300_000,
@@ -418,6 +422,7 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
       opts.maxSubscriptionsPerConnection ?? d.maxSubscriptionsPerConnection,
       1,
     ),
+    maxStreamChannels: checkInteger("maxStreamChannels", opts.maxStreamChannels ?? d.maxStreamChannels, 1),
     maxConnectionsPerUser: checkInteger(
       "maxConnectionsPerUser",
       opts.maxConnectionsPerUser ?? d.maxConnectionsPerUser,

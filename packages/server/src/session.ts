@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { ClientInfo, Codec, Command, ErrorBody, Push } from "@hubcast/protocol";
+import type { ClientInfo, Command, ErrorBody, Push, Reply } from "@hubcast/protocol";
 import {
   CloseCode,
   ErrorCode,
@@ -9,6 +9,7 @@ import {
   unsubscribeCatalogue,
 } from "@hubcast/protocol";
 import type { Identity } from "./auth/access.js";
+import type { SessionCodec } from "./codec.js";
 import { handleCommand } from "./commands.js";
 import type { NodeContext } from "./context.js";
 import type { Subscriber } from "./fanout.js";
@@ -58,7 +59,7 @@ export class Session implements Subscriber, Flushable, TransportEvents {
    */
   constructor(
     private readonly transport: Transport,
-    readonly codec: Codec,
+    readonly codec: SessionCodec,
     private readonly ctx: NodeContext,
     readonly remoteAddress: string | undefined,
     private readonly registry: Set<Session>,
@@ -218,12 +219,22 @@ export class Session implements Subscriber, Flushable, TransportEvents {
   }
 
   sendResult(command: Command, result: unknown): void {
-    const reply = { id: command.id, method: command.method, result } as Parameters<Codec["encodeReply"]>[0];
-    this.writeFrame(this.ctx.metrics.sentFrame("reply", this.frameOf(this.codec.encodeReply(reply))));
+    this.sendReply({ id: command.id, method: command.method, result } as Reply);
   }
 
   sendError(id: number, error: ErrorBody): void {
-    this.writeFrame(this.ctx.metrics.sentFrame("reply", this.frameOf(this.codec.encodeReply({ id, error }))));
+    this.sendReply({ id, error });
+  }
+
+  /** A reply, on links whose codec has replies (a one-way stream runs no commands, so it has none). */
+  private sendReply(reply: Reply): void {
+    const payload = this.codec.encodeReply?.(reply);
+    if (payload !== undefined) this.writeFrame(this.ctx.metrics.sentFrame("reply", this.frameOf(payload)));
+  }
+
+  /** Writes an event its codec encoded outside the push catalogue (a stream's `subscribed` event). */
+  sendEncoded(payload: Uint8Array): void {
+    this.writeFrame(this.ctx.metrics.sentFrame("push", this.frameOf(payload)));
   }
 
   sendPush(push: Push): void {
@@ -235,6 +246,11 @@ export class Session implements Subscriber, Flushable, TransportEvents {
     return this.framer.frame(payload, this.codec.binary);
   }
 
+  /**
+   * A two-way client is told to subscribe again. A one-way stream cannot be: it is closed
+   * (3008, reconnect) after the unsubscribe event, and its client's reconnect resubscribes,
+   * recovering from its last position (or saying it could not).
+   */
   resubscribeRequired(channel: string): void {
     if (this.subscription(channel) === undefined) return;
     const code = UnsubscribeCode.insufficientState;
@@ -243,11 +259,16 @@ export class Session implements Subscriber, Flushable, TransportEvents {
       body: { channel, code, reason: unsubscribeCatalogue[code].name, resubscribe: true },
     });
     this.release(channel);
+    if (!this.transport.bidirectional)
+      this.close(CloseCode.tryLater, `channel "${channel}" was interrupted; reconnect to resume it`);
   }
 
-  /** Sends a `ping` push and expects a pong within pongTimeoutMs. */
+  /**
+   * Sends a `ping` push; a two-way client must answer within pongTimeoutMs. On a one-way link
+   * the push is a keepalive its codec encodes (an SSE comment), and nothing is expected back.
+   */
   ping(now: number): void {
-    this.pongDeadline = now + this.ctx.options.pongTimeoutMs;
+    if (this.transport.bidirectional) this.pongDeadline = now + this.ctx.options.pongTimeoutMs;
     this.nextPingAt = now + this.ctx.options.pingIntervalMs;
     this.sendPush({ type: "ping", body: {} });
   }
@@ -382,7 +403,11 @@ export class Session implements Subscriber, Flushable, TransportEvents {
       this.close(CloseCode.badRequest, `expected ${this.codec.binary ? "binary" : "text"} frames`);
       return;
     }
-    const frame = this.codec.decodeClientFrame(data, this.ctx.options);
+    const frame = this.codec.decodeClientFrame?.(data, this.ctx.options);
+    if (frame === undefined) {
+      this.close(CloseCode.badRequest, "this link takes no messages");
+      return;
+    }
     this.ctx.metrics.received(frame.kind, data.length);
     if (frame.kind === "pong") {
       this.pongDeadline = 0;

@@ -56,6 +56,7 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   commandBurst: "commands a connection may send at once above the rate",
   maxRateLimitedCommands: "refused commands in 10 s before the connection is closed",
   maxSubscriptionsPerConnection: "subscriptions one connection may hold",
+  maxStreamChannels: "channels one SSE or NDJSON stream may carry",
   maxConnectionsPerUser: "connections per user on this node (0: no limit)",
   maxConnectionsPerIp: "connections per IP address on this node (0: no limit)",
   idleTimeoutMs: "close connections without a subscription after this (0: never)",

@@ -59,6 +59,12 @@ async function send(base: string, path: string, init: RequestInit = {}): Promise
   return { status: res.status, body: (await res.json()) as unknown };
 }
 
+/** A GET without the API key (the streams take tokens, not the key). */
+async function get(url: string): Promise<Answer> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as unknown };
+}
+
 const publish = (base: string, body: unknown): Promise<Answer> =>
   send(base, "/api/publish", { method: "POST", body: JSON.stringify(body) });
 
@@ -96,6 +102,27 @@ const SCENARIOS: Readonly<Record<ApiErrorCode, () => Promise<Answer>>> = {
   },
   async unauthorized() {
     return send(await apiBase(), "/api/nodes", { headers: { Authorization: "Bearer not-the-key-0123456789" } });
+  },
+  async forbidden() {
+    // A stream asks for a channel its client may not subscribe to: refused before it starts.
+    const { node } = await cluster.node({ namespaces: { members: { subscribe: "authenticated" } } });
+    return get(`${node.address.url}/sse?channel=members:x`);
+  },
+  async too_many_connections() {
+    const { node } = await cluster.node({ maxConnectionsPerIp: 1, namespaces: NAMESPACES });
+    const first = new AbortController();
+    cleanups.push(async () => first.abort());
+    const open = await fetch(`${node.address.url}/stream?channel=chat:x`, { signal: first.signal });
+    expect(open.status).toBe(200);
+    return get(`${node.address.url}/stream?channel=chat:x`);
+  },
+  async unavailable() {
+    const { node } = await cluster.node({ maxConnectionsPerSecond: 1, namespaces: NAMESPACES });
+    const first = new AbortController();
+    cleanups.push(async () => first.abort());
+    const open = await fetch(`${node.address.url}/stream?channel=chat:x`, { signal: first.signal });
+    expect(open.status).toBe(200);
+    return get(`${node.address.url}/stream?channel=chat:x`);
   },
   async not_found() {
     return send(await apiBase(), "/api/bogus");

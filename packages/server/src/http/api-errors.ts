@@ -6,6 +6,7 @@
 export const ApiErrorCode = {
   badRequest: "bad_request",
   unauthorized: "unauthorized",
+  forbidden: "forbidden",
   notFound: "not_found",
   methodNotAllowed: "method_not_allowed",
   payloadTooLarge: "payload_too_large",
@@ -13,6 +14,8 @@ export const ApiErrorCode = {
   internal: "internal",
   publishExpired: "publish_expired",
   outcomeUnknown: "outcome_unknown",
+  tooManyConnections: "too_many_connections",
+  unavailable: "unavailable",
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
 
@@ -23,7 +26,16 @@ export const apiErrorCatalogue: Readonly<Record<ApiErrorCode, { status: number; 
     retry: false,
     meaning: "A field or query parameter is missing or invalid, or the channel cannot be used; nothing was done.",
   },
-  unauthorized: { status: 401, retry: false, meaning: "The API key is missing, malformed or wrong." },
+  unauthorized: {
+    status: 401,
+    retry: false,
+    meaning: "The API key is missing, malformed or wrong; for a stream, its token is invalid or expired.",
+  },
+  forbidden: {
+    status: 403,
+    retry: false,
+    meaning: "A stream's client may not subscribe to a channel it asked for, or its origin is not allowed.",
+  },
   not_found: { status: 404, retry: false, meaning: "No such endpoint, or the API is off on this node." },
   method_not_allowed: { status: 405, retry: false, meaning: "The endpoint takes another method; `Allow` names it." },
   payload_too_large: { status: 413, retry: false, meaning: "The body is larger than 1 MiB." },
@@ -49,11 +61,24 @@ export const apiErrorCatalogue: Readonly<Record<ApiErrorCode, { status: number; 
     meaning:
       "No answer from the engine in time: the publish may or may not have been made, and will not be made later. Retry with the same `idempotencyKey`.",
   },
+  too_many_connections: {
+    status: 429,
+    retry: true,
+    meaning: "A stream was refused: its address or user holds as many connections as the node allows.",
+  },
+  unavailable: {
+    status: 503,
+    retry: true,
+    meaning:
+      "A stream was refused: the node is draining, not ready, or admitting connections at its limit. `Retry-After` says when to try again.",
+  },
 };
 
 const BY_STATUS: ReadonlyMap<number, ApiErrorCode> = new Map([
   [400, ApiErrorCode.badRequest],
   [401, ApiErrorCode.unauthorized],
+  [403, ApiErrorCode.forbidden],
+  [429, ApiErrorCode.tooManyConnections],
   [404, ApiErrorCode.notFound],
   [405, ApiErrorCode.methodNotAllowed],
   [413, ApiErrorCode.payloadTooLarge],

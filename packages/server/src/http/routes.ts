@@ -10,6 +10,8 @@ import { createApiHandler } from "./api.js";
 import { ApiErrorCode, apiErrorBody } from "./api-errors.js";
 import { failRequest } from "./fault.js";
 import { SDK_PREFIX, loadSdkFiles, serveSdk } from "./sdk-files.js";
+import type { StreamEndpoints } from "../transport/streams.js";
+import { STREAM_PATHS } from "../transport/streams.js";
 
 /** Where the demo page lives. */
 export const PUBLIC_DIR = fileURLToPath(new URL("../../public/", import.meta.url));
@@ -35,6 +37,8 @@ export interface HttpState {
   faults: Pick<Metrics, "unexpectedError">;
   /** What /metrics serves (no authentication): the node's own metrics, or a cluster worker's whole-cluster scrape; `undefined`: /metrics answers 404. */
   metrics: ScrapeSource | undefined;
+  /** The one-way streams, `GET /sse` and `GET /stream`. */
+  streams: StreamEndpoints;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -58,7 +62,7 @@ async function loadStatic(): Promise<Map<string, { type: string; body: Buffer }>
 
 /**
  * The node's HTTP request handler: health, readiness, metrics, the server API under /api/, the
- * browser SDK under /sdk/, and the demo when it is on.
+ * one-way streams (/sse, /stream), the browser SDK under /sdk/, and the demo when it is on.
  */
 export async function createRequestHandler(
   state: HttpState,
@@ -70,6 +74,11 @@ export async function createRequestHandler(
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     if (path === "/api" || path.startsWith("/api/")) {
       api(req, res, path);
+      return;
+    }
+    const stream = STREAM_PATHS.get(path);
+    if (stream !== undefined) {
+      state.streams.handle(req, res, stream);
       return;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {

@@ -46,6 +46,10 @@ export class WebSocketConnection implements FrameSink, Transport {
     return TransportName.websocket;
   }
 
+  get bidirectional(): boolean {
+    return true;
+  }
+
   /** Starts reading, with `head` (bytes that came with the upgrade request) first. */
   start(handler: TransportEvents, head: Buffer): void {
     this.handler = handler;

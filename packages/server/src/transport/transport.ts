@@ -1,6 +1,6 @@
 /**
  * The transport seam: what a session needs of the link to its client, whatever carries it
- * (WebSocket today; SSE and HTTP-streaming next). A session encodes with its codec, frames
+ * (WebSocket; one-way SSE and NDJSON streams). A session encodes with its codec, frames
  * with its transport's {@link Framer}, and writes the frames through the transport; fan-out
  * shares frames between every subscriber whose codec and framer are the same objects.
  */
@@ -8,6 +8,10 @@
 /** The transports a node speaks. */
 export const TransportName = {
   websocket: "websocket",
+  /** One-way: Server-Sent Events (`GET /sse`), for a plain `EventSource`. */
+  sse: "sse",
+  /** One-way: newline-delimited JSON over a streamed response (`GET /stream`), for `curl -N`. */
+  ndjson: "ndjson",
 } as const;
 export type TransportName = (typeof TransportName)[keyof typeof TransportName];
 
@@ -24,6 +28,11 @@ export interface Framer {
 /** The link to one client, as its session uses it. */
 export interface Transport {
   readonly name: TransportName;
+  /**
+   * Whether the client can talk back. A one-way link (SSE, NDJSON) is never sent a ping that
+   * expects a pong; it gets a keepalive its codec encodes from the `ping` push instead.
+   */
+  readonly bidirectional: boolean;
   /** How this connection's frames are built; shared by every connection that frames alike. */
   readonly framer: Framer;
   /**

@@ -2,8 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Codec } from "@hubcast/protocol";
-import { CloseCode, JsonCodec, ProtobufCodec, Subprotocol, shouldReconnect } from "@hubcast/protocol";
-import { TokenBucket } from "../limits.js";
+import { JsonCodec, ProtobufCodec, Subprotocol, shouldReconnect } from "@hubcast/protocol";
 import type { OriginPolicy } from "../auth/origins.js";
 import type { NodeContext } from "../context.js";
 import { Session } from "../session.js";
@@ -13,6 +12,7 @@ import type { ReaderLimits } from "./frame-reader.js";
 import { websocketFramer } from "./frame.js";
 import { acceptResponse, checkHandshake } from "./handshake.js";
 import type { TransportEvents } from "./transport.js";
+import type { Admission, Refusal } from "./admission.js";
 
 const codecs: ReadonlyMap<string, Codec> = new Map<string, Codec>([
   [Subprotocol.json, new JsonCodec()],
@@ -47,7 +47,6 @@ function reject(socket: Duplex, status: string, message: string, headers = ""): 
  * per-connection WebSocket library objects, no copy of the upgrade request kept.
  */
 export class WebSocketTransport {
-  private readonly admissionBucket: TokenBucket | undefined;
   private readonly origins: OriginPolicy;
   private readonly limits: ReaderLimits;
 
@@ -55,11 +54,10 @@ export class WebSocketTransport {
     private readonly ctx: NodeContext,
     private readonly sessions: Set<Session>,
     private readonly accepting: () => boolean,
+    private readonly admission: Admission,
   ) {
     this.origins = ctx.auth.origins;
     this.limits = { maxMessageBytes: ctx.options.maxMessageBytes };
-    const perSecond = ctx.options.maxConnectionsPerSecond;
-    if (perSecond > 0) this.admissionBucket = new TokenBucket(perSecond, perSecond, Date.now());
   }
 
   /** The `upgrade` listener for the node's HTTP server. */
@@ -106,10 +104,8 @@ export class WebSocketTransport {
     const compressed = extensions !== undefined && deflateFramer !== undefined;
     const framer = compressed ? deflateFramer : websocketFramer;
     const connection = new WebSocketConnection(socket as Socket, this.limits, framer, compressed);
-    const refusal = this.admission(remoteAddress);
+    const refusal = this.admission.check(remoteAddress);
     if (refusal !== undefined) {
-      this.ctx.metrics.limitRejected(refusal.code === CloseCode.tryLater ? "admission" : "connections_per_ip");
-      this.ctx.metrics.disconnected(refusal.code);
       // Told in-band, after the upgrade: browsers cannot read the status of a refused handshake.
       turnAway(connection, codec, refusal, head);
       return;
@@ -122,35 +118,6 @@ export class WebSocketTransport {
     );
     connection.start(session, head);
   }
-
-  /** Why a new connection must be turned away now (admission rate, per-IP limit), if it must. */
-  private admission(remoteAddress: string | undefined): Refusal | undefined {
-    const now = Date.now();
-    if (this.admissionBucket !== undefined && !this.admissionBucket.take(now)) {
-      // Spread the excess over the time the bucket needs to admit them all, at least a second.
-      const retryAfterMs = Math.max(1_000, this.admissionBucket.waitMs(now) * 2);
-      return {
-        code: CloseCode.tryLater,
-        reason: "node is admitting connections at its limit; retry later",
-        retryAfterMs,
-      };
-    }
-    const { maxConnectionsPerIp } = this.ctx.options;
-    if (maxConnectionsPerIp > 0 && this.ctx.connections.perIp.count(remoteAddress ?? "") >= maxConnectionsPerIp) {
-      return {
-        code: CloseCode.connectionLimit,
-        reason: `this address already holds ${maxConnectionsPerIp} connections`,
-      };
-    }
-    return undefined;
-  }
-}
-
-/** A connection turned away at admission. */
-interface Refusal {
-  code: CloseCode;
-  reason: string;
-  retryAfterMs?: number;
 }
 
 /** Reads nothing from a connection turned away; it only waits for the close handshake. */
