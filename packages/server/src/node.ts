@@ -32,6 +32,7 @@ import type { Session } from "./session.js";
 import { deflateFramerFor } from "./transport/deflate.js";
 import { WebSocketTransport } from "./transport/websocket.js";
 import { Admission } from "./transport/admission.js";
+import type { TransportName } from "./transport/transport.js";
 import { EmulationEndpoints } from "./transport/emulation.js";
 import { StreamEndpoints } from "./transport/streams.js";
 import { VERSION } from "./version.js";
@@ -155,6 +156,12 @@ export class HubcastNode {
     const source = {
       ready: () => this.isReady(),
       connections: () => this.sessions.size,
+      connectionsByTransport: () => {
+        const counts = new Map<TransportName, number>();
+        for (const session of this.sessions)
+          counts.set(session.transportName, (counts.get(session.transportName) ?? 0) + 1);
+        return counts;
+      },
       subscriptions: () => this.hub.subscriptionCount,
       channels: () => this.hub.channelCount,
       peers: () => this.peers.size,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { EmulatedClient } from "../../../../test/support/emulated-client.js";
 import { eventually } from "../../../../test/support/eventually.js";
+import { parseSamples, sample } from "../../../../test/support/scrape.js";
 import type { Frame } from "../../../../test/support/emulated-client.js";
 import { TEST_NAMESPACES, TestCluster } from "../../../../test/support/nodes.js";
 import { RedisServer } from "../../../../test/support/redis.js";
@@ -51,6 +52,9 @@ describe("two-way emulation over HTTP", () => {
     const connected = await client.waitFor((f) => f["id"] === 1, "the connect reply");
     expect(connected["connect"]).toMatchObject({ version: 1, pingIntervalMs: 300 });
     expect(client.stream).toMatch(new RegExp(`^${node.id}\\.[\\w-]{32}$`));
+    const metrics = parseSamples(await (await fetch(`${httpUrl(node)}/metrics`)).text());
+    expect(sample(metrics, 'hubcast_transport_connections{transport="http-stream"}')).toBe(1);
+    expect(sample(metrics, 'hubcast_connections_total{transport="http-stream"}')).toBe(1);
 
     expect(await client.command("subscribe", { channel: "chat:room" })).toHaveProperty("subscribe");
     await publish(node, "chat:room", { n: 1 });

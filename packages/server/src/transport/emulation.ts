@@ -152,7 +152,7 @@ export class EmulationEndpoints {
     const stream = `${this.deps.nodeId}.${randomBytes(24).toString("base64url")}`;
     this.streams.set(stream, transport);
     res.once("close", () => this.streams.delete(stream));
-    ctx.metrics.accepted();
+    ctx.metrics.accepted(name);
     ctx.logger.debug({ client: session.id, remoteAddress, transport: name }, "emulated connection opened");
     const hello = JSON.stringify({ emulation: { stream } });
     transport.start(session, headersFor(sse, origin, ctx), Buffer.from(sse ? `data: ${hello}\n\n` : `${hello}\n`));

@@ -12,6 +12,7 @@ import type { ReaderLimits } from "./frame-reader.js";
 import { websocketFramer } from "./frame.js";
 import { acceptResponse, checkHandshake } from "./handshake.js";
 import type { TransportEvents } from "./transport.js";
+import { TransportName } from "./transport.js";
 import { JSON_CODEC, WIRE_CODECS } from "./wire-codecs.js";
 import type { Admission, Refusal } from "./admission.js";
 
@@ -108,7 +109,7 @@ export class WebSocketTransport {
       return;
     }
     const session = new Session(connection, codec, this.ctx, remoteAddress, this.sessions);
-    this.ctx.metrics.accepted();
+    this.ctx.metrics.accepted(TransportName.websocket);
     this.ctx.logger.debug(
       { client: session.id, remoteAddress, subprotocol: protocol, compression: compressed },
       "websocket upgrade accepted",
