@@ -7,7 +7,8 @@ import type { NodeRegistry } from "./registry/registry.js";
 type ControlMessage =
   | { op: "survey"; id: string; from: string; question: string }
   | { op: "answer"; id: string; to: string; node: string; answer: unknown }
-  | { op: "disconnect"; user: string; from: string };
+  | { op: "disconnect"; user: string; from: string }
+  | { op: "deliver"; to: string; stream: string; frames: string[] };
 
 /** What this node does when others ask or tell it something. */
 export interface ControlHandlers {
@@ -15,6 +16,11 @@ export interface ControlHandlers {
   answer(question: string): unknown;
   /** Disconnects this node's connections of `user`; returns how many. */
   disconnectUser(user: string): number;
+  /**
+   * Hands client frames that reached another node to this node's emulated connection
+   * `stream` (commands POSTed for a stream this node serves); false when it has no such stream.
+   */
+  deliver(stream: string, frames: readonly string[]): boolean;
 }
 
 /** How long a survey waits for the nodes in the registry to answer. */
@@ -61,6 +67,15 @@ export class ControlPlane {
     return answers;
   }
 
+  /**
+   * Sends client frames to the node `to` that serves the emulated connection `stream`. The
+   * broker carries control messages to every node; only `to` acts on it. Resolves once
+   * published: whether the stream still exists shows in the client's replies, or their timeout.
+   */
+  deliver(to: string, stream: string, frames: readonly string[]): Promise<void> {
+    return this.send({ op: "deliver", to, stream, frames: [...frames] });
+  }
+
   /** Tells every node to disconnect `user`'s connections. */
   disconnectUser(user: string): Promise<void> {
     return this.send({ op: "disconnect", user, from: this.nodeId });
@@ -91,6 +106,12 @@ export class ControlPlane {
         if (survey === undefined) return;
         survey.answers.set(message.node, message.answer);
         if ([...survey.expected].every((node) => survey.answers.has(node))) survey.done();
+        return;
+      }
+      case "deliver": {
+        if (message.to !== this.nodeId) return;
+        if (!this.handlers.deliver(message.stream, message.frames))
+          this.logger.debug({ stream: message.stream }, "frames for an emulated connection this node no longer has");
         return;
       }
       case "disconnect": {

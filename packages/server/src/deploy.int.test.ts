@@ -5,6 +5,7 @@ import { Client } from "@hubcast/client";
 import { CloseCode } from "@hubcast/protocol";
 import { WebSocket } from "ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { EmulatedClient } from "../../../test/support/emulated-client.js";
 import { eventually } from "../../../test/support/eventually.js";
 import { DEPLOY_DIR, HAPROXY, HaproxyProcess, NGINX, NginxProcess } from "../../../test/support/load-balancers.js";
 import type { LoadBalancer } from "../../../test/support/load-balancers.js";
@@ -50,6 +51,7 @@ const balancers: LoadBalancer[] = [];
 const raw: RawClient[] = [];
 const clients: Client[] = [];
 const sockets: WebSocket[] = [];
+const emulated: { close(): void }[] = [];
 
 beforeAll(async () => {
   if (NGINX !== undefined || HAPROXY !== undefined) redis = await RedisServer.start();
@@ -58,6 +60,7 @@ afterAll(() => redis?.stop());
 afterEach(async () => {
   for (const c of clients.splice(0)) c.disconnect();
   for (const ws of sockets.splice(0)) ws.terminate();
+  for (const stream of emulated.splice(0)) stream.close();
   await Promise.all(raw.splice(0).map((c) => c.close()));
   await Promise.all(balancers.splice(0).map((b) => b.stop()));
   await Promise.all(servers.splice(0).map((s) => s.stop("SIGKILL")));
@@ -154,6 +157,52 @@ describe.each(BALANCERS)(
         expect((await fetch(`${lb.url}/metrics`)).status).toBe(403);
         const direct = (await (await fetch(`${nodes[0]?.url ?? ""}/api/nodes`, auth)).json()) as { nodes: unknown[] };
         expect(direct.nodes).toHaveLength(3);
+      },
+    );
+
+    it.skipIf(!installed)(
+      `carries one-way streams unbuffered and two-way emulated connections whose POSTs land on any node ${needs(name)}`,
+      async () => {
+        const { nodes, lb } = await deployment(start, config);
+        // NDJSON through the balancer: the publication arrives as it is made, not when a buffer fills.
+        const abort = new AbortController();
+        emulated.push({ close: () => abort.abort() });
+        const res = await fetch(`${lb.url}/stream?channel=chat:lb`, { signal: abort.signal });
+        expect(res.status).toBe(200);
+        const lines: string[] = [];
+        void (async () => {
+          try {
+            for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+              lines.push(
+                ...new TextDecoder()
+                  .decode(chunk)
+                  .split("\n")
+                  .filter((l) => l !== ""),
+              );
+          } catch {
+            // aborted after the test
+          }
+        })();
+        await eventually(() => lines.some((l) => l.includes('"subscribed"')), 5_000, "the subscribed line");
+        const auth = { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" };
+        const body = JSON.stringify({ channel: "chat:lb", data: { n: 1 } });
+        await fetch(`${nodes[0]?.url ?? ""}/api/publish`, { method: "POST", headers: auth, body });
+        await eventually(() => lines.some((l) => l.includes('"publication"')), 5_000, "the publication, unbuffered");
+
+        // Two-way over HTTP through the balancer, which spreads the POSTs over the nodes: every
+        // command is answered down the one stream, wherever it landed.
+        const client = await EmulatedClient.open(lb.url);
+        emulated.push(client);
+        await client.waitFor((f) => f["id"] === 1, "the connect reply");
+        await client.command("subscribe", { channel: "chat:lb" });
+        for (let n = 0; n < 6; n++) {
+          const reply = await client.command("publish", { channel: "chat:lb", data: { n: 10 + n } });
+          expect(reply).toHaveProperty("publish");
+        }
+        await client.waitFor(
+          (f) => (f["publication"] as { data?: { n?: number } } | undefined)?.data?.n === 15,
+          "the last publication",
+        );
       },
     );
 

@@ -100,7 +100,8 @@ describe("GET /metrics", () => {
     const commands = 4 /* connect */ + 3 /* subscribe small:fan */ + 1 /* publish */ + 4 /* recovery */;
     expect(publicationBytes).toHaveLength(2);
     const expected: Record<string, number> = {
-      hubcast_connections_total: 4,
+      'hubcast_connections_total{transport="websocket"}': 4,
+      'hubcast_transport_connections{transport="websocket"}': 3,
       hubcast_connections: 3,
       hubcast_subscriptions: 5, // a: fan, rec, other; b and c: fan
       hubcast_channels: 3,
@@ -152,8 +153,8 @@ describe("GET /metrics", () => {
     const one = await cluster.node();
     const two = await cluster.node();
     await cluster.client(one.wsUrl);
-    expect(sample(await scrape(one.node.address.url), "hubcast_connections_total")).toBe(1);
-    expect(sample(await scrape(two.node.address.url), "hubcast_connections_total")).toBe(0);
+    expect(sample(await scrape(one.node.address.url), 'hubcast_connections_total{transport="websocket"}')).toBe(1);
+    expect(sample(await scrape(two.node.address.url), 'hubcast_connections_total{transport="websocket"}')).toBe(0);
   });
 
   it("serves the Prometheus text format, and answers 404 when metrics are off", async () => {

@@ -27,6 +27,7 @@ async function registered(): Promise<{ name: string; type: string; labels: Set<s
   const metrics = new Metrics({
     ready: () => true,
     connections: () => 0,
+    connectionsByTransport: () => new Map(),
     subscriptions: () => 0,
     channels: () => 0,
     peers: () => 0,

@@ -1,3 +1,4 @@
+import { TransportName } from "./transport/transport.js";
 import type { ServerResponse } from "node:http";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { ErrorCode, closeCatalogue } from "@hubcast/protocol";
@@ -52,6 +53,8 @@ export interface MetricsSource {
   /** What /readyz answers: listening, engine up, not draining. */
   ready(): boolean;
   connections(): number;
+  /** Open connections by transport; transports without any may be left out. */
+  connectionsByTransport(): ReadonlyMap<TransportName, number>;
   subscriptions(): number;
   channels(): number;
   /** Other nodes in the cluster view as this node last read it: the peers a self-drain asks. */
@@ -133,7 +136,7 @@ function children<V extends string>(counter: Counter<string>, label: string, val
 export class Metrics implements ScrapeSource {
   /** This node's own metrics; {@link scrapeRegistry} adds the process-wide ones. */
   readonly registry = new Registry();
-  private readonly connectionsTotal: Counter<string>;
+  private readonly connectionsTotal: Record<TransportName, Child>;
   private readonly receivedMessages: Record<ReceivedType, Child>;
   private readonly receivedBytes: Record<ReceivedType, Child>;
   private readonly sentMessages: Record<SentType, Child>;
@@ -185,7 +188,18 @@ export class Metrics implements ScrapeSource {
       () => (source.ready() ? 1 : 0),
       "min",
     );
-    gauge("connections", "WebSocket connections open on this node now.", () => source.connections());
+    gauge("connections", "Client connections open on this node now, every transport.", () => source.connections());
+    new Gauge({
+      name: "hubcast_transport_connections",
+      help: "Client connections open on this node now, by transport: websocket, sse, ndjson (one-way streams), http-stream, sse-post (two-way emulations).",
+      labelNames: ["transport"],
+      registers,
+      aggregator: "sum",
+      collect() {
+        const counts = source.connectionsByTransport();
+        for (const transport of Object.values(TransportName)) this.set({ transport }, counts.get(transport) ?? 0);
+      },
+    });
     gauge("subscriptions", "Live channel subscriptions on this node now.", () => source.subscriptions());
     gauge("channels", "Channels with at least one subscriber on this node now.", () => source.channels());
     gauge(
@@ -194,9 +208,14 @@ export class Metrics implements ScrapeSource {
       () => source.peers(),
       "max",
     );
-    this.connectionsTotal = counter(
-      "connections_total",
-      "WebSocket connections accepted (upgrade completed) since the node started.",
+    this.connectionsTotal = children(
+      counter(
+        "connections_total",
+        "Client connections accepted since the node started (a WebSocket upgrade completed, a stream or emulation opened), by transport.",
+        ["transport"],
+      ),
+      "transport",
+      Object.values(TransportName),
     );
     const received = (name: string, help: string) =>
       children(counter(name, help, ["type"]), "type", Object.values(ReceivedType));
@@ -310,9 +329,9 @@ export class Metrics implements ScrapeSource {
     this.selfDrains.inc();
   }
 
-  /** A WebSocket upgrade completed. */
-  accepted(): void {
-    this.connectionsTotal.inc();
+  /** A connection was accepted: a WebSocket upgrade completed, a stream or an emulation opened. */
+  accepted(transport: TransportName): void {
+    this.connectionsTotal[transport].inc();
   }
 
   /** A client → server frame of `bytes` payload bytes. */

@@ -226,7 +226,7 @@ async function restoreH3UntilItTakesAClient(cluster: Cluster, acceptedBeforeCut:
   await eventually(
     async () => {
       late.push(await subscriber(cluster.balancerUrl));
-      return (await metric(cluster, "h3", "hubcast_connections_total")) > acceptedBeforeCut;
+      return (await metric(cluster, "h3", 'hubcast_connections_total{transport="websocket"}')) > acceptedBeforeCut;
     },
     10_000,
     "a new client through the balancer to land on h3",
@@ -256,7 +256,7 @@ describe("three hosts on one Redis, across a real (namespaced) network", () => {
         "every subscriber to receive 20 publications",
       );
 
-      const acceptedBeforeCut = await metric(cluster, "h3", "hubcast_connections_total");
+      const acceptedBeforeCut = await metric(cluster, "h3", 'hubcast_connections_total{transport="websocket"}');
       await cutH3AndWatchItsClientsMove(cluster, subscribers);
       const late = await restoreH3UntilItTakesAClient(cluster, acceptedBeforeCut);
       await eventually(

@@ -32,6 +32,8 @@ import type { Session } from "./session.js";
 import { deflateFramerFor } from "./transport/deflate.js";
 import { WebSocketTransport } from "./transport/websocket.js";
 import { Admission } from "./transport/admission.js";
+import type { TransportName } from "./transport/transport.js";
+import { EmulationEndpoints } from "./transport/emulation.js";
 import { StreamEndpoints } from "./transport/streams.js";
 import { VERSION } from "./version.js";
 
@@ -121,6 +123,7 @@ export class HubcastNode {
   private readonly server: Server;
   private readonly transport: WebSocketTransport;
   private readonly streams: StreamEndpoints;
+  private readonly emulation: EmulationEndpoints;
   private readonly control: ControlPlane;
   /** The server API's operations (the HTTP routes call these). */
   readonly api: ApiBackend;
@@ -153,6 +156,12 @@ export class HubcastNode {
     const source = {
       ready: () => this.isReady(),
       connections: () => this.sessions.size,
+      connectionsByTransport: () => {
+        const counts = new Map<TransportName, number>();
+        for (const session of this.sessions)
+          counts.set(session.transportName, (counts.get(session.transportName) ?? 0) + 1);
+        return counts;
+      },
       subscriptions: () => this.hub.subscriptionCount,
       channels: () => this.hub.channelCount,
       peers: () => this.peers.size,
@@ -192,6 +201,7 @@ export class HubcastNode {
       {
         answer: (question) => (question === "channels" ? Object.fromEntries(this.hub.channelStats()) : null),
         disconnectUser: (user) => this.disconnectUser(user),
+        deliver: (stream, frames) => this.emulation.deliver(stream, frames),
       },
       this.logger,
     );
@@ -200,6 +210,13 @@ export class HubcastNode {
     const admission = new Admission(this.ctx);
     this.transport = new WebSocketTransport(this.ctx, this.sessions, accepting, admission);
     this.streams = new StreamEndpoints(this.ctx, this.sessions, accepting, admission);
+    this.emulation = new EmulationEndpoints(this.ctx, {
+      nodeId: this.id,
+      sessions: this.sessions,
+      accepting,
+      admission,
+      forward: (node, stream, frames) => this.control.deliver(node, stream, frames),
+    });
     const { headersTimeoutMs, requestTimeoutMs } = this.options;
     // Node checks these deadlines only every connectionsCheckingInterval (30 s by default), which
     // would let a socket trickling its headers live three times headersTimeoutMs. Upgrade requests
@@ -244,6 +261,7 @@ export class HubcastNode {
       faults: this.metrics,
       metrics: this.options.metrics ? (how.metrics ?? this.metrics) : undefined,
       streams: this.streams,
+      emulation: this.emulation,
     });
     this.server.on("request", handler);
     if (listen) {

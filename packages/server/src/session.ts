@@ -15,7 +15,7 @@ import type { NodeContext } from "./context.js";
 import type { Subscriber } from "./fanout.js";
 import { CommandRateLimit } from "./limits.js";
 import type { Flushable } from "./write-batch.js";
-import type { Framer, Transport, TransportEvents } from "./transport/transport.js";
+import type { Framer, Transport, TransportEvents, TransportName } from "./transport/transport.js";
 
 /** Who a connection is before `connect` succeeds: no user, no listed channels. */
 const NOT_CONNECTED: Identity = Object.freeze({ user: "", channels: Object.freeze([]) });
@@ -78,6 +78,11 @@ export class Session implements Subscriber, Flushable, TransportEvents {
   get clientInfo(): ClientInfo {
     const { user, info } = this.identity;
     return info === undefined ? { client: this.id, user } : { client: this.id, user, info };
+  }
+
+  /** The transport this connection came on (for metrics and logs). */
+  get transportName(): TransportName {
+    return this.transport.name;
   }
 
   get state(): SessionState {

@@ -36,7 +36,7 @@ describe("/metrics in cluster mode", () => {
     for (let i = 0; i < 8; i++) {
       const samples = await scrapeFresh(cluster.url);
       expect(sample(samples, "hubcast_connections"), `scrape ${i}`).toBe(6);
-      expect(sample(samples, "hubcast_connections_total"), `scrape ${i}`).toBe(6);
+      expect(sample(samples, 'hubcast_connections_total{transport="websocket"}'), `scrape ${i}`).toBe(6);
       expect(sample(samples, "hubcast_subscriptions"), `scrape ${i}`).toBe(6);
       expect(sample(samples, "hubcast_ready"), `scrape ${i}`).toBe(1);
       expect(sample(samples, "hubcast_cluster_workers"), `scrape ${i}`).toBe(2);
@@ -49,7 +49,7 @@ describe("/metrics in cluster mode", () => {
     await cluster.spreadClients(6);
     const survivorConnections = (await cluster.nodes()).find((n) => n.id === nodeOf(cluster, 2))?.connections ?? 0;
     expect(survivorConnections).toBeGreaterThan(0);
-    expect(sample(await scrapeFresh(cluster.url), "hubcast_connections_total")).toBe(6);
+    expect(sample(await scrapeFresh(cluster.url), 'hubcast_connections_total{transport="websocket"}')).toBe(6);
 
     const pid = cluster.workerPids().get(1) ?? 0;
     const seen = new Set(cluster.primaryLogs("worker ready").map((l) => l["workerPid"]));
@@ -72,7 +72,7 @@ describe("/metrics in cluster mode", () => {
     );
     // The restarted worker counts from zero: the cluster's counter holds worker 2's connections only.
     expect(sample(samples, "hubcast_connections")).toBe(survivorConnections);
-    expect(sample(samples, "hubcast_connections_total")).toBe(survivorConnections);
+    expect(sample(samples, 'hubcast_connections_total{transport="websocket"}')).toBe(survivorConnections);
     await cluster.spreadClients(4);
     for (let i = 0; i < 4; i++) {
       const after = await scrapeFresh(cluster.url);

@@ -34,11 +34,12 @@ async function workerSnapshot(ready: boolean, connections: number, accepted: num
   const metrics = new Metrics({
     ready: () => ready,
     connections: () => connections,
+    connectionsByTransport: () => new Map([["websocket", connections]]),
     subscriptions: () => 2 * connections,
     channels: () => 1,
     peers: () => 0,
   });
-  for (let i = 0; i < accepted; i++) metrics.accepted();
+  for (let i = 0; i < accepted; i++) metrics.accepted(i % 2 === 0 ? "websocket" : "sse");
   await metrics.timePublish("client", Promise.resolve());
   return metrics.registry.getMetricsAsJSON();
 }
@@ -68,7 +69,9 @@ describe("MetricsCollector", () => {
     const samples = parseSamples(await c.collect([a, b]));
     expect(sample(samples, "hubcast_connections")).toBe(5);
     expect(sample(samples, "hubcast_subscriptions")).toBe(10);
-    expect(sample(samples, "hubcast_connections_total")).toBe(9);
+    expect(sample(samples, 'hubcast_connections_total{transport="websocket"}')).toBe(5);
+    expect(sample(samples, 'hubcast_connections_total{transport="sse"}')).toBe(4);
+    expect(sample(samples, 'hubcast_transport_connections{transport="websocket"}')).toBe(5);
     expect(sample(samples, 'hubcast_publish_duration_seconds_count{source="client"}')).toBe(2);
     expect(sample(samples, 'hubcast_publish_duration_seconds_bucket{le="+Inf",source="client"}')).toBe(2);
     expect(sample(samples, "hubcast_ready")).toBe(0); // one worker is not ready

@@ -10,6 +10,8 @@ import { createApiHandler } from "./api.js";
 import { ApiErrorCode, apiErrorBody } from "./api-errors.js";
 import { failRequest } from "./fault.js";
 import { SDK_PREFIX, loadSdkFiles, serveSdk } from "./sdk-files.js";
+import type { EmulationEndpoints } from "../transport/emulation.js";
+import { EMULATION_PATH, EMULATION_SEND_PATH } from "../transport/emulation.js";
 import type { StreamEndpoints } from "../transport/streams.js";
 import { STREAM_PATHS } from "../transport/streams.js";
 
@@ -39,6 +41,8 @@ export interface HttpState {
   metrics: ScrapeSource | undefined;
   /** The one-way streams, `GET /sse` and `GET /stream`. */
   streams: StreamEndpoints;
+  /** The two-way emulations for networks that break WebSockets, `/emulation` and `/emulation/send`. */
+  emulation: EmulationEndpoints;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -62,7 +66,8 @@ async function loadStatic(): Promise<Map<string, { type: string; body: Buffer }>
 
 /**
  * The node's HTTP request handler: health, readiness, metrics, the server API under /api/, the
- * one-way streams (/sse, /stream), the browser SDK under /sdk/, and the demo when it is on.
+ * one-way streams (/sse, /stream), the two-way emulations (/emulation), the browser SDK under
+ * /sdk/, and the demo when it is on.
  */
 export async function createRequestHandler(
   state: HttpState,
@@ -74,6 +79,10 @@ export async function createRequestHandler(
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     if (path === "/api" || path.startsWith("/api/")) {
       api(req, res, path);
+      return;
+    }
+    if (path === EMULATION_PATH || path === EMULATION_SEND_PATH) {
+      state.emulation.handle(req, res, path);
       return;
     }
     const stream = STREAM_PATHS.get(path);

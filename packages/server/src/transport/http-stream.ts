@@ -1,11 +1,12 @@
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { Framer, Transport, TransportEvents, TransportName } from "./transport.js";
+import type { Framer, Transport, TransportEvents } from "./transport.js";
+import { isBidirectional, type TransportName } from "./transport.js";
 
 /** The close code reported when the client went away (closed the request, dropped the socket). */
 const CLIENT_GONE = 1001;
 
 /**
- * A one-way {@link Transport} over a streamed HTTP response (SSE, NDJSON): writes the events
+ * A {@link Transport} over a streamed HTTP response (SSE, NDJSON): writes the events
  * its session framed, reports what the response and its socket still hold (so a reader that
  * does not keep up meets the connection budget, 3003), closes by ending the response (the
  * session's `disconnect` event said why), and terminates by destroying the socket.
@@ -14,7 +15,6 @@ const CLIENT_GONE = 1001;
  * with an HTTP error, so anything the session writes early (a drain's goodbye) is dropped.
  */
 export class HttpStreamTransport implements Transport {
-  readonly bidirectional = false;
   private handler: TransportEvents | undefined;
   private started = false;
   private closeCode = CLIENT_GONE;
@@ -24,6 +24,16 @@ export class HttpStreamTransport implements Transport {
     private readonly res: ServerResponse,
     readonly framer: Framer,
   ) {}
+
+  /** One-way (SSE, NDJSON streams) or two-way (the emulations, whose client POSTs its frames). */
+  get bidirectional(): boolean {
+    return isBidirectional(this.name);
+  }
+
+  /** A frame the client sent by POST (two-way emulations): handed to the session as if it came on this link. */
+  receive(frame: Buffer): void {
+    this.handler?.onMessage(frame, false);
+  }
 
   /** Output not yet taken by the client: the response's own buffer and its socket's. */
   get heldBytes(): number {

@@ -118,7 +118,7 @@ export class StreamEndpoints {
       session.onClosed(CloseCode.shutdown);
       throw new StreamRefusal(ApiErrorCode.unavailable, "node is not accepting connections", 1_000);
     }
-    ctx.metrics.accepted();
+    ctx.metrics.accepted(name);
     ctx.logger.debug({ client: session.id, remoteAddress, transport: name, channels }, "stream opened");
     transport.start(session, headersFor(name, origin), codec.prelude(RETRY_BASE_MS * (1 + Math.random())));
     for (const { channel, result, afterReply } of subscribed) {

@@ -12,7 +12,15 @@ export const TransportName = {
   sse: "sse",
   /** One-way: newline-delimited JSON over a streamed response (`GET /stream`), for `curl -N`. */
   ndjson: "ndjson",
+  /** Two-way emulation: protocol frames down a streamed response (NDJSON, read with `fetch`), commands up by POST. */
+  httpStream: "http-stream",
+  /** Two-way emulation: protocol frames down Server-Sent Events (`EventSource`), commands up by POST. */
+  ssePost: "sse-post",
 } as const;
+
+/** The transports whose client talks back (WebSocket, and the POST-upstream emulations). */
+export const isBidirectional = (name: TransportName): boolean =>
+  name === TransportName.websocket || name === TransportName.httpStream || name === TransportName.ssePost;
 export type TransportName = (typeof TransportName)[keyof typeof TransportName];
 
 /**

@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Codec } from "@hubcast/protocol";
-import { JsonCodec, ProtobufCodec, Subprotocol, shouldReconnect } from "@hubcast/protocol";
+import { shouldReconnect } from "@hubcast/protocol";
 import type { OriginPolicy } from "../auth/origins.js";
 import type { NodeContext } from "../context.js";
 import { Session } from "../session.js";
@@ -12,18 +12,16 @@ import type { ReaderLimits } from "./frame-reader.js";
 import { websocketFramer } from "./frame.js";
 import { acceptResponse, checkHandshake } from "./handshake.js";
 import type { TransportEvents } from "./transport.js";
+import { TransportName } from "./transport.js";
+import { JSON_CODEC, WIRE_CODECS } from "./wire-codecs.js";
 import type { Admission, Refusal } from "./admission.js";
 
-const codecs: ReadonlyMap<string, Codec> = new Map<string, Codec>([
-  [Subprotocol.json, new JsonCodec()],
-  [Subprotocol.protobuf, new ProtobufCodec()],
-]);
+const codecs = WIRE_CODECS;
 const SUPPORTED = [...codecs.keys()].join(", ");
 
 /** The subprotocol to answer with and its codec; JSON without a subprotocol when the client offers none (handy for wscat). */
 function chooseCodec(header: string | undefined): { protocol: string | undefined; codec: Codec } | undefined {
-  if (header === undefined || header.trim() === "")
-    return { protocol: undefined, codec: codecs.get(Subprotocol.json) as Codec };
+  if (header === undefined || header.trim() === "") return { protocol: undefined, codec: JSON_CODEC };
   for (const offered of header.split(",")) {
     const protocol = offered.trim();
     const codec = codecs.get(protocol);
@@ -111,7 +109,7 @@ export class WebSocketTransport {
       return;
     }
     const session = new Session(connection, codec, this.ctx, remoteAddress, this.sessions);
-    this.ctx.metrics.accepted();
+    this.ctx.metrics.accepted(TransportName.websocket);
     this.ctx.logger.debug(
       { client: session.id, remoteAddress, subprotocol: protocol, compression: compressed },
       "websocket upgrade accepted",
