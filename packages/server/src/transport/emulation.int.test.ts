@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { EmulatedClient } from "../../../../test/support/emulated-client.js";
 import { eventually } from "../../../../test/support/eventually.js";
@@ -167,6 +168,29 @@ describe("two-way emulation over HTTP", () => {
     expect(disconnect["disconnect"]).toMatchObject({ reconnect: true });
     await eventually(() => client.ended, 5_000, "the stream to end");
     await draining;
+  });
+
+  it("drops a POST whose body never ends at requestTimeoutMs, and serves others meanwhile", async () => {
+    const { node } = await cluster.node({ headersTimeoutMs: 500, requestTimeoutMs: 1_000 });
+    const { port } = node.address;
+    const socket = connect(port, "127.0.0.1");
+    const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+    // The trickle writes until the close is seen; one racing the node's close fails with EPIPE, as expected.
+    const failures: string[] = [];
+    socket.on("error", (err: NodeJS.ErrnoException) => failures.push(err.code ?? err.message));
+    const started = Date.now();
+    socket.write('POST /emulation/send HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"stream":');
+    const trickle = setInterval(() => socket.write(" "), 100);
+    try {
+      const client = await emulated(httpUrl(node));
+      await client.waitFor((f) => f["id"] === 1, "another client's connect reply");
+      const at = await closed;
+      expect(at - started).toBeLessThan(5_000);
+      expect(failures.filter((code) => code !== "EPIPE" && code !== "ECONNRESET")).toEqual([]);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
   });
 
   it("refuses a page on an origin the node does not allow, before streaming", async () => {
