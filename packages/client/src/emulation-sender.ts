@@ -2,6 +2,8 @@ import type { CloseInfo } from "./errors.js";
 
 /** Frames one POST may carry (the node's limit). */
 const MAX_FRAMES_PER_POST = 64;
+/** Past this many characters a POST takes no more frames, to stay under proxies' body limits (nginx: 1 MB). */
+const MAX_POST_CHARS = 262_144;
 const decoder = new TextDecoder();
 
 /**
@@ -57,7 +59,11 @@ export class EmulationSender {
 
   private flush(): void {
     if (this.closed || this.busy || this.stream === undefined || this.queue.length === 0) return;
-    const frames = this.queue.splice(0, MAX_FRAMES_PER_POST);
+    let count = 0;
+    let chars = 0;
+    while (count < this.queue.length && count < MAX_FRAMES_PER_POST && (count === 0 || chars < MAX_POST_CHARS))
+      chars += (this.queue[count++] as string).length;
+    const frames = this.queue.splice(0, count);
     // The frames are JSON already: joined, not parsed and serialised again.
     const body = `{"stream":${JSON.stringify(this.stream)},"frames":[${frames.join(",")}]}`;
     this.busy = true;
