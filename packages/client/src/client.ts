@@ -436,7 +436,7 @@ export class Client extends Emitter<ClientEvents> {
     if (this.websocketRetryTimer !== undefined) clearTimeout(this.websocketRetryTimer);
     this.websocketRetryTimer = undefined;
     // A transport that never got a frame from the node failed (a proxy that refuses WebSockets,
-    // a stream it buffers); the next attempt tries the next transport, at once within a round.
+    // a stream it buffers, a node that is down); the rotation says what to try next, and when.
     const transportFailed = drop.reconnect && this.link !== undefined && !this.link.heard;
     const nextTransportNow = transportFailed && !this.rotation.failed();
     this.link?.close(drop.reason);

@@ -55,7 +55,8 @@ export interface ClientOptions {
    * WebSockets, and speak JSON whatever `protocol` says. A transport the environment lacks
    * (`EventSource` outside browsers) is skipped. When an attempt ends before the node answered,
    * the next one tries the next transport at once; a whole round of failures waits a backoff.
-   * A transport that worked is tried first on later reconnects; while connected on a fallback,
+   * A transport that worked is kept for reconnects, with backoff (a restarting node fails them
+   * all), until five attempts in a row fail; while connected on a fallback,
    * the client checks every `websocketRetryMs` whether a WebSocket opens, and if so reconnects
    * over it. `client.transport` and the `"transport"` event tell which one is in use.
    * @default ["websocket", "http-stream", "sse"]

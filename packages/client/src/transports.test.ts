@@ -3,6 +3,7 @@ import WebSocket from "ws";
 import { Client } from "./client.js";
 import type { TransportEvent } from "./client-events.js";
 import { LocalCode } from "./local-code.js";
+import { STICKY_ATTEMPTS } from "./transport-rotation.js";
 import type { ClientOptions } from "./options.js";
 import { emulationUrls } from "./transports.js";
 import type { TransportName } from "./transports.js";
@@ -86,6 +87,29 @@ describe("transport fallback", () => {
     const next = await network.next();
     expect(next.transport).toBe("http-stream");
     await next.accept();
+    await client.ready();
+    expect(client.transport).toBe("http-stream");
+  });
+
+  it("keeps a transport that worked, with backoff, until five attempts in a row fail", async () => {
+    const network = new FakeNetwork();
+    const random = vi.fn(() => 0.5);
+    const { client } = start(network, { random, websocketRetryMs: 60_000 });
+    const ws = await network.next();
+    await ws.accept();
+    await client.ready();
+    ws.drop(); // the node restarts, say
+    for (let i = 1; i <= STICKY_ATTEMPTS; i++) {
+      const again = await network.next();
+      expect(again.transport).toBe("websocket");
+      again.fail();
+    }
+    // The first failures each waited a backoff; after the last one the others are tried at once.
+    expect(random).toHaveBeenCalledTimes(STICKY_ATTEMPTS);
+    const http = await network.next();
+    expect(http.transport).toBe("http-stream");
+    expect(random).toHaveBeenCalledTimes(STICKY_ATTEMPTS);
+    await http.accept();
     await client.ready();
     expect(client.transport).toBe("http-stream");
   });
