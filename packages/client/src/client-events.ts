@@ -1,6 +1,7 @@
 import type { ConnectResult } from "@hubcast/protocol";
 import type { ErrorEvent } from "./emitter.js";
 import type { CloseInfo } from "./errors.js";
+import type { TransportName } from "./transports.js";
 
 /**
  * `disconnected` → `connecting` (socket open + `connect` reply, or waiting to retry) → `connected`.
@@ -27,6 +28,14 @@ export interface DisconnectedEvent extends CloseInfo {
   reconnect: boolean;
 }
 
+/** Payload of `"transport"`: a connection opened on another transport than the last connection's. */
+export interface TransportEvent {
+  /** The last connection's transport; `undefined` on the first connection. */
+  from: TransportName | undefined;
+  /** This connection's transport; equal to `client.transport` while listeners run. */
+  to: TransportName;
+}
+
 /**
  * Events of a {@link Client}: the keys are event names, the values their payloads, for
  * `client.on(name, (payload) => …)`. Listeners run synchronously, in the order added.
@@ -39,6 +48,11 @@ export interface ClientEvents {
    * or, right after a `disconnected` with `reconnect: true`, with that close's code and reason.
    */
   connecting: CloseInfo;
+  /**
+   * The connection about to be announced by `"connected"` runs on another transport than the
+   * last one: the first connection, a fallback (WebSockets fail here), or back to WebSocket.
+   */
+  transport: TransportEvent;
   /** The server accepted `connect`; queued commands are sent and subscriptions resubscribe. */
   connected: ConnectResult;
   /** A connection or connect attempt ended; `reconnect` says whether another attempt follows. */

@@ -20,6 +20,12 @@ import { ClientClosedError, ConnectionClosedError, HubcastError, TimeoutError } 
 import type { CloseInfo } from "./errors.js";
 import { Link } from "./link.js";
 import { webSocketCarrier } from "./websocket-carrier.js";
+import type { CarrierFactory } from "./carrier.js";
+import { httpStreamCarrier, sseCarrier } from "./http-carriers.js";
+import { emulationUrls, transportsAvailable } from "./transports.js";
+import type { EmulationUrls, TransportName } from "./transports.js";
+import { TransportRotation } from "./transport-rotation.js";
+import { probeWebSocket } from "./websocket-probe.js";
 import type { AppPush, LinkHandlers } from "./link.js";
 import { LocalCode } from "./local-code.js";
 import { resolveClientOptions } from "./options.js";
@@ -32,7 +38,7 @@ import type { HistoryOptions, SubscriptionHost, SubscriptionOptions } from "./su
 import { waitUntil } from "./wait.js";
 import { wireCodec } from "./wire-codecs.js";
 import type { WireCodecs } from "./wire-codecs.js";
-import type { ClientEvents, ClientState, StateEvent } from "./client-events.js";
+import type { ClientEvents, ClientState, StateEvent, TransportEvent } from "./client-events.js";
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -45,11 +51,14 @@ interface Drop extends CloseInfo {
   finalError?: Error;
   /** The server asked to wait at least this long before reconnecting (it is shedding load). */
   retryAfterMs?: number;
+  /** Reconnect at once, without a backoff (leaving a fallback for a WebSocket that opens). */
+  immediate?: boolean;
 }
 
 /**
  * A Hubcast connection that stays up: it reconnects with jittered exponential backoff while
  * close codes allow ({@link shouldReconnect}), resubscribes with recovery, and answers pings.
+ * When WebSockets fail, it falls back to HTTP-streaming or SSE (see {@link ClientOptions.transports}).
  * Every command settles exactly once within `timeoutMs`: with its result, a
  * {@link HubcastError} from the server, a {@link TimeoutError}, a {@link ConnectionClosedError}
  * or a {@link ClientClosedError}. Commands called while not connected wait for the connection.
@@ -74,6 +83,14 @@ export class Client extends Emitter<ClientEvents> {
   readonly url: string;
   private readonly options: ResolvedClientOptions;
   private readonly codec: Codec;
+  // The HTTP transports speak JSON whatever `protocol` says.
+  private readonly jsonCodec: Codec;
+  private readonly carriers: Partial<Record<TransportName, CarrierFactory>>;
+  private readonly rotation: TransportRotation;
+  private currentTransport: TransportName | undefined;
+  private lastTransport: TransportName | undefined;
+  private attemptTransport: TransportName | undefined;
+  private websocketRetryTimer: Timer | undefined;
   private readonly commands: CommandTable;
   private readonly backoff: Backoff;
   private readonly subscriptions = new Map<string, Subscription>();
@@ -101,6 +118,16 @@ export class Client extends Emitter<ClientEvents> {
     this.url = url;
     this.options = resolveClientOptions(options);
     this.codec = wireCodec(new.target.codecs, this.options.protocol);
+    this.jsonCodec = wireCodec(new.target.codecs, "json");
+    this.carriers = this.carrierFactories();
+    const usable = this.options.transports.filter((name) => this.carriers[name] !== undefined);
+    if (usable.length === 0) {
+      throw new TypeError(
+        `transports: none of ${JSON.stringify(this.options.transports)} can run here ` +
+          '("http-stream" needs fetch with streaming bodies, "sse" a global EventSource)',
+      );
+    }
+    this.rotation = new TransportRotation(usable);
     const backoff: BackoffOptions = {
       minDelayMs: this.options.minReconnectDelayMs,
       maxDelayMs: this.options.maxReconnectDelayMs,
@@ -128,12 +155,22 @@ export class Client extends Emitter<ClientEvents> {
     return this.currentState;
   }
 
+  /**
+   * The transport of the current connection (`"websocket"`, `"http-stream"` or `"sse"`), or
+   * `undefined` unless connected; a connection on another transport than the last one is a
+   * `"transport"` event.
+   */
+  get transport(): TransportName | undefined {
+    return this.currentTransport;
+  }
+
   /** Starts connecting, and keeps reconnecting until `disconnect()` or a final close. Idempotent. */
   connect(): void {
     if (this.currentState !== "disconnected") return;
     const attempt = ++this.attempt;
     this.finalError = undefined;
     this.backoff.reset();
+    this.rotation.reset();
     const stateEvent = this.changeState("connecting");
     if (stateEvent !== undefined) this.emit("state", stateEvent);
     if (attempt === this.attempt) this.emit("connecting", { code: LocalCode.connectCalled, reason: "connect called" });
@@ -274,17 +311,42 @@ export class Client extends Emitter<ClientEvents> {
       });
   }
 
+  /**
+   * The carrier of each transport this environment can run, called once by the constructor:
+   * a WebSocket when there is a WebSocket class, HTTP-streaming with `fetch` and streaming
+   * bodies, SSE with a global `EventSource`. The HTTP ones are bound to the emulation URLs.
+   */
+  protected carrierFactories(): Partial<Record<TransportName, CarrierFactory>> {
+    const { websocket, transports } = this.options;
+    const available = transportsAvailable(transports, websocket !== undefined);
+    let urls: EmulationUrls | undefined;
+    // Derived on first use, so that a URL it cannot read fails the attempt, as a bad WebSocket URL does.
+    const emulation = (): EmulationUrls => {
+      urls ??= emulationUrls(this.url, this.options.emulationUrl, this.options.emulationSendUrl);
+      return urls;
+    };
+    const factories: Partial<Record<TransportName, CarrierFactory>> = {};
+    for (const name of available) {
+      if (name === "websocket" && websocket !== undefined) factories.websocket = webSocketCarrier(websocket);
+      if (name === "http-stream") factories[name] = httpStreamCarrier(emulation);
+      if (name === "sse") factories[name] = sseCarrier(emulation);
+    }
+    return factories;
+  }
+
   private createLink(attempt: number, token: string | undefined): void {
     if (attempt !== this.attempt) return;
+    const transport = this.rotation.current;
+    this.attemptTransport = transport;
     try {
       this.link = new Link({
         url: this.url,
-        carrier: webSocketCarrier(this.options.websocket),
-        codec: this.codec,
+        carrier: this.carriers[transport] as CarrierFactory,
+        codec: transport === "websocket" ? this.codec : this.jsonCodec,
         handlers: this.linkHandlers(attempt, token),
       });
     } catch (error) {
-      const reason = "could not create the WebSocket";
+      const reason = `could not create the ${transport} connection`;
       this.drop(attempt, { code: LocalCode.transportFailed, reason, reconnect: false, error: toError(error) });
     }
   }
@@ -320,11 +382,19 @@ export class Client extends Emitter<ClientEvents> {
     this.backoff.reset();
     this.link.configure(result);
     this.startRefresher(result);
+    const transport = this.attemptTransport ?? this.rotation.current;
+    this.rotation.worked();
+    this.currentTransport = transport;
+    const from = this.lastTransport;
+    const transportEvent: TransportEvent | undefined = from === transport ? undefined : { from, to: transport };
+    this.lastTransport = transport;
+    this.armWebSocketRetry(attempt);
     // Internal work first, events last, so listeners see a consistent client.
     const stateEvent = this.changeState("connected");
     this.commands.open();
     for (const subscription of this.subscriptions.values()) subscription._onConnected();
     if (stateEvent !== undefined) this.emit("state", stateEvent);
+    if (attempt === this.attempt && transportEvent !== undefined) this.emit("transport", transportEvent);
     if (attempt === this.attempt) this.emit("connected", result);
   }
 
@@ -363,16 +433,26 @@ export class Client extends Emitter<ClientEvents> {
     this.clearAttemptTimer();
     this.refresher?.stop();
     this.refresher = undefined;
+    if (this.websocketRetryTimer !== undefined) clearTimeout(this.websocketRetryTimer);
+    this.websocketRetryTimer = undefined;
+    // A transport that never got a frame from the node failed (a proxy that refuses WebSockets,
+    // a stream it buffers, a node that is down); the rotation says what to try next, and when.
+    const transportFailed = drop.reconnect && this.link !== undefined && !this.link.heard;
+    const nextTransportNow = transportFailed && !this.rotation.failed();
     this.link?.close(drop.reason);
     this.link = undefined;
+    this.currentTransport = undefined;
     const close: CloseInfo = { code: drop.code, reason: drop.reason };
     const stateEvent = this.changeState(drop.reconnect ? "connecting" : "disconnected");
     if (drop.reconnect) {
       this.commands.close(new ConnectionClosedError(close));
-      this.reconnectTimer = setTimeout(() => {
-        this.reconnectTimer = undefined;
-        if (next === this.attempt) this.openLink(++this.attempt);
-      }, this.reconnectDelayMs(drop));
+      this.reconnectTimer = setTimeout(
+        () => {
+          this.reconnectTimer = undefined;
+          if (next === this.attempt) this.openLink(++this.attempt);
+        },
+        drop.immediate === true || nextTransportNow ? 0 : this.reconnectDelayMs(drop),
+      );
     } else {
       this.finalError = drop.finalError ?? drop.error ?? new ConnectionClosedError(close);
       this.commands.failAll(this.finalError);
@@ -384,6 +464,28 @@ export class Client extends Emitter<ClientEvents> {
     if (live() && stateEvent !== undefined) this.emit("state", stateEvent);
     if (live()) this.emit("disconnected", { ...close, reconnect: drop.reconnect });
     if (live() && drop.reconnect) this.emit("connecting", close);
+  }
+
+  /**
+   * On a fallback transport with `"websocket"` preferred, checks every `websocketRetryMs`
+   * whether a WebSocket opens; when one does, leaves this connection for one over WebSocket.
+   */
+  private armWebSocketRetry(attempt: number): void {
+    const websocket = this.carriers.websocket;
+    if (websocket === undefined || !this.rotation.preferred.includes("websocket")) return;
+    this.websocketRetryTimer = setTimeout(() => {
+      this.websocketRetryTimer = undefined;
+      void probeWebSocket(websocket, this.url, this.codec, this.options.timeoutMs).then((opened) => {
+        if (attempt !== this.attempt) return;
+        if (!opened) {
+          this.armWebSocketRetry(attempt);
+          return;
+        }
+        this.rotation.moveTo("websocket");
+        const reason = "a WebSocket opens again; leaving the fallback transport";
+        this.drop(attempt, { code: LocalCode.websocketAvailable, reason, reconnect: true, immediate: true });
+      });
+    }, this.options.websocketRetryMs);
   }
 
   /** The backoff delay, or the server's retry-after hint plus up to as much again of jitter. */

@@ -4,7 +4,7 @@
  * @module
  */
 export { Client } from "./client.js";
-export type { ClientEvents, ClientState, DisconnectedEvent, StateEvent } from "./client-events.js";
+export type { ClientEvents, ClientState, DisconnectedEvent, StateEvent, TransportEvent } from "./client-events.js";
 export { Subscription } from "./subscription.js";
 export type {
   HistoryOptions,
@@ -27,6 +27,8 @@ export type {
   WireProtocol,
 } from "./options.js";
 export type { WireCodecs } from "./wire-codecs.js";
+export { TRANSPORTS } from "./transports.js";
+export type { TransportName } from "./transports.js";
 export { Backoff, backoffDelayMs } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";
 export { Emitter } from "./emitter.js";

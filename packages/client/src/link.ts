@@ -55,6 +55,7 @@ export class Link {
   private deadlineMs = 0;
   private heartbeatTimer: Timer | undefined;
   private maxMessageBytes = Number.POSITIVE_INFINITY;
+  private heardFrame = false;
 
   constructor(options: LinkOptions) {
     this.handlers = options.handlers;
@@ -111,6 +112,11 @@ export class Link {
     this.armHeartbeat(this.deadlineMs);
   }
 
+  /** True once a frame came from the node: the carrier reached it (a transport that gets none failed). */
+  get heard(): boolean {
+    return this.heardFrame;
+  }
+
   /** Closes with 1000 and detaches: no handler is called afterwards. Idempotent. */
   close(reason: string): void {
     this.stopHeartbeat();
@@ -123,6 +129,7 @@ export class Link {
 
   private onFrame(frame: string | Uint8Array): void {
     this.lastFrameAt = Date.now();
+    this.heardFrame = true;
     let decoded: ServerFrame;
     try {
       decoded = this.codec.decodeServerFrame(frame);

@@ -16,7 +16,9 @@ export const LocalCode = {
   subscribeTimeout: 4,
   /** An `unsubscribe` failed, so client and server may disagree; reconnecting resynchronises. */
   unsubscribeFailed: 5,
-  /** `getToken()` rejected, or the WebSocket could not be created. */
+  /** `getToken()` rejected, or the connection (its WebSocket, its stream) could not be created. */
   transportFailed: 6,
+  /** Connected on a fallback transport, the client saw a WebSocket open again and reconnects over it. */
+  websocketAvailable: 7,
 } as const;
 export type LocalCode = (typeof LocalCode)[keyof typeof LocalCode];

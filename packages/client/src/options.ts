@@ -1,3 +1,6 @@
+import { TRANSPORTS } from "./transports.js";
+import type { TransportName } from "./transports.js";
+
 /**
  * The part of the WebSocket API the SDK uses. The browser's `WebSocket` and the `ws` package's
  * both fit. Handlers take `never` so that either implementation's event types are accepted;
@@ -42,9 +45,40 @@ export interface ClientOptions {
   version?: string;
   /**
    * The WebSocket class. @default globalThis.WebSocket (browsers, Node ≥ 22); on older Node
-   * pass `WebSocket` from the `ws` package.
+   * pass `WebSocket` from the `ws` package. Needed only when `transports` has `"websocket"`.
    */
   websocket?: WebSocketConstructor;
+  /**
+   * The transports to try, in order of preference: `"websocket"`; `"http-stream"` (a `fetch`
+   * whose response streams the node's frames, commands sent by POST); `"sse"` (an
+   * `EventSource`, commands sent by POST). The last two are for networks that break
+   * WebSockets, and speak JSON whatever `protocol` says. A transport the environment lacks
+   * (`EventSource` outside browsers) is skipped. When an attempt ends before the node answered,
+   * the next one tries the next transport at once; a whole round of failures waits a backoff.
+   * A transport that worked is kept for reconnects, with backoff (a restarting node fails them
+   * all), until five attempts in a row fail; while connected on a fallback,
+   * the client checks every `websocketRetryMs` whether a WebSocket opens, and if so reconnects
+   * over it. `client.transport` and the `"transport"` event tell which one is in use.
+   * @default ["websocket", "http-stream", "sse"]
+   */
+  transports?: readonly TransportName[];
+  /**
+   * The node's emulation endpoint for `"http-stream"` and `"sse"`. @default the client's URL
+   * with `http(s):` for `ws(s):` and its last path segment replaced: `wss://host/ws` →
+   * `https://host/emulation`
+   */
+  emulationUrl?: string;
+  /**
+   * Where `"http-stream"` and `"sse"` POST their frames; any node of the cluster will do (it
+   * forwards them to the node serving the stream). @default emulationUrl + "/send"
+   */
+  emulationSendUrl?: string;
+  /**
+   * While connected on a fallback transport, how often the client checks whether a WebSocket
+   * opens (it is closed at once), and reconnects over WebSocket when it does. In ms.
+   * @default 120_000
+   */
+  websocketRetryMs?: number;
   /**
    * Bound on every command, from the call until its reply, including any wait for a
    * connection; also bounds socket open plus `connect` reply. In ms. @default 5000
@@ -88,8 +122,16 @@ export interface ResolvedClientOptions {
   readonly name: string | undefined;
   /** {@link ClientOptions.version}, or `undefined`. */
   readonly version: string | undefined;
-  /** {@link ClientOptions.websocket} or the global WebSocket. */
-  readonly websocket: WebSocketConstructor;
+  /** {@link ClientOptions.websocket} or the global WebSocket; `undefined` only when `transports` has no `"websocket"`. */
+  readonly websocket: WebSocketConstructor | undefined;
+  /** {@link ClientOptions.transports}. */
+  readonly transports: readonly TransportName[];
+  /** {@link ClientOptions.emulationUrl}, or `undefined` (derived from the client's URL). */
+  readonly emulationUrl: string | undefined;
+  /** {@link ClientOptions.emulationSendUrl}, or `undefined` (derived from the stream URL). */
+  readonly emulationSendUrl: string | undefined;
+  /** {@link ClientOptions.websocketRetryMs}, in ms. */
+  readonly websocketRetryMs: number;
   /** {@link ClientOptions.timeoutMs}, in ms. */
   readonly timeoutMs: number;
   /** {@link ClientOptions.minReconnectDelayMs}, in ms. */
@@ -121,6 +163,19 @@ function checkOptionalType(name: string, value: unknown, type: "string" | "funct
   }
 }
 
+function checkTransports(transports: unknown): void {
+  const names = TRANSPORTS.map((name) => `"${name}"`).join(", ");
+  const list = Array.isArray(transports) ? (transports as unknown[]) : [];
+  const bad = list.find((name) => !(TRANSPORTS as readonly unknown[]).includes(name));
+  if (list.length === 0 || bad !== undefined || new Set(list).size !== list.length) {
+    const problem =
+      bad !== undefined ? `${JSON.stringify(bad)} is not one` : list.length === 0 ? "at least one" : "each once";
+    throw new TypeError(
+      `transports must be a non-empty array of ${names} in order of preference (${problem}), got ${JSON.stringify(transports)}`,
+    );
+  }
+}
+
 /** Applies defaults with `??`, validates, and freezes. Throws a TypeError naming the bad option. */
 export function resolveClientOptions(opts: ClientOptions = {}): ResolvedClientOptions {
   checkOptionalType("token", opts.token, "string");
@@ -129,10 +184,14 @@ export function resolveClientOptions(opts: ClientOptions = {}): ResolvedClientOp
   checkOptionalType("version", opts.version, "string");
   checkOptionalType("websocket", opts.websocket, "function");
   checkOptionalType("random", opts.random, "function");
+  checkOptionalType("emulationUrl", opts.emulationUrl, "string");
+  checkOptionalType("emulationSendUrl", opts.emulationSendUrl, "string");
+  const transports = opts.transports ?? TRANSPORTS;
+  checkTransports(transports);
   const websocket = opts.websocket ?? defaultWebSocket();
-  if (websocket === undefined) {
+  if (websocket === undefined && transports.includes("websocket")) {
     throw new TypeError(
-      "websocket: globalThis.WebSocket is missing; pass { websocket: WebSocket } from the 'ws' package on Node < 22",
+      "websocket: globalThis.WebSocket is missing; pass { websocket: WebSocket } from the 'ws' package on Node < 22, or leave \"websocket\" out of transports",
     );
   }
   const o: ResolvedClientOptions = {
@@ -141,6 +200,10 @@ export function resolveClientOptions(opts: ClientOptions = {}): ResolvedClientOp
     name: opts.name,
     version: opts.version,
     websocket,
+    transports: Object.freeze([...transports]),
+    emulationUrl: opts.emulationUrl,
+    emulationSendUrl: opts.emulationSendUrl,
+    websocketRetryMs: opts.websocketRetryMs ?? 120_000,
     timeoutMs: opts.timeoutMs ?? 5000,
     minReconnectDelayMs: opts.minReconnectDelayMs ?? 200,
     maxReconnectDelayMs: opts.maxReconnectDelayMs ?? 20_000,
@@ -154,6 +217,7 @@ export function resolveClientOptions(opts: ClientOptions = {}): ResolvedClientOp
     );
   }
   checkPositive("timeoutMs", o.timeoutMs);
+  checkPositive("websocketRetryMs", o.websocketRetryMs);
   if (!Number.isInteger(o.publishAttempts) || o.publishAttempts < 1 || o.publishAttempts > 10) {
     throw new TypeError(`publishAttempts must be an integer from 1 to 10, got ${o.publishAttempts}`);
   }

@@ -37,6 +37,8 @@ export function useHarness(): Harness {
     client(options = {}) {
       const client = new Client(harness.server().url, {
         websocket: WebSocket,
+        // The scripted server speaks WebSocket only; fallback-transport tests choose their own.
+        transports: ["websocket"],
         timeoutMs: 1000,
         minReconnectDelayMs: 5,
         maxReconnectDelayMs: 50,
