@@ -68,7 +68,11 @@ const OPTION_LINES: { text: string; scenarios?: Scenario[] }[] = [
   { text: `--protocol NAME          server protocol: ${Object.keys(adapters).join(", ")} (default hubcast)` },
   {
     text: `--transport NAME         what subscribers connect over: ${TRANSPORTS.join(", ")} (default websocket); http-stream and sse are Hubcast's emulations (POST /emulation, GET /emulation beside the --url path); publishers stay on WebSocket`,
-    scenarios: ["connect", "fanout", "cross-node"],
+    scenarios: ["fanout", "cross-node"],
+  },
+  {
+    text: `--transport NAME         what the connections use: ${TRANSPORTS.join(", ")} (default websocket); http-stream and sse are Hubcast's emulations (POST /emulation, GET /emulation beside the --url path)`,
+    scenarios: ["connect"],
   },
   {
     text: `--transport NAME         what members connect over: ${TRANSPORTS.join(", ")} (default websocket); http-stream and sse are Hubcast's emulations, and members publish by POST /emulation/send`,
