@@ -94,6 +94,7 @@ function both(a, b) {
  * @property {string} key Short name (`--only`, result files).
  * @property {string} label Shown in the table.
  * @property {string} protocol `hubcast bench --protocol`.
+ * @property {string} [transport] `hubcast bench --transport` (default websocket): what the subscribers use.
  * @property {boolean} redis Whether it needs the private Redis.
  * @property {boolean} [nats] Whether it needs the private nats-server (its CPU goes in the Redis column).
  * @property {string} design One line on what runs.
@@ -109,6 +110,26 @@ export const SYSTEMS = [
     redis: false,
     design: "hubcast start, memory engine",
     start: (ctx, s) => startHubcast(ctx, `hubcast-${s}`),
+  },
+  {
+    key: "hubcast-http-stream",
+    label: "Hubcast, one node, HTTP-streaming",
+    protocol: "hubcast",
+    transport: "http-stream",
+    redis: false,
+    design:
+      "hubcast start, memory engine; subscribers over the HTTP-streaming emulation (POST /emulation, NDJSON down, frames up by POST /emulation/send), publisher on WebSocket",
+    start: (ctx, s) => startHubcast(ctx, `hubcast-http-stream-${s}`),
+  },
+  {
+    key: "hubcast-sse",
+    label: "Hubcast, one node, SSE",
+    protocol: "hubcast",
+    transport: "sse",
+    redis: false,
+    design:
+      "hubcast start, memory engine; subscribers over the SSE emulation (GET /emulation?connect=…, frames up by POST /emulation/send), publisher on WebSocket",
+    start: (ctx, s) => startHubcast(ctx, `hubcast-sse-${s}`),
   },
   {
     key: "hubcast-redis-2",

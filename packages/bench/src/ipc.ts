@@ -1,3 +1,4 @@
+import type { Transport } from "./transport.js";
 import type { HistogramSnapshot } from "./histogram.js";
 import type { Layout } from "./layout.js";
 
@@ -6,6 +7,8 @@ export interface WorkerPlan {
   readonly worker: number;
   readonly layout: Layout;
   readonly protocol: string;
+  /** What subscribers and chat members connect over; publishers of fanout and cross-node use WebSocket. */
+  readonly transport: Transport;
   /** New connections per second for this worker. */
   readonly rampRate: number;
   /** Publications per second for each publisher (lane), or "max". */

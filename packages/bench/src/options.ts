@@ -1,6 +1,8 @@
 import { cpus } from "node:os";
 import { MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES } from "./payload.js";
+import { closest } from "@hubcast/protocol/suggest";
 import { adapterByName } from "./peers/index.js";
+import { TRANSPORTS, Transport } from "./transport.js";
 import { parseWsTarget } from "./ws/handshake.js";
 
 /** The scenarios `hubcast bench` runs. */
@@ -54,6 +56,12 @@ export interface BenchOptions {
   namespace?: string;
   /** Protocol adapter. @default "hubcast" */
   protocol?: string;
+  /**
+   * What subscribers (connect, chat: every connection) connect over: WebSocket, or Hubcast's
+   * emulations `http-stream` and `sse` (hubcast protocol only). Fanout and cross-node publishers
+   * stay on WebSocket (or the API). @default "websocket"
+   */
+  transport?: Transport;
   /** Publish through the server API at this base URL instead of a client connection. */
   apiUrl?: string;
   /** Key for the server API (with apiUrl). */
@@ -87,6 +95,7 @@ export interface ResolvedBenchOptions {
   readonly rampRate: number;
   readonly namespace: string;
   readonly protocol: string;
+  readonly transport: Transport;
   readonly apiUrl: string | undefined;
   readonly apiKey: string | undefined;
   readonly serverPids: readonly number[];
@@ -215,6 +224,7 @@ export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
   } catch (err) {
     throw new BenchUsageError((err as Error).message);
   }
+  const transport = resolveTransport(opts.transport, protocol);
   check(
     (opts.apiUrl === undefined) === (opts.apiKey === undefined),
     "--api-url and --api-key go together: the server API needs both",
@@ -247,6 +257,7 @@ export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
     rampRate,
     namespace,
     protocol,
+    transport,
     apiUrl: opts.apiUrl?.replace(/\/+$/, ""),
     apiKey: opts.apiKey,
     serverPids: Object.freeze([...serverPids]),
@@ -254,6 +265,24 @@ export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
     out: opts.out,
     json: opts.json ?? false,
   });
+}
+
+/** The `--transport` value, checked: a known one (with the nearest when it looks like a typo), hubcast protocol for the emulations. */
+function resolveTransport(value: string | undefined, protocol: string): Transport {
+  const transport = value ?? Transport.websocket;
+  if (!(TRANSPORTS as readonly string[]).includes(transport)) {
+    const guess = closest(transport, TRANSPORTS);
+    throw new BenchUsageError(
+      guess === undefined
+        ? `--transport ${transport} is not known; use one of: ${TRANSPORTS.join(", ")}`
+        : `--transport ${transport} is not known; did you mean ${guess}?`,
+    );
+  }
+  check(
+    transport === Transport.websocket || protocol === "hubcast",
+    `--transport ${transport} is Hubcast's emulation; --protocol ${protocol} speaks WebSocket only (drop --transport)`,
+  );
+  return transport as Transport;
 }
 
 /** `http(s)://host:port/metrics` for each distinct host:port among `urls`. */

@@ -3,6 +3,8 @@ import { parseArgs } from "node:util";
 import { BenchUsageError, MAX_CONNECTIONS_PER_PROCESS, Scenario } from "../options.js";
 import type { BenchOptions } from "../options.js";
 import { adapters } from "../peers/index.js";
+import { TRANSPORTS } from "../transport.js";
+import type { Transport } from "../transport.js";
 import { flagsErrorMessage, unknownScenarioMessage } from "./suggest.js";
 
 /** What each scenario does, for the help texts. */
@@ -64,6 +66,18 @@ const OPTION_LINES: { text: string; scenarios?: Scenario[] }[] = [
   { text: "--ramp-rate N            new connections per second, all processes together (default 1000)" },
   { text: '--namespace NAME         namespace of the bench channels "<namespace>:<scenario>-<n>" (default bench)' },
   { text: `--protocol NAME          server protocol: ${Object.keys(adapters).join(", ")} (default hubcast)` },
+  {
+    text: `--transport NAME         what subscribers connect over: ${TRANSPORTS.join(", ")} (default websocket); http-stream and sse are Hubcast's emulations (POST /emulation, GET /emulation beside the --url path); publishers stay on WebSocket`,
+    scenarios: ["fanout", "cross-node"],
+  },
+  {
+    text: `--transport NAME         what the connections use: ${TRANSPORTS.join(", ")} (default websocket); http-stream and sse are Hubcast's emulations (POST /emulation, GET /emulation beside the --url path)`,
+    scenarios: ["connect"],
+  },
+  {
+    text: `--transport NAME         what members connect over: ${TRANSPORTS.join(", ")} (default websocket); http-stream and sse are Hubcast's emulations, and members publish by POST /emulation/send`,
+    scenarios: ["chat"],
+  },
   {
     text: "--api-url URL            publish through the server API at this base URL (http://host:port) instead",
     scenarios: ["fanout", "cross-node"],
@@ -146,6 +160,7 @@ const FLAGS = {
   "ramp-rate": { type: "string" },
   namespace: { type: "string" },
   protocol: { type: "string" },
+  transport: { type: "string" },
   "api-url": { type: "string" },
   "api-key": { type: "string" },
   "metrics-url": { type: "string" },
@@ -234,6 +249,7 @@ export function parseBenchArgs(args: readonly string[], env: NodeJS.ProcessEnv):
   set("rampRate", num("ramp-rate", values["ramp-rate"]));
   set("namespace", values.namespace);
   set("protocol", values.protocol);
+  set("transport", values.transport as Transport | undefined);
   set("apiUrl", values["api-url"]);
   set("apiKey", values["api-key"] ?? (values["api-url"] === undefined ? undefined : env["HUBCAST_API_KEY"]));
   set("metricsUrls", list(values["metrics-url"]));

@@ -1,7 +1,9 @@
 import { Incoming, incomingFrame } from "../peers/index.js";
 import type { ProtocolAdapter } from "../peers/index.js";
-import { WsConnection } from "../ws/connection.js";
-import type { WsEnd } from "../ws/connection.js";
+import { EmulationSender } from "../emulation/sender.js";
+import { openLink } from "../open-link.js";
+import { Transport } from "../transport.js";
+import type { LinkEnd } from "../transport.js";
 import { parseWsTarget } from "../ws/handshake.js";
 
 /** A target or option the run cannot work with; the message says what to fix. */
@@ -13,11 +15,20 @@ export class PreflightError extends Error {
 type Step = { operation: "connect" | "subscribe" | "publish"; frame: string | undefined; channel: string };
 
 /**
- * Opens one connection to `url` and walks it through `steps` (connect, subscribe, publish),
- * failing with a {@link PreflightError} that names the problem and its fix: target
- * unreachable, upgrade refused, namespace missing, publishing not allowed.
+ * Opens one connection to `url` over `transport` and walks it through `steps` (connect,
+ * subscribe, publish), failing with a {@link PreflightError} that names the problem and its
+ * fix: target unreachable, upgrade refused, no emulation endpoint, namespace missing,
+ * publishing not allowed.
  */
-export function probe(url: string, adapter: ProtocolAdapter, steps: Step[], timeoutMs = 5_000): Promise<void> {
+export function probe(
+  url: string,
+  adapter: ProtocolAdapter,
+  steps: Step[],
+  timeoutMs = 5_000,
+  transport: Transport = Transport.websocket,
+): Promise<void> {
+  const emulated = transport !== Transport.websocket;
+  const sender = emulated ? new EmulationSender() : undefined;
   return new Promise<void>((resolve, reject) => {
     const incoming = incomingFrame();
     let stepIndex = -1;
@@ -27,6 +38,7 @@ export function probe(url: string, adapter: ProtocolAdapter, steps: Step[], time
       done = true;
       clearTimeout(timer);
       ws.close();
+      sender?.close();
       if (error === undefined) resolve();
       else reject(new PreflightError(error));
     };
@@ -44,10 +56,21 @@ export function probe(url: string, adapter: ProtocolAdapter, steps: Step[], time
         ),
       timeoutMs,
     );
-    const ws = new WsConnection(
-      { target: parseWsTarget(url), subprotocol: adapter.subprotocol, handshakeTimeoutMs: timeoutMs },
+    const ws = openLink(
       {
-        onOpen: next,
+        transport,
+        target: parseWsTarget(url),
+        subprotocol: adapter.subprotocol,
+        handshakeTimeoutMs: timeoutMs,
+        connectFrame: emulated ? steps[0]?.frame : undefined,
+        sender,
+      },
+      {
+        // Emulated, the connect frame went with the request: wait for its reply.
+        onOpen(): void {
+          if (emulated) stepIndex = 0;
+          else next();
+        },
         onText(payload: Buffer): void {
           const kind = adapter.parse(payload, incoming);
           if (kind === Incoming.ping) ws.sendText(incoming.answer);
@@ -65,11 +88,17 @@ export function probe(url: string, adapter: ProtocolAdapter, steps: Step[], time
             );
           }
         },
-        onEnd(end: WsEnd): void {
+        onEnd(end: LinkEnd): void {
           if (end.error === "ECONNREFUSED")
             return finish(`cannot reach ${url}: connection refused; is the server running there? check --url`);
           if (end.error === "ENOTFOUND" || end.error === "EAI_AGAIN")
             return finish(`cannot resolve the host of ${url}; check --url`);
+          if (emulated && end.error?.startsWith("HTTP 404") === true)
+            return finish(
+              `${url}: the server has no emulation endpoint beside this path (HTTP 404); --transport ${transport} needs a Hubcast node that serves /emulation, or use --transport websocket`,
+            );
+          if (emulated && end.error !== undefined)
+            return finish(`cannot open an emulated ${transport} connection at ${url}: ${end.error}; check --url`);
           if (end.error !== undefined)
             return finish(
               `cannot open a WebSocket to ${url}: ${end.error}; check --url (the WebSocket path is part of it, e.g. /ws)`,

@@ -38,7 +38,9 @@ async function preflight(o: ResolvedBenchOptions, layout: Layout, adapter: Proto
   const subscribeTo = o.scenario === Scenario.connect && o.channels === 0 ? undefined : channelName(layout, 0);
   const probeChannel = o.namespace === "" ? "probe" : `${o.namespace}:probe`;
   const clientPublish = o.scenario !== Scenario.connect && o.apiUrl === undefined;
-  const checks = layout.subscriberUrls.map((url) => probe(url, adapter, probeSteps(adapter, subscribeTo, undefined)));
+  const checks = layout.subscriberUrls.map((url) =>
+    probe(url, adapter, probeSteps(adapter, subscribeTo, undefined), undefined, o.transport),
+  );
   if (clientPublish)
     for (const url of layout.publisherUrls)
       checks.push(probe(url, adapter, probeSteps(adapter, undefined, probeChannel)));
@@ -53,6 +55,7 @@ function plansFor(o: ResolvedBenchOptions, layout: Layout): WorkerPlan[] {
     worker,
     layout,
     protocol: o.protocol,
+    transport: o.transport,
     rampRate: o.rampRate / o.processes,
     laneRate,
     window: o.window,

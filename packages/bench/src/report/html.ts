@@ -11,9 +11,19 @@ const bytes = (v: number): string =>
       ? `${(v / 1024).toFixed(1)} KiB`
       : `${v} B`;
 
+/** Which connections went over which transport (results written before `--transport` existed were WebSocket). */
+function transportText(r: BenchResult): string {
+  const transport = r.options.transport ?? "websocket";
+  if (transport === "websocket") return "websocket";
+  if (r.scenario === "connect") return `${transport} (every connection)`;
+  if (r.scenario === "chat") return `${transport} (members receive on the stream and publish by POST)`;
+  return `${transport} (subscribers; publishers on ${r.options.apiUrl === undefined ? "WebSocket" : "the server API"})`;
+}
+
 /** The result's headline numbers as label/value rows; the summary and the HTML table both use them. */
 export function summaryRows(r: BenchResult): [string, string][] {
   const rows: [string, string][] = [];
+  rows.push(["transport", transportText(r)]);
   const c = r.connections;
   rows.push([
     "connections ready",

@@ -1,8 +1,10 @@
 import type { ConnectionSpec } from "../layout.js";
 import { Incoming } from "../peers/index.js";
 import type { IncomingFrame, ProtocolAdapter } from "../peers/index.js";
-import { WsConnection } from "../ws/connection.js";
-import type { WsEnd, WsListener } from "../ws/connection.js";
+import type { EmulationSender } from "../emulation/sender.js";
+import { openLink } from "../open-link.js";
+import { Transport } from "../transport.js";
+import type { Link, LinkEnd, LinkListener } from "../transport.js";
 import type { WsTarget } from "../ws/handshake.js";
 
 /** What a {@link BenchConnection} needs from its worker: shared state and event callbacks. */
@@ -11,6 +13,8 @@ export interface ConnectionHost {
   /** One parse target reused by every connection of the worker. */
   readonly incoming: IncomingFrame;
   target(url: string): WsTarget;
+  /** Where emulated connections POST their frames. */
+  readonly sender: EmulationSender;
   channelName(channel: number): string;
   /** Connected, and subscribed when it subscribes. */
   onReady(conn: BenchConnection): void;
@@ -36,8 +40,8 @@ const MAX_ATTEMPTS = 20;
  * One bench client: opens, sends the adapter's connect, subscribes (when its spec says so),
  * then counts what arrives. Publishing connections also carry their lane's sequence state.
  */
-export class BenchConnection implements WsListener {
-  private ws: WsConnection | undefined;
+export class BenchConnection implements LinkListener {
+  private ws: Link | undefined;
   private phase: Phase = Phase.idle;
   private nextId = 1;
   private connectId = 0;
@@ -60,6 +64,8 @@ export class BenchConnection implements WsListener {
     readonly spec: ConnectionSpec,
     /** First sequence-counter slot of this subscriber; -1 when it does not subscribe. */
     readonly slotBase: number,
+    /** What carries it: publishers of fanout and cross-node always use WebSocket. */
+    readonly transport: Transport,
   ) {
     this.lane = spec.lane;
   }
@@ -79,11 +85,17 @@ export class BenchConnection implements WsListener {
     this.attempts += 1;
     this.phase = Phase.opening;
     this.disconnectCode = 0;
-    this.ws = new WsConnection(
+    // Over an emulation the connect frame opens the stream, so its id is taken now.
+    const emulated = this.transport !== Transport.websocket;
+    if (emulated) this.connectId = this.nextId++;
+    this.ws = openLink(
       {
+        transport: this.transport,
         target: this.host.target(this.spec.url),
         subprotocol: this.host.adapter.subprotocol,
         localAddress: this.spec.localAddress,
+        connectFrame: emulated ? this.host.adapter.connect(this.connectId) : undefined,
+        sender: emulated ? this.host.sender : undefined,
       },
       this,
     );
@@ -104,9 +116,10 @@ export class BenchConnection implements WsListener {
     this.ws?.close();
   }
 
-  /** @internal WsListener */
+  /** @internal LinkListener */
   onOpen(): void {
     this.phase = Phase.connecting;
+    if (this.transport !== Transport.websocket) return; // the connect frame went with the request
     this.connectId = this.nextId++;
     const frame = this.host.adapter.connect(this.connectId);
     if (frame === undefined) this.subscribe();
@@ -127,7 +140,7 @@ export class BenchConnection implements WsListener {
     this.host.onReady(this);
   }
 
-  /** @internal WsListener */
+  /** @internal LinkListener */
   onText(payload: Buffer): void {
     const host = this.host;
     const frame = host.incoming;
@@ -184,8 +197,8 @@ export class BenchConnection implements WsListener {
     this.host.onPublishAck(this, error, hint);
   }
 
-  /** @internal WsListener */
-  onEnd(end: WsEnd): void {
+  /** @internal LinkListener */
+  onEnd(end: LinkEnd): void {
     const was = this.phase;
     this.phase = Phase.ended;
     this.ws = undefined;
@@ -196,7 +209,9 @@ export class BenchConnection implements WsListener {
       `closed ${code}${this.disconnectReason !== "" ? ` ${this.disconnectReason}` : end.reason !== "" ? ` ${end.reason}` : ""}`;
     if (was === Phase.ready) return this.host.onDropped(this, reason);
     if (was === Phase.ended) return;
-    // 3008 try_later: the server's admission control; come back when it says.
+    // 3008 try_later (or, emulated, HTTP 503 with Retry-After): admission control; come back when it says.
+    if (end.retryAfterMs !== undefined && this.attempts < MAX_ATTEMPTS)
+      return this.host.onRetry(this, end.retryAfterMs);
     if (code === 3008 && this.attempts < MAX_ATTEMPTS) {
       return this.host.onRetry(this, this.retryAfterMs > 0 ? this.retryAfterMs : 1000);
     }

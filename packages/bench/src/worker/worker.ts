@@ -1,3 +1,4 @@
+import { EmulationSender } from "../emulation/sender.js";
 import { Histogram } from "../histogram.js";
 import { zeroCounters } from "../ipc.js";
 import type { FromWorker, ReasonCounts, WorkerFinal, WorkerPlan } from "../ipc.js";
@@ -13,6 +14,7 @@ import { nowUs } from "../payload.js";
 import { adapterByName, incomingFrame } from "../peers/index.js";
 import type { ProtocolAdapter } from "../peers/index.js";
 import { SequenceCounter } from "../sequence.js";
+import { Transport } from "../transport.js";
 import { parseWsTarget } from "../ws/handshake.js";
 import type { WsTarget } from "../ws/handshake.js";
 import { BenchConnection } from "./connection.js";
@@ -36,6 +38,7 @@ function bump(counts: ReasonCounts, reason: string): void {
 export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
   readonly adapter: ProtocolAdapter;
   readonly incoming = incomingFrame();
+  readonly sender = new EmulationSender();
   private readonly targets = new Map<string, WsTarget>();
   private readonly channelNames = new Map<number, string>();
   private readonly counters = zeroCounters();
@@ -81,7 +84,8 @@ export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
       if (this.api !== undefined) {
         this.publishLanes.push(new ApiLane(spec.lane, spec, this.channelName(spec.publishChannel), this.api, this));
       } else {
-        const conn = new BenchConnection(this, spec, -1);
+        // Publishers stay on WebSocket: the run measures delivery over the transport under test.
+        const conn = new BenchConnection(this, spec, -1, Transport.websocket);
         this.connections.push(conn);
         this.publishLanes.push(conn);
       }
@@ -90,7 +94,7 @@ export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
     for (const i of workerConnections(layout, plan.worker)) {
       const spec = connectionSpec(layout, i);
       const slotBase = spec.subscribeChannel >= 0 && this.lanes > 0 ? subscribers++ * this.lanes : -1;
-      const conn = new BenchConnection(this, spec, slotBase);
+      const conn = new BenchConnection(this, spec, slotBase, plan.transport);
       this.connections.push(conn);
       if (spec.publishChannel >= 0) this.publishLanes.push(conn);
     }
@@ -136,6 +140,7 @@ export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
     const final = this.final();
     for (const conn of this.connections) conn.close();
     this.api?.close();
+    this.sender.close();
     return final;
   }
 
