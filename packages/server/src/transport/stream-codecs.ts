@@ -76,14 +76,18 @@ function rawOf(push: Extract<Push, { type: "publication" }>): RawPublication {
  * Server-Sent Events (`GET /sse`). Each publication is a `message` event (so `onmessage`
  * fires) whose data is `{"channel","offset"?,"epoch"?,"info"?,"data"}`; other pushes are named
  * events (`join`, `leave`, `unsubscribe`, `disconnect`, `subscribed`) whose data is their body;
- * the keepalive is a comment line. With `ids` (streams of one channel) each publication's
- * event id is its position `<epoch>:<offset>`, which the browser sends back as
- * `Last-Event-ID` when it reconnects.
+ * the keepalive is a comment line.
+ *
+ * Positions for the browser's own resume (`Last-Event-ID`): on a stream of `one` channel, a
+ * publication's (and the `subscribed` event's) id is its position `<epoch>:<offset>`. On a
+ * stream of `many` channels, the event starts with a position mark instead, a comment line
+ * `:@<channel as JSON> <epoch>:<offset>` that an EventSource ignores, and the connection's own
+ * {@link SseCursorFramer} turns it into an id holding every channel's position.
  */
 export class SseCodec implements StreamCodec {
   readonly binary = false;
 
-  constructor(private readonly ids: boolean) {}
+  constructor(private readonly channels: "one" | "many") {}
 
   prelude(retryMs: number): Buffer {
     // The comment makes proxies and the browser see the stream open at once.
@@ -91,9 +95,17 @@ export class SseCodec implements StreamCodec {
   }
 
   encodePublication(pub: RawPublication): Uint8Array {
-    const id =
-      this.ids && pub.offset !== undefined && pub.epoch !== undefined ? `id: ${pub.epoch}:${pub.offset}\n` : "";
-    return concat([encoder.encode(`${id}data: `), ...publicationJson(pub, false), SSE_END_OF_PUBLICATION]);
+    const position =
+      pub.offset !== undefined && pub.epoch !== undefined ? { epoch: pub.epoch, offset: pub.offset } : undefined;
+    const head = `${this.positionLine(pub.channel, position)}data: `;
+    return concat([encoder.encode(head), ...publicationJson(pub, false), SSE_END_OF_PUBLICATION]);
+  }
+
+  /** The id line (one channel) or the position mark (several) for `channel` at `position`; `""` without one. */
+  private positionLine(channel: string, position: StreamPosition | undefined): string {
+    if (position === undefined) return "";
+    const at = `${position.epoch}:${position.offset}`;
+    return this.channels === "one" ? `id: ${at}\n` : `${POSITION_MARK}${JSON.stringify(channel)} ${at}\n`;
   }
 
   encodePush(push: Push): Uint8Array {
@@ -102,9 +114,63 @@ export class SseCodec implements StreamCodec {
     return encoder.encode(`event: ${push.type}\ndata: ${JSON.stringify(push.body)}\n\n`);
   }
 
+  /** With the channel's position, so a stream cut before any publication still resumes from here. */
   encodeSubscribed(event: SubscribedEvent): Uint8Array {
-    return encoder.encode(`event: subscribed\ndata: ${JSON.stringify(event)}\n\n`);
+    const line = this.positionLine(event.channel, event.position);
+    return encoder.encode(`${line}event: subscribed\ndata: ${JSON.stringify(event)}\n\n`);
   }
+}
+
+/** Starts an SSE comment line (ignored by EventSource) that marks an event's channel position. */
+const POSITION_MARK = ":@";
+const MARK_BYTES = encoder.encode(POSITION_MARK);
+
+/**
+ * The framer of ONE multi-channel SSE stream: it keeps every channel's last position and
+ * replaces each event's position mark with `id: <cursor>`, the positions of all the stream's
+ * channels in the order of its request (`<epoch>:<offset>` each, `,`-separated, empty for a
+ * channel without one yet). The browser sends the cursor back as `Last-Event-ID` on its own
+ * reconnect, and {@link parseCursor} turns it into a resume position per channel. This is the
+ * one framing made per connection rather than shared: only multi-channel SSE streams pay it.
+ */
+export class SseCursorFramer implements Framer {
+  private readonly positions: string[];
+
+  constructor(private readonly channels: readonly string[]) {
+    this.positions = channels.map(() => "");
+  }
+
+  frame(payload: Uint8Array): Buffer {
+    const bytes = identityFramer.frame(payload, false);
+    if (bytes.length < 2 || bytes[0] !== MARK_BYTES[0] || bytes[1] !== MARK_BYTES[1]) return bytes;
+    const end = bytes.indexOf(LF);
+    const mark = bytes.toString("utf8", 2, end);
+    const cut = mark.lastIndexOf(" ");
+    const index = this.channels.indexOf(JSON.parse(mark.slice(0, cut)) as string);
+    if (index >= 0) this.positions[index] = mark.slice(cut + 1);
+    return Buffer.concat([Buffer.from(`id: ${this.positions.join(",")}\n`), bytes.subarray(end + 1)]);
+  }
+}
+
+/**
+ * The positions a multi-channel SSE stream's `Last-Event-ID` holds (see {@link SseCursorFramer}),
+ * by channel; undefined when it is not a cursor of exactly these channels.
+ */
+export function parseCursor(
+  cursor: string,
+  channels: readonly string[],
+  parsePosition: (text: string) => StreamPosition | undefined,
+): Map<string, StreamPosition> | undefined {
+  const parts = cursor.split(",");
+  if (parts.length !== channels.length) return undefined;
+  const since = new Map<string, StreamPosition>();
+  for (const [i, part] of parts.entries()) {
+    if (part === "") continue;
+    const position = parsePosition(part);
+    if (position === undefined) return undefined;
+    since.set(channels[i] as string, position);
+  }
+  return since;
 }
 
 const SSE_END_OF_PUBLICATION = encoder.encode("}\n\n");
@@ -142,8 +208,8 @@ const NDJSON_END_OF_PUBLICATION = encoder.encode("}\n");
 /** The node's stream encodings, one object each, so fan-out encodes a publication once per encoding. */
 export const streamCodecs = {
   /** SSE of one channel: event ids carry the position. */
-  sseOne: new SseCodec(true),
-  /** SSE of several channels: no event ids (see docs/transports.md, "Recovery"). */
-  sseMany: new SseCodec(false),
+  sseOne: new SseCodec("one"),
+  /** SSE of several channels: position marks, turned into cursor ids by each stream's {@link SseCursorFramer}. */
+  sseMany: new SseCodec("many"),
   ndjson: new NdjsonCodec(),
 } as const;

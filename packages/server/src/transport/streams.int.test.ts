@@ -183,6 +183,51 @@ describe.skipIf(!HAS_CHROMIUM)("GET /sse with a plain EventSource in Chromium", 
     expect(events.map(([, pub]) => pub.data)).toEqual([1, 2, 3]);
     expect(events[1]?.[0]).toMatch(/:2$/);
   });
+
+  it("resumes a stream of several channels exactly too: its event id holds every channel's position", async () => {
+    const { node } = await cluster.node();
+    const proxy = new SwitchProxy(node.address.url);
+    cleanups.push(() => proxy.close());
+    const base = (await proxy.start()).replace(/^ws/, "http").replace(/\/ws$/, "");
+    const page = await browser.newPage();
+    cleanups.push(() => page.close());
+    await page.goto(`${base}/healthz`);
+    await page.evaluate(() => {
+      const w = window as unknown as { got: unknown[]; opens: number };
+      w.got = [];
+      w.opens = 0;
+      const source = new EventSource("/sse?channel=chat:one&channel=chat:two");
+      source.addEventListener("subscribed", () => {
+        w.opens += 1;
+      });
+      source.onmessage = (e) => {
+        const pub = JSON.parse(e.data as string) as { channel: string; data: number };
+        w.got.push(`${pub.channel}=${pub.data}`);
+      };
+    });
+    const state = () =>
+      page.evaluate(() => {
+        const w = window as unknown as { got: string[]; opens: number };
+        return { got: w.got, opens: w.opens };
+      });
+    await eventually(async () => (await state()).opens === 2, 5_000, "both channels subscribed");
+    await publish(node, "chat:one", 1);
+    await publish(node, "chat:two", 1);
+    await eventually(async () => (await state()).got.length === 2, 5_000, "the first publications");
+    proxy.cut();
+    await publish(node, "chat:one", 2);
+    await publish(node, "chat:two", 2);
+    await publish(node, "chat:one", 3);
+    proxy.restore();
+    await eventually(async () => (await state()).opens === 4, 10_000, "the browser reconnected");
+    await eventually(async () => (await state()).got.length >= 5, 5_000, "the missed publications");
+    const { got } = await state();
+    expect(got.slice(0, 2).sort()).toEqual(["chat:one=1", "chat:two=1"]);
+    // Each channel's missed publications once, in order, wherever the other channel's fall.
+    expect(got.slice(2).filter((g) => g.startsWith("chat:one"))).toEqual(["chat:one=2", "chat:one=3"]);
+    expect(got.slice(2).filter((g) => g.startsWith("chat:two"))).toEqual(["chat:two=2"]);
+    expect(got).toHaveLength(5);
+  });
 });
 
 describe("docs/transports.md", () => {

@@ -10,7 +10,7 @@ import { ApiErrorCode, apiErrorBody, apiErrorCatalogue } from "../http/api-error
 import { Session } from "../session.js";
 import type { Admission } from "./admission.js";
 import { HttpStreamTransport } from "./http-stream.js";
-import { identityFramer, streamCodecs } from "./stream-codecs.js";
+import { identityFramer, parseCursor, SseCursorFramer, streamCodecs } from "./stream-codecs.js";
 import { TransportName } from "./transport.js";
 
 /** The one-way stream endpoints and the transport each serves. */
@@ -41,6 +41,8 @@ interface StreamRequest {
   token: string | undefined;
   channels: string[];
   since: Map<string, StreamPosition>;
+  /** `Last-Event-ID` of an SSE request: the resume point of the browser's own reconnect. */
+  lastEventId: string | undefined;
 }
 
 /**
@@ -97,6 +99,7 @@ export class StreamEndpoints {
     }
     const identity = await this.identify(request.token, remoteAddress);
     const channels = request.channels.length > 0 ? request.channels : listedChannels(identity);
+    resumeFrom(request.lastEventId, channels, request.since);
     checkChannels(channels, request.since, ctx.options.maxStreamChannels);
     const limit = userLimitReached(ctx, identity.user);
     if (limit !== undefined) throw new StreamRefusal(ApiErrorCode.tooManyConnections, limit);
@@ -107,7 +110,9 @@ export class StreamEndpoints {
         : channels.length === 1
           ? streamCodecs.sseOne
           : streamCodecs.sseMany;
-    const transport = new HttpStreamTransport(name, res, identityFramer);
+    // Only a multi-channel SSE stream frames for itself: its ids carry every channel's position.
+    const framer = codec === streamCodecs.sseMany ? new SseCursorFramer(channels) : identityFramer;
+    const transport = new HttpStreamTransport(name, res, framer);
     const session = new Session(transport, codec, ctx, remoteAddress, this.sessions);
     session.connected(identity, Date.now());
     const subscribed = await this.subscribeAll(session, channels, request.since).catch((err: unknown) => {
@@ -243,14 +248,29 @@ function readRequest(req: IncomingMessage, name: TransportName): StreamRequest {
       );
     since.set(parsed.channel, parsed.position);
   }
-  // The browser's own resume: the last event id of a one-channel SSE stream is its position.
-  const lastEventId = req.headers["last-event-id"];
-  if (name === TransportName.sse && typeof lastEventId === "string" && lastEventId !== "" && channels.length === 1) {
-    const channel = channels[0] as string;
-    const position = parsePosition(lastEventId);
+  const header = req.headers["last-event-id"];
+  const lastEventId = name === TransportName.sse && typeof header === "string" && header !== "" ? header : undefined;
+  return { token: tokenOf(req, url), channels, since, lastEventId };
+}
+
+/**
+ * The browser's own resume: an SSE stream's last event id is the position of its one channel,
+ * or of each of its channels (a cursor). Positions named by `since` win; an id that does not
+ * fit these channels (the request changed) resumes nothing.
+ */
+function resumeFrom(
+  lastEventId: string | undefined,
+  channels: readonly string[],
+  since: Map<string, StreamPosition>,
+): void {
+  if (lastEventId === undefined) return;
+  const resumed =
+    channels.length === 1
+      ? new Map(Object.entries({ [channels[0] as string]: parsePosition(lastEventId) }))
+      : parseCursor(lastEventId, channels, parsePosition);
+  for (const [channel, position] of resumed ?? []) {
     if (position !== undefined && !since.has(channel)) since.set(channel, position);
   }
-  return { token: tokenOf(req, url), channels, since };
 }
 
 /** `<epoch>:<offset>`; epochs hold no `:`. */
