@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +9,7 @@ import { ErrorCode } from "@hubcast/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { fencedBlocks } from "./support/doc-examples.js";
 import { docBlocks } from "./support/doc-snippets.js";
+import { eventually } from "./support/eventually.js";
 import { TestCluster } from "./support/nodes.js";
 import { runCli, ServerProcess } from "./support/processes.js";
 import { RawClient } from "./support/raw-client.js";
@@ -100,6 +101,28 @@ describe("README", () => {
     const run = sdkDoc.find((b) => b.kind === "run" && b.id === "browser-script-tag");
     expect(run).toBeDefined();
     expect(block("html", "hubcast.iife.js")).toBe(run?.code);
+  });
+
+  it("streams a channel to curl as shown", async () => {
+    const [curl = []] = block("sh", "curl -N")
+      .split("\n")
+      .filter((line) => line.startsWith("curl "))
+      .map((line) => argv(line.replaceAll('"', "")));
+    const { node } = await cluster.node({ demo: true });
+    const args = curl.slice(1).map((a) => a.replace("http://localhost:8080", node.address.url));
+    const child = spawn("curl", ["-s", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    cleanups.push(() => {
+      child.kill();
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString("utf8");
+    });
+    await eventually(() => out.includes('"subscribed"'), 5_000, "the subscribed line");
+    await node.api.publish("demo:lobby", new TextEncoder().encode(JSON.stringify({ text: "hi" })));
+    await eventually(() => out.includes('"publication"'), 5_000, "the publication line");
+    const line = out.split("\n").find((l) => l.includes('"publication"')) ?? "";
+    expect(JSON.parse(line)).toMatchObject({ type: "publication", channel: "demo:lobby", data: { text: "hi" } });
   });
 
   it("shows a protocol exchange that a node answers as shown", async () => {
