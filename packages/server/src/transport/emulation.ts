@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { NodeContext } from "../context.js";
-import { ApiErrorCode, apiErrorBody, apiErrorCatalogue } from "../http/api-errors.js";
+import { ApiErrorCode } from "../http/api-errors.js";
 import { Session } from "../session.js";
 import type { Admission } from "./admission.js";
 import { HttpStreamTransport } from "./http-stream.js";
+import { HttpRefusal, answerError, corsHeaders } from "./http-refusal.js";
 import type { Framer } from "./transport.js";
 import { TransportName } from "./transport.js";
 import { JSON_CODEC } from "./wire-codecs.js";
@@ -29,17 +30,6 @@ const sseFramer: Framer = {
 };
 const SSE_DATA = Buffer.from("data: ");
 const SSE_END = Buffer.from("\n\n");
-
-/** A refusal answered as an HTTP error in the API's shape. */
-class EmulationRefusal extends Error {
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
 
 /** What the endpoints need of the node beyond its context. */
 export interface EmulationDeps {
@@ -81,14 +71,14 @@ export class EmulationEndpoints {
           ? this.send(req, res)
           : this.open(req, res);
     work.catch((err: unknown) => {
-      if (err instanceof EmulationRefusal) {
+      if (err instanceof HttpRefusal) {
         if (err.retryAfterMs !== undefined) res.setHeader("Retry-After", Math.ceil(err.retryAfterMs / 1000));
-        answer(res, err.code, err.message, corsHeaders(origin, this.ctx));
+        answerError(res, err.code, err.message, corsHeaders(origin, this.ctx.auth.origins.allows(origin)));
         return;
       }
       this.ctx.metrics.unexpectedError("connection");
       this.ctx.logger.error({ err }, "unexpected error in an emulated connection's request; answered 500");
-      answer(res, ApiErrorCode.internal, "internal error; see the node's log", {});
+      answerError(res, ApiErrorCode.internal, "internal error; see the node's log", {});
     });
   }
 
@@ -106,12 +96,9 @@ export class EmulationEndpoints {
   /** CORS preflight for pages on allowed origins that POST with `Content-Type: application/json`. */
   private async preflight(res: ServerResponse, origin: string | undefined): Promise<void> {
     if (origin === undefined || !this.ctx.auth.origins.allows(origin))
-      throw new EmulationRefusal(
-        ApiErrorCode.forbidden,
-        "this origin is not allowed; add it to the allowedOrigins option",
-      );
+      throw new HttpRefusal(ApiErrorCode.forbidden, "this origin is not allowed; add it to the allowedOrigins option");
     res.writeHead(204, {
-      ...corsHeaders(origin, this.ctx),
+      ...corsHeaders(origin, this.ctx.auth.origins.allows(origin)),
       "Access-Control-Allow-Methods": "GET, POST",
       "Access-Control-Allow-Headers": "Content-Type",
       "Access-Control-Max-Age": "600",
@@ -123,16 +110,13 @@ export class EmulationEndpoints {
     const { ctx } = this;
     const origin = req.headers.origin;
     if (!ctx.auth.origins.allows(origin))
-      throw new EmulationRefusal(
-        ApiErrorCode.forbidden,
-        "this origin is not allowed; add it to the allowedOrigins option",
-      );
+      throw new HttpRefusal(ApiErrorCode.forbidden, "this origin is not allowed; add it to the allowedOrigins option");
     if (req.method !== "POST" && req.method !== "GET") {
       res.setHeader("Allow", "GET, POST");
-      throw new EmulationRefusal(ApiErrorCode.methodNotAllowed, `${req.method} is not allowed here; use POST or GET`);
+      throw new HttpRefusal(ApiErrorCode.methodNotAllowed, `${req.method} is not allowed here; use POST or GET`);
     }
     if (!this.deps.accepting())
-      throw new EmulationRefusal(ApiErrorCode.unavailable, "node is not accepting connections", 1_000);
+      throw new HttpRefusal(ApiErrorCode.unavailable, "node is not accepting connections", 1_000);
     const sse = req.method === "GET";
     // The first frame (connect) comes with the request: in the body, or for an EventSource,
     // which can only GET, in the `connect` query parameter.
@@ -140,11 +124,11 @@ export class EmulationEndpoints {
       ? new URL(req.url ?? "/", "http://emulation").searchParams.get("connect")
       : await readBody(req, ctx.options.maxMessageBytes);
     if (connect === null || connect.trim() === "")
-      throw new EmulationRefusal(ApiErrorCode.badRequest, "send the connect frame as the body (or ?connect= with GET)");
+      throw new HttpRefusal(ApiErrorCode.badRequest, "send the connect frame as the body (or ?connect= with GET)");
     const remoteAddress = req.socket.remoteAddress;
     const refusal = this.deps.admission.check(remoteAddress);
     if (refusal !== undefined)
-      throw new EmulationRefusal(ApiErrorCode.unavailable, refusal.reason, refusal.retryAfterMs ?? 1_000);
+      throw new HttpRefusal(ApiErrorCode.unavailable, refusal.reason, refusal.retryAfterMs ?? 1_000);
 
     const name = sse ? TransportName.ssePost : TransportName.httpStream;
     const transport = new HttpStreamTransport(name, res, sse ? sseFramer : ndjsonFramer);
@@ -162,31 +146,28 @@ export class EmulationEndpoints {
   private async send(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== "POST") {
       res.setHeader("Allow", "POST");
-      throw new EmulationRefusal(ApiErrorCode.methodNotAllowed, `${req.method} is not allowed here; use POST`);
+      throw new HttpRefusal(ApiErrorCode.methodNotAllowed, `${req.method} is not allowed here; use POST`);
     }
     const origin = req.headers.origin;
     if (!this.ctx.auth.origins.allows(origin))
-      throw new EmulationRefusal(
-        ApiErrorCode.forbidden,
-        "this origin is not allowed; add it to the allowedOrigins option",
-      );
+      throw new HttpRefusal(ApiErrorCode.forbidden, "this origin is not allowed; add it to the allowedOrigins option");
     const maxBytes = this.ctx.options.maxMessageBytes * MAX_FRAMES_PER_POST;
     const { stream, frames } = parseSend(await readBody(req, maxBytes), this.ctx.options.maxMessageBytes);
     const node = stream.slice(0, stream.indexOf("."));
     if (node === this.deps.nodeId) {
       if (!this.deliver(stream, frames))
-        throw new EmulationRefusal(ApiErrorCode.notFound, "no such connection on this node; it has closed, reconnect");
-      res.writeHead(204, corsHeaders(origin, this.ctx));
+        throw new HttpRefusal(ApiErrorCode.notFound, "no such connection on this node; it has closed, reconnect");
+      res.writeHead(204, corsHeaders(origin, this.ctx.auth.origins.allows(origin)));
       res.end();
       return;
     }
     try {
       await this.deps.forward(node, stream, frames);
     } catch {
-      throw new EmulationRefusal(ApiErrorCode.unavailable, "could not reach the node of this connection", 1_000);
+      throw new HttpRefusal(ApiErrorCode.unavailable, "could not reach the node of this connection", 1_000);
     }
     // Accepted for the node the id names; its replies come down the stream.
-    res.writeHead(202, corsHeaders(origin, this.ctx));
+    res.writeHead(202, corsHeaders(origin, this.ctx.auth.origins.allows(origin)));
     res.end();
   }
 }
@@ -197,31 +178,23 @@ function parseSend(body: string, maxFrameBytes: number): { stream: string; frame
   try {
     parsed = JSON.parse(body);
   } catch {
-    throw new EmulationRefusal(ApiErrorCode.badRequest, 'the body is not JSON; send {"stream": "…", "frames": […]}');
+    throw new HttpRefusal(ApiErrorCode.badRequest, 'the body is not JSON; send {"stream": "…", "frames": […]}');
   }
   const { stream, frames } = (parsed ?? {}) as { stream?: unknown; frames?: unknown };
   if (typeof stream !== "string" || !/^[\w-]+\.[\w-]{32}$/.test(stream))
-    throw new EmulationRefusal(ApiErrorCode.badRequest, "stream must be the id from the stream's first line");
+    throw new HttpRefusal(ApiErrorCode.badRequest, "stream must be the id from the stream's first line");
   if (!Array.isArray(frames) || frames.length === 0 || frames.length > MAX_FRAMES_PER_POST)
-    throw new EmulationRefusal(
-      ApiErrorCode.badRequest,
-      `frames must be an array of 1 to ${MAX_FRAMES_PER_POST} frames`,
-    );
+    throw new HttpRefusal(ApiErrorCode.badRequest, `frames must be an array of 1 to ${MAX_FRAMES_PER_POST} frames`);
   const encoded = frames.map((frame) => JSON.stringify(frame));
   if (encoded.some((frame) => Buffer.byteLength(frame) > maxFrameBytes))
-    throw new EmulationRefusal(
-      ApiErrorCode.payloadTooLarge,
-      `a frame is larger than maxMessageBytes (${maxFrameBytes})`,
-    );
+    throw new HttpRefusal(ApiErrorCode.payloadTooLarge, `a frame is larger than maxMessageBytes (${maxFrameBytes})`);
   return { stream, frames: encoded };
 }
 
 /** The body as text, refusing more than `maxBytes` (413) without holding it. */
 function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
   if (Number(req.headers["content-length"]) > maxBytes)
-    return Promise.reject(
-      new EmulationRefusal(ApiErrorCode.payloadTooLarge, `the body is larger than ${maxBytes} bytes`),
-    );
+    return Promise.reject(new HttpRefusal(ApiErrorCode.payloadTooLarge, `the body is larger than ${maxBytes} bytes`));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -229,17 +202,12 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
       size += chunk.length;
       if (size > maxBytes) {
         req.destroy();
-        reject(new EmulationRefusal(ApiErrorCode.payloadTooLarge, `the body is larger than ${maxBytes} bytes`));
+        reject(new HttpRefusal(ApiErrorCode.payloadTooLarge, `the body is larger than ${maxBytes} bytes`));
       } else chunks.push(chunk);
     });
-    req.once("error", () => reject(new EmulationRefusal(ApiErrorCode.badRequest, "the request body was cut off")));
+    req.once("error", () => reject(new HttpRefusal(ApiErrorCode.badRequest, "the request body was cut off")));
     req.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
   });
-}
-
-function corsHeaders(origin: string | undefined, ctx: NodeContext): OutgoingHttpHeaders {
-  if (origin === undefined || !ctx.auth.origins.allows(origin)) return {};
-  return { "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", Vary: "Origin" };
 }
 
 function headersFor(sse: boolean, origin: string | undefined, ctx: NodeContext): OutgoingHttpHeaders {
@@ -248,19 +216,6 @@ function headersFor(sse: boolean, origin: string | undefined, ctx: NodeContext):
     "Cache-Control": "no-store",
     // nginx buffers responses unless told not to; a buffered stream arrives in lumps, late.
     "X-Accel-Buffering": "no",
-    ...corsHeaders(origin, ctx),
+    ...corsHeaders(origin, ctx.auth.origins.allows(origin)),
   };
-}
-
-function answer(res: ServerResponse, code: ApiErrorCode, message: string, headers: OutgoingHttpHeaders): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(apiErrorCatalogue[code].status, {
-    ...headers,
-    "Content-Type": "application/json; charset=utf-8",
-    "Cache-Control": "no-store",
-  });
-  res.end(JSON.stringify(apiErrorBody(code, message)));
 }

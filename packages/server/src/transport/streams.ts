@@ -6,10 +6,11 @@ import type { Identity } from "../auth/access.js";
 import { subscribeChannel, userLimitReached } from "../commands.js";
 import type { NodeContext } from "../context.js";
 import { ReplyError } from "../errors.js";
-import { ApiErrorCode, apiErrorBody, apiErrorCatalogue } from "../http/api-errors.js";
+import { ApiErrorCode } from "../http/api-errors.js";
 import { Session } from "../session.js";
 import type { Admission } from "./admission.js";
 import { HttpStreamTransport } from "./http-stream.js";
+import { HttpRefusal, answerError, corsHeaders } from "./http-refusal.js";
 import { identityFramer, parseCursor, SseCursorFramer, streamCodecs } from "./stream-codecs.js";
 import { TransportName } from "./transport.js";
 
@@ -24,17 +25,6 @@ export const TOKEN_COOKIE = "hubcast_token";
 
 /** The reconnect delay an SSE client is told (`retry:`), before jitter: 1 to 2 s. */
 const RETRY_BASE_MS = 1_000;
-
-/** A refusal answered as an HTTP error, before any byte of the stream. */
-class StreamRefusal extends Error {
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
 
 /** What a stream request asks for, read from its URL and headers. */
 interface StreamRequest {
@@ -65,18 +55,18 @@ export class StreamEndpoints {
   handle(req: IncomingMessage, res: ServerResponse, name: TransportName): void {
     if (req.method !== "GET") {
       res.setHeader("Allow", "GET");
-      answer(res, ApiErrorCode.methodNotAllowed, `${req.method} is not allowed here; use GET`);
+      answerError(res, ApiErrorCode.methodNotAllowed, `${req.method} is not allowed here; use GET`);
       return;
     }
     this.open(req, res, name).catch((err: unknown) => {
-      if (err instanceof StreamRefusal) {
+      if (err instanceof HttpRefusal) {
         if (err.retryAfterMs !== undefined) res.setHeader("Retry-After", Math.ceil(err.retryAfterMs / 1000));
-        answer(res, err.code, err.message);
+        answerError(res, err.code, err.message);
         return;
       }
       this.ctx.metrics.unexpectedError("connection");
       this.ctx.logger.error({ err }, "unexpected error while opening a stream; answered 500");
-      answer(res, ApiErrorCode.internal, "internal error; see the node's log");
+      answerError(res, ApiErrorCode.internal, "internal error; see the node's log");
     });
   }
 
@@ -84,25 +74,21 @@ export class StreamEndpoints {
     const { ctx } = this;
     const origin = req.headers.origin;
     if (!ctx.auth.origins.allows(origin))
-      throw new StreamRefusal(
-        ApiErrorCode.forbidden,
-        "this origin is not allowed; add it to the allowedOrigins option",
-      );
-    if (!this.accepting())
-      throw new StreamRefusal(ApiErrorCode.unavailable, "node is not accepting connections", 1_000);
+      throw new HttpRefusal(ApiErrorCode.forbidden, "this origin is not allowed; add it to the allowedOrigins option");
+    if (!this.accepting()) throw new HttpRefusal(ApiErrorCode.unavailable, "node is not accepting connections", 1_000);
     const request = readRequest(req, name);
     const remoteAddress = req.socket.remoteAddress;
     const refusal = this.admission.check(remoteAddress);
     if (refusal !== undefined) {
       const code = refusal.code === CloseCode.tryLater ? ApiErrorCode.unavailable : ApiErrorCode.tooManyConnections;
-      throw new StreamRefusal(code, refusal.reason, refusal.retryAfterMs);
+      throw new HttpRefusal(code, refusal.reason, refusal.retryAfterMs);
     }
     const identity = await this.identify(request.token, remoteAddress);
     const channels = request.channels.length > 0 ? request.channels : listedChannels(identity);
     resumeFrom(request.lastEventId, channels, request.since);
     checkChannels(channels, request.since, ctx.options.maxStreamChannels);
     const limit = userLimitReached(ctx, identity.user);
-    if (limit !== undefined) throw new StreamRefusal(ApiErrorCode.tooManyConnections, limit);
+    if (limit !== undefined) throw new HttpRefusal(ApiErrorCode.tooManyConnections, limit);
 
     const codec =
       name === TransportName.ndjson
@@ -121,7 +107,7 @@ export class StreamEndpoints {
     });
     if (!session.isOpen) {
       session.onClosed(CloseCode.shutdown);
-      throw new StreamRefusal(ApiErrorCode.unavailable, "node is not accepting connections", 1_000);
+      throw new HttpRefusal(ApiErrorCode.unavailable, "node is not accepting connections", 1_000);
     }
     ctx.metrics.accepted(name);
     ctx.logger.debug({ client: session.id, remoteAddress, transport: name, channels }, "stream opened");
@@ -147,7 +133,7 @@ export class StreamEndpoints {
         this.ctx.metrics.connectRefused(err, token),
       );
     } catch (err) {
-      if (err instanceof ReplyError) throw new StreamRefusal(ApiErrorCode.unauthorized, err.message);
+      if (err instanceof ReplyError) throw new HttpRefusal(ApiErrorCode.unauthorized, err.message);
       throw err;
     }
   }
@@ -192,18 +178,18 @@ function subscribedEvent(channel: string, result: Subscribed["result"]) {
 }
 
 /** A subscribe's refusal as the stream's HTTP answer. */
-function refusalFor(channel: string, err: ReplyError): StreamRefusal {
+function refusalFor(channel: string, err: ReplyError): HttpRefusal {
   const message = `channel "${channel}": ${err.message}`;
   switch (err.code) {
     // The token itself passed already: a subscribe refused for who the client is (101, as a
     // WebSocket client is told) or for what it may do (103) is a 403 here.
     case ErrorCode.unauthorized:
     case ErrorCode.permissionDenied:
-      return new StreamRefusal(ApiErrorCode.forbidden, message);
+      return new HttpRefusal(ApiErrorCode.forbidden, message);
     case ErrorCode.internal:
-      return new StreamRefusal(ApiErrorCode.unavailable, message, 1_000);
+      return new HttpRefusal(ApiErrorCode.unavailable, message, 1_000);
     default:
-      return new StreamRefusal(ApiErrorCode.badRequest, message);
+      return new HttpRefusal(ApiErrorCode.badRequest, message);
   }
 }
 
@@ -214,18 +200,18 @@ function listedChannels(identity: Identity): string[] {
 
 function checkChannels(channels: readonly string[], since: ReadonlyMap<string, StreamPosition>, max: number): void {
   if (channels.length === 0)
-    throw new StreamRefusal(
+    throw new HttpRefusal(
       ApiErrorCode.badRequest,
       "name at least one channel (?channel=…), or use a token that lists channels",
     );
   if (channels.length > max)
-    throw new StreamRefusal(
+    throw new HttpRefusal(
       ApiErrorCode.badRequest,
       `a stream may carry ${max} channels (maxStreamChannels); this one asks for ${channels.length}`,
     );
   for (const channel of since.keys()) {
     if (!channels.includes(channel))
-      throw new StreamRefusal(
+      throw new HttpRefusal(
         ApiErrorCode.badRequest,
         `since names channel "${channel}", which this stream does not carry`,
       );
@@ -237,12 +223,12 @@ function readRequest(req: IncomingMessage, name: TransportName): StreamRequest {
   const url = new URL(req.url ?? "/", "http://stream");
   const channels = [...new Set(url.searchParams.getAll("channel"))];
   if (channels.some((channel) => channel === ""))
-    throw new StreamRefusal(ApiErrorCode.badRequest, "a channel parameter is empty");
+    throw new HttpRefusal(ApiErrorCode.badRequest, "a channel parameter is empty");
   const since = new Map<string, StreamPosition>();
   for (const value of url.searchParams.getAll("since")) {
     const parsed = parseSince(value);
     if (parsed === undefined)
-      throw new StreamRefusal(
+      throw new HttpRefusal(
         ApiErrorCode.badRequest,
         `since must be <channel>:<epoch>:<offset>, got ${JSON.stringify(value.slice(0, 200))}`,
       );
@@ -314,21 +300,6 @@ function headersFor(name: TransportName, origin: string | undefined): OutgoingHt
     // nginx buffers responses unless told not to; a buffered stream arrives in lumps, late.
     "X-Accel-Buffering": "no",
   };
-  if (origin !== undefined) {
-    // The origin passed allowedOrigins: a page there may read the stream, with its cookie.
-    headers["Access-Control-Allow-Origin"] = origin;
-    headers["Access-Control-Allow-Credentials"] = "true";
-    headers.Vary = "Origin";
-  }
-  return headers;
-}
-
-function answer(res: ServerResponse, code: ApiErrorCode, message: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const status = apiErrorCatalogue[code].status;
-  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
-  res.end(JSON.stringify(apiErrorBody(code, message)));
+  // The origin passed allowedOrigins already: a page there may read the stream, with its cookie.
+  return { ...headers, ...corsHeaders(origin, true) };
 }
