@@ -4,6 +4,7 @@ import { HAS_CHROMIUM, launchChromium } from "../../../../test/support/chromium.
 import { eventually } from "../../../../test/support/eventually.js";
 import { TEST_NAMESPACES } from "../../../../test/support/nodes.js";
 import { RedisServer } from "../../../../test/support/redis.js";
+import { EventSourcePage } from "../../../../test/support/event-source-page.js";
 import { SwitchProxy } from "../../../../test/support/switch-proxy.js";
 import { createNode } from "../node.js";
 import type { HubcastNode } from "../node.js";
@@ -91,26 +92,12 @@ describe("one-way streams on nodes sharing Redis", () => {
       const proxy = new SwitchProxy(a.address.url);
       cleanups.push(() => proxy.close());
       const base = (await proxy.start()).replace(/^ws/, "http").replace(/\/ws$/, "");
-      const page = await browser.newPage();
+      const page = await EventSourcePage.open(browser, base, "/sse?channel=chat:moving");
       cleanups.push(() => page.close());
-      await page.goto(`${base}/healthz`);
-      await page.evaluate(() => {
-        const w = window as unknown as { got: unknown[]; opens: number; disconnects: unknown[] };
-        w.got = [];
-        w.opens = 0;
-        w.disconnects = [];
-        const source = new EventSource("/sse?channel=chat:moving");
-        source.addEventListener("subscribed", () => {
-          w.opens += 1;
-        });
-        source.addEventListener("disconnect", (e) => w.disconnects.push(JSON.parse((e as MessageEvent).data)));
-        source.onmessage = (e) => w.got.push(JSON.parse(e.data as string).data);
-      });
-      const state = () =>
-        page.evaluate(() => {
-          const w = window as unknown as { got: number[]; opens: number; disconnects: { code: number }[] };
-          return { got: w.got, opens: w.opens, disconnects: w.disconnects };
-        });
+      const state = async () => {
+        const { opens, messages, disconnects } = await page.state();
+        return { opens, disconnects, got: messages.map((m) => m.publication.data) };
+      };
       await eventually(async () => (await state()).opens === 1, 5_000, "the stream open on A");
       await publish(a, "chat:moving", 1);
       await eventually(async () => (await state()).got.length === 1, 5_000, "the first publication");

@@ -7,6 +7,7 @@ import { HAS_CHROMIUM, launchChromium } from "../../../../test/support/chromium.
 import { runShellBlock, runnableBlocks } from "../../../../test/support/doc-examples.js";
 import { eventually } from "../../../../test/support/eventually.js";
 import { TestCluster } from "../../../../test/support/nodes.js";
+import { EventSourcePage } from "../../../../test/support/event-source-page.js";
 import { SwitchProxy } from "../../../../test/support/switch-proxy.js";
 import { TEST_SECRET, sign } from "../../../../test/support/tokens.js";
 import type { HubcastNode } from "../node.js";
@@ -155,21 +156,10 @@ describe.skipIf(!HAS_CHROMIUM)("GET /sse with a plain EventSource in Chromium", 
     cleanups.push(() => proxy.close());
     const wsUrl = await proxy.start();
     const base = wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
-    const page = await browser.newPage();
+    const page = await EventSourcePage.open(browser, base, "/sse?channel=chat:live");
     cleanups.push(() => page.close());
-    await page.goto(`${base}/healthz`);
-    await page.evaluate(() => {
-      const w = window as unknown as { got: unknown[]; opens: number };
-      w.got = [];
-      w.opens = 0;
-      const source = new EventSource("/sse?channel=chat:live");
-      source.addEventListener("subscribed", () => {
-        w.opens += 1;
-      });
-      source.onmessage = (e) => w.got.push([e.lastEventId, JSON.parse(e.data as string)]);
-    });
-    const opens = () => page.evaluate(() => (window as unknown as { opens: number }).opens);
-    const got = () => page.evaluate(() => (window as unknown as { got: [string, { data: unknown }][] }).got);
+    const opens = async () => (await page.state()).opens;
+    const got = async () => (await page.state()).messages;
     await eventually(async () => (await opens()) === 1, 5_000, "the stream open");
     await publish(node, "chat:live", 1);
     await eventually(async () => (await got()).length === 1, 5_000, "the first publication");
@@ -180,8 +170,8 @@ describe.skipIf(!HAS_CHROMIUM)("GET /sse with a plain EventSource in Chromium", 
     await publish(node, "chat:live", 3);
     await eventually(async () => (await got()).length >= 3, 5_000, "the missed and the new publication");
     const events = await got();
-    expect(events.map(([, pub]) => pub.data)).toEqual([1, 2, 3]);
-    expect(events[1]?.[0]).toMatch(/:2$/);
+    expect(events.map((e) => e.publication.data)).toEqual([1, 2, 3]);
+    expect(events[1]?.id).toMatch(/:2$/);
   });
 
   it("resumes a stream of several channels exactly too: its event id holds every channel's position", async () => {
@@ -189,27 +179,12 @@ describe.skipIf(!HAS_CHROMIUM)("GET /sse with a plain EventSource in Chromium", 
     const proxy = new SwitchProxy(node.address.url);
     cleanups.push(() => proxy.close());
     const base = (await proxy.start()).replace(/^ws/, "http").replace(/\/ws$/, "");
-    const page = await browser.newPage();
+    const page = await EventSourcePage.open(browser, base, "/sse?channel=chat:one&channel=chat:two");
     cleanups.push(() => page.close());
-    await page.goto(`${base}/healthz`);
-    await page.evaluate(() => {
-      const w = window as unknown as { got: unknown[]; opens: number };
-      w.got = [];
-      w.opens = 0;
-      const source = new EventSource("/sse?channel=chat:one&channel=chat:two");
-      source.addEventListener("subscribed", () => {
-        w.opens += 1;
-      });
-      source.onmessage = (e) => {
-        const pub = JSON.parse(e.data as string) as { channel: string; data: number };
-        w.got.push(`${pub.channel}=${pub.data}`);
-      };
-    });
-    const state = () =>
-      page.evaluate(() => {
-        const w = window as unknown as { got: string[]; opens: number };
-        return { got: w.got, opens: w.opens };
-      });
+    const state = async () => {
+      const { opens, messages } = await page.state();
+      return { opens, got: messages.map((m) => `${m.publication.channel}=${String(m.publication.data)}`) };
+    };
     await eventually(async () => (await state()).opens === 2, 5_000, "both channels subscribed");
     await publish(node, "chat:one", 1);
     await publish(node, "chat:two", 1);
