@@ -42,6 +42,14 @@ import type { ClientEvents, ClientState, StateEvent, TransportEvent } from "./cl
 
 type Timer = ReturnType<typeof setTimeout>;
 
+/**
+ * When the first WebSocket probe follows a fallback connection. A fallback often follows an
+ * outage rather than a network that refuses WebSockets (a restarting node refuses every
+ * transport, and the attempt that finds it back may be on any of them), so the first check
+ * comes soon; later ones every `websocketRetryMs`.
+ */
+const FIRST_WEBSOCKET_PROBE_MS = 5_000;
+
 /** How a connection ends. */
 interface Drop extends CloseInfo {
   reconnect: boolean;
@@ -388,7 +396,7 @@ export class Client extends Emitter<ClientEvents> {
     const from = this.lastTransport;
     const transportEvent: TransportEvent | undefined = from === transport ? undefined : { from, to: transport };
     this.lastTransport = transport;
-    this.armWebSocketRetry(attempt);
+    this.armWebSocketRetry(attempt, Math.min(FIRST_WEBSOCKET_PROBE_MS, this.options.websocketRetryMs));
     // Internal work first, events last, so listeners see a consistent client.
     const stateEvent = this.changeState("connected");
     this.commands.open();
@@ -467,10 +475,11 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /**
-   * On a fallback transport with `"websocket"` preferred, checks every `websocketRetryMs`
-   * whether a WebSocket opens; when one does, leaves this connection for one over WebSocket.
+   * On a fallback transport with `"websocket"` preferred, checks after `delayMs`, then every
+   * `websocketRetryMs`, whether a WebSocket opens; when one does, leaves this connection for
+   * one over WebSocket.
    */
-  private armWebSocketRetry(attempt: number): void {
+  private armWebSocketRetry(attempt: number, delayMs = this.options.websocketRetryMs): void {
     const websocket = this.carriers.websocket;
     if (websocket === undefined || !this.rotation.preferred.includes("websocket")) return;
     this.websocketRetryTimer = setTimeout(() => {
@@ -485,7 +494,7 @@ export class Client extends Emitter<ClientEvents> {
         const reason = "a WebSocket opens again; leaving the fallback transport";
         this.drop(attempt, { code: LocalCode.websocketAvailable, reason, reconnect: true, immediate: true });
       });
-    }, this.options.websocketRetryMs);
+    }, delayMs);
   }
 
   /** The backoff delay, or the server's retry-after hint plus up to as much again of jitter. */

@@ -57,8 +57,8 @@ export interface ClientOptions {
    * the next one tries the next transport at once; a whole round of failures waits a backoff.
    * A transport that worked is kept for reconnects, with backoff (a restarting node fails them
    * all), until five attempts in a row fail; while connected on a fallback,
-   * the client checks every `websocketRetryMs` whether a WebSocket opens, and if so reconnects
-   * over it. `client.transport` and the `"transport"` event tell which one is in use.
+   * the client checks whether a WebSocket opens (5 s after connecting, then every
+   * `websocketRetryMs`), and if so reconnects over it. `client.transport` and the `"transport"` event tell which one is in use.
    * @default ["websocket", "http-stream", "sse"]
    */
   transports?: readonly TransportName[];

@@ -18,6 +18,15 @@ interface DemoPage {
   allowed: RegExp[];
 }
 
+/**
+ * What Chromium logs by itself while the node is unreachable: failed WebSocket connects, and
+ * the requests of the SDK's fallback transports (HTTP-streaming, SSE) it tries meanwhile.
+ */
+const OUTAGE_ERRORS = [
+  /^console\.error: WebSocket connection to .* failed/,
+  /^console\.error: Failed to load resource: net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE)/,
+];
+
 const unexpected = (pages: DemoPage[]): string[] =>
   pages.flatMap((p) => p.errors.filter((error) => !p.allowed.some((pattern) => pattern.test(error))));
 
@@ -171,7 +180,7 @@ describe("demo chat page (Chromium)", () => {
           [one, "alice"],
           [two, "bob"],
         ] as const) {
-          demo.allowed.push(/^console\.error: WebSocket connection to .* failed/);
+          demo.allowed.push(...OUTAGE_ERRORS);
           await demo.page.getByTestId("nick").fill(nick);
         }
         await two.page.getByTestId("presence-entry").filter({ hasText: "alice" }).waitFor({ timeout: WAIT_MS });
@@ -213,7 +222,7 @@ describe("demo chat page (Chromium)", () => {
       await send(two.page, before);
       await waitForMessage(one.page, before);
 
-      one.allowed.push(/^console\.error: WebSocket connection to .* failed/);
+      one.allowed.push(...OUTAGE_ERRORS);
       proxy.setUp(false);
       await waitForStatus(one.page, "connecting");
       const missed = `missed ${randomUUID()}`;
