@@ -1,6 +1,6 @@
-import { connect as netConnect } from "node:net";
 import type { Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
+import { openLeanSocket } from "../lean-socket.js";
+import type { SocketOwner } from "../lean-socket.js";
 import type { Link, LinkEnd, LinkListener } from "../transport.js";
 import type { WsTarget } from "../ws/handshake.js";
 import { ChunkedDecoder } from "./chunked.js";
@@ -30,33 +30,6 @@ export interface EmulationConnectOptions {
   handshakeTimeoutMs?: number;
 }
 
-const OWNER = Symbol("emulationConnection");
-type OwnedSocket = Socket & { [OWNER]: EmulationConnection };
-
-// Shared socket handlers (`this` is the socket): no closures per connection, as in ws/connection.ts.
-function onSocketConnect(this: OwnedSocket): void {
-  this[OWNER].handleConnect();
-}
-function onSocketData(this: OwnedSocket, chunk: Buffer): void {
-  this[OWNER].handleData(chunk);
-}
-function onSocketRead(this: OwnedSocket, nread: number, buffer: Buffer): boolean {
-  this[OWNER].handleData(buffer.subarray(0, nread));
-  return true;
-}
-function onSocketError(this: OwnedSocket, err: NodeJS.ErrnoException): void {
-  this[OWNER].fail(err.code ?? err.message);
-}
-function onSocketTimeout(this: OwnedSocket): void {
-  this[OWNER].fail("timeout");
-}
-function onSocketClose(this: OwnedSocket): void {
-  this[OWNER].handleSocketClose();
-}
-
-/** One read buffer for every plain socket of the process (see ws/connection.ts): reads run one at a time. */
-const readBuffer = Buffer.allocUnsafe(256 * 1024);
-
 const State = { head: 0, hello: 1, open: 2, ended: 3 } as const;
 type State = (typeof State)[keyof typeof State];
 
@@ -68,8 +41,8 @@ type State = (typeof State)[keyof typeof State];
  * flight per connection so they arrive in order, what queued meanwhile batched into the next.
  * The listener hears `onOpen` once the stream's first line named it, then each frame.
  */
-export class EmulationConnection implements Link, BodySink, MessageSink, SendOwner {
-  private readonly socket: OwnedSocket;
+export class EmulationConnection implements Link, BodySink, MessageSink, SendOwner, SocketOwner {
+  private readonly socket: Socket;
   private readonly reader: MessageReader;
   private chunked: ChunkedDecoder | undefined;
   private state: State = State.head;
@@ -87,29 +60,9 @@ export class EmulationConnection implements Link, BodySink, MessageSink, SendOwn
     private readonly options: EmulationConnectOptions,
     private readonly listener: LinkListener,
   ) {
-    const { target, localAddress } = options;
-    const local = localAddress === undefined ? {} : { localAddress };
-    const socket = (
-      target.secure
-        ? tlsConnect({ host: target.host, port: target.port, servername: target.host, ...local })
-        : netConnect({
-            host: target.host,
-            port: target.port,
-            onread: { buffer: readBuffer, callback: onSocketRead },
-            ...local,
-          })
-    ) as OwnedSocket;
-    socket[OWNER] = this;
-    this.socket = socket;
-    this.sendPath = `${emulationPath(target)}/send`;
+    this.socket = openLeanSocket(this, options);
+    this.sendPath = `${emulationPath(options.target)}/send`;
     this.reader = options.sse ? new SseReader(this, MAX_MESSAGE_BYTES) : new NdjsonReader(this, MAX_MESSAGE_BYTES);
-    socket.setNoDelay(true);
-    socket.setTimeout(options.handshakeTimeoutMs ?? 10_000);
-    socket.once(target.secure ? "secureConnect" : "connect", onSocketConnect);
-    if (target.secure) socket.on("data", onSocketData);
-    socket.on("error", onSocketError);
-    socket.on("timeout", onSocketTimeout);
-    socket.on("close", onSocketClose);
   }
 
   /** Frames waiting for their POST, in bytes, plus what the stream's socket still holds. */

@@ -1,6 +1,6 @@
-import { connect as netConnect } from "node:net";
 import type { Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
+import { openLeanSocket } from "../lean-socket.js";
+import type { SocketOwner } from "../lean-socket.js";
 import { FrameReader, Opcode } from "./frame-reader.js";
 import type { FrameSink } from "./frame-reader.js";
 import { closeFrame, frame, textFrame } from "./frame-writer.js";
@@ -39,38 +39,6 @@ export interface WsConnectOptions {
   handshakeTimeoutMs?: number;
 }
 
-const OWNER = Symbol("wsConnection");
-type OwnedSocket = Socket & { [OWNER]: WsConnection };
-
-// Socket events go through these shared functions (`this` is the socket), so a connection
-// costs no closures: the bench holds tens of thousands of them per process.
-function onSocketConnect(this: OwnedSocket): void {
-  this[OWNER].handleConnect();
-}
-function onSocketData(this: OwnedSocket, chunk: Buffer): void {
-  this[OWNER].handleData(chunk);
-}
-function onSocketRead(this: OwnedSocket, nread: number, buffer: Buffer): boolean {
-  this[OWNER].handleData(buffer.subarray(0, nread));
-  return true;
-}
-function onSocketError(this: OwnedSocket, err: NodeJS.ErrnoException): void {
-  this[OWNER].fail(err.code ?? err.message);
-}
-function onSocketTimeout(this: OwnedSocket): void {
-  this[OWNER].fail("timeout");
-}
-function onSocketClose(this: OwnedSocket): void {
-  this[OWNER].handleSocketClose();
-}
-
-/**
- * Plain sockets read into one buffer shared by every connection of the process (reads run
- * one at a time), through `onread`: no Buffer per read and no stream machinery per chunk.
- * Whatever must outlive a read is copied by the handshake and the frame reader.
- */
-const readBuffer = Buffer.allocUnsafe(256 * 1024);
-
 const State = { handshake: 0, open: 1, closing: 2, ended: 3 } as const;
 type State = (typeof State)[keyof typeof State];
 
@@ -78,8 +46,8 @@ type State = (typeof State)[keyof typeof State];
  * A lean WebSocket client connection on `node:net` (or `node:tls` for wss): text frames only
  * out, masked; an incremental reader in. Answers WebSocket pings, echoes close frames.
  */
-export class WsConnection implements FrameSink {
-  private readonly socket: OwnedSocket;
+export class WsConnection implements FrameSink, SocketOwner {
+  private readonly socket: Socket;
   private readonly reader: FrameReader;
   private state: State = State.handshake;
   private head: Buffer | undefined;
@@ -93,35 +61,8 @@ export class WsConnection implements FrameSink {
     private readonly options: WsConnectOptions,
     private readonly listener: WsListener,
   ) {
-    const { target, localAddress } = options;
-    // `localAddress` only when set: the socket options reject an explicit undefined.
-    const local = localAddress === undefined ? {} : { localAddress };
-    const socket = (
-      target.secure
-        ? tlsConnect({
-            host: target.host,
-            port: target.port,
-            servername: target.host,
-            ALPNProtocols: ["http/1.1"],
-            ...local,
-          })
-        : netConnect({
-            host: target.host,
-            port: target.port,
-            onread: { buffer: readBuffer, callback: onSocketRead },
-            ...local,
-          })
-    ) as OwnedSocket;
-    socket[OWNER] = this;
-    this.socket = socket;
+    this.socket = openLeanSocket(this, options);
     this.reader = new FrameReader(this);
-    socket.setNoDelay(true);
-    socket.setTimeout(options.handshakeTimeoutMs ?? 10_000);
-    socket.once(target.secure ? "secureConnect" : "connect", onSocketConnect);
-    if (target.secure) socket.on("data", onSocketData);
-    socket.on("error", onSocketError);
-    socket.on("timeout", onSocketTimeout);
-    socket.on("close", onSocketClose);
   }
 
   /** Bytes queued in user space, not yet handed to the kernel. */
