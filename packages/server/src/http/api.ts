@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JsonValue, StreamPosition } from "@hubcast/protocol";
 import { MAX_EPOCH_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH } from "@hubcast/protocol";
+import { readBody } from "./body.js";
 import { ApiError } from "./api-backend.js";
 import { ApiErrorCode, apiErrorBody } from "./api-errors.js";
 import type { HttpState } from "./routes.js";
@@ -277,31 +278,8 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
     const got = contentType === undefined ? "none" : `"${contentType}"`;
     return Promise.reject(new HttpError(415, `send the body as JSON with Content-Type: application/json (got ${got})`));
   }
-  if (Number(req.headers["content-length"]) > MAX_API_BODY_BYTES) return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= MAX_API_BODY_BYTES) {
-        chunks.push(chunk);
-        return;
-      }
-      req.off("data", onData);
-      req.resume(); // discard the rest; the connection closes after the 413
-      reject(tooLarge());
-    };
-    req.on("data", onData);
-    req.once("error", () => reject(invalid("the request body was cut off")));
-    req.once("close", () => reject(invalid("the request body was cut off"))); // no effect after `end`
-    req.once("end", () => {
-      try {
-        resolve(parseJson(Buffer.concat(chunks)));
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+  const cutOff = (): HttpError => invalid("the request body was cut off");
+  return readBody(req, MAX_API_BODY_BYTES, { tooLarge, cutOff }).then(parseJson);
 }
 
 function parseJson(bytes: Buffer): unknown {

@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { EmulatedClient } from "../../../../test/support/emulated-client.js";
@@ -168,6 +169,29 @@ describe("two-way emulation over HTTP", () => {
     expect(disconnect["disconnect"]).toMatchObject({ reconnect: true });
     await eventually(() => client.ended, 5_000, "the stream to end");
     await draining;
+  });
+
+  it("answers 413 to a body that grows too large while it streams in (no Content-Length), and 429 past the per-address limit", async () => {
+    const { node } = await cluster.node({ maxMessageBytes: 1_024, maxConnectionsPerIp: 1 });
+    const client = await emulated(httpUrl(node));
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${httpUrl(node)}/emulation/send`, { method: "POST", agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      // Chunked: the limit (64 frames of maxMessageBytes) is only found while reading.
+      req.write(JSON.stringify({ stream: client.stream, frames: [{ pong: {} }] }).slice(0, -2));
+      req.write(`,${"x".repeat(70_000)}`);
+      req.end();
+    });
+    expect(status).toBe(413);
+    const second = await fetch(`${httpUrl(node)}/emulation`, {
+      method: "POST",
+      body: JSON.stringify({ id: 1, connect: {} }),
+    });
+    expect(second.status).toBe(429);
+    expect(await second.json()).toMatchObject({ error: { code: "too_many_connections" } });
   });
 
   it("drops a POST whose body never ends at requestTimeoutMs, and serves others meanwhile", async () => {

@@ -2,10 +2,19 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { NodeContext } from "../context.js";
 import { ApiErrorCode } from "../http/api-errors.js";
+import { readBody } from "../http/body.js";
 import { Session } from "../session.js";
 import type { Admission } from "./admission.js";
 import { HttpStreamTransport } from "./http-stream.js";
-import { HttpRefusal, answerError, corsHeaders } from "./http-refusal.js";
+import {
+  HttpRefusal,
+  admissionRefusal,
+  answerError,
+  checkOrigin,
+  corsHeaders,
+  notAccepting,
+  streamHeaders,
+} from "./http-answers.js";
 import type { Framer } from "./transport.js";
 import { TransportName } from "./transport.js";
 import { JSON_CODEC } from "./wire-codecs.js";
@@ -73,7 +82,7 @@ export class EmulationEndpoints {
     work.catch((err: unknown) => {
       if (err instanceof HttpRefusal) {
         if (err.retryAfterMs !== undefined) res.setHeader("Retry-After", Math.ceil(err.retryAfterMs / 1000));
-        answerError(res, err.code, err.message, corsHeaders(origin, this.ctx.auth.origins.allows(origin)));
+        answerError(res, err.code, err.message, this.cors(origin));
         return;
       }
       this.ctx.metrics.unexpectedError("connection");
@@ -93,12 +102,18 @@ export class EmulationEndpoints {
     return true;
   }
 
+  /** The CORS headers for a page on `origin`, when the node allows it. */
+  private cors(origin: string | undefined): OutgoingHttpHeaders {
+    return corsHeaders(origin, this.ctx.auth.origins.allows(origin));
+  }
+
   /** CORS preflight for pages on allowed origins that POST with `Content-Type: application/json`. */
   private async preflight(res: ServerResponse, origin: string | undefined): Promise<void> {
-    if (origin === undefined || !this.ctx.auth.origins.allows(origin))
-      throw new HttpRefusal(ApiErrorCode.forbidden, "this origin is not allowed; add it to the allowedOrigins option");
+    // A preflight comes from a page: without an Origin there is nothing to allow.
+    if (origin === undefined) throw new HttpRefusal(ApiErrorCode.forbidden, "a preflight needs an Origin header");
+    checkOrigin(this.ctx.auth.origins, origin);
     res.writeHead(204, {
-      ...corsHeaders(origin, this.ctx.auth.origins.allows(origin)),
+      ...this.cors(origin),
       "Access-Control-Allow-Methods": "GET, POST",
       "Access-Control-Allow-Headers": "Content-Type",
       "Access-Control-Max-Age": "600",
@@ -109,26 +124,23 @@ export class EmulationEndpoints {
   private async open(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { ctx } = this;
     const origin = req.headers.origin;
-    if (!ctx.auth.origins.allows(origin))
-      throw new HttpRefusal(ApiErrorCode.forbidden, "this origin is not allowed; add it to the allowedOrigins option");
+    checkOrigin(ctx.auth.origins, origin);
     if (req.method !== "POST" && req.method !== "GET") {
       res.setHeader("Allow", "GET, POST");
       throw new HttpRefusal(ApiErrorCode.methodNotAllowed, `${req.method} is not allowed here; use POST or GET`);
     }
-    if (!this.deps.accepting())
-      throw new HttpRefusal(ApiErrorCode.unavailable, "node is not accepting connections", 1_000);
+    if (!this.deps.accepting()) throw notAccepting();
     const sse = req.method === "GET";
     // The first frame (connect) comes with the request: in the body, or for an EventSource,
     // which can only GET, in the `connect` query parameter.
     const connect = sse
       ? new URL(req.url ?? "/", "http://emulation").searchParams.get("connect")
-      : await readBody(req, ctx.options.maxMessageBytes);
+      : await readText(req, ctx.options.maxMessageBytes);
     if (connect === null || connect.trim() === "")
       throw new HttpRefusal(ApiErrorCode.badRequest, "send the connect frame as the body (or ?connect= with GET)");
     const remoteAddress = req.socket.remoteAddress;
     const refusal = this.deps.admission.check(remoteAddress);
-    if (refusal !== undefined)
-      throw new HttpRefusal(ApiErrorCode.unavailable, refusal.reason, refusal.retryAfterMs ?? 1_000);
+    if (refusal !== undefined) throw admissionRefusal(refusal);
 
     const name = sse ? TransportName.ssePost : TransportName.httpStream;
     const transport = new HttpStreamTransport(name, res, sse ? sseFramer : ndjsonFramer);
@@ -139,7 +151,11 @@ export class EmulationEndpoints {
     ctx.metrics.accepted(name);
     ctx.logger.debug({ client: session.id, remoteAddress, transport: name }, "emulated connection opened");
     const hello = JSON.stringify({ emulation: { stream } });
-    transport.start(session, headersFor(sse, origin, ctx), Buffer.from(sse ? `data: ${hello}\n\n` : `${hello}\n`));
+    transport.start(
+      session,
+      streamHeaders(sse, this.cors(origin)),
+      Buffer.from(sse ? `data: ${hello}\n\n` : `${hello}\n`),
+    );
     transport.receive(Buffer.from(connect));
   }
 
@@ -149,15 +165,14 @@ export class EmulationEndpoints {
       throw new HttpRefusal(ApiErrorCode.methodNotAllowed, `${req.method} is not allowed here; use POST`);
     }
     const origin = req.headers.origin;
-    if (!this.ctx.auth.origins.allows(origin))
-      throw new HttpRefusal(ApiErrorCode.forbidden, "this origin is not allowed; add it to the allowedOrigins option");
+    checkOrigin(this.ctx.auth.origins, origin);
     const maxBytes = this.ctx.options.maxMessageBytes * MAX_FRAMES_PER_POST;
-    const { stream, frames } = parseSend(await readBody(req, maxBytes), this.ctx.options.maxMessageBytes);
+    const { stream, frames } = parseSend(await readText(req, maxBytes), this.ctx.options.maxMessageBytes);
     const node = stream.slice(0, stream.indexOf("."));
     if (node === this.deps.nodeId) {
       if (!this.deliver(stream, frames))
         throw new HttpRefusal(ApiErrorCode.notFound, "no such connection on this node; it has closed, reconnect");
-      res.writeHead(204, corsHeaders(origin, this.ctx.auth.origins.allows(origin)));
+      res.writeHead(204, this.cors(origin));
       res.end();
       return;
     }
@@ -167,7 +182,7 @@ export class EmulationEndpoints {
       throw new HttpRefusal(ApiErrorCode.unavailable, "could not reach the node of this connection", 1_000);
     }
     // Accepted for the node the id names; its replies come down the stream.
-    res.writeHead(202, corsHeaders(origin, this.ctx.auth.origins.allows(origin)));
+    res.writeHead(202, this.cors(origin));
     res.end();
   }
 }
@@ -192,30 +207,10 @@ function parseSend(body: string, maxFrameBytes: number): { stream: string; frame
 }
 
 /** The body as text, refusing more than `maxBytes` (413) without holding it. */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
-  if (Number(req.headers["content-length"]) > maxBytes)
-    return Promise.reject(new HttpRefusal(ApiErrorCode.payloadTooLarge, `the body is larger than ${maxBytes} bytes`));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        req.destroy();
-        reject(new HttpRefusal(ApiErrorCode.payloadTooLarge, `the body is larger than ${maxBytes} bytes`));
-      } else chunks.push(chunk);
-    });
-    req.once("error", () => reject(new HttpRefusal(ApiErrorCode.badRequest, "the request body was cut off")));
-    req.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+async function readText(req: IncomingMessage, maxBytes: number): Promise<string> {
+  const body = await readBody(req, maxBytes, {
+    tooLarge: () => new HttpRefusal(ApiErrorCode.payloadTooLarge, `the body is larger than ${maxBytes} bytes`),
+    cutOff: () => new HttpRefusal(ApiErrorCode.badRequest, "the request body was cut off"),
   });
-}
-
-function headersFor(sse: boolean, origin: string | undefined, ctx: NodeContext): OutgoingHttpHeaders {
-  return {
-    "Content-Type": sse ? "text/event-stream; charset=utf-8" : "application/x-ndjson",
-    "Cache-Control": "no-store",
-    // nginx buffers responses unless told not to; a buffered stream arrives in lumps, late.
-    "X-Accel-Buffering": "no",
-    ...corsHeaders(origin, ctx.auth.origins.allows(origin)),
-  };
+  return body.toString("utf8");
 }

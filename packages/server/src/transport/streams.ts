@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RawPublication, StreamPosition } from "@hubcast/protocol";
 import { CloseCode, ErrorCode, encodeJsonData } from "@hubcast/protocol";
 import { identify } from "../auth/access.js";
@@ -10,7 +10,15 @@ import { ApiErrorCode } from "../http/api-errors.js";
 import { Session } from "../session.js";
 import type { Admission } from "./admission.js";
 import { HttpStreamTransport } from "./http-stream.js";
-import { HttpRefusal, answerError, corsHeaders } from "./http-refusal.js";
+import {
+  HttpRefusal,
+  admissionRefusal,
+  answerError,
+  checkOrigin,
+  corsHeaders,
+  notAccepting,
+  streamHeaders,
+} from "./http-answers.js";
 import { identityFramer, parseCursor, SseCursorFramer, streamCodecs } from "./stream-codecs.js";
 import { TransportName } from "./transport.js";
 
@@ -73,16 +81,12 @@ export class StreamEndpoints {
   private async open(req: IncomingMessage, res: ServerResponse, name: TransportName): Promise<void> {
     const { ctx } = this;
     const origin = req.headers.origin;
-    if (!ctx.auth.origins.allows(origin))
-      throw new HttpRefusal(ApiErrorCode.forbidden, "this origin is not allowed; add it to the allowedOrigins option");
-    if (!this.accepting()) throw new HttpRefusal(ApiErrorCode.unavailable, "node is not accepting connections", 1_000);
+    checkOrigin(ctx.auth.origins, origin);
+    if (!this.accepting()) throw notAccepting();
     const request = readRequest(req, name);
     const remoteAddress = req.socket.remoteAddress;
     const refusal = this.admission.check(remoteAddress);
-    if (refusal !== undefined) {
-      const code = refusal.code === CloseCode.tryLater ? ApiErrorCode.unavailable : ApiErrorCode.tooManyConnections;
-      throw new HttpRefusal(code, refusal.reason, refusal.retryAfterMs);
-    }
+    if (refusal !== undefined) throw admissionRefusal(refusal);
     const identity = await this.identify(request.token, remoteAddress);
     const channels = request.channels.length > 0 ? request.channels : listedChannels(identity);
     resumeFrom(request.lastEventId, channels, request.since);
@@ -107,11 +111,13 @@ export class StreamEndpoints {
     });
     if (!session.isOpen) {
       session.onClosed(CloseCode.shutdown);
-      throw new HttpRefusal(ApiErrorCode.unavailable, "node is not accepting connections", 1_000);
+      throw notAccepting();
     }
     ctx.metrics.accepted(name);
     ctx.logger.debug({ client: session.id, remoteAddress, transport: name, channels }, "stream opened");
-    transport.start(session, headersFor(name, origin), codec.prelude(RETRY_BASE_MS * (1 + Math.random())));
+    // The origin passed allowedOrigins above: a page there may read the stream, with its cookie.
+    const headers = streamHeaders(name === TransportName.sse, corsHeaders(origin, true));
+    transport.start(session, headers, codec.prelude(RETRY_BASE_MS * (1 + Math.random())));
     for (const { channel, result, afterReply } of subscribed) {
       session.sendEncoded(codec.encodeSubscribed(subscribedEvent(channel, result)));
       for (const pub of result.publications ?? []) {
@@ -291,15 +297,4 @@ function tokenOf(req: IncomingMessage, url: URL): string | undefined {
     if (eq !== -1 && part.slice(0, eq).trim() === TOKEN_COOKIE) return decodeURIComponent(part.slice(eq + 1).trim());
   }
   return undefined;
-}
-
-function headersFor(name: TransportName, origin: string | undefined): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {
-    "Content-Type": name === TransportName.sse ? "text/event-stream; charset=utf-8" : "application/x-ndjson",
-    "Cache-Control": "no-store",
-    // nginx buffers responses unless told not to; a buffered stream arrives in lumps, late.
-    "X-Accel-Buffering": "no",
-  };
-  // The origin passed allowedOrigins already: a page there may read the stream, with its cookie.
-  return { ...headers, ...corsHeaders(origin, true) };
 }

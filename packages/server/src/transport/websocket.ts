@@ -16,15 +16,14 @@ import { TransportName } from "./transport.js";
 import { JSON_CODEC, WIRE_CODECS } from "./wire-codecs.js";
 import type { Admission, Refusal } from "./admission.js";
 
-const codecs = WIRE_CODECS;
-const SUPPORTED = [...codecs.keys()].join(", ");
+const SUPPORTED = [...WIRE_CODECS.keys()].join(", ");
 
 /** The subprotocol to answer with and its codec; JSON without a subprotocol when the client offers none (handy for wscat). */
 function chooseCodec(header: string | undefined): { protocol: string | undefined; codec: Codec } | undefined {
   if (header === undefined || header.trim() === "") return { protocol: undefined, codec: JSON_CODEC };
   for (const offered of header.split(",")) {
     const protocol = offered.trim();
-    const codec = codecs.get(protocol);
+    const codec = WIRE_CODECS.get(protocol);
     if (codec !== undefined) return { protocol, codec };
   }
   return undefined;
