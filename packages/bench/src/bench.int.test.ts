@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, ServerProcess } from "../../../test/support/processes.js";
-import { configFile } from "../../../test/support/redis-nodes.js";
+import { startBenchNode } from "../../../test/support/bench-node.js";
 import type { BenchResult } from "./report/result.js";
 
 const CLI = fileURLToPath(new URL("../../server/dist/cli/main.js", import.meta.url));
@@ -16,17 +16,7 @@ describe("hubcast bench against hubcast start", () => {
   const dirs: string[] = [];
 
   beforeAll(async () => {
-    const config = configFile({ namespaces: { bench: { allowPublish: true } }, demo: false });
-    server = await ServerProcess.start([
-      "--port",
-      "0",
-      "--config",
-      config,
-      "--max-connections-per-second",
-      "0",
-      "--command-rate-per-second",
-      "0",
-    ]);
+    server = await startBenchNode();
   });
 
   afterAll(async () => {

@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, ServerProcess } from "../../../test/support/processes.js";
-import { configFile } from "../../../test/support/redis-nodes.js";
+import { runCli } from "../../../test/support/processes.js";
+import type { ServerProcess } from "../../../test/support/processes.js";
+import { startBenchNode } from "../../../test/support/bench-node.js";
 import type { BenchResult } from "./report/result.js";
 
 // Runs the built CLI (`npm run build` first) with --transport against a real node: subscribers
@@ -13,17 +14,7 @@ describe("hubcast bench --transport http-stream|sse against hubcast start", () =
   const dirs: string[] = [];
 
   beforeAll(async () => {
-    const config = configFile({ namespaces: { bench: { allowPublish: true } }, demo: false });
-    server = await ServerProcess.start([
-      "--port",
-      "0",
-      "--config",
-      config,
-      "--max-connections-per-second",
-      "0",
-      "--command-rate-per-second",
-      "0",
-    ]);
+    server = await startBenchNode();
   });
 
   afterAll(async () => {

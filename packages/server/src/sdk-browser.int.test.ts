@@ -1,9 +1,7 @@
-import { createServer } from "node:http";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HAS_CHROMIUM, launchChromium } from "../../../test/support/chromium.js";
+import { PageSite } from "../../../test/support/page-site.js";
 import { docBlocks, retarget } from "../../../test/support/doc-snippets.js";
 import type { DocBlock } from "../../../test/support/doc-snippets.js";
 import { eventually } from "../../../test/support/eventually.js";
@@ -61,8 +59,8 @@ type Loader = keyof typeof LOADERS;
 
 describe.skipIf(!HAS_CHROMIUM)("the browser SDK loaded from a node by a page on another origin (Chromium)", () => {
   const cluster = new TestCluster();
-  const pages = new Map<string, string>();
-  let site: Server | undefined;
+  const site = new PageSite();
+  const pages = site.pages;
   let siteUrl = "";
   let nodeUrl = "";
   let wsUrl = "";
@@ -75,13 +73,7 @@ describe.skipIf(!HAS_CHROMIUM)("the browser SDK loaded from a node by a page on 
     nodeUrl = started.node.address.url;
     wsUrl = started.wsUrl;
     // The page's own origin: a static server on another loopback port.
-    site = createServer((req, res) => {
-      const html = pages.get(req.url ?? "/");
-      res.writeHead(html === undefined ? 404 : 200, { "Content-Type": "text/html; charset=utf-8" });
-      res.end(html ?? "not found");
-    });
-    await new Promise<void>((resolve) => site?.listen(0, "127.0.0.1", resolve));
-    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    siteUrl = await site.start();
     browser = await launchChromium(WAIT_MS);
   });
 
@@ -91,7 +83,7 @@ describe.skipIf(!HAS_CHROMIUM)("the browser SDK loaded from a node by a page on 
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise((resolve) => (site === undefined ? resolve(undefined) : site.close(resolve)));
+    await site.close();
     await cluster.cleanup();
   });
 

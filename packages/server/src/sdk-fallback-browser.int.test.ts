@@ -1,11 +1,9 @@
-import { createServer } from "node:http";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Client } from "@hubcast/client";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { WebSocket } from "ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HAS_CHROMIUM, launchChromium } from "../../../test/support/chromium.js";
+import { PageSite } from "../../../test/support/page-site.js";
 import { NGINX, NginxProcess } from "../../../test/support/load-balancers.js";
 import type { LoadBalancer } from "../../../test/support/load-balancers.js";
 import { TestCluster } from "../../../test/support/nodes.js";
@@ -64,10 +62,10 @@ describe.skipIf(!HAS_CHROMIUM || NGINX === undefined)(
   "a page whose network refuses WebSockets (Chromium behind nginx with hubcast-no-websocket.conf)",
   () => {
     const cluster = new TestCluster();
-    const pages = new Map<string, string>();
+    const site = new PageSite();
+    const pages = site.pages;
     const contexts: BrowserContext[] = [];
     const clients: Client[] = [];
-    let site: Server | undefined;
     let siteUrl = "";
     let nodeWsUrl = "";
     let cutter: SwitchProxy | undefined;
@@ -81,13 +79,8 @@ describe.skipIf(!HAS_CHROMIUM || NGINX === undefined)(
       cutter = new SwitchProxy(started.node.address.url);
       const cutterUrl = new URL(await cutter.start());
       nginx = await NginxProcess.start("hubcast-no-websocket.conf", [cutterUrl.host]);
-      site = createServer((req, res) => {
-        const html = pages.get(req.url ?? "/");
-        res.writeHead(html === undefined ? 404 : 200, { "Content-Type": "text/html; charset=utf-8" });
-        res.end(html ?? "not found");
-      });
-      await new Promise<void>((resolve) => site?.listen(0, "127.0.0.1", resolve));
-      siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+      // The page's own origin: a static server on another loopback port.
+      siteUrl = await site.start();
       browser = await launchChromium(WAIT_MS);
     });
 
@@ -98,7 +91,7 @@ describe.skipIf(!HAS_CHROMIUM || NGINX === undefined)(
 
     afterAll(async () => {
       await browser?.close();
-      await new Promise((resolve) => (site === undefined ? resolve(undefined) : site.close(resolve)));
+      await site.close();
       await nginx?.stop();
       await cutter?.close();
       await cluster.cleanup();
