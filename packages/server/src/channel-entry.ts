@@ -31,6 +31,8 @@ export interface EntryHooks {
   sent: SentCounter;
   /** A repair ended: history covered the gap, or subscribers were asked to resubscribe. */
   repaired(result: "repaired" | "resubscribe"): void;
+  /** The connection a publication must not reach (its protocol's sender), if any. */
+  exceptOf(pub: RawPublication): string | undefined;
 }
 
 /**
@@ -84,7 +86,7 @@ export class ChannelEntry {
     if (pending === undefined) return false;
     if (top === undefined) {
       this.pending.delete(sub);
-      for (const pub of pending.buffer) writeToAll([sub], (codec) => codec.encodePublication(pub), this.hooks.sent);
+      for (const pub of pending.buffer) this.fanOut([sub], pub);
       this.live.add(sub);
       return true;
     }
@@ -102,7 +104,7 @@ export class ChannelEntry {
   deliver(pub: RawPublication): void {
     for (const pending of this.pending.values()) pending.buffer.push(pub);
     if (pub.offset === undefined) {
-      writeToAll(this.live, (codec) => codec.encodePublication(pub), this.hooks.sent);
+      this.fanOut(this.live, pub);
       return;
     }
     if (this.sync !== undefined) {
@@ -114,12 +116,16 @@ export class ChannelEntry {
     } else if (this.lastOffset === undefined || pub.offset === this.lastOffset + 1) {
       this.lastOffset = pub.offset;
       this.epoch ??= pub.epoch;
-      writeToAll(this.live, (codec) => codec.encodePublication(pub), this.hooks.sent);
+      this.fanOut(this.live, pub);
     } else if (pub.offset > this.lastOffset + 1) {
       if (this.live.size === 0 && this.pending.size === 0) this.lastOffset = pub.offset;
       else this.startSync(`gap: expected offset ${this.lastOffset + 1}, got ${pub.offset}`, [pub]);
     } // else: a duplicate of something already delivered
     this.promoteCaughtUp();
+  }
+
+  private fanOut(subscribers: Iterable<Subscriber>, pub: RawPublication): void {
+    writeToAll(subscribers, (codec) => codec.encodePublication(pub), this.hooks.sent, this.hooks.exceptOf(pub));
   }
 
   /** Re-reads history for this channel's live subscribers (after a broker reconnect). */
@@ -176,7 +182,7 @@ export class ChannelEntry {
     const stamped = recovered.map((pub) => (pub.epoch === undefined ? { ...pub, epoch } : pub));
     for (const pending of this.pending.values()) pending.buffer.push(...stamped);
     const next = contiguousAfter(since.offset, [...stamped, ...sync.buffer]);
-    for (const pub of next) writeToAll(sync.group, (codec) => codec.encodePublication(pub), this.hooks.sent);
+    for (const pub of next) this.fanOut(sync.group, pub);
     for (const sub of sync.group) this.live.add(sub);
     this.lastOffset = next.at(-1)?.offset ?? since.offset;
     const leftover = sync.buffer.filter((pub) => (pub.offset ?? 0) > (this.lastOffset ?? 0));
@@ -215,7 +221,7 @@ export class ChannelEntry {
         sub.resubscribeRequired(this.channel); // cannot happen unless the broker reorders
         continue;
       }
-      for (const pub of missing) writeToAll([sub], (codec) => codec.encodePublication(pub), this.hooks.sent);
+      for (const pub of missing) this.fanOut([sub], pub);
       this.live.add(sub);
     }
   }

@@ -122,14 +122,26 @@ export type ChannelLookup =
   | { ok: true; namespace: string; options: ResolvedChannelOptions }
   | { ok: false; reason: string };
 
+/**
+ * The options of one channel of a namespace whose channels differ by name (a Pusher app's:
+ * `presence-` channels keep presence, `cache-` channels keep their last event). Called for
+ * every lookup, so it returns prepared objects rather than making new ones.
+ */
+export type ChannelOptionsByName = (rest: string) => ResolvedChannelOptions;
+
 /** Maps channel names to namespace options; channels without a namespace use the default. */
 export class ChannelRules {
   private readonly namespaces: ReadonlyMap<string, ResolvedChannelOptions>;
 
+  /**
+   * `byName`: namespaces whose options depend on the rest of the channel name; they take
+   * precedence over `namespaces` (whose options they usually start from).
+   */
   constructor(
     namespaces: Readonly<Record<string, ChannelOptions>>,
     private readonly defaults: ResolvedChannelOptions,
     private readonly maxChannelLength: number,
+    private readonly byName: ReadonlyMap<string, ChannelOptionsByName> = new Map(),
   ) {
     const resolved = new Map<string, ResolvedChannelOptions>();
     for (const [name, options] of Object.entries(namespaces)) {
@@ -151,6 +163,8 @@ export class ChannelRules {
     const cut = channel.indexOf(NAMESPACE_SEPARATOR);
     if (cut < 0) return { ok: true, namespace: "", options: this.defaults };
     const namespace = channel.slice(0, cut);
+    const resolve = this.byName.get(namespace);
+    if (resolve !== undefined) return { ok: true, namespace, options: resolve(channel.slice(cut + 1)) };
     const options = this.namespaces.get(namespace);
     if (options === undefined) return { ok: false, reason: `namespace "${namespace}" is not configured` };
     return { ok: true, namespace, options };

@@ -7,15 +7,15 @@ import type { NodeRegistry } from "./registry/registry.js";
 type ControlMessage =
   | { op: "survey"; id: string; from: string; question: string }
   | { op: "answer"; id: string; to: string; node: string; answer: unknown }
-  | { op: "disconnect"; user: string; from: string }
+  | { op: "disconnect"; user: string; from: string; app?: string }
   | { op: "deliver"; to: string; stream: string; frames: string[] };
 
 /** What this node does when others ask or tell it something. */
 export interface ControlHandlers {
   /** Answers a survey question about this node (e.g. "channels"). */
   answer(question: string): unknown;
-  /** Disconnects this node's connections of `user`; returns how many. */
-  disconnectUser(user: string): number;
+  /** Disconnects this node's connections of `user` (of Pusher app `app` only, when given); returns how many. */
+  disconnectUser(user: string, app?: string): number;
   /**
    * Hands client frames that reached another node to this node's emulated connection
    * `stream` (commands POSTed for a stream this node serves); false when it has no such stream.
@@ -76,9 +76,13 @@ export class ControlPlane {
     return this.send({ op: "deliver", to, stream, frames: [...frames] });
   }
 
-  /** Tells every node to disconnect `user`'s connections. */
-  disconnectUser(user: string): Promise<void> {
-    return this.send({ op: "disconnect", user, from: this.nodeId });
+  /** Tells every node to disconnect `user`'s connections (those signed in to Pusher app `app` only, when given). */
+  disconnectUser(user: string, app?: string): Promise<void> {
+    return this.send(
+      app === undefined
+        ? { op: "disconnect", user, from: this.nodeId }
+        : { op: "disconnect", user, from: this.nodeId, app },
+    );
   }
 
   /** The broker's `control` handler. */
@@ -115,7 +119,7 @@ export class ControlPlane {
         return;
       }
       case "disconnect": {
-        const count = this.handlers.disconnectUser(message.user);
+        const count = this.handlers.disconnectUser(message.user, message.app);
         if (count > 0)
           this.logger.info({ user: message.user, count, from: message.from }, "disconnected a user on request");
         return;

@@ -15,7 +15,10 @@ class CountingFramer implements Framer {
   }
 }
 
+let sinks = 0;
+
 class Sink implements Subscriber {
+  readonly id = `sink-${++sinks}`;
   readonly frames: Buffer[] = [];
   constructor(
     readonly codec: PushEncoder,
@@ -62,5 +65,21 @@ describe("writeToAll", () => {
     expect(c).toBe(f);
     expect([a, b, c].map(String)).toEqual(["ws:json", "sse:json", "ws:pb"]);
     expect(counted).toEqual([[6, subscribers.reduce((n, s) => n + (s.frames[0]?.length ?? 0), 0)]]);
+  });
+
+  it("skips the one subscriber it is told to (a Pusher sender), and counts only those written to", () => {
+    const json = new JsonCodec();
+    const ws = new CountingFramer("ws");
+    const subscribers = [new Sink(json, ws), new Sink(json, ws), new Sink(json, ws)];
+    const counted: number[] = [];
+    const skipped = subscribers[1]?.id;
+    writeToAll(
+      subscribers,
+      () => new TextEncoder().encode("x"),
+      (recipients) => counted.push(recipients),
+      skipped,
+    );
+    expect(subscribers.map((s) => s.frames.length)).toEqual([1, 0, 1]);
+    expect(counted).toEqual([2]);
   });
 });

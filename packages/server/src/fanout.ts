@@ -3,6 +3,8 @@ import type { Framer } from "./transport/transport.js";
 
 /** What fan-out needs of a connection. */
 export interface Subscriber {
+  /** The connection id, unique across the cluster (what a fan-out may be told to skip). */
+  readonly id: string;
   readonly codec: PushEncoder;
   /** How its transport frames a payload; subscribers with the same framer object get the same bytes. */
   readonly framer: Framer;
@@ -23,20 +25,23 @@ export const NOT_COUNTED: SentCounter = () => undefined;
 
 /**
  * Writes one payload to many subscribers: encoded once per codec in use, framed once per
- * (codec, framer) in use (a WebSocket frame, a compressed one, and next an SSE event), and
- * counted once (bytes as written). The work per subscriber is two identity checks and a write,
- * whatever the transports.
+ * (codec, framer) in use (a WebSocket frame, a compressed one, an SSE event), and counted
+ * once (bytes as written). The work per subscriber is two identity checks and a write,
+ * whatever the transports, plus one comparison when `except` names a connection to skip (the
+ * Pusher protocol's sender of a client event, or an API call's `socket_id`).
  */
 export function writeToAll(
   subscribers: Iterable<Subscriber>,
   encode: (codec: PushEncoder) => Uint8Array,
   sent: SentCounter,
+  except?: string,
 ): void {
   let current: Encoded | undefined;
   let others: Map<PushEncoder, Encoded> | undefined;
   let recipients = 0;
   let bytes = 0;
   for (const sub of subscribers) {
+    if (except !== undefined && sub.id === except) continue;
     if (sub.codec !== current?.codec) {
       if (current !== undefined) {
         others ??= new Map();

@@ -14,6 +14,7 @@ const codec = new JsonCodec();
 
 /** A subscriber that decodes what it is sent, as a client would. */
 class Recorder implements Subscriber {
+  readonly id = Math.random().toString(36);
   readonly codec = codec;
   readonly framer = websocketFramer;
   readonly offsets: number[] = [];

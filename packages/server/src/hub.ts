@@ -19,6 +19,21 @@ export interface HubMetrics {
   channelRepair(result: "repaired" | "resubscribe"): void;
 }
 
+/**
+ * Which connection a fan-out must skip: a protocol whose sender never receives its own event
+ * (Pusher's client events and `socket_id`), and whose joiner is not told it joined.
+ */
+export interface FanoutExclusions {
+  publication(pub: RawPublication): string | undefined;
+  joinLeave(channel: string, info: ClientInfo): string | undefined;
+}
+
+/** Skips nobody: Hubcast's own protocol echoes a publication to its publisher. */
+export const NO_EXCLUSIONS: FanoutExclusions = {
+  publication: () => undefined,
+  joinLeave: () => undefined,
+};
+
 /** Counts nothing: for Hubs built without metrics (unit tests). */
 const NO_METRICS: HubMetrics = {
   fanout: { publication: NOT_COUNTED, join: NOT_COUNTED, leave: NOT_COUNTED },
@@ -44,15 +59,17 @@ export class Hub {
 
   private readonly logger: Logger;
   private readonly metrics: HubMetrics;
+  private readonly exclusions: FanoutExclusions;
 
-  /** `metrics` undefined: nothing is counted. */
+  /** `metrics` undefined: nothing is counted; `exclusions` undefined: nobody is skipped. */
   constructor(
     private readonly broker: Broker,
     private readonly history: HubHistory,
-    services: { logger: Logger; metrics?: HubMetrics },
+    services: { logger: Logger; metrics?: HubMetrics; exclusions?: FanoutExclusions },
   ) {
     this.logger = services.logger;
     this.metrics = services.metrics ?? NO_METRICS;
+    this.exclusions = services.exclusions ?? NO_EXCLUSIONS;
   }
 
   /** Channels with at least one local subscriber (live or pending). */
@@ -65,6 +82,11 @@ export class Hub {
     let count = 0;
     for (const entry of this.channels.values()) count += entry.liveCount;
     return count;
+  }
+
+  /** Live subscribers of `channel` on this node. */
+  liveCount(channel: string): number {
+    return this.channels.get(channel)?.liveCount ?? 0;
   }
 
   /** Local channels with their live subscriber counts. */
@@ -119,7 +141,8 @@ export class Hub {
     const entry = this.channels.get(channel);
     if (entry === undefined) return;
     const push: Push = { type, body: { channel, info } };
-    writeToAll(entry.liveSubscribers(), (codec) => codec.encodePush(push), this.metrics.fanout[type]);
+    const except = this.exclusions.joinLeave(channel, info);
+    writeToAll(entry.liveSubscribers(), (codec) => codec.encodePush(push), this.metrics.fanout[type], except);
   }
 
   /** The broker may have lost publications (it reconnected): re-read history for every channel. */
@@ -135,6 +158,7 @@ export class Hub {
       logger: this.logger,
       sent: this.metrics.fanout.publication,
       repaired: (result) => this.metrics.channelRepair(result),
+      exceptOf: (pub) => this.exclusions.publication(pub),
     };
   }
 

@@ -38,6 +38,10 @@ export const LimitName = {
   connectionsPerUser: "connections_per_user",
   connectionsPerIp: "connections_per_ip",
   admission: "admission",
+  /** A Pusher app's maxConnections on this node. */
+  connectionsPerApp: "connections_per_app",
+  /** A Pusher app's maxClientEventsPerSecond for one connection. */
+  clientEvents: "client_events",
 } as const;
 export type LimitName = (typeof LimitName)[keyof typeof LimitName];
 

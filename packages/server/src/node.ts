@@ -36,6 +36,9 @@ import type { TransportName } from "./transport/transport.js";
 import { EmulationEndpoints } from "./transport/emulation.js";
 import { StreamEndpoints } from "./transport/streams.js";
 import { VERSION } from "./version.js";
+import { resolvePusherApps } from "./pusher/apps.js";
+import { PusherApps } from "./pusher/endpoint.js";
+import { PusherService } from "./pusher/service.js";
 
 /** What a node runs on besides its options: code, not configuration. */
 export interface NodeServices {
@@ -124,6 +127,8 @@ export class HubcastNode {
   private readonly transport: WebSocketTransport;
   private readonly streams: StreamEndpoints;
   private readonly emulation: EmulationEndpoints;
+  /** The Pusher protocol and HTTP API, when the node serves Pusher apps. */
+  private readonly pusher: PusherService | undefined;
   private readonly control: ControlPlane;
   /** The server API's operations (the HTTP routes call these). */
   readonly api: ApiBackend;
@@ -141,10 +146,13 @@ export class HubcastNode {
   constructor(options: NodeOptions = {}, services: NodeServices = {}) {
     this.options = resolveNodeOptions(options);
     const namespaces = withDemoNamespace(this.options);
+    const pusherAppList = resolvePusherApps(this.options.pusherApps);
+    const pusherApps = pusherAppList.length > 0 ? new PusherApps(pusherAppList, namespaces) : undefined;
     const rules = new ChannelRules(
       namespaces,
       resolveChannelOptions(this.options.channel, "channel"),
       this.options.maxChannelLength,
+      pusherApps?.channelOptions(),
     );
     const auth = createAuthSetup(this.options, namespaces, services.authenticate);
     this.logger = services.logger ?? pino({ level: this.options.logLevel });
@@ -177,7 +185,7 @@ export class HubcastNode {
         },
         read: (channel, since, policy) => engine.history.read(channel, { since, limit: policy.size }, policy),
       },
-      { logger: this.logger, metrics: this.metrics },
+      { logger: this.logger, metrics: this.metrics, exclusions: pusherApps?.exclusions() },
     );
     const connections = { perUser: new ConnectionCounter(), perIp: new ConnectionCounter() };
     this.ctx = {
@@ -200,7 +208,8 @@ export class HubcastNode {
       engine.registry,
       {
         answer: (question) => (question === "channels" ? Object.fromEntries(this.hub.channelStats()) : null),
-        disconnectUser: (user) => this.disconnectUser(user),
+        disconnectUser: (user, app) =>
+          app === undefined ? this.disconnectUser(user) : (this.pusher?.terminate(app, user) ?? 0),
         deliver: (stream, frames) => this.emulation.deliver(stream, frames),
       },
       this.logger,
@@ -217,6 +226,19 @@ export class HubcastNode {
       admission,
       forward: (node, stream, frames) => this.control.deliver(node, stream, frames),
     });
+    this.pusher =
+      pusherApps === undefined
+        ? undefined
+        : new PusherService(pusherApps, {
+            ctx: this.ctx,
+            websocket: this.transport,
+            sessions: this.sessions,
+            admission,
+            cluster: {
+              subscriptions: () => this.clusterSubscriptions(),
+              terminate: (app, user) => this.control.disconnectUser(user, app),
+            },
+          });
     const { headersTimeoutMs, requestTimeoutMs } = this.options;
     // Node checks these deadlines only every connectionsCheckingInterval (30 s by default), which
     // would let a socket trickling its headers live three times headersTimeoutMs. Upgrade requests
@@ -229,7 +251,9 @@ export class HubcastNode {
     this.server.on("upgrade", (req, socket, head) => {
       // The upgrade's fault boundary: a throw ends this socket, never the node.
       try {
-        this.transport.handleUpgrade(req, socket, head);
+        const pusher = this.pusher;
+        if (pusher !== undefined && PusherService.isPusherPath(req.url ?? "/")) pusher.handleUpgrade(req, socket, head);
+        else this.transport.handleUpgrade(req, socket, head);
       } catch (err) {
         this.metrics.unexpectedError("connection");
         this.logger.error({ err }, "unexpected error while accepting a WebSocket upgrade; dropped the socket");
@@ -391,6 +415,17 @@ export class HubcastNode {
     while (this.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+  }
+
+  /** Live subscriptions per channel across the cluster (a survey of every node). */
+  private async clusterSubscriptions(): Promise<Map<string, number>> {
+    const totals = new Map<string, number>();
+    for (const answer of (await this.control.survey("channels")).values()) {
+      if (typeof answer !== "object" || answer === null) continue;
+      for (const [channel, count] of Object.entries(answer as Record<string, unknown>))
+        if (typeof count === "number") totals.set(channel, (totals.get(channel) ?? 0) + count);
+    }
+    return totals;
   }
 
   /** Closes this node's connections of `user` (3501, final); returns how many. */

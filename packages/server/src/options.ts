@@ -1,6 +1,8 @@
 import { COMMAND_TIMEOUT_MS } from "@hubcast/emitter";
 import { DEFAULT_MAX_DATA_DEPTH, MAX_DATA_DEPTH } from "@hubcast/protocol";
 import { resolveChannelOptions } from "./channels.js";
+import type { PusherAppOptions } from "./pusher/apps.js";
+import { resolvePusherApps } from "./pusher/apps.js";
 import type { ChannelOptions } from "./channels.js";
 import { checkBoolean, checkInteger, checkKnownKeys, checkSecret, checkString, OptionError } from "./validation.js";
 
@@ -68,6 +70,12 @@ export interface NodeOptions {
   channel?: ChannelOptions;
   /** Namespace name → options, for channels named `namespace:rest`. @default {} */
   namespaces?: Record<string, ChannelOptions>;
+  /**
+   * Apps served over the Pusher protocol (`/app/{key}`) and the Pusher HTTP API
+   * (`/apps/{id}/...`), each with its credentials, limits and webhooks; see docs/pusher.md.
+   * @default []
+   */
+  pusherApps?: PusherAppOptions[];
   /** Log level: fatal, error, warn, info, debug, trace or silent. @default "info" */
   logLevel?: string;
   /** Log lines as `pretty` text (one line per event, for people) or `json` (for machines); `auto` picks pretty on a terminal. @default "auto" */
@@ -172,6 +180,7 @@ export const NODE_OPTION_KEYS = [
   "demo",
   "channel",
   "namespaces",
+  "pusherApps",
   "logLevel",
   "logFormat",
   "engine",
@@ -235,6 +244,7 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   demo: true,
   channel: {},
   namespaces: {},
+  pusherApps: [],
   logLevel: "info",
   logFormat: "auto",
   engine: "memory",
@@ -330,6 +340,7 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
     demo: checkBoolean("demo", opts.demo ?? d.demo),
     channel: opts.channel ?? d.channel,
     namespaces: opts.namespaces ?? d.namespaces,
+    pusherApps: opts.pusherApps ?? d.pusherApps,
     logLevel: checkString(
       "logLevel",
       opts.logLevel ?? d.logLevel,
@@ -483,6 +494,7 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
   // Checked here, so a bad namespace stops the start with its name rather than a crash later.
   resolveChannelOptions(o.channel, "channel");
   for (const [name, ns] of Object.entries(o.namespaces)) resolveChannelOptions(ns, `namespaces.${name}`);
+  resolvePusherApps(o.pusherApps);
   return Object.freeze(o);
 }
 

@@ -25,7 +25,8 @@ export class PresenceRefresher {
       if (session.state !== "connected") continue;
       for (const channel of session.liveChannels()) {
         const lookup = this.rules.lookup(channel);
-        if (lookup.ok && lookup.options.presence) this.presence.add(channel, session.clientInfo).catch(this.onError);
+        if (lookup.ok && lookup.options.presence)
+          this.presence.add(channel, session.presenceInfo(channel)).catch(this.onError);
       }
     }
   }

@@ -16,6 +16,7 @@ import type { Subscriber } from "./fanout.js";
 import { CommandRateLimit } from "./limits.js";
 import type { Flushable } from "./write-batch.js";
 import type { Framer, Transport, TransportEvents, TransportName } from "./transport/transport.js";
+import type { SessionProtocol } from "./session-protocol.js";
 
 /** Who a connection is before `connect` succeeds: no user, no listed channels. */
 const NOT_CONNECTED: Identity = Object.freeze({ user: "", channels: Object.freeze([]) });
@@ -32,7 +33,8 @@ export type SessionState = "connecting" | "authenticating" | "connected" | "clos
  * is kept and every byte counts toward the connection's budget.
  */
 export class Session implements Subscriber, Flushable, TransportEvents {
-  readonly id = randomUUID();
+  /** The connection id, unique across the cluster: a UUID, or the id its protocol gave (a Pusher socket id). */
+  readonly id: string;
   private currentState: SessionState = "connecting";
   private identity: Identity = NOT_CONNECTED;
   /** Channels subscribed (`true`) or being subscribed (`false`); made on the first subscribe, since many connections never hold one. */
@@ -52,6 +54,8 @@ export class Session implements Subscriber, Flushable, TransportEvents {
   /** Frames waiting for the end of this event-loop turn: one frame, the common case, or several (no array is made for a single frame). */
   private queued: Buffer | Buffer[] | undefined;
   private queuedBytes = 0;
+  /** The protocol above the transport when it is not Hubcast's own; see {@link speak}. */
+  private protocol: SessionProtocol | undefined;
 
   /**
    * Adds itself to `registry` (the node's sessions) and leaves it, and gives back its
@@ -63,7 +67,9 @@ export class Session implements Subscriber, Flushable, TransportEvents {
     private readonly ctx: NodeContext,
     readonly remoteAddress: string | undefined,
     private readonly registry: Set<Session>,
+    id: string = randomUUID(),
   ) {
+    this.id = id;
     const now = Date.now();
     this.framer = transport.framer;
     this.connectDeadline = now + ctx.options.connectTimeoutMs;
@@ -87,6 +93,24 @@ export class Session implements Subscriber, Flushable, TransportEvents {
 
   get state(): SessionState {
     return this.currentState;
+  }
+
+  /**
+   * Hands this connection's messages, and the meaning of its subscriptions ending, to another
+   * protocol (set once, before the transport starts reading).
+   */
+  speak(protocol: SessionProtocol): void {
+    this.protocol = protocol;
+  }
+
+  /** The client answered the outstanding ping (in its protocol's terms). */
+  ponged(): void {
+    this.pongDeadline = 0;
+  }
+
+  /** This connection's presence entry in `channel` (its protocol may give one per channel). */
+  presenceInfo(channel: string): ClientInfo {
+    return this.protocol?.presenceInfo(channel) ?? this.clientInfo;
   }
 
   get isOpen(): boolean {
@@ -120,6 +144,14 @@ export class Session implements Subscriber, Flushable, TransportEvents {
     this.countUser();
     this.nextPingAt = now + this.ctx.options.pingIntervalMs;
     this.idleSince = now;
+  }
+
+  /** The connection proved who it is after connecting (a Pusher `pusher:signin`): it now counts as `user`. */
+  signedIn(user: string): void {
+    if (this.countedUser) this.ctx.connections.perUser.remove(this.identity.user);
+    this.countedUser = false;
+    this.identity = { ...this.identity, user };
+    this.countUser();
   }
 
   /** A `refresh` replaced the credentials, for the same user. */
@@ -259,12 +291,15 @@ export class Session implements Subscriber, Flushable, TransportEvents {
   resubscribeRequired(channel: string): void {
     if (this.subscription(channel) === undefined) return;
     const code = UnsubscribeCode.insufficientState;
-    this.sendPush({
-      type: "unsubscribe",
-      body: { channel, code, reason: unsubscribeCatalogue[code].name, resubscribe: true },
-    });
+    // Another protocol's client has no such push, and cannot recover: it reconnects and resubscribes.
+    if (this.protocol === undefined) {
+      this.sendPush({
+        type: "unsubscribe",
+        body: { channel, code, reason: unsubscribeCatalogue[code].name, resubscribe: true },
+      });
+    }
     this.release(channel);
-    if (!this.transport.bidirectional)
+    if (!this.transport.bidirectional || this.protocol !== undefined)
       this.close(CloseCode.tryLater, `channel "${channel}" was interrupted; reconnect to resume it`);
   }
 
@@ -286,7 +321,7 @@ export class Session implements Subscriber, Flushable, TransportEvents {
     }
     this.ctx.logger.debug({ client: this.id, code, reason }, "closing connection");
     if (code !== CloseCode.slowConsumer) this.flush(); // what was queued goes before the close frame
-    this.transport.close(code, reason);
+    this.transport.close(this.protocol?.closeCode(code) ?? code, reason);
     this.ctx.metrics.disconnected(code);
     // A slow consumer may never read its way to the close frame: drop it after a grace period,
     // so its buffered output is freed. The only per-connection timer, and only on this path.
@@ -313,6 +348,7 @@ export class Session implements Subscriber, Flushable, TransportEvents {
     this.currentState = "closed";
     if (this.countedUser) this.ctx.connections.perUser.remove(this.user);
     if (this.subscriptions !== undefined) for (const channel of this.subscriptions.keys()) this.release(channel);
+    this.protocol?.closed();
   }
 
   /**
@@ -328,6 +364,10 @@ export class Session implements Subscriber, Flushable, TransportEvents {
       this.idleSince = Date.now();
     }
     this.ctx.hub.remove(channel, this);
+    if (this.protocol !== undefined) {
+      this.protocol.released(channel, live);
+      return;
+    }
     const lookup = this.ctx.rules.lookup(channel);
     if (!lookup.ok) return;
     const { engine, logger } = this.ctx;
@@ -368,7 +408,8 @@ export class Session implements Subscriber, Flushable, TransportEvents {
     const verdict = this.countFrame();
     if (verdict === "disconnect") return;
     try {
-      this.handleMessage(data, isBinary, verdict === "ok");
+      if (this.protocol !== undefined) this.protocol.onMessage(data, isBinary, verdict === "ok");
+      else this.handleMessage(data, isBinary, verdict === "ok");
     } catch (err) {
       this.failed(err);
     }

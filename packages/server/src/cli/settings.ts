@@ -2,13 +2,21 @@ import { readFileSync } from "node:fs";
 import type { NodeOptions } from "../options.js";
 import { NODE_DEFAULTS, NODE_OPTION_KEYS } from "../options.js";
 import { closest } from "@hubcast/protocol/suggest";
+import { parsePusherAppFlag } from "../pusher/apps.js";
+import type { PusherAppOptions } from "../pusher/apps.js";
+import type { OptionError } from "../validation.js";
 
 /** A command-line or environment value that cannot be used; the message says how to fix it. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-type ScalarKey = Exclude<(typeof NODE_OPTION_KEYS)[number], "channel" | "namespaces">;
+/** The options only a config file can hold (objects and lists); `pusherApps` also takes one app by `--pusher-app`. */
+const STRUCTURED_KEYS = ["channel", "namespaces", "pusherApps"] as const;
+type ScalarKey = Exclude<(typeof NODE_OPTION_KEYS)[number], (typeof STRUCTURED_KEYS)[number]>;
+/** The flag and variable that add one Pusher app (`id:key:secret`) to the config file's. */
+const PUSHER_APP_FLAG = "pusher-app";
+const PUSHER_APP_ENV = "HUBCAST_PUSHER_APP";
 
 /** What each scalar option means, for `hubcast start --help`. */
 const DESCRIPTIONS: Record<ScalarKey, string> = {
@@ -69,7 +77,7 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   workerStatsIntervalMs: "with workers, log one stats line per worker this often (0: never)",
 };
 
-const SCALAR_KEYS = NODE_OPTION_KEYS.filter((k): k is ScalarKey => k !== "channel" && k !== "namespaces");
+const SCALAR_KEYS = NODE_OPTION_KEYS.filter((k): k is ScalarKey => !(STRUCTURED_KEYS as readonly string[]).includes(k));
 
 /** `pingIntervalMs` → `ping-interval-ms`. */
 export const flagName = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -81,6 +89,7 @@ export function startFlags(): Record<string, { type: "string" | "boolean"; short
   const flags: Record<string, { type: "string" | "boolean"; short?: string }> = {
     config: { type: "string", short: "c" },
     help: { type: "boolean", short: "h" },
+    [PUSHER_APP_FLAG]: { type: "string" },
   };
   for (const key of SCALAR_KEYS) {
     const isBoolean = typeof NODE_DEFAULTS[key] === "boolean";
@@ -146,7 +155,27 @@ export function collectOptions(
     if (flag !== undefined) options[key] = convert(key, flag, `--${flagName(key)}`);
     if (flags[`no-${flagName(key)}`] === true) options[key] = false;
   }
+  const flagApp = flags[PUSHER_APP_FLAG];
+  const envApp = env[PUSHER_APP_ENV];
+  const pusherApp = typeof flagApp === "string" ? flagApp : envApp !== undefined && envApp !== "" ? envApp : undefined;
+  if (pusherApp !== undefined) options.pusherApps = withPusherApp(options.pusherApps, pusherApp);
   return options as NodeOptions;
+}
+
+/** The config file's apps plus the one `id:key:secret` gives (replacing a configured app with its id). */
+function withPusherApp(configured: unknown, value: string): PusherAppOptions[] {
+  let app: PusherAppOptions;
+  try {
+    app = parsePusherAppFlag(value);
+  } catch (err) {
+    throw new UsageError(
+      `--${PUSHER_APP_FLAG} / ${PUSHER_APP_ENV}: ${(err as OptionError).message.replace(/^[^:]*: /, "")}`,
+    );
+  }
+  const others = Array.isArray(configured)
+    ? (configured as PusherAppOptions[]).filter((a) => (a as { id?: unknown }).id !== app.id)
+    : [];
+  return [...others, app];
 }
 
 /** The width `--help` output keeps within, in columns. */
@@ -190,6 +219,12 @@ export function optionsHelp(): string {
     flag: "-c, --config <file>",
     env: "HUBCAST_CONFIG",
     meaning: "JSON config file; flags and env override it",
+  });
+  entries.push({
+    flag: `--${PUSHER_APP_FLAG} <id:key:secret>`,
+    env: PUSHER_APP_ENV,
+    meaning:
+      "serve one Pusher app (pusher-js, Laravel Echo, the Pusher server SDKs) besides the config file's pusherApps",
   });
   entries.push({ flag: "-h, --help", meaning: "show this help" });
   return formatOptions(entries);

@@ -144,7 +144,10 @@ function resolveWebhook(hook: unknown, where: string): Readonly<Required<Webhook
     throw new OptionError(`${where}.events`, `must be a non-empty list of ${WEBHOOK_EVENTS.join(", ")}`);
   for (const event of list) {
     if (!(WEBHOOK_EVENTS as readonly string[]).includes(event))
-      throw new OptionError(`${where}.events`, `unknown event ${JSON.stringify(event)}; one of ${WEBHOOK_EVENTS.join(", ")}`);
+      throw new OptionError(
+        `${where}.events`,
+        `unknown event ${JSON.stringify(event)}; one of ${WEBHOOK_EVENTS.join(", ")}`,
+      );
   }
   return Object.freeze({ url, events: Object.freeze([...list]) as WebhookEventName[] });
 }
@@ -159,4 +162,5 @@ export function parsePusherAppFlag(value: string): PusherAppOptions {
 }
 
 /** The namespace that holds `app`'s channels. */
-export const namespaceOf = (app: ResolvedPusherApp): string => (app.namespace === "" ? ownNamespace(app.id) : app.namespace);
+export const namespaceOf = (app: ResolvedPusherApp): string =>
+  app.namespace === "" ? ownNamespace(app.id) : app.namespace;

@@ -29,7 +29,7 @@ function chooseCodec(header: string | undefined): { protocol: string | undefined
   return undefined;
 }
 
-function reject(socket: Duplex, status: string, message: string, headers = ""): void {
+export function reject(socket: Duplex, status: string, message: string, headers = ""): void {
   // After an `upgrade` event nothing else listens for errors on this socket: a peer that resets
   // it would otherwise crash the process with an unhandled error.
   socket.on("error", () => socket.destroy());
@@ -57,50 +57,23 @@ export class WebSocketTransport {
     this.limits = { maxMessageBytes: ctx.options.maxMessageBytes };
   }
 
-  /** The `upgrade` listener for the node's HTTP server. */
+  /** The `upgrade` listener for the node's HTTP server, for Hubcast's own protocol on its path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? "/").split("?", 1)[0];
     if (path !== this.ctx.options.path) {
       reject(socket, "404 Not Found", `no WebSocket endpoint here; connect to ${this.ctx.options.path}`);
       return;
     }
-    const refused = checkHandshake(req);
-    if (refused !== undefined) {
-      reject(socket, refused.status, refused.message, refused.headers);
-      return;
-    }
-    const origin = req.headers.origin;
-    if (!this.origins.allows(origin)) {
-      reject(
-        socket,
-        "403 Forbidden",
-        `origin ${JSON.stringify(origin?.slice(0, 200))} is not allowed; add it to the allowedOrigins option`,
-      );
-      return;
-    }
-    if (!this.accepting()) {
-      reject(socket, "503 Service Unavailable", "node is not accepting connections");
-      return;
-    }
     const chosen = chooseCodec(req.headers["sec-websocket-protocol"]);
     if (chosen === undefined) {
+      if (this.handshakeRefused(req, socket)) return;
       reject(socket, "400 Bad Request", `unsupported WebSocket subprotocol; use one of: ${SUPPORTED}`);
       return;
     }
-    if (!socket.readable || !socket.writable) {
-      socket.destroy();
-      return;
-    }
     const { protocol, codec } = chosen;
+    const connection = this.open(req, socket, protocol);
+    if (connection === undefined) return;
     const remoteAddress = req.socket.remoteAddress;
-    // An offer this node cannot serve connects uncompressed rather than failing the handshake.
-    const { deflateFramer } = this.ctx;
-    const extensions =
-      deflateFramer === undefined ? undefined : negotiateDeflate(req.headers["sec-websocket-extensions"]);
-    socket.write(acceptResponse(req.headers["sec-websocket-key"] as string, protocol, extensions));
-    const compressed = extensions !== undefined && deflateFramer !== undefined;
-    const framer = compressed ? deflateFramer : websocketFramer;
-    const connection = new WebSocketConnection(socket as Socket, this.limits, framer, compressed);
     const refusal = this.admission.check(remoteAddress);
     if (refusal !== undefined) {
       // Told in-band, after the upgrade: browsers cannot read the status of a refused handshake.
@@ -109,11 +82,53 @@ export class WebSocketTransport {
     }
     const session = new Session(connection, codec, this.ctx, remoteAddress, this.sessions);
     this.ctx.metrics.accepted(TransportName.websocket);
-    this.ctx.logger.debug(
-      { client: session.id, remoteAddress, subprotocol: protocol, compression: compressed },
-      "websocket upgrade accepted",
-    );
+    this.ctx.logger.debug({ client: session.id, remoteAddress, subprotocol: protocol }, "websocket upgrade accepted");
     connection.start(session, head);
+  }
+
+  /**
+   * Completes an opening handshake every WebSocket endpoint of the node shares (this one, the
+   * Pusher protocol's): checks the request, the origin and whether the node takes connections,
+   * answers with `protocol` and permessage-deflate when both sides want it, and returns the
+   * connection, not yet reading. Returns undefined when it answered with a refusal instead.
+   */
+  open(req: IncomingMessage, socket: Duplex, protocol: string | undefined): WebSocketConnection | undefined {
+    if (this.handshakeRefused(req, socket)) return undefined;
+    if (!socket.readable || !socket.writable) {
+      socket.destroy();
+      return undefined;
+    }
+    // An offer this node cannot serve connects uncompressed rather than failing the handshake.
+    const { deflateFramer } = this.ctx;
+    const extensions =
+      deflateFramer === undefined ? undefined : negotiateDeflate(req.headers["sec-websocket-extensions"]);
+    socket.write(acceptResponse(req.headers["sec-websocket-key"] as string, protocol, extensions));
+    const compressed = extensions !== undefined && deflateFramer !== undefined;
+    const framer = compressed ? deflateFramer : websocketFramer;
+    return new WebSocketConnection(socket as Socket, this.limits, framer, compressed);
+  }
+
+  /** Answers a handshake the node must refuse (malformed, foreign origin, not accepting); true when it did. */
+  private handshakeRefused(req: IncomingMessage, socket: Duplex): boolean {
+    const refused = checkHandshake(req);
+    if (refused !== undefined) {
+      reject(socket, refused.status, refused.message, refused.headers);
+      return true;
+    }
+    const origin = req.headers.origin;
+    if (!this.origins.allows(origin)) {
+      reject(
+        socket,
+        "403 Forbidden",
+        `origin ${JSON.stringify(origin?.slice(0, 200))} is not allowed; add it to the allowedOrigins option`,
+      );
+      return true;
+    }
+    if (!this.accepting()) {
+      reject(socket, "503 Service Unavailable", "node is not accepting connections");
+      return true;
+    }
+    return false;
   }
 }
 

@@ -1,0 +1,73 @@
+/**
+ * Everything a node runs for its Pusher apps, in one place: the `/app/{key}` endpoint, the
+ * HTTP API backend, and the app-scoped side of cluster-wide user disconnects.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { CloseCode } from "@hubcast/protocol";
+import type { NodeContext } from "../context.js";
+import type { Session } from "../session.js";
+import type { Admission } from "../transport/admission.js";
+import type { WebSocketTransport } from "../transport/websocket.js";
+import type { PusherApiBackend } from "./api-backend.js";
+import type { ClusterView } from "./backend.js";
+import { PusherBackend } from "./backend.js";
+import type { PusherApps } from "./endpoint.js";
+import { PUSHER_PATH_PREFIX, PusherEndpoint } from "./endpoint.js";
+import type { MembershipEvents } from "./membership.js";
+import { NO_MEMBERSHIP_EVENTS } from "./membership.js";
+
+/** What the service needs of its node. */
+export interface PusherServiceDeps {
+  ctx: NodeContext;
+  websocket: WebSocketTransport;
+  sessions: Set<Session>;
+  admission: Admission;
+  cluster: ClusterView;
+  /** Where occupancy, membership and client events go. @default nowhere */
+  events?: MembershipEvents;
+}
+
+export class PusherService {
+  private readonly endpoint: PusherEndpoint;
+  /** The operations behind the Pusher HTTP API. */
+  readonly backend: PusherApiBackend;
+
+  constructor(
+    readonly apps: PusherApps,
+    deps: PusherServiceDeps,
+  ) {
+    const events = deps.events ?? NO_MEMBERSHIP_EVENTS;
+    this.endpoint = new PusherEndpoint(apps, { node: deps.ctx, events }, deps);
+    this.backend = new PusherBackend(deps.ctx, apps, deps.cluster);
+  }
+
+  /** Whether an upgrade request is for the Pusher endpoint. */
+  static isPusherPath(path: string): boolean {
+    return path.startsWith(PUSHER_PATH_PREFIX);
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.endpoint.handleUpgrade(req, socket, head);
+  }
+
+  /** Closes this node's connections of app `appId` signed in as `user` (4009, final); returns how many. */
+  terminate(appId: string, user: string): number {
+    const state = this.apps.app({ id: appId });
+    if (state === undefined) return 0;
+    let count = 0;
+    for (const connection of [...state.connections]) {
+      if (connection.user !== user) continue;
+      connection.session.close(CloseCode.forceDisconnect, "the app ended this user's connections");
+      count += 1;
+    }
+    return count;
+  }
+
+  /** Connections per app on this node. */
+  connectionCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { app, connections } of this.apps.all()) counts.set(app.id, connections.size);
+    return counts;
+  }
+}
