@@ -271,8 +271,14 @@ export class HubcastNode {
     const hub = this.hub;
     await this.engine.broker.start({
       publication: (pub) => hub.deliverPublication(pub),
-      join: (channel, info) => hub.deliverJoinLeave("join", channel, info),
-      leave: (channel, info) => hub.deliverJoinLeave("leave", channel, info),
+      join: (channel, info) => {
+        hub.deliverJoinLeave("join", channel, info);
+        this.pusher?.observe("join", channel, info);
+      },
+      leave: (channel, info) => {
+        hub.deliverJoinLeave("leave", channel, info);
+        this.pusher?.observe("leave", channel, info);
+      },
       resync: () => hub.resyncAll(),
       control: (message) => this.control.receive(message),
     });
@@ -303,6 +309,7 @@ export class HubcastNode {
     this.heartbeat = new Heartbeat(this.sessions, { sweepIntervalMs: sweepIntervalFor(periods), idleTimeoutMs });
     this.state = "running";
     this.startSelfDrain();
+    this.pusher?.start();
     this.announce();
     const announceMs = announceIntervalFor(this.options.nodeTtlMs);
     this.announceTimer = setInterval(() => this.announce(), announceMs);
@@ -397,6 +404,7 @@ export class HubcastNode {
     this.selfDrain?.stop();
     this.heartbeat?.stop();
     this.presenceRefresher?.stop();
+    this.pusher?.close();
     for (const session of this.sessions) session.close(CloseCode.shutdown);
     await this.sessionsEnded(CLOSE_HANDSHAKE_MS);
     for (const session of this.sessions) session.terminate();

@@ -19,7 +19,7 @@ import type { WebSocketTransport } from "../transport/websocket.js";
 import { reject } from "../transport/websocket.js";
 import type { ResolvedPusherApp } from "./apps.js";
 import { namespaceOf } from "./apps.js";
-import { pusherChannelOptions } from "./channels.js";
+import { channelKind, pusherChannelOptions } from "./channels.js";
 import { PusherClose } from "./close-codes.js";
 import { PUSHER_CODEC, envelopeOf, pusherMessage } from "./codec.js";
 import type { PusherAppState, PusherContext } from "./connection.js";
@@ -74,6 +74,12 @@ export class PusherApps {
       byName.set(namespace, pusherChannelOptions(base, `pusherApps.${app.id}`));
     }
     return byName;
+  }
+
+  /** Whether a Hubcast channel is a Pusher presence channel of one of the apps. */
+  isPresenceChannel(channel: string): boolean {
+    const cut = channel.indexOf(":");
+    return cut > 0 && this.namespaces.has(channel.slice(0, cut)) && channelKind(channel.slice(cut + 1)).presence;
   }
 
   /**

@@ -13,9 +13,12 @@ import type { PusherApiBackend } from "./api-backend.js";
 import type { ClusterView } from "./backend.js";
 import { PusherBackend } from "./backend.js";
 import type { PusherApps } from "./endpoint.js";
+import type { PusherAppState } from "./connection.js";
 import { PUSHER_PATH_PREFIX, PusherEndpoint } from "./endpoint.js";
 import type { MembershipEvents } from "./membership.js";
 import { NO_MEMBERSHIP_EVENTS } from "./membership.js";
+import { PresenceReconciler } from "./presence-reconciler.js";
+import type { ClientInfo } from "@hubcast/protocol";
 
 /** What the service needs of its node. */
 export interface PusherServiceDeps {
@@ -29,7 +32,10 @@ export interface PusherServiceDeps {
 }
 
 export class PusherService {
+  private readonly ctx: NodeContext;
   private readonly endpoint: PusherEndpoint;
+  private reconciler: PresenceReconciler | undefined;
+  private readonly events: MembershipEvents;
   /** The operations behind the Pusher HTTP API. */
   readonly backend: PusherApiBackend;
 
@@ -38,8 +44,45 @@ export class PusherService {
     deps: PusherServiceDeps,
   ) {
     const events = deps.events ?? NO_MEMBERSHIP_EVENTS;
+    this.events = events;
     this.endpoint = new PusherEndpoint(apps, { node: deps.ctx, events }, deps);
     this.backend = new PusherBackend(deps.ctx, apps, deps.cluster);
+    this.ctx = deps.ctx;
+  }
+
+  /** Starts the node-wide work: the presence reconciler, on engines whose presence expires. */
+  start(): void {
+    const { engine, hub, logger } = this.ctx;
+    // Only there can a member go without a push: its node died and its entries expired.
+    if (engine.presenceRefreshMs === undefined) return;
+    const apps = this.apps;
+    this.reconciler = new PresenceReconciler({
+      channels: () => [...hub.channelStats().keys()].filter((channel) => apps.isPresenceChannel(channel)),
+      presence: engine.presence,
+      deliver: (type, channel, info) => hub.deliverJoinLeave(type, channel, info),
+      removed: (channel, user) => {
+        const state = this.appOf(channel);
+        if (state !== undefined)
+          this.events.memberRemoved(state.app, channel.slice(state.namespace.length + 1), channel, user);
+      },
+      intervalMs: engine.presenceRefreshMs,
+      logger,
+    });
+  }
+
+  /** A join or leave push from the broker reached this node (after the Hub delivered it). */
+  observe(type: "join" | "leave", channel: string, info: ClientInfo): void {
+    this.reconciler?.observe(type, channel, info);
+  }
+
+  /** Stops the node-wide work (the presence reconciler). */
+  close(): void {
+    this.reconciler?.stop();
+  }
+
+  private appOf(channel: string): PusherAppState | undefined {
+    for (const state of this.apps.all()) if (channel.startsWith(`${state.namespace}:`)) return state;
+    return undefined;
   }
 
   /** Whether an upgrade request is for the Pusher endpoint. */
