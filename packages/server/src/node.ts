@@ -292,6 +292,7 @@ export class HubcastNode {
       metrics: this.options.metrics ? (how.metrics ?? this.metrics) : undefined,
       streams: this.streams,
       emulation: this.emulation,
+      pusherApi: this.pusher?.apiHandler(this.metrics),
     });
     this.server.on("request", handler);
     if (listen) {

@@ -14,6 +14,7 @@ import type { EmulationEndpoints } from "../transport/emulation.js";
 import { EMULATION_PATH, EMULATION_SEND_PATH } from "../transport/emulation.js";
 import type { StreamEndpoints } from "../transport/streams.js";
 import { STREAM_PATHS } from "../transport/streams.js";
+import { PUSHER_API_PREFIX } from "../pusher/http-api.js";
 
 /** Where the demo page lives. */
 export const PUBLIC_DIR = fileURLToPath(new URL("../../public/", import.meta.url));
@@ -43,6 +44,8 @@ export interface HttpState {
   streams: StreamEndpoints;
   /** The two-way emulations for networks that break WebSockets, `/emulation` and `/emulation/send`. */
   emulation: EmulationEndpoints;
+  /** The Pusher HTTP API under /apps/, when the node serves Pusher apps; `undefined`: /apps/ answers 404. */
+  pusherApi?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -79,6 +82,10 @@ export async function createRequestHandler(
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     if (path === "/api" || path.startsWith("/api/")) {
       api(req, res, path);
+      return;
+    }
+    if (state.pusherApi !== undefined && path.startsWith(PUSHER_API_PREFIX)) {
+      state.pusherApi(req, res, path);
       return;
     }
     if (path === EMULATION_PATH || path === EMULATION_SEND_PATH) {

@@ -6,54 +6,49 @@
  */
 import type { ChannelAttribute, PusherEventInput } from "./api-backend.js";
 import { PusherApiError } from "./api-backend.js";
+import { CHANNEL_NAME_CHARACTERS, MAX_PUSHER_CHANNEL_LENGTH, USER_CHANNEL_PREFIX, channelKind } from "./channels.js";
 
 /** Most channels one event may go to. */
 export const MAX_EVENT_CHANNELS = 100;
 /** Longest event name, in characters. */
 export const MAX_EVENT_NAME_LENGTH = 200;
-/** Longest channel name, in characters, prefixes included. */
-export const MAX_CHANNEL_NAME_LENGTH = 164;
 /** Most events one `/batch_events` may carry. */
 export const MAX_BATCH_EVENTS = 10;
 
-/** The characters of channel names and user ids. */
-const NAME_CHARACTERS = /^[A-Za-z0-9_\-=@,.;]+$/;
-/** The channel `pusher.sendToUser(id, ...)` triggers to: reserved, so it cannot be a client's channel. */
-const SERVER_TO_USER = "#server-to-user-";
 const SOCKET_ID = /^\d+\.\d+$/;
 
 const invalid = (message: string): PusherApiError => new PusherApiError(400, message);
 
 /** Presence channels: members, `user_count`, `/users`. */
-export const isPresenceChannel = (channel: string): boolean => channel.startsWith("presence-");
+export const isPresenceChannel = (channel: string): boolean => channelKind(channel).presence;
 
-/** Cache channels (public, private or private-encrypted): `info=cache`. */
-export const isCacheChannel = (channel: string): boolean => /^(private-(encrypted-)?)?cache-/.test(channel);
+/** Cache channels (every variant): `info=cache`. */
+export const isCacheChannel = (channel: string): boolean => channelKind(channel).cache;
 
-const isEncryptedChannel = (channel: string): boolean => channel.startsWith("private-encrypted-");
+const isEncryptedChannel = (channel: string): boolean => channelKind(channel).encrypted;
 
 /** A user id as Pusher allows it: the channel-name characters. */
 export function checkUserId(userId: string): string {
-  if (!NAME_CHARACTERS.test(userId))
+  if (!CHANNEL_NAME_CHARACTERS.test(userId))
     throw invalid(`Invalid user id: '${userId}'; use only A-Z a-z 0-9 and _ - = @ , . ;`);
   return userId;
 }
 
 /** A channel name a client could subscribe to: 1-164 of A-Z a-z 0-9 _ - = @ , . ; */
 export function checkChannelName(channel: unknown): string {
-  if (typeof channel !== "string" || !NAME_CHARACTERS.test(channel))
+  if (typeof channel !== "string" || !CHANNEL_NAME_CHARACTERS.test(channel))
     throw invalid(`Invalid channel name: '${String(channel)}'; use only A-Z a-z 0-9 and _ - = @ , . ;`);
-  if (channel.length > MAX_CHANNEL_NAME_LENGTH)
-    throw invalid(`Channel name too long: '${channel}' (at most ${MAX_CHANNEL_NAME_LENGTH} characters)`);
+  if (channel.length > MAX_PUSHER_CHANNEL_LENGTH)
+    throw invalid(`Channel name too long: '${channel}' (at most ${MAX_PUSHER_CHANNEL_LENGTH} characters)`);
   return channel;
 }
 
 /** A channel an event may go to: a client channel, or `#server-to-user-<user id>`. */
 function checkTargetChannel(channel: unknown): string {
-  if (typeof channel === "string" && channel.startsWith(SERVER_TO_USER)) {
-    checkUserId(channel.slice(SERVER_TO_USER.length));
-    if (channel.length > MAX_CHANNEL_NAME_LENGTH)
-      throw invalid(`Channel name too long: '${channel}' (at most ${MAX_CHANNEL_NAME_LENGTH} characters)`);
+  if (typeof channel === "string" && channel.startsWith(USER_CHANNEL_PREFIX)) {
+    checkUserId(channel.slice(USER_CHANNEL_PREFIX.length));
+    if (channel.length > MAX_PUSHER_CHANNEL_LENGTH)
+      throw invalid(`Channel name too long: '${channel}' (at most ${MAX_PUSHER_CHANNEL_LENGTH} characters)`);
     return channel;
   }
   return checkChannelName(channel);

@@ -9,8 +9,8 @@ import type { ChannelOptions } from "../channels.js";
 
 /** Longest channel name Pusher accepts. */
 export const MAX_PUSHER_CHANNEL_LENGTH = 164;
-/** The characters Pusher allows in channel names. */
-const CHANNEL_NAME = /^[A-Za-z0-9_\-=@,.;]+$/;
+/** The characters Pusher allows in channel names (and user ids). */
+export const CHANNEL_NAME_CHARACTERS = /^[A-Za-z0-9_\-=@,.;]+$/;
 /** The channel a signed-in user's server events arrive on (`pusher:signin`). */
 export const USER_CHANNEL_PREFIX = "#server-to-user-";
 /** How long a cache channel keeps its last event, as Pusher does. */
@@ -36,9 +36,9 @@ export function invalidChannelName(name: string): string | undefined {
     return `channel names are 1 to ${MAX_PUSHER_CHANNEL_LENGTH} characters`;
   if (name.startsWith(USER_CHANNEL_PREFIX)) {
     const user = name.slice(USER_CHANNEL_PREFIX.length);
-    return user.length > 0 && CHANNEL_NAME.test(user) ? undefined : "invalid user channel name";
+    return user.length > 0 && CHANNEL_NAME_CHARACTERS.test(user) ? undefined : "invalid user channel name";
   }
-  return CHANNEL_NAME.test(name) ? undefined : "channel names may contain only A-Z a-z 0-9 _ - = @ , . ;";
+  return CHANNEL_NAME_CHARACTERS.test(name) ? undefined : "channel names may contain only A-Z a-z 0-9 _ - = @ , . ;";
 }
 
 /** The kind of a valid channel name. */

@@ -55,8 +55,10 @@ describe("the Pusher protocol with pusher-js", () => {
     const { channel: onA } = await subscribed(a, "news");
     const { channel: onB } = await subscribed(b, "news");
     const gotA = next(onA, "headline");
+    const gotBoth = next(onB, "headline");
     await sdk.trigger("news", "headline", { title: "hello" });
     expect(await gotA).toEqual({ title: "hello" });
+    expect(await gotBoth).toEqual({ title: "hello" });
     // socket_id excludes that connection: b gets it, a does not (a's next event is the second one).
     const gotB = next(onB, "headline");
     const aNext = next(onA, "headline");

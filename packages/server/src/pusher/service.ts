@@ -2,7 +2,9 @@
  * Everything a node runs for its Pusher apps, in one place: the `/app/{key}` endpoint, the
  * HTTP API backend, and the app-scoped side of cluster-wide user disconnects.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Metrics } from "../metrics.js";
+import { createPusherApiHandler } from "./http-api.js";
 import type { Duplex } from "node:stream";
 import { CloseCode } from "@hubcast/protocol";
 import type { NodeContext } from "../context.js";
@@ -83,6 +85,16 @@ export class PusherService {
   private appOf(channel: string): PusherAppState | undefined {
     for (const state of this.apps.all()) if (channel.startsWith(`${state.namespace}:`)) return state;
     return undefined;
+  }
+
+  /** The HTTP API handler for paths under /apps/. */
+  apiHandler(faults: Pick<Metrics, "unexpectedError">): (req: IncomingMessage, res: ServerResponse, path: string) => void {
+    return createPusherApiHandler({
+      apps: [...this.apps.all()].map((state) => state.app),
+      backend: this.backend,
+      logger: this.ctx.logger,
+      faults,
+    });
   }
 
   /** Whether an upgrade request is for the Pusher endpoint. */

@@ -1,0 +1,119 @@
+import type { PresenceChannel } from "pusher-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NGINX, NginxProcess } from "../../../../test/support/load-balancers.js";
+import { ServerProcess } from "../../../../test/support/processes.js";
+import type { PusherJs } from "../../../../test/support/pusher.js";
+import { TEST_APP, connected, next, pusherClient, serverSdk, subscribed } from "../../../../test/support/pusher.js";
+import { RedisServer } from "../../../../test/support/redis.js";
+import { configFile } from "../../../../test/support/redis-nodes.js";
+
+/**
+ * Three `hubcast start --engine redis` processes serving one Pusher app, as a deployment runs
+ * them: Pusher clients on different nodes share channels, presence and client events; the
+ * HTTP API answers for the whole cluster from any node; a killed node's members leave.
+ */
+describe("Pusher apps on three nodes sharing Redis", () => {
+  let redis: RedisServer;
+  let nodes: ServerProcess[];
+  const clients: PusherJs[] = [];
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    // Short presence and node lifetimes, so a killed node's members expire within the test.
+    const config = configFile({ demo: false, presenceTtlMs: 1_500, nodeTtlMs: 1_500, pusherApps: [TEST_APP] });
+    const args = ["--engine", "redis", "--redis-url", redis.url, "--redis-prefix", "pusher-cluster", "--port", "0"];
+    nodes = await Promise.all([1, 2, 3].map(() => ServerProcess.start([...args, "--config", config])));
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.disconnect();
+    await Promise.all(nodes.map((node) => node.stop("SIGKILL")));
+    await redis.stop();
+  });
+
+  const node = (i: number): ServerProcess => {
+    const n = nodes[i];
+    if (n === undefined) throw new Error(`no node ${i}`);
+    return n;
+  };
+
+  async function clientOn(i: number, user: string): Promise<PusherJs> {
+    const client = pusherClient(node(i).port, serverSdk(node(i).port), { id: user, info: { name: user } });
+    clients.push(client);
+    await connected(client);
+    return client;
+  }
+
+  it("delivers an API event published on one node to subscribers on every node, skipping socket_id", async () => {
+    const [a, b, c] = await Promise.all([clientOn(0, "a"), clientOn(1, "b"), clientOn(2, "c")]);
+    const channels = await Promise.all([a, b, c].map(async (client) => (await subscribed(client, "ticker")).channel));
+    const got = channels.map((channel) => next(channel, "price"));
+    await serverSdk(node(2).port).trigger("ticker", "price", { v: 1 });
+    expect(await Promise.all(got)).toEqual([{ v: 1 }, { v: 1 }, { v: 1 }]);
+    const [onA, onB] = channels as [NonNullable<(typeof channels)[0]>, NonNullable<(typeof channels)[0]>];
+    const bGets = next(onB, "price");
+    const aGets = next(onA, "price");
+    await serverSdk(node(1).port).trigger("ticker", "price", { v: 2 }, { socket_id: a.connection.socket_id });
+    await serverSdk(node(1).port).trigger("ticker", "price", { v: 3 });
+    expect(await bGets).toEqual({ v: 2 });
+    expect(await aGets).toEqual({ v: 3 });
+  });
+
+  it("keeps presence members right across nodes, answers the API for the cluster, and relays client events", async () => {
+    const alice = await clientOn(0, "alice");
+    const { channel } = await subscribed(alice, "presence-lobby");
+    const room = channel as PresenceChannel;
+    const bobAdded = next<{ id: string }>(room, "pusher:member_added");
+    const bob = await clientOn(1, "bob");
+    const { channel: bobRoom } = await subscribed(bob, "presence-lobby");
+    expect((await bobAdded).id).toBe("bob");
+    const carol = await clientOn(2, "carol");
+    const { channel: carolRoom } = await subscribed(carol, "presence-lobby");
+    expect(Object.keys((carolRoom as PresenceChannel).members.members).sort()).toEqual(["alice", "bob", "carol"]);
+
+    // Any node answers for the whole cluster.
+    const sdk = serverSdk(node(2).port);
+    const users = await (await sdk.get({ path: "/channels/presence-lobby/users" })).json();
+    expect(users.users.map((u: { id: string }) => u.id).sort()).toEqual(["alice", "bob", "carol"]);
+    const listed = await (
+      await sdk.get({ path: "/channels", params: { filter_by_prefix: "presence-", info: "user_count" } })
+    ).json();
+    expect(listed.channels["presence-lobby"]).toEqual({ user_count: 3 });
+    const one = await (
+      await sdk.get({ path: "/channels/presence-lobby", params: { info: "user_count,subscription_count" } })
+    ).json();
+    expect(one).toEqual({ occupied: true, user_count: 3, subscription_count: 3 });
+
+    const whisper = next(room, "client-wave");
+    bobRoom.trigger("client-wave", { from: "bob" });
+    expect(await whisper).toEqual({ from: "bob" });
+
+    // Bob's node dies without a word: his entry expires and the others are told he left.
+    const bobRemoved = next<{ id: string }>(room, "pusher:member_removed", 10_000);
+    await node(1).stop("SIGKILL");
+    expect((await bobRemoved).id).toBe("bob");
+    bob.disconnect(); // it was retrying the dead node
+    expect(Object.keys(room.members.members).sort()).toEqual(["alice", "carol"]);
+  });
+
+  it.skipIf(NGINX === undefined)(
+    "works behind the shipped nginx config with only the host settings changed (skipped unless nginx is installed)",
+    async () => {
+      const live = [node(0), node(2)].map((n) => `127.0.0.1:${n.port}`);
+      const lb = await NginxProcess.start("hubcast.conf", [...live, live[0] as string]);
+      try {
+        const port = Number(new URL(lb.url).port);
+        const sdk = serverSdk(port);
+        const viaLb = [0, 1, 2, 3].map((i) => pusherClient(port, sdk, { id: `lb-${i}` }));
+        clients.push(...viaLb);
+        await Promise.all(viaLb.map((client) => connected(client)));
+        const channels = await Promise.all(viaLb.map(async (client) => (await subscribed(client, "private-lb")).channel));
+        const got = channels.map((channel) => next(channel, "hello"));
+        await sdk.trigger("private-lb", "hello", { through: "nginx" });
+        expect(await Promise.all(got)).toEqual(viaLb.map(() => ({ through: "nginx" })));
+      } finally {
+        await lb.stop();
+      }
+    },
+  );
+});
