@@ -234,6 +234,7 @@ export class HubcastNode {
             websocket: this.transport,
             sessions: this.sessions,
             admission,
+            nodeId: this.id,
             cluster: {
               subscriptions: () => this.clusterSubscriptions(),
               terminate: (app, user) => this.control.disconnectUser(user, app),
@@ -405,7 +406,6 @@ export class HubcastNode {
     this.selfDrain?.stop();
     this.heartbeat?.stop();
     this.presenceRefresher?.stop();
-    this.pusher?.close();
     for (const session of this.sessions) session.close(CloseCode.shutdown);
     await this.sessionsEnded(CLOSE_HANDSHAKE_MS);
     for (const session of this.sessions) session.terminate();
@@ -413,6 +413,7 @@ export class HubcastNode {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    await this.pusher?.close(); // its webhook decisions read the engine: before it closes
     await this.engine.registry.remove(this.id);
     await this.engine.close();
     this.state = "closed";

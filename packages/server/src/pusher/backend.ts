@@ -12,6 +12,7 @@ import type { ResolvedPusherApp } from "./apps.js";
 import { channelKind, hubcastChannel } from "./channels.js";
 import type { Envelope } from "./codec.js";
 import type { PusherApps } from "./endpoint.js";
+import type { PusherMetrics } from "./metrics.js";
 
 /** What the backend needs of the cluster: subscriptions per channel on every node, and user disconnects. */
 export interface ClusterView {
@@ -26,6 +27,7 @@ export class PusherBackend implements PusherApiBackend {
     private readonly ctx: NodeContext,
     private readonly apps: PusherApps,
     private readonly cluster: ClusterView,
+    private readonly metrics: PusherMetrics,
   ) {}
 
   async trigger(app: ResolvedPusherApp, input: PusherEventInput): Promise<Record<string, ChannelInfo> | undefined> {
@@ -49,6 +51,7 @@ export class PusherBackend implements PusherApiBackend {
                 : "the engine is unavailable; retry",
             );
           });
+        this.metrics.published(app.id, "api");
       }),
     );
     const info = input.info ?? [];

@@ -15,6 +15,7 @@ import { CLIENT_EVENT_RATE_LIMITED, pusherCloseCode } from "./close-codes.js";
 import { dataString, pusherMessage } from "./codec.js";
 import type { Envelope } from "./codec.js";
 import type { MembershipEvents } from "./membership.js";
+import type { PusherMetrics } from "./metrics.js";
 import { releaseChannel, subscribeChannel } from "./subscriptions.js";
 import { validSigninAuth } from "./signatures.js";
 
@@ -32,6 +33,7 @@ export interface PusherContext {
   readonly node: NodeContext;
   /** Where occupancy, membership and client events go (the webhooks). */
   readonly events: MembershipEvents;
+  readonly metrics: PusherMetrics;
 }
 
 /** A protocol error told to the client with `pusher:error`; the connection stays open. */
@@ -181,14 +183,16 @@ export class PusherConnection implements SessionProtocol {
     this.ctx.node.publisher
       .publish("client", { channel: hub, data: encodeJsonData(envelope), info }, options.options.history)
       .then(
-        () =>
+        () => {
+          this.ctx.metrics.published(app.id, "client");
           this.ctx.events.clientEvent(app, {
             channel,
             event,
             data: text,
             socketId: this.socketId,
             userId: member?.user,
-          }),
+          });
+        },
         () => this.send(errorMessage("client event not delivered: the engine is unavailable; retry")),
       );
   }

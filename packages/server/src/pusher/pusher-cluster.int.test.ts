@@ -107,7 +107,9 @@ describe("Pusher apps on three nodes sharing Redis", () => {
         const viaLb = [0, 1, 2, 3].map((i) => pusherClient(port, sdk, { id: `lb-${i}` }));
         clients.push(...viaLb);
         await Promise.all(viaLb.map((client) => connected(client)));
-        const channels = await Promise.all(viaLb.map(async (client) => (await subscribed(client, "private-lb")).channel));
+        const channels = await Promise.all(
+          viaLb.map(async (client) => (await subscribed(client, "private-lb")).channel),
+        );
         const got = channels.map((channel) => next(channel, "hello"));
         await sdk.trigger("private-lb", "hello", { through: "nginx" });
         expect(await Promise.all(got)).toEqual(viaLb.map(() => ({ through: "nginx" })));

@@ -20,6 +20,9 @@ import { PUSHER_PATH_PREFIX, PusherEndpoint } from "./endpoint.js";
 import type { MembershipEvents } from "./membership.js";
 import { NO_MEMBERSHIP_EVENTS } from "./membership.js";
 import { PresenceReconciler } from "./presence-reconciler.js";
+import { PusherMetrics } from "./metrics.js";
+import type { Webhooks } from "./webhook-events.js";
+import { startWebhooks } from "./webhook-events.js";
 import type { ClientInfo } from "@hubcast/protocol";
 
 /** What the service needs of its node. */
@@ -29,8 +32,8 @@ export interface PusherServiceDeps {
   sessions: Set<Session>;
   admission: Admission;
   cluster: ClusterView;
-  /** Where occupancy, membership and client events go. @default nowhere */
-  events?: MembershipEvents;
+  /** This node's id, unique in the cluster (webhook occupancy entries carry it). */
+  nodeId: string;
 }
 
 export class PusherService {
@@ -38,6 +41,8 @@ export class PusherService {
   private readonly endpoint: PusherEndpoint;
   private reconciler: PresenceReconciler | undefined;
   private readonly events: MembershipEvents;
+  private readonly webhooks: Webhooks | undefined;
+  readonly metrics: PusherMetrics;
   /** The operations behind the Pusher HTTP API. */
   readonly backend: PusherApiBackend;
 
@@ -45,10 +50,23 @@ export class PusherService {
     readonly apps: PusherApps,
     deps: PusherServiceDeps,
   ) {
-    const events = deps.events ?? NO_MEMBERSHIP_EVENTS;
+    const appList = [...apps.all()].map((state) => state.app);
+    this.metrics = new PusherMetrics(
+      deps.ctx.metrics.registry,
+      appList.map((app) => app.id),
+      () => this.connectionCounts(),
+    );
+    this.webhooks = startWebhooks(appList, {
+      nodeId: deps.nodeId,
+      engine: deps.ctx.engine,
+      presenceTtlMs: deps.ctx.options.presenceTtlMs,
+      logger: deps.ctx.logger,
+      metrics: this.metrics,
+    });
+    const events = this.webhooks?.events ?? NO_MEMBERSHIP_EVENTS;
     this.events = events;
-    this.endpoint = new PusherEndpoint(apps, { node: deps.ctx, events }, deps);
-    this.backend = new PusherBackend(deps.ctx, apps, deps.cluster);
+    this.endpoint = new PusherEndpoint(apps, { node: deps.ctx, events, metrics: this.metrics }, deps);
+    this.backend = new PusherBackend(deps.ctx, apps, deps.cluster, this.metrics);
     this.ctx = deps.ctx;
   }
 
@@ -77,9 +95,14 @@ export class PusherService {
     this.reconciler?.observe(type, channel, info);
   }
 
-  /** Stops the node-wide work (the presence reconciler). */
-  close(): void {
+  /**
+   * Stops the node-wide work: the presence reconciler, then the webhooks (pending decisions are
+   * made at once and the last events sent, within the sender's close deadline). Call while the
+   * engine still runs: the webhook decisions read it.
+   */
+  async close(): Promise<void> {
     this.reconciler?.stop();
+    await this.webhooks?.close();
   }
 
   private appOf(channel: string): PusherAppState | undefined {
@@ -88,7 +111,9 @@ export class PusherService {
   }
 
   /** The HTTP API handler for paths under /apps/. */
-  apiHandler(faults: Pick<Metrics, "unexpectedError">): (req: IncomingMessage, res: ServerResponse, path: string) => void {
+  apiHandler(
+    faults: Pick<Metrics, "unexpectedError">,
+  ): (req: IncomingMessage, res: ServerResponse, path: string) => void {
     return createPusherApiHandler({
       apps: [...this.apps.all()].map((state) => state.app),
       backend: this.backend,
