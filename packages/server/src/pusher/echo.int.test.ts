@@ -1,0 +1,244 @@
+/**
+ * Laravel Echo 2 against a node's Pusher protocol, as a Laravel app's front end uses it, with
+ * both broadcasters that speak it: `pusher` (Pusher's own options, authorized by a custom
+ * `authorizer`) and `reverb` (Reverb's documented options, authorized by
+ * `channelAuthorization.customHandler`). The backend's signatures come from the real `pusher` SDK.
+ */
+import Echo from "laravel-echo";
+import type PusherServer from "pusher";
+// Echo's types take the module as pusher-js's types describe it; at run time it is the constructor.
+import PusherJsModule from "pusher-js";
+import type { ChannelAuthorizationCallback } from "pusher-js";
+import { afterEach, describe, expect, it } from "vitest";
+import { TestCluster } from "../../../../test/support/nodes.js";
+import { NATIVE_API_KEY, TEST_APP, serverSdk, triggerEvent } from "../../../../test/support/pusher.js";
+
+/** Bound on every wait; nothing sleeps. */
+const WAIT_MS = 5_000;
+
+type Broadcaster = "pusher" | "reverb";
+type AnyEcho = Echo<"pusher"> | Echo<"reverb">;
+
+/** A Laravel user as the backend's presence authorization describes it: a numeric id, as Laravel sends. */
+interface LaravelUser {
+  id: number;
+  name: string;
+}
+
+const ANN: LaravelUser = { id: 1, name: "Ann" };
+const BOB: LaravelUser = { id: 2, name: "Bob" };
+
+const cluster = new TestCluster();
+const echoes: AnyEcho[] = [];
+
+afterEach(async () => {
+  for (const echo of echoes.splice(0)) echo.disconnect();
+  await cluster.cleanup();
+});
+
+/** Starts a node with the test app and the native API (to publish server events); returns its port. */
+async function startNode(): Promise<number> {
+  const { node } = await cluster.node({ pusherApps: [TEST_APP], apiKey: NATIVE_API_KEY });
+  return node.address.port;
+}
+
+/**
+ * What the app's backend answers for `channel` (Laravel's /broadcasting/auth): the signature,
+ * and for presence channels the member. Laravel sends the user id as a JSON number; the SDK's
+ * type says string but it encodes what it is given.
+ */
+function backendAuth(signer: PusherServer, user: LaravelUser, socketId: string, channel: string) {
+  const member = channel.startsWith("presence-")
+    ? { user_id: user.id as unknown as string, user_info: { id: user.id, name: user.name } }
+    : undefined;
+  return signer.authorizeChannel(socketId, channel, member);
+}
+
+/** An Echo client of the node at `port` through `broadcaster`, signed by `signer` as `user`. */
+function echoClient(
+  broadcaster: Broadcaster,
+  port: number,
+  signer: PusherServer = serverSdk(port),
+  user: LaravelUser = ANN,
+): AnyEcho {
+  const echo =
+    broadcaster === "pusher"
+      ? new Echo({
+          broadcaster: "pusher",
+          Pusher: PusherJsModule,
+          key: TEST_APP.key,
+          cluster: "mt1",
+          wsHost: "127.0.0.1",
+          wsPort: port,
+          forceTLS: false,
+          enabledTransports: ["ws"],
+          disableStats: true,
+          // The custom authorizer of Laravel's docs ("Customizing the Authorization Request").
+          authorizer: (channel: { name: string }) => ({
+            authorize: (socketId: string, callback: ChannelAuthorizationCallback) => {
+              callback(null, backendAuth(signer, user, socketId, channel.name));
+            },
+          }),
+        })
+      : new Echo({
+          broadcaster: "reverb",
+          Pusher: PusherJsModule,
+          key: TEST_APP.key,
+          wsHost: "127.0.0.1",
+          wsPort: port,
+          wssPort: port,
+          forceTLS: false,
+          enabledTransports: ["ws", "wss"],
+          channelAuthorization: {
+            endpoint: "/broadcasting/auth",
+            transport: "ajax",
+            customHandler: (
+              request: { socketId: string; channelName: string },
+              callback: ChannelAuthorizationCallback,
+            ) => callback(null, backendAuth(signer, user, request.socketId, request.channelName)),
+          },
+        });
+  echoes.push(echo);
+  return echo;
+}
+
+/**
+ * Resolves with the first argument `register` passes to the callback it is given (an Echo
+ * listener), or rejects after {@link WAIT_MS}.
+ */
+function first<T = unknown>(what: string, register: (callback: (value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: nothing within ${WAIT_MS} ms`)), WAIT_MS);
+    register((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
+}
+
+describe.each<Broadcaster>(["pusher", "reverb"])("Laravel Echo with broadcaster: %s", (broadcaster) => {
+  it("listens on a public channel: a dotted name as-is, a bare name under App\\Events", async () => {
+    const port = await startNode();
+    const echo = echoClient(broadcaster, port);
+    const orders = echo.channel("orders");
+    await first("orders subscribed", (cb) => orders.subscribed(cb));
+
+    const asIs = first("'.OrderShipped'", (cb) => orders.listen(".OrderShipped", cb));
+    await triggerEvent(port, { channel: "orders", event: "OrderShipped", data: { order: 7 } });
+    expect(await asIs).toEqual({ order: 7 });
+
+    // Laravel broadcasts an event class under its full name; Echo adds the namespace to bare names.
+    const namespaced = first("'OrderShipped'", (cb) => orders.listen("OrderShipped", cb));
+    await triggerEvent(port, { channel: "orders", event: "App\\Events\\OrderShipped", data: { order: 8 } });
+    expect(await namespaced).toEqual({ order: 8 });
+  });
+
+  it("subscribes a private channel through the authorizer and receives its events", async () => {
+    const port = await startNode();
+    const echo = echoClient(broadcaster, port);
+    const user = echo.private("user.1");
+    await first("private-user.1 subscribed", (cb) => user.subscribed(cb));
+    const got = first("'.InvoicePaid'", (cb) => user.listen(".InvoicePaid", cb));
+    await triggerEvent(port, { channel: "private-user.1", event: "InvoicePaid", data: { amount: 42 } });
+    expect(await got).toEqual({ amount: 42 });
+  });
+
+  it("reports .error() for a private channel signed with the wrong secret", async () => {
+    const port = await startNode();
+    const forger = serverSdk(port, { ...TEST_APP, secret: "not-the-app-secret-at-all" });
+    const echo = echoClient(broadcaster, port, forger);
+    const orders = echo.private("orders");
+    const error = await first<{ type?: string; status?: number }>("private-orders error", (cb) => orders.error(cb));
+    expect(error).toMatchObject({ type: "AuthError", status: 401 });
+  });
+
+  it("joins a presence channel: here lists the members, joining and leaving follow a second client", async () => {
+    const port = await startNode();
+    const ann = echoClient(broadcaster, port, serverSdk(port), ANN);
+    const annChat = ann.join("chat.1");
+    const annHere = await first<unknown[]>("Ann's here", (cb) => annChat.here(cb));
+    expect(annHere).toEqual([{ id: 1, name: "Ann" }]);
+
+    const joined = first("Ann sees joining", (cb) => annChat.joining(cb));
+    const bob = echoClient(broadcaster, port, serverSdk(port), BOB);
+    const bobChat = bob.join("chat.1");
+    const bobHere = await first<unknown[]>("Bob's here", (cb) => bobChat.here(cb));
+    expect(bobHere).toHaveLength(2);
+    expect(bobHere).toEqual(
+      expect.arrayContaining([
+        { id: 1, name: "Ann" },
+        { id: 2, name: "Bob" },
+      ]),
+    );
+    expect(await joined).toEqual({ id: 2, name: "Bob" });
+
+    const left = first("Ann sees leaving", (cb) => annChat.leaving(cb));
+    bob.leave("chat.1");
+    expect(await left).toEqual({ id: 2, name: "Bob" });
+  });
+
+  it("fires leaving when a member's connection drops (a closed tab)", async () => {
+    const port = await startNode();
+    const ann = echoClient(broadcaster, port, serverSdk(port), ANN);
+    const annChat = ann.join("chat.3");
+    await first("Ann's here", (cb) => annChat.here(cb));
+    const joined = first("Ann sees joining", (cb) => annChat.joining(cb));
+    const bob = echoClient(broadcaster, port, serverSdk(port), BOB);
+    bob.join("chat.3");
+    await joined;
+    const left = first("Ann sees leaving", (cb) => annChat.leaving(cb));
+    bob.disconnect();
+    expect(await left).toEqual({ id: 2, name: "Bob" });
+  });
+
+  it("receives a broadcast notification on the user's private channel", async () => {
+    const port = await startNode();
+    const echo = echoClient(broadcaster, port);
+    const user = echo.private("App.Models.User.1");
+    await first("private-App.Models.User.1 subscribed", (cb) => user.subscribed(cb));
+    const got = first("notification", (cb) => user.notification(cb));
+    const notification = { id: "b1f0", type: "App\\Notifications\\InvoicePaid", amount: 42 };
+    await triggerEvent(port, {
+      channel: "private-App.Models.User.1",
+      event: "Illuminate\\Notifications\\Events\\BroadcastNotificationCreated",
+      data: notification,
+    });
+    expect(await got).toEqual(notification);
+  });
+
+  it("whispers to the other members of a presence channel, not back to the sender", async () => {
+    const port = await startNode();
+    const ann = echoClient(broadcaster, port, serverSdk(port), ANN);
+    const bob = echoClient(broadcaster, port, serverSdk(port), BOB);
+    const annChat = ann.join("chat.2");
+    const bobChat = bob.join("chat.2");
+    await first("Ann subscribed", (cb) => annChat.subscribed(cb));
+    await first("Bob subscribed", (cb) => bobChat.subscribed(cb));
+
+    const annHeard: unknown[] = [];
+    annChat.listenForWhisper("typing", (data: unknown) => annHeard.push(data));
+    const bobHeard = first("Bob hears Ann", (cb) => bobChat.listenForWhisper("typing", cb));
+    annChat.whisper("typing", { name: "Ann" });
+    expect(await bobHeard).toEqual({ name: "Ann" });
+
+    // Bob answers after Ann's whisper went out on the channel: had Ann's come back to her, she
+    // would have it before Bob's, so her first whisper is Bob's and she has no other.
+    const annHearsBob = first("Ann hears Bob", (cb) => annChat.listenForWhisper("typing", cb));
+    bobChat.whisper("typing", { name: "Bob" });
+    expect(await annHearsBob).toEqual({ name: "Bob" });
+    expect(annHeard).toEqual([{ name: "Bob" }]);
+  });
+
+  it("whispers on a private channel too", async () => {
+    const port = await startNode();
+    const ann = echoClient(broadcaster, port, serverSdk(port), ANN);
+    const bob = echoClient(broadcaster, port, serverSdk(port), BOB);
+    const annRoom = ann.private("room.1");
+    const bobRoom = bob.private("room.1");
+    await first("Ann subscribed", (cb) => annRoom.subscribed(cb));
+    await first("Bob subscribed", (cb) => bobRoom.subscribed(cb));
+    const heard = first("Bob hears Ann", (cb) => bobRoom.listenForWhisper("typing", cb));
+    annRoom.whisper("typing", { typing: true });
+    expect(await heard).toEqual({ typing: true });
+  });
+});
