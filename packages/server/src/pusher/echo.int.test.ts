@@ -8,9 +8,10 @@ import Echo from "laravel-echo";
 import type PusherServer from "pusher";
 // Echo's types take the module as pusher-js's types describe it; at run time it is the constructor.
 import PusherJsModule from "pusher-js";
-import type { ChannelAuthorizationCallback } from "pusher-js";
+import type { ChannelAuthorizationCallback, UserAuthenticationCallback } from "pusher-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestCluster } from "../../../../test/support/nodes.js";
+import { eventually } from "../../../../test/support/eventually.js";
 import { NATIVE_API_KEY, TEST_APP, serverSdk, triggerEvent } from "../../../../test/support/pusher.js";
 
 /** Bound on every wait; nothing sleeps. */
@@ -61,6 +62,14 @@ function echoClient(
   signer: PusherServer = serverSdk(port),
   user: LaravelUser = ANN,
 ): AnyEcho {
+  // Echo's signin(): what Laravel's /broadcasting/user-auth answers, signed by the backend.
+  const userAuthentication = {
+    endpoint: "/broadcasting/user-auth",
+    headers: {},
+    transport: "ajax" as const,
+    customHandler: ({ socketId }: { socketId: string }, callback: UserAuthenticationCallback) =>
+      callback(null, signer.authenticateUser(socketId, { id: String(user.id), name: user.name })),
+  };
   const echo =
     broadcaster === "pusher"
       ? new Echo({
@@ -73,6 +82,7 @@ function echoClient(
           forceTLS: false,
           enabledTransports: ["ws"],
           disableStats: true,
+          userAuthentication,
           // The custom authorizer of Laravel's docs ("Customizing the Authorization Request").
           authorizer: (channel: { name: string }) => ({
             authorize: (socketId: string, callback: ChannelAuthorizationCallback) => {
@@ -89,6 +99,7 @@ function echoClient(
           wssPort: port,
           forceTLS: false,
           enabledTransports: ["ws", "wss"],
+          userAuthentication,
           channelAuthorization: {
             endpoint: "/broadcasting/auth",
             transport: "ajax",
@@ -100,6 +111,14 @@ function echoClient(
         });
   echoes.push(echo);
   return echo;
+}
+
+/** How many connections the node holds in presence channel `channel` of the test app (native API). */
+async function presenceConnections(port: number, channel: string): Promise<number> {
+  const url = `http://127.0.0.1:${port}/api/presence?channel=${encodeURIComponent(`pusher.${TEST_APP.id}:${channel}`)}`;
+  const res = await fetch(url, { headers: { Authorization: `Bearer ${NATIVE_API_KEY}` } });
+  if (res.status !== 200) throw new Error(`presence of ${channel}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { numClients: number }).numClients;
 }
 
 /**
@@ -191,6 +210,38 @@ describe.each<Broadcaster>(["pusher", "reverb"])("Laravel Echo with broadcaster:
     expect(await left).toEqual({ id: 2, name: "Bob" });
   });
 
+  it("counts a user with two tabs once: no second joining, no leaving until the last tab goes", async () => {
+    const port = await startNode();
+    const ann = echoClient(broadcaster, port, serverSdk(port), ANN);
+    const annChat = ann.join("chat.4");
+    await first("Ann's here", (cb) => annChat.here(cb));
+    const joinings: unknown[] = [];
+    const leavings: unknown[] = [];
+    annChat.joining((member: unknown) => joinings.push(member));
+    annChat.leaving((member: unknown) => leavings.push(member));
+
+    const bobTab1 = echoClient(broadcaster, port, serverSdk(port), BOB);
+    await first("Bob's first tab here", (cb) => bobTab1.join("chat.4").here(cb));
+    const bobTab2 = echoClient(broadcaster, port, serverSdk(port), BOB);
+    const secondHere = await first<unknown[]>("Bob's second tab here", (cb) => bobTab2.join("chat.4").here(cb));
+    expect(secondHere).toHaveLength(2); // Ann and Bob, once
+
+    bobTab1.disconnect();
+    await eventually(async () => (await presenceConnections(port, "presence-chat.4")) === 2, WAIT_MS, "tab 1 gone");
+    const lastLeaving = first("Ann sees Bob leave", (cb) => annChat.leaving(cb));
+    bobTab2.leave("chat.4");
+    await lastLeaving;
+    // Carol joins last: a member_added or member_removed the tabs caused would have reached Ann before hers.
+    const carolJoins = first("Ann sees Carol", (cb) => annChat.joining(cb));
+    echoClient(broadcaster, port, serverSdk(port), { id: 3, name: "Carol" }).join("chat.4");
+    await carolJoins;
+    expect(joinings).toEqual([
+      { id: 2, name: "Bob" },
+      { id: 3, name: "Carol" },
+    ]);
+    expect(leavings).toEqual([{ id: 2, name: "Bob" }]);
+  });
+
   it("receives a broadcast notification on the user's private channel", async () => {
     const port = await startNode();
     const echo = echoClient(broadcaster, port);
@@ -204,6 +255,24 @@ describe.each<Broadcaster>(["pusher", "reverb"])("Laravel Echo with broadcaster:
       data: notification,
     });
     expect(await got).toEqual(notification);
+  });
+
+  it("signs in (Echo's signin) and receives server events sent to the user", async () => {
+    const port = await startNode();
+    const echo = echoClient(broadcaster, port);
+    const { pusher } = echo.connector;
+    // pusher-js subscribes the user's channel itself once signed in; its own events say when.
+    const ready = first("#server-to-user-1 subscribed", (cb) =>
+      pusher.connection.bind("message", (message: { event: string; channel?: string }) => {
+        if (message.event === "pusher_internal:subscription_succeeded" && message.channel === "#server-to-user-1")
+          cb(message);
+      }),
+    );
+    echo.connector.signin();
+    await ready;
+    const got = first("Alert to user 1", (cb) => pusher.user.bind("Alert", cb));
+    await triggerEvent(port, { channel: "#server-to-user-1", event: "Alert", data: { text: "for Ann" } });
+    expect(await got).toEqual({ text: "for Ann" });
   });
 
   it("whispers to the other members of a presence channel, not back to the sender", async () => {
