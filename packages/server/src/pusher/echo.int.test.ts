@@ -11,6 +11,9 @@ import PusherJsModule from "pusher-js";
 import type { ChannelAuthorizationCallback, UserAuthenticationCallback } from "pusher-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestCluster } from "../../../../test/support/nodes.js";
+import { SwitchProxy } from "../../../../test/support/switch-proxy.js";
+import type { HubcastNode } from "../node.js";
+import type { NodeOptions } from "../options.js";
 import { eventually } from "../../../../test/support/eventually.js";
 import { NATIVE_API_KEY, TEST_APP, serverSdk, triggerEvent } from "../../../../test/support/pusher.js";
 
@@ -31,16 +34,27 @@ const BOB: LaravelUser = { id: 2, name: "Bob" };
 
 const cluster = new TestCluster();
 const echoes: AnyEcho[] = [];
+const proxies: SwitchProxy[] = [];
 
 afterEach(async () => {
   for (const echo of echoes.splice(0)) echo.disconnect();
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
   await cluster.cleanup();
 });
 
 /** Starts a node with the test app and the native API (to publish server events); returns its port. */
 async function startNode(): Promise<number> {
-  const { node } = await cluster.node({ pusherApps: [TEST_APP], apiKey: NATIVE_API_KEY });
+  const [node] = await startNodes(1);
+  if (node === undefined) throw new Error("no node started");
   return node.address.port;
+}
+
+/** Starts `count` nodes as {@link startNode} does (not sharing a broker: each is its own cluster). */
+async function startNodes(count: number, options: NodeOptions = {}): Promise<HubcastNode[]> {
+  const nodes: HubcastNode[] = [];
+  for (let i = 0; i < count; i++)
+    nodes.push((await cluster.node({ pusherApps: [TEST_APP], apiKey: NATIVE_API_KEY, ...options })).node);
+  return nodes;
 }
 
 /**
@@ -61,6 +75,7 @@ function echoClient(
   port: number,
   signer: PusherServer = serverSdk(port),
   user: LaravelUser = ANN,
+  extra: { activityTimeout?: number } = {},
 ): AnyEcho {
   // Echo's signin(): what Laravel's /broadcasting/user-auth answers, signed by the backend.
   const userAuthentication = {
@@ -83,6 +98,7 @@ function echoClient(
           enabledTransports: ["ws"],
           disableStats: true,
           userAuthentication,
+          ...extra,
           // The custom authorizer of Laravel's docs ("Customizing the Authorization Request").
           authorizer: (channel: { name: string }) => ({
             authorize: (socketId: string, callback: ChannelAuthorizationCallback) => {
@@ -100,6 +116,7 @@ function echoClient(
           forceTLS: false,
           enabledTransports: ["ws", "wss"],
           userAuthentication,
+          ...extra,
           channelAuthorization: {
             endpoint: "/broadcasting/auth",
             transport: "ajax",
@@ -273,6 +290,61 @@ describe.each<Broadcaster>(["pusher", "reverb"])("Laravel Echo with broadcaster:
     const got = first("Alert to user 1", (cb) => pusher.user.bind("Alert", cb));
     await triggerEvent(port, { channel: "#server-to-user-1", event: "Alert", data: { text: "for Ann" } });
     expect(await got).toEqual({ text: "for Ann" });
+  });
+
+  it("moves to another node when its node drains: reconnects (not a final close) and resubscribes", async () => {
+    const [a, b] = await startNodes(2, { drainWindowMs: 100 });
+    if (a === undefined || b === undefined) throw new Error("two nodes expected");
+    // A load balancer in front of both: connections reach a, then b.
+    const proxy = new SwitchProxy(a.address.url);
+    proxies.push(proxy);
+    const port = Number(new URL(await proxy.start()).port);
+    const echo = echoClient(broadcaster, port);
+    const states: string[] = [];
+    echo.connector.pusher.connection.bind("state_change", (change: { current: string }) => states.push(change.current));
+    const orders = echo.channel("orders");
+    await first("orders subscribed on a", (cb) => orders.subscribed(cb));
+
+    proxy.switchTo(b.address.url);
+    const again = first("orders subscribed on b", (cb) => orders.subscribed(cb));
+    await a.drain();
+    await again;
+    const got = first("'.OrderShipped' from b", (cb) => orders.listen(".OrderShipped", cb));
+    await triggerEvent(b.address.port, { channel: "orders", event: "OrderShipped", data: { order: 9 } });
+    expect(await got).toEqual({ order: 9 });
+    // Pusher's 4200: reconnect at once; a 4000-4099 close would have left it disconnected.
+    expect(states).toEqual(["connected", "connecting", "connected"]);
+  });
+
+  it("answers pusher-js's pusher:ping with pusher:pong when the connection is idle", async () => {
+    const port = await startNode();
+    // pusher-js pings after activityTimeout ms without a message (the lesser of its own and the server's).
+    const echo = echoClient(broadcaster, port, serverSdk(port), ANN, { activityTimeout: 200 });
+    const pong = first("pusher:pong", (cb) =>
+      echo.connector.pusher.connection.bind("message", (message: { event: string }) => {
+        if (message.event === "pusher:pong") cb(message);
+      }),
+    );
+    await pong;
+    expect(echo.connector.pusher.connection.state).toBe("connected");
+  });
+
+  it("stays connected through the node's pings: pusher-js answers pusher:ping in time", async () => {
+    const [node] = await startNodes(1, { pingIntervalMs: 150, pongTimeoutMs: 100 });
+    if (node === undefined) throw new Error("no node started");
+    const echo = echoClient(broadcaster, node.address.port);
+    const { connection } = echo.connector.pusher;
+    const states: string[] = [];
+    connection.bind("state_change", (change: { current: string }) => states.push(change.current));
+    // Three pings, each past the previous one's pong timeout: an unanswered one would have closed the connection.
+    const pings = first("three pusher:ping", (cb) => {
+      let count = 0;
+      connection.bind("message", (message: { event: string }) => {
+        if (message.event === "pusher:ping" && ++count === 3) cb(count);
+      });
+    });
+    await pings;
+    expect(states).toEqual(["connected"]);
   });
 
   it("whispers to the other members of a presence channel, not back to the sender", async () => {
