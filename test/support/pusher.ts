@@ -3,6 +3,11 @@
  * authorization and user authentication are signed by the real `pusher` server SDK, as an
  * app's backend would sign them.
  */
+import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 import PusherServer from "pusher";
 import PusherJsModule from "pusher-js";
 import type { Channel, Options } from "pusher-js";
@@ -127,4 +132,105 @@ export async function subscribed<T = unknown>(
   );
   const data = await Promise.race([next<T>(channel, "pusher:subscription_succeeded", timeoutMs), error]);
   return { channel, data };
+}
+
+/** The native server API key of nodes whose tests publish server events with {@link triggerEvent}. */
+export const NATIVE_API_KEY = "pusher-tests-native-api-key";
+
+/**
+ * Sends server event `event` with `data` on Pusher channel `channel` of `app` on the node at
+ * `port`, and resolves once the node accepted it. Until the Pusher HTTP API is in the tree it
+ * goes through the native server API (the node needs `apiKey: NATIVE_API_KEY`): a publication of
+ * the Pusher envelope `{event, data}` on the app namespace's Hubcast channel, which Pusher
+ * clients receive as `event` with `data`. It becomes `serverSdk(port, app).trigger(channel, event, data)`.
+ */
+export async function triggerEvent(
+  port: number,
+  event: { channel: string; event: string; data: unknown },
+  app: Pick<PusherAppOptions, "id" | "namespace"> = TEST_APP,
+): Promise<void> {
+  const namespace = app.namespace === undefined || app.namespace === "" ? `pusher.${app.id}` : app.namespace;
+  const res = await fetch(`http://127.0.0.1:${port}/api/publish`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${NATIVE_API_KEY}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ channel: `${namespace}:${event.channel}`, data: { event: event.event, data: event.data } }),
+  });
+  if (res.status !== 200)
+    throw new Error(`publish of ${event.event} on ${event.channel}: ${res.status} ${await res.text()}`);
+}
+
+/** Where a page loads pusher-js's web build from a {@link PusherBackendSite}. */
+export const PUSHER_JS_PATH = "/pusher.min.js";
+/** Where a page's pusher-js asks a {@link PusherBackendSite} for channel authorizations (its `channelAuthorization.endpoint`). */
+export const PUSHER_AUTH_PATH = "/broadcasting/auth";
+
+const readBody = async (req: IncomingMessage): Promise<string> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+};
+
+/**
+ * An app's web backend for browser tests, on its own loopback origin: the HTML of {@link pages}
+ * by path, pusher-js's web build at {@link PUSHER_JS_PATH}, and channel authorization at
+ * {@link PUSHER_AUTH_PATH} signed by `signer`. The authorization's presence member is the
+ * `user_id` (and `user_name`) the page sends as `channelAuthorization.params`, standing in for
+ * a session. Anything else is a 404.
+ */
+export class PusherBackendSite {
+  /** Path (`/page-1.html`) → HTML. */
+  readonly pages = new Map<string, string>();
+  private server: Server | undefined;
+  private origin = "";
+  private readonly script = readFileSync(createRequire(import.meta.url).resolve("pusher-js/dist/web/pusher.min.js"));
+
+  constructor(private readonly signer: PusherServer) {}
+
+  /** The site's origin, `http://127.0.0.1:<port>`, once started. */
+  get url(): string {
+    return this.origin;
+  }
+
+  async start(): Promise<string> {
+    const server = createServer((req, res) => {
+      this.answer(req).then(
+        ({ status, type, body }) => {
+          res.writeHead(status, { "Content-Type": type });
+          res.end(body);
+        },
+        (err: unknown) => {
+          res.writeHead(500, { "Content-Type": "text/plain" });
+          res.end(String(err));
+        },
+      );
+    });
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    this.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return this.origin;
+  }
+
+  private async answer(req: IncomingMessage): Promise<{ status: number; type: string; body: string | Buffer }> {
+    if (req.method === "POST" && req.url === PUSHER_AUTH_PATH) {
+      const form = new URLSearchParams(await readBody(req));
+      const socketId = form.get("socket_id") ?? "";
+      const channel = form.get("channel_name") ?? "";
+      const userId = form.get("user_id") ?? "anonymous";
+      const member = channel.startsWith("presence-")
+        ? { user_id: userId, user_info: { name: form.get("user_name") ?? userId } }
+        : undefined;
+      const auth = this.signer.authorizeChannel(socketId, channel, member);
+      return { status: 200, type: "application/json", body: JSON.stringify(auth) };
+    }
+    if (req.url === PUSHER_JS_PATH) return { status: 200, type: "text/javascript", body: this.script };
+    const html = this.pages.get(req.url ?? "/");
+    if (html === undefined) return { status: 404, type: "text/plain", body: "not found" };
+    return { status: 200, type: "text/html; charset=utf-8", body: html };
+  }
+
+  close(): Promise<void> {
+    const server = this.server;
+    server?.closeAllConnections();
+    return new Promise((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+  }
 }
