@@ -134,29 +134,19 @@ export async function subscribed<T = unknown>(
   return { channel, data };
 }
 
-/** The native server API key of nodes whose tests publish server events with {@link triggerEvent}. */
+/** A native server API key for tests that also read the node through /api/. */
 export const NATIVE_API_KEY = "pusher-tests-native-api-key";
 
 /**
  * Sends server event `event` with `data` on Pusher channel `channel` of `app` on the node at
- * `port`, and resolves once the node accepted it. Until the Pusher HTTP API is in the tree it
- * goes through the native server API (the node needs `apiKey: NATIVE_API_KEY`): a publication of
- * the Pusher envelope `{event, data}` on the app namespace's Hubcast channel, which Pusher
- * clients receive as `event` with `data`. It becomes `serverSdk(port, app).trigger(channel, event, data)`.
+ * `port` through the Pusher HTTP API (the real `pusher` SDK), and resolves once the node accepted it.
  */
 export async function triggerEvent(
   port: number,
   event: { channel: string; event: string; data: unknown },
-  app: Pick<PusherAppOptions, "id" | "namespace"> = TEST_APP,
+  app: Pick<PusherAppOptions, "id" | "key" | "secret"> = TEST_APP,
 ): Promise<void> {
-  const namespace = app.namespace === undefined || app.namespace === "" ? `pusher.${app.id}` : app.namespace;
-  const res = await fetch(`http://127.0.0.1:${port}/api/publish`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${NATIVE_API_KEY}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ channel: `${namespace}:${event.channel}`, data: { event: event.event, data: event.data } }),
-  });
-  if (res.status !== 200)
-    throw new Error(`publish of ${event.event} on ${event.channel}: ${res.status} ${await res.text()}`);
+  await serverSdk(port, app).trigger(event.channel, event.event, event.data);
 }
 
 /** Where a page loads pusher-js's web build from a {@link PusherBackendSite}. */

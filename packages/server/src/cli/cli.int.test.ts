@@ -27,13 +27,15 @@ describe("hubcast CLI", () => {
     const { code, stdout } = await runCli(["start", "--help"]);
     expect(code).toBe(0);
     for (const key of NODE_OPTION_KEYS) {
-      if (key === "channel" || key === "namespaces") continue;
+      if (key === "channel" || key === "namespaces" || key === "pusherApps") continue;
       const line = stdout.split("\n").find((l) => l.trimStart().startsWith("--") && l.includes(`${flagName(key)} `));
       expect(line, key).toBeDefined();
       expect(line).toContain(envName(key));
       const fallback = String(NODE_DEFAULTS[key]);
       expect(line).toContain(fallback === "" ? "(none)" : fallback);
     }
+    // The config file's list of Pusher apps takes one more from a flag or its variable.
+    expect(stdout).toMatch(/--pusher-app <id:key:secret>\s+HUBCAST_PUSHER_APP/);
     expect((await runCli(["--help"])).stdout).toMatch(/Commands:[\s\S]*start/);
     expect((await runCli(["help", "start"])).stdout).toContain("--ping-interval-ms");
     // Help fits 100 columns, whatever the command.
@@ -98,6 +100,17 @@ describe("hubcast CLI", () => {
         /namespaces\.chat\.historySize: must be an integer/,
       ],
       [["launch"], {}, /unknown command "launch"/],
+      [["start", "--pusher-app", "1:key"], {}, /--pusher-app \/ HUBCAST_PUSHER_APP: must be id:key:secret/],
+      [["start"], { HUBCAST_PUSHER_APP: "1:key:short" }, /pusherApps\[0\]\.secret: must be 8-256 printable/],
+      [
+        [
+          "start",
+          "--config",
+          tempConfig('{"pusherApps":[{"id":"1","key":"k","secret":"long-enough","namespace":"chat"}]}'),
+        ],
+        {},
+        /pusherApps\[0\]\.namespace: "chat" is not configured in namespaces/,
+      ],
     ];
     for (const [args, env, message] of cases) {
       const { code, stderr } = await runCli(args, env);

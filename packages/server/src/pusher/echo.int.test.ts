@@ -288,7 +288,7 @@ describe.each<Broadcaster>(["pusher", "reverb"])("Laravel Echo with broadcaster:
     echo.connector.signin();
     await ready;
     const got = first("Alert to user 1", (cb) => pusher.user.bind("Alert", cb));
-    await triggerEvent(port, { channel: "#server-to-user-1", event: "Alert", data: { text: "for Ann" } });
+    await serverSdk(port).sendToUser("1", "Alert", { text: "for Ann" });
     expect(await got).toEqual({ text: "for Ann" });
   });
 
