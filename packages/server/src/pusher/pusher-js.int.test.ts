@@ -85,6 +85,32 @@ describe("the Pusher protocol with pusher-js", () => {
     expect(error).toMatchObject({ type: "AuthError", status: 401 });
   });
 
+  it("relays end-to-end encrypted channels: pusher-js decrypts, while the server and other readers see only ciphertext", async () => {
+    const { port } = await start();
+    const masterKey = Buffer.alloc(32, 7).toString("base64");
+    const sdk = serverSdk(port, TEST_APP, { encryptionMasterKeyBase64: masterKey });
+    const reader = await client(port, sdk);
+    const { channel } = await subscribed(reader, "private-encrypted-vault");
+    // A raw client authorized for the channel, without the key: what the node relays.
+    const raw = new WebSocket(`ws://127.0.0.1:${port}/app/${TEST_APP.key}?protocol=7`);
+    const messages: { event: string; data?: string }[] = [];
+    raw.on("message", (data) => messages.push(JSON.parse(String(data))));
+    await expect.poll(() => messages.length).toBe(1);
+    const socketId = JSON.parse(messages[0]?.data ?? "{}").socket_id as string;
+    const { auth } = sdk.authorizeChannel(socketId, "private-encrypted-vault");
+    raw.send(JSON.stringify({ event: "pusher:subscribe", data: { channel: "private-encrypted-vault", auth } }));
+    await expect.poll(() => messages.map((m) => m.event)).toContain("pusher_internal:subscription_succeeded");
+
+    const secret = next(channel, "code");
+    await sdk.trigger("private-encrypted-vault", "code", { pin: "0451" });
+    expect(await secret).toEqual({ pin: "0451" });
+    await expect.poll(() => messages.find((m) => m.event === "code")).toBeDefined();
+    const relayed = JSON.parse(messages.find((m) => m.event === "code")?.data ?? "{}");
+    expect(Object.keys(relayed).sort()).toEqual(["ciphertext", "nonce"]);
+    expect(JSON.stringify(relayed)).not.toContain("0451");
+    raw.close();
+  });
+
   it("keeps presence members by user: one member for two connections, member_removed after the last leaves", async () => {
     const { port, sdk } = await start();
     const alice = await client(port, sdk, "alice", { name: "Alice" });
