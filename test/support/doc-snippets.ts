@@ -20,7 +20,8 @@ export interface DocBlock {
   line: number;
 }
 
-const MARKER = /^(run|output):\s*(\S+)$|^(socket\.io|centrifugo)$/;
+/** Other products' code a guide shows for comparison: Socket.IO, Centrifugo, and the Pusher world's Laravel, Soketi and Reverb. */
+const MARKER = /^(run|output):\s*(\S+)$|^(socket\.io|centrifugo|laravel|soketi|reverb)$/;
 
 /**
  * Every fenced block of the Markdown file at `url`, with the marker on the closest non-blank
@@ -32,7 +33,7 @@ export function docBlocks(url: URL): DocBlock[] {
     const marker = MARKER.exec(block.marker ?? "");
     if (marker === null) {
       throw new Error(
-        `${fileURLToPath(url)}:${block.line}: a code block without a <!-- run|output|socket.io|centrifugo --> marker`,
+        `${fileURLToPath(url)}:${block.line}: a code block without a <!-- run|output|socket.io|centrifugo|laravel|soketi|reverb --> marker`,
       );
     }
     const [, kind, id, other] = marker;

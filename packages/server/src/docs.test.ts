@@ -15,6 +15,11 @@ describe("docs/configuration.md matches the code", () => {
       const line = row(key);
       expect(line, key).toBeDefined();
       if (key === "channel" || key === "namespaces") continue;
+      if (key === "pusherApps") {
+        expect(line).toContain("--pusher-app");
+        expect(line).toContain("HUBCAST_PUSHER_APP");
+        continue;
+      }
       expect(line).toContain(`--${flagName(key)}`);
       expect(line).toContain(envName(key));
       const fallback = String(NODE_DEFAULTS[key]);

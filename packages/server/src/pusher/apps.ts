@@ -63,7 +63,8 @@ export type ResolvedPusherApp = Readonly<Required<Omit<PusherAppOptions, "webhoo
   readonly webhooks: readonly Readonly<Required<WebhookTarget>>[];
 };
 
-const APP_KEYS = [
+/** Every app option, in the order docs/pusher.md lists them. */
+export const APP_KEYS = [
   "id",
   "key",
   "secret",

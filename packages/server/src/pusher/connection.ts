@@ -7,6 +7,7 @@ import type { ClientInfo, JsonValue } from "@hubcast/protocol";
 import { CloseCode, encodeJsonData, parseJsonData } from "@hubcast/protocol";
 import type { NodeContext } from "../context.js";
 import { TokenBucket } from "../limits.js";
+import { userLimitReached } from "../commands.js";
 import type { Session } from "../session.js";
 import type { SessionProtocol } from "../session-protocol.js";
 import type { ResolvedPusherApp } from "./apps.js";
@@ -135,6 +136,11 @@ export class PusherConnection implements SessionProtocol {
     }
     if (this.signedInUser !== undefined && this.signedInUser !== user) {
       refuse("already signed in as another user");
+      return;
+    }
+    const limit = this.signedInUser === user ? undefined : userLimitReached(this.ctx.node, user);
+    if (limit !== undefined) {
+      this.session.close(CloseCode.connectionLimit, limit);
       return;
     }
     this.signedInUser = user;
