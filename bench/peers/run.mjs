@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run peers`: the peer benchmark. Starts each system in turn on loopback (Hubcast one
- * node over WebSocket, HTTP-streaming and SSE, two nodes on Redis, cluster mode; Socket.IO one node and two nodes with its Redis
+ * node over WebSocket, HTTP-streaming, SSE and the Pusher protocol, two nodes on Redis, cluster mode; Socket.IO one node and two nodes with its Redis
  * adapter; plain ws + Redis; ws with the frame built once), runs the same fanout and connect
  * scenarios against each with `hubcast bench --json`, prints a table with ratios relative to
  * Hubcast one node, writes results/<date>.json and .md, and stops every process it started
@@ -155,6 +155,7 @@ async function bench(ctx, { label, scenario, system, deployment, pids }) {
     "--json",
   ];
   if (system.transport !== undefined) args.push("--transport", system.transport);
+  if (system.benchArgs !== undefined) args.push(...system.benchArgs);
   if (scenario === "fanout")
     args.push(
       "--rate",

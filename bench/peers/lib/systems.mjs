@@ -1,6 +1,6 @@
 /**
- * The systems a peer run compares, and how each is started: Hubcast (one node, two nodes on
- * Redis, two on NATS, cluster mode) and the peers in this folder (Socket.IO one node and two nodes with
+ * The systems a peer run compares, and how each is started: Hubcast (one node, also over its
+ * emulations and the Pusher protocol; two nodes on Redis, two on NATS, cluster mode) and the peers in this folder (Socket.IO one node and two nodes with
  * its Redis adapter, plain ws + Redis, ws with the frame built once). Each start resolves
  * with the WebSocket URLs to bench and the pids that make up the server (for /proc).
  */
@@ -11,6 +11,19 @@ export const HUBCAST_BENCH_FLAGS = ["--command-rate-per-second", "0", "--max-con
 
 /** The config file every Hubcast node reads: the bench namespace, clients may publish. */
 export const HUBCAST_BENCH_CONFIG = { demo: false, namespaces: { bench: { allowPublish: true } } };
+
+/**
+ * The Pusher app the `hubcast-pusher` node serves: the bench's default app
+ * (`hubcast bench --protocol pusher` without `--pusher-app`), so the bench needs no credentials.
+ */
+export const HUBCAST_PUSHER_APP = "bench:bench-key:hubcast-bench-secret";
+
+/**
+ * The `hubcast-pusher` node's server API key. Its publishers use Hubcast's `POST /api/publish`
+ * (`--api-key`) until the node has the Pusher HTTP API; drop `--api-key` from that system's
+ * bench arguments then, and they publish by `POST /apps/bench/events` instead.
+ */
+export const HUBCAST_API_KEY = "peers-api-key-0123456789";
 
 const PEER_READY = /ready on port (\d+) \(pid (\d+)\)/;
 const HUBCAST_READY = /"msg":"hubcast listening"/;
@@ -32,8 +45,12 @@ const HUBCAST_READY = /"msg":"hubcast listening"/;
  * @property {number[]} pids Server processes (a cluster's primary and its workers).
  */
 
-/** Starts one Hubcast node (a cluster primary with `workers` > 1) and waits for "hubcast listening". */
-async function startHubcast(ctx, label, { redis = false, nats = false, workers = 1 } = {}) {
+/**
+ * Starts one Hubcast node (a cluster primary with `workers` > 1) and waits for "hubcast listening".
+ * With `pusher`, the node also serves {@link HUBCAST_PUSHER_APP} and the server API, and the URL
+ * is the node's base (`ws://host:port`), to which the bench adds the Pusher path.
+ */
+async function startHubcast(ctx, label, { redis = false, nats = false, workers = 1, pusher = false } = {}) {
   const args = [
     join(ctx.repo, "packages/server/dist/cli/main.js"),
     "start",
@@ -60,9 +77,10 @@ async function startHubcast(ctx, label, { redis = false, nats = false, workers =
       `hubcast-peers-${ctx.runId}-${label.replace(/-[ab]-/, "-")}`,
     );
   if (workers > 1) args.push("--workers", String(workers), "--worker-stats-interval-ms", "0");
+  if (pusher) args.push("--pusher-app", HUBCAST_PUSHER_APP, "--api-key", HUBCAST_API_KEY);
   const started = await ctx.processes.start({ label, command: process.execPath, args, ready: HUBCAST_READY });
   const listening = JSON.parse(started.lines.at(-1));
-  const url = `${listening.url.replace(/^http/, "ws")}/ws`;
+  const url = `${listening.url.replace(/^http/, "ws")}${pusher ? "" : "/ws"}`;
   const workerPids = started.lines.flatMap((line) => {
     if (!line.includes('"msg":"worker ready"')) return [];
     return [JSON.parse(line).workerPid];
@@ -95,6 +113,7 @@ function both(a, b) {
  * @property {string} label Shown in the table.
  * @property {string} protocol `hubcast bench --protocol`.
  * @property {string} [transport] `hubcast bench --transport` (default websocket): what the subscribers use.
+ * @property {string[]} [benchArgs] More `hubcast bench` arguments for this system.
  * @property {boolean} redis Whether it needs the private Redis.
  * @property {boolean} [nats] Whether it needs the private nats-server (its CPU goes in the Redis column).
  * @property {string} design One line on what runs.
@@ -130,6 +149,16 @@ export const SYSTEMS = [
     design:
       "hubcast start, memory engine; subscribers over the SSE emulation (GET /emulation?connect=…, frames up by POST /emulation/send), publisher on WebSocket",
     start: (ctx, s) => startHubcast(ctx, `hubcast-sse-${s}`),
+  },
+  {
+    key: "hubcast-pusher",
+    label: "Hubcast, one node, Pusher protocol",
+    protocol: "pusher",
+    benchArgs: ["--api-key", HUBCAST_API_KEY],
+    redis: false,
+    design:
+      "hubcast start --pusher-app, memory engine; subscribers speak the Pusher protocol 7 (pusher-js's wire format) on /app/{key}, public channel; publisher by HTTP (POST /api/publish into the app's namespace, 10 requests/s)",
+    start: (ctx, s) => startHubcast(ctx, `hubcast-pusher-${s}`, { pusher: true }),
   },
   {
     key: "hubcast-redis-2",

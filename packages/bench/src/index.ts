@@ -16,5 +16,7 @@ export type { HistogramSnapshot } from "./histogram.js";
 export { SequenceCounter } from "./sequence.js";
 export { adapters, adapterByName } from "./peers/index.js";
 export type { ProtocolAdapter, IncomingFrame } from "./peers/index.js";
+export { DEFAULT_PUSHER_APP, parsePusherApp } from "./pusher/app.js";
+export type { PusherApp } from "./pusher/app.js";
 export { WsConnection } from "./ws/connection.js";
 export { FrameReader } from "./ws/frame-reader.js";

@@ -1,6 +1,7 @@
 import type { Transport } from "./transport.js";
 import type { HistogramSnapshot } from "./histogram.js";
 import type { Layout } from "./layout.js";
+import type { PusherApp } from "./pusher/app.js";
 
 /** What a worker is told to do, once, right after it starts. */
 export interface WorkerPlan {
@@ -17,6 +18,8 @@ export interface WorkerPlan {
   readonly payloadBytes: number;
   readonly apiUrl: string | undefined;
   readonly apiKey: string | undefined;
+  /** With protocol "pusher": the app to publish for (signs Pusher HTTP API requests). */
+  readonly pusherApp: PusherApp | undefined;
 }
 
 /** Coordinator → worker. */

@@ -1,4 +1,5 @@
 import { Scenario } from "./options.js";
+import { adapterByName } from "./peers/index.js";
 import type { ResolvedBenchOptions } from "./options.js";
 
 /**
@@ -21,6 +22,8 @@ export interface Layout {
   readonly publishers: number;
   readonly processes: number;
   readonly namespace: string;
+  /** What joins the namespace and a channel's own name: `:`, or the protocol's (Pusher: `-`). */
+  readonly namespaceSeparator: string;
   /** True when publishers go through the server API rather than WebSocket connections. */
   readonly apiPublish: boolean;
 }
@@ -54,14 +57,24 @@ export function layoutOf(o: ResolvedBenchOptions): Layout {
     publishers: o.scenario === Scenario.chat ? 0 : o.publishers,
     processes: o.processes,
     namespace: o.namespace,
+    namespaceSeparator: adapterByName(o.protocol).namespaceSeparator ?? ":",
     apiPublish: o.apiUrl !== undefined,
   });
 }
 
+/** `<namespace>:<name>` (Pusher: `<namespace>-<name>`), or `name` alone when the namespace is empty. */
+function inNamespace(layout: Layout, name: string): string {
+  return layout.namespace === "" ? name : `${layout.namespace}${layout.namespaceSeparator}${name}`;
+}
+
 /** The name of channel `c`: `<namespace>:<scenario>-<c>` (no namespace prefix when it is empty). */
 export function channelName(layout: Layout, c: number): string {
-  const base = `${layout.scenario}-${c}`;
-  return layout.namespace === "" ? base : `${layout.namespace}:${base}`;
+  return inNamespace(layout, `${layout.scenario}-${c}`);
+}
+
+/** The channel the preflight publishes its probe to: `<namespace>:probe`, away from the bench channels. */
+export function probeChannelName(layout: Layout): string {
+  return inNamespace(layout, "probe");
 }
 
 /** Publisher lanes per channel: the size of each subscriber's sequence-tracking slot group. */

@@ -2,6 +2,9 @@ import { cpus } from "node:os";
 import { MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES } from "./payload.js";
 import { closest } from "@hubcast/protocol/suggest";
 import { adapterByName } from "./peers/index.js";
+import type { ProtocolAdapter } from "./peers/index.js";
+import { DEFAULT_PUSHER_APP, httpBase, pusherUrl } from "./pusher/app.js";
+import type { PusherApp } from "./pusher/app.js";
 import { TRANSPORTS, Transport } from "./transport.js";
 import { parseWsTarget } from "./ws/handshake.js";
 
@@ -26,7 +29,11 @@ export class BenchUsageError extends Error {
 /** What a bench run is asked to do; every field is optional and {@link resolveBenchOptions} applies defaults. */
 export interface BenchOptions {
   scenario: Scenario;
-  /** WebSocket URLs; cross-node publishes on the first and subscribes on the others. @default ["ws://127.0.0.1:8080/ws"] */
+  /**
+   * WebSocket URLs; cross-node publishes on the first and subscribes on the others. With
+   * protocol "pusher", `ws://host:port` gains `/app/{key}?protocol=7&client=js&version=8.4.0`.
+   * @default ["ws://127.0.0.1:8080/ws"] (pusher: ["ws://127.0.0.1:8080"])
+   */
   urls?: string[];
   /** Connections: idle ones (connect), subscribers (fanout, cross-node), members (chat). @default 1000 */
   connections?: number;
@@ -62,10 +69,15 @@ export interface BenchOptions {
    * stay on WebSocket (or the API). @default "websocket"
    */
   transport?: Transport;
-  /** Publish through the server API at this base URL instead of a client connection. */
+  /**
+   * Publish through the server API at this base URL instead of a client connection. Protocol
+   * "pusher" always publishes by HTTP. @default undefined (pusher: the first URL's host)
+   */
   apiUrl?: string;
-  /** Key for the server API (with apiUrl). */
+  /** Key for the server API (with apiUrl). With protocol "pusher": publish by Hubcast's API instead of Pusher's. */
   apiKey?: string;
+  /** The Pusher app to connect to and publish for (protocol "pusher"). @default {@link DEFAULT_PUSHER_APP} */
+  pusherApp?: PusherApp;
   /** Read server CPU and memory from /proc for these pids instead of scraping /metrics. @default [] */
   serverPids?: number[];
   /** Prometheus endpoints to scrape. @default /metrics on each distinct --url host */
@@ -98,6 +110,8 @@ export interface ResolvedBenchOptions {
   readonly transport: Transport;
   readonly apiUrl: string | undefined;
   readonly apiKey: string | undefined;
+  /** Set with protocol "pusher" only. */
+  readonly pusherApp: PusherApp | undefined;
   readonly serverPids: readonly number[];
   readonly metricsUrls: readonly string[];
   readonly out: string | undefined;
@@ -144,16 +158,11 @@ export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
     Object.values(Scenario).includes(scenario),
     `unknown scenario "${String(scenario)}"; use one of: ${Object.values(Scenario).join(", ")}`,
   );
-  const urls = opts.urls ?? ["ws://127.0.0.1:8080/ws"];
-  check(urls.length > 0, "--url needs at least one URL");
-  const hosts: string[] = [];
-  for (const url of urls) {
-    try {
-      hosts.push(parseWsTarget(url).host);
-    } catch (err) {
-      throw new BenchUsageError(`--url: ${(err as Error).message}`);
-    }
-  }
+  const protocol = opts.protocol ?? "hubcast";
+  const adapter = resolveAdapter(protocol, scenario);
+  const pusherApp = resolvePusherApp(opts.pusherApp, protocol);
+  const urls = resolveUrls(opts.urls, pusherApp);
+  const hosts = urls.map((url) => parseWsTarget(url).host);
   if (scenario === Scenario.crossNode) {
     check(
       urls.length >= 2,
@@ -202,8 +211,10 @@ export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
   );
   const warmupS = opts.warmupS ?? (scenario === Scenario.connect ? 0 : 2);
   check(Number.isFinite(warmupS) && warmupS >= 0, `--warmup must be a number of seconds ≥ 0, got ${warmupS}`);
+  // Pusher clients cannot publish to public channels: its publishers always go by HTTP.
+  const apiUrl = opts.apiUrl ?? (pusherApp !== undefined && publishing ? httpBase(urls[0] as string) : undefined);
   const clientConnections =
-    connections + (publishing && scenario !== Scenario.chat && opts.apiUrl === undefined ? publishers : 0);
+    connections + (publishing && scenario !== Scenario.chat && apiUrl === undefined ? publishers : 0);
   const processes = opts.processes ?? autoProcesses(clientConnections);
   positiveInt("--processes", processes);
   check(processes <= 256, `--processes ${processes} is more than 256`);
@@ -218,15 +229,9 @@ export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
     /^[A-Za-z0-9_.-]{0,64}$/.test(namespace),
     `--namespace must be 0–64 of A-Z a-z 0-9 _ . - (empty: the default namespace), got "${namespace}"`,
   );
-  const protocol = opts.protocol ?? "hubcast";
-  try {
-    adapterByName(protocol);
-  } catch (err) {
-    throw new BenchUsageError((err as Error).message);
-  }
-  const transport = resolveTransport(opts.transport, protocol);
+  const transport = resolveTransport(opts.transport, adapter.name);
   check(
-    (opts.apiUrl === undefined) === (opts.apiKey === undefined),
+    (opts.apiUrl === undefined) === (opts.apiKey === undefined) || pusherApp !== undefined,
     "--api-url and --api-key go together: the server API needs both",
   );
   check(
@@ -258,12 +263,47 @@ export function resolveBenchOptions(opts: BenchOptions): ResolvedBenchOptions {
     namespace,
     protocol,
     transport,
-    apiUrl: opts.apiUrl?.replace(/\/+$/, ""),
+    apiUrl: apiUrl?.replace(/\/+$/, ""),
     apiKey: opts.apiKey,
+    pusherApp,
     serverPids: Object.freeze([...serverPids]),
     metricsUrls: Object.freeze([...metricsUrls]),
     out: opts.out,
     json: opts.json ?? false,
+  });
+}
+
+/** The `--protocol` adapter, checked: a known one, able to run `scenario`. */
+function resolveAdapter(protocol: string, scenario: Scenario): ProtocolAdapter {
+  let adapter: ProtocolAdapter;
+  try {
+    adapter = adapterByName(protocol);
+  } catch (err) {
+    throw new BenchUsageError((err as Error).message);
+  }
+  const unsupported = adapter.unsupportedScenarios?.[scenario];
+  check(unsupported === undefined, `--protocol ${protocol} cannot run ${scenario}: ${unsupported}`);
+  return adapter;
+}
+
+/** The Pusher app for protocol "pusher" (the bench default when none is given); none for the others. */
+function resolvePusherApp(app: PusherApp | undefined, protocol: string): PusherApp | undefined {
+  if (protocol === "pusher") return app ?? DEFAULT_PUSHER_APP;
+  check(app === undefined, `--pusher-app is for the Pusher protocol: add --protocol pusher (now ${protocol})`);
+  return undefined;
+}
+
+/** The `--url` values, checked; with a Pusher app, on its `/app/{key}` path. */
+function resolveUrls(given: string[] | undefined, pusherApp: PusherApp | undefined): string[] {
+  const urls = given ?? [pusherApp === undefined ? "ws://127.0.0.1:8080/ws" : "ws://127.0.0.1:8080"];
+  check(urls.length > 0, "--url needs at least one URL");
+  return urls.map((url) => {
+    try {
+      parseWsTarget(url);
+      return pusherApp === undefined ? url : pusherUrl(url, pusherApp.key);
+    } catch (err) {
+      throw new BenchUsageError(`--url: ${(err as Error).message}`);
+    }
   });
 }
 

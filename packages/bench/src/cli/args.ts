@@ -3,6 +3,8 @@ import { parseArgs } from "node:util";
 import { BenchUsageError, MAX_CONNECTIONS_PER_PROCESS, Scenario } from "../options.js";
 import type { BenchOptions } from "../options.js";
 import { adapters } from "../peers/index.js";
+import { parsePusherApp } from "../pusher/app.js";
+import type { PusherApp } from "../pusher/app.js";
 import { TRANSPORTS } from "../transport.js";
 import type { Transport } from "../transport.js";
 import { flagsErrorMessage, unknownScenarioMessage } from "./suggest.js";
@@ -26,7 +28,7 @@ second). Reports what fanout reports.`,
 /** Option lines of the help texts; `scenarios` limits where a line shows. */
 const OPTION_LINES: { text: string; scenarios?: Scenario[] }[] = [
   {
-    text: "--url URL[,URL…]         WebSocket endpoint(s) (default ws://127.0.0.1:8080/ws); cross-node: publish on the first",
+    text: "--url URL[,URL…]         WebSocket endpoint(s) (default ws://127.0.0.1:8080/ws); cross-node: publish on the first; --protocol pusher: ws://host:port, the bench adds /app/KEY?protocol=7",
   },
   { text: "--connections N          connections (subscribers; chat: members) (default 1000)" },
   {
@@ -64,8 +66,14 @@ const OPTION_LINES: { text: string; scenarios?: Scenario[] }[] = [
     text: "--source-addresses N|IPs 127.0.0.1…127.0.0.N as source addresses, or a list of local IPs (default 1: the OS picks)",
   },
   { text: "--ramp-rate N            new connections per second, all processes together (default 1000)" },
-  { text: '--namespace NAME         namespace of the bench channels "<namespace>:<scenario>-<n>" (default bench)' },
+  {
+    text: '--namespace NAME         namespace of the bench channels "<namespace>:<scenario>-<n>" (default bench; --protocol pusher: "<namespace>-<scenario>-<n>")',
+  },
   { text: `--protocol NAME          server protocol: ${Object.keys(adapters).join(", ")} (default hubcast)` },
+  {
+    text: "--pusher-app ID:KEY:SEC  with --protocol pusher: the app to connect to (/app/KEY) and publish for (POST /apps/ID/events, signed with SEC) (default bench:bench-key:hubcast-bench-secret, or HUBCAST_PUSHER_APP); start the node with the same --pusher-app",
+    scenarios: ["connect", "fanout", "cross-node"],
+  },
   {
     text: `--transport NAME         what subscribers connect over: ${TRANSPORTS.join(", ")} (default websocket); http-stream and sse are Hubcast's emulations (POST /emulation, GET /emulation beside the --url path); publishers stay on WebSocket`,
     scenarios: ["fanout", "cross-node"],
@@ -79,10 +87,13 @@ const OPTION_LINES: { text: string; scenarios?: Scenario[] }[] = [
     scenarios: ["chat"],
   },
   {
-    text: "--api-url URL            publish through the server API at this base URL (http://host:port) instead",
+    text: "--api-url URL            publish through the server API at this base URL (http://host:port) instead (--protocol pusher always publishes by HTTP: default the --url host)",
     scenarios: ["fanout", "cross-node"],
   },
-  { text: "--api-key KEY            server API key (or HUBCAST_API_KEY)", scenarios: ["fanout", "cross-node"] },
+  {
+    text: "--api-key KEY            server API key (or HUBCAST_API_KEY); --protocol pusher: publish by Hubcast's POST /api/publish instead of the Pusher HTTP API",
+    scenarios: ["fanout", "cross-node"],
+  },
   {
     text: "--metrics-url URL[,URL…] Prometheus endpoints to read server CPU and memory from (default: /metrics of each --url)",
   },
@@ -108,7 +119,9 @@ Run 'hubcast bench <scenario> --help' for a scenario's options. The server needs
 that allows client publishing, e.g. in its config file:
   {"namespaces": {"bench": {"allowPublish": true}}}
 and, for big runs, --max-connections-per-second 0 --command-rate-per-second 0.
-See docs/bench.md.`;
+Pusher protocol (pusher-js's wire format on /app/KEY): start the node with --pusher-app
+ID:KEY:SECRET and run e.g. hubcast bench fanout --protocol pusher --url ws://host:8080
+--pusher-app ID:KEY:SECRET. See docs/bench.md.`;
 
 /** Help keeps within this many columns. */
 const HELP_WIDTH = 100;
@@ -160,6 +173,7 @@ const FLAGS = {
   "ramp-rate": { type: "string" },
   namespace: { type: "string" },
   protocol: { type: "string" },
+  "pusher-app": { type: "string" },
   transport: { type: "string" },
   "api-url": { type: "string" },
   "api-key": { type: "string" },
@@ -188,6 +202,22 @@ const list = (value: string | undefined): string[] | undefined =>
         .split(",")
         .map((s) => s.trim())
         .filter((s) => s !== "");
+
+/** `--pusher-app`, or HUBCAST_PUSHER_APP with --protocol pusher (the server reads the same variable). */
+function pusherApp(
+  flag: string | undefined,
+  protocol: string | undefined,
+  env: NodeJS.ProcessEnv,
+): PusherApp | undefined {
+  const value =
+    flag ?? (protocol === "pusher" && env["HUBCAST_PUSHER_APP"] !== "" ? env["HUBCAST_PUSHER_APP"] : undefined);
+  if (value === undefined) return undefined;
+  try {
+    return parsePusherApp(value);
+  } catch (err) {
+    throw new BenchUsageError((err as Error).message);
+  }
+}
 
 function sourceAddresses(value: string | undefined): number | string[] | undefined {
   if (value === undefined) return undefined;
@@ -249,6 +279,7 @@ export function parseBenchArgs(args: readonly string[], env: NodeJS.ProcessEnv):
   set("rampRate", num("ramp-rate", values["ramp-rate"]));
   set("namespace", values.namespace);
   set("protocol", values.protocol);
+  set("pusherApp", pusherApp(values["pusher-app"], values.protocol, env));
   set("transport", values.transport as Transport | undefined);
   set("apiUrl", values["api-url"]);
   set("apiKey", values["api-key"] ?? (values["api-url"] === undefined ? undefined : env["HUBCAST_API_KEY"]));

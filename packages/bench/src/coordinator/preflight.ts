@@ -1,5 +1,5 @@
 import { Incoming, incomingFrame } from "../peers/index.js";
-import type { ProtocolAdapter } from "../peers/index.js";
+import type { ApiAuth, ProtocolAdapter } from "../peers/index.js";
 import { EmulationSender } from "../emulation/sender.js";
 import { openLink } from "../open-link.js";
 import { Transport } from "../transport.js";
@@ -46,7 +46,9 @@ export function probe(
       stepIndex += 1;
       const step = steps[stepIndex];
       if (step === undefined) return finish(undefined);
-      if (step.frame === undefined) return next();
+      // A server that greets first answers the connect without being asked.
+      if (step.frame === undefined)
+        return step.operation === "connect" && adapter.serverGreets === true ? undefined : next();
       ws.sendText(step.frame);
     };
     const timer = setTimeout(
@@ -130,20 +132,20 @@ export function probeSteps(
   return steps;
 }
 
-/** Checks the server API answers a publish with the key. */
+/** Checks the server API answers a publish with the credentials in `auth`. */
 export async function probeApi(
   apiUrl: string,
-  apiKey: string,
+  auth: ApiAuth,
   adapter: ProtocolAdapter,
   channel: string,
 ): Promise<void> {
-  const request = adapter.apiPublish?.(channel, '"probe"');
+  const request = adapter.apiPublish?.(channel, '"probe"', auth);
   if (request === undefined) throw new PreflightError(`--protocol ${adapter.name} has no server API; drop --api-url`);
   let res: Response;
   try {
     res = await fetch(`${apiUrl}${request.path}`, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
+      headers: { "content-type": "application/json", ...request.headers },
       body: request.body,
       signal: AbortSignal.timeout(5_000),
     });
@@ -154,10 +156,11 @@ export async function probeApi(
   if (res.status === 200) return;
   const body = (await res.text()).slice(0, 300);
   const fix =
-    res.status === 401
+    adapter.explainApiError?.({ status: res.status, body, auth }) ??
+    (res.status === 401
       ? "check --api-key"
       : res.status === 404
         ? "start the server with --api-key (the API is off without one), and check --api-url"
-        : "check the channel's namespace in the server config";
+        : "check the channel's namespace in the server config");
   throw new PreflightError(`the server API refused a publish to "${channel}" (HTTP ${res.status}: ${body}); ${fix}`);
 }

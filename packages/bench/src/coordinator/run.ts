@@ -1,6 +1,6 @@
 import { Histogram } from "../histogram.js";
 import type { WorkerFinal, WorkerPlan } from "../ipc.js";
-import { channelName, layoutOf, publisherCount } from "../layout.js";
+import { channelName, layoutOf, probeChannelName, publisherCount } from "../layout.js";
 import type { Layout } from "../layout.js";
 import { Scenario } from "../options.js";
 import type { ResolvedBenchOptions } from "../options.js";
@@ -36,7 +36,7 @@ export interface RunIo {
 
 async function preflight(o: ResolvedBenchOptions, layout: Layout, adapter: ProtocolAdapter): Promise<void> {
   const subscribeTo = o.scenario === Scenario.connect && o.channels === 0 ? undefined : channelName(layout, 0);
-  const probeChannel = o.namespace === "" ? "probe" : `${o.namespace}:probe`;
+  const probeChannel = probeChannelName(layout);
   const clientPublish = o.scenario !== Scenario.connect && o.apiUrl === undefined;
   const checks = layout.subscriberUrls.map((url) =>
     probe(url, adapter, probeSteps(adapter, subscribeTo, undefined), undefined, o.transport),
@@ -44,8 +44,8 @@ async function preflight(o: ResolvedBenchOptions, layout: Layout, adapter: Proto
   if (clientPublish)
     for (const url of layout.publisherUrls)
       checks.push(probe(url, adapter, probeSteps(adapter, undefined, probeChannel)));
-  if (o.apiUrl !== undefined && o.apiKey !== undefined && o.scenario !== Scenario.connect)
-    checks.push(probeApi(o.apiUrl, o.apiKey, adapter, probeChannel));
+  if (o.apiUrl !== undefined && o.scenario !== Scenario.connect)
+    checks.push(probeApi(o.apiUrl, { apiKey: o.apiKey, pusherApp: o.pusherApp }, adapter, probeChannel));
   await Promise.all(checks);
 }
 
@@ -62,6 +62,7 @@ function plansFor(o: ResolvedBenchOptions, layout: Layout): WorkerPlan[] {
     payloadBytes: o.payloadBytes,
     apiUrl: o.apiUrl,
     apiKey: o.apiKey,
+    pusherApp: o.pusherApp,
   }));
 }
 
@@ -189,7 +190,10 @@ function buildResult(r: {
     );
   });
   const rampSeconds = r.rampMs / 1000;
-  const { apiKey: _apiKey, ...shownOptions } = o;
+  const { apiKey: _apiKey, pusherApp, ...rest } = o;
+  // The app's id and key name it; its secret stays out of the result, as the API key does.
+  const shownOptions =
+    pusherApp === undefined ? rest : { ...rest, pusherApp: { id: pusherApp.id, key: pusherApp.key } };
   const corrected = pool.latency;
   return {
     tool: "hubcast-bench",

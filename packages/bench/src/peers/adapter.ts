@@ -1,4 +1,5 @@
 import type { PayloadFields } from "../payload.js";
+import type { PusherApp } from "../pusher/app.js";
 
 /** What one incoming text message turned out to be. */
 export const Incoming = {
@@ -34,10 +35,20 @@ export function incomingFrame(): IncomingFrame {
 
 /** An HTTP request that publishes as the server (the server API). */
 export interface ApiPublishRequest {
-  /** Path on the API URL, e.g. `/api/publish`. */
+  /** Path (and query) on the API URL, e.g. `/api/publish`. */
   path: string;
   /** JSON body. */
   body: string;
+  /** Headers besides content-type and content-length (authorization). */
+  headers: Readonly<Record<string, string>>;
+}
+
+/** The credentials the options give for the server API; an adapter takes what its API needs. */
+export interface ApiAuth {
+  /** Hubcast's server API key (`--api-key`). */
+  readonly apiKey: string | undefined;
+  /** The Pusher app (`--pusher-app`), with `--protocol pusher`. */
+  readonly pusherApp: PusherApp | undefined;
 }
 
 /**
@@ -60,6 +71,17 @@ export interface ProtocolAdapter {
    */
   connect(id: number): string | undefined;
   /**
+   * The server speaks first (Pusher's `connection_established`): with `connect` returning
+   * undefined, the connection counts as connected when the greeting arrives, which `parse`
+   * reports as the reply to id 1. @default false: usable at once
+   */
+  readonly serverGreets?: boolean;
+  /**
+   * What joins `--namespace` and a channel's own name (`bench:fanout-0`), for protocols whose
+   * channel names cannot hold `:`. @default ":"
+   */
+  readonly namespaceSeparator?: string;
+  /**
    * The frame that subscribes to `channel`. The subscription counts as live when the reply with
    * `id` arrives; return undefined for protocols whose subscribe has no reply (then it counts as
    * live once sent).
@@ -72,7 +94,19 @@ export interface ProtocolAdapter {
   /** Classifies one text message and fills `out`; must not keep `payload`. */
   parse(payload: Buffer, out: IncomingFrame): Incoming;
   /** The server-side publish request, when the server has an HTTP API; undefined otherwise. */
-  apiPublish?(channel: string, data: string): ApiPublishRequest;
+  apiPublish?(channel: string, data: string, auth: ApiAuth): ApiPublishRequest;
+  /**
+   * A hint for a refused API publish (`status`, the answer's start `body`), or undefined.
+   * `auth` says which API was asked.
+   */
+  explainApiError?(event: { status: number; body: string; auth: ApiAuth }): string | undefined;
+  /**
+   * Whether a connection closed with `closeCode` before it was ready was sent away for now
+   * (admission control) and should come back after a pause. @default code 3008 (try_later)
+   */
+  triesLater?(closeCode: number): boolean;
+  /** Scenarios this protocol cannot run, each with the reason (for the usage error). @default none */
+  readonly unsupportedScenarios?: Readonly<Record<string, string>>;
   /** A hint that says how to fix a refused subscribe or publish (server config), or undefined. */
   explainError?(event: {
     operation: "connect" | "subscribe" | "publish";

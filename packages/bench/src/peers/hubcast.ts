@@ -1,7 +1,7 @@
 import { ErrorCode, Subprotocol } from "@hubcast/protocol";
 import { decodePayload } from "../payload.js";
 import { Incoming } from "./adapter.js";
-import type { ApiPublishRequest, IncomingFrame, ProtocolAdapter } from "./adapter.js";
+import type { ApiAuth, ApiPublishRequest, IncomingFrame, ProtocolAdapter } from "./adapter.js";
 
 const QUOTE = 0x22;
 const DATA_MARKER = Buffer.from(',"data":');
@@ -82,9 +82,10 @@ export const hubcastAdapter: ProtocolAdapter = {
     return Incoming.other;
   },
 
-  apiPublish: (channel: string, data: string): ApiPublishRequest => ({
+  apiPublish: (channel: string, data: string, auth: ApiAuth): ApiPublishRequest => ({
     path: "/api/publish",
     body: `{"channel":${JSON.stringify(channel)},"data":${data}}`,
+    headers: auth.apiKey === undefined ? {} : { authorization: `Bearer ${auth.apiKey}` },
   }),
 
   explainError({ operation, code, channel }) {

@@ -1,9 +1,10 @@
 import type { ProtocolAdapter } from "./adapter.js";
 import { hubcastAdapter } from "./hubcast.js";
+import { pusherAdapter } from "./pusher.js";
 import { socketIoAdapter } from "./socketio.js";
 import { wsPlainAdapter } from "./ws-plain.js";
 
-export type { ProtocolAdapter, IncomingFrame, ApiPublishRequest } from "./adapter.js";
+export type { ProtocolAdapter, IncomingFrame, ApiPublishRequest, ApiAuth } from "./adapter.js";
 export { Incoming, incomingFrame } from "./adapter.js";
 
 /** Every protocol `--protocol` accepts, by name. Adapters for other servers are added here. */
@@ -11,6 +12,7 @@ export const adapters: Readonly<Record<string, ProtocolAdapter>> = Object.freeze
   [hubcastAdapter.name]: hubcastAdapter,
   [socketIoAdapter.name]: socketIoAdapter,
   [wsPlainAdapter.name]: wsPlainAdapter,
+  [pusherAdapter.name]: pusherAdapter,
 });
 
 /** The adapter named `name`; throws a TypeError listing the known ones. */

@@ -23,6 +23,13 @@ function transportText(r: BenchResult): string {
 /** The result's headline numbers as label/value rows; the summary and the HTML table both use them. */
 export function summaryRows(r: BenchResult): [string, string][] {
   const rows: [string, string][] = [];
+  // Results written before --protocol pusher have no pusherApp; hubcast's own protocol goes without saying.
+  const app = r.options.pusherApp;
+  if (r.options.protocol !== "hubcast")
+    rows.push([
+      "protocol",
+      app === undefined ? r.options.protocol : `${r.options.protocol} (app ${app.id}, key ${app.key})`,
+    ]);
   rows.push(["transport", transportText(r)]);
   const c = r.connections;
   rows.push([

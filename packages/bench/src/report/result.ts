@@ -111,8 +111,8 @@ export interface BenchResult {
   interrupted: boolean;
   /** Why it stopped early. */
   interruptReason?: string;
-  /** The options in force (the API key left out). */
-  options: Omit<ResolvedBenchOptions, "apiKey">;
+  /** The options in force (the API key and the Pusher app's secret left out). */
+  options: Omit<ResolvedBenchOptions, "apiKey" | "pusherApp"> & { pusherApp?: { id: string; key: string } };
   machine: MachineInfo;
   connections: {
     requested: number;

@@ -85,6 +85,8 @@ export class BenchConnection implements LinkListener {
     this.attempts += 1;
     this.phase = Phase.opening;
     this.disconnectCode = 0;
+    // Ids count per connection, from 1: a protocol without ids reports its connect as 1, its subscribe as 2.
+    this.nextId = 1;
     // Over an emulation the connect frame opens the stream, so its id is taken now.
     const emulated = this.transport !== Transport.websocket;
     if (emulated) this.connectId = this.nextId++;
@@ -122,8 +124,9 @@ export class BenchConnection implements LinkListener {
     if (this.transport !== Transport.websocket) return; // the connect frame went with the request
     this.connectId = this.nextId++;
     const frame = this.host.adapter.connect(this.connectId);
-    if (frame === undefined) this.subscribe();
-    else this.ws?.sendText(frame);
+    if (frame !== undefined) this.ws?.sendText(frame);
+    else if (this.host.adapter.serverGreets !== true) this.subscribe();
+    // else the server speaks first: its greeting is the connect's reply.
   }
 
   private subscribe(): void {
@@ -171,6 +174,13 @@ export class BenchConnection implements LinkListener {
     const operation = frame.id === this.connectId ? "connect" : frame.id === this.subscribeId ? "subscribe" : "publish";
     const reason = `${operation} error ${frame.errorCode}: ${frame.message}`;
     if (operation === "publish") return this.publishAnswered(reason, frame.errorCode);
+    if (this.phase === Phase.ready) {
+      // The server ended a live connection or subscription in-band (Pusher's pusher:error): a drop.
+      this.phase = Phase.ended;
+      this.host.onDropped(this, reason);
+      this.ws?.close();
+      return;
+    }
     const channel = this.host.channelName(this.spec.subscribeChannel);
     const hint = this.host.adapter.explainError?.({
       operation,
@@ -212,7 +222,8 @@ export class BenchConnection implements LinkListener {
     // 3008 try_later (or, emulated, HTTP 503 with Retry-After): admission control; come back when it says.
     if (end.retryAfterMs !== undefined && this.attempts < MAX_ATTEMPTS)
       return this.host.onRetry(this, end.retryAfterMs);
-    if (code === 3008 && this.attempts < MAX_ATTEMPTS) {
+    const triesLater = this.host.adapter.triesLater?.(code) ?? code === 3008;
+    if (triesLater && this.attempts < MAX_ATTEMPTS) {
       return this.host.onRetry(this, this.retryAfterMs > 0 ? this.retryAfterMs : 1000);
     }
     this.host.onFailed(this, reason, undefined);

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { encodePayload, nowUs } from "../payload.js";
-import type { ProtocolAdapter } from "../peers/index.js";
+import type { ApiAuth, ProtocolAdapter } from "../peers/index.js";
 
 /** A source of numbered publications: a publishing connection, or a lane of the server API. */
 export interface PublishLane {
@@ -120,40 +120,70 @@ export interface ApiAnswers {
   onApiAnswer(lane: ApiLane, error: string | undefined): void;
 }
 
-/** A publisher lane that publishes through the server's HTTP API (POST with a bearer key). */
+/** Where an {@link ApiLane} sends its requests ({@link ApiClient}); it answers each through `lane.answered`. */
+export interface ApiPoster {
+  post(channel: string, data: string, lane: ApiLane): void;
+}
+
+/** Publications an API lane queues behind the one on the wire; past this it refuses (counted as publish errors). */
+export const MAX_API_LANE_QUEUE = 1_000;
+
+/**
+ * A publisher lane that publishes through the server's HTTP API (as the adapter builds the
+ * request), one request at a time: requests in parallel on several sockets may reach the
+ * server in another order than they were sent, which subscribers would see as out of order.
+ * What comes due meanwhile waits, its send time already taken, so the wait counts as latency.
+ */
 export class ApiLane implements PublishLane {
   seq = 0;
   inFlight = 0;
+  /** Publications waiting behind the one on the wire, oldest first. */
+  private readonly waiting: string[] = [];
+  private sending = false;
 
   constructor(
     readonly lane: number,
     readonly spec: { readonly publishChannel: number },
     private readonly channel: string,
-    private readonly api: ApiClient,
+    private readonly api: ApiPoster,
     private readonly answers: ApiAnswers,
   ) {}
 
+  /** Whether the lane is so far behind that it refuses new publications. */
+  get backlogged(): boolean {
+    return this.waiting.length >= MAX_API_LANE_QUEUE;
+  }
+
   publish(data: string): boolean {
+    if (this.backlogged) return false;
     this.inFlight += 1;
-    this.api.post(this.channel, data, this);
+    if (this.sending) this.waiting.push(data);
+    else {
+      this.sending = true;
+      this.api.post(this.channel, data, this);
+    }
     return true;
   }
 
   /** @internal */
   answered(error: string | undefined): void {
     if (this.inFlight > 0) this.inFlight -= 1;
+    const next = this.waiting.shift();
+    if (next === undefined) this.sending = false;
+    else this.api.post(this.channel, next, this);
     this.answers.onApiAnswer(this, error);
   }
 }
 
 /** Keep-alive HTTP client for the server API, shared by a worker's API lanes. */
-export class ApiClient {
+export class ApiClient implements ApiPoster {
   private readonly agent: HttpAgent;
   private readonly url: URL;
 
   constructor(
     baseUrl: string,
-    private readonly key: string,
+    /** The credentials the adapter signs or authorizes its requests with. */
+    private readonly auth: ApiAuth,
     private readonly adapter: ProtocolAdapter,
   ) {
     this.url = new URL(baseUrl);
@@ -163,7 +193,7 @@ export class ApiClient {
 
   /** Publishes `data` to `channel`; the lane hears the answer. */
   post(channel: string, data: string, lane: ApiLane): void {
-    const api = this.adapter.apiPublish?.(channel, data);
+    const api = this.adapter.apiPublish?.(channel, data, this.auth);
     if (api === undefined) return lane.answered(`--protocol ${this.adapter.name} has no server API publish`);
     const request = this.url.protocol === "https:" ? httpsRequest : httpRequest;
     // Keep a path prefix of the base URL (an API behind a proxy at /hubcast/…).
@@ -171,8 +201,8 @@ export class ApiClient {
       method: "POST",
       agent: this.agent,
       headers: {
+        ...api.headers,
         "content-type": "application/json",
-        authorization: `Bearer ${this.key}`,
         "content-length": Buffer.byteLength(api.body),
       },
     });

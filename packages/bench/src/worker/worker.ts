@@ -19,7 +19,7 @@ import { parseWsTarget } from "../ws/handshake.js";
 import type { WsTarget } from "../ws/handshake.js";
 import { BenchConnection } from "./connection.js";
 import type { ConnectionHost } from "./connection.js";
-import { ApiClient, ApiLane, PublishScheduler } from "./publisher.js";
+import { ApiClient, ApiLane, MAX_API_LANE_QUEUE, PublishScheduler } from "./publisher.js";
 import type { ApiAnswers, PublishEvents, PublishLane } from "./publisher.js";
 
 /** Handshakes a worker keeps in progress at most, so a fast ramp does not flood the listen queue. */
@@ -76,8 +76,8 @@ export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
     this.lanes = lanesPerChannel(layout);
     this.expectedIntervalUs = plan.laneRate === "max" ? 0 : 1e6 / plan.laneRate;
     this.api =
-      plan.apiUrl !== undefined && plan.apiKey !== undefined
-        ? new ApiClient(plan.apiUrl, plan.apiKey, this.adapter)
+      plan.apiUrl !== undefined
+        ? new ApiClient(plan.apiUrl, { apiKey: plan.apiKey, pusherApp: plan.pusherApp }, this.adapter)
         : undefined;
     for (const j of workerPublishers(layout, plan.worker)) {
       const spec = publisherSpec(layout, j);
@@ -252,9 +252,14 @@ export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
     this.channelPublished.set(c, (this.channelPublished.get(c) ?? 0) + 1);
   }
 
-  onSkipped(): void {
+  onSkipped(lane: PublishLane): void {
     this.counters.publishErrors += 1;
-    bump(this.publishFailures, "publisher not connected");
+    bump(
+      this.publishFailures,
+      lane instanceof ApiLane && lane.backlogged
+        ? `API publisher ${MAX_API_LANE_QUEUE} requests behind (the server answers slower than --rate)`
+        : "publisher not connected",
+    );
   }
 
   private fatal(message: string): void {

@@ -1,0 +1,33 @@
+/**
+ * How the bench publishes for a Pusher app over HTTP: the Pusher HTTP API's trigger
+ * (`POST /apps/{id}/events`, signed with the app's secret), as a Pusher server SDK sends it.
+ */
+import type { ApiPublishRequest } from "../peers/adapter.js";
+import type { PusherApp } from "./app.js";
+import { signedPath } from "./signing.js";
+
+/** One event to trigger. */
+export interface PusherEvent {
+  /** The Pusher channel name (no namespace). */
+  channel: string;
+  event: string;
+  /** The event's data as a JSON string literal, quotes included (a bench payload): Pusher's data is a string. */
+  data: string;
+}
+
+/** The signed `POST /apps/{id}/events` for `event`, at `nowS` seconds since the Unix epoch. */
+export function pusherEventsRequest(app: PusherApp, event: PusherEvent, nowS: number): ApiPublishRequest {
+  const body = `{"name":${JSON.stringify(event.event)},"channel":${JSON.stringify(event.channel)},"data":${event.data}}`;
+  return {
+    path: signedPath(app, { method: "POST", path: `/apps/${encodeURIComponent(app.id)}/events`, body, nowS }),
+    body,
+    headers: {},
+  };
+}
+
+/**
+ * The Hubcast channel that holds Pusher channel `channel` of an app with its own namespace
+ * (`pusher.<id>:<channel>`): where Hubcast's server API publishes for it. An app configured
+ * to share a namespace holds its channels there instead; publish through the Pusher API then.
+ */
+export const ownNamespaceChannel = (app: PusherApp, channel: string): string => `pusher.${app.id}:${channel}`;
