@@ -31,7 +31,10 @@ const lines = (text: string): string[] => text.trimEnd().split("\n");
 
 /** The snippet pointed at the test's node (`port`) and webhook receiver (`hookPort`). */
 function retarget(code: string, port: number, hookPort = 3000): string {
-  return code.replaceAll("localhost", "127.0.0.1").replaceAll("8080", String(port)).replaceAll("3000", String(hookPort));
+  return code
+    .replaceAll("localhost", "127.0.0.1")
+    .replaceAll("8080", String(port))
+    .replaceAll("3000", String(hookPort));
 }
 
 const cluster = new TestCluster();
@@ -63,7 +66,16 @@ async function nodeWith(options: NodeOptions): Promise<number> {
   return node.address.port;
 }
 
-const SCENARIOS = ["start", "client", "backend", "echo", "config", "webhook-receiver", "shared-config", "soketi-config"];
+const SCENARIOS = [
+  "start",
+  "client",
+  "backend",
+  "echo",
+  "config",
+  "webhook-receiver",
+  "shared-config",
+  "soketi-config",
+];
 
 describe("docs/pusher.md", () => {
   it("runs every block it marks to run", () => {
@@ -89,7 +101,10 @@ describe("docs/pusher.md", () => {
     await echo.waitFor("Echo connected");
     // The subscription follows the connection; publish until the snippet has what it waits for.
     const sdk = serverSdk(port, APP);
-    const publishing = setInterval(() => void sdk.trigger("orders", "OrderShipped", { id: 7 }).catch(() => undefined), 100);
+    const publishing = setInterval(
+      () => void sdk.trigger("orders", "OrderShipped", { id: 7 }).catch(() => undefined),
+      100,
+    );
     try {
       expect(lines(await echo.finished())).toEqual(lines(block("output", "echo").code));
     } finally {

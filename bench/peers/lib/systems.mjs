@@ -18,13 +18,6 @@ export const HUBCAST_BENCH_CONFIG = { demo: false, namespaces: { bench: { allowP
  */
 export const HUBCAST_PUSHER_APP = "bench:bench-key:hubcast-bench-secret";
 
-/**
- * The `hubcast-pusher` node's server API key. Its publishers use Hubcast's `POST /api/publish`
- * (`--api-key`) until the node has the Pusher HTTP API; drop `--api-key` from that system's
- * bench arguments then, and they publish by `POST /apps/bench/events` instead.
- */
-export const HUBCAST_API_KEY = "peers-api-key-0123456789";
-
 const PEER_READY = /ready on port (\d+) \(pid (\d+)\)/;
 const HUBCAST_READY = /"msg":"hubcast listening"/;
 
@@ -47,7 +40,7 @@ const HUBCAST_READY = /"msg":"hubcast listening"/;
 
 /**
  * Starts one Hubcast node (a cluster primary with `workers` > 1) and waits for "hubcast listening".
- * With `pusher`, the node also serves {@link HUBCAST_PUSHER_APP} and the server API, and the URL
+ * With `pusher`, the node also serves {@link HUBCAST_PUSHER_APP} (its publishers use the Pusher HTTP API), and the URL
  * is the node's base (`ws://host:port`), to which the bench adds the Pusher path.
  */
 async function startHubcast(ctx, label, { redis = false, nats = false, workers = 1, pusher = false } = {}) {
@@ -77,7 +70,7 @@ async function startHubcast(ctx, label, { redis = false, nats = false, workers =
       `hubcast-peers-${ctx.runId}-${label.replace(/-[ab]-/, "-")}`,
     );
   if (workers > 1) args.push("--workers", String(workers), "--worker-stats-interval-ms", "0");
-  if (pusher) args.push("--pusher-app", HUBCAST_PUSHER_APP, "--api-key", HUBCAST_API_KEY);
+  if (pusher) args.push("--pusher-app", HUBCAST_PUSHER_APP);
   const started = await ctx.processes.start({ label, command: process.execPath, args, ready: HUBCAST_READY });
   const listening = JSON.parse(started.lines.at(-1));
   const url = `${listening.url.replace(/^http/, "ws")}${pusher ? "" : "/ws"}`;
@@ -154,10 +147,9 @@ export const SYSTEMS = [
     key: "hubcast-pusher",
     label: "Hubcast, one node, Pusher protocol",
     protocol: "pusher",
-    benchArgs: ["--api-key", HUBCAST_API_KEY],
     redis: false,
     design:
-      "hubcast start --pusher-app, memory engine; subscribers speak the Pusher protocol 7 (pusher-js's wire format) on /app/{key}, public channel; publisher by HTTP (POST /api/publish into the app's namespace, 10 requests/s)",
+      "hubcast start --pusher-app, memory engine; subscribers speak the Pusher protocol 7 (pusher-js's wire format) on /app/{key}, public channel; publisher by the Pusher HTTP API (POST /apps/{id}/events, signed, 10 requests/s)",
     start: (ctx, s) => startHubcast(ctx, `hubcast-pusher-${s}`, { pusher: true }),
   },
   {

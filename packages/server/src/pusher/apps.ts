@@ -53,7 +53,11 @@ export interface PusherAppOptions {
   maxPresenceMembers?: number;
   /** Largest `user_info` of a presence member, in bytes. @default 1_024 */
   maxPresenceInfoBytes?: number;
-  /** Seconds of silence after which a client should ping (`activity_timeout`); the node closes silent ones (4201). @default 120 */
+  /**
+   * The `activity_timeout` clients are given: seconds of silence after which they ping. The
+   * node's own ping (`pingIntervalMs`, `pongTimeoutMs`) closes clients that stop answering (4201).
+   * @default 120
+   */
   activityTimeoutSeconds?: number;
   /** Where this app's webhooks go. @default none */
   webhooks?: WebhookTarget[];
