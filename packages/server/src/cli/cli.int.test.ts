@@ -119,7 +119,7 @@ describe("hubcast CLI", () => {
       if (args.length > 0) expect(stderr).toMatch(/Run 'hubcast/);
       expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
-  });
+  }, 60_000); // about twenty CLI processes, one after another
 
   it("starts from flags, environment and a config file, with flags winning", async () => {
     const config = tempConfig(
