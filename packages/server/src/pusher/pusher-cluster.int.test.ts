@@ -6,6 +6,7 @@ import type { PusherJs } from "../../../../test/support/pusher.js";
 import { TEST_APP, connected, next, pusherClient, serverSdk, subscribed } from "../../../../test/support/pusher.js";
 import { RedisServer } from "../../../../test/support/redis.js";
 import { configFile } from "../../../../test/support/redis-nodes.js";
+import { WorkerCluster } from "../../../../test/support/workers.js";
 
 /**
  * Three `hubcast start --engine redis` processes serving one Pusher app, as a deployment runs
@@ -118,4 +119,43 @@ describe("Pusher apps on three nodes sharing Redis", () => {
       }
     },
   );
+});
+
+describe("a Pusher app in cluster mode (two workers on one port)", () => {
+  let workers: WorkerCluster;
+  const clients: PusherJs[] = [];
+
+  beforeAll(async () => {
+    const config = configFile({ demo: false, pusherApps: [TEST_APP] });
+    workers = await WorkerCluster.start(["--config", config]);
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.disconnect();
+    await workers.stop();
+  });
+
+  it("shares presence, client events and API events across workers, and answers the API for all of them", async () => {
+    const port = Number(new URL(workers.url).port);
+    const sdk = serverSdk(port);
+    const users = ["w1", "w2", "w3", "w4"];
+    // Round-robin over two workers: four clients land on both.
+    const all = users.map((id) => pusherClient(port, sdk, { id }));
+    clients.push(...all);
+    await Promise.all(all.map((client) => connected(client)));
+    const rooms: PresenceChannel[] = [];
+    for (const client of all) rooms.push((await subscribed(client, "presence-workers")).channel as PresenceChannel);
+    await expect.poll(() => rooms.map((room) => room.members.count)).toEqual([4, 4, 4, 4]);
+
+    const [first, ...others] = rooms as [PresenceChannel, ...PresenceChannel[]];
+    const whispers = others.map((room) => next(room, "client-hi"));
+    first.trigger("client-hi", { from: "w1" });
+    expect(await Promise.all(whispers)).toEqual(others.map(() => ({ from: "w1" })));
+
+    const events = rooms.map((room) => next(room, "news"));
+    await sdk.trigger("presence-workers", "news", { n: 1 });
+    expect(await Promise.all(events)).toEqual(rooms.map(() => ({ n: 1 })));
+    const listed = await (await sdk.get({ path: "/channels/presence-workers/users" })).json();
+    expect(listed.users.map((u: { id: string }) => u.id).sort()).toEqual(users);
+  });
 });
