@@ -14,6 +14,7 @@ import { TestCluster } from "./support/nodes.js";
 import { runCli, ServerProcess } from "./support/processes.js";
 import { RawClient } from "./support/raw-client.js";
 import { RedisServer } from "./support/redis.js";
+import { connected, next, pusherClient, serverSdk, subscribed } from "./support/pusher.js";
 
 // Every runnable block of the README runs here as written, with only what a test must change:
 // ports (free ones instead of 8080), the Redis address (a test server), sizes and durations
@@ -227,4 +228,21 @@ describe("README", () => {
     expect(stdout).toMatch(/lost/);
     expect(existsSync(join(dir, "bench-out", "report.html"))).toBe(true);
   }, 60_000);
+
+  it("serves the Pusher app its --pusher-app line names to pusher-js and the pusher SDK", async () => {
+    const line = block("sh", "--pusher-app")
+      .split("\n")
+      .find((l) => l.startsWith("npx hubcast start"));
+    const args = argv(line ?? "").slice(2); // without `npx hubcast`
+    const server = await start(args);
+    const [id = "", key = "", secret = ""] = (args[args.indexOf("--pusher-app") + 1] ?? "").split(":");
+    const sdk = serverSdk(server.port, { id, key, secret });
+    const client = pusherClient(server.port, sdk, { id: "reader" }, {}, key);
+    cleanups.push(() => client.disconnect());
+    await connected(client);
+    const { channel } = await subscribed(client, "orders");
+    const got = next(channel, "order-shipped");
+    await sdk.trigger("orders", "order-shipped", { id: 1 });
+    expect(await got).toEqual({ id: 1 });
+  });
 });

@@ -95,6 +95,10 @@ export interface ProtocolAdapter {
   parse(payload: Buffer, out: IncomingFrame): Incoming;
   /** The server-side publish request, when the server has an HTTP API; undefined otherwise. */
   apiPublish?(channel: string, data: string, auth: ApiAuth): ApiPublishRequest;
+  /** Most publications one API request may carry with these credentials (a batch API). @default 1 */
+  apiBatchLimit?(auth: ApiAuth): number;
+  /** One API request publishing every item of `data` to `channel`, in order (when {@link apiBatchLimit} > 1). */
+  apiPublishBatch?(channel: string, data: readonly string[], auth: ApiAuth): ApiPublishRequest;
   /**
    * A hint for a refused API publish (`status`, the answer's start `body`), or undefined.
    * `auth` says which API was asked.

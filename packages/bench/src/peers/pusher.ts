@@ -1,5 +1,5 @@
 import { decodePayload } from "../payload.js";
-import { ownNamespaceChannel, pusherEventsRequest } from "../pusher/publish.js";
+import { PUSHER_BATCH_LIMIT, ownNamespaceChannel, pusherBatchRequest, pusherEventsRequest } from "../pusher/publish.js";
 import { Incoming } from "./adapter.js";
 import type { ApiAuth, ApiPublishRequest, IncomingFrame, ProtocolAdapter } from "./adapter.js";
 
@@ -144,6 +144,16 @@ export const pusherAdapter: ProtocolAdapter = {
         headers: { authorization: `Bearer ${auth.apiKey}` },
       };
     return pusherEventsRequest(app, { channel, event: BENCH_EVENT, data }, Date.now() / 1000);
+  },
+
+  /** The Pusher HTTP API takes batches of 10; Hubcast's own server API (`--api-key`) one publication per request. */
+  apiBatchLimit: (auth: ApiAuth) => (auth.apiKey === undefined ? PUSHER_BATCH_LIMIT : 1),
+
+  apiPublishBatch(channel: string, data: readonly string[], auth: ApiAuth): ApiPublishRequest {
+    const app = auth.pusherApp;
+    if (app === undefined) throw new TypeError("--protocol pusher publishes for an app: --pusher-app is missing");
+    const events = data.map((d) => ({ channel, event: BENCH_EVENT, data: d }));
+    return pusherBatchRequest(app, events, Date.now() / 1000);
   },
 
   explainApiError({ status, auth }) {

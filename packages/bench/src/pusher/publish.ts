@@ -25,6 +25,22 @@ export function pusherEventsRequest(app: PusherApp, event: PusherEvent, nowS: nu
   };
 }
 
+/** Most events Pusher's `batch_events` takes in one request. */
+export const PUSHER_BATCH_LIMIT = 10;
+
+/** The signed `POST /apps/{id}/batch_events` for `events` (at most {@link PUSHER_BATCH_LIMIT}), published in order. */
+export function pusherBatchRequest(app: PusherApp, events: readonly PusherEvent[], nowS: number): ApiPublishRequest {
+  const batch = events.map(
+    (e) => `{"name":${JSON.stringify(e.event)},"channel":${JSON.stringify(e.channel)},"data":${e.data}}`,
+  );
+  const body = `{"batch":[${batch.join(",")}]}`;
+  return {
+    path: signedPath(app, { method: "POST", path: `/apps/${encodeURIComponent(app.id)}/batch_events`, body, nowS }),
+    body,
+    headers: {},
+  };
+}
+
 /**
  * The Hubcast channel that holds Pusher channel `channel` of an app with its own namespace
  * (`pusher.<id>:<channel>`): where Hubcast's server API publishes for it. An app configured

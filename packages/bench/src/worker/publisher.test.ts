@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import { ApiLane, MAX_API_LANE_QUEUE } from "./publisher.js";
 import type { ApiAnswers, ApiPoster } from "./publisher.js";
 
-/** An API that records what it was asked to post; the test answers. */
-function recordingApi(): ApiPoster & { posted: string[] } {
+/** An API that records what it was asked to post (one entry per request); the test answers. */
+function recordingApi(batchLimit = 1): ApiPoster & { posted: string[] } {
   const posted: string[] = [];
-  return { posted, post: (_channel, data) => void posted.push(data) };
+  return { posted, batchLimit, post: (_channel, data) => void posted.push(data.join(",")) };
 }
 
 describe("ApiLane", () => {
@@ -39,5 +39,26 @@ describe("ApiLane", () => {
     lane.answered(undefined);
     expect(lane.backlogged).toBe(false);
     expect(lane.publish('"next"')).toBe(true);
+  });
+
+  it("sends everything waiting in the next request where the API takes batches, in order, answering each", () => {
+    const api = recordingApi(3);
+    const answers: (string | undefined)[] = [];
+    const lane = new ApiLane(0, { publishChannel: 0 }, "c", api, { onApiAnswer: (_l, e) => void answers.push(e) });
+    for (const n of [1, 2, 3, 4, 5]) lane.publish(`"${n}"`);
+    expect(api.posted).toEqual(['"1"']);
+    lane.answered(undefined);
+    expect(api.posted).toEqual(['"1"', '"2","3","4"']);
+    lane.answered("API answered 503: busy"); // the whole batch failed
+    expect(api.posted).toEqual(['"1"', '"2","3","4"', '"5"']);
+    lane.answered(undefined);
+    expect(answers).toEqual([
+      undefined,
+      "API answered 503: busy",
+      "API answered 503: busy",
+      "API answered 503: busy",
+      undefined,
+    ]);
+    expect(lane.inFlight).toBe(0);
   });
 });

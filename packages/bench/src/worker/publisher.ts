@@ -122,24 +122,30 @@ export interface ApiAnswers {
 
 /** Where an {@link ApiLane} sends its requests ({@link ApiClient}); it answers each through `lane.answered`. */
 export interface ApiPoster {
-  post(channel: string, data: string, lane: ApiLane): void;
+  /** Most publications one request may carry (a batch API); 1 when requests carry one. */
+  readonly batchLimit: number;
+  /** Posts `data` (one publication, or up to {@link batchLimit} in order) to `channel`. */
+  post(channel: string, data: readonly string[], lane: ApiLane): void;
 }
 
-/** Publications an API lane queues behind the one on the wire; past this it refuses (counted as publish errors). */
+/** Publications an API lane queues behind the request on the wire; past this it refuses (counted as publish errors). */
 export const MAX_API_LANE_QUEUE = 1_000;
 
 /**
  * A publisher lane that publishes through the server's HTTP API (as the adapter builds the
  * request), one request at a time: requests in parallel on several sockets may reach the
  * server in another order than they were sent, which subscribers would see as out of order.
- * What comes due meanwhile waits, its send time already taken, so the wait counts as latency.
+ * What comes due meanwhile waits, its send time already taken, so the wait counts as latency;
+ * where the API takes batches (Pusher's `batch_events`), the next request carries everything
+ * waiting, up to the batch limit, so a busy server does not leave the lane ever further behind.
  */
 export class ApiLane implements PublishLane {
   seq = 0;
   inFlight = 0;
-  /** Publications waiting behind the one on the wire, oldest first. */
+  /** Publications waiting behind the request on the wire, oldest first. */
   private readonly waiting: string[] = [];
-  private sending = false;
+  /** Publications the request on the wire carries; 0 when none is on the wire. */
+  private onWire = 0;
 
   constructor(
     readonly lane: number,
@@ -157,21 +163,24 @@ export class ApiLane implements PublishLane {
   publish(data: string): boolean {
     if (this.backlogged) return false;
     this.inFlight += 1;
-    if (this.sending) this.waiting.push(data);
-    else {
-      this.sending = true;
-      this.api.post(this.channel, data, this);
-    }
+    this.waiting.push(data);
+    if (this.onWire === 0) this.sendWaiting();
     return true;
   }
 
-  /** @internal */
+  /** @internal The request on the wire was answered: `error` applies to every publication it carried. */
   answered(error: string | undefined): void {
-    if (this.inFlight > 0) this.inFlight -= 1;
-    const next = this.waiting.shift();
-    if (next === undefined) this.sending = false;
-    else this.api.post(this.channel, next, this);
-    this.answers.onApiAnswer(this, error);
+    const carried = this.onWire;
+    this.onWire = 0;
+    this.inFlight = Math.max(0, this.inFlight - carried);
+    if (this.waiting.length > 0) this.sendWaiting();
+    for (let i = 0; i < carried; i += 1) this.answers.onApiAnswer(this, error);
+  }
+
+  private sendWaiting(): void {
+    const batch = this.waiting.splice(0, Math.max(1, this.api.batchLimit));
+    this.onWire = batch.length;
+    this.api.post(this.channel, batch, this);
   }
 }
 
@@ -191,9 +200,16 @@ export class ApiClient implements ApiPoster {
     this.agent = this.url.protocol === "https:" ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   }
 
-  /** Publishes `data` to `channel`; the lane hears the answer. */
-  post(channel: string, data: string, lane: ApiLane): void {
-    const api = this.adapter.apiPublish?.(channel, data, this.auth);
+  get batchLimit(): number {
+    return this.adapter.apiBatchLimit?.(this.auth) ?? 1;
+  }
+
+  /** Publishes `data` to `channel` (one request, a batch when there are several); the lane hears the answer. */
+  post(channel: string, data: readonly string[], lane: ApiLane): void {
+    const api =
+      data.length === 1
+        ? this.adapter.apiPublish?.(channel, data[0] as string, this.auth)
+        : this.adapter.apiPublishBatch?.(channel, data, this.auth);
     if (api === undefined) return lane.answered(`--protocol ${this.adapter.name} has no server API publish`);
     const request = this.url.protocol === "https:" ? httpsRequest : httpRequest;
     // Keep a path prefix of the base URL (an API behind a proxy at /hubcast/…).

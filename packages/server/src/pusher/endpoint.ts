@@ -96,6 +96,16 @@ export class PusherApps {
   }
 }
 
+/** The app key and the parsed URL of an upgrade request; undefined when the URL cannot be read (bad percent-encoding). */
+function appTarget(path: string): { key: string; url: URL } | undefined {
+  try {
+    const url = new URL(path, "http://node");
+    return { key: decodeURIComponent(url.pathname.slice(PUSHER_PATH_PREFIX.length)), url };
+  } catch {
+    return undefined;
+  }
+}
+
 /** A Pusher socket id: two numbers, as Pusher's server SDKs check (`^\d+\.\d+$`). */
 const newSocketId = (): string => `${randomInt(1, 2 ** 47)}.${randomInt(1, 2 ** 47)}`;
 
@@ -108,8 +118,12 @@ export class PusherEndpoint {
 
   /** The `upgrade` listener for `/app/{key}`. Refusals after the handshake are told in-band, as Pusher does. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? "/", "http://node");
-    const key = decodeURIComponent(url.pathname.slice(PUSHER_PATH_PREFIX.length));
+    const target = appTarget(req.url ?? "/");
+    if (target === undefined) {
+      reject(socket, "400 Bad Request", "connect to /app/{key}?protocol=7");
+      return;
+    }
+    const { key, url } = target;
     if (key === "" || key.includes("/")) {
       reject(socket, "404 Not Found", "connect to /app/{key}");
       return;

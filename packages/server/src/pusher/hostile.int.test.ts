@@ -67,6 +67,20 @@ describe("a Pusher connection never takes the node down with its input", () => {
     other.disconnect();
   });
 
+  it("refuses an upgrade whose path cannot be read with 400, and one without a key with 404", async () => {
+    const { node } = await cluster.node({ pusherApps: [TEST_APP] });
+    const status = (path: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${node.address.port}${path}`);
+        ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on("open", () => reject(new Error(`${path} was accepted`)));
+        ws.on("error", () => undefined);
+      });
+    expect(await status("/app/%E0%A4%A?protocol=7")).toBe(400);
+    expect(await status("/app/?protocol=7")).toBe(404);
+    expect(await status("/app/a/b?protocol=7")).toBe(404);
+  });
+
   it("closes a connection that floods past the rate limit, and one whose sign-in is forged (4009)", async () => {
     const { node } = await cluster.node({
       pusherApps: [TEST_APP],
