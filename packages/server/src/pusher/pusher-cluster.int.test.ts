@@ -97,6 +97,45 @@ describe("Pusher apps on three nodes sharing Redis", () => {
     expect(Object.keys(room.members.members).sort()).toEqual(["alice", "carol"]);
   });
 
+  it("serves cache channels, encrypted channels, sign-in, sendToUser and terminate_connections across nodes", async () => {
+    const masterKey = Buffer.alloc(32, 9).toString("base64");
+    const sdkOn = (i: number) => serverSdk(node(i).port, TEST_APP, { encryptionMasterKeyBase64: masterKey });
+    // The last event of a cache channel, published through node 2, greets a subscriber on node 0.
+    await sdkOn(2).trigger("cache-rates", "rate", { eur: 1.1 });
+    const early = await clientOn(0, "early");
+    expect(await next(early.subscribe("cache-rates"), "rate")).toEqual({ eur: 1.1 });
+
+    // End-to-end encrypted, published on node 2 for a reader on node 0 (its authorization signed with the same master key).
+    const reader = pusherClient(node(0).port, sdkOn(0), { id: "reader" });
+    clients.push(reader);
+    await connected(reader);
+    const { channel: vault } = await subscribed(reader, "private-encrypted-vault");
+    const secret = next(vault, "code");
+    await sdkOn(2).trigger("private-encrypted-vault", "code", { pin: "2468" });
+    expect(await secret).toEqual({ pin: "2468" });
+
+    // Signed in on node 0; an event for the user sent through node 2; the user ended through node 2.
+    const ann = await clientOn(0, "ann");
+    ann.signin();
+    await expect.poll(() => ann.user.user_data?.id).toBe("ann");
+    const note = new Promise((resolve) => ann.user.bind("note", resolve));
+    const sending = setInterval(
+      () =>
+        void sdkOn(2)
+          .sendToUser("ann", "note", { hi: 2 })
+          .catch(() => undefined),
+      100,
+    );
+    try {
+      expect(await note).toEqual({ hi: 2 });
+    } finally {
+      clearInterval(sending);
+    }
+    const ended = new Promise<unknown>((resolve) => ann.connection.bind("error", resolve));
+    await sdkOn(2).terminateUserConnections("ann");
+    expect(await ended).toMatchObject({ data: { code: 4009 } });
+  });
+
   it.skipIf(NGINX === undefined)(
     "works behind the shipped nginx config with only the host settings changed (skipped unless nginx is installed)",
     async () => {
