@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { HAS_CHROMIUM, launchChromium } from "../../../test/support/chromium.js";
+import { HAS_CHROMIUM, launchChromium, openPage as openBrowserPage } from "../../../test/support/chromium.js";
 import { PageSite } from "../../../test/support/page-site.js";
 import { docBlocks, retarget } from "../../../test/support/doc-snippets.js";
 import type { DocBlock } from "../../../test/support/doc-snippets.js";
@@ -89,15 +89,8 @@ describe.skipIf(!HAS_CHROMIUM)("the browser SDK loaded from a node by a page on 
 
   async function openPage(path: string): Promise<{ page: Page; errors: string[] }> {
     if (browser === undefined) throw new Error("the browser did not start");
-    const context = await browser.newContext();
+    const { context, page, errors } = await openBrowserPage(browser, `${siteUrl}${path}`, WAIT_MS);
     contexts.push(context);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("console", (message) => {
-      if (message.type() === "error") errors.push(`console.error: ${message.text()}`);
-    });
-    page.on("pageerror", (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
-    await page.goto(`${siteUrl}${path}`, { timeout: WAIT_MS });
     return { page, errors };
   }
 

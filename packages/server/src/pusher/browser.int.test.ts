@@ -5,7 +5,12 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM_PATH, HAS_CHROMIUM, launchChromium } from "../../../../test/support/chromium.js";
+import {
+  CHROMIUM_PATH,
+  HAS_CHROMIUM,
+  launchChromium,
+  openPage as openBrowserPage,
+} from "../../../../test/support/chromium.js";
 import { TestCluster } from "../../../../test/support/nodes.js";
 import type { PusherJs } from "../../../../test/support/pusher.js";
 import {
@@ -147,15 +152,8 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
     const path = `/${options.user}-${options.room}-${options.nodePort}.html`;
     site.pages.set(path, pageHtml(options));
     expect(new URL(site.url).port).not.toBe(String(options.nodePort));
-    const context = await browser.newContext();
+    const { context, page, errors } = await openBrowserPage(browser, `${site.url}${path}`, WAIT_MS);
     contexts.push(context);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("console", (message) => {
-      if (message.type() === "error") errors.push(`console.error: ${message.text()}`);
-    });
-    page.on("pageerror", (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
-    await page.goto(`${site.url}${path}`, { timeout: WAIT_MS });
     return { page, errors };
   }
 
