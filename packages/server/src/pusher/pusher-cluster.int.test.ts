@@ -1,4 +1,6 @@
-import type { PresenceChannel } from "pusher-js";
+import Echo from "laravel-echo";
+import PusherJsModule from "pusher-js";
+import type { ChannelAuthorizationCallback, PresenceChannel } from "pusher-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NGINX, NginxProcess } from "../../../../test/support/load-balancers.js";
 import { ServerProcess } from "../../../../test/support/processes.js";
@@ -120,6 +122,55 @@ describe("Pusher apps on three nodes sharing Redis", () => {
     expect((await bobRemoved).id).toBe("bob");
     bob.disconnect(); // it was retrying the dead node
     expect(Object.keys(room.members.members).sort()).toEqual(["alice", "carol"]);
+  });
+
+  it("Laravel Echo on two nodes: here, joining and leaving across nodes, whispers, and server events", async () => {
+    const echoOn = (i: number, user: { id: number; name: string }): Echo<"reverb"> => {
+      const signer = serverSdk(node(i).port);
+      return new Echo({
+        broadcaster: "reverb",
+        Pusher: PusherJsModule,
+        key: TEST_APP.key,
+        wsHost: "127.0.0.1",
+        wsPort: node(i).port,
+        forceTLS: false,
+        enabledTransports: ["ws"],
+        channelAuthorization: {
+          endpoint: "/broadcasting/auth",
+          transport: "ajax",
+          customHandler: (request: { socketId: string; channelName: string }, callback: ChannelAuthorizationCallback) =>
+            callback(
+              null,
+              signer.authorizeChannel(request.socketId, request.channelName, {
+                user_id: String(user.id),
+                user_info: user,
+              }),
+            ),
+        },
+      });
+    };
+    const ann = echoOn(0, { id: 1, name: "Ann" });
+    const bob = echoOn(2, { id: 2, name: "Bob" });
+    try {
+      const annHere = new Promise<unknown[]>((resolve) => ann.join("room.1").here(resolve));
+      expect(await annHere).toEqual([{ id: 1, name: "Ann" }]);
+      const joined = new Promise((resolve) => ann.join("room.1").joining(resolve));
+      const bobHere = new Promise<unknown[]>((resolve) => bob.join("room.1").here(resolve));
+      expect(await joined).toEqual({ id: 2, name: "Bob" });
+      expect(await bobHere).toHaveLength(2);
+      const whisper = new Promise((resolve) => ann.join("room.1").listenForWhisper("typing", resolve));
+      bob.join("room.1").whisper("typing", { name: "Bob" });
+      expect(await whisper).toEqual({ name: "Bob" });
+      const shipped = new Promise((resolve) => bob.join("room.1").listen(".Shipped", resolve));
+      await serverSdk(node(0).port).trigger("presence-room.1", "Shipped", { order: 5 });
+      expect(await shipped).toEqual({ order: 5 });
+      const left = new Promise((resolve) => ann.join("room.1").leaving(resolve));
+      bob.leave("room.1");
+      expect(await left).toEqual({ id: 2, name: "Bob" });
+    } finally {
+      ann.disconnect();
+      bob.disconnect();
+    }
   });
 
   it("serves cache channels, encrypted channels, sign-in, sendToUser and terminate_connections across nodes", async () => {
