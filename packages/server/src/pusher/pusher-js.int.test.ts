@@ -141,6 +141,26 @@ describe("the Pusher protocol with pusher-js", () => {
     expect(aliceRoom.members.count).toBe(1);
   });
 
+  it("leaves no presence member behind when a presence subscribe is cancelled while it is being made", async () => {
+    const { port, sdk } = await start();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/app/${TEST_APP.key}?protocol=7`);
+    const messages: { event: string; data?: string }[] = [];
+    ws.on("message", (data) => messages.push(JSON.parse(String(data))));
+    await expect.poll(() => messages.length).toBe(1);
+    const socketId = JSON.parse(messages[0]?.data ?? "{}").socket_id as string;
+    const signed = sdk.authorizeChannel(socketId, "presence-flaky", { user_id: "ghost" });
+    // Subscribe and unsubscribe in one breath: the unsubscribe lands while the subscribe awaits the engine.
+    ws.send(JSON.stringify({ event: "pusher:subscribe", data: { channel: "presence-flaky", ...signed } }));
+    ws.send(JSON.stringify({ event: "pusher:unsubscribe", data: { channel: "presence-flaky" } }));
+    ws.send(JSON.stringify({ event: "pusher:ping", data: {} }));
+    await expect.poll(() => messages.some((m) => m.event === "pusher:pong")).toBe(true);
+    await expect
+      .poll(async () => (await (await sdk.get({ path: "/channels/presence-flaky/users" })).json()).users)
+      .toEqual([]);
+    expect(messages.map((m) => m.event)).not.toContain("pusher_internal:subscription_succeeded");
+    ws.close();
+  });
+
   it("relays client events to the others on private and presence channels, never to the sender", async () => {
     const { port, sdk } = await start();
     const a = await client(port, sdk, "a");

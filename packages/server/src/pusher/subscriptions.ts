@@ -126,7 +126,14 @@ async function subscribe(conn: PusherConnection, channel: string, data: Record<s
     node.logger.warn({ err, channel: hub }, "pusher subscribe failed");
     throw new SubscriptionError("ServerError", "the server could not subscribe; retry", 503);
   }
-  if (session.subscription(hub) !== false) return; // unsubscribed or closed meanwhile; release() cleaned up
+  if (session.subscription(hub) !== false) {
+    // Unsubscribed or closed meanwhile: release() removed the presence entry, maybe before it was added.
+    if (member !== undefined)
+      await node.engine.presence.remove(hub, member.client).catch((err: unknown) => {
+        node.logger.warn({ err, channel: hub }, "presence remove failed");
+      });
+    return;
+  }
   conn.send(
     pusherMessage(
       "pusher_internal:subscription_succeeded",
