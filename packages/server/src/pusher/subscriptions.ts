@@ -6,7 +6,7 @@
 import type { ClientInfo, JsonValue, RawPublication, StreamPosition } from "@hubcast/protocol";
 import { parseJsonData } from "@hubcast/protocol";
 import type { HistoryPage } from "../history/history.js";
-import { channelKind, hubcastChannel, invalidChannelName } from "./channels.js";
+import { USER_CHANNEL_PREFIX, channelKind, hubcastChannel, invalidChannelName } from "./channels.js";
 import type { ChannelKind } from "./channels.js";
 import { envelopeOf, pusherMessage } from "./codec.js";
 import type { PusherConnection } from "./connection.js";
@@ -185,7 +185,9 @@ function goLive(
   const { channel, hub, member, members } = live;
   if (!node.hub.promote(hub, session, live.position)) return;
   session.setSubscription(hub, true);
-  if (node.hub.liveCount(hub) === 1) conn.ctx.events.occupiedLocally(conn.app, channel, hub);
+  // A user's own channel (`#server-to-user-`) is plumbing, not a channel the app sees occupied.
+  const reported = !channel.startsWith(USER_CHANNEL_PREFIX);
+  if (reported && node.hub.liveCount(hub) === 1) conn.ctx.events.occupiedLocally(conn.app, channel, hub);
   if (member === undefined || members === undefined) return;
   const firstOfUser = Object.values(members).every(
     (entry) => entry.user !== member.user || entry.client === member.client,
@@ -204,7 +206,8 @@ function goLive(
 export function releaseChannel(conn: PusherConnection, hub: string, live: boolean): void {
   const node = conn.ctx.node;
   const channel = hub.slice(conn.state.namespace.length + 1);
-  if (live && node.hub.liveCount(hub) === 0) conn.ctx.events.vacatedLocally(conn.app, channel, hub);
+  if (live && !channel.startsWith(USER_CHANNEL_PREFIX) && node.hub.liveCount(hub) === 0)
+    conn.ctx.events.vacatedLocally(conn.app, channel, hub);
   const member = conn.members.get(hub);
   if (member === undefined) return;
   conn.members.delete(hub);
