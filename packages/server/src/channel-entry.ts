@@ -9,6 +9,9 @@ import { recoverSince } from "./recovery.js";
 /** How long a subscriber whose history read ran ahead of broker delivery waits before history is re-read. */
 export const CATCH_UP_WAIT_MS = 1_000;
 
+/** The time constant of a channel's publication rate, in ms: bursts show at once and fade over about this long. */
+export const RATE_SMOOTHING_MS = 5_000;
+
 /** Repair reads retried this many times (backoff up to 2 s, about 30 s in all) before subscribers are asked to resubscribe. */
 const SYNC_READ_ATTEMPTS = 18;
 
@@ -47,6 +50,10 @@ export class ChannelEntry {
   /** While history is re-read: the subscribers being repaired and what arrived meanwhile. */
   private sync: { group: Set<Subscriber>; buffer: RawPublication[] } | undefined;
   private catchUpTimer: NodeJS.Timeout | undefined;
+  /** Publications delivered here so far, and how many of them the last rate sample had seen. */
+  private publications = 0;
+  private publicationsSampled = 0;
+  private rate = 0;
 
   constructor(
     readonly channel: string,
@@ -101,7 +108,21 @@ export class ChannelEntry {
     return true;
   }
 
+  /** Publications per second reaching this channel, smoothed over about {@link RATE_SMOOTHING_MS}; updated by {@link sampleRate}. */
+  get publicationRate(): number {
+    return this.rate;
+  }
+
+  /** Folds the publications of the last `elapsedMs` into {@link publicationRate}; called once per sampling period. */
+  sampleRate(elapsedMs: number): void {
+    if (elapsedMs <= 0) return;
+    const perSecond = ((this.publications - this.publicationsSampled) * 1000) / elapsedMs;
+    this.publicationsSampled = this.publications;
+    this.rate += (perSecond - this.rate) * (1 - Math.exp(-elapsedMs / RATE_SMOOTHING_MS));
+  }
+
   deliver(pub: RawPublication): void {
+    this.publications += 1; // the rate's whole cost: nothing per subscriber
     for (const pending of this.pending.values()) pending.buffer.push(pub);
     if (pub.offset === undefined) {
       this.fanOut(this.live, pub);

@@ -5,15 +5,19 @@ import type { NodeRegistry } from "./registry/registry.js";
 
 /** Messages nodes send each other over the broker's control channel (JSON). */
 type ControlMessage =
-  | { op: "survey"; id: string; from: string; question: string }
+  | { op: "survey"; id: string; from: string; question: string; args?: unknown }
   | { op: "answer"; id: string; to: string; node: string; answer: unknown }
   | { op: "disconnect"; user: string; from: string; app?: string }
   | { op: "deliver"; to: string; stream: string; frames: string[] };
 
 /** What this node does when others ask or tell it something. */
 export interface ControlHandlers {
-  /** Answers a survey question about this node (e.g. "channels"). */
-  answer(question: string): unknown;
+  /**
+   * Answers a survey question about this node (e.g. "channels"), with the asker's `args`
+   * (`undefined` when none; they come from another node, so check them). The answer travels
+   * over the broker to the asker: keep it small.
+   */
+  answer(question: string, args: unknown): unknown;
   /** Disconnects this node's connections of `user` (of Pusher app `app` only, when given); returns how many. */
   disconnectUser(user: string, app?: string): number;
   /**
@@ -25,6 +29,14 @@ export interface ControlHandlers {
 
 /** How long a survey waits for the nodes in the registry to answer. */
 export const SURVEY_TIMEOUT_MS = 3_000;
+
+/** How a survey asks. */
+export interface SurveyOptions {
+  /** Parameters of the question, as JSON, handed to every node's `answer`. @default none */
+  args?: unknown;
+  /** How long to wait for the nodes in the registry. @default SURVEY_TIMEOUT_MS */
+  timeoutMs?: number;
+}
 
 /**
  * Cluster-wide questions and orders over the broker: a survey asks every node and gathers
@@ -46,8 +58,9 @@ export class ControlPlane {
     private readonly logger: Logger,
   ) {}
 
-  /** Asks every node `question`; resolves with node id → answer. */
-  async survey(question: string, timeoutMs = SURVEY_TIMEOUT_MS): Promise<Map<string, unknown>> {
+  /** Asks every node `question`; resolves with node id → answer (nodes that did not answer in time are missing). */
+  async survey(question: string, options: SurveyOptions = {}): Promise<Map<string, unknown>> {
+    const timeoutMs = options.timeoutMs ?? SURVEY_TIMEOUT_MS;
     const id = randomUUID();
     const expected = new Set((await this.registry.list()).map((n) => n.id));
     expected.add(this.nodeId);
@@ -58,7 +71,11 @@ export class ControlPlane {
       timer = setTimeout(resolve, timeoutMs);
     });
     try {
-      await this.send({ op: "survey", id, from: this.nodeId, question });
+      await this.send(
+        options.args === undefined
+          ? { op: "survey", id, from: this.nodeId, question }
+          : { op: "survey", id, from: this.nodeId, question, args: options.args },
+      );
       await complete;
     } finally {
       clearTimeout(timer);
@@ -96,7 +113,15 @@ export class ControlPlane {
     }
     switch (message.op) {
       case "survey": {
-        const answer = this.handlers.answer(message.question);
+        let answer: unknown;
+        try {
+          answer = this.handlers.answer(message.question, message.args);
+        } catch (err) {
+          // A question this node cannot answer (arguments from a newer node, a bug) must not
+          // reach the broker's delivery loop: answer nothing, so the asker is not kept waiting.
+          this.logger.warn({ err, question: message.question }, "survey question not answered");
+          answer = null;
+        }
         this.send({ op: "answer", id: message.id, to: message.from, node: this.nodeId, answer }).catch(
           (err: unknown) => {
             this.logger.warn({ err }, "survey answer failed");

@@ -145,3 +145,25 @@ describe("Hub repairs channels from history", () => {
     expect(sub.resubscribes).toBe(1);
   });
 });
+
+describe("Hub publication rates", () => {
+  it("counts publications per channel and node-wide, and smooths each channel's rate", async () => {
+    const { hub, store, top } = setup();
+    await subscribe(hub, top());
+    expect([...hub.channelSummaries()]).toEqual([{ name: "c", subscribers: 1, publicationsPerSecond: 0 }]);
+    for (const pub of store(10)) hub.deliverPublication(pub);
+    hub.deliverPublication({ channel: "nobody-here", data: new Uint8Array() });
+    expect(hub.publicationsReceived).toBe(10);
+    hub.sampleRates(1_000);
+    const first = [...hub.channelSummaries()][0]?.publicationsPerSecond ?? 0;
+    expect(first).toBeGreaterThan(1); // 10/s folded in with a 5 s time constant: about 1.8
+    expect(first).toBeLessThan(10);
+    for (let i = 0; i < 30; i++) {
+      for (const pub of store(10)) hub.deliverPublication(pub);
+      hub.sampleRates(1_000);
+    }
+    expect([...hub.channelSummaries()][0]?.publicationsPerSecond).toBeCloseTo(10, 0);
+    for (let i = 0; i < 30; i++) hub.sampleRates(1_000);
+    expect([...hub.channelSummaries()][0]?.publicationsPerSecond).toBeLessThan(0.1);
+  });
+});

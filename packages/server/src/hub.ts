@@ -56,6 +56,8 @@ export class Hub {
   private readonly channels = new Map<string, ChannelEntry>();
   /** The tail of each channel's chain of broker subscribe/unsubscribe calls. */
   private readonly brokerOps = new Map<string, Promise<void>>();
+  /** Publications delivered to channels with local subscribers, since the Hub started. */
+  private received = 0;
 
   private readonly logger: Logger;
   private readonly metrics: HubMetrics;
@@ -96,6 +98,22 @@ export class Hub {
     return stats;
   }
 
+  /** Publications the broker delivered to channels with local subscribers since the node started: one each, whatever their fan-out. */
+  get publicationsReceived(): number {
+    return this.received;
+  }
+
+  /** Updates every local channel's publication rate with what arrived in the last `elapsedMs`; call once per sampling period. */
+  sampleRates(elapsedMs: number): void {
+    for (const entry of this.channels.values()) entry.sampleRate(elapsedMs);
+  }
+
+  /** Local channels with their live subscriber counts and publication rates (per second, smoothed). */
+  *channelSummaries(): IterableIterator<{ name: string; subscribers: number; publicationsPerSecond: number }> {
+    for (const [name, entry] of this.channels)
+      yield { name, subscribers: entry.liveCount, publicationsPerSecond: entry.publicationRate };
+  }
+
   /**
    * Starts a subscription: publications are buffered for `sub` until {@link promote}.
    * Resolves once the broker delivers the channel to this node; rejects if it cannot.
@@ -134,7 +152,10 @@ export class Hub {
 
   /** Fan-out of one publication from the broker. */
   deliverPublication(pub: RawPublication): void {
-    this.channels.get(pub.channel)?.deliver(pub);
+    const entry = this.channels.get(pub.channel);
+    if (entry === undefined) return;
+    this.received += 1;
+    entry.deliver(pub);
   }
 
   deliverJoinLeave(type: "join" | "leave", channel: string, info: ClientInfo): void {

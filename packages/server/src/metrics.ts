@@ -168,6 +168,8 @@ export class Metrics implements ScrapeSource {
   };
   /** Pre-bound fan-out counters, one per type, for the Hub. */
   readonly fanout: Readonly<Record<"publication" | "join" | "leave", SentCounter>>;
+  /** `messages_sent_total{type="publication"}` as a plain number, for reading it synchronously every second. */
+  private publicationFrames = 0;
 
   constructor(source: MetricsSource) {
     const registers = [this.registry];
@@ -347,15 +349,22 @@ export class Metrics implements ScrapeSource {
   /** Frames written to `recipients` connections, `bytes` in all (a frame to one connection: 1, its length). */
   sent(type: SentType, recipients: number, bytes: number): void {
     if (recipients === 0) return;
+    if (type === SentType.publication) this.publicationFrames += recipients;
     this.sentMessages[type].inc(recipients);
     this.sentBytes[type].inc(bytes);
   }
 
   /** Counts `frame` as written to one connection and returns it: `write(metrics.sentFrame("reply", frame))`. */
   sentFrame(type: SentType, frame: Buffer): Buffer {
+    if (type === SentType.publication) this.publicationFrames += 1;
     this.sentMessages[type].inc();
     this.sentBytes[type].inc(frame.length);
     return frame;
+  }
+
+  /** Publication frames written to clients since the node started (`messages_sent_total{type="publication"}`): deliveries. */
+  get publicationsSent(): number {
+    return this.publicationFrames;
   }
 
   /** Returns `publish` unchanged, observing its duration when it resolves. */

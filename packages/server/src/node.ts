@@ -39,6 +39,8 @@ import { VERSION } from "./version.js";
 import { resolvePusherApps } from "./pusher/apps.js";
 import { PusherApps } from "./pusher/endpoint.js";
 import { PusherService } from "./pusher/service.js";
+import { AdminService } from "./admin/service.js";
+import { failRequest } from "./http/fault.js";
 
 /** What a node runs on besides its options: code, not configuration. */
 export interface NodeServices {
@@ -130,6 +132,8 @@ export class HubcastNode {
   /** The Pusher protocol and HTTP API, when the node serves Pusher apps. */
   private readonly pusher: PusherService | undefined;
   private readonly control: ControlPlane;
+  /** The admin UI, when the node has an `adminPassword`. */
+  private readonly admin: AdminService | undefined;
   /** The server API's operations (the HTTP routes call these). */
   readonly api: ApiBackend;
   /** This node's Prometheus metrics (served at /metrics when the `metrics` option is on). */
@@ -207,7 +211,10 @@ export class HubcastNode {
       engine.broker,
       engine.registry,
       {
-        answer: (question) => (question === "channels" ? Object.fromEntries(this.hub.channelStats()) : null),
+        answer: (question, args) =>
+          question === "channels"
+            ? Object.fromEntries(this.hub.channelStats())
+            : (this.admin?.answer(question, args) ?? null),
         disconnectUser: (user, app) =>
           app === undefined ? this.disconnectUser(user) : (this.pusher?.terminate(app, user) ?? 0),
         deliver: (stream, frames) => this.emulation.deliver(stream, frames),
@@ -215,6 +222,7 @@ export class HubcastNode {
       this.logger,
     );
     this.api = new ApiBackend(this.ctx, this.control);
+    this.admin = this.options.adminPassword === "" ? undefined : this.createAdmin();
     const accepting = (): boolean => this.state === "running" && this.selfDrain?.refusing !== true;
     const admission = new Admission(this.ctx);
     this.transport = new WebSocketTransport(this.ctx, this.sessions, accepting, admission);
@@ -294,6 +302,7 @@ export class HubcastNode {
       streams: this.streams,
       emulation: this.emulation,
       pusherApi: this.pusher?.apiHandler(this.metrics),
+      admin: await this.admin?.handler(),
     });
     this.server.on("request", handler);
     if (listen) {
@@ -312,6 +321,7 @@ export class HubcastNode {
     this.state = "running";
     this.startSelfDrain();
     this.pusher?.start();
+    this.admin?.start();
     this.announce();
     const announceMs = announceIntervalFor(this.options.nodeTtlMs);
     this.announceTimer = setInterval(() => this.announce(), announceMs);
@@ -406,6 +416,7 @@ export class HubcastNode {
     this.selfDrain?.stop();
     this.heartbeat?.stop();
     this.presenceRefresher?.stop();
+    this.admin?.close();
     for (const session of this.sessions) session.close(CloseCode.shutdown);
     await this.sessionsEnded(CLOSE_HANDSHAKE_MS);
     for (const session of this.sessions) session.terminate();
@@ -436,6 +447,24 @@ export class HubcastNode {
         if (typeof count === "number") totals.set(channel, (totals.get(channel) ?? 0) + count);
     }
     return totals;
+  }
+
+  private createAdmin(): AdminService {
+    const reporting = { faults: this.metrics, logger: this.logger };
+    return new AdminService({
+      password: this.options.adminPassword,
+      nodeId: this.id,
+      api: this.api,
+      survey: (question, options) => this.control.survey(question, options),
+      registry: () => this.engine.registry.list(),
+      info: () => this.info(),
+      ready: () => this.isReady(),
+      connectedUsers: () => connectedUsers(this.sessions),
+      hub: this.hub,
+      deliveries: () => this.metrics.publicationsSent,
+      logger: this.logger,
+      fail: (req, res, err) => failRequest(reporting, req, res, err),
+    });
   }
 
   /** Closes this node's connections of `user` (3501, final); returns how many. */
@@ -476,4 +505,9 @@ export class HubcastNode {
       metrics: this.metrics,
     });
   }
+}
+
+/** The user of each connected session (`""`: anonymous), one per connection. */
+function* connectedUsers(sessions: Iterable<Session>): IterableIterator<string> {
+  for (const session of sessions) if (session.state === "connected") yield session.user;
 }

@@ -100,6 +100,8 @@ export interface NodeOptions {
   advertiseUrl?: string;
   /** Key for the server API (`Authorization: Bearer <key>`); empty disables the API. @default "" */
   apiKey?: string;
+  /** Password of the admin web UI at `/admin` (at least 12 characters); empty turns `/admin` off. Every node of a deployment needs the same one. @default "" */
+  adminPassword?: string;
   /** Secret for HS256 connection and channel tokens; empty: HS256 tokens are not accepted. @default "" */
   tokenHmacSecret?: string;
   /** PEM file with the public key for RS256/ES256 tokens. @default "" */
@@ -195,6 +197,7 @@ export const NODE_OPTION_KEYS = [
   "nodeTtlMs",
   "advertiseUrl",
   "apiKey",
+  "adminPassword",
   "tokenHmacSecret",
   "tokenPublicKeyFile",
   "tokenJwksUrl",
@@ -259,6 +262,7 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   nodeTtlMs: 15_000,
   advertiseUrl: "",
   apiKey: "",
+  adminPassword: "",
   tokenHmacSecret: "",
   tokenPublicKeyFile: "",
   tokenJwksUrl: "",
@@ -397,6 +401,12 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
       opts.apiKey ?? d.apiKey,
       /^(|\S{16,})$/,
       "at least 16 characters without spaces (or empty to disable the API)",
+    ),
+    adminPassword: checkSecret(
+      "adminPassword",
+      opts.adminPassword ?? d.adminPassword,
+      /^(|.{12,})$/s,
+      "at least 12 characters (or empty to turn the admin UI off)",
     ),
     tokenHmacSecret: checkSecret(
       "tokenHmacSecret",

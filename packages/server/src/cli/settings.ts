@@ -52,6 +52,7 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   nodeTtlMs: "a dead node leaves the cluster view within this",
   advertiseUrl: "URL others should use for this node (default: bound address)",
   apiKey: "server API key (Authorization: Bearer); empty disables /api",
+  adminPassword: "password of the admin web UI at /admin (12+ characters); empty: off",
   tokenHmacSecret: "HS256 secret for connection and channel tokens",
   tokenPublicKeyFile: "PEM public key file for RS256/ES256 tokens",
   tokenJwksUrl: "JWKS URL for RS256/ES256 tokens (cached)",

@@ -101,6 +101,12 @@ export class ApiBackend {
     return { publications: readablePublications(channel, page, this.ctx), position: page.position };
   }
 
+  /** What `channel`'s namespace keeps: presence or not, and how many publications of history (0: none). Throws an {@link ApiError} 400 for a channel that cannot be used. */
+  features(channel: string): { presence: boolean; historySize: number } {
+    const options = this.channelOptions(channel);
+    return { presence: options.presence, historySize: options.history.size };
+  }
+
   async presence(
     channel: string,
   ): Promise<{ clients: Record<string, ClientInfo>; numClients: number; numUsers: number }> {

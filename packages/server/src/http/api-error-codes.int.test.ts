@@ -124,6 +124,18 @@ const SCENARIOS: Readonly<Record<ApiErrorCode, () => Promise<Answer>>> = {
     expect(open.status).toBe(200);
     return get(`${node.address.url}/stream?channel=chat:x`);
   },
+  async too_many_requests() {
+    // Failed admin logins from one address: past five a minute, every login is refused.
+    const { node } = await cluster.node({ adminPassword: "admin-password-0123" });
+    const login = (): Promise<Answer> =>
+      send(node.address.url, "/admin/api/login", {
+        method: "POST",
+        body: JSON.stringify({ password: "wrong-password-0123" }),
+        headers: { "X-Hubcast-Admin": "1" },
+      });
+    for (let i = 0; i < 5; i++) expect((await login()).status).toBe(401);
+    return login();
+  },
   async not_found() {
     return send(await apiBase(), "/api/bogus");
   },

@@ -16,6 +16,7 @@ export const ApiErrorCode = {
   outcomeUnknown: "outcome_unknown",
   tooManyConnections: "too_many_connections",
   unavailable: "unavailable",
+  tooManyRequests: "too_many_requests",
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
 
@@ -72,6 +73,12 @@ export const apiErrorCatalogue: Readonly<Record<ApiErrorCode, { status: number; 
     meaning:
       "A stream was refused: the node is draining, not ready, or admitting connections at its limit. `Retry-After` says when to try again.",
   },
+  too_many_requests: {
+    status: 429,
+    retry: true,
+    meaning:
+      "An admin login was refused: too many failed logins from the address or on the node lately. `Retry-After` says when to try again.",
+  },
 };
 
 const BY_STATUS: ReadonlyMap<number, ApiErrorCode> = new Map([
@@ -85,7 +92,7 @@ const BY_STATUS: ReadonlyMap<number, ApiErrorCode> = new Map([
   [415, ApiErrorCode.unsupportedMediaType],
 ]);
 
-/** The code a status stands for when only one code has it; `internal` otherwise. */
+/** The code a status stands for (below 500: the first code listed with it); `internal` otherwise. */
 export const codeForStatus = (status: number): ApiErrorCode => BY_STATUS.get(status) ?? ApiErrorCode.internal;
 
 /** What a failure carries: `code` from the catalogue for programs, `message` for people. */

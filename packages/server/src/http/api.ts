@@ -7,6 +7,7 @@ import { ApiError } from "./api-backend.js";
 import { ApiErrorCode, apiErrorBody } from "./api-errors.js";
 import type { HttpState } from "./routes.js";
 import { failRequest } from "./fault.js";
+import { bodyObject, parseJsonBody, queryParams, stringField } from "./request-fields.js";
 
 /** What the server API needs from the node. An empty `apiKey` turns the API off. */
 export type ApiState = Pick<HttpState, "api" | "apiKey" | "logger" | "faults">;
@@ -46,22 +47,6 @@ interface Route {
 
 // ---- body and query checks: each failure says which field and what is expected ----
 
-function bodyObject(body: unknown, fields: readonly string[]): Record<string, unknown> {
-  const expected = fields.map((f) => `"${f}"`).join(", ");
-  if (typeof body !== "object" || body === null || Array.isArray(body))
-    throw invalid(`the body must be a JSON object with ${expected}`);
-  for (const key of Object.keys(body)) {
-    if (!fields.includes(key)) throw invalid(`unknown field "${key}"; the body takes ${expected}`);
-  }
-  return body as Record<string, unknown>;
-}
-
-function stringField(body: Record<string, unknown>, name: string): string {
-  const value = body[name];
-  if (typeof value !== "string" || value === "") throw invalid(`field "${name}" must be a non-empty string`);
-  return value;
-}
-
 /** The `data` field checked against the node's data limits and encoded once, however many channels get it. */
 function dataField(body: Record<string, unknown>, api: ApiState["api"]): Uint8Array {
   if (!("data" in body)) throw invalid('field "data" is required: the JSON value to publish');
@@ -92,15 +77,6 @@ function channelsField(body: Record<string, unknown>): string[] {
     seen.add(channel);
   });
   return [...seen];
-}
-
-function queryParams(query: URLSearchParams, known: readonly string[]): (name: string) => string | undefined {
-  for (const name of new Set(query.keys())) {
-    const hint = known.length === 0 ? "this endpoint takes none" : `known: ${known.join(", ")}`;
-    if (!known.includes(name)) throw invalid(`unknown query parameter "${name}"; ${hint}`);
-    if (query.getAll(name).length > 1) throw invalid(`query parameter "${name}" is given more than once`);
-  }
-  return (name) => query.get(name) ?? undefined;
 }
 
 function requiredParam(value: string | undefined, name: string): string {
@@ -279,22 +255,7 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
     return Promise.reject(new HttpError(415, `send the body as JSON with Content-Type: application/json (got ${got})`));
   }
   const cutOff = (): HttpError => invalid("the request body was cut off");
-  return readBody(req, MAX_API_BODY_BYTES, { tooLarge, cutOff }).then(parseJson);
-}
-
-function parseJson(bytes: Buffer): unknown {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw invalid("the body is not valid UTF-8");
-  }
-  if (text.trim() === "") throw invalid("the body is empty; send a JSON object");
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw invalid(`the body is not valid JSON: ${(err as Error).message}`);
-  }
+  return readBody(req, MAX_API_BODY_BYTES, { tooLarge, cutOff }).then(parseJsonBody);
 }
 
 async function serve(

@@ -15,6 +15,7 @@ import { EMULATION_PATH, EMULATION_SEND_PATH } from "../transport/emulation.js";
 import type { StreamEndpoints } from "../transport/streams.js";
 import { STREAM_PATHS } from "../transport/streams.js";
 import { PUSHER_API_PREFIX } from "../pusher/http-api.js";
+import { isAdminPath } from "../admin/service.js";
 
 /** Where the demo page lives. */
 export const PUBLIC_DIR = fileURLToPath(new URL("../../public/", import.meta.url));
@@ -46,6 +47,8 @@ export interface HttpState {
   emulation: EmulationEndpoints;
   /** The Pusher HTTP API under /apps/, when the node serves Pusher apps; `undefined`: /apps/ answers 404. */
   pusherApi?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
+  /** The admin UI under /admin, when the node has an `adminPassword`; `undefined`: every /admin path answers 404. */
+  admin?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -70,7 +73,7 @@ async function loadStatic(): Promise<Map<string, { type: string; body: Buffer }>
 /**
  * The node's HTTP request handler: health, readiness, metrics, the server API under /api/, the
  * one-way streams (/sse, /stream), the two-way emulations (/emulation), the browser SDK under
- * /sdk/, and the demo when it is on.
+ * /sdk/, the admin UI under /admin when it is on, and the demo when it is on.
  */
 export async function createRequestHandler(
   state: HttpState,
@@ -82,6 +85,19 @@ export async function createRequestHandler(
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     if (path === "/api" || path.startsWith("/api/")) {
       api(req, res, path);
+      return;
+    }
+    if (isAdminPath(path)) {
+      if (state.admin === undefined)
+        sendJson(
+          res,
+          404,
+          apiErrorBody(
+            ApiErrorCode.notFound,
+            "the admin UI is off on this node; start it with --admin-password <password> (or HUBCAST_ADMIN_PASSWORD) to turn it on",
+          ),
+        );
+      else state.admin(req, res, path);
       return;
     }
     if (state.pusherApi !== undefined && path.startsWith(PUSHER_API_PREFIX)) {
