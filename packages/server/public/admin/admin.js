@@ -160,7 +160,9 @@ function addSample(nodeId, sample) {
     points = [];
     series.set(nodeId, points);
   }
-  const [at] = sample;
+  // Whole seconds: every node samples once a second, so their points line up on one x axis.
+  const at = Math.round(sample[0]);
+  sample[0] = at;
   if (points.length > 0 && points[points.length - 1][0] >= at) return;
   points.push(sample);
   const oldest = at - WINDOW_SECONDS;
@@ -200,7 +202,12 @@ function drawCharts() {
         scales: { x: { time: true } },
         series: [
           {},
-          ...ids.map((nodeId, i) => ({ label: nodeId.slice(0, 8), stroke: COLORS[i % COLORS.length], width: 1.5 })),
+          ...ids.map((nodeId, i) => ({
+            label: nodeId.slice(0, 8),
+            stroke: COLORS[i % COLORS.length],
+            width: 1.5,
+            spanGaps: true,
+          })),
         ],
       },
       data,
@@ -306,9 +313,15 @@ async function loadChannel() {
   );
   $("history-body").replaceChildren(
     ...channel.history.map((pub) =>
-      row([num(pub.offset), pub.epoch, pub.info?.user ?? "", el("td", JSON.stringify(pub.data, null, 1), "data")]),
+      row([num(pub.offset), pub.epoch, publisherOf(pub), el("td", JSON.stringify(pub.data, null, 1), "data")]),
     ),
   );
+}
+
+/** Who published: a user, an anonymous client, or the server side (the API, the admin page, the emitter). */
+function publisherOf(pub) {
+  if (pub.info === undefined) return "(server)";
+  return pub.info.user === "" ? "(anonymous)" : pub.info.user;
 }
 
 $("channel-form").addEventListener("submit", (event) => {
