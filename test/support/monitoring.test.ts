@@ -65,7 +65,7 @@ describe("readAlertRules", () => {
           severity: warning
         annotations:
           summary: plain
-          description: more
+          description: 'it''s "quoted"'
 `;
 
   it("reads each rule's fields", () => {
@@ -78,7 +78,14 @@ describe("readAlertRules", () => {
         summary: '{{ $labels.instance }} says "no"',
         description: undefined,
       },
-      { alert: "B", expr: "x > 1", for: undefined, severity: "warning", summary: "plain", description: "more" },
+      {
+        alert: "B",
+        expr: "x > 1",
+        for: undefined,
+        severity: "warning",
+        summary: "plain",
+        description: 'it\'s "quoted"',
+      },
     ]);
   });
 

@@ -162,12 +162,19 @@ function alertRule(item: string[], keyIndent: number): AlertRule {
   };
 }
 
-/** A one-line YAML scalar: plain, or double-quoted with `\"` and `\\` escapes. */
+/**
+ * A one-line YAML scalar: plain, double-quoted with `\"` and `\\` escapes, or single-quoted
+ * with `''` for a quote (the formatter prefers single quotes around text holding double quotes).
+ */
 function scalar(value: string, raw: string): string {
   if (value.startsWith('"')) {
     if (!/^"(?:[^"\\]|\\.)*"$/.test(value)) throw new Error(`unreadable quoted scalar: ${raw}`);
     return value.slice(1, -1).replace(/\\(.)/g, "$1");
   }
-  if (/^[|>'[{&*!]/.test(value)) throw new Error(`only plain and double-quoted one-line scalars are read: ${raw}`);
+  if (value.startsWith("'")) {
+    if (!/^'(?:[^']|'')*'$/.test(value)) throw new Error(`unreadable quoted scalar: ${raw}`);
+    return value.slice(1, -1).replaceAll("''", "'");
+  }
+  if (/^[|>[{&*!]/.test(value)) throw new Error(`only plain and quoted one-line scalars are read: ${raw}`);
   return value;
 }
