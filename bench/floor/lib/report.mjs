@@ -4,7 +4,11 @@
  * terminal and as the Markdown page for results/.
  */
 
-const fixed = (value, digits) => (value === undefined || Number.isNaN(value) ? "–" : value.toFixed(digits));
+/**
+ * A number with `digits` decimals, or "–" when there is none. Figures that crossed a process
+ * boundary (IPC, JSON) turn NaN into `null`, so `null` means "not measured" as well.
+ */
+const fixed = (value, digits) => (typeof value !== "number" || Number.isNaN(value) ? "–" : value.toFixed(digits));
 const int = (value) => value.toLocaleString("en-US");
 
 /** Whether getrusage and /proc/self/stat agree on user and system time: within 2 clock ticks + 1 %. */
