@@ -39,11 +39,43 @@ export class NatsPresence implements PresenceStore {
   }
 }
 
+/**
+ * How long one listing of a bucket's keys may take. A listing reads the bucket's stream up to
+ * the count the server gave when it started; entries that age out meanwhile never arrive, and
+ * the listing would wait for them for ever (nats-server#3481). Past this it starts again.
+ */
+export const KEY_LISTING_TIMEOUT_MS = 2_000;
+/** Listings tried before giving up (entries expiring through every one of them). */
+const KEY_LISTING_ATTEMPTS = 3;
+
+/** The keys matching `filter`, listed again if a listing stalls; rejects after the last attempt stalls. */
+async function listKeys(kv: KV, filter: string): Promise<Set<string>> {
+  for (let attempt = 1; ; attempt += 1) {
+    // A key written while it is listed can be listed twice (its old and its new revision).
+    const keys = new Set<string>();
+    const listing = await kv.keys(filter);
+    const read = (async () => {
+      for await (const k of listing) keys.add(k);
+      return true;
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), KEY_LISTING_TIMEOUT_MS);
+    });
+    const finished = await Promise.race([read, stalled]).finally(() => clearTimeout(timer));
+    if (finished) return keys;
+    // Ends the stalled listing and its consumer. Not awaited: a listing that ignored the stop
+    // must not hang this call too; what it might still throw is of no use to anyone.
+    listing.stop();
+    read.catch(() => false);
+    if (attempt >= KEY_LISTING_ATTEMPTS)
+      throw new Error(`listing the keys ${filter} stalled ${KEY_LISTING_ATTEMPTS} times (entries expiring meanwhile)`);
+  }
+}
+
 /** The live values of keys matching `filter` (entries deleted or aged out in between are skipped). */
 export async function liveValues<T>(kv: KV, filter: string): Promise<T[]> {
-  // A key written while it is listed can be listed twice (its old and its new revision).
-  const keys = new Set<string>();
-  for await (const k of await kv.keys(filter)) keys.add(k);
+  const keys = await listKeys(kv, filter);
   const entries = await Promise.all([...keys].map((k) => kv.get(k)));
   const values: T[] = [];
   for (const entry of entries) {
