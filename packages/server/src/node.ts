@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import type { Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { CloseCode } from "@hubcast/protocol";
 import { pino } from "pino";
@@ -30,6 +31,8 @@ import { resolveNodeOptions } from "./options.js";
 import type { NodeInfo } from "./registry/registry.js";
 import type { Session } from "./session.js";
 import { deflateFramerFor } from "./transport/deflate.js";
+import { FrontDoor } from "./transport/front-door.js";
+import type { UpgradeRequest } from "./transport/upgrade-request.js";
 import { WebSocketTransport } from "./transport/websocket.js";
 import { Admission } from "./transport/admission.js";
 import type { TransportName } from "./transport/transport.js";
@@ -125,7 +128,10 @@ export class HubcastNode {
   private readonly ctx: NodeContext;
   private readonly sessions = new Set<Session>();
   private readonly hub: Hub;
+  /** Node's HTTP server: requests other than WebSocket handshakes, handed over by {@link front}. */
   private readonly server: Server;
+  /** The listening socket: reads each connection's first request and routes it. */
+  private readonly front: FrontDoor;
   private readonly transport: WebSocketTransport;
   private readonly streams: StreamEndpoints;
   private readonly emulation: EmulationEndpoints;
@@ -257,7 +263,7 @@ export class HubcastNode {
       requestTimeout: requestTimeoutMs,
       connectionsCheckingInterval: checkIntervalFor(headersTimeoutMs),
     });
-    this.server.on("upgrade", (req, socket, head) => {
+    const upgrade = (req: UpgradeRequest, socket: Duplex, head: Buffer): void => {
       // The upgrade's fault boundary: a throw ends this socket, never the node.
       try {
         const pusher = this.pusher;
@@ -268,6 +274,15 @@ export class HubcastNode {
         this.logger.error({ err }, "unexpected error while accepting a WebSocket upgrade; dropped the socket");
         socket.destroy();
       }
+    };
+    // Upgrades the front door leaves to Node's parser (a later request on a kept-alive
+    // connection, a handshake its strict reader does not take) arrive here.
+    this.server.on("upgrade", upgrade);
+    this.front = new FrontDoor({
+      http: this.server,
+      upgrade,
+      headersTimeoutMs,
+      checkIntervalMs: checkIntervalFor(headersTimeoutMs),
     });
   }
 
@@ -307,9 +322,10 @@ export class HubcastNode {
     this.server.on("request", handler);
     if (listen) {
       await new Promise<void>((resolve, reject) => {
-        this.server.once("error", reject);
-        this.server.listen(this.options.port, this.options.host, () => {
-          this.server.off("error", reject);
+        const listening = this.front.server;
+        listening.once("error", reject);
+        listening.listen(this.options.port, this.options.host, () => {
+          listening.off("error", reject);
           resolve();
         });
       });
@@ -360,12 +376,12 @@ export class HubcastNode {
       socket.destroy();
       return;
     }
-    this.server.emit("connection", socket);
+    this.front.accept(socket);
   }
 
   /** The bound address (after `start`). */
   get address(): { host: string; port: number; url: string } {
-    const bound = this.server.address() as AddressInfo | null;
+    const bound = this.front.address();
     if (bound === null) throw new Error("the node is not listening; call start() first");
     const host = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
     return { host: bound.address, port: bound.port, url: `http://${host}:${bound.port}` };
@@ -420,10 +436,7 @@ export class HubcastNode {
     for (const session of this.sessions) session.close(CloseCode.shutdown);
     await this.sessionsEnded(CLOSE_HANDSHAKE_MS);
     for (const session of this.sessions) session.terminate();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    await this.front.close();
     await this.pusher?.close(); // its webhook decisions read the engine: before it closes
     await this.engine.registry.remove(this.id);
     await this.engine.close();

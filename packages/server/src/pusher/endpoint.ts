@@ -4,7 +4,6 @@
  * protocol through a {@link PusherConnection}.
  */
 import { randomInt } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { ClientInfo, RawPublication } from "@hubcast/protocol";
 import type { ChannelOptions, ChannelOptionsByName } from "../channels.js";
@@ -14,9 +13,10 @@ import type { Session } from "../session.js";
 import { Session as SessionClass } from "../session.js";
 import type { Admission } from "../transport/admission.js";
 import type { WebSocketConnection } from "../transport/connection.js";
+import type { UpgradeRequest } from "../transport/upgrade-request.js";
 import { TransportName } from "../transport/transport.js";
 import type { WebSocketTransport } from "../transport/websocket.js";
-import { reject } from "../transport/websocket.js";
+import { IGNORE, reject } from "../transport/websocket.js";
 import type { ResolvedPusherApp } from "./apps.js";
 import { namespaceOf } from "./apps.js";
 import { channelKind, pusherChannelOptions } from "./channels.js";
@@ -117,7 +117,7 @@ export class PusherEndpoint {
   ) {}
 
   /** The `upgrade` listener for `/app/{key}`. Refusals after the handshake are told in-band, as Pusher does. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  handleUpgrade(req: UpgradeRequest, socket: Duplex, head: Buffer): void {
     const target = appTarget(req.url ?? "/");
     if (target === undefined) {
       reject(socket, "400 Bad Request", "connect to /app/{key}?protocol=7");
@@ -182,17 +182,7 @@ export class PusherEndpoint {
 
 /** Tells a just-upgraded socket why it is refused (`pusher:error`, then the close code), without a session. */
 function turnAway(connection: WebSocketConnection, head: Buffer, code: number, message: string): void {
-  connection.start(
-    {
-      onMessage() {},
-      onPing() {},
-      onHeldBytesGrew() {},
-      onProtocolError() {},
-      onClosed() {},
-      onUnexpectedError() {},
-    },
-    head,
-  );
+  connection.start(IGNORE, head);
   connection.write(connection.framer.frame(pusherMessage("pusher:error", { code, message }), false));
   connection.close(code, message);
 }

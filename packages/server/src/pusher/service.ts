@@ -10,6 +10,7 @@ import { CloseCode } from "@hubcast/protocol";
 import type { NodeContext } from "../context.js";
 import type { Session } from "../session.js";
 import type { Admission } from "../transport/admission.js";
+import type { UpgradeRequest } from "../transport/upgrade-request.js";
 import type { WebSocketTransport } from "../transport/websocket.js";
 import type { PusherApiBackend } from "./api-backend.js";
 import type { ClusterView } from "./backend.js";
@@ -127,7 +128,7 @@ export class PusherService {
     return path.startsWith(PUSHER_PATH_PREFIX);
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  handleUpgrade(req: UpgradeRequest, socket: Duplex, head: Buffer): void {
     this.endpoint.handleUpgrade(req, socket, head);
   }
 

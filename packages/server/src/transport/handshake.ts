@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import type { UpgradeRequest } from "./upgrade-request.js";
 
 /** The GUID every server hashes into `Sec-WebSocket-Accept` (RFC 6455 §1.3). */
 const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -14,7 +14,7 @@ export interface HandshakeRefusal {
 }
 
 /** Checks the parts of the opening handshake every WebSocket upgrade must have (RFC 6455 §4.2.1). */
-export function checkHandshake(req: IncomingMessage): HandshakeRefusal | undefined {
+export function checkHandshake(req: UpgradeRequest): HandshakeRefusal | undefined {
   if (req.method !== "GET")
     return { status: "405 Method Not Allowed", message: "a WebSocket handshake must be a GET request" };
   if (req.headers.upgrade?.toLowerCase() !== "websocket")

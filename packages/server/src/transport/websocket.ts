@@ -1,4 +1,3 @@
-import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Codec } from "@hubcast/protocol";
@@ -15,6 +14,7 @@ import type { TransportEvents } from "./transport.js";
 import { TransportName } from "./transport.js";
 import { JSON_CODEC, WIRE_CODECS } from "./wire-codecs.js";
 import type { Admission, Refusal } from "./admission.js";
+import type { UpgradeRequest } from "./upgrade-request.js";
 
 const SUPPORTED = [...WIRE_CODECS.keys()].join(", ");
 
@@ -57,8 +57,8 @@ export class WebSocketTransport {
     this.limits = { maxMessageBytes: ctx.options.maxMessageBytes };
   }
 
-  /** The `upgrade` listener for the node's HTTP server, for Hubcast's own protocol on its path. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /** Takes a WebSocket opening handshake for Hubcast's own protocol on its path (from the node's front door or its HTTP server). */
+  handleUpgrade(req: UpgradeRequest, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? "/").split("?", 1)[0];
     if (path !== this.ctx.options.path) {
       reject(socket, "404 Not Found", `no WebSocket endpoint here; connect to ${this.ctx.options.path}`);
@@ -92,7 +92,7 @@ export class WebSocketTransport {
    * answers with `protocol` and permessage-deflate when both sides want it, and returns the
    * connection, not yet reading. Returns undefined when it answered with a refusal instead.
    */
-  open(req: IncomingMessage, socket: Duplex, protocol: string | undefined): WebSocketConnection | undefined {
+  open(req: UpgradeRequest, socket: Duplex, protocol: string | undefined): WebSocketConnection | undefined {
     if (this.handshakeRefused(req, socket)) return undefined;
     if (!socket.readable || !socket.writable) {
       socket.destroy();
@@ -109,7 +109,7 @@ export class WebSocketTransport {
   }
 
   /** Answers a handshake the node must refuse (malformed, foreign origin, not accepting); true when it did. */
-  private handshakeRefused(req: IncomingMessage, socket: Duplex): boolean {
+  private handshakeRefused(req: UpgradeRequest, socket: Duplex): boolean {
     const refused = checkHandshake(req);
     if (refused !== undefined) {
       reject(socket, refused.status, refused.message, refused.headers);
@@ -133,7 +133,7 @@ export class WebSocketTransport {
 }
 
 /** Reads nothing from a connection turned away; it only waits for the close handshake. */
-const IGNORE: TransportEvents = {
+export const IGNORE: TransportEvents = {
   onMessage() {},
   onPing() {}, // unanswered: a connection turned away is only waiting to close
   onHeldBytesGrew() {}, // it discards data frames, so it holds at most a frame header
