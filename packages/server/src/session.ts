@@ -9,6 +9,7 @@ import {
   unsubscribeCatalogue,
 } from "@hubcast/protocol";
 import type { Identity } from "./auth/access.js";
+import { ChannelStates } from "./channel-states.js";
 import type { SessionCodec } from "./codec.js";
 import { handleCommand } from "./commands.js";
 import type { NodeContext } from "./context.js";
@@ -38,13 +39,13 @@ export class Session implements Subscriber, Flushable, TransportEvents {
   private currentState: SessionState = "connecting";
   private identity: Identity = NOT_CONNECTED;
   /** Channels subscribed (`true`) or being subscribed (`false`); made on the first subscribe, since many connections never hold one. */
-  private subscriptions: Map<string, boolean> | undefined;
+  private subscriptions: ChannelStates | undefined;
   /** Its transport's framer, held here because fan-out reads it for every subscriber. */
   readonly framer: Framer;
 
   // Liveness bookkeeping, checked by the node-wide sweep (see checkLiveness).
-  private readonly connectDeadline: number;
-  private nextPingAt = 0;
+  /** While connecting: the connect deadline; once connected: when the next ping is due (one field, one boxed number per connection). */
+  private nextPingAt: number;
   /** When the outstanding ping's pong is due; 0 when none is outstanding. */
   private pongDeadline = 0;
   /** Since when the connection has held no subscription (for the idle timeout); 0 while it holds some. */
@@ -72,7 +73,7 @@ export class Session implements Subscriber, Flushable, TransportEvents {
     this.id = id;
     const now = Date.now();
     this.framer = transport.framer;
-    this.connectDeadline = now + ctx.options.connectTimeoutMs;
+    this.nextPingAt = now + ctx.options.connectTimeoutMs;
     const { commandRatePerSecond, commandBurst, maxRateLimitedCommands } = ctx.options;
     if (commandRatePerSecond > 0)
       this.rateLimit = new CommandRateLimit(commandRatePerSecond, commandBurst, maxRateLimitedCommands, now);
@@ -167,7 +168,7 @@ export class Session implements Subscriber, Flushable, TransportEvents {
   checkLiveness(now: number, idleTimeoutMs: number): void {
     const state = this.currentState;
     if (state === "connecting" || state === "authenticating") {
-      if (now >= this.connectDeadline) this.close(CloseCode.connectTimeout);
+      if (now >= this.nextPingAt) this.close(CloseCode.connectTimeout);
     } else if (state !== "connected") {
       return;
     } else if (this.pongDeadline !== 0 && now >= this.pongDeadline) {
@@ -198,7 +199,7 @@ export class Session implements Subscriber, Flushable, TransportEvents {
 
   /** Records a subscription: in flight (`live` false) or complete. */
   setSubscription(channel: string, live: boolean): void {
-    this.subscriptions ??= new Map();
+    this.subscriptions ??= new ChannelStates();
     this.subscriptions.set(channel, live);
   }
 
@@ -209,7 +210,7 @@ export class Session implements Subscriber, Flushable, TransportEvents {
   /** The channels this connection is subscribed to, in flight ones left out. */
   *liveChannels(): Iterable<string> {
     if (this.subscriptions === undefined) return;
-    for (const [channel, live] of this.subscriptions) if (live) yield channel;
+    for (const [channel, live] of this.subscriptions.entries()) if (live) yield channel;
   }
 
   /**
@@ -347,7 +348,7 @@ export class Session implements Subscriber, Flushable, TransportEvents {
     if (this.currentState === "closed") return;
     this.currentState = "closed";
     if (this.countedUser) this.ctx.connections.perUser.remove(this.user);
-    if (this.subscriptions !== undefined) for (const channel of this.subscriptions.keys()) this.release(channel);
+    if (this.subscriptions !== undefined) for (const channel of [...this.subscriptions.keys()]) this.release(channel);
     this.protocol?.closed();
   }
 
