@@ -28,7 +28,13 @@ import {
 
 const floorDir = dirname(fileURLToPath(import.meta.url));
 const script = (name) => join(floorDir, "lib", name);
-const MEMORY_VARIANTS = ["net-paused", "net-reading", "http-upgrade", "ws"];
+const MEMORY_VARIANTS = ["net-paused", "net-reading", "http-upgrade", "net-upgrade", "net-exchange", "ws", "hubcast"];
+/** What a connection says after its handshake in the hubcast variant (connect, then subscribe) and in net-exchange. */
+const HUBCAST_MESSAGES = ['{"id":1,"connect":{}}', '{"id":2,"subscribe":{"channel":"floor:idle"}}'];
+const MESSAGES_OF = {
+  hubcast: { path: "/ws", messages: HUBCAST_MESSAGES },
+  "net-exchange": { messages: HUBCAST_MESSAGES },
+};
 
 /** Connections opened per batch, and the pause between batches. */
 const BATCH = 200;
@@ -42,7 +48,8 @@ const USAGE = `Usage: node bench/floor/run.mjs [options]
 
 Measures the platform floor on this machine: CPU and wall time of one socket.write per
 connection to N connected sockets (the write floor), and RSS per idle connection for a bare
-net server, an http server with a hand-made WebSocket upgrade, and a ws server (the memory
+net server, an http server with a hand-made WebSocket upgrade, a net server answering the
+upgrade itself, a ws server, and a Hubcast node with every connection subscribed (the memory
 floor). Every server and client runs in its own process, over loopback.
 
 Options:
@@ -53,6 +60,7 @@ Options:
   --frames K        frames per socket per round in the corked variant (default 10)
   --repeat N        runs of each memory variant, each in a fresh process (default 2)
   --only PART       write or memory (default both)
+  --variants LIST   memory variants to run, comma-separated (default all: ${MEMORY_VARIANTS.join(",")})
   -h, --help        show this help
 
 Smoke check (a few seconds): node bench/floor/run.mjs --connections 500 --rounds 5
@@ -83,6 +91,7 @@ function options() {
         frames: { type: "string" },
         repeat: { type: "string" },
         only: { type: "string" },
+        variants: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -112,7 +121,10 @@ function options() {
   };
   if (o.only !== undefined && o.only !== "write" && o.only !== "memory")
     fail(`--only must be write or memory, got ${o.only}`, 2);
-  o.custom = values.connections !== undefined || values.rounds !== undefined;
+  o.variants = values.variants === undefined ? MEMORY_VARIANTS : values.variants.split(",");
+  const unknown = o.variants.filter((v) => !MEMORY_VARIANTS.includes(v));
+  if (unknown.length > 0) fail(`--variants: unknown ${unknown.join(", ")}; known: ${MEMORY_VARIANTS.join(", ")}`, 2);
+  o.custom = values.connections !== undefined || values.rounds !== undefined || values.variants !== undefined;
   return o;
 }
 
@@ -201,12 +213,14 @@ async function waitFor(check, timeoutMs, message) {
 }
 
 /** Opens `count` more connections from `client` and waits until the server holds `total`. */
-async function connect(server, client, { port, count, total, mode, heldKey }) {
+async function connect(server, client, { port, count, total, mode, heldKey, path, messages }) {
   const c = await client.request("connect", {
     host: "127.0.0.1",
     port,
     count,
     mode,
+    path,
+    messages,
     batch: BATCH,
     batchDelayMs: BATCH_DELAY_MS,
     timeoutMs: 120_000,
@@ -301,7 +315,8 @@ async function writeFloor(o, children, variant) {
 async function memoryFloor(o, children, variant, run) {
   const server = children.start("memory-server", script("memory-server.mjs"), ["--variant", variant], ["--expose-gc"]);
   const client = children.start("client", script("client.mjs"));
-  const mode = variant.startsWith("net-") ? "raw" : "upgrade";
+  const mode = variant === "net-paused" || variant === "net-reading" ? "raw" : "upgrade";
+  const hubcast = MESSAGES_OF[variant] ?? {};
   const half = Math.floor(o.connections / 2);
   try {
     const { port } = await server.request("listen");
@@ -309,7 +324,7 @@ async function memoryFloor(o, children, variant, run) {
     progress(
       `memory floor, ${variant} (run ${run}): opening ${int(o.connections)} connections${mode === "upgrade" ? " with the WebSocket handshake" : ""} …`,
     );
-    await connect(server, client, { port, count: half, total: half, mode, heldKey: "held" });
+    await connect(server, client, { port, count: half, total: half, mode, heldKey: "held", ...hubcast });
     const halfSample = await server.request("sample");
     const opened = await connect(server, client, {
       port,
@@ -317,6 +332,7 @@ async function memoryFloor(o, children, variant, run) {
       total: o.connections,
       mode,
       heldKey: "held",
+      ...hubcast,
     });
     const full = await server.request("sample");
     const status = await server.request("status");
@@ -408,7 +424,7 @@ async function main() {
     if (o.only !== "write") {
       // Runs interleaved (every variant once, then again) so that drift hits all alike.
       for (let run = 1; run <= o.repeat; run++) {
-        for (const variant of MEMORY_VARIANTS) {
+        for (const variant of o.variants) {
           const r = await memoryFloor(o, children, variant, run);
           memory.push(r.summary);
           raw.memory.push(r.raw);

@@ -25,10 +25,12 @@ let peakFiles = 0;
  * Opens `count` connections to `host:port`, `batch` at a time every `batchDelayMs` (and
  * never more than two batches unanswered), in `mode` "raw" (TCP only) or "upgrade" (a
  * WebSocket opening handshake; the connection counts once the server's 101 with the right
- * Sec-WebSocket-Accept arrived). Resolves when all are open, or rejects naming how many
- * failed or were still pending after `timeoutMs`.
+ * Sec-WebSocket-Accept arrived) on `path`, then sending `messages` as text frames, each after
+ * the server answered the one before (the first data it sends after it). Resolves
+ * when all are open, or rejects naming how many failed or were still pending after `timeoutMs`.
  */
-function connectAll({ host, port, count, mode, batch, batchDelayMs, timeoutMs }) {
+function connectAll({ host, port, count, mode, path = "/", messages = [], batch, batchDelayMs, timeoutMs }) {
+  const frames = messages.map(maskedTextFrame);
   const startedAt = performance.now();
   let opened = 0;
   let ready = 0;
@@ -93,13 +95,15 @@ function connectAll({ host, port, count, mode, batch, batchDelayMs, timeoutMs })
         .digest("base64");
       socket.on("connect", () => {
         socket.write(
-          `GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
         );
       });
       let head = "";
+      let sent = 0;
       socket.on("data", (chunk) => {
         if (state === "open") {
           bytes[index] += chunk.length;
+          if (sent < frames.length) socket.write(frames[sent++]);
           return;
         }
         head += chunk.toString("latin1");
@@ -117,6 +121,7 @@ function connectAll({ host, port, count, mode, batch, batchDelayMs, timeoutMs })
         state = "open";
         bytes[index] += head.length - end - 4;
         head = "";
+        if (frames.length > 0) socket.write(frames[sent++]);
         onReady();
       });
     };
@@ -131,6 +136,19 @@ function connectAll({ host, port, count, mode, batch, batchDelayMs, timeoutMs })
     const deadline = setTimeout(() => done(`timed out after ${timeoutMs / 1000} s`), timeoutMs);
     if (count === 0) done();
   });
+}
+
+/** A client's text frame (masked, as RFC 6455 requires of clients) holding `text`, up to 125 bytes. */
+function maskedTextFrame(text) {
+  const payload = Buffer.from(text);
+  if (payload.length > 125) throw new Error("messages after the handshake are at most 125 bytes here");
+  const mask = randomBytes(4);
+  const frame = Buffer.alloc(6 + payload.length);
+  frame[0] = 0x81;
+  frame[1] = 0x80 | payload.length;
+  mask.copy(frame, 2);
+  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i % 4];
+  return frame;
 }
 
 /** Received bytes per connection: total, min, max, and how many differ from `expected`. */

@@ -258,7 +258,7 @@ export function markdownReport(run) {
       "",
     );
     lines.push(
-      "- *net-paused*: bare `net` server with pauseOnConnect, the socket never read. *net-reading*: bare `net` server with a 'data' listener. *http-upgrade*: `http` server, WebSocket handshake answered by hand in 'upgrade', the socket kept (reading). *ws*: `http` server + `ws` WebSocketServer (noServer, perMessageDeflate off, clientTracking off), the WebSocket kept.",
+      "- *net-paused*: bare `net` server with pauseOnConnect, the socket never read. *net-reading*: bare `net` server with a 'data' listener. *http-upgrade*: `http` server, WebSocket handshake answered by hand in 'upgrade', the socket kept (reading). *net-upgrade*: `net` server reading the handshake itself, the socket kept (reading). *net-exchange*: net-upgrade, then two small frames answered per connection (the I/O of a connect and a subscribe, no state kept). *ws*: `http` server + `ws` WebSocketServer (noServer, perMessageDeflate off, clientTracking off), the WebSocket kept. *hubcast*: a Hubcast node (memory engine), each connection connected and subscribed to one channel.",
       "- *RSS KiB/conn 0→N*: growth of the server's RSS from before the first connection to after the last ÷ N, each reading after two full garbage collections (--expose-gc); *N/2→N*: growth over the second half ÷ N/2 (fixed costs such as code compiled on the first connection drop out). *heap*, *external*: process.memoryUsage() growth ÷ N.",
       "- RSS counts the process's own memory only; the kernel's socket memory (struct sock, buffers) comes on top and appears in no process's RSS.",
       "",
