@@ -104,6 +104,8 @@ export class Client extends Emitter<ClientEvents> {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly host: SubscriptionHost;
   private currentState: ClientState = "disconnected";
+  /** The current connection's id, from its `connect` result. */
+  private connectionId: string | undefined;
   private link: Link | undefined;
   // Bumped when an attempt starts or a connection ends; callbacks of older attempts do nothing.
   private attempt = 0;
@@ -150,6 +152,7 @@ export class Client extends Emitter<ClientEvents> {
       timeoutMs: this.options.timeoutMs,
       backoff,
       isConnected: () => this.currentState === "connected",
+      connectionId: () => (this.currentState === "connected" ? this.connectionId : undefined),
       call: <M extends Method>(method: M, request: Methods[M]["request"]) => this.call(method, request),
       publish: (channel, data, options) => this.publish(channel, data, options),
       reconnect: (close) => {
@@ -389,6 +392,7 @@ export class Client extends Emitter<ClientEvents> {
     this.clearAttemptTimer();
     this.backoff.reset();
     this.link.configure(result);
+    this.connectionId = result.client;
     this.startRefresher(result);
     const transport = this.attemptTransport ?? this.rotation.current;
     this.rotation.worked();
