@@ -89,8 +89,11 @@ export interface SubscriptionEvents {
 
 /** Payload of `"membersSummary"`: how many joins and leaves one server period held. */
 export interface MembersSummaryEvent {
+  /** The subscription's channel. */
   channel: string;
+  /** Subscriptions that started in the period. */
   joins: number;
+  /** Subscriptions that ended in the period. */
   leaves: number;
 }
 

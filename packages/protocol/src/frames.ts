@@ -234,6 +234,7 @@ export interface MembersSummary {
  * both lists are empty and `summary` holds the counts: refetch presence if you need the members.
  */
 export interface MembersPush {
+  /** The channel joined and left. */
   channel: string;
   /** Who left, in the order the node heard it. */
   leaves: ClientInfo[];
