@@ -90,6 +90,9 @@ async function main() {
   const config = join(dir, "hubcast.json");
   writeFileSync(config, JSON.stringify({ demo: false, namespaces: { room: { joinLeave: true } } }));
   const processes = new Processes(dir);
+  // The node runs in its own process group: it must not outlive this script, however it ends.
+  process.on("exit", () => processes.killAll());
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
   const sockets = [];
   try {
     const node = await processes.start({
