@@ -29,3 +29,29 @@ export function gatedHistoryEngine(when: "before read" | "after read"): {
   Object.defineProperty(engine, "history", { value: gated });
   return { engine, readStarted, open };
 }
+
+/**
+ * A real memory engine whose broker holds every join and leave published until `release()`,
+ * which delivers all held ones at once, in order, within one turn of the event loop: a test
+ * decides which changes fall into one period of the node's join/leave timer.
+ */
+export function gatedJoinLeaveEngine(): { engine: MemoryEngine; held: () => number; release: () => void } {
+  const engine = new MemoryEngine();
+  const broker = engine.broker;
+  const realJoin = broker.publishJoin.bind(broker);
+  const realLeave = broker.publishLeave.bind(broker);
+  let queue: (() => void)[] = [];
+  const hold = (publish: () => Promise<void>): Promise<void> =>
+    new Promise((resolve, reject) => queue.push(() => void publish().then(resolve, reject)));
+  broker.publishJoin = (channel, info) => hold(() => realJoin(channel, info));
+  broker.publishLeave = (channel, info) => hold(() => realLeave(channel, info));
+  return {
+    engine,
+    held: () => queue.length,
+    release: () => {
+      const held = queue;
+      queue = [];
+      for (const publish of held) publish();
+    },
+  };
+}

@@ -7,6 +7,12 @@ import { FrameInbox, closeSocket, whenClosed } from "./frame-inbox.js";
 export { withTimeout } from "./frame-inbox.js";
 
 type Frame = Record<string, unknown>;
+/** A member as `members` pushes list it. */
+export interface MemberInfo {
+  client: string;
+  user: string;
+  info?: unknown;
+}
 
 /**
  * A protocol-level test client: raw frames in, parsed frames out, no SDK logic. It answers
@@ -97,6 +103,28 @@ export class RawClient {
   ): Promise<T[]> {
     await this.waitFor(() => this.pushes(type, channel).length >= count, `${count} ${type} pushes`, timeoutMs);
     return this.pushes<T>(type, channel);
+  }
+
+  /**
+   * The joins or leaves listed so far in `members` pushes (for `channel`), in order, as
+   * `{channel, info}` like the SDK's events; a push's leaves come before its joins.
+   */
+  members(type: "join" | "leave", channel?: string): { channel: string; info: MemberInfo }[] {
+    const key = type === "join" ? "joins" : "leaves";
+    return this.pushes<{ channel: string; joins: MemberInfo[]; leaves: MemberInfo[] }>("members", channel).flatMap(
+      (push) => push[key].map((info) => ({ channel: push.channel, info })),
+    );
+  }
+
+  /** Waits until `members` pushes (for `channel`) have listed `count` joins or leaves. */
+  async waitForMembers(
+    type: "join" | "leave",
+    count: number,
+    channel?: string,
+    timeoutMs = 5_000,
+  ): Promise<{ channel: string; info: MemberInfo }[]> {
+    await this.waitFor(() => this.members(type, channel).length >= count, `${count} listed ${type}s`, timeoutMs);
+    return this.members(type, channel);
   }
 
   /** Closes (dropping the socket if the close handshake does not finish within 2 s). */

@@ -8,6 +8,7 @@ export type { ClientEvents, ClientState, DisconnectedEvent, StateEvent, Transpor
 export { Subscription } from "./subscription.js";
 export type {
   HistoryOptions,
+  MembersSummaryEvent,
   SubscribedEvent,
   SubscriptionEvents,
   SubscriptionOptions,
@@ -41,6 +42,8 @@ export type {
   HistoryResult,
   JoinLeavePush,
   JsonValue,
+  MembersPush,
+  MembersSummary,
   PresenceResult,
   PresenceStatsResult,
   Publication,

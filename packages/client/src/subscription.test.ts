@@ -193,6 +193,26 @@ describe("Subscription", () => {
     expect(sub.position).toEqual({ offset: 7, epoch: "e1" });
   });
 
+  it("turns a members push into leave then join events, its own join included, or a summary event", async () => {
+    const { client, peer } = await h.connected(undefined, { client: "me" });
+    const sub = client.newSubscription("room");
+    sub.subscribe();
+    await subscribed(peer, sub);
+    const events: string[] = [];
+    sub.on("join", (e) => events.push(`join ${e.channel} ${e.info.client}`));
+    sub.on("leave", (e) => events.push(`leave ${e.channel} ${e.info.client}`));
+    const summary = nextEvent(sub, "membersSummary");
+    const user = (client: string) => ({ client, user: "" });
+    peer.push("members", {
+      channel: "room",
+      leaves: [user("a"), user("b")],
+      joins: [user("c"), user("me"), user("a")],
+    });
+    peer.push("members", { channel: "room", leaves: [], joins: [], summary: { joins: 500, leaves: 2 } });
+    expect(await summary).toEqual({ channel: "room", joins: 500, leaves: 2 });
+    expect(events).toEqual(["leave room a", "leave room b", "join room c", "join room me", "join room a"]);
+  });
+
   it("emits join and leave while subscribed, and delegates channel commands", async () => {
     const { client, peer } = await h.connected();
     const sub = client.newSubscription("room");

@@ -3,6 +3,7 @@ import type {
   HistoryResult,
   JoinLeavePush,
   JsonValue,
+  MembersPush,
   Method,
   Methods,
   PresenceResult,
@@ -64,16 +65,36 @@ export interface SubscriptionEvents {
   unsubscribed: CloseInfo;
   /** A publication, in channel order, each exactly once while subscribed (recovery included). */
   publication: PublicationPush;
-  /** A client subscribed to the channel (namespaces with `joinLeave`), with its `info`. */
+  /**
+   * A client subscribed to the channel (namespaces with `joinLeave`), with its `info`; this
+   * connection's own subscription included. Joins and leaves come in the order the server heard them, leaves
+   * of one server period before its joins, up to the node's `joinLeaveIntervalMs` late.
+   */
   join: JoinLeavePush;
   /** A client unsubscribed or disconnected (namespaces with `joinLeave`), with its `info`. */
   leave: JoinLeavePush;
+  /**
+   * More clients joined or left in one server period than the server lists (its
+   * `joinLeaveMaxEntries`): only how many, and no `join`/`leave` events for them. Call
+   * `presence()` if you need to know who is there now.
+   */
+  membersSummary: MembersSummaryEvent;
   /**
    * `{ error }`: a subscribe attempt failed (a temporary {@link HubcastError} is retried with
    * backoff; a final one comes just after the `unsubscribed` it caused), `getToken` rejected, an `unsubscribe`
    * failed, or one of this subscription's listeners threw.
    */
   error: ErrorEvent;
+}
+
+/** Payload of `"membersSummary"`: how many joins and leaves one server period held. */
+export interface MembersSummaryEvent {
+  /** The subscription's channel. */
+  channel: string;
+  /** Subscriptions that started in the period. */
+  joins: number;
+  /** Subscriptions that ended in the period. */
+  leaves: number;
 }
 
 /** Options of `history()`. */
@@ -261,8 +282,29 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     if (push.type === "publication") {
       this.advance(push.body.offset, this.lastPosition?.epoch);
       this.emit("publication", push.body);
+    } else if (push.type === "members") {
+      this.emitMembers(push.body);
     } else if (push.type === "join" || push.type === "leave") {
       this.emit(push.type, push.body);
+    }
+  }
+
+  /** One event per member, leaves first (the server's rule); this connection's own join included, as a single join push always was. */
+  private emitMembers({ channel, leaves, joins, summary }: MembersPush): void {
+    if (summary !== undefined) {
+      this.emit("membersSummary", { channel, joins: summary.joins, leaves: summary.leaves });
+      return;
+    }
+    const generation = this.generation;
+    // A listener may unsubscribe: what follows is no longer for it.
+    const current = (): boolean => generation === this.generation && this.currentState === "subscribed";
+    for (const info of leaves) {
+      if (!current()) return;
+      this.emit("leave", { channel, info });
+    }
+    for (const info of joins) {
+      if (!current()) return;
+      this.emit("join", { channel, info });
     }
   }
 

@@ -207,12 +207,41 @@ export interface PublicationPush extends Publication {
   /** The channel it was published to. */
   channel: string;
 }
-/** A `join` or `leave` push: a connection subscribed to or left a channel with `joinLeave` on. */
+/**
+ * A `join` or `leave` push: one connection subscribed to or left a channel. Hubcast's own
+ * channels (`joinLeave` on) send {@link MembersPush} instead; the SDK emits one of these per
+ * member it lists.
+ */
 export interface JoinLeavePush {
   /** The channel joined or left. */
   channel: string;
   /** Who joined or left. */
   info: ClientInfo;
+}
+/** How many joins and leaves a {@link MembersPush} stands for when it was too many to list. */
+export interface MembersSummary {
+  /** Subscriptions that started in the period. */
+  joins: number;
+  /** Subscriptions that ended in the period. */
+  leaves: number;
+}
+/**
+ * A `members` push: who joined and who left a channel with `joinLeave` on during one period of
+ * the node's join/leave timer, the same frame for every subscriber. Apply `leaves` first, then
+ * `joins` (a connection that left and subscribed again in one period is in both; one that
+ * subscribed and left in one period is in neither). The lists may name the receiving
+ * connection itself. With more changes than the node lists in one push (`joinLeaveMaxEntries`),
+ * both lists are empty and `summary` holds the counts: refetch presence if you need the members.
+ */
+export interface MembersPush {
+  /** The channel joined and left. */
+  channel: string;
+  /** Who left, in the order the node heard it. */
+  leaves: ClientInfo[];
+  /** Who joined, in the order the node heard it. */
+  joins: ClientInfo[];
+  /** Present, with both lists empty, when the period held too many changes to list. */
+  summary?: MembersSummary;
 }
 export interface UnsubscribePush {
   channel: string;
@@ -238,6 +267,7 @@ export interface Pushes {
   publication: PublicationPush;
   join: JoinLeavePush;
   leave: JoinLeavePush;
+  members: MembersPush;
   unsubscribe: UnsubscribePush;
   disconnect: DisconnectPush;
   ping: Record<string, never>;
@@ -250,6 +280,7 @@ export const PUSH_TYPES: readonly PushType[] = [
   "unsubscribe",
   "disconnect",
   "ping",
+  "members",
 ] as const;
 export type Push = { [P in PushType]: { type: P; body: Pushes[P] } }[PushType];
 

@@ -167,6 +167,11 @@ export function pushInit(push: Exclude<Push, { type: "publication" }>): PushInit
     case "join":
     case "leave":
       return { push: { case: push.type, value: { channel: push.body.channel, info: clientInfoInit(push.body.info) } } };
+    case "members": {
+      const { channel, leaves, joins, summary } = push.body;
+      const value = { channel, leaves: leaves.map(clientInfoInit), joins: joins.map(clientInfoInit), summary };
+      return { push: { case: "members", value } };
+    }
     case "unsubscribe":
       return { push: { case: "unsubscribe", value: push.body } };
     case "disconnect": {
@@ -324,6 +329,16 @@ export function pushFromMessage(push: pb.Push): Push {
     case "join":
     case "leave":
       return { type: p.case, body: { channel: p.value.channel, info: requireInfo(p.value.info, p.case) } };
+    case "members": {
+      const { channel, leaves, joins, summary } = p.value;
+      const body: Extract<Push, { type: "members" }>["body"] = {
+        channel,
+        leaves: leaves.map(clientInfo),
+        joins: joins.map(clientInfo),
+      };
+      if (summary !== undefined) body.summary = { joins: summary.joins, leaves: summary.leaves };
+      return { type: "members", body };
+    }
     case "unsubscribe": {
       const { channel, code, reason, resubscribe } = p.value;
       return { type: "unsubscribe", body: { channel, code, reason, resubscribe } };

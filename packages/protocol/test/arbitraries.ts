@@ -132,6 +132,19 @@ export const pushes: fc.Arbitrary<Push> = fc.oneof(
     body: fc.record({ channel, info: clientInfo }),
   }),
   fc.record({
+    type: fc.constant("members" as const),
+    body: fc.oneof(
+      fc.record({
+        channel,
+        leaves: fc.array(clientInfo, { maxLength: 3 }),
+        joins: fc.array(clientInfo, { maxLength: 3 }),
+      }),
+      fc
+        .record({ channel, summary: fc.record({ joins: uint32, leaves: uint32 }) })
+        .map(({ channel: c, summary }) => ({ channel: c, leaves: [], joins: [], summary })),
+    ),
+  }),
+  fc.record({
     type: fc.constant("unsubscribe" as const),
     body: fc.record({ channel, code: uint32, reason: text(), resubscribe: fc.boolean() }),
   }),

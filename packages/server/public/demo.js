@@ -323,6 +323,9 @@ function enterRoom(name) {
   sub.on("leave", () => {
     if (r === room) void refreshPresence(r);
   });
+  sub.on("membersSummary", () => {
+    if (r === room) void refreshPresence(r);
+  });
   sub.on("unsubscribed", ({ code, reason }) => {
     if (r === room && code !== UNSUBSCRIBE_CALLED) notice(`left #${name}: ${reason} (${code})`);
   });

@@ -152,10 +152,10 @@ describe("nodes on a Redis Cluster act as one", () => {
     const [a, b, c] = wsUrls as [string, string, string];
     const { c: watcher, id: watcherId } = await client(a);
     await watcher.ok("subscribe", { channel: "chat:p" });
-    await watcher.waitForPushes("join", 1, "chat:p"); // its own join
+    await watcher.waitForMembers("join", 1, "chat:p"); // its own join
     const { c: guest, id: guestId } = await client(b);
     await guest.ok("subscribe", { channel: "chat:p" });
-    const joins = await watcher.waitForPushes<JoinLeave>("join", 2, "chat:p");
+    const joins = await watcher.waitForMembers("join", 2, "chat:p");
     expect(joins[1]).toEqual({ channel: "chat:p", info: { client: guestId, user: "" } });
 
     const { c: third, id: thirdId } = await client(c);
@@ -167,10 +167,10 @@ describe("nodes on a Redis Cluster act as one", () => {
     expect(await guest.ok("presence_stats", { channel: "chat:p" })).toEqual({ numClients: 3, numUsers: 1 });
 
     await guest.ok("unsubscribe", { channel: "chat:p" });
-    const [leave] = await watcher.waitForPushes<JoinLeave>("leave", 1, "chat:p");
+    const [leave] = await watcher.waitForMembers("leave", 1, "chat:p");
     expect(leave).toEqual({ channel: "chat:p", info: { client: guestId, user: "" } });
     await third.close();
-    const leaves = await watcher.waitForPushes<JoinLeave>("leave", 2, "chat:p");
+    const leaves = await watcher.waitForMembers("leave", 2, "chat:p");
     expect(leaves[1]?.info.client).toBe(thirdId);
     expect(await watcher.ok("presence_stats", { channel: "chat:p" })).toEqual({ numClients: 1, numUsers: 1 });
     const { clients: left } = await watcher.ok<{ clients: Record<string, JoinLeave["info"]> }>("presence", {

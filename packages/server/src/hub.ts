@@ -1,4 +1,4 @@
-import type { ClientInfo, Push, RawPublication, StreamPosition } from "@hubcast/protocol";
+import type { ClientInfo, MembersPush, Push, RawPublication, StreamPosition } from "@hubcast/protocol";
 import type { Logger } from "pino";
 import type { Broker, HistoryPolicy } from "./broker/broker.js";
 import { ChannelEntry } from "./channel-entry.js";
@@ -15,7 +15,7 @@ export interface HubHistory {
 
 /** What the Hub counts (the node's Metrics): fan-out once per frame, and channel repairs. */
 export interface HubMetrics {
-  readonly fanout: Readonly<Record<"publication" | "join" | "leave", SentCounter>>;
+  readonly fanout: Readonly<Record<"publication" | "members" | "join" | "leave", SentCounter>>;
   channelRepair(result: "repaired" | "resubscribe"): void;
 }
 
@@ -36,7 +36,7 @@ export const NO_EXCLUSIONS: FanoutExclusions = {
 
 /** Counts nothing: for Hubs built without metrics (unit tests). */
 const NO_METRICS: HubMetrics = {
-  fanout: { publication: NOT_COUNTED, join: NOT_COUNTED, leave: NOT_COUNTED },
+  fanout: { publication: NOT_COUNTED, members: NOT_COUNTED, join: NOT_COUNTED, leave: NOT_COUNTED },
   channelRepair: () => undefined,
 };
 
@@ -158,6 +158,18 @@ export class Hub {
     entry.deliver(pub);
   }
 
+  /**
+   * Fan-out of one period's joins and leaves of a channel: the same frame for every live
+   * subscriber, encoded once per codec. It skips nobody (a joiner finds itself listed).
+   */
+  deliverMembers(body: MembersPush): void {
+    const entry = this.channels.get(body.channel);
+    if (entry === undefined) return;
+    const push: Push = { type: "members", body };
+    writeToAll(entry.liveSubscribers(), (codec) => codec.encodePush(push), this.metrics.fanout.members);
+  }
+
+  /** Fan-out of one join or leave at once, skipping whom the exclusions name (Pusher's joiner). */
   deliverJoinLeave(type: "join" | "leave", channel: string, info: ClientInfo): void {
     const entry = this.channels.get(channel);
     if (entry === undefined) return;

@@ -14,10 +14,15 @@ import { PublishFailureKind } from "./publish-failure.js";
 export const ReceivedType = { command: "command", pong: "pong", invalid: "invalid" } as const;
 export type ReceivedType = (typeof ReceivedType)[keyof typeof ReceivedType];
 
-/** What a server → client frame carries: a command's reply, a publication, join/leave, or another push (ping, disconnect, unsubscribe). */
+/**
+ * What a server → client frame carries: a command's reply, a publication, a `members` push (a
+ * period's joins and leaves of a `joinLeave` channel), one join/leave (Pusher's presence
+ * channels), or another push (ping, disconnect, unsubscribe).
+ */
 export const SentType = {
   reply: "reply",
   publication: "publication",
+  members: "members",
   join: "join",
   leave: "leave",
   push: "push",
@@ -167,7 +172,7 @@ export class Metrics implements ScrapeSource {
     historyEvicted: (reason) => this.historyEvictions[reason].inc(),
   };
   /** Pre-bound fan-out counters, one per type, for the Hub. */
-  readonly fanout: Readonly<Record<"publication" | "join" | "leave", SentCounter>>;
+  readonly fanout: Readonly<Record<"publication" | "members" | "join" | "leave", SentCounter>>;
   /** `messages_sent_total{type="publication"}` as a plain number, for reading it synchronously every second. */
   private publicationFrames = 0;
 
@@ -237,7 +242,7 @@ export class Metrics implements ScrapeSource {
       children(counter(name, help, ["type"]), "type", Object.values(SentType));
     this.sentMessages = sent(
       "messages_sent_total",
-      "Server → client frames written, by type: reply, publication, join, leave, push (ping, disconnect, unsubscribe). A fan-out counts one per recipient.",
+      "Server → client frames written, by type: reply, publication, members (a period's joins and leaves of a joinLeave channel), join, leave (one member of a Pusher presence channel), push (ping, disconnect, unsubscribe). A fan-out counts one per recipient.",
     );
     this.sentBytes = sent(
       "bytes_sent_total",
@@ -325,6 +330,7 @@ export class Metrics implements ScrapeSource {
     this.historyEvictions = children(evictions, "reason", ["bytes", "channels"]);
     this.fanout = Object.freeze({
       publication: (recipients: number, bytes: number) => this.sent(SentType.publication, recipients, bytes),
+      members: (recipients: number, bytes: number) => this.sent(SentType.members, recipients, bytes),
       join: (recipients: number, bytes: number) => this.sent(SentType.join, recipients, bytes),
       leave: (recipients: number, bytes: number) => this.sent(SentType.leave, recipients, bytes),
     });

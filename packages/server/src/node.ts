@@ -16,6 +16,7 @@ import { MemoryEngine, memoryEngineOptions } from "./engine/memory.js";
 import { Heartbeat, sweepIntervalFor } from "./heartbeat.js";
 import { createRequestHandler } from "./http/routes.js";
 import { Hub } from "./hub.js";
+import { JoinLeaveBatch } from "./join-leave.js";
 import { Metrics } from "./metrics.js";
 import type { ScrapeSource } from "./metrics.js";
 import { ConnectionCounter } from "./limits.js";
@@ -128,6 +129,8 @@ export class HubcastNode {
   private readonly ctx: NodeContext;
   private readonly sessions = new Set<Session>();
   private readonly hub: Hub;
+  /** Joins and leaves from the broker, on their way to the Hub: batched per channel and period. */
+  private readonly joinLeave: JoinLeaveBatch;
   /** Node's HTTP server: requests other than WebSocket handshakes, handed over by {@link front}. */
   private readonly server: Server;
   /** The listening socket: reads each connection's first request and routes it. */
@@ -197,6 +200,7 @@ export class HubcastNode {
       },
       { logger: this.logger, metrics: this.metrics, exclusions: pusherApps?.exclusions() },
     );
+    this.joinLeave = this.createJoinLeaveBatch(rules);
     const connections = { perUser: new ConnectionCounter(), perIp: new ConnectionCounter() };
     this.ctx = {
       options: this.options,
@@ -296,11 +300,11 @@ export class HubcastNode {
     await this.engine.broker.start({
       publication: (pub) => hub.deliverPublication(pub),
       join: (channel, info) => {
-        hub.deliverJoinLeave("join", channel, info);
+        this.joinLeave.heard("join", channel, info);
         this.pusher?.observe("join", channel, info);
       },
       leave: (channel, info) => {
-        hub.deliverJoinLeave("leave", channel, info);
+        this.joinLeave.heard("leave", channel, info);
         this.pusher?.observe("leave", channel, info);
       },
       resync: () => hub.resyncAll(),
@@ -432,6 +436,7 @@ export class HubcastNode {
     this.selfDrain?.stop();
     this.heartbeat?.stop();
     this.presenceRefresher?.stop();
+    this.joinLeave.close();
     this.admin?.close();
     for (const session of this.sessions) session.close(CloseCode.shutdown);
     await this.sessionsEnded(CLOSE_HANDSHAKE_MS);
@@ -441,6 +446,25 @@ export class HubcastNode {
     await this.engine.registry.remove(this.id);
     await this.engine.close();
     this.state = "closed";
+  }
+
+  /**
+   * Hubcast's own `joinLeave` channels get a period's joins and leaves in one push; others
+   * (Pusher's presence channels, whose protocol wants one event per member) one push each.
+   */
+  private createJoinLeaveBatch(rules: ChannelRules): JoinLeaveBatch {
+    const hub = this.hub;
+    const limits = { intervalMs: this.options.joinLeaveIntervalMs, maxEntries: this.options.joinLeaveMaxEntries };
+    return new JoinLeaveBatch(limits, {
+      batched: (channel) => {
+        const lookup = rules.lookup(channel);
+        return lookup.ok && lookup.options.joinLeave;
+      },
+      hasSubscribers: (channel) => hub.liveCount(channel) > 0,
+      deliverBatch: (push) => hub.deliverMembers(push),
+      deliverOne: (type, channel, info) => hub.deliverJoinLeave(type, channel, info),
+      logger: this.logger,
+    });
   }
 
   /** Resolves when every socket has closed, or after `timeoutMs`, whichever is first. */

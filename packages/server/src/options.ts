@@ -94,6 +94,17 @@ export interface NodeOptions {
   natsReplicas?: number;
   /** With the redis or nats engine, presence entries of a node that died disappear within this many ms. @default 30_000 */
   presenceTtlMs?: number;
+  /**
+   * In channels with `joinLeave`, the joins and leaves a node hears during this many ms go to
+   * each of its subscribers as one `members` push at the end of the period: one push per
+   * subscriber per period however many join. Also the most a change waits. @default 100
+   */
+  joinLeaveIntervalMs?: number;
+  /**
+   * Most joins and leaves one `members` push lists; a period with more sends only their counts
+   * (`summary`), and clients refetch presence if they need the members. @default 100
+   */
+  joinLeaveMaxEntries?: number;
   /** A node that stopped announcing itself leaves the cluster view within this many ms. @default 15_000 */
   nodeTtlMs?: number;
   /** The URL other nodes and tools should use for this node; empty means the bound address. @default "" */
@@ -194,6 +205,8 @@ export const NODE_OPTION_KEYS = [
   "memoryHistoryMaxBytes",
   "memoryHistoryMaxChannels",
   "presenceTtlMs",
+  "joinLeaveIntervalMs",
+  "joinLeaveMaxEntries",
   "nodeTtlMs",
   "advertiseUrl",
   "apiKey",
@@ -259,6 +272,8 @@ export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   memoryHistoryMaxBytes: 134_217_728,
   memoryHistoryMaxChannels: 100_000,
   presenceTtlMs: 30_000,
+  joinLeaveIntervalMs: 100,
+  joinLeaveMaxEntries: 100,
   nodeTtlMs: 15_000,
   advertiseUrl: "",
   apiKey: "",
@@ -389,6 +404,18 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
       1,
     ),
     presenceTtlMs: checkInteger("presenceTtlMs", opts.presenceTtlMs ?? d.presenceTtlMs, 100),
+    joinLeaveIntervalMs: checkInteger(
+      "joinLeaveIntervalMs",
+      opts.joinLeaveIntervalMs ?? d.joinLeaveIntervalMs,
+      10,
+      10_000,
+    ),
+    joinLeaveMaxEntries: checkInteger(
+      "joinLeaveMaxEntries",
+      opts.joinLeaveMaxEntries ?? d.joinLeaveMaxEntries,
+      1,
+      10_000,
+    ),
     nodeTtlMs: checkInteger("nodeTtlMs", opts.nodeTtlMs ?? d.nodeTtlMs, 100),
     advertiseUrl: checkString(
       "advertiseUrl",

@@ -80,8 +80,8 @@ describe("hubcast.v1.protobuf against a real node", () => {
       data: { text: "hi", n: [1, 2.5, null] },
       info: { user: "" },
     });
-    const [join] = await client.waitForPushes("join", 1, "chat:pb");
-    expect(join?.info).toEqual(pub?.info);
+    const [members] = await client.waitForPushes("members", 1, "chat:pb");
+    expect(members).toEqual({ channel: "chat:pb", leaves: [], joins: [pub?.info] });
 
     const presence = await client.ok("presence", { channel: "chat:pb" });
     expect(Object.values(presence.clients)).toEqual([pub?.info]);

@@ -49,6 +49,8 @@ const DESCRIPTIONS: Record<ScalarKey, string> = {
   memoryHistoryMaxBytes: "memory engine: retained history bytes on this node",
   memoryHistoryMaxChannels: "memory engine: channels holding history on this node",
   presenceTtlMs: "presence of a dead node disappears within this (redis, nats)",
+  joinLeaveIntervalMs: "joinLeave channels: joins/leaves of this period go out as one push",
+  joinLeaveMaxEntries: "most joins/leaves one push lists; past it only their counts",
   nodeTtlMs: "a dead node leaves the cluster view within this",
   advertiseUrl: "URL others should use for this node (default: bound address)",
   apiKey: "server API key (Authorization: Bearer); empty disables /api",

@@ -106,14 +106,14 @@ describe("cluster mode with the memory engine (relay in the primary)", () => {
       else expect(Object.keys(present).sort()).toEqual(ids);
     }
     // The first client saw every join (its own too), wherever the joining client was served.
-    const joins = await (clients[0] as RawClient).waitForPushes<{ info: ClientInfo }>("join", 4, "chat:room");
+    const joins = await (clients[0] as RawClient).waitForMembers("join", 4, "chat:room");
     expect(joins.map((j) => j.info.client).sort()).toEqual(ids);
     const leaving = clients[3] as RawClient;
     const connected = leaving.frames.find((f) => f["connect"] !== undefined);
     const leftId = (connected?.["connect"] as { client: string } | undefined)?.client;
     expect(leftId).toBeDefined();
     await leaving.close();
-    const leaves = await (clients[0] as RawClient).waitForPushes<{ info: ClientInfo }>("leave", 1, "chat:room");
+    const leaves = await (clients[0] as RawClient).waitForMembers("leave", 1, "chat:room");
     expect(leaves[0]?.info.client).toBe(leftId);
     // The relay removes presence before it fans the leave out, so the count is already down.
     const stats = await (clients[1] as RawClient).ok<{ numClients: number }>("presence_stats", {

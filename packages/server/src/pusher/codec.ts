@@ -14,6 +14,8 @@ import { pusherName } from "./channels.js";
 
 /** The event name a native publication (data that is not a Pusher envelope) has for Pusher clients. */
 export const NATIVE_EVENT = "message";
+/** The event that carries a `members` push (joins and leaves of a shared channel with `joinLeave`) to Pusher clients. */
+export const MEMBERS_EVENT = "hubcast:members";
 
 /** A Pusher event as a publication's data holds it. */
 export interface Envelope {
@@ -93,6 +95,13 @@ export const PUSHER_CODEC: PushEncoder = {
           { user_id: push.body.info.user },
           pusherName(push.body.channel),
         );
+      case "members": {
+        // Only on a shared namespace's channel with `joinLeave` on (Pusher's presence channels
+        // keep it off and get member_added one by one): an ordinary event a client may bind.
+        const { channel, leaves, joins, summary } = push.body;
+        const data = { leaves: leaves.map((info) => ({ user_id: info.user })), joins: joins.map(memberOf), summary };
+        return pusherMessage(MEMBERS_EVENT, data, pusherName(channel));
+      }
       case "ping":
         return pusherMessage("pusher:ping", {});
       case "disconnect":
