@@ -445,12 +445,21 @@ export class Subscription extends Emitter<SubscriptionEvents> {
    */
   private resolve(push: PublicationPush): PublicationPush | undefined {
     if (this.deltaBase === undefined) return appPublication(push);
-    const resolved = this.deltaBase.resolve(push);
+    const last = this.lastPosition?.offset;
+    // A delta applies to the previous publication; two edits far apart may apply cleanly to an
+    // older one, so with offsets a skipped one is caught here, not left to the checksum.
+    const skipped = push.delta === true && push.offset !== undefined && last !== undefined && push.offset !== last + 1;
+    const resolved = skipped ? ({ kind: "skipped" } as const) : this.deltaBase.resolve(push);
     if (resolved.kind === "publication") return resolved.publication;
     // Without history, a delta before any full publication can only be left from the server's
     // previous subscription (each starts in full); with history, replays already skip those.
     if (resolved.kind === "no-base" && this.lastPosition === undefined) return undefined;
-    const why = resolved.kind === "failed" ? resolved.error.message : "no publication to apply it to";
+    const why =
+      resolved.kind === "failed"
+        ? resolved.error.message
+        : resolved.kind === "skipped"
+          ? `offset ${push.offset} does not follow ${last}`
+          : "no publication to apply it to";
     if (this.host.isConnected()) this.sendUnsubscribe();
     this.resubscribe({
       code: LocalCode.deltaFailed,

@@ -15,8 +15,8 @@ import type { NodeOptions } from "./options.js";
 /**
  * Delta compression end to end: real nodes (memory and Redis engines), the real SDK over real
  * sockets with permessage-deflate, both encodings. A tap under the SDK sees each frame as it
- * arrived (after inflation), and can lose one to prove a delta that does not apply is
- * recovered, never shown.
+ * arrived (after inflation), and can lose or damage one to prove a delta that does not apply
+ * is recovered, never shown.
  */
 
 const NAMESPACES: NodeOptions["namespaces"] = {
@@ -65,13 +65,16 @@ interface Received {
   bytes: number;
 }
 
+/** What a {@link Tap} does with a publication frame: hand it on, lose it, or flip one byte of its delta's data. */
+type Fate = "pass" | "lose" | "damage";
+
 /**
- * A `ws` socket under the SDK that records publication frames and may lose one (as if a
- * broken proxy dropped it): `lose` is asked about every publication frame.
+ * A `ws` socket under the SDK that records publication frames and may lose or damage one (as a
+ * broken proxy might): `fate` is asked about every publication frame.
  */
 class Tap {
   readonly frames: Received[] = [];
-  lose: (frame: Received, index: number) => boolean = () => false;
+  fate: (frame: Received, index: number) => Fate = () => "pass";
   sockets: WebSocket[] = [];
 
   readonly websocket = (() => {
@@ -93,7 +96,8 @@ class Tap {
         this.ws.on("error", (error) => fire(this.onerror, { error }));
         this.ws.on("message", (data: Buffer, isBinary) => {
           const frame = isBinary ? new Uint8Array(data) : data.toString();
-          if (tap.record(frame, data.length)) fire(this.onmessage, { data: frame });
+          const passed = tap.record(frame, data.length);
+          if (passed !== undefined) fire(this.onmessage, { data: passed });
         });
       }
       get readyState(): number {
@@ -108,14 +112,25 @@ class Tap {
     };
   })();
 
-  /** True when the frame goes on to the SDK. */
-  private record(frame: string | Uint8Array, bytes: number): boolean {
-    const decoded = (typeof frame === "string" ? JSON_CODEC : PROTOBUF_CODEC).decodeServerFrame(frame);
-    if (decoded.kind !== "push" || decoded.push.type !== "publication") return true;
-    const received: Received = { kind: decoded.push.body.delta === true ? "delta" : "full", bytes };
-    const index = this.frames.length;
+  /** The frame to hand on to the SDK, if any. */
+  private record(frame: string | Uint8Array, bytes: number): string | Uint8Array | undefined {
+    const codec = typeof frame === "string" ? JSON_CODEC : PROTOBUF_CODEC;
+    const decoded = codec.decodeServerFrame(frame);
+    if (decoded.kind !== "push" || decoded.push.type !== "publication") return frame;
+    const { body } = decoded.push;
+    const received: Received = { kind: body.delta === true ? "delta" : "full", bytes };
+    const fate = this.fate(received, this.frames.length);
     this.frames.push(received);
-    return !this.lose(received, index);
+    if (fate === "pass") return frame;
+    if (fate === "lose" || !(body.rawData instanceof Uint8Array)) return undefined;
+    // One byte of the first literal the delta inserts (after its first `:` command): the delta
+    // still parses, rebuilds data one byte off, and only its checksum can tell.
+    const damaged = new Uint8Array(body.rawData);
+    const literal = damaged.indexOf(0x3a) + 1;
+    damaged[literal] = (damaged[literal] ?? 0) ^ 0x01;
+    const push = { type: "publication" as const, body: { ...body, rawData: damaged } };
+    const encoded = codec.encodePush(push);
+    return codec === JSON_CODEC ? new TextDecoder().decode(encoded) : encoded;
   }
 
   get deflated(): boolean {
@@ -209,21 +224,28 @@ describe.each(["json", "protobuf"] as const)("delta compression over %s with per
     expect(tap.frames.map((f) => f.kind)).toEqual(["full", "delta", "delta", "full", "delta", "delta"]);
   });
 
-  it("never shows a delta that does not apply: it resubscribes and recovers, exactly once and in order", async () => {
-    const { wsUrl } = await cluster.node(NODE_OPTIONS);
-    const tap = new Tap();
-    tap.lose = (_frame, index) => index === 2; // publication 3 is lost on the way: 4's delta cannot apply
-    const { sub, got } = await follow(sdk(wsUrl, protocol, tap), "doc:lost", true);
-    const codes: number[] = [];
-    sub.on("subscribing", ({ code }) => codes.push(code));
-    await publishStates(sdk(wsUrl, "json"), "doc:lost", 1, 4);
-    await eventually(() => got.length === 4, 5_000, "4 publications");
-    expect(codes).toEqual([LocalCode.deltaFailed]);
-    await publishStates(sdk(wsUrl, "json"), "doc:lost", 5, 6);
-    await eventually(() => got.length === 6, 5_000, "6 publications");
-    expect(versions(got)).toEqual(states(1, 6));
-    expect(got.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5, 6]);
-  });
+  it.each([
+    ["is damaged on the way (its checksum fails)", "damage"],
+    ["follows a lost one (its offset shows the gap)", "lose"],
+  ] as const)(
+    "never shows a delta that %s: it resubscribes and recovers, exactly once and in order",
+    async (_what, fate) => {
+      const { wsUrl } = await cluster.node(NODE_OPTIONS);
+      const tap = new Tap();
+      tap.fate = (_frame, index) => (index === 2 ? fate : "pass"); // publication 3's frame
+      const { sub, got } = await follow(sdk(wsUrl, protocol, tap), "doc:lost", true);
+      const closes: { code: number; reason: string }[] = [];
+      sub.on("subscribing", (close) => closes.push(close));
+      await publishStates(sdk(wsUrl, "json"), "doc:lost", 1, 4);
+      await eventually(() => got.length === 4, 5_000, "4 publications");
+      expect(closes.map((c) => c.code)).toEqual([LocalCode.deltaFailed]);
+      expect(closes[0]?.reason).toMatch(fate === "damage" ? /\(bad checksum\)/ : /\(offset 4 does not follow 2\)/);
+      await publishStates(sdk(wsUrl, "json"), "doc:lost", 5, 6);
+      await eventually(() => got.length === 6, 5_000, "6 publications");
+      expect(versions(got)).toEqual(states(1, 6));
+      expect(got.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5, 6]);
+    },
+  );
 });
 
 describe("delta compression: the edges", () => {
