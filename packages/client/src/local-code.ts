@@ -20,5 +20,10 @@ export const LocalCode = {
   transportFailed: 6,
   /** Connected on a fallback transport, the client saw a WebSocket open again and reconnects over it. */
   websocketAvailable: 7,
+  /**
+   * A publication delta did not apply (checksum mismatch, nothing to apply it to): the
+   * subscription resubscribes from its last position, so nothing corrupt reaches the app.
+   */
+  deltaFailed: 8,
 } as const;
 export type LocalCode = (typeof LocalCode)[keyof typeof LocalCode];

@@ -1,5 +1,6 @@
 import { ErrorCode } from "@hubcast/protocol";
 import type {
+  DeltaType,
   HistoryResult,
   JoinLeavePush,
   JsonValue,
@@ -18,6 +19,7 @@ import { Backoff } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import { Emitter, toError } from "./emitter.js";
 import type { ErrorEvent } from "./emitter.js";
+import { DeltaBase, appPublication } from "./delta-base.js";
 import { ClientClosedError, ConnectionClosedError, HubcastError, TimeoutError } from "./errors.js";
 import type { CloseInfo } from "./errors.js";
 import type { AppPush } from "./link.js";
@@ -50,6 +52,8 @@ export interface SubscribedEvent {
   position?: StreamPosition;
   /** This subscribe sent `since`, asking the server to recover missed publications. */
   wasRecovering: boolean;
+  /** Present when the subscription asked for deltas: whether the namespace granted them (`allowDelta`). */
+  delta?: boolean;
 }
 
 /**
@@ -115,6 +119,16 @@ export interface SubscriptionOptions {
    * as a temporary failure (retried with backoff, reported as an `"error"` event).
    */
   getToken?: (channel: string) => Promise<string>;
+  /**
+   * Asks for publications as deltas against the previous one (`"fossil"`), which saves bandwidth
+   * when each publication is a slightly changed version of the last (a document, a game state).
+   * The SDK applies them: `publication` events carry full data either way. Granted only where
+   * the namespace has `allowDelta` (see the `subscribed` event's `delta`); elsewhere
+   * publications simply come in full. A delta that does not apply (it carries a checksum) is
+   * never shown: the subscription resubscribes from its last position instead (code
+   * {@link LocalCode.deltaFailed}), recovering what it missed where the channel keeps history.
+   */
+  delta?: DeltaType;
 }
 
 /** @internal What a {@link Subscription} needs from its client. */
@@ -151,6 +165,9 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   readonly channel: string;
   private readonly host: SubscriptionHost;
   private readonly getToken: ((channel: string) => Promise<string>) | undefined;
+  private readonly delta: DeltaType | undefined;
+  /** The data the next delta applies to; only for subscriptions that ask for deltas. */
+  private readonly deltaBase: DeltaBase | undefined;
   private readonly retryBackoff: Backoff;
   private currentState: SubscriptionState = "unsubscribed";
   private lastPosition: StreamPosition | undefined;
@@ -169,9 +186,14 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     if (options.getToken !== undefined && typeof options.getToken !== "function") {
       throw new TypeError(`getToken must be a function when given, got ${typeof options.getToken}`);
     }
+    if (options.delta !== undefined && options.delta !== "fossil") {
+      throw new TypeError(`delta must be "fossil" when given, got ${JSON.stringify(options.delta)}`);
+    }
     this.channel = channel;
     this.host = host;
     this.getToken = options.getToken;
+    this.delta = options.delta;
+    this.deltaBase = options.delta === undefined ? undefined : new DeltaBase();
     this.retryBackoff = new Backoff(host.backoff);
   }
 
@@ -280,8 +302,10 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     }
     if (this.currentState !== "subscribed") return;
     if (push.type === "publication") {
-      this.advance(push.body.offset, this.lastPosition?.epoch);
-      this.emit("publication", push.body);
+      const publication = this.resolve(push.body);
+      if (publication === undefined) return;
+      this.advance(publication.offset, this.lastPosition?.epoch);
+      this.emit("publication", publication);
     } else if (push.type === "members") {
       this.emitMembers(push.body);
     } else if (push.type === "join" || push.type === "leave") {
@@ -359,6 +383,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     const request: SubscribeRequest =
       since === undefined ? { channel: this.channel } : { channel: this.channel, since };
     if (token !== undefined) request.token = token;
+    if (this.delta !== undefined) request.delta = this.delta;
+    this.deltaBase?.reset(); // the server starts this subscription in full
     this.maybeOnServer = true;
     void this.host.call("subscribe", request).then(
       (result) => {
@@ -385,6 +411,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.currentState = "subscribed";
     const event: SubscribedEvent = { recoverable: result.recoverable, wasRecovering };
     if (result.recovered !== undefined) event.recovered = result.recovered;
+    if (result.delta !== undefined) event.delta = result.delta;
     if (this.lastPosition !== undefined) event.position = { ...this.lastPosition };
     this.emit("subscribed", event);
     this.replayEarly(generation);
@@ -451,6 +478,36 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.currentState = "unsubscribed";
     if (sendUnsubscribe) this.sendUnsubscribe();
     this.emit("unsubscribed", close);
+  }
+
+  /**
+   * A publication push as the app sees it: full data, delta applied. `undefined` when there is
+   * nothing to show: a delta left from an earlier subscription on the server, or one that does
+   * not apply, after which the subscription resubscribes from its last position.
+   */
+  private resolve(push: PublicationPush): PublicationPush | undefined {
+    if (this.deltaBase === undefined) return appPublication(push);
+    const last = this.lastPosition?.offset;
+    // A delta applies to the previous publication; two edits far apart may apply cleanly to an
+    // older one, so with offsets a skipped one is caught here, not left to the checksum.
+    const skipped = push.delta === true && push.offset !== undefined && last !== undefined && push.offset !== last + 1;
+    const resolved = skipped ? ({ kind: "skipped" } as const) : this.deltaBase.resolve(push);
+    if (resolved.kind === "publication") return resolved.publication;
+    // Without history, a delta before any full publication can only be left from the server's
+    // previous subscription (each starts in full); with history, replays already skip those.
+    if (resolved.kind === "no-base" && this.lastPosition === undefined) return undefined;
+    const why =
+      resolved.kind === "failed"
+        ? resolved.error.message
+        : resolved.kind === "skipped"
+          ? `offset ${push.offset} does not follow ${last}`
+          : "no publication to apply it to";
+    if (this.host.isConnected()) this.sendUnsubscribe();
+    this.resubscribe({
+      code: LocalCode.deltaFailed,
+      reason: `a delta publication in "${this.channel}" did not apply (${why}); resubscribing from the last position`,
+    });
+    return undefined;
   }
 
   private advance(offset: number | undefined, epoch: string | undefined): void {

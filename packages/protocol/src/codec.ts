@@ -13,6 +13,12 @@ export interface RawPublication {
   /** The epoch the offset belongs to. Used between nodes to detect lost history; never sent to clients. */
   epoch?: string;
   info?: ClientInfo;
+  /**
+   * True: `data` is a fossil delta against the previous publication of the channel that this
+   * node sent, not the data itself. Set only by a node's fan-out, for subscribers that asked
+   * for deltas; never stored, never sent between nodes.
+   */
+  delta?: boolean;
 }
 
 /**

@@ -75,12 +75,24 @@ export interface ConnectResult {
   expiresAt?: number;
 }
 
+/**
+ * Delta encodings a subscriber may ask for with `subscribe`'s `delta`. `fossil`: the Fossil SCM
+ * delta format (with its checksum), applied to the publications' UTF-8 JSON text.
+ */
+export const DELTA_TYPES = ["fossil"] as const;
+export type DeltaType = (typeof DELTA_TYPES)[number];
+
 export interface SubscribeRequest {
   channel: string;
   /** Last position the client saw: asks the server to recover what came after it. */
   since?: StreamPosition;
   /** A channel token (JWT) for namespaces with `subscribe: "token"`; ignored elsewhere. */
   token?: string;
+  /**
+   * Asks for live publications as deltas against the previous one, where the namespace allows
+   * it (`allowDelta`); the reply's `delta` says whether it was granted.
+   */
+  delta?: DeltaType;
 }
 /** Reply to `subscribe`. */
 export interface SubscribeResult {
@@ -92,6 +104,12 @@ export interface SubscribeResult {
   recovered?: boolean;
   /** Publications missed since `since`, oldest first, delivered exactly once. */
   publications?: Publication[];
+  /**
+   * Present when `delta` was asked for: true when granted (live publications may then come as
+   * deltas, the first one after this reply always in full), false when the namespace does not
+   * allow deltas (every publication comes in full).
+   */
+  delta?: boolean;
 }
 
 export interface ChannelRequest {
@@ -206,6 +224,19 @@ export type Reply =
 export interface PublicationPush extends Publication {
   /** The channel it was published to. */
   channel: string;
+  /**
+   * True: the data travelled as a delta (the subscription's `delta` type) against the previous
+   * publication this subscription received; absent for a publication sent in full. The SDK
+   * resolves deltas, so its `publication` events never carry this.
+   */
+  delta?: boolean;
+  /**
+   * Client side, never sent: the data as it travelled, set by the codecs' `decodeServerFrame`.
+   * When `delta` is true, the delta's bytes (`data` is then `null` until the delta is applied);
+   * otherwise the publication's JSON text, as bytes (UTF-8) or, from the JSON encoding, as a
+   * string (left unencoded until a subscription needs it as the base of a delta).
+   */
+  rawData?: Uint8Array | string;
 }
 /**
  * A `join` or `leave` push: one connection subscribed to or left a channel. Hubcast's own

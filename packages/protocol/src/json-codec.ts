@@ -1,10 +1,11 @@
 import { ErrorCode } from "./codes.js";
 import type { Codec, RawPublication } from "./codec.js";
 import { ProtocolDecodeError } from "./codec.js";
-import type { Command, ErrorBody, Push, Reply, ServerFrame } from "./frames.js";
+import type { Command, ErrorBody, PublicationPush, Push, Reply, ServerFrame } from "./frames.js";
 import { PUSH_TYPES, Subprotocol } from "./frames.js";
 import type { DataLimits } from "./data-limits.js";
 import { MAX_DATA_DEPTH, jsonValueWithinDepth, tooDeepProblem } from "./data-limits.js";
+import { bytesToLatin1, latin1ToBytes, publicationDataText } from "./json-publication.js";
 import type { ClientFrame } from "./validate.js";
 import { parseClientFrame } from "./validate.js";
 
@@ -12,6 +13,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 const DATA_SUFFIX = encoder.encode("}}");
+const EMPTY = new Uint8Array(0);
 const DEFAULT_LIMITS: DataLimits = { maxDataDepth: MAX_DATA_DEPTH };
 
 function toText(data: Uint8Array | string): string {
@@ -62,7 +64,8 @@ export class JsonCodec implements Codec {
 
   encodePush(push: Push): Uint8Array {
     if (push.type === "publication") {
-      const { channel, data, offset, info } = push.body;
+      const { channel, data, offset, info, delta, rawData } = push.body;
+      if (delta === true) return this.encodePublication({ channel, data: deltaBytes(rawData), offset, info, delta });
       return this.encodePublication({ channel, data: encodeJsonData(data), offset, info });
     }
     return encoder.encode(JSON.stringify({ [push.type]: push.body }));
@@ -73,12 +76,15 @@ export class JsonCodec implements Codec {
     let head = `{"publication":{"channel":${JSON.stringify(pub.channel)}`;
     if (pub.offset !== undefined) head += `,"offset":${pub.offset}`;
     if (pub.info !== undefined) head += `,"info":${JSON.stringify(pub.info)}`;
+    if (pub.delta === true) head += `,"delta":true`;
     head += `,"data":`;
+    // A delta is bytes, not JSON text: it travels as a JSON string of one character per byte.
+    const data = pub.delta === true ? encoder.encode(JSON.stringify(bytesToLatin1(pub.data))) : pub.data;
     const headBytes = encoder.encode(head);
-    const out = new Uint8Array(headBytes.length + pub.data.length + DATA_SUFFIX.length);
+    const out = new Uint8Array(headBytes.length + data.length + DATA_SUFFIX.length);
     out.set(headBytes, 0);
-    out.set(pub.data, headBytes.length);
-    out.set(DATA_SUFFIX, headBytes.length + pub.data.length);
+    out.set(data, headBytes.length);
+    out.set(DATA_SUFFIX, headBytes.length + data.length);
     return out;
   }
 
@@ -92,8 +98,9 @@ export class JsonCodec implements Codec {
 
   decodeServerFrame(data: string | Uint8Array): ServerFrame {
     let value: unknown;
+    const text = toText(data);
     try {
-      value = JSON.parse(toText(data));
+      value = JSON.parse(text);
     } catch {
       throw new ProtocolDecodeError("server frame is not valid JSON");
     }
@@ -106,10 +113,38 @@ export class JsonCodec implements Codec {
       if (method === undefined) throw new ProtocolDecodeError(`reply ${id} has no result`);
       return { kind: "reply", reply: { id, method, result: value[method] } as Reply };
     }
+    const publication = value["publication"];
+    if (isObject(publication)) {
+      return { kind: "push", push: { type: "publication", body: withRawData(publication, text) } };
+    }
     for (const type of PUSH_TYPES) {
       const body = value[type];
       if (isObject(body)) return { kind: "push", push: { type, body } as Push };
     }
     throw new ProtocolDecodeError(`unknown server frame with keys ${Object.keys(value).join(",")}`);
   }
+}
+
+/** The bytes of a decoded delta push's `rawData`, for encoding it again. */
+export function deltaBytes(rawData: Uint8Array | string | undefined): Uint8Array {
+  if (rawData === undefined) return EMPTY;
+  return typeof rawData === "string" ? (latin1ToBytes(rawData) ?? EMPTY) : rawData;
+}
+
+/**
+ * A parsed publication push with `rawData` set: a delta's bytes (its `data` string, one
+ * character per byte; empty when it is not such a string, so applying it fails), or the full
+ * data's text as it came (a slice of the frame: no copy, no encoding).
+ */
+function withRawData(body: Record<string, unknown>, frame: string): PublicationPush {
+  const push = body as unknown as PublicationPush;
+  if (push.delta === true) {
+    const delta = typeof body["data"] === "string" ? latin1ToBytes(body["data"]) : undefined;
+    push.rawData = delta ?? EMPTY;
+    push.data = null;
+    return push;
+  }
+  const text = publicationDataText(frame);
+  if (text !== undefined) push.rawData = text;
+  return push;
 }

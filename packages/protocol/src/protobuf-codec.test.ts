@@ -7,7 +7,7 @@ import { commands, pushes, replies } from "../test/arbitraries.js";
 import { ProtocolDecodeError } from "./codec.js";
 import type { Codec } from "./codec.js";
 import { ErrorCode } from "./codes.js";
-import type { Command } from "./frames.js";
+import type { Command, Push } from "./frames.js";
 import { METHODS, PUSH_TYPES, Subprotocol } from "./frames.js";
 import {
   ClientFrameSchema,
@@ -27,6 +27,16 @@ const codecs: readonly [string, Codec][] = [
   ["json", jsonCodec],
 ];
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/**
+ * What decoding an encoded push gives: a publication gains `rawData`, its data as it travelled
+ * (bytes in Protobuf, text in JSON; a delta's bytes are kept as they are).
+ */
+function withRawData(push: Push, codec: Codec): Push {
+  if (push.type !== "publication" || push.body.delta === true) return push;
+  const text = JSON.stringify(push.body.data);
+  return { ...push, body: { ...push.body, rawData: codec === pbCodec ? utf8(text) : text } };
+}
 
 /** A client frame holding one command, built from the generated schema (so it may be invalid for Hubcast). */
 const commandFrame = (command: MessageInitShape<typeof CommandSchema>): Uint8Array =>
@@ -257,7 +267,10 @@ describe("ProtobufCodec: replies and pushes", () => {
   it.each(codecs)("%s: arbitrary pushes survive encodePush → decodeServerFrame unchanged", (_name, codec) => {
     fc.assert(
       fc.property(pushes, (push) => {
-        expect(codec.decodeServerFrame(codec.encodePush(push))).toEqual({ kind: "push", push });
+        expect(codec.decodeServerFrame(codec.encodePush(push))).toEqual({
+          kind: "push",
+          push: withRawData(push, codec),
+        });
       }),
       { numRuns: 500 },
     );
@@ -285,14 +298,28 @@ describe("ProtobufCodec: replies and pushes", () => {
     expect(Buffer.from(bytes).includes(Buffer.from(data))).toBe(true);
     expect(pbCodec.decodeServerFrame(bytes)).toEqual({
       kind: "push",
-      push: { type: "publication", body: { channel: "p:x", offset: 7, info, data: { price: 1.25 } } },
+      push: { type: "publication", body: { channel: "p:x", offset: 7, info, data: { price: 1.25 }, rawData: data } },
     });
     // Offset 0 and no info are written (and read back) as such too.
     const bare = pbCodec.encodePublication({ channel: "p:x", data: utf8("null"), offset: 0 });
     expect(pbCodec.decodeServerFrame(bare)).toEqual({
       kind: "push",
-      push: { type: "publication", body: { channel: "p:x", offset: 0, data: null } },
+      push: { type: "publication", body: { channel: "p:x", offset: 0, data: null, rawData: utf8("null") } },
     });
+    // A delta is flagged after its bytes (field 5), as the schema orders it.
+    const delta = pbCodec.encodePublication({ channel: "p:x", data: utf8("3\n1@0,"), offset: 8, delta: true });
+    const deltaExpected = toBinary(
+      ServerFrameSchema,
+      create(ServerFrameSchema, {
+        frame: {
+          case: "push",
+          value: {
+            push: { case: "publication", value: { channel: "p:x", offset: 8n, data: utf8("3\n1@0,"), delta: true } },
+          },
+        },
+      }),
+    );
+    expect(delta).toEqual(deltaExpected);
   });
 
   it("throws only ProtocolDecodeError on garbage from the server", () => {

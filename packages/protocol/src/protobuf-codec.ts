@@ -9,7 +9,7 @@ import { ClientFrameSchema, ServerFrameSchema } from "./gen/hubcast/v1/hubcast_p
 import type * as pb from "./gen/hubcast/v1/hubcast_pb.js";
 import type { DataLimits } from "./data-limits.js";
 import { DataFault, MAX_DATA_DEPTH, parseJsonData } from "./data-limits.js";
-import { encodeJsonData } from "./json-codec.js";
+import { deltaBytes, encodeJsonData } from "./json-codec.js";
 import {
   CASE_METHOD,
   clientInfoInit,
@@ -64,8 +64,8 @@ function requestShape(method: pb.Command["method"], limits: DataLimits): Record<
     case "connect":
       return { token: method.value.token, name: method.value.name, version: method.value.version };
     case "subscribe": {
-      const { channel, since, token } = method.value;
-      return { channel, since: positionShape(since, "since"), token };
+      const { channel, since, token, delta } = method.value;
+      return { channel, since: positionShape(since, "since"), token, delta };
     }
     case "publish":
       return {
@@ -182,7 +182,8 @@ export class ProtobufCodec implements Codec {
 
   encodePush(push: Push): Uint8Array {
     if (push.type === "publication") {
-      const { channel, data, offset, info } = push.body;
+      const { channel, data, offset, info, delta, rawData } = push.body;
+      if (delta === true) return this.encodePublication({ channel, data: deltaBytes(rawData), offset, info, delta });
       return this.encodePublication({ channel, data: encodeJsonData(data), offset, info });
     }
     return toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: { case: "push", value: pushInit(push) } }));
@@ -207,6 +208,7 @@ export class ProtobufCodec implements Codec {
       w.join();
     }
     if (pub.data.length > 0) w.tag(4, WireType.LengthDelimited).bytes(pub.data);
+    if (pub.delta === true) w.tag(5, WireType.Varint).bool(true);
     return w.join().join().finish();
   }
 

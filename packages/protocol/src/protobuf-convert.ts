@@ -15,6 +15,7 @@ import type {
   Method,
   Methods,
   Publication,
+  PublicationPush,
   Push,
   Reply,
   StreamPosition,
@@ -130,6 +131,7 @@ function resultInit(reply: Exclude<Reply, { error: ErrorBody }>): ReplyInit["res
         position: r.position === undefined ? undefined : positionInit(r.position),
         recovered: r.recovered,
         publications: (r.publications ?? []).map(publicationInit),
+        delta: r.delta,
       };
       return { case: "subscribe", value };
     }
@@ -240,6 +242,15 @@ function publication(p: pb.Publication | pb.PublicationPush): Publication {
   return out;
 }
 
+/** A publication push with `rawData`: its data bytes, a delta's (then `data` is `null`) or the JSON text. */
+function publicationPush(p: pb.PublicationPush): PublicationPush {
+  if (!p.delta) return { channel: p.channel, ...publication(p), rawData: p.data };
+  const out: PublicationPush = { channel: p.channel, data: null, delta: true, rawData: p.data };
+  if (p.offset !== undefined) out.offset = safeNumber(p.offset, "publication offset");
+  if (p.info !== undefined) out.info = clientInfo(p.info);
+  return out;
+}
+
 /** Sets `key` on `target` only when `value` is defined, so absent stays absent. */
 function setDefined<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
   if (value !== undefined) target[key] = value;
@@ -266,6 +277,7 @@ function subscribeResult(r: pb.SubscribeResult): Methods["subscribe"]["result"] 
     out.recovered = r.recovered;
     out.publications = r.publications.map(publication);
   }
+  setDefined(out, "delta", r.delta);
   return out;
 }
 
@@ -325,7 +337,7 @@ export function pushFromMessage(push: pb.Push): Push {
     case undefined:
       throw new ProtocolDecodeError("push holds no known push type");
     case "publication":
-      return { type: "publication", body: { channel: p.value.channel, ...publication(p.value) } };
+      return { type: "publication", body: publicationPush(p.value) };
     case "join":
     case "leave":
       return { type: p.case, body: { channel: p.value.channel, info: requireInfo(p.value.info, p.case) } };

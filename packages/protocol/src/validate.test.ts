@@ -93,7 +93,13 @@ describe("JsonCodec", () => {
       kind: "push",
       push: {
         type: "publication",
-        body: { channel: "p:x", offset: 7, info: { client: "c", user: "u" }, data: { price: 1.25, tags: ["a"] } },
+        body: {
+          channel: "p:x",
+          offset: 7,
+          info: { client: "c", user: "u" },
+          data: { price: 1.25, tags: ["a"] },
+          rawData: '{"price":1.25,"tags":["a"]}',
+        },
       },
     });
   });

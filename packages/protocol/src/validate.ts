@@ -1,6 +1,6 @@
 import { ErrorCode } from "./codes.js";
-import type { Command, HistoryRequest, JsonValue, Method, StreamPosition } from "./frames.js";
-import { METHODS } from "./frames.js";
+import type { Command, DeltaType, HistoryRequest, JsonValue, Method, StreamPosition } from "./frames.js";
+import { DELTA_TYPES, METHODS } from "./frames.js";
 
 /** What a client frame turned out to be once parsed and checked. */
 export type ClientFrame =
@@ -33,6 +33,7 @@ function field<T>(
 
 const isString = (v: unknown): v is string => typeof v === "string";
 const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
+const isDeltaType = (v: unknown): v is DeltaType => (DELTA_TYPES as readonly unknown[]).includes(v);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 function requireChannel(obj: Record<string, unknown>): string {
@@ -79,6 +80,7 @@ function parseRequest(method: Method, body: Record<string, unknown>): Command["r
         channel: requireChannel(body),
         since: position(body, "since"),
         token: field(body, "token", isString, "a string"),
+        delta: field(body, "delta", isDeltaType, `one of ${DELTA_TYPES.map((t) => `"${t}"`).join(", ")}`),
       });
     case "publish":
       if (!("data" in body) || body["data"] === undefined) throw new FieldError(`field "data" is required`);

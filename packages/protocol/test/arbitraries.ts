@@ -43,7 +43,13 @@ const command = <M extends Command["method"]>(
 /** Commands the server accepts, in the shape `parseClientFrame` returns them. */
 export const commands: fc.Arbitrary<Command> = fc.oneof(
   command("connect", fc.record({ token: text(), name: text(), version: text() }, { requiredKeys: [] })),
-  command("subscribe", fc.record({ channel, since: position, token: text() }, { requiredKeys: ["channel"] })),
+  command(
+    "subscribe",
+    fc.record(
+      { channel, since: position, token: text(), delta: fc.constant("fossil" as const) },
+      { requiredKeys: ["channel"] },
+    ),
+  ),
   command("unsubscribe", fc.record({ channel })),
   command(
     "publish",
@@ -67,7 +73,7 @@ const reply = <R extends Reply>(result: fc.Arbitrary<Omit<R, "id">>): fc.Arbitra
 
 const subscribeResult = fc
   .tuple(
-    fc.record({ recoverable: fc.boolean(), position }, { requiredKeys: ["recoverable"] }),
+    fc.record({ recoverable: fc.boolean(), position, delta: fc.boolean() }, { requiredKeys: ["recoverable"] }),
     fc.option(fc.record({ recovered: fc.boolean(), publications: fc.array(publication, { maxLength: 3 }) }), {
       nil: undefined,
     }),
@@ -127,6 +133,15 @@ export const pushes: fc.Arbitrary<Push> = fc.oneof(
   fc
     .record({ channel, data: json, offset: safeCount, info: clientInfo }, { requiredKeys: ["channel", "data"] })
     .map((body) => ({ type: "publication" as const, body })),
+  // A delta: any bytes, which the JSON encoding carries one character per byte.
+  fc
+    .record(
+      { channel, offset: safeCount, info: clientInfo, rawData: fc.uint8Array({ maxLength: 64 }) },
+      {
+        requiredKeys: ["channel", "rawData"],
+      },
+    )
+    .map((body) => ({ type: "publication" as const, body: { ...body, data: null, delta: true } })),
   fc.record({
     type: fc.constantFrom("join" as const, "leave" as const),
     body: fc.record({ channel, info: clientInfo }),

@@ -1,9 +1,10 @@
 import type { RawPublication, StreamPosition } from "@hubcast/protocol";
 import type { Logger } from "pino";
 import type { HistoryPolicy } from "./broker/broker.js";
+import { DeltaChain } from "./delta-chain.js";
 import type { HistoryPage } from "./history/history.js";
 import type { SentCounter, Subscriber } from "./fanout.js";
-import { writeToAll } from "./fanout.js";
+import { writeFanout, writeToAll } from "./fanout.js";
 import { recoverSince } from "./recovery.js";
 
 /** How long a subscriber whose history read ran ahead of broker delivery waits before history is re-read. */
@@ -21,6 +22,8 @@ interface Pending {
   buffer: RawPublication[];
   /** Position its history read returned; `undefined` until its reply is written. */
   top: StreamPosition | undefined;
+  /** It asked for deltas (and its namespace allows them). */
+  delta: boolean;
 }
 
 /** What a channel entry needs from its Hub. */
@@ -54,6 +57,8 @@ export class ChannelEntry {
   private publications = 0;
   private publicationsSampled = 0;
   private rate = 0;
+  /** Delta compression for subscribers that asked for it. */
+  private readonly deltas = new DeltaChain();
 
   constructor(
     readonly channel: string,
@@ -74,12 +79,14 @@ export class ChannelEntry {
     return this.live;
   }
 
-  addPending(sub: Subscriber): void {
-    this.pending.set(sub, { buffer: [], top: undefined });
+  /** `delta`: it gets publications as deltas against the previous one once it has had one in full. */
+  addPending(sub: Subscriber, delta = false): void {
+    this.pending.set(sub, { buffer: [], top: undefined, delta });
   }
 
   /** Returns true when `sub` was subscribed here. */
   remove(sub: Subscriber): boolean {
+    this.deltas.remove(sub);
     const removed = this.live.delete(sub) || this.pending.delete(sub);
     return this.sync?.group.delete(sub) === true || removed;
   }
@@ -94,7 +101,7 @@ export class ChannelEntry {
     if (top === undefined) {
       this.pending.delete(sub);
       for (const pub of pending.buffer) this.fanOut([sub], pub);
-      this.live.add(sub);
+      this.goLive(sub, pending);
       return true;
     }
     pending.top = top;
@@ -125,7 +132,7 @@ export class ChannelEntry {
     this.publications += 1; // the rate's whole cost: nothing per subscriber
     for (const pending of this.pending.values()) pending.buffer.push(pub);
     if (pub.offset === undefined) {
-      this.fanOut(this.live, pub);
+      this.fanOutLive(pub);
       return;
     }
     if (this.sync !== undefined) {
@@ -137,7 +144,7 @@ export class ChannelEntry {
     } else if (this.lastOffset === undefined || pub.offset === this.lastOffset + 1) {
       this.lastOffset = pub.offset;
       this.epoch ??= pub.epoch;
-      this.fanOut(this.live, pub);
+      this.fanOutLive(pub);
     } else if (pub.offset > this.lastOffset + 1) {
       if (this.live.size === 0 && this.pending.size === 0) this.lastOffset = pub.offset;
       else this.startSync(`gap: expected offset ${this.lastOffset + 1}, got ${pub.offset}`, [pub]);
@@ -145,8 +152,33 @@ export class ChannelEntry {
     this.promoteCaughtUp();
   }
 
+  /** Catch-up for some subscribers (pending, or being repaired): always in full. */
   private fanOut(subscribers: Iterable<Subscriber>, pub: RawPublication): void {
     writeToAll(subscribers, (codec) => codec.encodePublication(pub), this.hooks.sent, this.hooks.exceptOf(pub));
+  }
+
+  /**
+   * The next publication of the channel to every live subscriber: in full, and as a delta
+   * (computed once) to those holding the previous one, when that is smaller.
+   */
+  private fanOutLive(pub: RawPublication): void {
+    const except = this.hooks.exceptOf(pub);
+    if (this.sync !== undefined) this.deltas.restart(); // those being repaired miss this one
+    const delta = this.deltas.deltaOf(pub);
+    writeFanout({
+      subscribers: this.live,
+      encode: (codec) => codec.encodePublication(pub),
+      sent: this.hooks.sent,
+      except,
+      alternative:
+        delta === undefined ? undefined : { for: this.deltas.ready, encode: (codec) => codec.encodePublication(delta) },
+    });
+    if (this.sync === undefined) this.deltas.advance(pub, except);
+  }
+
+  private goLive(sub: Subscriber, pending: Pending): void {
+    this.live.add(sub);
+    if (pending.delta) this.deltas.add(sub);
   }
 
   /** Re-reads history for this channel's live subscribers (after a broker reconnect). */
@@ -162,6 +194,7 @@ export class ChannelEntry {
         : { offset: this.lastOffset, epoch: this.epoch };
     if (policy === undefined || since === undefined) return;
     this.hooks.logger.warn({ channel: this.channel, reason, since }, "re-reading history to repair a channel");
+    this.deltas.restart();
     this.sync = { group: new Set(this.live), buffer };
     this.live.clear();
     this.readForSync(since, policy, 0);
@@ -225,6 +258,7 @@ export class ChannelEntry {
   }
 
   private adopt(position: StreamPosition): void {
+    this.deltas.restart();
     this.lastOffset = position.offset;
     this.epoch = position.epoch;
   }
@@ -243,7 +277,7 @@ export class ChannelEntry {
         continue;
       }
       for (const pub of missing) this.fanOut([sub], pub);
-      this.live.add(sub);
+      this.goLive(sub, pending);
     }
   }
 

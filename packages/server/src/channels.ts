@@ -37,6 +37,12 @@ export interface ChannelOptions {
   allowPresence?: boolean;
   /** Subscribers may read history. @default true */
   allowHistory?: boolean;
+  /**
+   * Subscribers may ask for publications as fossil deltas against the previous one (`subscribe`
+   * with `delta: "fossil"`). Each node computes a publication's delta once, for all its
+   * subscribers, and keeps the channel's last payload to do so. @default false
+   */
+  allowDelta?: boolean;
 }
 
 /** Who may subscribe to a namespace's channels. */
@@ -60,6 +66,7 @@ const CHANNEL_OPTION_KEYS = [
   "subscribe",
   "allowPresence",
   "allowHistory",
+  "allowDelta",
 ] as const satisfies readonly (keyof ChannelOptions)[];
 
 /** Applies defaults, validates, freezes. `where` prefixes error messages (`namespaces.chat`). */
@@ -93,6 +100,7 @@ export function resolveChannelOptions(opts: ChannelOptions = {}, where = "channe
     ) as SubscribeAccess,
     allowPresence: checkBoolean(`${where}.allowPresence`, opts.allowPresence ?? true),
     allowHistory: checkBoolean(`${where}.allowHistory`, opts.allowHistory ?? true),
+    allowDelta: checkBoolean(`${where}.allowDelta`, opts.allowDelta ?? false),
   };
   if (opts.publish !== undefined && !o.allowPublish) {
     // A publish rule that can never apply is a misunderstanding worth stopping at.

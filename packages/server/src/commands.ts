@@ -141,7 +141,7 @@ const refresh: Handler<"refresh"> = async (session, { token }, ctx) => {
   return { result: identity.expiresAt === undefined ? {} : { expiresAt: identity.expiresAt } };
 };
 
-const subscribe: Handler<"subscribe"> = async (session, { channel, since, token }, ctx) => {
+const subscribe: Handler<"subscribe"> = async (session, { channel, since, token, delta }, ctx) => {
   const access = accessRequest(session, ctx, Operation.subscribe, channel);
   const { options } = access;
   await authorize({ ...access, token });
@@ -158,10 +158,12 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
     );
   }
   session.setSubscription(channel, false);
+  // Asked for where the namespace does not allow it, deltas are refused by the reply, not an error.
+  const deltaGranted = delta !== undefined && options.allowDelta;
   let page: HistoryPage | undefined;
   try {
     // Broker first, then history: whatever is published after the read is buffered by the Hub.
-    await backend(ctx, "subscribe", ctx.hub.addPending(channel, session));
+    await backend(ctx, "subscribe", ctx.hub.addPending(channel, session, { delta: deltaGranted }));
     if (options.history.size > 0) {
       const query = recovering ? { since, limit: options.history.size } : { since: undefined, limit: 0 };
       page = await backend(ctx, "history read", ctx.engine.history.read(channel, query, options.history));
@@ -189,6 +191,7 @@ const subscribe: Handler<"subscribe"> = async (session, { channel, since, token 
       ctx,
     );
   }
+  if (delta !== undefined) result.delta = deltaGranted;
   const afterReply = (): void => {
     // The Hub follows the reply with whatever arrived after `position`, in order.
     if (!ctx.hub.promote(channel, session, page?.position)) return; // unsubscribed or closed meanwhile

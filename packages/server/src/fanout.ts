@@ -23,6 +23,18 @@ export type SentCounter = (recipients: number, bytes: number) => void;
 /** A {@link SentCounter} that counts nothing (for Hubs without metrics). */
 export const NOT_COUNTED: SentCounter = () => undefined;
 
+/** One fan-out: a payload for many subscribers, and optionally a second version of it for some of them. */
+export interface Fanout {
+  subscribers: Iterable<Subscriber>;
+  /** The payload in a codec's encoding; called at most once per codec in use. */
+  encode: (codec: PushEncoder) => Uint8Array;
+  sent: SentCounter;
+  /** The id of a connection to skip (the Pusher protocol's sender of a client event, an API call's `socket_id`). */
+  except?: string;
+  /** Subscribers in `alternative.for` get this payload instead (a delta, for those holding its base); encoded once per codec too. */
+  alternative?: { readonly for: ReadonlySet<Subscriber>; readonly encode: (codec: PushEncoder) => Uint8Array };
+}
+
 /**
  * Writes one payload to many subscribers: encoded once per codec in use, framed once per
  * (codec, framer) in use (a WebSocket frame, a compressed one, an SSE event), and counted
@@ -36,25 +48,50 @@ export function writeToAll(
   sent: SentCounter,
   except?: string,
 ): void {
-  let current: Encoded | undefined;
-  let others: Map<PushEncoder, Encoded> | undefined;
+  writeFanout({ subscribers, encode, sent, except });
+}
+
+/**
+ * {@link writeToAll} with an alternative payload: a subscriber in `alternative.for` costs one
+ * set lookup more, and each version is still encoded once per codec and framed once per framer.
+ */
+export function writeFanout(fanout: Fanout): void {
+  const { except, sent } = fanout;
+  const full = new Encodings(fanout.encode);
+  const alternative = fanout.alternative === undefined ? undefined : new Encodings(fanout.alternative.encode);
+  const chosen = fanout.alternative?.for;
   let recipients = 0;
   let bytes = 0;
-  for (const sub of subscribers) {
+  for (const sub of fanout.subscribers) {
     if (except !== undefined && sub.id === except) continue;
-    if (sub.codec !== current?.codec) {
-      if (current !== undefined) {
-        others ??= new Map();
-        others.set(current.codec, current);
-      }
-      current = others?.get(sub.codec) ?? new Encoded(sub.codec, encode(sub.codec));
-    }
-    const frame = current.frame(sub.framer);
+    const encodings = alternative !== undefined && chosen?.has(sub) === true ? alternative : full;
+    const frame = encodings.of(sub.codec).frame(sub.framer);
     sub.writeFrame(frame);
     recipients += 1;
     bytes += frame.length;
   }
   sent(recipients, bytes);
+}
+
+/**
+ * One payload's encodings, each made on first use. Most fan-outs see one codec (every
+ * subscriber speaks JSON), kept in a field; others go to a map.
+ */
+class Encodings {
+  private current: Encoded | undefined;
+  private others: Map<PushEncoder, Encoded> | undefined;
+
+  constructor(private readonly encode: (codec: PushEncoder) => Uint8Array) {}
+
+  of(codec: PushEncoder): Encoded {
+    if (codec === this.current?.codec) return this.current;
+    if (this.current !== undefined) {
+      this.others ??= new Map();
+      this.others.set(this.current.codec, this.current);
+    }
+    this.current = this.others?.get(codec) ?? new Encoded(codec, this.encode(codec));
+    return this.current;
+  }
 }
 
 /**

@@ -117,15 +117,17 @@ export class Hub {
   /**
    * Starts a subscription: publications are buffered for `sub` until {@link promote}.
    * Resolves once the broker delivers the channel to this node; rejects if it cannot.
+   * `delta`: once live, `sub` gets each publication after its first as a fossil delta against
+   * the previous one, when that is smaller (the channel entry computes it once for everyone).
    */
-  addPending(channel: string, sub: Subscriber): Promise<void> {
+  addPending(channel: string, sub: Subscriber, options: { delta?: boolean } = {}): Promise<void> {
     let entry = this.channels.get(channel);
     if (entry === undefined) {
       const brokerSubscribed = this.chainBrokerOp(channel, () => this.broker.subscribe([channel]));
       entry = new ChannelEntry(channel, brokerSubscribed, this.entryHooks());
       this.channels.set(channel, entry);
     }
-    entry.addPending(sub);
+    entry.addPending(sub, options.delta ?? false);
     return entry.brokerSubscribed;
   }
 
