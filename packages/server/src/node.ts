@@ -1,7 +1,4 @@
-import { createServer } from "node:http";
-import type { Server } from "node:http";
 import type { Socket } from "node:net";
-import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { CloseCode } from "@hubcast/protocol";
 import { pino } from "pino";
@@ -32,9 +29,8 @@ import { resolveNodeOptions } from "./options.js";
 import type { NodeInfo } from "./registry/registry.js";
 import type { Session } from "./session.js";
 import { deflateFramerFor } from "./transport/deflate.js";
-import { FrontDoor } from "./transport/front-door.js";
-import type { UpgradeRequest } from "./transport/upgrade-request.js";
 import { WebSocketTransport } from "./transport/websocket.js";
+import { NodeListener } from "./listener.js";
 import { Admission } from "./transport/admission.js";
 import type { TransportName } from "./transport/transport.js";
 import { EmulationEndpoints } from "./transport/emulation.js";
@@ -100,9 +96,6 @@ const CLOSE_HANDSHAKE_MS = 2_000;
 const STARTUP_VIEW_READ_MS = 1_000;
 /** How often the node announces itself: often enough that two misses still leave it in the view. */
 const announceIntervalFor = (nodeTtlMs: number): number => Math.max(50, Math.min(5_000, Math.floor(nodeTtlMs / 3)));
-/** How often the HTTP server enforces header and request deadlines: a quarter of headersTimeoutMs, 25 ms to 1 s. */
-const checkIntervalFor = (headersTimeoutMs: number): number =>
-  Math.max(25, Math.min(1_000, Math.floor(headersTimeoutMs / 4)));
 
 /**
  * Creates a node, connecting the engine its options name first (the redis engine connects
@@ -131,10 +124,8 @@ export class HubcastNode {
   private readonly hub: Hub;
   /** Joins and leaves from the broker, on their way to the Hub: batched per channel and period. */
   private readonly joinLeave: JoinLeaveBatch;
-  /** Node's HTTP server: requests other than WebSocket handshakes, handed over by {@link front}. */
-  private readonly server: Server;
-  /** The listening socket: reads each connection's first request and routes it. */
-  private readonly front: FrontDoor;
+  /** Where connections come in: the front door and the HTTP server behind it. */
+  private readonly listener: NodeListener;
   private readonly transport: WebSocketTransport;
   private readonly streams: StreamEndpoints;
   private readonly emulation: EmulationEndpoints;
@@ -259,34 +250,16 @@ export class HubcastNode {
             },
           });
     const { headersTimeoutMs, requestTimeoutMs } = this.options;
-    // Node checks these deadlines only every connectionsCheckingInterval (30 s by default), which
-    // would let a socket trickling its headers live three times headersTimeoutMs. Upgrade requests
-    // are covered too: a socket leaves these checks only once its headers are complete.
-    this.server = createServer({
-      headersTimeout: headersTimeoutMs,
-      requestTimeout: requestTimeoutMs,
-      connectionsCheckingInterval: checkIntervalFor(headersTimeoutMs),
-    });
-    const upgrade = (req: UpgradeRequest, socket: Duplex, head: Buffer): void => {
-      // The upgrade's fault boundary: a throw ends this socket, never the node.
-      try {
+    this.listener = new NodeListener({
+      headersTimeoutMs,
+      requestTimeoutMs,
+      upgrade: (req, socket, head) => {
         const pusher = this.pusher;
         if (pusher !== undefined && PusherService.isPusherPath(req.url ?? "/")) pusher.handleUpgrade(req, socket, head);
         else this.transport.handleUpgrade(req, socket, head);
-      } catch (err) {
-        this.metrics.unexpectedError("connection");
-        this.logger.error({ err }, "unexpected error while accepting a WebSocket upgrade; dropped the socket");
-        socket.destroy();
-      }
-    };
-    // Upgrades the front door leaves to Node's parser (a later request on a kept-alive
-    // connection, a handshake its strict reader does not take) arrive here.
-    this.server.on("upgrade", upgrade);
-    this.front = new FrontDoor({
-      http: this.server,
-      upgrade,
-      headersTimeoutMs,
-      checkIntervalMs: checkIntervalFor(headersTimeoutMs),
+      },
+      faults: this.metrics,
+      logger: this.logger,
     });
   }
 
@@ -323,17 +296,8 @@ export class HubcastNode {
       pusherApi: this.pusher?.apiHandler(this.metrics),
       admin: await this.admin?.handler(),
     });
-    this.server.on("request", handler);
-    if (listen) {
-      await new Promise<void>((resolve, reject) => {
-        const listening = this.front.server;
-        listening.once("error", reject);
-        listening.listen(this.options.port, this.options.host, () => {
-          listening.off("error", reject);
-          resolve();
-        });
-      });
-    }
+    this.listener.serve(handler);
+    if (listen) await this.listener.listen(this.options.port, this.options.host);
     const { pingIntervalMs, pongTimeoutMs, connectTimeoutMs } = this.options;
     const { idleTimeoutMs } = this.options;
     const periods = [pingIntervalMs, pongTimeoutMs, connectTimeoutMs, ...(idleTimeoutMs > 0 ? [idleTimeoutMs] : [])];
@@ -380,15 +344,12 @@ export class HubcastNode {
       socket.destroy();
       return;
     }
-    this.front.accept(socket);
+    this.listener.accept(socket);
   }
 
   /** The bound address (after `start`). */
   get address(): { host: string; port: number; url: string } {
-    const bound = this.front.address();
-    if (bound === null) throw new Error("the node is not listening; call start() first");
-    const host = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
-    return { host: bound.address, port: bound.port, url: `http://${host}:${bound.port}` };
+    return this.listener.address;
   }
 
   /** Listening, engine up, not shutting down. */
@@ -441,7 +402,7 @@ export class HubcastNode {
     for (const session of this.sessions) session.close(CloseCode.shutdown);
     await this.sessionsEnded(CLOSE_HANDSHAKE_MS);
     for (const session of this.sessions) session.terminate();
-    await this.front.close();
+    await this.listener.close();
     await this.pusher?.close(); // its webhook decisions read the engine: before it closes
     await this.engine.registry.remove(this.id);
     await this.engine.close();
