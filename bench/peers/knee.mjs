@@ -84,6 +84,7 @@ Options:
   --payload-bytes N    size of each publication's data (default 64)
   --only KEY[,KEY…]    sweep only these systems (default: all, in the order above)
   --out DIR            where <date>-knee.json and .md go (default: results/ in bench/peers)
+  --label WORD         names the run in its title and file names (<date>-knee-WORD), e.g. smoke
   --verbose            show hubcast bench's progress lines
   -h, --help           show this help
 
@@ -118,6 +119,7 @@ function options(argv) {
         "payload-bytes": { type: "string" },
         only: { type: "string" },
         out: { type: "string" },
+        label: { type: "string" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -145,6 +147,7 @@ function options(argv) {
     rampRate: number(values, "ramp-rate", 1000),
     payloadBytes: number(values, "payload-bytes", 64),
     out: resolve(values.out ?? join(peersDir, "results")),
+    label: values.label,
     verbose: values.verbose === true,
   };
   try {
@@ -156,6 +159,8 @@ function options(argv) {
   if (!(o.stepDurationS > 0))
     fail(`--step-duration must be a positive number of seconds, got ${values["step-duration"]}`, 2);
   if (!(o.warmupS >= 0)) fail(`--warmup must be a number of seconds ≥ 0, got ${values.warmup}`, 2);
+  if (o.label !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(o.label))
+    fail(`--label must be 1–32 of A-Z a-z 0-9 _ - (it goes into file names), got "${o.label}"`, 2);
   if (!(o.rampRate > 0)) fail(`--ramp-rate must be a positive number, got ${values["ramp-rate"]}`, 2);
   const only = values.only
     ?.split(",")
@@ -280,7 +285,7 @@ function summaryLine(entry) {
 function writeResults(run, dir) {
   mkdirSync(dir, { recursive: true });
   const stamp = run.startedAt.slice(0, 16).replace(":", "");
-  const base = join(dir, `${stamp}-knee`);
+  const base = join(dir, `${stamp}-knee${run.label === undefined ? "" : `-${run.label}`}`);
   const json = {
     ...run,
     systems: run.systems.map(({ raw, machine, ...summary }) => summary),
@@ -329,6 +334,7 @@ async function main() {
     startedAt,
     finishedAt: new Date().toISOString(),
     interrupted: ctx.interrupted,
+    label: o.label,
     argv,
     machine: entries.find((e) => e.machine !== undefined)?.machine,
     versions: versions(),

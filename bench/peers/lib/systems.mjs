@@ -1,8 +1,9 @@
 /**
  * The systems a peer run compares, and how each is started: Hubcast (one node, also over its
  * emulations and the Pusher protocol; two nodes on Redis, two on NATS, cluster mode) and the peers in this folder (Socket.IO one node and two nodes with
- * its Redis adapter, plain ws + Redis, ws with the frame built once). Each start resolves
- * with the WebSocket URLs to bench and the pids that make up the server (for /proc).
+ * its Redis adapter, plain ws + Redis, ws with the frame built once); and, for the knee sweep,
+ * Hubcast scaled out on Redis ({@link SCALE_OUT_SYSTEMS}). Each start resolves with the
+ * WebSocket URLs to bench and the pids that make up the server (for /proc).
  */
 import { join } from "node:path";
 
