@@ -9,7 +9,7 @@ import { stepRecord } from "../bench/peers/lib/knee-step.mjs";
 interface Step {
   rate: number;
   pass: boolean;
-  interrupted?: boolean;
+  stopped?: boolean;
   phase?: string;
   reasons: string[];
   deliveriesPerS?: number;
@@ -70,10 +70,10 @@ describe("bench/peers knee search", () => {
     expect(result.steps).toHaveLength(3);
   });
 
-  it("stops at an interrupted step without counting it as a failure", async () => {
-    const result = await search(ladder, async (rate) => ({ rate, pass: rate < 3, interrupted: rate > 3, reasons: [] }));
+  it("ends at a step that could not be judged (Ctrl-C, a system that did not start) without counting it as a failure", async () => {
+    const result = await search(ladder, async (rate) => ({ rate, pass: rate < 3, stopped: rate > 3, reasons: [] }));
     expect(result).toMatchObject({ outcome: "stopped", knee: { rate: 2.8 }, failed: undefined });
-    expect(result.steps.at(-1)).toMatchObject({ rate: 3.92, interrupted: true });
+    expect(result.steps.at(-1)).toMatchObject({ rate: 3.92, stopped: true });
   });
 
   it("refuses a ladder that cannot climb, naming the flag", async () => {

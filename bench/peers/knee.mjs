@@ -208,7 +208,11 @@ function progress(system, n, step) {
     step.deliveriesPerS === undefined
       ? ""
       : ` → ${grouped(step.deliveriesPerS)} deliveries/s, server CPU ${step.serverCpuPercent ?? "–"}%, p50 ${step.p50Ms.toFixed(1)} ms, p99 ${step.p99Ms.toFixed(0)} ms`;
-  const verdict = step.interrupted ? "interrupted" : step.pass ? "sustained" : `failed: ${step.reasons.join(", ")}`;
+  const verdict = step.interrupted
+    ? "interrupted"
+    : step.pass
+      ? "sustained"
+      : `${step.stopped ? "not run" : "failed"}: ${step.reasons.join(", ")}`;
   process.stderr.write(`knee: ${system.label}: step ${n} (${step.phase}) ${step.rate}/s${figures}: ${verdict}\n`);
 }
 
@@ -218,38 +222,60 @@ function rawStep(rate, result) {
   return { rate, result: { ...result, latency } };
 }
 
+/**
+ * One step at `rate` on the deployment (started first when there is none): its record, with
+ * the deployment it ran on. A system that does not start, and Ctrl-C, end the search
+ * (`stopped`); a bench that reports nothing fails the step.
+ */
+async function runStep(ctx, { system, rate, label, backend, entry, deployment }) {
+  const o = ctx.options;
+  try {
+    deployment ??= await system.start(ctx, `knee${++entry.starts}`);
+  } catch (err) {
+    return { ...failedStepRecord(rate, `did not start: ${err.message}`), stopped: true };
+  }
+  let step;
+  try {
+    const { scenario, urls } = benchTarget(deployment);
+    const result = await runHubcastBench(ctx, {
+      label,
+      scenario,
+      system,
+      urls,
+      pids: [...deployment.pids, ...backend],
+      connections: o.connections,
+      args: stepArgs(o, rate),
+    });
+    entry.raw.push(rawStep(rate, result));
+    entry.machine ??= result.machine;
+    step = stepRecord(result, { rate, p99BoundMs: o.p99BoundMs, pids: deployment.pids, backendPids: backend });
+  } catch (err) {
+    step = failedStepRecord(rate, err.message);
+  }
+  if (ctx.interrupted) Object.assign(step, { interrupted: true, stopped: true });
+  return { ...step, deployment };
+}
+
 /** Sweeps one system: the ladder on its deployment, restarted after every failed step; stops it at the end. */
 async function sweepSystem(ctx, system) {
   const o = ctx.options;
   const backend = backendPidsOf(ctx, system);
   const keep = backendPids(ctx);
-  const entry = { key: system.key, label: system.label, design: system.design, redis: backend.length > 0, raw: [] };
+  const entry = {
+    key: system.key,
+    label: system.label,
+    design: system.design,
+    redis: backend.length > 0,
+    raw: [],
+    starts: 0,
+  };
   let deployment;
-  let starts = 0;
   let n = 0;
   const tryRate = async (rate, phase) => {
     n++;
-    let step;
-    try {
-      if (deployment === undefined) deployment = await system.start(ctx, `knee${++starts}`);
-      const { scenario, urls } = benchTarget(deployment);
-      const pids = [...deployment.pids, ...backend];
-      const result = await runHubcastBench(ctx, {
-        label: `bench-${system.key}-${n}`,
-        scenario,
-        system,
-        urls,
-        pids,
-        connections: o.connections,
-        args: stepArgs(o, rate),
-      });
-      entry.raw.push(rawStep(rate, result));
-      entry.machine ??= result.machine;
-      step = stepRecord(result, { rate, p99BoundMs: o.p99BoundMs, pids: deployment.pids, backendPids: backend });
-    } catch (err) {
-      step = failedStepRecord(rate, err.message);
-    }
-    if (ctx.interrupted) step.interrupted = true;
+    const step = await runStep(ctx, { system, rate, label: `bench-${system.key}-${n}`, backend, entry, deployment });
+    deployment = step.deployment;
+    delete step.deployment;
     progress(system, n, { ...step, phase });
     if (!step.pass) {
       // A server past its knee may hold backlog and memory: the next step starts on fresh ones.
@@ -267,8 +293,11 @@ async function sweepSystem(ctx, system) {
   } finally {
     await ctx.processes.stopAll(keep);
   }
-  const errors = entry.steps.filter((s) => s.error !== undefined);
-  if (errors.length > 0 && entry.knee === undefined) entry.error = errors[0].error;
+  // A system that did not start, or whose every step ended without a bench report, is an error of the run.
+  const last = entry.steps.at(-1);
+  if (last?.stopped && last.error !== undefined) entry.error = last.error;
+  else if (entry.knee === undefined && entry.steps.some((s) => s.error !== undefined))
+    entry.error = entry.steps.find((s) => s.error !== undefined).error;
   process.stderr.write(`knee: ${system.label}: ${summaryLine(entry)}\n`);
   return entry;
 }
@@ -288,7 +317,7 @@ function writeResults(run, dir) {
   const base = join(dir, `${stamp}-knee${run.label === undefined ? "" : `-${run.label}`}`);
   const json = {
     ...run,
-    systems: run.systems.map(({ raw, machine, ...summary }) => summary),
+    systems: run.systems.map(({ raw, machine, starts, ...summary }) => summary),
     raw: Object.fromEntries(run.systems.map((s) => [s.key, s.raw])),
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);

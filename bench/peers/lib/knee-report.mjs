@@ -32,7 +32,7 @@ const rate = (r) => `${r.toLocaleString("en-US", { maximumFractionDigits: 2 })}/
 /** What ended a system's ladder, in words: the first failing step and why, or why there is none. */
 export function failureText(s) {
   if (s.error !== undefined && s.steps.length === 0) return s.error;
-  if (s.outcome === "stopped") return "interrupted";
+  if (s.outcome === "stopped") return s.steps.at(-1)?.interrupted ? "interrupted" : `stopped: ${s.error}`;
   if (s.failed === undefined) return `none up to ${rate(s.knee.rate)} (the ladder's top)`;
   const below = s.knee === undefined ? "every step failed; the lowest: " : "";
   return `${below}${rate(s.failed.rate)}: ${s.failed.reasons.join(", ")}`;
@@ -172,7 +172,11 @@ export function stepsMarkdownTable(s) {
       num(step.p50Ms, 1),
       num(step.p99Ms, 0),
       num(step.clientCpuPercentPerProcess),
-      step.interrupted ? "interrupted" : step.pass ? "sustained" : `failed: ${step.reasons.join(", ")}`,
+      step.interrupted
+        ? "interrupted"
+        : step.pass
+          ? "sustained"
+          : `${step.stopped ? "not run" : "failed"}: ${step.reasons.join(", ")}`,
     ]),
   );
   return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...rows].join("\n");

@@ -18,7 +18,8 @@
  * @typedef {object} Step What `tryRate` resolves with; the search reads `rate` and `pass`.
  * @property {number} rate
  * @property {boolean} pass
- * @property {boolean} [interrupted] The step was cut short (Ctrl-C): it neither passes nor fails, and the search stops.
+ * @property {boolean} [stopped] The step could not be judged (Ctrl-C, or the system did not start): it neither
+ *   passes nor fails, and the search ends with it.
  * @property {"ladder" | "refine"} [phase] Set by {@link findKnee}.
  */
 
@@ -30,7 +31,7 @@
  *   knee lies above the ladder's top and `knee` is only a lower bound).
  * @property {"found" | "above-ladder" | "below-ladder" | "stopped"} outcome `found`: bracketed between
  *   `knee` and `failed`; `above-ladder`: every step passed; `below-ladder`: every step failed;
- *   `stopped`: an interrupted step or `shouldStop` ended the search first.
+ *   `stopped`: a step that could not be judged, or `shouldStop`, ended the search first.
  */
 
 /** Rates rounded to 3 significant digits: the step is named by a rate a reader can type back. */
@@ -67,14 +68,14 @@ export async function findKnee(o, tryRate, shouldStop = () => false) {
   let good;
   let bad;
   const first = await run(o.startRate, "ladder");
-  if (first.interrupted) return result(steps, good, bad, "stopped");
+  if (first.stopped) return result(steps, good, bad, "stopped");
   if (first.pass) good = first;
   else bad = first;
   // Climb while passing, or descend while failing, one factor at a time.
   for (let n = 1; n < o.maxSteps && (good === undefined || bad === undefined); n++) {
     if (shouldStop()) return result(steps, good, bad, "stopped");
     const step = await run(first.pass ? good.rate * o.factor : bad.rate / o.factor, "ladder");
-    if (step.interrupted) return result(steps, good, bad, "stopped");
+    if (step.stopped) return result(steps, good, bad, "stopped");
     if (step.pass) good = step;
     else bad = step;
   }
@@ -86,7 +87,7 @@ export async function findKnee(o, tryRate, shouldStop = () => false) {
     if (mid <= good.rate || mid >= bad.rate) break;
     if (shouldStop()) return result(steps, good, bad, "stopped");
     const step = await run(mid, "refine");
-    if (step.interrupted) return result(steps, good, bad, "stopped");
+    if (step.stopped) return result(steps, good, bad, "stopped");
     if (step.pass) good = step;
     else bad = step;
   }
