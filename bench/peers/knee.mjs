@@ -89,7 +89,7 @@ Options:
   -h, --help           show this help
 
 A step takes about --warmup + --step-duration + N ÷ --ramp-rate + 4 s (25 s at the defaults);
-a system needs 6 to 10 steps. The full sweep (all ${ALL_SYSTEMS.length} systems, 10,000 subscribers) takes
+a system needs 5 to 10 steps. The full sweep (all ${ALL_SYSTEMS.length} systems, 10,000 subscribers) takes
 about an hour on a 2-core machine. Needs: npm run build at the repository root; npm install in
 bench/peers (Socket.IO and ws systems); redis-server and redis-cli (Redis systems);
 nats-server (hubcast-nats-2); an open-files limit (ulimit -n) above N + ${OPEN_FILES_MARGIN}.`;
