@@ -10,14 +10,15 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { backendPids, backendPidsOf, startBackends } from "./lib/backends.mjs";
 import {
   createContext,
   fail as failWith,
   handleSignals,
   missingPrerequisite,
+  onlyKeys,
   openFilesLimit,
+  parseFlags,
   peersDir,
   runHubcastBench,
   versions,
@@ -102,36 +103,27 @@ function number(values, flag, fallback) {
 }
 
 function options(argv) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        connections: { type: "string" },
-        "p99-bound": { type: "string" },
-        "start-rate": { type: "string" },
-        factor: { type: "string" },
-        "max-steps": { type: "string" },
-        refine: { type: "string" },
-        "step-duration": { type: "string" },
-        warmup: { type: "string" },
-        "ramp-rate": { type: "string" },
-        "payload-bytes": { type: "string" },
-        only: { type: "string" },
-        out: { type: "string" },
-        label: { type: "string" },
-        verbose: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    fail(`${err.message}\n\n${USAGE}`, 2);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
+  const values = parseFlags(
+    "knee",
+    USAGE,
+    {
+      connections: { type: "string" },
+      "p99-bound": { type: "string" },
+      "start-rate": { type: "string" },
+      factor: { type: "string" },
+      "max-steps": { type: "string" },
+      refine: { type: "string" },
+      "step-duration": { type: "string" },
+      warmup: { type: "string" },
+      "ramp-rate": { type: "string" },
+      "payload-bytes": { type: "string" },
+      only: { type: "string" },
+      out: { type: "string" },
+      label: { type: "string" },
+      verbose: { type: "boolean" },
+    },
+    argv,
+  );
   const connections = number(values, "connections", 10_000);
   if (!Number.isInteger(connections) || connections < 1)
     fail(`--connections must be a positive integer, got ${values.connections}`, 2);
@@ -162,13 +154,7 @@ function options(argv) {
   if (o.label !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(o.label))
     fail(`--label must be 1–32 of A-Z a-z 0-9 _ - (it goes into file names), got "${o.label}"`, 2);
   if (!(o.rampRate > 0)) fail(`--ramp-rate must be a positive number, got ${values["ramp-rate"]}`, 2);
-  const only = values.only
-    ?.split(",")
-    .map((k) => k.trim())
-    .filter((k) => k !== "");
-  const unknown = only?.find((k) => !ALL_SYSTEMS.some((s) => s.key === k));
-  if (unknown !== undefined)
-    fail(`--only: unknown system "${unknown}"; use ${ALL_SYSTEMS.map((s) => s.key).join(", ")}`, 2);
+  const only = onlyKeys("knee", values.only, ALL_SYSTEMS);
   o.systems = ALL_SYSTEMS.filter((s) => only === undefined || only.includes(s.key));
   return o;
 }

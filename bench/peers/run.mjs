@@ -9,13 +9,14 @@
  */
 import { rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, relative } from "node:path";
-import { parseArgs } from "node:util";
 import { backendPids, backendPidsOf, startBackends } from "./lib/backends.mjs";
 import {
   createContext,
   fail as failWith,
   handleSignals,
   missingPrerequisite,
+  onlyKeys,
+  parseFlags,
   peersDir,
   runHubcastBench,
   versions,
@@ -40,39 +41,20 @@ Options:
 Needs: npm install in bench/peers, npm run build at the repository root, redis-server on PATH.`;
 
 function options() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        quick: { type: "boolean" },
-        connections: { type: "string" },
-        duration: { type: "string" },
-        only: { type: "string" },
-        verbose: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    fail(`${err.message}\n\n${USAGE}`, 2);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
+  const values = parseFlags("peers", USAGE, {
+    quick: { type: "boolean" },
+    connections: { type: "string" },
+    duration: { type: "string" },
+    only: { type: "string" },
+    verbose: { type: "boolean" },
+  });
   const quick = values.quick === true;
   const connections = Number((values.connections ?? (quick ? "2000" : "10000")).replace(/_/g, ""));
   const durationS = Number(values.duration ?? (quick ? "10" : "20"));
   if (!Number.isInteger(connections) || connections < 1)
     fail(`--connections must be a positive integer, got ${values.connections}`, 2);
   if (!(durationS > 0)) fail(`--duration must be a positive number of seconds, got ${values.duration}`, 2);
-  const only = values.only
-    ?.split(",")
-    .map((k) => k.trim())
-    .filter((k) => k !== "");
-  const unknown = only?.find((k) => !SYSTEMS.some((s) => s.key === k));
-  if (unknown !== undefined)
-    fail(`--only: unknown system "${unknown}"; use ${SYSTEMS.map((s) => s.key).join(", ")}`, 2);
+  const only = onlyKeys("peers", values.only, SYSTEMS);
   const systems = SYSTEMS.filter((s) => only === undefined || s.key === "hubcast" || only.includes(s.key));
   return {
     quick,

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { Processes } from "./processes.mjs";
 import { HUBCAST_BENCH_CONFIG } from "./systems.mjs";
 
@@ -20,6 +21,36 @@ export const serverCli = join(repo, "packages/server/dist/cli/main.js");
 export function fail(tool, message, code = 1) {
   process.stderr.write(`${tool}: ${message}\n`);
   process.exit(code);
+}
+
+/**
+ * Parses the command line against `options` (parseArgs's spec, `--help`/-h added): prints
+ * `usage` and exits 0 on --help, names the flag and exits 2 on a bad one.
+ */
+export function parseFlags(tool, usage, options, args = process.argv.slice(2)) {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true }));
+  } catch (err) {
+    fail(tool, `${err.message}\n\n${usage}`, 2);
+  }
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  return values;
+}
+
+/** The keys `--only` names (undefined without it); exits 2 naming an unknown one and the known ones. */
+export function onlyKeys(tool, text, systems) {
+  const keys = text
+    ?.split(",")
+    .map((k) => k.trim())
+    .filter((k) => k !== "");
+  const unknown = keys?.find((k) => !systems.some((s) => s.key === k));
+  if (unknown !== undefined)
+    fail(tool, `--only: unknown system "${unknown}"; use ${systems.map((s) => s.key).join(", ")}`, 2);
+  return keys;
 }
 
 /** A missing prerequisite of the selected systems, as a sentence with its fix; undefined when all are there. */

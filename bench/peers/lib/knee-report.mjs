@@ -4,6 +4,7 @@
  * step of every ladder, as text for the terminal and Markdown for results/.
  */
 import { CLIENT_BOUND_PERCENT } from "./knee-step.mjs";
+import { paddedTable } from "./report.mjs";
 
 /** The scale-out series in the order of its table; the memory-engine node heads it when it ran. */
 export const SCALE_OUT_KEYS = [
@@ -84,14 +85,7 @@ const KNEE_COLUMNS = [
 
 /** The knee table for the terminal, columns padded. */
 export function kneeTextTable(systems) {
-  const rows = kneeRows(systems);
-  const widths = KNEE_COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((r) => r[key].length)));
-  const line = (cells) =>
-    cells
-      .map((cell, i) => (i === 0 || i === cells.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
-      .join("  ")
-      .trimEnd();
-  return [line(KNEE_COLUMNS.map(([, t]) => t)), ...rows.map((r) => line(KNEE_COLUMNS.map(([k]) => r[k])))].join("\n");
+  return paddedTable(KNEE_COLUMNS, kneeRows(systems));
 }
 
 const markdownRow = (cells) => `| ${cells.join(" | ")} |`;

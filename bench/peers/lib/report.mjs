@@ -132,16 +132,24 @@ const COLUMNS = [
   ["note", ""],
 ];
 
-/** The table for the terminal, columns padded. */
-export function textTable(systems) {
-  const rows = tableRows(systems);
-  const widths = COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((r) => r[key].length)));
+/**
+ * Rows as a terminal table under `columns` ([key, title] pairs): figures right-aligned, the
+ * first column (the system) and the last (words) left-aligned.
+ */
+export function paddedTable(columns, rows) {
+  const widths = columns.map(([key, title]) => Math.max(title.length, ...rows.map((r) => r[key].length)));
+  const left = (i) => i === 0 || i === columns.length - 1;
   const line = (cells) =>
     cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .map((cell, i) => (left(i) ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
       .join("  ")
       .trimEnd();
-  return [line(COLUMNS.map(([, title]) => title)), ...rows.map((r) => line(COLUMNS.map(([key]) => r[key])))].join("\n");
+  return [line(columns.map(([, title]) => title)), ...rows.map((r) => line(columns.map(([key]) => r[key])))].join("\n");
+}
+
+/** The table for the terminal, columns padded. */
+export function textTable(systems) {
+  return paddedTable(COLUMNS, tableRows(systems));
 }
 
 /** The same table in Markdown. */
