@@ -7,20 +7,22 @@
  * Hubcast one node, writes results/<date>.json and .md, and stops every process it started
  * (also on Ctrl-C). See README.md.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { Processes, freePort } from "./lib/processes.mjs";
+import { rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { backendPids, backendPidsOf, startBackends } from "./lib/backends.mjs";
+import {
+  createContext,
+  fail as failWith,
+  handleSignals,
+  missingPrerequisite,
+  onlyKeys,
+  parseFlags,
+  peersDir,
+  runHubcastBench,
+  versions,
+} from "./lib/environment.mjs";
 import { markdownReport, summarizeConnect, summarizeFanout, textTable } from "./lib/report.mjs";
-import { HUBCAST_BENCH_CONFIG, HUBCAST_BENCH_FLAGS, SYSTEMS } from "./lib/systems.mjs";
-
-const peersDir = dirname(fileURLToPath(import.meta.url));
-const repo = join(peersDir, "..", "..");
-const benchCli = join(repo, "packages/bench/dist/cli/main.js");
-const serverCli = join(repo, "packages/server/dist/cli/main.js");
+import { HUBCAST_BENCH_FLAGS, SYSTEMS } from "./lib/systems.mjs";
 
 const USAGE = `Usage: npm run peers [-- options]   (node run.mjs [options])
 
@@ -39,39 +41,20 @@ Options:
 Needs: npm install in bench/peers, npm run build at the repository root, redis-server on PATH.`;
 
 function options() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        quick: { type: "boolean" },
-        connections: { type: "string" },
-        duration: { type: "string" },
-        only: { type: "string" },
-        verbose: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    fail(`${err.message}\n\n${USAGE}`, 2);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
+  const values = parseFlags("peers", USAGE, {
+    quick: { type: "boolean" },
+    connections: { type: "string" },
+    duration: { type: "string" },
+    only: { type: "string" },
+    verbose: { type: "boolean" },
+  });
   const quick = values.quick === true;
   const connections = Number((values.connections ?? (quick ? "2000" : "10000")).replace(/_/g, ""));
   const durationS = Number(values.duration ?? (quick ? "10" : "20"));
   if (!Number.isInteger(connections) || connections < 1)
     fail(`--connections must be a positive integer, got ${values.connections}`, 2);
   if (!(durationS > 0)) fail(`--duration must be a positive number of seconds, got ${values.duration}`, 2);
-  const only = values.only
-    ?.split(",")
-    .map((k) => k.trim())
-    .filter((k) => k !== "");
-  const unknown = only?.find((k) => !SYSTEMS.some((s) => s.key === k));
-  if (unknown !== undefined)
-    fail(`--only: unknown system "${unknown}"; use ${SYSTEMS.map((s) => s.key).join(", ")}`, 2);
+  const only = onlyKeys("peers", values.only, SYSTEMS);
   const systems = SYSTEMS.filter((s) => only === undefined || s.key === "hubcast" || only.includes(s.key));
   return {
     quick,
@@ -86,128 +69,58 @@ function options() {
   };
 }
 
-function fail(message, code = 1) {
-  process.stderr.write(`peers: ${message}\n`);
-  process.exit(code);
-}
+const fail = (message, code = 1) => failWith("peers", message, code);
 
-function checkPrerequisites() {
-  for (const [file, fix] of [
-    [benchCli, "run `npm run build` at the repository root"],
-    [serverCli, "run `npm run build` at the repository root"],
-    [join(peersDir, "node_modules/socket.io/package.json"), "run `npm install` in bench/peers"],
-  ]) {
-    if (!existsSync(file)) fail(`${relative(repo, file)} is missing: ${fix}`);
-  }
-  try {
-    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
-  } catch {
-    fail(
-      "redis-server is not on PATH: install Redis (apt-get install redis-server) for the Redis-backed systems, or pass --only with systems that need none",
-    );
-  }
-}
-
-const packageVersion = (dir) => JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).version;
-
-function versions() {
-  const dep = (name) => packageVersion(join(peersDir, "node_modules", name));
-  const redis = /v=(\S+)/.exec(execFileSync("redis-server", ["--version"], { encoding: "utf8" }))?.[1] ?? "?";
-  return {
-    hubcast: `${packageVersion(join(repo, "packages/server"))} (${hubcastCommit()})`,
-    "socket.io": dep("socket.io"),
-    "@socket.io/redis-adapter": dep("@socket.io/redis-adapter"),
-    redis: dep("redis"),
-    ws: dep("ws"),
-    "redis-server": redis,
-    node: process.version,
-  };
-}
-
-/** The commit Hubcast was built from, marked "+ local changes" when packages/ differs from it (read-only git). */
-function hubcastCommit() {
-  try {
-    const head = execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-    const dirty =
-      execFileSync("git", ["-C", repo, "status", "--porcelain", "--", "packages/server/src", "packages/protocol/src"], {
-        encoding: "utf8",
-      }).trim() !== "";
-    return dirty ? `${head} + local changes` : head;
-  } catch {
-    return "commit unknown";
-  }
-}
-
-/** Runs one `hubcast bench` scenario and resolves with its parsed JSON result. */
-async function bench(ctx, { label, scenario, system, deployment, pids }) {
+/** Runs one scenario against a deployment with `hubcast bench --json` and resolves with its result. */
+function bench(ctx, { label, scenario, system, deployment, pids }) {
   const o = ctx.options;
-  const args = [
-    benchCli,
-    scenario,
-    "--url",
-    deployment.urls.join(","),
-    "--protocol",
-    system.protocol,
-    "--server-pid",
-    pids.join(","),
-    "--connections",
-    String(o.connections),
-    "--json",
-  ];
-  if (system.transport !== undefined) args.push("--transport", system.transport);
-  if (system.benchArgs !== undefined) args.push(...system.benchArgs);
-  if (scenario === "fanout")
-    args.push(
-      "--rate",
-      String(o.rate),
-      "--payload-bytes",
-      String(o.payloadBytes),
-      "--duration",
-      String(o.durationS),
-      "--warmup",
-      String(o.warmupS),
-    );
-  else args.push("--channels", "1", "--duration", String(o.connectHoldS));
-  const running = ctx.processes.run({
+  const args =
+    scenario === "fanout"
+      ? [
+          "--rate",
+          String(o.rate),
+          "--payload-bytes",
+          String(o.payloadBytes),
+          "--duration",
+          String(o.durationS),
+          "--warmup",
+          String(o.warmupS),
+        ]
+      : ["--channels", "1", "--duration", String(o.connectHoldS)];
+  return runHubcastBench(ctx, {
     label,
-    command: process.execPath,
+    scenario,
+    system,
+    urls: deployment.urls,
+    pids,
+    connections: o.connections,
     args,
-    echo: o.verbose ? process.stderr : undefined,
   });
-  ctx.interruptBench = running.interrupt;
-  const { code, stdout, logFile } = await running.result;
-  ctx.interruptBench = undefined;
-  // An interrupted bench still prints what it measured, when it got that far.
-  if (stdout.trim() !== "") return JSON.parse(stdout);
-  if (ctx.interrupted) throw new Error("interrupted");
-  const tail = readFileSync(logFile, "utf8").trim().split("\n").slice(-2).join(" / ");
-  throw new Error(`hubcast bench ${scenario} exited ${code}: ${tail}`);
 }
 
 /** Runs both scenarios against one system, each on a freshly started deployment. */
 async function runSystem(ctx, system) {
   // The engine's server (Redis or NATS) is counted apart, in the same column.
-  const backendPid = system.redis ? ctx.redisPid : system.nats === true ? ctx.natsPid : undefined;
+  const backend = backendPidsOf(ctx, system);
   const entry = {
     key: system.key,
     label: system.label,
     design: system.design,
-    redis: backendPid !== undefined,
+    redis: backend.length > 0,
     raw: {},
   };
-  const keep = [ctx.redisPid, ctx.natsPid].filter((pid) => pid !== undefined);
+  const keep = backendPids(ctx);
   try {
     for (const scenario of ["connect", "fanout"]) {
       if (ctx.interrupted) break;
       process.stderr.write(`peers: ${system.label}: ${scenario} …\n`);
       const deployment = await system.start(ctx, scenario);
       // Fanout counts Redis's CPU apart; connect measures the system's own memory only.
-      const pids =
-        scenario === "fanout" && backendPid !== undefined ? [...deployment.pids, backendPid] : deployment.pids;
+      const pids = scenario === "fanout" ? [...deployment.pids, ...backend] : deployment.pids;
       const result = await bench(ctx, { label: `bench-${system.key}-${scenario}`, scenario, system, deployment, pids });
       entry.raw[scenario] = result;
       if (scenario === "connect") entry.connect = summarizeConnect(result, deployment.pids);
-      else entry.fanout = summarizeFanout(result, deployment.pids, backendPid);
+      else entry.fanout = summarizeFanout(result, deployment.pids, backend);
       await ctx.processes.stopAll(keep);
     }
   } catch (err) {
@@ -224,30 +137,6 @@ async function runSystem(ctx, system) {
     );
   }
   return entry;
-}
-
-async function startRedis(ctx) {
-  const port = await freePort();
-  const started = await ctx.processes.start({
-    label: "redis",
-    command: "redis-server",
-    args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", ctx.workDir],
-    ready: /Ready to accept connections/,
-  });
-  ctx.redisPid = started.pid;
-  ctx.redisUrl = `redis://127.0.0.1:${port}`;
-}
-
-async function startNats(ctx) {
-  const port = await freePort();
-  const started = await ctx.processes.start({
-    label: "nats",
-    command: "nats-server",
-    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(ctx.workDir, "nats")],
-    ready: /Server is ready/,
-  });
-  ctx.natsPid = started.pid;
-  ctx.natsUrl = `nats://127.0.0.1:${port}`;
 }
 
 function writeResults(run) {
@@ -268,40 +157,11 @@ function writeResults(run) {
 
 async function main() {
   const o = options();
-  checkPrerequisites();
-  const workDir = mkdtempSync(join(tmpdir(), "hubcast-peers-"));
-  const hubcastConfig = join(workDir, "hubcast-bench.json");
-  writeFileSync(hubcastConfig, JSON.stringify(HUBCAST_BENCH_CONFIG));
-  const processes = new Processes(workDir);
-  const ctx = {
-    options: o,
-    processes,
-    repo,
-    peersDir,
-    hubcastConfig,
-    workDir,
-    runId: Date.now().toString(36),
-    redisUrl: undefined,
-    redisPid: undefined,
-    natsUrl: undefined,
-    natsPid: undefined,
-    interrupted: false,
-    interruptBench: undefined,
-  };
-  const onSignal = (signal) => {
-    if (ctx.interrupted) {
-      processes.killAll();
-      process.exit(130);
-    }
-    ctx.interrupted = true;
-    process.stderr.write(
-      `\npeers: ${signal}: stopping the current run and every process started (again to kill at once)\n`,
-    );
-    ctx.interruptBench?.();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("exit", () => processes.killAll());
+  const missing = missingPrerequisite(o.systems);
+  if (missing !== undefined) fail(missing);
+  const ctx = createContext(o, "peers");
+  const { processes, workDir } = ctx;
+  handleSignals(ctx);
 
   const notes = [
     `Hubcast nodes run with a config whose namespace "bench" allows client publishing, and with ${HUBCAST_BENCH_FLAGS.join(" ")}: the per-connection command rate limit and the admission control are off so that Hubcast's abuse limits do not shape the benchmark (the peers have no such limits).`,
@@ -315,8 +175,7 @@ async function main() {
   process.stderr.write(`peers: note: ${notes[0]}\n`);
   const entries = [];
   try {
-    if (o.systems.some((s) => s.redis)) await startRedis(ctx);
-    if (o.systems.some((s) => s.nats === true)) await startNats(ctx);
+    await startBackends(ctx, o.systems);
     for (const system of o.systems) {
       if (ctx.interrupted) break;
       entries.push(await runSystem(ctx, system));

@@ -31,6 +31,15 @@ export function freePort() {
   });
 }
 
+/** True when nothing listens on `port` on loopback (bound and released at once). */
+export function portIsFree(port) {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
 /**
  * @typedef {object} Started
  * @property {string} label

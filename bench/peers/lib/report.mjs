@@ -2,7 +2,8 @@
  * Turns `hubcast bench --json` results into the peer comparison: per system, server CPU per
  * delivery (its own processes; Redis or NATS apart), latency, loss, and RSS per idle subscribed
  * connection; ratios relative to the first system (Hubcast, one node); a text table for the
- * terminal and a Markdown page for results/.
+ * terminal and a Markdown page for results/. The knee sweep's summaries start from
+ * {@link summarizeFanout} too.
  */
 
 const sum = (values) => (values.some((v) => v === undefined) ? undefined : values.reduce((a, b) => a + b, 0));
@@ -15,10 +16,11 @@ function target(result, pid) {
 
 /**
  * What one fanout run says about a system. CPU per delivery is the CPU time of the system's
- * own processes in the measured window ÷ the deliveries the subscribers counted in it (the
- * bench's method for --server-pid targets); Redis's CPU is reported beside it.
+ * own processes (`pids`) in the measured window ÷ the deliveries the subscribers counted in
+ * it (the bench's method for --server-pid targets); the engine's servers (`backendPids`:
+ * Redis, a Redis Cluster's masters, NATS) are reported beside it, never in it.
  */
-export function summarizeFanout(result, pids, redisPid) {
+export function summarizeFanout(result, pids, backendPids = []) {
   const nodes = pids.map((pid) => target(result, pid));
   const cpuUs = sum(nodes.map((t) => t?.cpuMicros));
   const first = nodes[0];
@@ -27,13 +29,17 @@ export function summarizeFanout(result, pids, redisPid) {
       ? (first.measureEnd.atMs - first.measureStart.atMs) * 1000
       : undefined;
   const deliveries = result.messages.measuredDeliveries;
-  const redis = redisPid === undefined ? undefined : target(result, redisPid);
+  const backendUs =
+    backendPids.length === 0 ? undefined : sum(backendPids.map((pid) => target(result, pid)?.cpuMicros));
   const perDelivery = (us) => (us === undefined || deliveries === 0 ? undefined : round(us / deliveries, 2));
+  const percent = (us) => (us === undefined || windowUs === undefined ? undefined : round((us / windowUs) * 100, 1));
   return {
     interrupted: result.interrupted,
+    interruptReason: result.interruptReason,
     cpuUsPerDelivery: perDelivery(cpuUs),
-    serverCpuPercent: cpuUs === undefined || windowUs === undefined ? undefined : round((cpuUs / windowUs) * 100, 1),
-    redisCpuUsPerDelivery: perDelivery(redis?.cpuMicros),
+    serverCpuPercent: percent(cpuUs),
+    redisCpuUsPerDelivery: perDelivery(backendUs),
+    redisCpuPercent: percent(backendUs),
     p50Ms: result.latency.p50Ms,
     p90Ms: result.latency.p90Ms,
     p99Ms: result.latency.p99Ms,
@@ -41,9 +47,12 @@ export function summarizeFanout(result, pids, redisPid) {
     maxMs: result.latency.maxMs,
     uncorrectedP99Ms: result.latency.uncorrected.p99Ms,
     published: result.messages.published,
+    measuredPublished: result.messages.measuredPublished,
     publishErrors: result.messages.publishErrors,
     deliveries: result.messages.deliveries,
+    measuredDeliveries: deliveries,
     expectedDeliveries: result.messages.expectedDeliveries,
+    measuredSeconds: result.rates.measuredSeconds,
     deliveriesPerS: result.rates.deliveriesPerS,
     lost: result.messages.lost,
     duplicates: result.messages.duplicates,
@@ -123,16 +132,24 @@ const COLUMNS = [
   ["note", ""],
 ];
 
-/** The table for the terminal, columns padded. */
-export function textTable(systems) {
-  const rows = tableRows(systems);
-  const widths = COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((r) => r[key].length)));
+/**
+ * Rows as a terminal table under `columns` ([key, title] pairs): figures right-aligned, the
+ * first column (the system) and the last (words) left-aligned.
+ */
+export function paddedTable(columns, rows) {
+  const widths = columns.map(([key, title]) => Math.max(title.length, ...rows.map((r) => r[key].length)));
+  const left = (i) => i === 0 || i === columns.length - 1;
   const line = (cells) =>
     cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .map((cell, i) => (left(i) ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
       .join("  ")
       .trimEnd();
-  return [line(COLUMNS.map(([, title]) => title)), ...rows.map((r) => line(COLUMNS.map(([key]) => r[key])))].join("\n");
+  return [line(columns.map(([, title]) => title)), ...rows.map((r) => line(columns.map(([key]) => r[key])))].join("\n");
+}
+
+/** The table for the terminal, columns padded. */
+export function textTable(systems) {
+  return paddedTable(COLUMNS, tableRows(systems));
 }
 
 /** The same table in Markdown. */

@@ -1,8 +1,9 @@
 /**
  * The systems a peer run compares, and how each is started: Hubcast (one node, also over its
  * emulations and the Pusher protocol; two nodes on Redis, two on NATS, cluster mode) and the peers in this folder (Socket.IO one node and two nodes with
- * its Redis adapter, plain ws + Redis, ws with the frame built once). Each start resolves
- * with the WebSocket URLs to bench and the pids that make up the server (for /proc).
+ * its Redis adapter, plain ws + Redis, ws with the frame built once); and, for the knee sweep,
+ * Hubcast scaled out on Redis ({@link SCALE_OUT_SYSTEMS}). Each start resolves with the
+ * WebSocket URLs to bench and the pids that make up the server (for /proc).
  */
 import { join } from "node:path";
 
@@ -29,6 +30,7 @@ const HUBCAST_READY = /"msg":"hubcast listening"/;
  * @property {string} hubcastConfig Path of the Hubcast config file.
  * @property {string | undefined} redisUrl The private Redis's URL (set when a selected system needs it).
  * @property {string | undefined} natsUrl The private nats-server's URL (set when a selected system needs it).
+ * @property {string[] | undefined} redisClusterUrls Seed URLs of the private Redis Cluster (set when a selected system needs it).
  * @property {string} runId Unique per run, for Redis key prefixes.
  */
 
@@ -43,7 +45,11 @@ const HUBCAST_READY = /"msg":"hubcast listening"/;
  * With `pusher`, the node also serves {@link HUBCAST_PUSHER_APP} (its publishers use the Pusher HTTP API), and the URL
  * is the node's base (`ws://host:port`), to which the bench adds the Pusher path.
  */
-async function startHubcast(ctx, label, { redis = false, nats = false, workers = 1, pusher = false } = {}) {
+async function startHubcast(
+  ctx,
+  label,
+  { redis = false, redisCluster = false, nats = false, workers = 1, pusher = false } = {},
+) {
   const args = [
     join(ctx.repo, "packages/server/dist/cli/main.js"),
     "start",
@@ -59,6 +65,15 @@ async function startHubcast(ctx, label, { redis = false, nats = false, workers =
   ];
   if (redis)
     args.push("--engine", "redis", "--redis-url", ctx.redisUrl, "--redis-prefix", `hubcast-peers-${ctx.runId}`);
+  if (redisCluster)
+    args.push(
+      "--engine",
+      "redis",
+      "--redis-cluster",
+      ctx.redisClusterUrls.join(","),
+      "--redis-prefix",
+      `hubcast-peers-${ctx.runId}`,
+    );
   // A prefix per deployment: each scenario starts on a fresh stream and buckets.
   if (nats)
     args.push(
@@ -107,7 +122,9 @@ function both(a, b) {
  * @property {string} protocol `hubcast bench --protocol`.
  * @property {string} [transport] `hubcast bench --transport` (default websocket): what the subscribers use.
  * @property {string[]} [benchArgs] More `hubcast bench` arguments for this system.
- * @property {boolean} redis Whether it needs the private Redis.
+ * @property {boolean} redis Whether its deliveries pass through Redis (the private server, or with `redisCluster` the cluster).
+ * @property {boolean} [redisCluster] Whether it needs the private Redis Cluster (three masters) instead of the single Redis.
+ * @property {boolean} [peer] Whether it runs a server from this folder (needs `npm install` here).
  * @property {boolean} [nats] Whether it needs the private nats-server (its CPU goes in the Redis column).
  * @property {string} design One line on what runs.
  * @property {(ctx: Context, scenario: string) => Promise<Deployment>} start
@@ -189,6 +206,7 @@ export const SYSTEMS = [
     key: "socketio",
     label: "Socket.IO 4, one node",
     protocol: "socketio",
+    peer: true,
     redis: false,
     design: "socketio-server.mjs: rooms as channels, WebSocket transport only",
     start: async (ctx, s) => {
@@ -200,6 +218,7 @@ export const SYSTEMS = [
     key: "socketio-redis-2",
     label: "Socket.IO 4, 2 nodes + Redis adapter",
     protocol: "socketio",
+    peer: true,
     redis: true,
     design: "two socketio-server.mjs --redis-url (@socket.io/redis-adapter); publisher on node 1, subscribers split",
     start: async (ctx, s) => {
@@ -213,6 +232,7 @@ export const SYSTEMS = [
     key: "ws-redis",
     label: "ws + Redis, send() per client",
     protocol: "ws-plain",
+    peer: true,
     redis: true,
     design: "ws-redis-server.mjs: every publication through Redis pub/sub, ws.send() per subscriber",
     start: async (ctx, s) => {
@@ -224,6 +244,7 @@ export const SYSTEMS = [
     key: "ws-frame-once",
     label: "ws + Redis, frame built once",
     protocol: "ws-plain",
+    peer: true,
     redis: true,
     design: "ws-frame-once-server.mjs: as ws + Redis, one frame per publication, one socket.write per subscriber",
     start: async (ctx, s) => {
@@ -233,5 +254,45 @@ export const SYSTEMS = [
       ]);
       return { urls: [`ws://127.0.0.1:${node.port}/`], pids: [node.pid] };
     },
+  },
+];
+
+/** `count` Hubcast nodes on the redis engine (single Redis, or the cluster), started one after another. */
+async function hubcastNodes(ctx, key, count, engine) {
+  const nodes = [];
+  for (let n = 0; n < count; n++) nodes.push(await startHubcast(ctx, `${key}-${n + 1}`, engine));
+  return { urls: nodes.flatMap((d) => d.urls), pids: nodes.flatMap((d) => d.pids) };
+}
+
+/**
+ * Hubcast scaled out on Redis, for the knee sweep (with `hubcast-redis-2` from {@link SYSTEMS}):
+ * one and three nodes on one Redis, three nodes on a Redis Cluster of three masters.
+ */
+export const SCALE_OUT_SYSTEMS = [
+  {
+    key: "hubcast-redis-1",
+    label: "Hubcast, 1 node on Redis",
+    protocol: "hubcast",
+    redis: true,
+    design: "hubcast start --engine redis; every publication goes through Redis and back",
+    start: (ctx, s) => hubcastNodes(ctx, `hubcast-redis-1-${s}`, 1, { redis: true }),
+  },
+  {
+    key: "hubcast-redis-3",
+    label: "Hubcast, 3 nodes on Redis",
+    protocol: "hubcast",
+    redis: true,
+    design: "three hubcast start --engine redis; publisher on node 1, subscribers split over all three",
+    start: (ctx, s) => hubcastNodes(ctx, `hubcast-redis-3-${s}`, 3, { redis: true }),
+  },
+  {
+    key: "hubcast-redis-cluster-3",
+    label: "Hubcast, 3 nodes on a Redis Cluster",
+    protocol: "hubcast",
+    redis: true,
+    redisCluster: true,
+    design:
+      "three hubcast start --engine redis --redis-cluster (three masters, sharded pub/sub); publisher on node 1, subscribers split over all three",
+    start: (ctx, s) => hubcastNodes(ctx, `hubcast-redis-cluster-3-${s}`, 3, { redisCluster: true }),
   },
 ];

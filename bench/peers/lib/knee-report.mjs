@@ -1,0 +1,230 @@
+/**
+ * The knee sweep's report: the knee table (every system, sorted by deliveries/s at its knee),
+ * the scale-out table (Hubcast on 1, 2, 3 nodes on Redis and on a Redis Cluster), every
+ * step of every ladder, as text for the terminal and Markdown for results/.
+ */
+import { CLIENT_BOUND_PERCENT } from "./knee-step.mjs";
+import { paddedTable } from "./report.mjs";
+
+/** The scale-out series in the order of its table; the memory-engine node heads it when it ran. */
+export const SCALE_OUT_KEYS = [
+  "hubcast",
+  "hubcast-redis-1",
+  "hubcast-redis-2",
+  "hubcast-redis-3",
+  "hubcast-redis-cluster-3",
+];
+
+const NODES = {
+  hubcast: 1,
+  "hubcast-redis-1": 1,
+  "hubcast-redis-2": 2,
+  "hubcast-redis-3": 3,
+  "hubcast-redis-cluster-3": 3,
+};
+
+const num = (value, digits = 0) =>
+  value === undefined || value === null
+    ? "–"
+    : value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+/** A rate as the ladder named it (3 significant digits, see ladder.mjs), grouped: `2.74/s`, `1,370/s`. */
+const rate = (r) => `${r.toLocaleString("en-US", { maximumFractionDigits: 2 })}/s`;
+
+/** What ended a system's ladder, in words: the first failing step and why, or why there is none. */
+export function failureText(s) {
+  if (s.error !== undefined && s.steps.length === 0) return s.error;
+  if (s.outcome === "stopped") return s.steps.at(-1)?.interrupted ? "interrupted" : `stopped: ${s.error}`;
+  if (s.failed === undefined) return `none up to ${rate(s.knee.rate)} (the ladder's top)`;
+  const below = s.knee === undefined ? "every step failed; the lowest: " : "";
+  return `${below}${rate(s.failed.rate)}: ${s.failed.reasons.join(", ")}`;
+}
+
+/** The knee cell: the rate, marked ≥ when no step failed (the knee lies higher). */
+const kneeRate = (s) =>
+  s.knee === undefined ? "–" : `${s.outcome === "above-ladder" ? "≥ " : ""}${rate(s.knee.rate)}`;
+
+/** Systems sorted by deliveries/s at the knee, highest first; those without a knee last, in run order. */
+export function sortByKnee(systems) {
+  const at = (s) => s.knee?.deliveriesPerS ?? -1;
+  return [...systems].sort((a, b) => at(b) - at(a));
+}
+
+/** The knee table's rows, sorted: formatted cells. */
+export function kneeRows(systems) {
+  return sortByKnee(systems).map((s) => {
+    const k = s.knee;
+    return {
+      system: s.label,
+      rate: kneeRate(s),
+      deliveries: num(k?.deliveriesPerS),
+      cpu: num(k?.serverCpuPercent),
+      perCore: num(k?.deliveriesPerSPerCore),
+      redisCpu: s.redis ? num(k?.redisCpuPercent, 1) : "–",
+      perCoreWithRedis: s.redis ? num(k?.deliveriesPerSPerCoreWithRedis) : "–",
+      p50: num(k?.p50Ms, 1),
+      p99: num(k?.p99Ms, 0),
+      clients: `${num(k?.clientCpuPercentPerProcess)}${k?.clientBound ? "*" : ""}`,
+      failed: failureText(s),
+    };
+  });
+}
+
+const KNEE_COLUMNS = [
+  ["system", "system"],
+  ["rate", "knee pub/s"],
+  ["deliveries", "deliveries/s"],
+  ["cpu", "server CPU %"],
+  ["perCore", "deliv/s per core"],
+  ["redisCpu", "Redis CPU %"],
+  ["perCoreWithRedis", "per core incl. Redis"],
+  ["p50", "p50 ms"],
+  ["p99", "p99 ms"],
+  ["clients", "bench CPU %"],
+  ["failed", "first failing step"],
+];
+
+/** The knee table for the terminal, columns padded. */
+export function kneeTextTable(systems) {
+  return paddedTable(KNEE_COLUMNS, kneeRows(systems));
+}
+
+const markdownRow = (cells) => `| ${cells.join(" | ")} |`;
+
+/** The knee table in Markdown. */
+export function kneeMarkdownTable(systems) {
+  const titles = [
+    "system",
+    "knee, publications/s",
+    "deliveries/s",
+    "server CPU % of a core",
+    "deliveries/s per core of server CPU",
+    "Redis/NATS CPU %",
+    "deliveries/s per core, Redis included",
+    "p50 ms",
+    "p99 ms",
+    "bench CPU % per process",
+    "first failing step",
+  ];
+  const rows = kneeRows(systems).map((r) => markdownRow(KNEE_COLUMNS.map(([k]) => r[k])));
+  return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...rows].join("\n");
+}
+
+/** The scale-out table: each Hubcast deployment of the series that ran, its knee, ratios to one node on Redis. */
+export function scaleOutMarkdownTable(systems) {
+  const series = SCALE_OUT_KEYS.map((key) => systems.find((s) => s.key === key)).filter((s) => s !== undefined);
+  if (series.filter((s) => s.key !== "hubcast").length === 0) return undefined;
+  const base = systems.find((s) => s.key === "hubcast-redis-1")?.knee?.deliveriesPerS;
+  const ratio = (v) => (v === undefined || base === undefined || base === 0 ? "–" : `${(v / base).toFixed(2)}×`);
+  const titles = [
+    "deployment",
+    "nodes",
+    "knee deliveries/s",
+    "× 1 node on Redis",
+    "nodes' CPU %",
+    "deliveries/s per core (nodes)",
+    "Redis CPU %",
+    "deliveries/s per core (nodes + Redis)",
+  ];
+  const rows = series.map((s) => {
+    const k = s.knee;
+    return markdownRow([
+      s.label,
+      String(NODES[s.key]),
+      `${s.outcome === "above-ladder" ? "≥ " : ""}${num(k?.deliveriesPerS)}`,
+      ratio(k?.deliveriesPerS),
+      num(k?.serverCpuPercent),
+      num(k?.deliveriesPerSPerCore),
+      s.redis ? num(k?.redisCpuPercent, 1) : "–",
+      s.redis ? num(k?.deliveriesPerSPerCoreWithRedis) : num(k?.deliveriesPerSPerCore),
+    ]);
+  });
+  return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...rows].join("\n");
+}
+
+/** Every step of one system's ladder, in the order run. */
+export function stepsMarkdownTable(s) {
+  const titles = [
+    "#",
+    "phase",
+    "publications/s",
+    "deliveries/s",
+    "server CPU %",
+    "Redis CPU %",
+    "p50 ms",
+    "p99 ms",
+    "bench CPU %",
+    "verdict",
+  ];
+  const rows = s.steps.map((step, i) =>
+    markdownRow([
+      String(i + 1),
+      step.phase ?? "–",
+      rate(step.rate),
+      num(step.deliveriesPerS),
+      num(step.serverCpuPercent),
+      s.redis ? num(step.redisCpuPercent, 1) : "–",
+      num(step.p50Ms, 1),
+      num(step.p99Ms, 0),
+      num(step.clientCpuPercentPerProcess),
+      step.interrupted
+        ? "interrupted"
+        : step.pass
+          ? "sustained"
+          : `${step.stopped ? "not run" : "failed"}: ${step.reasons.join(", ")}`,
+    ]),
+  );
+  return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...rows].join("\n");
+}
+
+/** The results page: what ran, on what, the knee and scale-out tables, every ladder, and how to read them. */
+export function kneeMarkdownReport(run) {
+  const m = run.machine;
+  const o = run.options;
+  const scaleOut = scaleOutMarkdownTable(run.systems);
+  const lines = [
+    `# Throughput knee, ${run.startedAt.slice(0, 10)}${run.label === undefined ? "" : ` (${run.label})`}`,
+    "",
+    `Started ${run.startedAt}, finished ${run.finishedAt}${run.interrupted ? ", **interrupted**" : ""}. Reproduce: \`cd bench/peers && npm install && npm run knee -- ${run.argv.join(" ")}\` (after \`npm run build\` at the repository root).`,
+    "",
+    m === undefined
+      ? "Machine: not recorded (no step reported)."
+      : `Machine: ${m.cpus} × ${m.cpuModel}, ${num(m.memoryBytes / 2 ** 30)} GiB, ${m.os}, Node.js ${m.node}; servers, Redis and the bench on the same cores, over loopback.`,
+    `Versions: ${Object.entries(run.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}.`,
+    "",
+    `Method: ${o.connections.toLocaleString("en-US")} subscribers on one channel, ${o.payloadBytes} B publications. For each system, on freshly started servers, \`hubcast bench fanout\` runs steps of ${o.warmupS} s warm-up + ${o.stepDurationS} s measured at a publication rate that starts at ${rate(o.startRate)} and grows ×${o.factor} per step (at most ${o.maxSteps} ladder steps) until a step fails, then up to ${o.refineSteps} bisection steps between the last sustained and the first failed rate. A step is sustained when p99 latency ≤ ${o.p99BoundMs} ms and no delivery was lost, duplicated or out of order, no publish failed, no connection failed or dropped, and the publisher kept the rate. The servers are restarted after a failed step.`,
+    "",
+    "## Knee per system",
+    "",
+    kneeMarkdownTable(run.systems),
+    "",
+    "- *knee*: the highest sustained step below the first failed one (≥: no step failed up to the ladder's top).",
+    "- *deliveries/s*: counted by the subscribers in the measured window of that step.",
+    "- *server CPU %*: CPU time (user + system, from /proc) of the system's own processes in the measured window, in % of one core; *per core*: deliveries/s ÷ that CPU in cores. Redis's (NATS's) CPU is reported apart, and added in *per core, Redis included*.",
+    "- *p50/p99*: end-to-end latency from the publisher's send time to the subscriber's read, corrected for coordinated omission.",
+    `- *bench CPU %*: the load generator's processes, each in % of a core; * marks ≥ ${CLIENT_BOUND_PERCENT}%, where the bench, not only the server, may set the knee.`,
+    ...run.notes.map((n) => `- ${n}`),
+    "",
+  ];
+  if (scaleOut !== undefined)
+    lines.push(
+      "## Scaling out on Redis",
+      "",
+      scaleOut,
+      "",
+      "Every publication goes through Redis, on one node too (the redis engine delivers what it hears back from Redis). Publications enter at node 1 and the subscribers alternate over every node, so on N nodes (N − 1)/N of the deliveries are made by a node other than the publisher's. On one machine the nodes, Redis and the bench share the same cores: the ratios read as the cost of scaling out, not as the gain of more machines.",
+      "",
+    );
+  lines.push("## Every step", "");
+  for (const s of run.systems)
+    lines.push(
+      `### ${s.label}`,
+      "",
+      s.design,
+      "",
+      s.steps.length === 0 ? `No step ran: ${s.error}` : stepsMarkdownTable(s),
+      "",
+    );
+  return lines.join("\n");
+}
