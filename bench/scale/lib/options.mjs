@@ -87,8 +87,8 @@ export const OPTIONS = [
     value: "NAME",
     kind: "string",
     values: ["round-robin", "least-connections"],
-    default: "round-robin",
-    help: "how the primary spreads connections over the workers",
+    default: "least-connections",
+    help: "how the primary spreads connections over the workers (round-robin gave one of two workers 54 % of 20,000)",
   },
   {
     flag: "drain-window-ms",

@@ -24,15 +24,15 @@ const MAX_WORKERS = 1_024;
  * The run's report gives the figures of the run itself (summary.md, "Memory").
  */
 export const MEMORY_PER_CONNECTION = {
-  /** Hubcast's RSS per idle subscribed connection, 10,000 connections on one node (docs/performance.md). */
-  server: 5.6 * 1024,
+  /** Growth of the server's RSS (every worker and the primary, cluster-wide /metrics) per connection: 9.2 KiB in this tool's 20,000-connection check run (README.md). */
+  server: 9.2 * 1024,
   /** Kernel memory of one loopback connection, both sockets: slab grew 10.0 KiB per pair (docs/architecture-at-scale.md). */
   kernel: 10 * 1024,
-  /** A bench client connection's RSS (measured by this tool's 20,000-connection check run: bench/scale/README.md). */
-  client: 2 * 1024,
+  /** Growth of a bench process's RSS per connection: 58 MiB with 100 connections, 121 MiB with 10,000, in the same check run. */
+  client: 6.4 * 1024,
 };
-/** RSS of one Node.js process before it holds connections (a worker, the primary, a bench process). */
-export const PROCESS_BASE_BYTES = 80 * 1024 * 1024;
+/** RSS of one Node.js process before it holds connections: 58–100 MiB in the check run (bench process, worker, primary, bench coordinator). */
+export const PROCESS_BASE_BYTES = 100 * 1024 * 1024;
 
 /** The write floor used when no bench/floor result can be read: the 2026-12-07 run's. */
 export const FALLBACK_FLOOR = {

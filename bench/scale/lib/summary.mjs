@@ -28,6 +28,12 @@ export function processesByRole(samples, limits, ticksPerSecond) {
     }
     for (const [role, n] of Object.entries(count)) roles[role].processes = Math.max(roles[role].processes, n);
   }
+  // How evenly the connections were spread: each role's open files when every connection was open.
+  const connected = samples.find((s) => s.label === "connected");
+  const spread = (role) => {
+    const fds = (connected?.processes ?? []).filter((p) => p.role === role).map((p) => p.fds ?? 0);
+    return fds.length === 0 ? undefined : { min: Math.min(...fds), max: Math.max(...fds) };
+  };
   return Object.fromEntries(
     Object.entries(roles).map(([role, r]) => [
       role,
@@ -35,6 +41,7 @@ export function processesByRole(samples, limits, ticksPerSecond) {
         processes: r.processes,
         pids: [...r.pids],
         maxFdsPerProcess: r.maxFds,
+        fdsWhenConnected: spread(role),
         openFilesLimit: limits[role],
         maxRssBytesPerProcess: r.maxRssBytes,
         // CPU time at each process's last reading: what it used from its start to then.
@@ -223,6 +230,7 @@ export function markdownSummary(rec) {
         "role",
         "processes",
         "open files at most (per process)",
+        "open files with every connection open (fewest – most)",
         "open-files limit (soft / hard)",
         "RSS at most (per process)",
         "CPU s (all, whole run)",
@@ -231,6 +239,7 @@ export function markdownSummary(rec) {
         role,
         fmt(p.processes),
         fmt(p.maxFdsPerProcess),
+        p.fdsWhenConnected === undefined ? "–" : `${fmt(p.fdsWhenConnected.min)} – ${fmt(p.fdsWhenConnected.max)}`,
         p.openFilesLimit === undefined ? "–" : `${fmt(p.openFilesLimit.soft)} / ${fmt(p.openFilesLimit.hard)}`,
         mib(p.maxRssBytesPerProcess),
         fmt1(p.cpuSeconds),
@@ -269,7 +278,7 @@ export function markdownSummary(rec) {
     `- RSS per connection: ${kib(cost?.rssBytesPerConnection)} (growth ${mib(cost?.rssGrowthBytes)} over ${fmt(cost?.connectionsAdded)} connections, from before the first connection to after the ramp); RSS with every connection open: ${mib(cost?.rssBytesConnected)}; peak RSS of all server processes (/proc): ${mib(rec.server.rssPeakBytesAllProcesses)}.`,
     `- CPU per delivery: ${fmt2(cost?.cpuMicrosPerDelivery)} µs (counted by the ${cost?.deliveriesCountedBy ?? "–"}); CPU in the measured window: ${fmt(cost?.cpuPercentOfOneCore)} % of one core.`,
     `- Bench clients: ${rec.bench.clients?.processes ?? "–"} processes at ${fmt1(rec.bench.clients?.cpuPercentPerProcess)} % of a core each, ${fmt2(rec.bench.clients?.cpuMicrosPerDelivery)} µs per delivery.`,
-    `- The run's own scrapes of /metrics: ${rec.metrics.scrapes}, at most ${fmt(rec.metrics.maxConnections)} connections; ${rec.metrics.scrapesMissingWorkers === 0 ? `every scrape held all ${fmt(rec.metrics.workers)} workers` : `${rec.metrics.scrapesMissingWorkers} scrapes missed workers (as few as ${rec.metrics.fewestWorkersReporting} of ${rec.metrics.workers} answered): the server's figures may leave some out`}.`,
+    `- The run's own scrapes of /metrics: ${rec.metrics.scrapes} answered${rec.metrics.failedScrapes.length === 0 ? "" : ` (${rec.metrics.failedScrapes.length} more failed: ${rec.metrics.failedScrapes[0]})`}, at most ${fmt(rec.metrics.maxConnections)} connections; ${rec.metrics.scrapesMissingWorkers === 0 ? `every scrape held all ${fmt(rec.metrics.workers)} workers` : `${rec.metrics.scrapesMissingWorkers} scrapes missed workers (as few as ${rec.metrics.fewestWorkersReporting} of ${rec.metrics.workers} answered): the server's figures may leave some out`}.`,
     "",
   );
   lines.push("## Memory of the machine", "");
