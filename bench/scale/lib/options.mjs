@@ -103,7 +103,7 @@ export const OPTIONS = [
     value: "S",
     kind: "number",
     min: 10,
-    default: 900,
+    default: 1200,
     help: "seconds the whole run may take, start to stop; refused up front when the plan needs more",
   },
   {
