@@ -14,6 +14,8 @@ export interface WorkerPlan {
   readonly rampRate: number;
   /** Publications per second for each publisher (lane), or "max". */
   readonly laneRate: number | "max";
+  /** Delay of this worker's first publication after the run's start, in µs, so that the workers' publishers interleave (see publishOffsetUs). */
+  readonly publishOffsetUs: number;
   readonly window: number;
   readonly payloadBytes: number;
   readonly apiUrl: string | undefined;

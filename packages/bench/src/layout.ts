@@ -137,6 +137,19 @@ export function publisherSpec(layout: Layout, j: number): ConnectionSpec {
   };
 }
 
+/**
+ * How long after the run's common start worker `w` sends its first publication, in µs. At a
+ * fixed total `rate`, publisher j of P is due at start + (m·P + j) / rate (m = 0, 1, …): each
+ * worker interleaves its own publishers evenly, and this offset interleaves the workers, so
+ * publishers in different processes (publisher j runs in worker j mod processes) take turns
+ * instead of all publishing at the same instant. Zero with rate "max" and for a worker
+ * without publishers.
+ */
+export function publishOffsetUs(layout: Layout, rate: number | "max", w: number): number {
+  if (rate === "max" || w >= publisherCount(layout)) return 0;
+  return (w * 1e6) / rate;
+}
+
 /** Global indices of the connections worker `w` runs, in ramp order. */
 export function* workerConnections(layout: Layout, w: number): Generator<number> {
   for (let i = w; i < layout.connections; i += layout.processes) yield i;

@@ -1,6 +1,6 @@
 import { Histogram } from "../histogram.js";
 import type { WorkerFinal, WorkerPlan } from "../ipc.js";
-import { channelName, layoutOf, probeChannelName, publisherCount } from "../layout.js";
+import { channelName, layoutOf, probeChannelName, publishOffsetUs, publisherCount } from "../layout.js";
 import type { Layout } from "../layout.js";
 import { Scenario } from "../options.js";
 import type { ResolvedBenchOptions } from "../options.js";
@@ -58,6 +58,7 @@ function plansFor(o: ResolvedBenchOptions, layout: Layout): WorkerPlan[] {
     transport: o.transport,
     rampRate: o.rampRate / o.processes,
     laneRate,
+    publishOffsetUs: publishOffsetUs(layout, o.rate, worker),
     window: o.window,
     payloadBytes: o.payloadBytes,
     apiUrl: o.apiUrl,

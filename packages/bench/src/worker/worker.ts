@@ -124,7 +124,7 @@ export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
         this.channelSubscribers.set(c, (this.channelSubscribers.get(c) ?? 0) + 1);
       }
     }
-    this.scheduler.run(startAtUs, stopAtUs);
+    this.scheduler.run(startAtUs + this.plan.publishOffsetUs, stopAtUs);
   }
 
   /** Coarse back-pressure from the coordinator (rate "max"). */
