@@ -34,8 +34,8 @@ const PROTOCOLS = { min: 5, max: 7 };
 export class PusherApps {
   private readonly byKey = new Map<string, PusherAppState>();
   private readonly byId = new Map<string, PusherAppState>();
-  /** The namespaces that hold app channels. */
-  private readonly namespaces = new Set<string>();
+  /** The apps by the namespace that holds their channels. */
+  private readonly namespaces = new Map<string, PusherAppState>();
 
   constructor(
     apps: readonly ResolvedPusherApp[],
@@ -47,8 +47,8 @@ export class PusherApps {
         throw new OptionError(`pusherApps[${i}].namespace`, `"${app.namespace}" is not configured in namespaces`);
       if (this.namespaces.has(namespace))
         throw new OptionError(`pusherApps[${i}].namespace`, `"${namespace}" holds another app's channels already`);
-      this.namespaces.add(namespace);
       const state: PusherAppState = { app, namespace, connections: new Set() };
+      this.namespaces.set(namespace, state);
       this.byKey.set(app.key, state);
       this.byId.set(app.id, state);
     }
@@ -60,6 +60,12 @@ export class PusherApps {
 
   app(by: { key: string } | { id: string }): PusherAppState | undefined {
     return "key" in by ? this.byKey.get(by.key) : this.byId.get(by.id);
+  }
+
+  /** The app whose namespace holds `channel` (a node channel name, `namespace:name`). */
+  ofChannel(channel: string): PusherAppState | undefined {
+    const cut = channel.indexOf(":");
+    return cut > 0 ? this.namespaces.get(channel.slice(0, cut)) : undefined;
   }
 
   all(): Iterable<PusherAppState> {

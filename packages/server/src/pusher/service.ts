@@ -16,7 +16,7 @@ import type { PusherApiBackend } from "./api-backend.js";
 import type { ClusterView } from "./backend.js";
 import { PusherBackend } from "./backend.js";
 import type { PusherApps } from "./endpoint.js";
-import type { PusherAppState } from "./connection.js";
+import { pusherName } from "./channels.js";
 import { PUSHER_PATH_PREFIX, PusherEndpoint } from "./endpoint.js";
 import type { MembershipEvents } from "./membership.js";
 import { NO_MEMBERSHIP_EVENTS } from "./membership.js";
@@ -82,9 +82,8 @@ export class PusherService {
       presence: engine.presence,
       deliver: (type, channel, info) => hub.deliverJoinLeave(type, channel, info),
       removed: (channel, user) => {
-        const state = this.appOf(channel);
-        if (state !== undefined)
-          this.events.memberRemoved(state.app, channel.slice(state.namespace.length + 1), channel, user);
+        const state = apps.ofChannel(channel);
+        if (state !== undefined) this.events.memberRemoved(state.app, pusherName(channel), channel, user);
       },
       intervalMs: engine.presenceRefreshMs,
       logger,
@@ -104,11 +103,6 @@ export class PusherService {
   async close(): Promise<void> {
     this.reconciler?.stop();
     await this.webhooks?.close();
-  }
-
-  private appOf(channel: string): PusherAppState | undefined {
-    for (const state of this.apps.all()) if (channel.startsWith(`${state.namespace}:`)) return state;
-    return undefined;
   }
 
   /** The HTTP API handler for paths under /apps/. */
