@@ -224,3 +224,53 @@ export class PusherBackendSite {
     return new Promise((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
   }
 }
+
+/** A webhook event as the `pusher` SDK reads it. */
+export interface ReceivedWebhook {
+  name: string;
+  channel: string;
+  user_id?: string;
+  event?: string;
+  data?: string;
+  socket_id?: string;
+}
+
+/** A backend's webhook endpoint on loopback: keeps the events of every request whose signature the real `pusher` SDK accepts (for {@link TEST_APP}). */
+export class WebhookReceiver {
+  readonly events: ReceivedWebhook[] = [];
+  invalid = 0;
+  private readonly server: Server;
+
+  constructor() {
+    const verifier = serverSdk(1);
+    this.server = createServer((req, res) => {
+      readBody(req).then(
+        (rawBody) => {
+          const hook = verifier.webhook({ headers: req.headers as Record<string, string>, rawBody });
+          if (hook.isValid()) this.events.push(...(hook.getEvents() as ReceivedWebhook[]));
+          else this.invalid += 1;
+          res.writeHead(200).end();
+        },
+        () => res.destroy(),
+      );
+    });
+  }
+
+  /** Starts listening; resolves with the URL to put in the app's `webhooks`. */
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
+  }
+
+  /** The occupancy and membership events of `channel`, as `name` or `name:user`, in arrival order. */
+  of(channel: string): string[] {
+    return this.events
+      .filter((e) => e.channel === channel && e.name !== "client_event")
+      .map((e) => (e.user_id === undefined ? e.name : `${e.name}:${e.user_id}`));
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -15,6 +15,7 @@ import { channelKind, hubcastChannel, invalidChannelName } from "./channels.js";
 import { CLIENT_EVENT_RATE_LIMITED, pusherCloseCode } from "./close-codes.js";
 import { dataString, pusherMessage } from "./codec.js";
 import type { Envelope } from "./codec.js";
+import type { MemberLeaves } from "./member-leaves.js";
 import type { MembershipEvents } from "./membership.js";
 import type { PusherMetrics } from "./metrics.js";
 import { releaseChannel, subscribeChannel } from "./subscriptions.js";
@@ -35,6 +36,8 @@ export interface PusherContext {
   /** Where occupancy, membership and client events go (the webhooks). */
   readonly events: MembershipEvents;
   readonly metrics: PusherMetrics;
+  /** The presence leaves still being decided on this node: a join of the same user waits for them. */
+  readonly leaves: MemberLeaves;
 }
 
 /** A protocol error told to the client with `pusher:error`; the connection stays open. */

@@ -15,6 +15,7 @@ import type { WebSocketTransport } from "../transport/websocket.js";
 import type { PusherApiBackend } from "./api-backend.js";
 import type { ClusterView } from "./backend.js";
 import { PusherBackend } from "./backend.js";
+import { MemberLeaves } from "./member-leaves.js";
 import type { PusherApps } from "./endpoint.js";
 import { pusherName } from "./channels.js";
 import { PUSHER_PATH_PREFIX, PusherEndpoint } from "./endpoint.js";
@@ -66,7 +67,11 @@ export class PusherService {
     });
     const events = this.webhooks?.events ?? NO_MEMBERSHIP_EVENTS;
     this.events = events;
-    this.endpoint = new PusherEndpoint(apps, { node: deps.ctx, events, metrics: this.metrics }, deps);
+    this.endpoint = new PusherEndpoint(
+      apps,
+      { node: deps.ctx, events, metrics: this.metrics, leaves: new MemberLeaves() },
+      deps,
+    );
     this.backend = new PusherBackend(deps.ctx, apps, deps.cluster, this.metrics);
     this.ctx = deps.ctx;
   }

@@ -148,6 +148,7 @@ async function subscribe(conn: PusherConnection, channel: string, data: Record<s
 /** Adds the presence entry (refusing past the app's member limit) and returns the members with it. */
 async function join(conn: PusherConnection, hub: string, member: ClientInfo): Promise<Record<string, ClientInfo>> {
   const presence = conn.ctx.node.engine.presence;
+  await conn.ctx.leaves.settled(hub, member.user); // a reload on this node: its leave first
   const before = await presence.get(hub);
   const users = new Set(Object.values(before).map((entry) => entry.user));
   if (!users.has(member.user) && users.size >= conn.app.maxPresenceMembers)
@@ -220,5 +221,9 @@ export function releaseChannel(conn: PusherConnection, hub: string, live: boolea
     await node.engine.broker.publishLeave(hub, { client: member.client, user: member.user });
     conn.ctx.events.memberRemoved(conn.app, channel, hub, member.user);
   };
-  left().catch((err: unknown) => node.logger.warn({ err, channel: hub }, "presence leave failed"));
+  conn.ctx.leaves.track(
+    hub,
+    member.user,
+    left().catch((err: unknown) => node.logger.warn({ err, channel: hub }, "presence leave failed")),
+  );
 }

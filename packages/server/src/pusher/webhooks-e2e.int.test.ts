@@ -1,63 +1,20 @@
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:http";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { PresenceChannel } from "pusher-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsServer } from "../../../../test/support/nats.js";
 import { ServerProcess } from "../../../../test/support/processes.js";
 import type { PusherJs } from "../../../../test/support/pusher.js";
-import { TEST_APP, connected, next, pusherClient, serverSdk, subscribed } from "../../../../test/support/pusher.js";
+import {
+  TEST_APP,
+  WebhookReceiver,
+  connected,
+  next,
+  pusherClient,
+  serverSdk,
+  subscribed,
+} from "../../../../test/support/pusher.js";
 import { RedisServer } from "../../../../test/support/redis.js";
 import { configFile } from "../../../../test/support/redis-nodes.js";
-
-interface Received {
-  name: string;
-  channel: string;
-  user_id?: string;
-  event?: string;
-  data?: string;
-  socket_id?: string;
-}
-
-/** A backend's webhook endpoint: keeps the events of every request whose signature the real `pusher` SDK accepts. */
-class Receiver {
-  readonly events: Received[] = [];
-  invalid = 0;
-  private readonly server: Server;
-
-  constructor() {
-    const verifier = serverSdk(1);
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (chunk: Buffer) => chunks.push(chunk));
-      req.on("end", () => {
-        const rawBody = Buffer.concat(chunks).toString("utf8");
-        const hook = verifier.webhook({ headers: req.headers as Record<string, string>, rawBody });
-        if (hook.isValid()) this.events.push(...(hook.getEvents() as Received[]));
-        else this.invalid += 1;
-        res.writeHead(200).end();
-      });
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
-  }
-
-  /** The occupancy and membership events of `channel`, as `name` or `name:user`. */
-  of(channel: string): string[] {
-    return this.events
-      .filter((e) => e.channel === channel && e.name !== "client_event")
-      .map((e) => (e.user_id === undefined ? e.name : `${e.name}:${e.user_id}`));
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const engines = [
   {
@@ -78,13 +35,13 @@ const engines = [
 
 describe.each(engines)("Pusher webhooks from two nodes on $name", ({ start }) => {
   let backend: { args: string[]; stop: () => Promise<void> };
-  let receiver: Receiver;
+  let receiver: WebhookReceiver;
   let nodes: ServerProcess[];
   const clients: PusherJs[] = [];
 
   beforeAll(async () => {
     backend = await start();
-    receiver = new Receiver();
+    receiver = new WebhookReceiver();
     const url = await receiver.listen();
     const app = { ...TEST_APP, webhooks: [{ url }] };
     const config = configFile({ demo: false, presenceTtlMs: 2_000, drainWindowMs: 0, pusherApps: [app] });

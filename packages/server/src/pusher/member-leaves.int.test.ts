@@ -1,0 +1,97 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { PresenceChannel } from "pusher-js";
+import { afterEach, describe, expect, it } from "vitest";
+import { TestCluster } from "../../../../test/support/nodes.js";
+import type { PusherJs } from "../../../../test/support/pusher.js";
+import {
+  TEST_APP,
+  WebhookReceiver,
+  connected,
+  next,
+  pusherClient,
+  serverSdk,
+  subscribed,
+} from "../../../../test/support/pusher.js";
+import { MemoryEngine } from "../engine/memory.js";
+import { MemberLeaves } from "./member-leaves.js";
+
+const cluster = new TestCluster();
+const clients: PusherJs[] = [];
+const receivers: WebhookReceiver[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.disconnect();
+  await cluster.cleanup();
+  await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
+});
+
+describe("a presence member who leaves and comes back on the same node", () => {
+  it("sends no second member_added webhook and stays in the others' member lists, however slow the leave's push", async () => {
+    // The leave's push is slow (a busy broker), so the user's new subscription reads the members
+    // while the leave is still being decided: the case where the two used to cross.
+    const engine = new MemoryEngine();
+    const publishLeave = engine.broker.publishLeave.bind(engine.broker);
+    engine.broker.publishLeave = async (channel, info) => {
+      await sleep(300);
+      await publishLeave(channel, info);
+    };
+    const receiver = new WebhookReceiver();
+    receivers.push(receiver);
+    const app = { ...TEST_APP, webhooks: [{ url: await receiver.listen() }] };
+    // presenceTtlMs 2 s: member_removed waits 1 s instead of 3.
+    const { node } = await cluster.node({ pusherApps: [app], presenceTtlMs: 2_000 }, { engine });
+    const port = node.address.port;
+    const clientOf = async (user: string): Promise<PusherJs> => {
+      const client = pusherClient(port, serverSdk(port), { id: user });
+      clients.push(client);
+      await connected(client);
+      return client;
+    };
+    const ann = await clientOf("ann");
+    const bob = await clientOf("bob");
+    const { channel: annRoom } = await subscribed(ann, "presence-room");
+    await subscribed(bob, "presence-room");
+    await expect
+      .poll(() => receiver.of("presence-room").sort(), { timeout: 5_000 })
+      .toEqual(["channel_occupied", "member_added:ann", "member_added:bob"]);
+
+    bob.unsubscribe("presence-room");
+    await subscribed(bob, "presence-room");
+    // Past the slow push and the removal delay: anything the reload sent has arrived.
+    await sleep(1_800);
+    expect(receiver.of("presence-room").sort()).toEqual(["channel_occupied", "member_added:ann", "member_added:bob"]);
+    expect((annRoom as PresenceChannel).members.get("bob")).not.toBeNull();
+    expect((annRoom as PresenceChannel).members.count).toBe(2);
+
+    // A real leave is still reported, after the delay.
+    const removed = next(annRoom, "pusher:member_removed");
+    bob.unsubscribe("presence-room");
+    expect(await removed).toMatchObject({ id: "bob" });
+    await expect.poll(() => receiver.of("presence-room"), { timeout: 5_000 }).toContain("member_removed:bob");
+    expect(receiver.of("presence-room").filter((event) => event === "member_added:bob")).toHaveLength(1);
+    expect(receiver.invalid).toBe(0);
+  });
+});
+
+describe("MemberLeaves", () => {
+  it("resolves a user's wait once all of that user's leaves are decided, and forgets them", async () => {
+    const leaves = new MemberLeaves();
+    let first!: () => void;
+    let second!: () => void;
+    leaves.track("room", "bob", new Promise<void>((resolve) => (first = resolve)));
+    leaves.track("room", "bob", new Promise<void>((resolve) => (second = resolve)));
+    let waited = false;
+    const wait = leaves.settled("room", "bob").then(() => {
+      waited = true;
+    });
+    await leaves.settled("room", "ann"); // another user does not wait
+    await leaves.settled("hall", "bob"); // nor the same user in another channel
+    first();
+    await sleep(10);
+    expect(waited).toBe(false);
+    second();
+    await wait;
+    expect(waited).toBe(true);
+    await sleep(0);
+    expect(leaves.size).toBe(0);
+  });
+});
