@@ -45,14 +45,18 @@ function runScale(
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
 }
 
-/** Every pid scale.json says the run had, and those of them, or of the server's and the bench's process groups, that still run. */
+/** Every pid scale.json says the run had, and those of them, or of the servers' and the bench's process groups, that still run. */
 function leftovers(record: {
   processes: Record<string, { pids: number[] }>;
-  server: { pid: number };
+  server: { pids: number[]; redisPid?: number };
   bench: { pid?: number };
 }): { pids: number[]; alive: number[] } {
   const pids = Object.values(record.processes).flatMap((p) => p.pids);
-  const leaders = [record.server.pid, ...(record.bench.pid === undefined ? [] : [record.bench.pid])];
+  const leaders = [
+    ...record.server.pids,
+    ...(record.server.redisPid === undefined ? [] : [record.server.redisPid]),
+    ...(record.bench.pid === undefined ? [] : [record.bench.pid]),
+  ];
   const alive = (groupMembers(leaders) as { pid: number }[]).map((p) => p.pid);
   for (const pid of pids) {
     const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8") : "";
@@ -78,6 +82,7 @@ const machine = {
 const floor = { serverUsPerWrite: 9.16, clientUsPerWrite: 9.75, source: "test" };
 const options = (o: Record<string, unknown>) => ({
   connections: 250_000,
+  topology: "nodes",
   broadcastInterval: 5,
   channels: 5,
   rampRate: 1500,
@@ -99,8 +104,10 @@ describe("bench/scale/run.mjs", () => {
     return join(dir, "out");
   };
 
-  it("plans 250,000 connections on a 20,000-file limit: 14 workers, 14 bench processes, 12 source addresses, and a broadcast every 5 s within the floor", () => {
+  it("plans 250,000 connections on a 20,000-file limit: 14 nodes, 14 bench processes, 12 source addresses, and a broadcast every 5 s within the floor", () => {
     const plan = makePlan(options({}), machine, { floor });
+    expect(plan.topology).toBe("nodes");
+    expect(plan.checks.find((c: { name: string }) => c.name === "server nodes").level).toBe("ok");
     expect([plan.workers, plan.processes, plan.sourceAddresses, plan.total]).toEqual([14, 14, 12, 250_005]);
     expect(plan.load.rate).toBe(1);
     expect(plan.load.deliveriesPerS).toBe(50_000);
@@ -111,6 +118,11 @@ describe("bench/scale/run.mjs", () => {
     const rate = everySecond.checks.find((c: { name: string }) => c.name === "delivery rate against the floor");
     expect(rate.level).toBe("warn");
     expect(rate.fix).toBe("use --broadcast-interval 5 or more; deliveries will fall behind otherwise");
+    // Nodes share a redis-server of the run's own: without one on the PATH, refused with the fix.
+    const noRedis = makePlan(options({}), machine, { floor, missingRedis: true });
+    expect(noRedis.failed.map((c: { fix: string }) => c.fix)).toEqual([
+      "install it (apt-get install redis-server), or use --topology cluster",
+    ]);
     // Too few workers for the open-files limit, and too few source addresses for the ports: refused, with the fix.
     const short = makePlan(options({ workers: 10, sourceAddresses: 8 }), machine, { floor });
     expect(short.failed.map((c: { fix: string }) => c.fix)).toEqual([
@@ -133,23 +145,26 @@ describe("bench/scale/run.mjs", () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it("runs a small run end to end: every connection held, every delivery once, the reports written, nothing left running", async () => {
+  it("runs a small run on two nodes sharing its own Redis end to end: every connection held, every delivery once, the reports written, nothing left running", async () => {
     const out = outDir();
     const run = await runScale([...SMOKE, ...SMOKE_LOAD, "--out", out]);
     expect(run.stderr).toContain("scale: held: every connection, every delivery once and in order");
     expect(run.code).toBe(0);
-    for (const file of ["result.json", "report.html", "summary.md", "scale.json", "server.log", "bench.log"])
-      expect(existsSync(join(out, file)), file).toBe(true);
+    const files = ["result.json", "report.html", "summary.md", "scale.json", "server-1.log", "server-2.log"];
+    for (const file of [...files, "redis.log", "bench.log"]) expect(existsSync(join(out, file)), file).toBe(true);
     const result = JSON.parse(readFileSync(join(out, "result.json"), "utf8"));
     expect(result.connections).toMatchObject({ requested: 2000, publishers: 2, ready: 2002, failed: 0, dropped: 0 });
     expect(result.messages).toMatchObject({ lost: 0, duplicates: 0, outOfOrder: 0 });
     expect(result.messages.deliveries).toBe(result.messages.expectedDeliveries);
     expect(result.options).toMatchObject({ channels: 2, publishers: 2, rate: 2, processes: 2 });
     expect(result.options.sourceAddresses).toEqual(["127.0.0.1", "127.0.0.2"]);
+    // The bench spread its connections over both nodes, and read both nodes' /metrics.
+    expect(result.options.urls).toHaveLength(2);
+    expect(result.server.targets).toHaveLength(2);
 
     const record = JSON.parse(readFileSync(join(out, "scale.json"), "utf8"));
     expect(record).toMatchObject({ tool: "hubcast-scale", ok: true, reasons: [], leftover: [] });
-    expect(record.plan).toMatchObject({ workers: 2, processes: 2, sourceAddresses: 2 });
+    expect(record.plan).toMatchObject({ topology: "nodes", workers: 2, processes: 2, sourceAddresses: 2 });
     expect(record.server.exit).toEqual({ exitCode: 0, killed: false });
     expect(record.server.liveness).toEqual({
       pingIntervalMs: 120_000,
@@ -157,15 +172,15 @@ describe("bench/scale/run.mjs", () => {
       connectTimeoutMs: 120_000,
       idleTimeoutMs: 0,
     });
-    expect(record.server.cost.source).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(record.server.cost.source).toBe("2 nodes' /metrics, added up");
     expect(record.server.cost.rssBytesPerConnection).toBeGreaterThan(0);
     expect(record.server.cost.cpuMicrosPerDelivery).toBeGreaterThan(0);
     expect(record.metrics.maxConnections).toBe(2002);
-    expect(record.processes["server primary"].processes).toBe(1);
-    expect(record.processes["server worker"].processes).toBe(2);
+    expect(record.processes["server node"].processes).toBe(2);
+    expect(record.processes.redis.processes).toBe(1);
     expect(record.processes["bench process"].processes).toBe(2);
     // Each side's processes held their share of the connections: about 1,001 descriptors each.
-    expect(record.processes["server worker"].maxFdsPerProcess).toBeGreaterThan(1000);
+    expect(record.processes["server node"].fdsWhenConnected.min).toBeGreaterThan(1000);
     expect(record.processes["bench process"].maxFdsPerProcess).toBeGreaterThan(1000);
     expect(record.checks.map((c: { name: string }) => c.name)).toEqual(
       expect.arrayContaining([
@@ -180,7 +195,7 @@ describe("bench/scale/run.mjs", () => {
     );
 
     const summary = readFileSync(join(out, "summary.md"), "utf8");
-    expect(summary).toMatch(/^# 2,000 connections in cluster mode/);
+    expect(summary).toMatch(/^# 2,000 connections on 2 nodes sharing one Redis/);
     expect(summary).toContain("**Held**: 2,002 of 2,002 connections held");
     for (const section of ["Processes and descriptors", "Source addresses and ports", "Kernel settings", "Server cost"])
       expect(summary).toContain(`## ${section}`);
@@ -190,10 +205,11 @@ describe("bench/scale/run.mjs", () => {
     expect(alive).toEqual([]);
   }, 90_000);
 
-  it("stops everything it started on Ctrl-C, and still writes what ran", async () => {
+  it("runs in cluster mode too, and stops everything it started on Ctrl-C, still writing what ran", async () => {
     const out = outDir();
     let sent = false;
-    const run = await runScale([...SMOKE, ...SMOKE_LOAD, "--duration", "30", "--out", out], (text, signal) => {
+    const args = [...SMOKE, ...SMOKE_LOAD, "--topology", "cluster", "--duration", "30", "--out", out];
+    const run = await runScale(args, (text, signal) => {
       if (!sent && text.includes("bench: fanout ramp")) {
         sent = true;
         signal("SIGINT");
@@ -206,6 +222,9 @@ describe("bench/scale/run.mjs", () => {
     expect(record.reasons[0]).toMatch(/^stopped early: SIGINT/);
     expect(record.leftover).toEqual([]);
     expect(record.bench.pid).toBeGreaterThan(0);
+    expect(record.plan.topology).toBe("cluster");
+    expect(record.processes["server primary"].processes).toBe(1);
+    expect(record.processes["server worker"].processes).toBe(2);
     const { alive } = leftovers(record);
     expect(alive).toEqual([]);
   }, 90_000);

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Holds many connections on this machine, server and load generator together, inside one time
- * budget: checks the prerequisites, starts `hubcast start --workers W`, runs `hubcast bench
- * fanout`, samples every process, stops everything (the server drains) and writes the report.
+ * budget: checks the prerequisites, starts the server (W nodes on a local Redis, or `hubcast
+ * start --workers W`), runs `hubcast bench fanout`, samples every process, stops everything
+ * (the server drains) and writes the report.
  * See README.md beside this file and `--help`.
  */
 import { execFileSync } from "node:child_process";
@@ -13,6 +14,7 @@ import { bindableLoopback, busyPercent, readMachine, writeFloor } from "./lib/ma
 import { HELP, UsageError, parseOptions } from "./lib/options.mjs";
 import { makePlan } from "./lib/plan.mjs";
 import { GroupProcess, groupMembers } from "./lib/processes.mjs";
+import { commandExists, startServers } from "./lib/servers.mjs";
 import { RunSampler } from "./lib/sampler.mjs";
 import { markdownSummary, scaleRecord, verdictReasons } from "./lib/summary.mjs";
 
@@ -55,6 +57,7 @@ async function planRun(o) {
   const extra = { floor: writeFloor(REPO), busyPercent: await busyPercent(1000) };
   const missing = [CLI, BENCH_BUILD].find((f) => !existsSync(f));
   if (missing !== undefined) extra.missingBuild = missing.slice(REPO.length + 1);
+  if (o.topology === "nodes" && !commandExists("redis-server")) extra.missingRedis = true;
   const first = makePlan(o, machine, extra);
   extra.unbindable = await bindableLoopback(Math.min(254, first.sourceAddresses));
   return { machine, plan: makePlan(o, machine, extra) };
@@ -67,7 +70,7 @@ function printPlan(plan) {
     );
   const l = plan.load;
   say(
-    `plan: ${plan.workers} server workers, ${plan.processes} bench processes, ${plan.sourceAddresses} source addresses; ${fmt(plan.connections)} subscribers + ${plan.publishers} publishers; ${l.rate.toFixed(3)} publications/s over ${plan.publishers} channels = ${fmt(l.deliveriesPerS)} deliveries/s, ${(l.share * 100).toFixed(0)} % of the cores at the floor (${l.floor.serverUsPerWrite.toFixed(2)} µs per server write + ${l.floor.clientUsPerWrite.toFixed(2)} µs per client read, ${l.floor.source}); about ${fmt(plan.time.totalS)} s in all`,
+    `plan: ${plan.workers} server ${plan.topology === "nodes" ? "nodes on one redis-server" : "workers"}, ${plan.processes} bench processes, ${plan.sourceAddresses} source addresses; ${fmt(plan.connections)} subscribers + ${plan.publishers} publishers; ${l.rate.toFixed(3)} publications/s over ${plan.publishers} channels = ${fmt(l.deliveriesPerS)} deliveries/s, ${(l.share * 100).toFixed(0)} % of the cores at the floor (${l.floor.serverUsPerWrite.toFixed(2)} µs per server write + ${l.floor.clientUsPerWrite.toFixed(2)} µs per client read, ${l.floor.source}); about ${fmt(plan.time.totalS)} s in all`,
   );
   if (l.share > 1)
     say(
@@ -86,87 +89,72 @@ async function execute(o, plan, out, control) {
   };
   const configFile = join(out, "server-config.json");
   writeFileSync(configFile, `${JSON.stringify(SERVER_CONFIG, null, 2)}\n`);
-  const serverArgs = [
-    "start",
+  const commonArgs = [
     ...["--config", configFile, "--host", "127.0.0.1", "--port", "0", "--log-format", "json"],
-    ...["--workers", String(plan.workers), "--balancing", o.balancing],
     ...["--ping-interval-ms", String(LIVENESS.pingIntervalMs), "--pong-timeout-ms", String(LIVENESS.pongTimeoutMs)],
     ...["--connect-timeout-ms", String(LIVENESS.connectTimeoutMs), "--idle-timeout-ms", String(LIVENESS.idleTimeoutMs)],
     ...["--command-rate-per-second", "0", "--max-connections-per-second", "0"],
     ...["--drain-window-ms", String(o.drainWindowMs)],
   ];
-  const run = { server: { command: `hubcast ${serverArgs.join(" ")}`, liveness: LIVENESS }, bench: {}, phases };
+  const run = { server: { topology: o.topology, liveness: LIVENESS }, bench: {}, phases };
   phase("server start");
-  say(`starting ${run.server.command}`);
-  let listening;
-  const ready = new Promise((resolveReady) => {
-    listening = resolveReady;
+  say(`starting ${o.topology === "nodes" ? `redis-server and ${plan.workers} nodes` : "the server"}`);
+  const servers = await startServers({
+    topology: o.topology,
+    workers: plan.workers,
+    balancing: o.balancing,
+    commonArgs,
+    cli: CLI,
+    out,
+    control,
   });
-  const server = new GroupProcess({
-    label: "server",
-    command: process.execPath,
-    args: [CLI, ...serverArgs],
-    logFile: join(out, "server.log"),
-    onLine: (line) => {
-      if (line.includes('"msg":"hubcast listening"')) listening(JSON.parse(line));
-    },
-  });
-  control.processes.push(server);
-  run.server.pid = server.pid;
-  const readyTimeoutS = 30 + 5 * plan.workers;
-  const started = await Promise.race([
-    ready,
-    server.exited.then((code) => ({
-      error: `the server exited with ${code} before it was ready (see ${server.logFile})`,
-    })),
-    control.stopped.then((reason) => ({ error: reason })),
-    new Promise((r) =>
-      setTimeout(
-        () => r({ error: `the server was not ready within ${readyTimeoutS} s` }),
-        readyTimeoutS * 1000,
-      ).unref(),
-    ),
-  ]);
-  const roles = new Map([[server.pid, { leader: "server primary", member: "server worker" }]]);
+  for (const command of servers.commands) say(`started ${command}`);
+  run.server.command = servers.commands.join("; ");
+  run.server.pid = servers.processes[0]?.pid;
+  run.server.pids = servers.processes.map((p) => p.pid);
+  run.server.redisPid = servers.redis?.pid;
+  const { roles } = servers;
   const sampler = new RunSampler({
     roles,
-    metricsUrl: started.error === undefined ? `${started.url}/metrics` : undefined,
+    metricsUrls: servers.error === undefined ? servers.metricsUrls : [],
     intervalMs: SAMPLE_INTERVAL_MS,
     startedAtMs: t0,
-    onSample: (s) => say(progressLine(s)),
+    onSample: (s) => say(progressLine(s, o.topology === "nodes" ? "nodes" : "workers")),
   });
   run.sampler = sampler;
   let bench;
-  if (started.error === undefined) {
-    run.server.url = started.url;
+  if (servers.error === undefined) {
+    run.server.url = servers.urls[0];
+    run.server.urls = servers.urls;
     run.server.readyAfterS = sinceS();
-    say(`server ready at ${started.url} after ${run.server.readyAfterS.toFixed(1)} s`);
+    say(`server ready at ${servers.urls.join(", ")} after ${run.server.readyAfterS.toFixed(1)} s`);
     await sampler.sample("server ready");
     sampler.start();
-    bench = await runBench(o, plan, out, started.url, { control, run, roles, phase });
+    bench = await runBench(o, plan, out, servers.urls, { control, run, roles, phase });
   } else {
-    run.stoppedBy = started.error;
-    say(started.error);
+    run.stoppedBy = servers.error;
+    say(servers.error);
   }
   phase("shutdown");
   await sampler.sample("before shutdown");
   sampler.stop();
   const drainStart = Date.now();
   say("stopping the server (SIGTERM: it drains)");
-  run.server.exit = await server.stop("SIGTERM", o.drainWindowMs + 15_000);
+  run.server.exit = await servers.stop(o.drainWindowMs + 15_000);
   run.server.drainS = (Date.now() - drainStart) / 1000;
   if (bench !== undefined) await bench.stop("SIGINT", 15_000);
   phases.at(-1).toS = sinceS();
-  run.leftover = groupMembers([server.pid, ...(bench === undefined ? [] : [bench.pid])]).map((p) => p.pid);
+  run.leftover = groupMembers([...roles.keys(), ...(bench === undefined ? [] : [bench.pid])]).map((p) => p.pid);
   return run;
 }
 
 /** Runs `hubcast bench fanout` to its end (or to the budget, or a Ctrl-C) and reads its result. */
-async function runBench(o, plan, out, serverUrl, { control, run, roles, phase }) {
+async function runBench(o, plan, out, serverUrls, { control, run, roles, phase }) {
   const args = [
     "bench",
     "fanout",
-    ...["--url", `${serverUrl.replace(/^http/, "ws")}/ws`, "--connections", String(o.connections)],
+    ...serverUrls.flatMap((url) => ["--url", `${url.replace(/^http/, "ws")}/ws`]),
+    ...["--connections", String(o.connections)],
     ...["--channels", String(o.channels), "--publishers", String(o.channels), "--rate", String(plan.load.rate)],
     ...["--payload-bytes", String(o.payloadBytes), "--warmup", String(o.warmup), "--duration", String(o.duration)],
     ...["--processes", String(plan.processes), "--source-addresses", String(plan.sourceAddresses)],
@@ -222,8 +210,8 @@ async function runBench(o, plan, out, serverUrl, { control, run, roles, phase })
   return bench;
 }
 
-/** One progress line from a sampler reading. */
-function progressLine(s) {
+/** One progress line from a sampler reading; `unit` names the server processes (workers, nodes). */
+function progressLine(s, unit) {
   const by = (prefix) => s.processes.filter((p) => p.role.startsWith(prefix));
   const part = (prefix) => {
     const ps = by(prefix);
@@ -237,7 +225,7 @@ function progressLine(s) {
       ? ""
       : m.error !== undefined
         ? `; /metrics: ${m.error}`
-        : `; /metrics: ${fmt(m.connections ?? 0)} connections, ${m.workersReporting}/${m.workers} workers`;
+        : `; /metrics: ${fmt(m.connections ?? 0)} connections, ${m.workersReporting}/${m.workers} ${unit}`;
   return `${s.tS.toFixed(0)} s (${s.label}): ${part("server")}; ${part("bench")}${metrics}; MemAvailable ${fmt(s.machine.memAvailableBytes / 2 ** 20)} MiB, TCP ${fmt(s.machine.tcpInUse)} sockets`;
 }
 

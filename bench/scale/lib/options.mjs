@@ -58,12 +58,20 @@ export const OPTIONS = [
   },
   { flag: "duration", value: "S", kind: "number", min: 0.5, default: 60, help: "measured seconds of steady state" },
   {
+    flag: "topology",
+    value: "NAME",
+    kind: "string",
+    values: ["nodes", "cluster"],
+    default: "nodes",
+    help: "nodes: independent hubcast nodes on a redis-server of the run's own, each accepting its own connections; cluster: hubcast start --workers (the primary hands each socket to a worker)",
+  },
+  {
     flag: "workers",
     value: "N",
     kind: "int",
     min: 1,
     default: undefined,
-    help: "server worker processes (default: enough for the open-files limit, at least 2)",
+    help: "server processes: nodes, or cluster workers (default: enough for the open-files limit, at least 2)",
   },
   {
     flag: "processes",
@@ -88,7 +96,7 @@ export const OPTIONS = [
     kind: "string",
     values: ["round-robin", "least-connections"],
     default: "least-connections",
-    help: "how the primary spreads connections over the workers (round-robin gave one of two workers 54 % of 20,000)",
+    help: "--topology cluster: how the primary spreads connections over the workers (round-robin gave one of two workers 54 % of 20,000)",
   },
   {
     flag: "drain-window-ms",
@@ -126,11 +134,12 @@ export const HELP = `Usage: node bench/scale/run.mjs [options]
 
 Holds many WebSocket connections on this machine, server and load generator together: checks
 the machine (open files, ephemeral ports and source addresses, kernel settings, memory), starts
-\`hubcast start --workers W\` (cluster mode), runs \`hubcast bench fanout\` with every connection
-subscribed and a broadcast to each connection every --broadcast-interval seconds, reads the
-server's CPU and memory per connection from the cluster-wide /metrics, checks that no
-publication was lost, duplicated or reordered, stops everything (the server drains), and
-writes result.json, report.html, summary.md and scale.json into the output directory.
+the server (W independent nodes on a redis-server of its own, or \`hubcast start --workers W\`
+with --topology cluster), runs \`hubcast bench fanout\` with every connection subscribed and a
+broadcast to each connection every --broadcast-interval seconds, reads the server's CPU and
+memory per connection from every server process's /metrics, checks that no publication was
+lost, duplicated or reordered, stops everything (the server drains), and writes result.json,
+report.html, summary.md and scale.json into the output directory.
 
 Options:
 ${OPTIONS.map((o) => {

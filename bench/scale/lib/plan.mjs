@@ -116,7 +116,8 @@ export function makePlan(o, m, extra = {}) {
     ...(perProcess >= 1_000 ? {} : { fix: "raise the hard limit (ulimit -Hn as root, LimitNOFILE= in systemd)" }),
   });
   const neededEach = Math.ceil(total / perProcess);
-  const server = processCount(o.workers, neededEach, 2, "server workers", "workers", perProcess, total);
+  const serverName = o.topology === "cluster" ? "server workers" : "server nodes";
+  const server = processCount(o.workers, neededEach, 2, serverName, "workers", perProcess, total);
   const clients = processCount(o.processes, neededEach, 2, "bench processes", "processes", perProcess, total);
   if (server.count > MAX_WORKERS) Object.assign(server.check, { level: "fail", fix: `at most ${MAX_WORKERS} workers` });
   if (clients.count > MAX_PROCESSES)
@@ -225,6 +226,7 @@ export function makePlan(o, m, extra = {}) {
       ...(ok ? {} : { fix: `sysctl -w net.netfilter.nf_conntrack_max=${Math.ceil(total * 1.2)}` }),
     });
   }
+  // The server's processes and the bench's, each with its leader (a primary, or redis-server).
   const processes = server.count + 1 + clients.count + 1;
   const perConnection = MEMORY_PER_CONNECTION.server + MEMORY_PER_CONNECTION.kernel + MEMORY_PER_CONNECTION.client;
   const memoryNeed = total * perConnection + processes * PROCESS_BASE_BYTES;
@@ -264,6 +266,14 @@ export function makePlan(o, m, extra = {}) {
       ? {}
       : { fix: `use --budget ${Math.ceil(time.totalS / 60) * 60}, or a faster --ramp-rate` }),
   });
+  if (extra.missingRedis)
+    checks.push({
+      name: "redis-server",
+      value: "not found on the PATH",
+      need: "redis-server, for the nodes to share (--topology nodes)",
+      level: "fail",
+      fix: "install it (apt-get install redis-server), or use --topology cluster",
+    });
   if (extra.missingBuild !== undefined)
     checks.push({
       name: "build",
@@ -273,6 +283,7 @@ export function makePlan(o, m, extra = {}) {
       fix: "run npm ci && npm run build at the repository root",
     });
   return {
+    topology: o.topology,
     connections: o.connections,
     publishers,
     total,

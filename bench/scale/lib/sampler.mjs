@@ -1,8 +1,8 @@
 /**
  * Readings taken while a scale run goes on: each process of the server's and the bench's
  * groups (open descriptors, RSS, CPU time, open-files limit), the machine (free memory, TCP
- * sockets and their buffer memory), and the server's cluster-wide /metrics (connections, how
- * many workers the scrape holds). One reading every `intervalMs`, and one on demand at each
+ * sockets and their buffer memory), and the servers' /metrics added up (connections, how many
+ * workers or nodes answered). One reading every `intervalMs`, and one on demand at each
  * phase; the peaks are what the summary reports.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -44,7 +44,7 @@ function rssBytes(pid) {
   }
 }
 
-/** Scrapes the cluster-wide /metrics for what the summary checks: connections and whether every worker answered. */
+/** Scrapes one /metrics for what the summary checks: connections and, in cluster mode, whether every worker answered. */
 export async function scrapeMetrics(url) {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
@@ -64,13 +64,35 @@ export async function scrapeMetrics(url) {
 }
 
 /**
+ * Scrapes every server's /metrics and adds them up. A cluster primary's scrape counts its
+ * workers (`hubcast_cluster_workers`, and those that answered); an independent node counts as
+ * one worker, answering when its scrape did. An error only when no scrape answered.
+ */
+export async function scrapeAll(urls) {
+  const scrapes = await Promise.all(urls.map((url) => scrapeMetrics(url)));
+  const answered = scrapes.filter((m) => m.error === undefined);
+  if (answered.length === 0) return { error: scrapes[0]?.error ?? "no /metrics to scrape" };
+  const sum = (key) => answered.reduce((a, m) => (m[key] === undefined ? a : (a ?? 0) + m[key]), undefined);
+  const clustered = answered.some((m) => m.workers !== undefined);
+  return {
+    connections: sum("connections"),
+    workers: clustered ? sum("workers") : urls.length,
+    workersReporting: clustered ? sum("workersReporting") : answered.length,
+    openFds: sum("openFds"),
+    rssBytes: sum("rssBytes"),
+    cpuSeconds: sum("cpuSeconds"),
+    failed: scrapes.filter((m) => m.error !== undefined).map((m) => m.error),
+  };
+}
+
+/**
  * Samples the run's processes and the machine. `roles` maps a group leader's pid to the names
  * of its leader and its members (`{ leader: "server primary", member: "server worker" }`).
  */
 export class RunSampler {
-  constructor({ roles, metricsUrl, intervalMs, startedAtMs, onSample }) {
+  constructor({ roles, metricsUrls, intervalMs, startedAtMs, onSample }) {
     this.roles = roles;
-    this.metricsUrl = metricsUrl;
+    this.metricsUrls = metricsUrls;
     this.intervalMs = intervalMs;
     this.startedAtMs = startedAtMs;
     this.onSample = onSample;
@@ -113,7 +135,7 @@ export class RunSampler {
         });
       }
       reading.machine = { memAvailableBytes: memInfo().availableBytes, ...sockstat() };
-      if (this.metricsUrl !== undefined) reading.metrics = await scrapeMetrics(this.metricsUrl);
+      if (this.metricsUrls.length > 0) reading.metrics = await scrapeAll(this.metricsUrls);
       this.samples.push(reading);
       this.onSample?.(reading);
       return reading;

@@ -112,20 +112,38 @@ export function verdictReasons(r) {
   return reasons;
 }
 
-/** The server's cost, as the bench read it from the cluster-wide /metrics (every worker and the primary). */
+/**
+ * The server's cost, as the bench read it from every server's /metrics (a cluster primary's
+ * covers its workers): one target's figures, or with several nodes their totals.
+ */
 function serverCost(result) {
-  const t = result?.server?.targets?.[0];
+  const targets = result?.server?.targets ?? [];
+  const t = targets[0];
   if (t === undefined) return undefined;
+  if (targets.length === 1)
+    return {
+      source: t.name,
+      rssBytesPerConnection: t.rssBytesPerConnection,
+      rssGrowthBytes: t.rssGrowthBytes,
+      connectionsAdded: t.connectionsAdded,
+      rssBytesConnected: t.connected?.rssBytes,
+      cpuMicrosPerDelivery: t.cpuMicrosPerDelivery,
+      cpuPercentOfOneCore: t.cpuPercent,
+      deliveriesCountedBy: t.deliveriesCountedBy,
+      errors: t.errors,
+    };
+  const total = (f) => targets.reduce((a, x) => (f(x) === undefined ? a : (a ?? 0) + f(x)), undefined);
   return {
-    source: t.name,
-    rssBytesPerConnection: t.rssBytesPerConnection,
-    rssGrowthBytes: t.rssGrowthBytes,
-    connectionsAdded: t.connectionsAdded,
-    rssBytesConnected: t.connected?.rssBytes,
-    cpuMicrosPerDelivery: t.cpuMicrosPerDelivery,
-    cpuPercentOfOneCore: t.cpuPercent,
+    source: `${targets.length} nodes' /metrics, added up`,
+    targets: targets.length,
+    rssBytesPerConnection: result.server.rssBytesPerConnection,
+    rssGrowthBytes: total((x) => x.rssGrowthBytes),
+    connectionsAdded: total((x) => x.connectionsAdded),
+    rssBytesConnected: total((x) => x.connected?.rssBytes),
+    cpuMicrosPerDelivery: result.server.cpuMicrosPerDelivery,
+    cpuPercentOfOneCore: total((x) => x.cpuPercent),
     deliveriesCountedBy: t.deliveriesCountedBy,
-    errors: t.errors,
+    errors: targets.flatMap((x) => x.errors ?? []),
   };
 }
 
@@ -142,6 +160,7 @@ export function scaleRecord(run) {
     reasons: run.reasons,
     options: run.options,
     plan: {
+      topology: run.plan.topology,
       workers: run.plan.workers,
       processes: run.plan.processes,
       sourceAddresses: run.plan.sourceAddresses,
@@ -155,7 +174,11 @@ export function scaleRecord(run) {
     checks: run.plan.checks,
     machine: run.machine,
     server: {
+      topology: run.server.topology,
       pid: run.server.pid,
+      pids: run.server.pids,
+      redisPid: run.server.redisPid,
+      urls: run.server.urls,
       command: run.server.command,
       liveness: run.server.liveness,
       url: run.server.url,
@@ -215,8 +238,11 @@ export function markdownSummary(rec) {
   const load = rec.plan.load;
   const cost = rec.server.cost;
   const md = rec.machineDuringRun;
+  const unit = o.topology === "nodes" ? "nodes" : "workers";
   const lines = [];
-  lines.push(`# ${fmt(o.connections)} connections in cluster mode, ${rec.startedAt.slice(0, 10)}`, "");
+  const nodes = o.topology === "nodes";
+  const where = nodes ? `on ${rec.plan.workers} nodes sharing one Redis` : "in cluster mode";
+  lines.push(`# ${fmt(o.connections)} connections ${where}, ${rec.startedAt.slice(0, 10)}`, "");
   lines.push(verdictLine(rec), "");
   lines.push(`Command: \`${rec.command}\` (started ${rec.startedAt}, finished ${rec.finishedAt}).`, "");
   lines.push(
@@ -248,12 +274,12 @@ export function markdownSummary(rec) {
     "",
   );
   lines.push(
-    `Planned: ${rec.plan.workers} server workers and ${rec.plan.processes} bench processes, each holding at most ${fmt(rec.plan.perProcessConnections)} connections (the open-files hard limit less ${fmt(1000)} for the process itself).`,
+    `Planned: ${rec.plan.workers} server ${nodes ? "nodes" : "workers"} and ${rec.plan.processes} bench processes, each holding at most ${fmt(rec.plan.perProcessConnections)} connections (the open-files hard limit less ${fmt(1000)} for the process itself).`,
     "",
   );
   lines.push("## Source addresses and ports", "");
   lines.push(
-    `${rec.plan.sourceAddresses} source address${rec.plan.sourceAddresses === 1 ? "" : "es"} (127.0.0.1 … 127.0.0.${rec.plan.sourceAddresses}) toward one server port; ${fmt(rec.plan.ports)} ephemeral ports each, so at most ${fmt(Math.ceil((o.connections + rec.plan.publishers) / rec.plan.sourceAddresses))} connections per address. TCP sockets in use at the peak: ${fmt(md.tcpInUsePeak)}; in TIME_WAIT at the end: ${fmt(md.tcpTimeWaitAtEnd)}.`,
+    `${rec.plan.sourceAddresses} source address${rec.plan.sourceAddresses === 1 ? "" : "es"} (127.0.0.1 … 127.0.0.${rec.plan.sourceAddresses}) toward ${nodes ? `${rec.plan.workers} server ports (ports are planned per source address, whatever the destination)` : "one server port"}; ${fmt(rec.plan.ports)} ephemeral ports each, so at most ${fmt(Math.ceil((o.connections + rec.plan.publishers) / rec.plan.sourceAddresses))} connections per address. TCP sockets in use at the peak: ${fmt(md.tcpInUsePeak)}; in TIME_WAIT at the end: ${fmt(md.tcpTimeWaitAtEnd)}.`,
     "",
   );
   lines.push("## Kernel settings and other prerequisites (read before the run)", "");
@@ -273,12 +299,15 @@ export function markdownSummary(rec) {
     `Ramp at ${fmt(o.rampRate)}/s asked${rec.bench.connections === undefined ? "" : `, ${fmt(rec.bench.connections.connectsPerS)}/s reached (${fmt1(rec.bench.connections.rampSeconds)} s)`}; warm-up ${fmt1(o.warmup)} s, measured ${fmt1(o.duration)} s. Latency (CO-corrected): p50 ${fmt(rec.bench.latency?.p50Ms)} ms, p99 ${fmt(rec.bench.latency?.p99Ms)} ms, max ${fmt(rec.bench.latency?.maxMs)} ms.`,
     "",
   );
-  lines.push("## Server cost (cluster-wide /metrics: every worker and the primary)", "");
+  lines.push(
+    `## Server cost (${nodes ? "every node's /metrics, added up; Redis apart" : "cluster-wide /metrics: every worker and the primary"})`,
+    "",
+  );
   lines.push(
     `- RSS per connection: ${kib(cost?.rssBytesPerConnection)} (growth ${mib(cost?.rssGrowthBytes)} over ${fmt(cost?.connectionsAdded)} connections, from before the first connection to after the ramp); RSS with every connection open: ${mib(cost?.rssBytesConnected)}; peak RSS of all server processes (/proc): ${mib(rec.server.rssPeakBytesAllProcesses)}.`,
     `- CPU per delivery: ${fmt2(cost?.cpuMicrosPerDelivery)} µs (counted by the ${cost?.deliveriesCountedBy ?? "–"}); CPU in the measured window: ${fmt(cost?.cpuPercentOfOneCore)} % of one core.`,
     `- Bench clients: ${rec.bench.clients?.processes ?? "–"} processes at ${fmt1(rec.bench.clients?.cpuPercentPerProcess)} % of a core each, ${fmt2(rec.bench.clients?.cpuMicrosPerDelivery)} µs per delivery.`,
-    `- The run's own scrapes of /metrics: ${rec.metrics.scrapes} answered${rec.metrics.failedScrapes.length === 0 ? "" : ` (${rec.metrics.failedScrapes.length} more failed: ${rec.metrics.failedScrapes[0]})`}, at most ${fmt(rec.metrics.maxConnections)} connections; ${rec.metrics.scrapesMissingWorkers === 0 ? `every scrape held all ${fmt(rec.metrics.workers)} workers` : `${rec.metrics.scrapesMissingWorkers} scrapes missed workers (as few as ${rec.metrics.fewestWorkersReporting} of ${rec.metrics.workers} answered): the server's figures may leave some out`}.`,
+    `- The run's own scrapes of /metrics: ${rec.metrics.scrapes} answered${rec.metrics.failedScrapes.length === 0 ? "" : ` (${rec.metrics.failedScrapes.length} more failed: ${rec.metrics.failedScrapes[0]})`}, at most ${fmt(rec.metrics.maxConnections)} connections; ${rec.metrics.scrapesMissingWorkers === 0 ? `every scrape held all ${fmt(rec.metrics.workers)} ${unit}` : `${rec.metrics.scrapesMissingWorkers} scrapes missed ${unit} (as few as ${rec.metrics.fewestWorkersReporting} of ${rec.metrics.workers} answered): the server's figures may leave some out`}.`,
     "",
   );
   lines.push("## Memory of the machine", "");
@@ -288,8 +317,11 @@ export function markdownSummary(rec) {
   );
   lines.push("## Server settings and shutdown", "");
   const l = rec.server.liveness;
+  const started = nodes
+    ? `${rec.plan.workers} × \`hubcast start --engine redis\`, each on its own port, sharing one \`redis-server\` started for the run,`
+    : `\`hubcast start --workers ${rec.plan.workers}\` (memory engine, ${o.balancing})`;
   lines.push(
-    `\`hubcast start --workers ${rec.plan.workers}\` (memory engine, ${o.balancing}) with ping every ${fmt(l.pingIntervalMs / 1000)} s, ${fmt(l.pongTimeoutMs / 1000)} s to answer, ${fmt(l.connectTimeoutMs / 1000)} s to send \`connect\`, no idle timeout, and the abuse limits off (command rate, admission). Ready after ${fmt1(rec.server.readyAfterS)} s. Stopped with SIGTERM: drained in ${fmt1(rec.server.drainS)} s (drain window ${fmt(o.drainWindowMs)} ms), exit status ${rec.server.exit?.exitCode ?? "–"}${rec.server.exit?.killed ? ", killed after the grace period" : ""}. Processes left running afterwards: ${rec.leftover.length}.`,
+    `${started} with ping every ${fmt(l.pingIntervalMs / 1000)} s, ${fmt(l.pongTimeoutMs / 1000)} s to answer, ${fmt(l.connectTimeoutMs / 1000)} s to send \`connect\`, no idle timeout, and the abuse limits off (command rate, admission). Ready after ${fmt1(rec.server.readyAfterS)} s. Stopped with SIGTERM: drained in ${fmt1(rec.server.drainS)} s (drain window ${fmt(o.drainWindowMs)} ms), exit status ${rec.server.exit?.exitCode ?? "–"}${rec.server.exit?.killed ? ", killed after the grace period" : ""}. Processes left running afterwards: ${rec.leftover.length}.`,
     "",
   );
   lines.push("## Phases", "");
@@ -301,7 +333,7 @@ export function markdownSummary(rec) {
     "",
   );
   lines.push(
-    "Files: `result.json` and `report.html` (the bench), `scale.json` (this run: plan, checks, every reading), `server.log`, `bench.log`, `server-config.json`.",
+    `Files: \`result.json\` and \`report.html\` (the bench), \`scale.json\` (this run: plan, checks, every reading), ${nodes ? "`server-1.log` … (one per node), `redis.log`" : "`server.log`"}, \`bench.log\`, \`server-config.json\`.`,
     "",
   );
   return lines.join("\n");

@@ -48,6 +48,11 @@ describe("--protocol pusher options", () => {
       "ws://b:2/app/k9?protocol=7&client=js&version=8.4.0",
     ]);
     expect(o.apiUrl).toBe("http://a:1");
+    // Repeated flags add up rather than the last one winning.
+    const repeated = resolve(["fanout", "--url", "ws://a:1/ws", "--url", "ws://b:2/ws,ws://c:3/ws"]);
+    expect(repeated.urls).toEqual(["ws://a:1/ws", "ws://b:2/ws", "ws://c:3/ws"]);
+    const metrics = resolve(["fanout", "--metrics-url", "http://a:1/metrics", "--metrics-url", "http://b:2/metrics"]);
+    expect(metrics.metricsUrls).toEqual(["http://a:1/metrics", "http://b:2/metrics"]);
     const env = resolve(["fanout", "--protocol", "pusher"], { HUBCAST_PUSHER_APP: "3:k3:secret-33" });
     expect(env.pusherApp).toEqual({ id: "3", key: "k3", secret: "secret-33" });
     expect(resolve(["fanout", "--protocol", "pusher", "--api-key", "key-1"]).apiKey).toBe("key-1");

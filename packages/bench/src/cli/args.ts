@@ -28,7 +28,7 @@ second). Reports what fanout reports.`,
 /** Option lines of the help texts; `scenarios` limits where a line shows. */
 const OPTION_LINES: { text: string; scenarios?: Scenario[] }[] = [
   {
-    text: "--url URL[,URL…]         WebSocket endpoint(s) (default ws://127.0.0.1:8080/ws); cross-node: publish on the first; --protocol pusher: ws://host:port, the bench adds /app/KEY?protocol=7",
+    text: "--url URL[,URL…]         WebSocket endpoint(s), comma-separated or repeated (default ws://127.0.0.1:8080/ws); cross-node: publish on the first; --protocol pusher: ws://host:port, the bench adds /app/KEY?protocol=7",
   },
   { text: "--connections N          connections (subscribers; chat: members) (default 1000)" },
   {
@@ -95,7 +95,7 @@ const OPTION_LINES: { text: string; scenarios?: Scenario[] }[] = [
     scenarios: ["fanout", "cross-node"],
   },
   {
-    text: "--metrics-url URL[,URL…] Prometheus endpoints to read server CPU and memory from (default: /metrics of each --url)",
+    text: "--metrics-url URL[,URL…] Prometheus endpoints, comma-separated or repeated, to read server CPU and memory from (default: /metrics of each --url)",
   },
   { text: "--server-pid PID[,PID…]  read server CPU and memory from /proc instead (servers without /metrics)" },
   { text: "--out DIR                write result.json and report.html (charts) into DIR" },
@@ -158,7 +158,8 @@ export function scenarioHelp(scenario: Scenario): string {
 }
 
 const FLAGS = {
-  url: { type: "string" },
+  // Repeatable, as well as comma-separated: `--url a --url b` is `--url a,b`, not just b.
+  url: { type: "string", multiple: true },
   connections: { type: "string" },
   channels: { type: "string" },
   members: { type: "string" },
@@ -177,7 +178,7 @@ const FLAGS = {
   transport: { type: "string" },
   "api-url": { type: "string" },
   "api-key": { type: "string" },
-  "metrics-url": { type: "string" },
+  "metrics-url": { type: "string", multiple: true },
   "server-pid": { type: "string" },
   out: { type: "string" },
   json: { type: "boolean" },
@@ -246,7 +247,7 @@ export function parseBenchArgs(args: readonly string[], env: NodeJS.ProcessEnv):
   const scenarios: readonly string[] = Object.values(Scenario);
   if (!scenarios.includes(scenario)) throw new BenchUsageError(unknownScenarioMessage(scenario, scenarios));
   const s = scenario as Scenario;
-  let parsed: Record<string, string | boolean | undefined>;
+  let parsed: Record<string, string | string[] | boolean | undefined>;
   try {
     ({ values: parsed } = parseArgs({ args: [...rest], options: FLAGS, strict: true, allowPositionals: false }));
   } catch (err) {
@@ -254,6 +255,10 @@ export function parseBenchArgs(args: readonly string[], env: NodeJS.ProcessEnv):
   }
   const values = {
     ...Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === "string")),
+    // The repeatable flags, joined as if comma-separated.
+    ...Object.fromEntries(
+      Object.entries(parsed).flatMap(([k, v]) => (Array.isArray(v) ? [[k, v.join(",")] as const] : [])),
+    ),
     json: parsed["json"] === true ? true : undefined,
     help: parsed["help"] === true,
   } as Record<string, string | undefined> & { json: true | undefined; help: boolean };
