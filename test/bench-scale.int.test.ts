@@ -12,8 +12,8 @@ import { groupMembers } from "../bench/scale/lib/processes.mjs";
 
 const SCRIPT = fileURLToPath(new URL("../bench/scale/run.mjs", import.meta.url));
 
-/** A smoke run: 2,000 connections on 2 workers from 2 bench processes and 2 source addresses, a few seconds of broadcasts. */
-const SMOKE = ["--connections", "2000", "--workers", "2", "--processes", "2", "--source-addresses", "2"];
+/** A smoke run: 2,000 connections on 2 server processes from 2 bench processes, a few seconds of broadcasts. */
+const SMOKE = ["--connections", "2000", "--workers", "2", "--processes", "2"];
 const SMOKE_LOAD = [
   "--broadcast-interval",
   "1",
@@ -104,11 +104,20 @@ describe("bench/scale/run.mjs", () => {
     return join(dir, "out");
   };
 
-  it("plans 250,000 connections on a 20,000-file limit: 14 nodes, 14 bench processes, 12 source addresses, and a broadcast every 5 s within the floor", () => {
+  it("plans 250,000 connections on a 20,000-file limit: 20 nodes, 14 bench processes, unbound sockets, and a broadcast every 5 s within the floor", () => {
     const plan = makePlan(options({}), machine, { floor });
     expect(plan.topology).toBe("nodes");
     expect(plan.checks.find((c: { name: string }) => c.name === "server nodes").level).toBe("ok");
-    expect([plan.workers, plan.processes, plan.sourceAddresses, plan.total]).toEqual([14, 14, 12, 250_005]);
+    // 20 destination ports of 12,501 connections each, within 90 % of the 14,116 ports of one
+    // parity that connect() takes first; no binds. The open-files limit alone would need 14.
+    expect([plan.workers, plan.processes, plan.sourceAddresses, plan.destinations, plan.total]).toEqual([
+      20, 14, 1, 20, 250_005,
+    ]);
+    // Fewer nodes than that: refused, with the count that fits.
+    const crowded = makePlan(options({ workers: 14 }), machine, { floor });
+    expect(crowded.failed.map((c: { fix: string }) => c.fix)).toEqual([
+      'use --workers 20 or more, or widen the range: sysctl -w net.ipv4.ip_local_port_range="1024 65535"',
+    ]);
     expect(plan.load.rate).toBe(1);
     expect(plan.load.deliveriesPerS).toBe(50_000);
     expect(plan.load.share).toBeCloseTo((50_000 * (9.16 + 9.75)) / 1e6 / 2, 6);
@@ -123,8 +132,17 @@ describe("bench/scale/run.mjs", () => {
     expect(noRedis.failed.map((c: { fix: string }) => c.fix)).toEqual([
       "install it (apt-get install redis-server), or use --topology cluster",
     ]);
+    // In cluster mode every connection goes to one port: 12 bound source addresses, with a
+    // warning, since binds that many ports per address stalled the kernel.
+    const cluster = makePlan(options({ topology: "cluster" }), machine, { floor });
+    expect([cluster.sourceAddresses, cluster.destinations]).toEqual([12, 1]);
+    const binds = cluster.checks.find((c: { name: string }) => c.name === "source-address binds");
+    expect(binds).toMatchObject({
+      level: "warn",
+      fix: "use --topology nodes (one destination port per node, no binds needed)",
+    });
     // Too few workers for the open-files limit, and too few source addresses for the ports: refused, with the fix.
-    const short = makePlan(options({ workers: 10, sourceAddresses: 8 }), machine, { floor });
+    const short = makePlan(options({ topology: "cluster", workers: 10, sourceAddresses: 8 }), machine, { floor });
     expect(short.failed.map((c: { fix: string }) => c.fix)).toEqual([
       "use --workers 14 or more (or raise the open-files hard limit)",
       'use --source-addresses 12, or widen the range: sysctl -w net.ipv4.ip_local_port_range="1024 65535"',
@@ -157,14 +175,21 @@ describe("bench/scale/run.mjs", () => {
     expect(result.messages).toMatchObject({ lost: 0, duplicates: 0, outOfOrder: 0 });
     expect(result.messages.deliveries).toBe(result.messages.expectedDeliveries);
     expect(result.options).toMatchObject({ channels: 2, publishers: 2, rate: 2, processes: 2 });
-    expect(result.options.sourceAddresses).toEqual(["127.0.0.1", "127.0.0.2"]);
+    // Unbound: with a port per node, connect() finds ports per destination.
+    expect(result.options.sourceAddresses).toEqual([]);
     // The bench spread its connections over both nodes, and read both nodes' /metrics.
     expect(result.options.urls).toHaveLength(2);
     expect(result.server.targets).toHaveLength(2);
 
     const record = JSON.parse(readFileSync(join(out, "scale.json"), "utf8"));
     expect(record).toMatchObject({ tool: "hubcast-scale", ok: true, reasons: [], leftover: [] });
-    expect(record.plan).toMatchObject({ topology: "nodes", workers: 2, processes: 2, sourceAddresses: 2 });
+    expect(record.plan).toMatchObject({
+      topology: "nodes",
+      workers: 2,
+      processes: 2,
+      sourceAddresses: 1,
+      destinations: 2,
+    });
     expect(record.server.exit).toEqual({ exitCode: 0, killed: false });
     expect(record.server.liveness).toEqual({
       pingIntervalMs: 120_000,
@@ -208,8 +233,8 @@ describe("bench/scale/run.mjs", () => {
   it("runs in cluster mode too, and stops everything it started on Ctrl-C, still writing what ran", async () => {
     const out = outDir();
     let sent = false;
-    const args = [...SMOKE, ...SMOKE_LOAD, "--topology", "cluster", "--duration", "30", "--out", out];
-    const run = await runScale(args, (text, signal) => {
+    const args = [...SMOKE, ...SMOKE_LOAD, "--topology", "cluster", "--source-addresses", "2", "--duration", "30"];
+    const run = await runScale([...args, "--out", out], (text, signal) => {
       if (!sent && text.includes("bench: fanout ramp")) {
         sent = true;
         signal("SIGINT");
@@ -222,7 +247,7 @@ describe("bench/scale/run.mjs", () => {
     expect(record.reasons[0]).toMatch(/^stopped early: SIGINT/);
     expect(record.leftover).toEqual([]);
     expect(record.bench.pid).toBeGreaterThan(0);
-    expect(record.plan.topology).toBe("cluster");
+    expect(record.plan).toMatchObject({ topology: "cluster", sourceAddresses: 2, destinations: 1 });
     expect(record.processes["server primary"].processes).toBe(1);
     expect(record.processes["server worker"].processes).toBe(2);
     const { alive } = leftovers(record);

@@ -70,7 +70,7 @@ function printPlan(plan) {
     );
   const l = plan.load;
   say(
-    `plan: ${plan.workers} server ${plan.topology === "nodes" ? "nodes on one redis-server" : "workers"}, ${plan.processes} bench processes, ${plan.sourceAddresses} source addresses; ${fmt(plan.connections)} subscribers + ${plan.publishers} publishers; ${l.rate.toFixed(3)} publications/s over ${plan.publishers} channels = ${fmt(l.deliveriesPerS)} deliveries/s, ${(l.share * 100).toFixed(0)} % of the cores at the floor (${l.floor.serverUsPerWrite.toFixed(2)} µs per server write + ${l.floor.clientUsPerWrite.toFixed(2)} µs per client read, ${l.floor.source}); about ${fmt(plan.time.totalS)} s in all`,
+    `plan: ${plan.workers} server ${plan.topology === "nodes" ? "nodes on one redis-server" : "workers"}, ${plan.processes} bench processes, ${plan.sourceAddresses} source address${plan.sourceAddresses === 1 ? " (unbound: connect() picks ports per destination)" : "es"}; ${fmt(plan.connections)} subscribers + ${plan.publishers} publishers; ${l.rate.toFixed(3)} publications/s over ${plan.publishers} channels = ${fmt(l.deliveriesPerS)} deliveries/s, ${(l.share * 100).toFixed(0)} % of the cores at the floor (${l.floor.serverUsPerWrite.toFixed(2)} µs per server write + ${l.floor.clientUsPerWrite.toFixed(2)} µs per client read, ${l.floor.source}); about ${fmt(plan.time.totalS)} s in all`,
   );
   if (l.share > 1)
     say(

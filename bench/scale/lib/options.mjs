@@ -150,7 +150,7 @@ ${OPTIONS.map((o) => {
 
 Examples:
   node bench/scale/run.mjs --check                      # the plan for 250,000, nothing started
-  node bench/scale/run.mjs --connections 250000         # the full run (about 10 minutes)
+  node bench/scale/run.mjs --connections 250000         # the full run (about 5 minutes on 2 cores)
   node bench/scale/run.mjs --connections 2000 --workers 2 --processes 2 --broadcast-interval 1 \\
       --channels 2 --duration 3 --out /tmp/scale-smoke  # a smoke run, under half a minute
 

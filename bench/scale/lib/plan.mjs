@@ -9,10 +9,26 @@
 export const FD_HEADROOM = 1_000;
 /** Share of the ephemeral ports a source address is planned to use; the rest is left to TIME_WAIT from earlier runs and other programs. */
 export const PORT_SHARE = 0.75;
+/**
+ * Share of one parity's half of the ephemeral ports that unbound connections to one destination
+ * are planned to use. connect() tries the ports of one parity first (__inet_hash_connect), and
+ * once they are taken toward a destination every connect scans all of them before the other
+ * half: the 2026-12-07 run on 14 nodes crawled at 14,200 connections per node, with 14,116
+ * even ports (bench/results/2026-12-07-250000-scale-connect-stall).
+ */
+export const CONNECT_PARITY_SHARE = 0.9;
 /** Share of --ramp-rate the ramp is planned to reach: the 100,000-connection run got 808/s of 1,500/s asked (docs/performance.md). */
 export const RAMP_EFFICIENCY = 0.5;
 /** Above this share of the machine's cores, the floor cost of the deliveries alone draws a warning: the clients, the ramp and Hubcast's own work need the rest. */
 export const FLOOR_LOAD_WARN = 0.5;
+/**
+ * Connections bound to source addresses above which the plan warns. A bind with port 0 makes
+ * the kernel search for a free port (inet_csk_get_port), and that search grew with the ports
+ * already bound: the 250,000 run of 2026-12-07 stalled at 83,000 bound over 12 addresses, the
+ * bench processes at 100 % system time in that function (bench/results/2026-12-07-250000-scale-bind-stall).
+ * Unbound connections get their port from connect(), per destination.
+ */
+export const BIND_SEARCH_WARN = 50_000;
 /** Node.js listens with this backlog; the kernel caps it at net.core.somaxconn. */
 export const NODE_BACKLOG = 511;
 /** Most bench processes `hubcast bench` takes, and most workers a primary runs. */
@@ -116,8 +132,22 @@ export function makePlan(o, m, extra = {}) {
     ...(perProcess >= 1_000 ? {} : { fix: "raise the hard limit (ulimit -Hn as root, LimitNOFILE= in systemd)" }),
   });
   const neededEach = Math.ceil(total / perProcess);
-  const serverName = o.topology === "cluster" ? "server workers" : "server nodes";
-  const server = processCount(o.workers, neededEach, 2, serverName, "workers", perProcess, total);
+  const ports = m.portRange === undefined ? undefined : m.portRange[1] - m.portRange[0] + 1;
+  // Unbound sockets get their port from connect(), per destination, within one parity's half.
+  const connectPorts = ports === undefined ? Number.POSITIVE_INFINITY : Math.floor((ports / 2) * CONNECT_PARITY_SHARE);
+  const nodes = o.topology !== "cluster";
+  // Nodes: enough that each node's port takes its connections within that half.
+  const neededNodes = nodes ? Math.ceil(total / connectPorts) : 0;
+  const serverName = nodes ? "server nodes" : "server workers";
+  const server = processCount(
+    o.workers,
+    neededEach,
+    Math.max(2, neededNodes),
+    serverName,
+    "workers",
+    perProcess,
+    total,
+  );
   const clients = processCount(o.processes, neededEach, 2, "bench processes", "processes", perProcess, total);
   if (server.count > MAX_WORKERS) Object.assign(server.check, { level: "fail", fix: `at most ${MAX_WORKERS} workers` });
   if (clients.count > MAX_PROCESSES)
@@ -145,32 +175,51 @@ export function makePlan(o, m, extra = {}) {
     });
   }
 
-  const ports = m.portRange === undefined ? undefined : m.portRange[1] - m.portRange[0] + 1;
+  // Each node listens on a port of its own, so the connections spread over that many
+  // destinations; a cluster has one.
+  const destinations = nodes ? server.count : 1;
+  const perDestination = Math.ceil(total / destinations);
   let addresses = o.sourceAddresses ?? 1;
   if (ports !== undefined) {
-    const planned = Math.floor(ports * PORT_SHARE);
-    const needed = Math.ceil(total / planned);
-    addresses = o.sourceAddresses ?? needed;
-    const perAddress = Math.ceil(total / addresses);
-    const ok = perAddress <= planned;
-    const hardFail = perAddress > ports * 0.9;
-    checks.push({
-      name: "net.ipv4.ip_local_port_range",
-      value: `${m.portRange[0]}–${m.portRange[1]} (${fmt(ports)} ports per source address and destination)`,
-      need: `${addresses} source address${addresses === 1 ? "" : "es"} × ≤ ${fmt(perAddress)} connections (planned: ≤ ${Math.round(PORT_SHARE * 100)} % of the ports each)`,
-      level: ok ? "ok" : hardFail ? "fail" : "warn",
-      ...(ok
-        ? {}
-        : {
-            fix: `use --source-addresses ${needed}, or widen the range: sysctl -w net.ipv4.ip_local_port_range="1024 65535"`,
-          }),
-    });
-    if (addresses > 254)
-      Object.assign(checks.at(-1), {
-        level: "fail",
-        fix: 'widen the range: sysctl -w net.ipv4.ip_local_port_range="1024 65535"',
+    const value = `${m.portRange[0]}–${m.portRange[1]} (${fmt(ports)} ports per source address and destination)`;
+    const widen = 'widen the range: sysctl -w net.ipv4.ip_local_port_range="1024 65535"';
+    if (nodes && o.sourceAddresses === undefined) {
+      // Unbound: connect() picks each port for its destination alone.
+      const ok = perDestination <= connectPorts;
+      checks.push({
+        name: "net.ipv4.ip_local_port_range",
+        value,
+        need: `${destinations} destinations × ≤ ${fmt(perDestination)} connections, unbound (planned: ≤ ${Math.round(CONNECT_PARITY_SHARE * 100)} % of one parity's ${fmt(Math.floor(ports / 2))} ports each, which connect() takes first)`,
+        level: ok ? "ok" : "fail",
+        ...(ok ? {} : { fix: `use --workers ${neededNodes} or more, or ${widen}` }),
       });
+    } else {
+      // Bound to source addresses: each bind takes a port of the address's own, whatever the destination.
+      const planned = Math.floor(ports * PORT_SHARE);
+      const needed = Math.ceil(total / planned);
+      addresses = o.sourceAddresses ?? needed;
+      const perAddress = Math.ceil(total / addresses);
+      const ok = perAddress <= planned;
+      checks.push({
+        name: "net.ipv4.ip_local_port_range",
+        value,
+        need: `${addresses} source address${addresses === 1 ? "" : "es"} × ≤ ${fmt(perAddress)} connections (planned: ≤ ${Math.round(PORT_SHARE * 100)} % of the ports each)`,
+        level: ok ? "ok" : perAddress > ports * 0.9 ? "fail" : "warn",
+        ...(ok ? {} : { fix: `use --source-addresses ${needed}, or ${widen}` }),
+      });
+      if (addresses > 254) Object.assign(checks.at(-1), { level: "fail", fix: widen });
+    }
   }
+  if (addresses > 1 && total > BIND_SEARCH_WARN)
+    checks.push({
+      name: "source-address binds",
+      value: `${fmt(total)} connections bound to ${addresses} source addresses`,
+      need: `≤ ${fmt(BIND_SEARCH_WARN)}: each bind searches for a free port (inet_csk_get_port), and a run here stalled at 83,000 bound over 12 addresses`,
+      level: "warn",
+      fix: nodes
+        ? "leave out --source-addresses: with one port per node, connect() finds ports per destination"
+        : "use --topology nodes (one destination port per node, no binds needed)",
+    });
   if ((extra.unbindable ?? []).length > 0)
     checks.push({
       name: "source addresses",
@@ -291,6 +340,7 @@ export function makePlan(o, m, extra = {}) {
     processes: clients.count,
     perProcessConnections: perProcess,
     sourceAddresses: addresses,
+    destinations,
     ports,
     load,
     time,

@@ -164,6 +164,7 @@ export function scaleRecord(run) {
       workers: run.plan.workers,
       processes: run.plan.processes,
       sourceAddresses: run.plan.sourceAddresses,
+      destinations: run.plan.destinations,
       perProcessConnections: run.plan.perProcessConnections,
       ports: run.plan.ports,
       publishers: run.plan.publishers,
@@ -279,7 +280,11 @@ export function markdownSummary(rec) {
   );
   lines.push("## Source addresses and ports", "");
   lines.push(
-    `${rec.plan.sourceAddresses} source address${rec.plan.sourceAddresses === 1 ? "" : "es"} (127.0.0.1 … 127.0.0.${rec.plan.sourceAddresses}) toward ${nodes ? `${rec.plan.workers} server ports (ports are planned per source address, whatever the destination)` : "one server port"}; ${fmt(rec.plan.ports)} ephemeral ports each, so at most ${fmt(Math.ceil((o.connections + rec.plan.publishers) / rec.plan.sourceAddresses))} connections per address. TCP sockets in use at the peak: ${fmt(md.tcpInUsePeak)}; in TIME_WAIT at the end: ${fmt(md.tcpTimeWaitAtEnd)}.`,
+    `${
+      rec.plan.sourceAddresses === 1
+        ? `Unbound sockets toward ${fmt(rec.plan.destinations)} server port${rec.plan.destinations === 1 ? "" : "s"}: connect() picks each port per destination, ${fmt(rec.plan.ports)} ephemeral ports each, so at most ${fmt(Math.ceil((o.connections + rec.plan.publishers) / rec.plan.destinations))} connections per destination`
+        : `${rec.plan.sourceAddresses} bound source addresses (127.0.0.1 … 127.0.0.${rec.plan.sourceAddresses}) toward ${fmt(rec.plan.destinations)} server port${rec.plan.destinations === 1 ? "" : "s"}: each bind takes a port of the address's own, ${fmt(rec.plan.ports)} ephemeral ports each, so at most ${fmt(Math.ceil((o.connections + rec.plan.publishers) / rec.plan.sourceAddresses))} connections per address`
+    }. TCP sockets in use at the peak: ${fmt(md.tcpInUsePeak)}; in TIME_WAIT at the end: ${fmt(md.tcpTimeWaitAtEnd)}.`,
     "",
   );
   lines.push("## Kernel settings and other prerequisites (read before the run)", "");

@@ -112,7 +112,8 @@ export async function runBench(o: ResolvedBenchOptions, io: RunIo): Promise<Benc
   try {
     await phases.run(o.scenario !== Scenario.connect);
   } finally {
-    finals = await pool.finish(10_000);
+    // Workers behind on a loaded machine answer late: 10 s, and 1 s more per 2,000 connections a worker holds.
+    finals = await pool.finish(10_000 + Math.ceil((o.connections + layout.publishers) / o.processes / 2));
     monitor.stop();
     pool.kill();
   }

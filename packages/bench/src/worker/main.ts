@@ -26,10 +26,14 @@ process.on("message", (message: ToWorker) => {
       return;
     case "finish": {
       const final = worker?.finish();
-      // Give close frames a moment to leave, then go; the coordinator waits for nothing more.
-      const exit = (): void => void setTimeout(() => process.exit(0), 300);
-      if (final !== undefined && process.connected) process.send?.(final, undefined, {}, exit);
-      else exit();
+      // The report goes first: closing thousands of connections takes a loaded machine seconds.
+      // Then give the close frames a moment to leave, and go.
+      const closeAndExit = (): void => {
+        worker?.closeAll();
+        setTimeout(() => process.exit(0), 300);
+      };
+      if (final !== undefined && process.connected) process.send?.(final, undefined, {}, closeAndExit);
+      else closeAndExit();
       return;
     }
   }

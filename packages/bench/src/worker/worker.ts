@@ -132,16 +132,19 @@ export class BenchWorker implements ConnectionHost, PublishEvents, ApiAnswers {
     this.scheduler.setPaused(paused);
   }
 
-  /** Stops, closes every connection, and returns the final report. */
+  /** Stops publishing, ramping and reporting progress, and returns the final report; {@link closeAll} ends the connections. */
   finish(): WorkerFinal {
     this.scheduler.stop();
     if (this.rampTimer !== undefined) clearInterval(this.rampTimer);
     if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
-    const final = this.final();
+    return this.final();
+  }
+
+  /** Closes every connection (after {@link finish}). */
+  closeAll(): void {
     for (const conn of this.connections) conn.close();
     this.api?.close();
     this.sender.close();
-    return final;
   }
 
   private rampTick(): void {
