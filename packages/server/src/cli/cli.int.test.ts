@@ -16,6 +16,22 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop("SIGKILL")));
 });
 
+/** Runs every command line at once, a few at a time (each is a Node.js start), and resolves with their results in order. */
+async function runAll(
+  runs: { args: string[]; env?: NodeJS.ProcessEnv }[],
+): Promise<Awaited<ReturnType<typeof runCli>>[]> {
+  const results: Awaited<ReturnType<typeof runCli>>[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < runs.length; i = next++) {
+      const run = runs[i] as { args: string[]; env?: NodeJS.ProcessEnv };
+      results[i] = await runCli(run.args, run.env);
+    }
+  };
+  await Promise.all([lane(), lane(), lane(), lane()]);
+  return results;
+}
+
 function tempConfig(content: string): string {
   const file = join(mkdtempSync(join(tmpdir(), "hubcast-")), "hubcast.json");
   writeFileSync(file, content);
@@ -36,21 +52,24 @@ describe("hubcast CLI", () => {
     }
     // The config file's list of Pusher apps takes one more from a flag or its variable.
     expect(stdout).toMatch(/--pusher-app <id:key:secret>\s+HUBCAST_PUSHER_APP/);
-    expect((await runCli(["--help"])).stdout).toMatch(/Commands:[\s\S]*start/);
-    expect((await runCli(["help", "start"])).stdout).toContain("--ping-interval-ms");
-    // Help fits 100 columns, whatever the command.
-    for (const args of [
+    const helps = [
       ["--help"],
-      ["start", "--help"],
+      ["help", "start"],
       ["nodes", "--help"],
       ["token", "--help"],
       ["bench", "--help"],
       ["bench", "fanout", "--help"],
       ["bench", "cross-node", "--help"],
-    ]) {
-      const { stdout } = await runCli(args);
+    ];
+    const shown = await runAll(helps.map((args) => ({ args })));
+    expect(shown[0]?.stdout).toMatch(/Commands:[\s\S]*start/);
+    expect(shown[1]?.stdout).toContain("--ping-interval-ms");
+    // Help fits 100 columns, whatever the command.
+    for (const [i, args] of [...helps, ["start", "--help"]].entries()) {
+      const text = i < helps.length ? shown[i]?.stdout : stdout;
+      expect(text, args.join(" ")).toMatch(/\S/);
       expect(
-        stdout.split("\n").filter((line) => line.length > 100),
+        (text ?? "").split("\n").filter((line) => line.length > 100),
         args.join(" "),
       ).toEqual([]);
     }
@@ -112,14 +131,15 @@ describe("hubcast CLI", () => {
         /pusherApps\[0\]\.namespace: "chat" is not configured in namespaces/,
       ],
     ];
-    for (const [args, env, message] of cases) {
-      const { code, stderr } = await runCli(args, env);
+    const results = await runAll(cases.map(([args, env]) => ({ args, env })));
+    for (const [i, [args, , message]] of cases.entries()) {
+      const { code, stderr } = results[i] as Awaited<ReturnType<typeof runCli>>;
       expect(code, args.join(" ")).toBe(2);
       expect(stderr).toMatch(message);
       if (args.length > 0) expect(stderr).toMatch(/Run 'hubcast/);
       expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
-  }, 60_000); // about twenty CLI processes, one after another
+  }, 60_000); // about twenty CLI processes, four at a time
 
   it("starts from flags, environment and a config file, with flags winning", async () => {
     const config = tempConfig(
