@@ -17,9 +17,9 @@ afterEach(async () => {
   await cluster.cleanup();
 });
 
-async function start() {
+async function start(chat: Record<string, unknown> = {}) {
   const { node, wsUrl } = await cluster.node({
-    namespaces: { chat: { historySize: 50, allowPublish: true } },
+    namespaces: { chat: { historySize: 50, allowPublish: true, ...chat } },
     pusherApps: [{ ...TEST_APP, namespace: "chat" }],
     tokenHmacSecret: TEST_SECRET,
   });
@@ -49,6 +49,17 @@ describe("a Pusher app sharing a namespace with native clients", () => {
     const named = next(room, "typing");
     await native.ok("publish", { channel: "chat:room", data: { event: "typing", data: { who: "nat" } } });
     expect(await named).toEqual({ who: "nat" });
+  });
+
+  it("tells Pusher clients of a public channel the native clients' joins and leaves as hubcast:members, with joinLeave on", async () => {
+    const { pusher, native } = await start({ presence: true, joinLeave: true });
+    const { channel: lobby } = await subscribed(pusher, "lobby");
+    const joined = next(lobby, "hubcast:members");
+    await native.ok("subscribe", { channel: "chat:lobby" });
+    expect(await joined).toEqual({ leaves: [], joins: [{ user_id: "" }] });
+    const left = next(lobby, "hubcast:members");
+    await native.ok("unsubscribe", { channel: "chat:lobby" });
+    expect(await left).toEqual({ leaves: [{ user_id: "" }], joins: [] });
   });
 
   it("lets a native client recover Pusher events it missed, from the namespace's history", async () => {
