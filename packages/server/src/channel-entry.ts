@@ -163,7 +163,6 @@ export class ChannelEntry {
    */
   private fanOutLive(pub: RawPublication): void {
     const except = this.hooks.exceptOf(pub);
-    if (this.sync !== undefined) this.deltas.restart(); // those being repaired miss this one
     const delta = this.deltas.deltaOf(pub);
     writeFanout({
       subscribers: this.live,
@@ -173,6 +172,8 @@ export class ChannelEntry {
       alternative:
         delta === undefined ? undefined : { for: this.deltas.ready, encode: (codec) => codec.encodePublication(delta) },
     });
+    // While a repair is under way the chain stays broken (startSync restarted it, so everyone
+    // gets this in full): those being repaired miss this publication, so it is no one's base.
     if (this.sync === undefined) this.deltas.advance(pub, except);
   }
 
