@@ -25,6 +25,13 @@ export interface MembershipEvents {
   vacatedLocally(app: ResolvedPusherApp, channel: string, hubcastChannel: string): void;
   /** A user's first connection joined a presence channel (cluster-wide). */
   memberAdded(app: ResolvedPusherApp, channel: string, hubcastChannel: string, userId: string): void;
+  /**
+   * A connection of a user is leaving a presence channel, before its presence entry is removed;
+   * resolves when others can tell the user may be leaving. memberRemoved or memberStayed follows.
+   */
+  memberLeaving(app: ResolvedPusherApp, channel: string, hubcastChannel: string, userId: string): Promise<void>;
+  /** The connection announced by memberLeaving was not the user's last: the user stays. */
+  memberStayed(app: ResolvedPusherApp, channel: string, hubcastChannel: string, userId: string): void;
   /** A user's last connection left a presence channel (as far as this node could tell). */
   memberRemoved(app: ResolvedPusherApp, channel: string, hubcastChannel: string, userId: string): void;
   clientEvent(app: ResolvedPusherApp, event: ClientEventReport): void;
@@ -35,6 +42,8 @@ export const NO_MEMBERSHIP_EVENTS: MembershipEvents = {
   occupiedLocally: () => undefined,
   vacatedLocally: () => undefined,
   memberAdded: () => undefined,
+  memberLeaving: () => Promise.resolve(),
+  memberStayed: () => undefined,
   memberRemoved: () => undefined,
   clientEvent: () => undefined,
 };

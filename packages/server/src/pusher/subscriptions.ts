@@ -213,13 +213,24 @@ export function releaseChannel(conn: PusherConnection, hub: string, live: boolea
   if (member === undefined) return;
   conn.members.delete(hub);
   const presence = node.engine.presence;
+  const { app, ctx } = conn;
   const left = async (): Promise<void> => {
-    await presence.remove(hub, member.client);
-    if (!live) return;
-    const rest = await presence.get(hub);
-    if (Object.values(rest).some((entry) => entry.user === member.user)) return; // another connection of the user stays
-    await node.engine.broker.publishLeave(hub, { client: member.client, user: member.user });
-    conn.ctx.events.memberRemoved(conn.app, channel, hub, member.user);
+    if (!live) {
+      await presence.remove(hub, member.client); // never announced: nothing to tell
+      return;
+    }
+    // Others that find the user gone from presence must also find that the user may be leaving.
+    await ctx.events.memberLeaving(app, channel, hub, member.user);
+    let last = false;
+    try {
+      await presence.remove(hub, member.client);
+      const rest = await presence.get(hub);
+      last = !Object.values(rest).some((entry) => entry.user === member.user); // else another connection stays
+      if (last) await node.engine.broker.publishLeave(hub, { client: member.client, user: member.user });
+    } finally {
+      if (last) ctx.events.memberRemoved(app, channel, hub, member.user);
+      else ctx.events.memberStayed(app, channel, hub, member.user);
+    }
   };
   conn.ctx.leaves.track(
     hub,

@@ -46,6 +46,8 @@ export function startWebhooks(
     occupiedLocally: (app, channel, hub) => tracker.occupiedLocally(app, channel, hub),
     vacatedLocally: (app, channel, hub) => tracker.vacatedLocally(app, channel, hub),
     memberAdded: (app, channel, hub, user) => tracker.memberAdded(app, channel, hub, user),
+    memberLeaving: (app, channel, hub, user) => tracker.memberLeaving(app, channel, hub, user),
+    memberStayed: (app, channel, hub, user) => tracker.memberStayed(app, channel, hub, user),
     memberRemoved: (app, channel, hub, user) => tracker.memberRemoved(app, channel, hub, user),
     clientEvent: (app, { channel, event, data, socketId, userId }) =>
       tracker.clientEvent(app, {

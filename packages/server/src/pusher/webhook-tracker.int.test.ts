@@ -181,6 +181,30 @@ function trackerSuite(name: string, makeStores: () => Promise<Stores>): void {
       expect(events()).toEqual([{ name: "member_added", channel: "presence-room", user_id: "bob" }]);
     });
 
+    it("marks a leaving member before its entry goes, and drops the mark when the user stays", async () => {
+      // The caller announces the leave first: once that resolves, any node finds the marker.
+      await a.memberLeaving(APP, "presence-room", HC, "ann");
+      expect(await markers()).toEqual([{ client: JSON.stringify(["node-a", "ann"]), user: "ann" }]);
+      // Another node that finds ann gone from presence now holds back its member_added.
+      await stores.b.add(HC, { client: "b-conn", user: "ann" });
+      b.memberAdded(APP, "presence-room", HC, "ann");
+      await settled();
+      expect(events()).toEqual([]);
+      // Ann had another connection on a: the mark goes at once, with nothing sent.
+      a.memberStayed(APP, "presence-room", HC, "ann");
+      await settled();
+      expect(await markers()).toEqual([]);
+      // A leave that was the last: the mark stays through the delay, then member_removed once presence has no ann.
+      await stores.b.remove(HC, "b-conn");
+      await a.memberLeaving(APP, "presence-room", HC, "ann");
+      a.memberRemoved(APP, "presence-room", HC, "ann");
+      await a.settled();
+      expect(await markers()).toHaveLength(1);
+      await eventually(() => sent.length === 1, 5_000, "member_removed");
+      expect(events()).toEqual([{ name: "member_removed", channel: "presence-room", user_id: "ann" }]);
+      expect(await markers()).toEqual([]);
+    });
+
     it("close() decides at once: removes its entries, reports what only it held, leaves no timer", async () => {
       const timers = trackTimers();
       onTestFinished(() => timers.restore());

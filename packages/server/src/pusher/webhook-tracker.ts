@@ -22,7 +22,10 @@
  *   of the channel's presence has that user. A `member_added` is skipped while some node
  *   delays a removal of the same user (a "leaving" marker in the store); that node removes
  *   its marker before it reads presence, so it sees the new connection and sends no
- *   `member_removed`. A race within one round trip gives a second `member_added`.
+ *   `member_removed`. A leaving connection's marker is written before its presence entry is
+ *   removed ({@link WebhookTracker.memberLeaving}), so a node that finds the user gone finds
+ *   the marker too: a reload onto another node sends nothing. A node that reads the markers
+ *   just as the delay ends can still send a second `member_added`.
  *
  * Limits: events decided on different nodes travel separately, so a receiver can get one
  * node's `channel_occupied` before the `channel_vacated` another node decided just before it
@@ -106,7 +109,7 @@ interface Occupancy {
   readonly serial: Serial;
 }
 
-/** A user who left a presence channel on this node, within the delay or being decided. */
+/** A user leaving a presence channel on this node: being decided, within the delay, or its marker being removed. */
 interface Leaving {
   readonly app: ResolvedPusherApp;
   readonly channel: string;
@@ -114,6 +117,10 @@ interface Leaving {
   readonly userId: string;
   readonly key: string;
   timer: NodeJS.Timeout | undefined;
+  /** Connections announced by memberLeaving whose outcome (memberRemoved, memberStayed) has not come. */
+  deciding: number;
+  /** This node's marker for the user is in the store, or on its way. */
+  marked: boolean;
   readonly serial: Serial;
 }
 
@@ -199,14 +206,32 @@ export class WebhookTracker {
       // A reload on this node: the user never left.
       clearTimeout(pending.timer);
       pending.timer = undefined;
-      this.run(
-        pending.serial,
-        () => this.options.presence.remove(pending.key, this.markerId(userId)),
-        () => this.forgetLeaving(pending),
-      );
+      if (pending.deciding === 0) this.unmark(pending); // else the leave in flight decides
       return;
     }
     this.track(this.addMemberUnlessLeaving(app, channel, hubcastChannel, userId));
+  }
+
+  /**
+   * A connection of `userId` is leaving presence channel `channel`, before its presence entry
+   * is removed: writes this node's leaving marker for the user, so that a node that finds the
+   * user gone from presence meanwhile also finds the marker and holds back its `member_added`.
+   * Resolves once the marker is written (or failed: the failure is logged and counted). Follow
+   * it with {@link memberRemoved} when it was the user's last connection, else {@link memberStayed}.
+   */
+  memberLeaving(app: ResolvedPusherApp, channel: string, hubcastChannel: string, userId: string): Promise<void> {
+    if (this.closing !== undefined || !wantsAny(app, MEMBER_EVENTS)) return Promise.resolve();
+    const pending = this.leavingOf(app, channel, hubcastChannel, userId);
+    pending.deciding += 1;
+    return this.mark(pending);
+  }
+
+  /** The connection announced by {@link memberLeaving} was not the user's last here: nothing to report. */
+  memberStayed(app: ResolvedPusherApp, _channel: string, hubcastChannel: string, userId: string): void {
+    const pending = this.leaving.get(leavingKey(app, hubcastChannel, userId));
+    if (pending === undefined || pending.deciding === 0) return;
+    pending.deciding -= 1;
+    if (pending.deciding === 0 && pending.timer === undefined) this.unmark(pending);
   }
 
   /**
@@ -216,22 +241,56 @@ export class WebhookTracker {
    */
   memberRemoved(app: ResolvedPusherApp, channel: string, hubcastChannel: string, userId: string): void {
     if (this.closing !== undefined || !wantsAny(app, MEMBER_EVENTS)) return;
+    const pending = this.leavingOf(app, channel, hubcastChannel, userId);
+    if (pending.deciding > 0) pending.deciding -= 1;
+    void this.mark(pending); // written already, unless no memberLeaving came first (a node that died)
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    pending.timer = setTimeout(() => this.decideRemoved(pending), this.delayMs);
+    pending.timer.unref();
+  }
+
+  private leavingOf(app: ResolvedPusherApp, channel: string, hubcastChannel: string, userId: string): Leaving {
     const id = leavingKey(app, hubcastChannel, userId);
     let pending = this.leaving.get(id);
     if (pending === undefined) {
       const key = leavingChannel(app, hubcastChannel);
-      pending = { app, channel, hubcastChannel, userId, key, timer: undefined, serial: new Serial() };
+      pending = {
+        app,
+        channel,
+        hubcastChannel,
+        userId,
+        key,
+        timer: undefined,
+        deciding: 0,
+        marked: false,
+        serial: new Serial(),
+      };
       this.leaving.set(id, pending);
     }
-    if (pending.timer !== undefined) clearTimeout(pending.timer);
-    else {
-      const marker: ClientInfo = { client: this.markerId(userId), user: userId };
-      const key = pending.key;
-      this.run(pending.serial, () => this.options.presence.add(key, marker));
+    return pending;
+  }
+
+  /** Writes this node's marker for the user unless it is there; resolves when the write (or the one before) is done. */
+  private mark(pending: Leaving): Promise<void> {
+    if (!pending.marked) {
+      pending.marked = true;
+      const marker: ClientInfo = { client: this.markerId(pending.userId), user: pending.userId };
+      this.run(pending.serial, () => this.options.presence.add(pending.key, marker));
     }
-    const decided = pending;
-    pending.timer = setTimeout(() => this.decideRemoved(decided), this.delayMs);
-    pending.timer.unref();
+    return pending.serial.run(
+      () => Promise.resolve(),
+      (err) => this.failed(err),
+    );
+  }
+
+  /** Removes this node's marker for the user, then forgets the user if nothing else is pending. */
+  private unmark(pending: Leaving): void {
+    pending.marked = false;
+    this.run(
+      pending.serial,
+      () => this.options.presence.remove(pending.key, this.markerId(pending.userId)),
+      () => this.forgetLeaving(pending),
+    );
   }
 
   /** A client event: sent at once. */
@@ -342,6 +401,7 @@ export class WebhookTracker {
   private decideRemoved(pending: Leaving): void {
     clearTimeout(pending.timer);
     pending.timer = undefined;
+    pending.marked = false;
     const { app, channel, hubcastChannel, userId, key } = pending;
     const decide = async (): Promise<void> => {
       // Marker first: a node that saw the marker added its connection before, so the read below sees it.
@@ -360,7 +420,8 @@ export class WebhookTracker {
 
   private forgetLeaving(pending: Leaving): void {
     const id = leavingKey(pending.app, pending.hubcastChannel, pending.userId);
-    if (pending.timer === undefined && pending.serial.ops === 0 && this.leaving.get(id) === pending) {
+    const idle = pending.timer === undefined && pending.deciding === 0 && !pending.marked && pending.serial.ops === 0;
+    if (idle && this.leaving.get(id) === pending) {
       this.leaving.delete(id);
     }
   }
