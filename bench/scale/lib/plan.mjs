@@ -29,8 +29,10 @@ export const FLOOR_LOAD_WARN = 0.5;
  * Unbound connections get their port from connect(), per destination.
  */
 export const BIND_SEARCH_WARN = 50_000;
-/** Node.js listens with this backlog; the kernel caps it at net.core.somaxconn. */
-export const NODE_BACKLOG = 511;
+/** Hubcast nodes listen with this backlog (listenBacklog's default); the kernel caps it at net.core.somaxconn. */
+export const NODE_BACKLOG = 4_096;
+/** Half-open connections the ramp needs the kernel to hold: Node.js's own listen backlog. */
+const RAMP_HALF_OPEN = 511;
 /** Most bench processes `hubcast bench` takes, and most workers a primary runs. */
 const MAX_PROCESSES = 256;
 const MAX_WORKERS = 1_024;
@@ -240,7 +242,7 @@ export function makePlan(o, m, extra = {}) {
     checks.push({
       name: "net.core.somaxconn",
       value: fmt(m.somaxconn),
-      need: `≥ ${NODE_BACKLOG}: Node.js listens with a backlog of ${NODE_BACKLOG}, capped by this`,
+      need: `≥ ${NODE_BACKLOG}: nodes listen with a backlog of ${NODE_BACKLOG}, capped by this`,
       level: m.somaxconn >= NODE_BACKLOG ? "ok" : "warn",
       ...(m.somaxconn >= NODE_BACKLOG ? {} : { fix: "sysctl -w net.core.somaxconn=65535" }),
     });
@@ -248,9 +250,9 @@ export function makePlan(o, m, extra = {}) {
     checks.push({
       name: "net.ipv4.tcp_max_syn_backlog",
       value: fmt(m.tcpMaxSynBacklog),
-      need: `≥ ${NODE_BACKLOG} half-open connections during the ramp`,
-      level: m.tcpMaxSynBacklog >= NODE_BACKLOG ? "ok" : "warn",
-      ...(m.tcpMaxSynBacklog >= NODE_BACKLOG ? {} : { fix: "sysctl -w net.ipv4.tcp_max_syn_backlog=65535" }),
+      need: `≥ ${RAMP_HALF_OPEN} half-open connections during the ramp`,
+      level: m.tcpMaxSynBacklog >= RAMP_HALF_OPEN ? "ok" : "warn",
+      ...(m.tcpMaxSynBacklog >= RAMP_HALF_OPEN ? {} : { fix: "sysctl -w net.ipv4.tcp_max_syn_backlog=65535" }),
     });
   const load = deliveryLoad(o, m.cores, extra.floor ?? FALLBACK_FLOOR);
   if (m.tcpMemPages !== undefined) {

@@ -65,12 +65,12 @@ export class NodeListener {
     this.http.on("request", handler);
   }
 
-  /** Binds `port` on `host`; rejects when it cannot (the port is taken). */
-  listen(port: number, host: string): Promise<void> {
+  /** Binds `port` on `host` with a listen queue of `backlog`; rejects when it cannot (the port is taken). */
+  listen(port: number, host: string, backlog: number): Promise<void> {
     const server = this.front.server;
     return new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(port, host, () => {
+      server.listen({ port, host, backlog }, () => {
         server.off("error", reject);
         resolve();
       });

@@ -297,7 +297,7 @@ export class HubcastNode {
       admin: await this.admin?.handler(),
     });
     this.listener.serve(handler);
-    if (listen) await this.listener.listen(this.options.port, this.options.host);
+    if (listen) await this.listener.listen(this.options.port, this.options.host, this.options.listenBacklog);
     const { pingIntervalMs, pongTimeoutMs, connectTimeoutMs } = this.options;
     const { idleTimeoutMs } = this.options;
     const periods = [pingIntervalMs, pongTimeoutMs, connectTimeoutMs, ...(idleTimeoutMs > 0 ? [idleTimeoutMs] : [])];

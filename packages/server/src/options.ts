@@ -12,6 +12,12 @@ export interface NodeOptions {
   port?: number;
   /** Interface to listen on; use `0.0.0.0` to accept remote connections. @default "127.0.0.1" */
   host?: string;
+  /**
+   * Connections the kernel may hold completed but not yet accepted (the listen backlog; Linux
+   * caps it at `net.core.somaxconn`). A reconnect storm fills a short queue, and then every new
+   * connection, a health probe's too, waits for SYN retransmits (1 s, 3 s, 7 s...). @default 4096
+   */
+  listenBacklog?: number;
   /** URL path of the WebSocket endpoint. @default "/ws" */
   path?: string;
   /** Server ping period in ms; a client that misses a pong is closed. @default 25_000 */
@@ -175,6 +181,7 @@ export type ResolvedNodeOptions = Readonly<Required<NodeOptions>>;
 export const NODE_OPTION_KEYS = [
   "port",
   "host",
+  "listenBacklog",
   "path",
   "pingIntervalMs",
   "pongTimeoutMs",
@@ -242,6 +249,7 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 export const NODE_DEFAULTS: ResolvedNodeOptions = Object.freeze({
   port: 8080,
   host: "127.0.0.1",
+  listenBacklog: 4096,
   path: "/ws",
   pingIntervalMs: 25_000,
   pongTimeoutMs: 10_000,
@@ -325,6 +333,7 @@ export function resolveNodeOptions(opts: NodeOptions = {}): ResolvedNodeOptions 
   const o = {
     port: checkInteger("port", opts.port ?? d.port, 0, 65_535),
     host: checkString("host", opts.host ?? d.host, /^\S+$/, "a host name or IP address"),
+    listenBacklog: checkInteger("listenBacklog", opts.listenBacklog ?? d.listenBacklog, 1, 1_000_000),
     path: checkString("path", opts.path ?? d.path, /^\/\S*$/, 'a URL path starting with "/"'),
     pingIntervalMs: checkInteger("pingIntervalMs", opts.pingIntervalMs ?? d.pingIntervalMs, 10),
     pongTimeoutMs: checkInteger("pongTimeoutMs", opts.pongTimeoutMs ?? d.pongTimeoutMs, 10),

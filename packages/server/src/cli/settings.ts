@@ -22,6 +22,7 @@ const PUSHER_APP_ENV = "HUBCAST_PUSHER_APP";
 const DESCRIPTIONS: Record<ScalarKey, string> = {
   port: "TCP port to listen on (0 picks a free one)",
   host: "interface to listen on; 0.0.0.0 accepts remote connections",
+  listenBacklog: "connections the kernel queues before the node accepts them (capped by net.core.somaxconn)",
   path: "URL path of the WebSocket endpoint",
   pingIntervalMs: "server ping period; a client that misses a pong is closed",
   pongTimeoutMs: "time a client has to answer a ping (< ping interval)",

@@ -37,11 +37,11 @@ export class LeastConnectionsBalancer {
     this.server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
   }
 
-  /** Listens; resolves with the URL clients reach the cluster at. Rejects (EADDRINUSE, ...) when it cannot. */
-  async listen(port: number, host: string): Promise<string> {
+  /** Listens with a queue of `backlog`; resolves with the URL clients reach the cluster at. Rejects (EADDRINUSE, ...) when it cannot. */
+  async listen(port: number, host: string, backlog: number): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen(port, host, () => {
+      this.server.listen({ port, host, backlog }, () => {
         this.server.off("error", reject);
         resolve();
       });

@@ -152,7 +152,7 @@ class Supervisor {
     cluster.setupPrimary({ serialization: "advanced" });
     if (options.balancing === "least-connections") {
       this.balancer = new LeastConnectionsBalancer(() => this.slots.filter((s) => s.state === "ready"), logger);
-      this.url = await this.balancer.listen(options.port, options.host);
+      this.url = await this.balancer.listen(options.port, options.host, options.listenBacklog);
     }
     if (options.engine === "memory") {
       const engine = new MemoryEngine(memoryEngineOptions(options));
