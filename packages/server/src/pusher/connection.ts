@@ -38,6 +38,8 @@ export interface PusherContext {
   readonly metrics: PusherMetrics;
   /** The presence leaves still being decided on this node: a join of the same user waits for them. */
   readonly leaves: MemberLeaves;
+  /** The first live subscriber of a presence channel on this node was shown these members (the reconciler starts from them). */
+  readonly membersShown: (hub: string, members: Iterable<ClientInfo>) => void;
 }
 
 /** A protocol error told to the client with `pusher:error`; the connection stays open. */

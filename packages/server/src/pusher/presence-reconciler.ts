@@ -5,6 +5,12 @@
  * channel it serves and, to its own subscribers only, pushes `member_removed` for a user the
  * store has not held in two reads in a row, and `member_added` for one that appeared without a
  * push. Two reads, so a push still on its way is never contradicted.
+ *
+ * What the subscribers were told starts from the member list the channel's first subscriber on
+ * this node was shown, then follows the pushes. Not from the store at the reconciler's first
+ * look: a push that crossed another (a member's stale leave arriving after its new join, from a
+ * reload onto another node) can come in between, and the store would then say what the
+ * subscribers were not told, so the difference would never be seen.
  */
 import type { ClientInfo } from "@hubcast/protocol";
 import type { Logger } from "pino";
@@ -49,6 +55,11 @@ export class PresenceReconciler {
     this.timer.unref();
   }
 
+  /** The first live subscriber of `channel` on this node was shown `members`: what its subscribers were told starts there. */
+  startFrom(channel: string, members: Iterable<ClientInfo>): void {
+    this.told.set(channel, { members: byUser(members), missingOnce: new Set(), newOnce: new Set() });
+  }
+
   /** A join or leave push reached this node: its subscribers were told. */
   observe(type: "join" | "leave", channel: string, info: ClientInfo): void {
     const told = this.told.get(channel);
@@ -64,12 +75,10 @@ export class PresenceReconciler {
     const served = new Set(this.deps.channels());
     for (const channel of this.told.keys()) if (!served.has(channel)) this.told.delete(channel);
     for (const channel of served) {
-      const entries = await this.deps.presence.get(channel);
-      const current = new Map<string, ClientInfo>();
-      for (const entry of Object.values(entries)) if (!current.has(entry.user)) current.set(entry.user, entry);
+      const current = byUser(Object.values(await this.deps.presence.get(channel)));
       const told = this.told.get(channel);
       if (told === undefined) {
-        // First look: what the subscribers were told at subscribe time came from this store.
+        // The channel's first subscriber here was not a Pusher member (a native client): the store is the best guess.
         this.told.set(channel, { members: current, missingOnce: new Set(), newOnce: new Set() });
         continue;
       }
@@ -105,4 +114,11 @@ export class PresenceReconciler {
     clearInterval(this.timer);
     this.told.clear();
   }
+}
+
+/** Members by user, the first entry of each user (a user with several connections is one member). */
+function byUser(entries: Iterable<ClientInfo>): Map<string, ClientInfo> {
+  const users = new Map<string, ClientInfo>();
+  for (const entry of entries) if (!users.has(entry.user)) users.set(entry.user, entry);
+  return users;
 }

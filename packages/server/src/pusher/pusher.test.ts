@@ -176,4 +176,34 @@ describe("PresenceReconciler", () => {
       reconciler.stop();
     }
   });
+
+  it("starts from the members the first subscriber was shown, so a stale leave that came before its first read is still corrected", async () => {
+    const presence = new MemoryPresence();
+    const pushes: string[] = [];
+    const reconciler = new PresenceReconciler({
+      channels: () => ["ns:presence-r"],
+      presence,
+      deliver: (type, _channel, info) => pushes.push(`${type}:${info.user}`),
+      removed: () => {},
+      intervalMs: 60_000,
+      logger: pino({ level: "silent" }),
+    });
+    try {
+      await presence.add("ns:presence-r", { client: "1.1", user: "ann" });
+      await presence.add("ns:presence-r", { client: "2.2", user: "bob" });
+      reconciler.startFrom("ns:presence-r", [
+        { client: "1.1", user: "ann" },
+        { client: "2.2", user: "bob" },
+      ]);
+      // Bob reloaded onto another node: his old node's leave arrives after his new join, so the
+      // subscribers here were told he left while the store holds him.
+      reconciler.observe("leave", "ns:presence-r", { client: "0.9", user: "bob" });
+      await reconciler.reconcile();
+      expect(pushes).toEqual([]);
+      await reconciler.reconcile();
+      expect(pushes).toEqual(["join:bob"]);
+    } finally {
+      reconciler.stop();
+    }
+  });
 });

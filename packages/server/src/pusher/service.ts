@@ -69,7 +69,13 @@ export class PusherService {
     this.events = events;
     this.endpoint = new PusherEndpoint(
       apps,
-      { node: deps.ctx, events, metrics: this.metrics, leaves: new MemberLeaves() },
+      {
+        node: deps.ctx,
+        events,
+        metrics: this.metrics,
+        leaves: new MemberLeaves(),
+        membersShown: (hub, members) => this.reconciler?.startFrom(hub, members),
+      },
       deps,
     );
     this.backend = new PusherBackend(deps.ctx, apps, deps.cluster, this.metrics);

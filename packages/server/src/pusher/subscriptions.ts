@@ -188,8 +188,10 @@ function goLive(
   session.setSubscription(hub, true);
   // A user's own channel (`#server-to-user-`) is plumbing, not a channel the app sees occupied.
   const reported = !channel.startsWith(USER_CHANNEL_PREFIX);
-  if (reported && node.hub.liveCount(hub) === 1) conn.ctx.events.occupiedLocally(conn.app, channel, hub);
+  const first = node.hub.liveCount(hub) === 1;
+  if (reported && first) conn.ctx.events.occupiedLocally(conn.app, channel, hub);
   if (member === undefined || members === undefined) return;
+  if (first) conn.ctx.membersShown(hub, Object.values(members));
   const firstOfUser = Object.values(members).every(
     (entry) => entry.user !== member.user || entry.client === member.client,
   );
