@@ -59,6 +59,7 @@ Options:
   --interval MS     milliseconds between write rounds (default 100)
   --frames K        frames per socket per round in the corked variant (default 10)
   --repeat N        runs of each memory variant, each in a fresh process (default 2)
+  --steps S         memory readings per run, after each N/S connections (default 4)
   --only PART       write or memory (default both)
   --variants LIST   memory variants to run, comma-separated (default all: ${MEMORY_VARIANTS.join(",")})
   -h, --help        show this help
@@ -90,6 +91,7 @@ function options() {
         interval: { type: "string" },
         frames: { type: "string" },
         repeat: { type: "string" },
+        steps: { type: "string" },
         only: { type: "string" },
         variants: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -116,6 +118,7 @@ function options() {
     intervalMs: number("interval", 100, 1),
     frames: number("frames", 10, 2),
     repeat: number("repeat", 2, 1),
+    steps: number("steps", 4, 2),
     only: values.only,
     frameBytes: 66,
   };
@@ -317,24 +320,24 @@ async function memoryFloor(o, children, variant, run) {
   const client = children.start("client", script("client.mjs"));
   const mode = variant === "net-paused" || variant === "net-reading" ? "raw" : "upgrade";
   const hubcast = MESSAGES_OF[variant] ?? {};
-  const half = Math.floor(o.connections / 2);
   try {
     const { port } = await server.request("listen");
     const base = await server.request("sample");
     progress(
-      `memory floor, ${variant} (run ${run}): opening ${int(o.connections)} connections${mode === "upgrade" ? " with the WebSocket handshake" : ""} …`,
+      `memory floor, ${variant} (run ${run}): opening ${int(o.connections)} connections${mode === "upgrade" ? " with the WebSocket handshake" : ""} in ${o.steps} steps …`,
     );
-    await connect(server, client, { port, count: half, total: half, mode, heldKey: "held", ...hubcast });
-    const halfSample = await server.request("sample");
-    const opened = await connect(server, client, {
-      port,
-      count: o.connections - half,
-      total: o.connections,
-      mode,
-      heldKey: "held",
-      ...hubcast,
-    });
-    const full = await server.request("sample");
+    // A reading after each step: the slope over them is the cost of one more connection once
+    // the process is warm, without what the first connections cost once (compiled code,
+    // arrays and heap spaces growing).
+    const steps = [];
+    let opened;
+    for (let step = 1; step <= o.steps; step++) {
+      const total = Math.floor((o.connections * step) / o.steps);
+      const count = total - (steps.at(-1)?.connections ?? 0);
+      opened = await connect(server, client, { port, count, total, mode, heldKey: "held", ...hubcast });
+      steps.push({ connections: total, ...(await server.request("sample")) });
+    }
+    const full = steps.at(-1);
     const status = await server.request("status");
     const counts = await client.request("counts");
     if (
@@ -351,16 +354,15 @@ async function memoryFloor(o, children, variant, run) {
       variant,
       run,
       connections: o.connections,
-      halfConnections: half,
       base,
-      half: halfSample,
+      steps,
       full,
       connectMs: opened.client.ms,
       clientOpenFiles: opened.client.openFiles,
     };
     const s = summarizeMemory(raw);
     progress(
-      `memory floor, ${variant} (run ${run}): RSS ${(s.rssBytesPerConnection / 1024).toFixed(2)} KiB/connection (${(s.rssMarginalBytesPerConnection / 1024).toFixed(2)} over the second half), heap ${Math.round(s.heapUsedBytesPerConnection)} B, server ${full.openFiles} open files`,
+      `memory floor, ${variant} (run ${run}): RSS ${(s.rssBytesPerConnection / 1024).toFixed(2)} KiB/connection (${(s.rssSlopeBytesPerConnection / 1024).toFixed(2)} per connection added once warm), heap ${Math.round(s.heapUsedBytesPerConnection)} B, server ${full.openFiles} open files`,
     );
     return { raw, summary: s };
   } finally {

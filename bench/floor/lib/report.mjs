@@ -73,16 +73,20 @@ export function summarizeWrite(result) {
   };
 }
 
-/** One memory-floor result: growth per connection from no connections to N, and from N/2 to N. */
+/**
+ * One memory-floor result: growth per connection from no connections to N, and the slope of
+ * RSS over the readings taken after each step (least squares): what one more connection costs
+ * once the process is warm.
+ */
 export function summarizeMemory(result) {
-  const { base, half, full, connections, halfConnections } = result;
+  const { base, steps, full, connections } = result;
   const per = (field, from, n) => (full[field] - from[field]) / n;
   return {
     variant: result.variant,
     run: result.run,
     connections,
     rssBytesPerConnection: per("rss", base, connections),
-    rssMarginalBytesPerConnection: per("rss", half, connections - halfConnections),
+    rssSlopeBytesPerConnection: slope(steps.map((s) => [s.connections, s.rss])),
     rssAnonBytesPerConnection: per("rssAnon", base, connections),
     heapUsedBytesPerConnection: per("heapUsed", base, connections),
     externalBytesPerConnection: per("external", base, connections),
@@ -104,7 +108,7 @@ export function memoryMeans(memory) {
       rssBytesPerConnection: mean("rssBytesPerConnection"),
       rssMinBytes: Math.min(...rss),
       rssMaxBytes: Math.max(...rss),
-      rssMarginalBytesPerConnection: mean("rssMarginalBytesPerConnection"),
+      rssSlopeBytesPerConnection: mean("rssSlopeBytesPerConnection"),
       heapUsedBytesPerConnection: mean("heapUsedBytesPerConnection"),
       externalBytesPerConnection: mean("externalBytesPerConnection"),
     };
@@ -149,7 +153,7 @@ function memoryRows(memory) {
     m.variant,
     String(m.run),
     kib(m.rssBytesPerConnection),
-    kib(m.rssMarginalBytesPerConnection),
+    kib(m.rssSlopeBytesPerConnection),
     kib(m.rssAnonBytesPerConnection),
     int(Math.round(m.heapUsedBytesPerConnection)),
     int(Math.round(m.externalBytesPerConnection)),
@@ -160,7 +164,7 @@ const MEMORY_HEAD = [
   "variant",
   "run",
   "RSS KiB/conn 0→N",
-  "RSS KiB/conn N/2→N",
+  "RSS KiB/conn slope",
   "RssAnon KiB/conn",
   "heap B/conn",
   "external B/conn",
@@ -173,7 +177,7 @@ function meanRows(means) {
     String(m.runs),
     kib(m.rssBytesPerConnection),
     `${kib(m.rssMinBytes)} – ${kib(m.rssMaxBytes)}`,
-    kib(m.rssMarginalBytesPerConnection),
+    kib(m.rssSlopeBytesPerConnection),
     int(Math.round(m.heapUsedBytesPerConnection)),
     int(Math.round(m.externalBytesPerConnection)),
   ]);
@@ -183,7 +187,7 @@ const MEAN_HEAD = [
   "runs",
   "RSS KiB/conn (mean)",
   "min – max",
-  "RSS KiB/conn N/2→N (mean)",
+  "RSS KiB/conn slope (mean)",
   "heap B/conn",
   "external B/conn",
 ];
@@ -259,11 +263,25 @@ export function markdownReport(run) {
     );
     lines.push(
       "- *net-paused*: bare `net` server with pauseOnConnect, the socket never read. *net-reading*: bare `net` server with a 'data' listener. *http-upgrade*: `http` server, WebSocket handshake answered by hand in 'upgrade', the socket kept (reading). *net-upgrade*: `net` server reading the handshake itself, the socket kept (reading). *net-exchange*: net-upgrade, then two small frames answered per connection (the I/O of a connect and a subscribe, no state kept). *ws*: `http` server + `ws` WebSocketServer (noServer, perMessageDeflate off, clientTracking off), the WebSocket kept. *hubcast*: a Hubcast node (memory engine), each connection connected and subscribed to one channel.",
-      "- *RSS KiB/conn 0→N*: growth of the server's RSS from before the first connection to after the last ÷ N, each reading after two full garbage collections (--expose-gc); *N/2→N*: growth over the second half ÷ N/2 (fixed costs such as code compiled on the first connection drop out). *heap*, *external*: process.memoryUsage() growth ÷ N.",
+      "- *RSS KiB/conn 0→N*: growth of the server's RSS from before the first connection to after the last ÷ N, each reading after two full garbage collections (--expose-gc); *slope*: the least-squares slope of RSS over the readings taken after each N/S connections (S = --steps), the cost of one more connection once the process is warm (fixed costs such as code compiled on the first connection, or heap spaces grown once, drop out). *heap*, *external*: process.memoryUsage() growth ÷ N.",
       "- RSS counts the process's own memory only; the kernel's socket memory (struct sock, buffers) comes on top and appears in no process's RSS.",
       "",
     );
   }
   lines.push("See bench/floor/README.md for the method.", "");
   return lines.join("\n");
+}
+
+/** The least-squares slope of y over x for `points` ([x, y] pairs, at least two x values). */
+export function slope(points) {
+  const n = points.length;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [x, y] of points) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+  }
+  return sxy / sxx;
 }
