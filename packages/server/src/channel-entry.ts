@@ -37,6 +37,8 @@ export interface EntryHooks {
   sent: SentCounter;
   /** A repair ended: history covered the gap, or subscribers were asked to resubscribe. */
   repaired(result: "repaired" | "resubscribe"): void;
+  /** A publication went as a delta to `deliveries` subscribers, each `savedBytes` of data fewer than in full. */
+  deltaDelivered(deliveries: number, savedBytes: number): void;
   /** The connection a publication must not reach (its protocol's sender), if any. */
   exceptOf(pub: RawPublication): string | undefined;
 }
@@ -172,6 +174,7 @@ export class ChannelEntry {
       alternative:
         delta === undefined ? undefined : { for: this.deltas.ready, encode: (codec) => codec.encodePublication(delta) },
     });
+    if (delta !== undefined) this.hooks.deltaDelivered(this.deltas.ready.size, pub.data.length - delta.data.length);
     // While a repair is under way the chain stays broken (startSync restarted it, so everyone
     // gets this in full): those being repaired miss this publication, so it is no one's base.
     if (this.sync === undefined) this.deltas.advance(pub, except);

@@ -3,11 +3,13 @@ import type { JsonValue, PublicationPush, Subscription, SubscribedEvent, WebSock
 import { LocalCode } from "@hubcast/client";
 import { Client } from "@hubcast/client/protobuf";
 import { JsonCodec, ProtobufCodec } from "@hubcast/protocol";
+import { createDelta } from "fossil-delta";
 import { WebSocket } from "ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../../test/support/eventually.js";
 import { TEST_NAMESPACES, TestCluster } from "../../../test/support/nodes.js";
 import { RedisServer } from "../../../test/support/redis.js";
+import { scrapeFresh } from "../../../test/support/scrape.js";
 import type { HubcastNode } from "./node.js";
 import { createNode } from "./node.js";
 import type { NodeOptions } from "./options.js";
@@ -174,7 +176,7 @@ const states = (from: number, to: number): unknown[] =>
 
 describe.each(["json", "protobuf"] as const)("delta compression over %s with permessage-deflate", (protocol) => {
   it("sends the first publication in full and the next ones as deltas; the app sees full data", async () => {
-    const { wsUrl } = await cluster.node(NODE_OPTIONS);
+    const { node, wsUrl } = await cluster.node(NODE_OPTIONS);
     const tap = new Tap();
     const plainTap = new Tap();
     const { got, subscribed } = await follow(sdk(wsUrl, protocol, tap), "doc:a", true);
@@ -191,6 +193,13 @@ describe.each(["json", "protobuf"] as const)("delta compression over %s with per
     const [full, ...deltas] = tap.frames;
     for (const delta of deltas) expect(delta.bytes * 5).toBeLessThan(full?.bytes ?? 0);
     expect(tap.deflated && plainTap.deflated).toBe(true);
+    // The metrics count the five deltas and the data bytes they spared (the publisher's JSON text).
+    const data = (n: number): Uint8Array => new TextEncoder().encode(JSON.stringify(state(n)));
+    let spared = 0;
+    for (let n = 2; n <= 6; n++) spared += data(n).length - createDelta(data(n - 1), data(n)).length;
+    const metrics = await scrapeFresh(node.address.url);
+    expect(metrics.get("hubcast_delta_deliveries_total")).toBe(5);
+    expect(metrics.get("hubcast_delta_saved_bytes_total")).toBe(spared);
   });
 
   it("sends everything in full where the namespace does not allow deltas, and says so", async () => {

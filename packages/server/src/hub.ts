@@ -13,10 +13,12 @@ export interface HubHistory {
   read(channel: string, since: StreamPosition, policy: HistoryPolicy): Promise<HistoryPage>;
 }
 
-/** What the Hub counts (the node's Metrics): fan-out once per frame, and channel repairs. */
+/** What the Hub counts (the node's Metrics): fan-out once per frame, channel repairs, and deltas. */
 export interface HubMetrics {
   readonly fanout: Readonly<Record<"publication" | "members" | "join" | "leave", SentCounter>>;
   channelRepair(result: "repaired" | "resubscribe"): void;
+  /** A publication went as a delta to `deliveries` subscribers, each `savedBytes` of data fewer than in full. */
+  deltaDelivered(deliveries: number, savedBytes: number): void;
 }
 
 /**
@@ -38,6 +40,7 @@ export const NO_EXCLUSIONS: FanoutExclusions = {
 const NO_METRICS: HubMetrics = {
   fanout: { publication: NOT_COUNTED, members: NOT_COUNTED, join: NOT_COUNTED, leave: NOT_COUNTED },
   channelRepair: () => undefined,
+  deltaDelivered: () => undefined,
 };
 
 /**
@@ -193,6 +196,7 @@ export class Hub {
       logger: this.logger,
       sent: this.metrics.fanout.publication,
       repaired: (result) => this.metrics.channelRepair(result),
+      deltaDelivered: (deliveries, savedBytes) => this.metrics.deltaDelivered(deliveries, savedBytes),
       exceptOf: (pub) => this.exclusions.publication(pub),
     };
   }

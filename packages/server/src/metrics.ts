@@ -163,6 +163,8 @@ export class Metrics implements ScrapeSource {
   private readonly limitRejections: Record<LimitName, Child>;
   private readonly unexpectedErrors: Record<FaultSite, Child>;
   private readonly skippedPublications: Child;
+  private readonly deltaDeliveries: Child;
+  private readonly deltaSavedBytes: Child;
   private readonly historyEvictions: Record<"bytes" | "channels", Child>;
   /** Counts the engine's reconnects and connection errors; give it to `engine.observe`. */
   readonly engineObserver: EngineObserver = {
@@ -322,6 +324,16 @@ export class Metrics implements ScrapeSource {
       "Stored publications left out of a history or recovery reply because they cannot be read or encoded (written by an older version, or straight into the engine); each is also logged at warn.",
     );
     this.skippedPublications.inc(0);
+    this.deltaDeliveries = counter(
+      "delta_deliveries_total",
+      "Publications delivered as a fossil delta instead of in full, one per subscriber (subscribers that asked for deltas and held the channel's previous publication).",
+    );
+    this.deltaDeliveries.inc(0);
+    this.deltaSavedBytes = counter(
+      "delta_saved_bytes_total",
+      "Publication data bytes deltas spared: for each delivery made as a delta, the full data's length minus the delta's (before encoding and WebSocket framing).",
+    );
+    this.deltaSavedBytes.inc(0);
     const evictions = counter(
       "history_evictions_total",
       "Retained history the memory engine dropped before its time to stay within its node-wide bounds, by reason: bytes (the oldest publications of the least recently published channels, memoryHistoryMaxBytes) or channels (a whole stream, position included, memoryHistoryMaxChannels).",
@@ -434,6 +446,12 @@ export class Metrics implements ScrapeSource {
   /** A stored publication was left out of a reply because it cannot be read or encoded. */
   publicationSkipped(): void {
     this.skippedPublications.inc();
+  }
+
+  /** A publication went as a delta to `deliveries` subscribers, each `savedBytes` of data fewer than in full. */
+  deltaDelivered(deliveries: number, savedBytes: number): void {
+    this.deltaDeliveries.inc(deliveries);
+    this.deltaSavedBytes.inc(deliveries * savedBytes);
   }
 
   /** What a scrape shows: this node's metrics and the process-wide ones (default process metrics, event loop lag). */
