@@ -257,6 +257,29 @@ describe.each(["json", "protobuf"] as const)("delta compression over %s with per
   );
 });
 
+describe("delta compression over the SDK's HTTP-streaming transport", () => {
+  it("sends deltas on the stream too, and the app sees full data", async () => {
+    const { node, wsUrl } = await cluster.node(NODE_OPTIONS);
+    const client = new Client(wsUrl, {
+      transports: ["http-stream"],
+      minReconnectDelayMs: 20,
+      maxReconnectDelayMs: 200,
+    });
+    clients.push(client);
+    const transports: unknown[] = [];
+    client.on("transport", (event) => transports.push(event.to));
+    client.connect();
+    const { got, subscribed } = await follow(client, "doc:stream", true);
+    expect(subscribed).toMatchObject({ delta: true });
+    await publishStates(sdk(wsUrl, "json"), "doc:stream", 1, 4);
+    await eventually(() => got.length === 4, 5_000, "4 publications");
+    expect(versions(got)).toEqual(states(1, 4));
+    expect(transports).toEqual(["http-stream"]);
+    // The stream carried the last three as deltas: the node counted them.
+    expect((await scrapeFresh(node.address.url)).get("hubcast_delta_deliveries_total")).toBe(3);
+  });
+});
+
 describe("delta compression: the edges", () => {
   it("works in a channel without history, and refuses an unknown delta type with 107", async () => {
     const { wsUrl } = await cluster.node(NODE_OPTIONS);
