@@ -4,7 +4,7 @@ import type { HistoryPolicy } from "./broker/broker.js";
 import { DeltaChain } from "./delta-chain.js";
 import type { HistoryPage } from "./history/history.js";
 import type { SentCounter, Subscriber } from "./fanout.js";
-import { writeFanout, writeToAll } from "./fanout.js";
+import { writeFanout } from "./fanout.js";
 import { recoverSince } from "./recovery.js";
 
 /** How long a subscriber whose history read ran ahead of broker delivery waits before history is re-read. */
@@ -156,7 +156,12 @@ export class ChannelEntry {
 
   /** Catch-up for some subscribers (pending, or being repaired): always in full. */
   private fanOut(subscribers: Iterable<Subscriber>, pub: RawPublication): void {
-    writeToAll(subscribers, (codec) => codec.encodePublication(pub), this.hooks.sent, this.hooks.exceptOf(pub));
+    writeFanout({
+      subscribers,
+      encode: (codec) => codec.encodePublication(pub),
+      sent: this.hooks.sent,
+      except: this.hooks.exceptOf(pub),
+    });
   }
 
   /**

@@ -2,7 +2,7 @@ import { JsonCodec, ProtobufCodec } from "@hubcast/protocol";
 import type { PushEncoder } from "./codec.js";
 import { describe, expect, it } from "vitest";
 import type { Subscriber } from "./fanout.js";
-import { writeToAll } from "./fanout.js";
+import { writeFanout } from "./fanout.js";
 import type { Framer } from "./transport/transport.js";
 
 /** A framer that counts its calls and tags its frames, so shared bytes can be told apart. */
@@ -30,7 +30,7 @@ class Sink implements Subscriber {
   resubscribeRequired(): void {}
 }
 
-describe("writeToAll", () => {
+describe("writeFanout", () => {
   it("encodes once per codec and frames once per (codec, framer), whatever the mix of subscribers", () => {
     const json = new JsonCodec();
     const protobuf = new ProtobufCodec();
@@ -46,14 +46,14 @@ describe("writeToAll", () => {
     ];
     const encoded: PushEncoder[] = [];
     const counted: [number, number][] = [];
-    writeToAll(
+    writeFanout({
       subscribers,
-      (codec) => {
+      encode: (codec) => {
         encoded.push(codec);
         return new TextEncoder().encode(codec === json ? "json" : "pb");
       },
-      (recipients, bytes) => counted.push([recipients, bytes]),
-    );
+      sent: (recipients, bytes) => counted.push([recipients, bytes]),
+    });
 
     expect(encoded).toEqual([json, protobuf]);
     expect(ws.calls).toBe(2); // json and protobuf
@@ -73,12 +73,12 @@ describe("writeToAll", () => {
     const subscribers = [new Sink(json, ws), new Sink(json, ws), new Sink(json, ws)];
     const counted: number[] = [];
     const skipped = subscribers[1]?.id;
-    writeToAll(
+    writeFanout({
       subscribers,
-      () => new TextEncoder().encode("x"),
-      (recipients) => counted.push(recipients),
-      skipped,
-    );
+      encode: () => new TextEncoder().encode("x"),
+      sent: (recipients) => counted.push(recipients),
+      except: skipped,
+    });
     expect(subscribers.map((s) => s.frames.length)).toEqual([1, 0, 1]);
     expect(counted).toEqual([2]);
   });

@@ -40,20 +40,9 @@ export interface Fanout {
  * (codec, framer) in use (a WebSocket frame, a compressed one, an SSE event), and counted
  * once (bytes as written). The work per subscriber is two identity checks and a write,
  * whatever the transports, plus one comparison when `except` names a connection to skip (the
- * Pusher protocol's sender of a client event, or an API call's `socket_id`).
- */
-export function writeToAll(
-  subscribers: Iterable<Subscriber>,
-  encode: (codec: PushEncoder) => Uint8Array,
-  sent: SentCounter,
-  except?: string,
-): void {
-  writeFanout({ subscribers, encode, sent, except });
-}
-
-/**
- * {@link writeToAll} with an alternative payload: a subscriber in `alternative.for` costs one
- * set lookup more, and each version is still encoded once per codec and framed once per framer.
+ * Pusher protocol's sender of a client event, or an API call's `socket_id`). With an
+ * alternative payload, a subscriber in `alternative.for` costs one set lookup more, and each
+ * version is still encoded once per codec and framed once per framer.
  */
 export function writeFanout(fanout: Fanout): void {
   const { except, sent } = fanout;

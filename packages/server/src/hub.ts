@@ -4,7 +4,7 @@ import type { Broker, HistoryPolicy } from "./broker/broker.js";
 import { ChannelEntry } from "./channel-entry.js";
 import type { HistoryPage } from "./history/history.js";
 import type { SentCounter, Subscriber } from "./fanout.js";
-import { NOT_COUNTED, writeToAll } from "./fanout.js";
+import { NOT_COUNTED, writeFanout } from "./fanout.js";
 
 /** What the Hub needs to repair a channel: its history policy and a way to read it. */
 export interface HubHistory {
@@ -171,7 +171,11 @@ export class Hub {
     const entry = this.channels.get(body.channel);
     if (entry === undefined) return;
     const push: Push = { type: "members", body };
-    writeToAll(entry.liveSubscribers(), (codec) => codec.encodePush(push), this.metrics.fanout.members);
+    writeFanout({
+      subscribers: entry.liveSubscribers(),
+      encode: (codec) => codec.encodePush(push),
+      sent: this.metrics.fanout.members,
+    });
   }
 
   /** Fan-out of one join or leave at once, skipping whom the exclusions name (Pusher's joiner). */
@@ -180,7 +184,12 @@ export class Hub {
     if (entry === undefined) return;
     const push: Push = { type, body: { channel, info } };
     const except = this.exclusions.joinLeave(channel, info);
-    writeToAll(entry.liveSubscribers(), (codec) => codec.encodePush(push), this.metrics.fanout[type], except);
+    writeFanout({
+      subscribers: entry.liveSubscribers(),
+      encode: (codec) => codec.encodePush(push),
+      sent: this.metrics.fanout[type],
+      except,
+    });
   }
 
   /** The broker may have lost publications (it reconnected): re-read history for every channel. */
