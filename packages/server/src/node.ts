@@ -277,8 +277,12 @@ export class HubcastNode {
         this.pusher?.observe("join", channel, info);
       },
       leave: (channel, info) => {
-        this.joinLeave.heard("leave", channel, info);
-        this.pusher?.observe("leave", channel, info);
+        const deliver = (): void => {
+          this.joinLeave.heard("leave", channel, info);
+          this.pusher?.observe("leave", channel, info);
+        };
+        if (this.pusher === undefined) deliver();
+        else this.pusher.leaveHeard(channel, info, deliver);
       },
       resync: () => hub.resyncAll(),
       control: (message) => this.control.receive(message),

@@ -101,6 +101,35 @@ export class PusherService {
     });
   }
 
+  /**
+   * A member's leave heard from the broker: `deliver` runs at once, or, on a Pusher presence
+   * channel this node has subscribers of, once presence confirms the user is gone. A leave is
+   * decided where the user's last connection was, and can arrive after the same user's join on
+   * another node (a reload whose old page's leave was slow): delivered then, it would take a
+   * present user out of every member list until the reconciler put them back. One presence read
+   * per such leave; a read that fails delivers the leave.
+   */
+  leaveHeard(channel: string, info: ClientInfo, deliver: () => void): void {
+    const { hub, engine, logger } = this.ctx;
+    if (!this.apps.isPresenceChannel(channel) || hub.liveCount(channel) === 0) {
+      deliver();
+      return;
+    }
+    engine.presence.get(channel).then(
+      (entries) => {
+        if (Object.values(entries).some((entry) => entry.user === info.user)) {
+          logger.debug({ channel, user: info.user }, "member_removed not delivered: the user is present again");
+          return;
+        }
+        deliver();
+      },
+      (err: unknown) => {
+        logger.warn({ err, channel }, "presence read for a member's leave failed; delivering the leave");
+        deliver();
+      },
+    );
+  }
+
   /** A join or leave push from the broker reached this node (after the Hub delivered it). */
   observe(type: "join" | "leave", channel: string, info: ClientInfo): void {
     this.reconciler?.observe(type, channel, info);
