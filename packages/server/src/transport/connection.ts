@@ -17,12 +17,14 @@ type TaggedSocket = Socket & { [kConnection]: WebSocketConnection };
  * close handshake, and writes the frames its session built with {@link framer} (the same
  * bytes for every subscriber) straight to the socket.
  *
- * Kept small because there is one per client: one object and a {@link FrameReader}, no
- * closures (the socket listeners are shared functions that find the connection on the
- * socket), and a timer only while a close handshake is waiting for the peer.
+ * Kept small because there is one per client: one object, no closures (the socket listeners
+ * are shared functions that find the connection on the socket), a {@link FrameReader} only
+ * while a read leaves something incomplete (most reads carry whole frames, so an idle
+ * connection holds none), and a timer only while a close handshake is waiting for the peer.
  */
 export class WebSocketConnection implements FrameSink, Transport {
-  private readonly reader: FrameReader;
+  /** Made for a read, kept only while it holds something (a partial frame, fragments) or the connection is closing. */
+  private reader: FrameReader | undefined;
   private handler: TransportEvents | undefined;
   private closeSent = false;
   /** What {@link ConnectionHandler.onClosed} reports. */
@@ -35,12 +37,10 @@ export class WebSocketConnection implements FrameSink, Transport {
    */
   constructor(
     readonly socket: Socket,
-    limits: ReaderLimits,
+    private readonly limits: ReaderLimits,
     readonly framer: Framer,
-    inflate: boolean,
-  ) {
-    this.reader = new FrameReader(this, limits, inflate);
-  }
+    private readonly inflate: boolean,
+  ) {}
 
   get name(): TransportName {
     return TransportName.websocket;
@@ -58,15 +58,19 @@ export class WebSocketConnection implements FrameSink, Transport {
     socket.setTimeout(0);
     socket.setNoDelay(true);
     socket.on("data", onSocketData);
-    socket.on("end", onSocketEnd);
+    // Sockets from the front door or a cluster primary do not allow half-open connections: they
+    // finish their side by themselves when the peer shuts its own. Only one that does (accepted
+    // by some other HTTP server) needs telling; a second 'end' listener on every socket would
+    // cost each connection an array.
+    if (socket.allowHalfOpen) socket.on("end", onSocketEnd);
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
-    if (head.length > 0) this.reader.push(head);
+    if (head.length > 0) this.received(head);
   }
 
   /** Output the socket has not sent yet, plus unfinished input (a partial frame, the fragments of a message). */
   get heldBytes(): number {
-    return this.socket.writableLength + this.reader.heldBytes;
+    return this.socket.writableLength + (this.reader?.heldBytes ?? 0);
   }
 
   get destroyed(): boolean {
@@ -92,7 +96,7 @@ export class WebSocketConnection implements FrameSink, Transport {
   close(code: number, reason: string): void {
     if (this.closeSent || this.socket.destroyed) return;
     this.closeSent = true;
-    this.reader.closing();
+    this.readerNow().closing();
     this.socket.write(closeFrame(code, reason));
     this.closeTimer = setTimeout(destroyConnection, CLOSE_TIMEOUT_MS, this.socket);
     this.closeTimer.unref();
@@ -138,6 +142,11 @@ export class WebSocketConnection implements FrameSink, Transport {
     this.closeTimer.unref();
   }
 
+  private readerNow(): FrameReader {
+    this.reader ??= new FrameReader(this, this.limits, this.inflate);
+    return this.reader;
+  }
+
   /** @internal the socket closed. */
   closed(): void {
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
@@ -148,7 +157,9 @@ export class WebSocketConnection implements FrameSink, Transport {
   /** @internal bytes arrived. The fault boundary of the read path: a throw ends this connection, not the process. */
   received(chunk: Buffer): void {
     try {
-      this.reader.push(chunk);
+      const reader = this.readerNow();
+      reader.push(chunk);
+      if (reader.idle && this.reader === reader) this.reader = undefined;
     } catch (err) {
       const handler = this.handler;
       if (handler === undefined) this.socket.destroy();
@@ -167,7 +178,7 @@ function onSocketData(this: TaggedSocket, chunk: Buffer): void {
   this[kConnection].received(chunk);
 }
 
-/** The peer shut its side: finish ours, so the socket closes (sockets upgraded by `http` allow half-open). */
+/** The peer shut its side: finish ours, so a socket that allows half-open connections closes too. */
 function onSocketEnd(this: TaggedSocket): void {
   this.end();
 }

@@ -99,7 +99,48 @@ function framesOf(plan: MessagePlan): { frames: Buffer[]; events: unknown[] } {
   return { frames, events };
 }
 
+/**
+ * Feeds `chunks` as a WebSocket connection does: a new reader for a read when there is none,
+ * dropped again once idle. Returns what the readers reported.
+ */
+function feedDroppingIdle(chunks: readonly Buffer[]): unknown[] {
+  const recorder = new Recorder();
+  let reader: FrameReader | undefined;
+  for (const chunk of chunks) {
+    reader ??= new FrameReader(recorder, { maxMessageBytes: MAX_MESSAGE_BYTES }, false);
+    reader.push(Buffer.from(chunk));
+    if (reader.idle) {
+      expect(reader.heldBytes).toBe(0);
+      reader = undefined;
+    }
+  }
+  return recorder.events;
+}
+
 describe("FrameReader properties", () => {
+  it(
+    "reports the same whether one reader reads everything or a new one is made whenever the last was idle",
+    () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            streamArb,
+            fc.array(messageArb, { minLength: 1, maxLength: 6 }).map((plans) =>
+              Buffer.concat(plans.flatMap((plan) => framesOf(plan).frames)),
+            ),
+          ),
+          fc.array(fc.nat(20_000), { maxLength: 40 }),
+          (bytes, points) => {
+            const chunks = split(bytes, points);
+            expect(feedDroppingIdle(chunks)).toEqual(feed(chunks));
+          },
+        ),
+        params,
+      );
+    },
+    TIMEOUT_MS,
+  );
+
   it(
     "never throws on arbitrary bytes split anywhere, never holds more than its bound, and stops after a failure",
     () => {

@@ -85,6 +85,15 @@ export class FrameReader {
   ) {}
 
   /**
+   * Whether the reader holds nothing between frames: no partial frame, no fragments, nothing to
+   * skip, not failed or closing. An idle reader is the same as a new one, so its connection may
+   * drop it and make another for the next read.
+   */
+  get idle(): boolean {
+    return this.pending === undefined && this.skip === 0 && !this.inMessage && !this.failed && !this.discarding;
+  }
+
+  /**
    * Feeds bytes read from the socket. Calls {@link FrameSink.onHeldBytesGrew} once at the
    * end when this read made the reader hold more.
    */

@@ -240,4 +240,23 @@ describe("the WebSocket layer on real sockets", () => {
     client.socket.write(clientFrame(0x8, closePayload(3004)));
     await client.closed();
   });
+
+  it.each([
+    ["its first request", false],
+    ["a request after another on a kept-alive connection (through Node's HTTP server)", true],
+  ])("closes a connection whose peer shuts its side without a close frame, upgraded by %s", async (_, keptAlive) => {
+    const { node, wsUrl } = await cluster.node();
+    const client = await WireClient.open(wsUrl);
+    if (keptAlive) {
+      client.socket.write("HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"); // no body to skip
+      expect(await client.response()).toMatch(/^HTTP\/1\.1 200 /);
+    }
+    client.socket.write(upgradeRequest(new URL(wsUrl).pathname));
+    expect(await client.response()).toMatch(/^HTTP\/1\.1 101 /);
+    const sessions = (node as unknown as { sessions: Set<unknown> }).sessions;
+    await eventually(() => sessions.size === 1, 2_000, "the session");
+    client.socket.end(); // a FIN, no close frame
+    await client.closed();
+    await eventually(() => sessions.size === 0, 2_000, "the node to drop the session");
+  });
 });
