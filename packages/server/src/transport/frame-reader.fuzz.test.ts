@@ -125,9 +125,9 @@ describe("FrameReader properties", () => {
         fc.property(
           fc.oneof(
             streamArb,
-            fc.array(messageArb, { minLength: 1, maxLength: 6 }).map((plans) =>
-              Buffer.concat(plans.flatMap((plan) => framesOf(plan).frames)),
-            ),
+            fc
+              .array(messageArb, { minLength: 1, maxLength: 6 })
+              .map((plans) => Buffer.concat(plans.flatMap((plan) => framesOf(plan).frames))),
           ),
           fc.array(fc.nat(20_000), { maxLength: 40 }),
           (bytes, points) => {
