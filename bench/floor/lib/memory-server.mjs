@@ -91,8 +91,8 @@ if (variant === "hubcast") {
     logLevel: "warn",
     demo: false,
     namespaces: { floor: { subscribe: "anyone" } },
+    // Admission off for the ramp; every other limit as shipped (the command rate limit too).
     maxConnectionsPerSecond: 0,
-    commandRatePerSecond: 0,
     // Idle means idle: no pings in the run (the client does not answer them).
     pingIntervalMs: 3_600_000,
   });

@@ -28,6 +28,21 @@ describe("CommandRateLimit", () => {
     expect(limit.check(RATE_LIMIT_WINDOW_MS + 1)).toBe("ok");
     expect(limit.check(RATE_LIMIT_WINDOW_MS + 2)).toBe("refuse");
   });
+
+  it("is at rest, as a new one would be, once its bucket is full and no refusal counts", () => {
+    const limit = new CommandRateLimit(10, 2, 3, 0); // a token every 100 ms, 2 at most
+    expect(limit.atRest(0)).toBe(true);
+    limit.check(0);
+    expect(limit.atRest(0)).toBe(false);
+    expect(limit.atRest(100)).toBe(true); // refilled
+    limit.check(100);
+    limit.check(100);
+    expect(limit.check(100)).toBe("refuse");
+    // Full again after 200 ms, but the refusal still counts in its window: dropping it now
+    // would let a client reset its count by pausing.
+    expect(limit.atRest(300)).toBe(false);
+    expect(limit.atRest(100 + RATE_LIMIT_WINDOW_MS)).toBe(true);
+  });
 });
 
 describe("ConnectionCounter", () => {

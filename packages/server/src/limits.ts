@@ -29,6 +29,12 @@ export class TokenBucket {
     return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
   }
 
+  /** Whether the bucket has refilled to its burst: as a new one would be. */
+  full(now: number): boolean {
+    this.refill(now);
+    return this.tokens >= this.burst;
+  }
+
   private refill(now: number): void {
     const elapsedMs = now - this.refilledAt;
     if (elapsedMs <= 0) return;
@@ -57,6 +63,11 @@ export class CommandRateLimit {
   ) {
     this.bucket = new TokenBucket(ratePerSecond, burst, now);
     this.windowStartedAt = now;
+  }
+
+  /** Whether it is as a new one would be: its bucket full, no refusal counted in the current window. */
+  atRest(now: number): boolean {
+    return this.bucket.full(now) && (this.refusals === 0 || now - this.windowStartedAt >= RATE_LIMIT_WINDOW_MS);
   }
 
   /** `ok`: go ahead; `refuse`: answer with too_many_requests; `disconnect`: sustained abuse. */

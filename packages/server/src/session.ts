@@ -50,7 +50,11 @@ export class Session implements Subscriber, Flushable, TransportEvents {
   private pongDeadline = 0;
   /** Since when the connection has held no subscription (for the idle timeout); 0 while it holds some. */
   private idleSince = 0;
-  private readonly rateLimit: CommandRateLimit | undefined;
+  /**
+   * The command rate limit's state: made by a command, dropped by the liveness sweep once it is
+   * at rest (as a new one would be), so an idle connection holds none.
+   */
+  private rateLimit: CommandRateLimit | undefined;
   private countedUser = false;
   /** Frames waiting for the end of this event-loop turn: one frame, the common case, or several (no array is made for a single frame). */
   private queued: Buffer | Buffer[] | undefined;
@@ -74,9 +78,6 @@ export class Session implements Subscriber, Flushable, TransportEvents {
     const now = Date.now();
     this.framer = transport.framer;
     this.nextPingAt = now + ctx.options.connectTimeoutMs;
-    const { commandRatePerSecond, commandBurst, maxRateLimitedCommands } = ctx.options;
-    if (commandRatePerSecond > 0)
-      this.rateLimit = new CommandRateLimit(commandRatePerSecond, commandBurst, maxRateLimitedCommands, now);
     ctx.connections.perIp.add(remoteAddress ?? "");
     registry.add(this);
   }
@@ -166,6 +167,7 @@ export class Session implements Subscriber, Flushable, TransportEvents {
    * without a subscription for `idleTimeoutMs` (3009; 0 turns that off), and pings one that is due.
    */
   checkLiveness(now: number, idleTimeoutMs: number): void {
+    if (this.rateLimit?.atRest(now)) this.rateLimit = undefined;
     const state = this.currentState;
     if (state === "connecting" || state === "authenticating") {
       if (now >= this.nextPingAt) this.close(CloseCode.connectTimeout);
@@ -422,7 +424,11 @@ export class Session implements Subscriber, Flushable, TransportEvents {
    * connection is already closed with 3006.
    */
   private countFrame(): "ok" | "refuse" | "disconnect" {
-    const verdict = this.rateLimit?.check(Date.now()) ?? "ok";
+    const { commandRatePerSecond, commandBurst, maxRateLimitedCommands } = this.ctx.options;
+    if (commandRatePerSecond === 0) return "ok";
+    const now = Date.now();
+    this.rateLimit ??= new CommandRateLimit(commandRatePerSecond, commandBurst, maxRateLimitedCommands, now);
+    const verdict = this.rateLimit.check(now);
     if (verdict === "ok") return verdict;
     this.ctx.metrics.limitRejected("rate");
     if (verdict === "disconnect") this.close(CloseCode.rateLimited);
