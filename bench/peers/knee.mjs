@@ -61,8 +61,9 @@ Finds each system's throughput knee: the highest publication rate it sustains to
 subscribers on one channel. For each system in turn, on fresh servers, hubcast bench fanout runs
 steps at a rate that grows ×--factor per step until a step fails (p99 latency above --p99-bound,
 or any delivery lost, duplicated or out of order, a publish error, a failed or dropped
-connection, a publisher that fell behind), then --refine steps bisect between the last
-sustained and the first failed rate. Reports per system the highest sustained step: deliveries/s,
+connection, a publisher that fell behind; a step that fails on p99 alone gets a second try on
+fresh servers, which counts), then --refine steps bisect between the last sustained and the
+first failed rate. Reports per system the highest sustained step: deliveries/s,
 deliveries/s per core of server CPU (and with Redis's CPU counted too), p50/p99, and the step
 that failed and why; sorted by deliveries/s.
 
@@ -257,7 +258,7 @@ async function sweepSystem(ctx, system) {
   };
   let deployment;
   let n = 0;
-  const tryRate = async (rate, phase) => {
+  const attempt = async (rate, phase) => {
     n++;
     const step = await runStep(ctx, { system, rate, label: `bench-${system.key}-${n}`, backend, entry, deployment });
     deployment = step.deployment;
@@ -269,6 +270,15 @@ async function sweepSystem(ctx, system) {
       deployment = undefined;
     }
     return step;
+  };
+  const tryRate = async (rate, phase) => {
+    const first = await attempt(rate, phase);
+    if (first.pass || !latencyOnly(first) || ctx.interrupted) return first;
+    // Every delivery made, only p99 past the bound: on a machine shared with the load generator
+    // one stall can do that below the knee, and end the ladder there. The rate gets a second
+    // try on fresh servers, and that one counts; lost or late deliveries never get one.
+    const second = await attempt(rate, `${phase}, second try`);
+    return { ...second, firstTry: { p99Ms: first.p99Ms, reasons: first.reasons } };
   };
   try {
     const found = await findKnee(o, tryRate, () => ctx.interrupted);
@@ -286,6 +296,11 @@ async function sweepSystem(ctx, system) {
     entry.error = entry.steps.find((s) => s.error !== undefined).error;
   process.stderr.write(`knee: ${system.label}: ${summaryLine(entry)}\n`);
   return entry;
+}
+
+/** Whether a step failed on its p99 alone (every delivery made, in order, at the rate). */
+function latencyOnly(step) {
+  return step.error === undefined && step.reasons.length === 1 && step.reasons[0].startsWith("p99 ");
 }
 
 function summaryLine(entry) {

@@ -166,11 +166,12 @@ export function stepsMarkdownTable(s) {
       num(step.p50Ms, 1),
       num(step.p99Ms, 0),
       num(step.clientCpuPercentPerProcess),
-      step.interrupted
+      (step.interrupted
         ? "interrupted"
         : step.pass
           ? "sustained"
-          : `${step.stopped ? "not run" : "failed"}: ${step.reasons.join(", ")}`,
+          : `${step.stopped ? "not run" : "failed"}: ${step.reasons.join(", ")}`) +
+        (step.firstTry === undefined ? "" : ` (second try; the first: ${step.firstTry.reasons.join(", ")})`),
     ]),
   );
   return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...rows].join("\n");
@@ -193,7 +194,7 @@ export function kneeMarkdownReport(run) {
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}.`,
     "",
-    `Method: ${o.connections.toLocaleString("en-US")} subscribers on one channel, ${o.payloadBytes} B publications. For each system, on freshly started servers, \`hubcast bench fanout\` runs steps of ${o.warmupS} s warm-up + ${o.stepDurationS} s measured at a publication rate that starts at ${rate(o.startRate)} and grows ×${o.factor} per step (at most ${o.maxSteps} ladder steps) until a step fails, then up to ${o.refineSteps} bisection steps between the last sustained and the first failed rate. A step is sustained when p99 latency ≤ ${o.p99BoundMs} ms and no delivery was lost, duplicated or out of order, no publish failed, no connection failed or dropped, and the publisher kept the rate. The servers are restarted after a failed step.`,
+    `Method: ${o.connections.toLocaleString("en-US")} subscribers on one channel, ${o.payloadBytes} B publications. For each system, on freshly started servers, \`hubcast bench fanout\` runs steps of ${o.warmupS} s warm-up + ${o.stepDurationS} s measured at a publication rate that starts at ${rate(o.startRate)} and grows ×${o.factor} per step (at most ${o.maxSteps} ladder steps) until a step fails, then up to ${o.refineSteps} bisection steps between the last sustained and the first failed rate. A step is sustained when p99 latency ≤ ${o.p99BoundMs} ms and no delivery was lost, duplicated or out of order, no publish failed, no connection failed or dropped, and the publisher kept the rate. A step that fails on p99 alone is run once more on fresh servers, and the second try counts. The servers are restarted after a failed step.`,
     "",
     "## Knee per system",
     "",
