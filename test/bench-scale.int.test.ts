@@ -122,6 +122,14 @@ describe("bench/scale/run.mjs", () => {
     expect(plan.load.deliveriesPerS).toBe(50_000);
     expect(plan.load.share).toBeCloseTo((50_000 * (9.16 + 9.75)) / 1e6 / 2, 6);
     expect(plan.failed).toEqual([]);
+    // Memory per connection as measured for each topology: a node's own 2 KiB (9.2 KiB in cluster
+    // mode, the primary's sockets in flight included), the kernel's 10 KiB, the bench's 6.4 KiB.
+    const memory = (p: { checks: { name: string; need: string }[] }) =>
+      p.checks.find((c) => c.name === "free memory (MemAvailable)")?.need;
+    expect(memory(plan)).toMatch(/: 18\.4 KiB per connection/);
+    expect(memory(makePlan(options({ topology: "cluster" }), machine, { floor }))).toMatch(
+      /: 25\.6 KiB per connection/,
+    );
     // A broadcast every second is twice what the box has at the floor: a warning with the interval that fits.
     const everySecond = makePlan(options({ broadcastInterval: 1 }), machine, { floor });
     const rate = everySecond.checks.find((c: { name: string }) => c.name === "delivery rate against the floor");

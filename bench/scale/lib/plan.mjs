@@ -42,8 +42,13 @@ const MAX_WORKERS = 1_024;
  * The run's report gives the figures of the run itself (summary.md, "Memory").
  */
 export const MEMORY_PER_CONNECTION = {
-  /** Growth of the server's RSS (every worker and the primary, cluster-wide /metrics) per connection: 9.2 KiB in this tool's 20,000-connection check run (README.md). */
-  server: 9.2 * 1024,
+  /** Growth of the server's RSS per connection, by topology. */
+  server: {
+    /** Independent nodes: 1.8–2.0 KiB on each of the 20 nodes of the 250,000-connection run (bench/results/2026-12-07-250000-scale-nodes). */
+    nodes: 2 * 1024,
+    /** Cluster mode, every worker and the primary (cluster-wide /metrics): 9.2 KiB in this tool's 20,000-connection check run (README.md); the primary holds sockets in flight. */
+    cluster: 9.2 * 1024,
+  },
   /** Kernel memory of one loopback connection, both sockets: slab grew 10.0 KiB per pair (docs/architecture-at-scale.md). */
   kernel: 10 * 1024,
   /** Growth of a bench process's RSS per connection: 58 MiB with 100 connections, 121 MiB with 10,000, in the same check run. */
@@ -279,7 +284,10 @@ export function makePlan(o, m, extra = {}) {
   }
   // The server's processes and the bench's, each with its leader (a primary, or redis-server).
   const processes = server.count + 1 + clients.count + 1;
-  const perConnection = MEMORY_PER_CONNECTION.server + MEMORY_PER_CONNECTION.kernel + MEMORY_PER_CONNECTION.client;
+  const perConnection =
+    MEMORY_PER_CONNECTION.server[nodes ? "nodes" : "cluster"] +
+    MEMORY_PER_CONNECTION.kernel +
+    MEMORY_PER_CONNECTION.client;
   const memoryNeed = total * perConnection + processes * PROCESS_BASE_BYTES;
   const available = m.memory.availableBytes;
   checks.push({
