@@ -113,12 +113,17 @@ describe("reconnect storm", () => {
       const line = execFileSync("ss", ["-Hltn", `sport = :${port}`], { encoding: "utf8" }).trim();
       return Number(line.split(/\s+/)[2]);
     };
-    const [byDefault, configured] = await Promise.all([
+    const [byDefault, configured, leastConnections, roundRobin] = await Promise.all([
       ServerProcess.start(["--port", "0"]),
       ServerProcess.start(["--port", "0", "--listen-backlog", "64"]),
+      // Cluster mode: the primary's balancer listens, or Node's cluster module for the workers.
+      ServerProcess.start(["--port", "0", "--workers", "2", "--listen-backlog", "65"]),
+      ServerProcess.start(["--port", "0", "--workers", "2", "--balancing", "round-robin", "--listen-backlog", "66"]),
     ]);
-    servers.push(byDefault, configured);
+    servers.push(byDefault, configured, leastConnections, roundRobin);
     expect(backlogOf(byDefault.port)).toBe(Math.min(4096, somaxconn));
     expect(backlogOf(configured.port)).toBe(64);
+    expect(backlogOf(leastConnections.port)).toBe(65);
+    expect(backlogOf(roundRobin.port)).toBe(66);
   });
 });
