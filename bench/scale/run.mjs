@@ -33,6 +33,8 @@ const LIVENESS = { pingIntervalMs: 120_000, pongTimeoutMs: 60_000, connectTimeou
 const SERVER_CONFIG = { demo: false, namespaces: { bench: { allowPublish: true } } };
 /** The phase in the bench's progress line (`fanout measure 12s | conns …`). */
 const BENCH_PHASE = /^\S+ (ramp|settle|warmup|measure|drain|stopped) \d/;
+/** The bench's phases once its ramp is over, with every connection open. */
+const PAST_RAMP = new Set(["settle", "warmup", "measure"]);
 /** How often the processes and the machine are sampled (reading every descriptor table costs CPU the run needs). */
 const SAMPLE_INTERVAL_MS = 15_000;
 
@@ -165,6 +167,7 @@ async function runBench(o, plan, out, serverUrls, { control, run, roles, phase }
   say(`starting ${run.bench.command}`);
   const stdout = [];
   let benchPhase;
+  let connectedRead = false;
   const bench = new GroupProcess({
     label: "bench",
     command: process.execPath,
@@ -174,12 +177,17 @@ async function runBench(o, plan, out, serverUrls, { control, run, roles, phase }
       if (stream === "stdout") return void stdout.push(line);
       process.stderr.write(`bench: ${line}\n`);
       // The bench's progress line names its phase: the run's phases follow it, and the
-      // processes are read when every connection is open (settle) and before they close (drain).
+      // processes are read once every connection is open (the first line past the ramp: a
+      // second-long settle can fall between two progress lines) and before they close (drain).
       const name = BENCH_PHASE.exec(line)?.[1];
       if (name === undefined || name === benchPhase) return;
       benchPhase = name;
       phase(`bench ${name}`);
-      if (name === "settle" || name === "drain") void run.sampler.sample(name === "settle" ? "connected" : "measured");
+      if (!connectedRead && PAST_RAMP.has(name)) {
+        connectedRead = true;
+        void run.sampler.sample("connected");
+      }
+      if (name === "drain") void run.sampler.sample("measured");
     },
   });
   control.processes.push(bench);
