@@ -139,7 +139,7 @@ export class NatsEngine implements Engine {
       broker,
       new NatsHistory(log),
       new NatsPresence(presence),
-      new NatsRegistry(nodes),
+      new NatsRegistry(nodes, options.nodeTtlMs ?? 15_000),
       presenceTtlMs,
       options.logger,
     );
@@ -204,13 +204,17 @@ export async function readNatsRegistry(servers: string[], prefix: string): Promi
   try {
     const jsm = await jetstreamManager(nc);
     const bucket = new NatsNames(prefix).bucket("nodes");
+    let maxAgeNs: number;
     try {
-      await jsm.streams.info(`KV_${bucket}`);
+      maxAgeNs = (await jsm.streams.info(`KV_${bucket}`)).config.max_age;
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return [];
       throw err;
     }
-    return await new NatsRegistry(await new Kvm(jetstream(nc)).open(bucket)).list();
+    return await new NatsRegistry(
+      await new Kvm(jetstream(nc)).open(bucket),
+      maxAgeNs > 0 ? maxAgeNs / 1e6 : undefined,
+    ).list();
   } finally {
     await nc.close();
   }

@@ -73,13 +73,19 @@ async function listKeys(kv: KV, filter: string): Promise<Set<string>> {
   }
 }
 
-/** The live values of keys matching `filter` (entries deleted or aged out in between are skipped). */
-export async function liveValues<T>(kv: KV, filter: string): Promise<T[]> {
+/**
+ * The live values of keys matching `filter` (entries deleted or aged out in between are
+ * skipped), leaving out entries written more than `maxAgeMs` ago that the server has not yet
+ * removed.
+ */
+export async function liveValues<T>(kv: KV, filter: string, maxAgeMs?: number): Promise<T[]> {
   const keys = await listKeys(kv, filter);
   const entries = await Promise.all([...keys].map((k) => kv.get(k)));
+  const oldest = maxAgeMs === undefined ? 0 : Date.now() - maxAgeMs;
   const values: T[] = [];
   for (const entry of entries) {
     if (entry === null || entry.operation !== "PUT" || entry.value.length === 0) continue;
+    if (entry.created.getTime() < oldest) continue; // expired, not yet removed by the server
     values.push(entry.json<T>());
   }
   return values;
