@@ -5,6 +5,8 @@ import { describe, expect, it } from "vitest";
 import { findKnee } from "../bench/peers/lib/ladder.mjs";
 // @ts-expect-error: an .mjs module without types
 import { stepRecord } from "../bench/peers/lib/knee-step.mjs";
+// @ts-expect-error: an .mjs module without types
+import { scaleOutCostByRate, scaleOutCostMarkdownTable } from "../bench/peers/lib/knee-report.mjs";
 
 interface Step {
   rate: number;
@@ -111,5 +113,44 @@ describe("bench/peers knee step verdict", () => {
       "2 out of order",
     ]);
     expect(step({}, 400, 20).reasons).toEqual(["published 10.0/s of 20/s"]);
+  });
+});
+
+describe("bench/peers scale-out cost at the same rates", () => {
+  const at = (rate: number, pass: boolean, cpuUsPerDelivery: number) => ({ rate, pass, reasons: [], cpuUsPerDelivery });
+  const systems = [
+    { key: "hubcast-redis-1", label: "1 node", steps: [at(2, true, 15), at(2.8, true, 14), at(3.92, true, 11)] },
+    // a second try that passed counts; the failed first try at the same rate does not
+    {
+      key: "hubcast-redis-3",
+      label: "3 nodes",
+      steps: [at(2, true, 13), at(2.8, false, 99), at(2.8, true, 12), at(3.92, false, 9)],
+    },
+    { key: "socketio", label: "not in the series", steps: [at(2, true, 40)] },
+  ];
+
+  it("compares the deployments at each rate all of them sustained, not at their own knees", () => {
+    const cost = scaleOutCostByRate(systems) as {
+      rates: number[];
+      rows: { key: string; cpuUsPerDelivery: number[] }[];
+    };
+    expect(cost.rates).toEqual([2, 2.8]);
+    expect(cost.rows).toEqual([
+      { key: "hubcast-redis-1", label: "1 node", cpuUsPerDelivery: [15, 14] },
+      { key: "hubcast-redis-3", label: "3 nodes", cpuUsPerDelivery: [13, 12] },
+    ]);
+    expect(scaleOutCostMarkdownTable(systems)).toBe(
+      [
+        "| deployment | µs per delivery at 2/s | µs per delivery at 2.8/s |",
+        "| --- | --- | --- |",
+        "| 1 node | 15.0 | 14.0 |",
+        "| 3 nodes | 13.0 | 12.0 |",
+      ].join("\n"),
+    );
+  });
+
+  it("has no table for one deployment, or when no rate was sustained by all", () => {
+    expect(scaleOutCostMarkdownTable(systems.slice(0, 1))).toBeUndefined();
+    expect(scaleOutCostMarkdownTable([systems[0], { ...systems[1], steps: [at(2, false, 1)] }])).toBeUndefined();
   });
 });

@@ -141,6 +141,42 @@ export function scaleOutMarkdownTable(systems) {
   return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...rows].join("\n");
 }
 
+/**
+ * The scale-out series on Redis compared at the same rates: server CPU µs per delivery (the nodes' CPU ÷
+ * deliveries) at each publication rate every deployment of the series sustained. Per-core figures
+ * at each system's own knee compare different rates, and a node's cost per delivery falls as the
+ * rate grows (more publications reach a socket in one event-loop turn and go out in one write), so
+ * a deployment with a lower knee looks dearer per delivery than it is.
+ */
+export function scaleOutCostByRate(systems) {
+  // The deployments on Redis: the memory-engine node makes no round trip, and its ladder would narrow the common rates.
+  const series = SCALE_OUT_KEYS.filter((key) => key !== "hubcast")
+    .map((key) => systems.find((s) => s.key === key))
+    .filter((s) => s !== undefined);
+  const sustainedAt = (s, r) =>
+    s.steps.find((step) => step.rate === r && step.pass && step.cpuUsPerDelivery !== undefined);
+  const rates = [...new Set(series.flatMap((s) => s.steps.map((step) => step.rate)))]
+    .filter((r) => series.every((s) => sustainedAt(s, r) !== undefined))
+    .sort((a, b) => a - b);
+  return {
+    rates,
+    rows: series.map((s) => ({
+      key: s.key,
+      label: s.label,
+      cpuUsPerDelivery: rates.map((r) => sustainedAt(s, r).cpuUsPerDelivery),
+    })),
+  };
+}
+
+/** `scaleOutCostByRate` as Markdown, or undefined when fewer than two deployments share a sustained rate. */
+export function scaleOutCostMarkdownTable(systems) {
+  const { rates, rows } = scaleOutCostByRate(systems);
+  if (rates.length === 0 || rows.length < 2) return undefined;
+  const titles = ["deployment", ...rates.map((r) => `µs per delivery at ${rate(r)}`)];
+  const lines = rows.map((row) => markdownRow([row.label, ...row.cpuUsPerDelivery.map((us) => num(us, 1))]));
+  return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...lines].join("\n");
+}
+
 /** Every step of one system's ladder, in the order run. */
 export function stepsMarkdownTable(s) {
   const titles = [
@@ -215,6 +251,16 @@ export function kneeMarkdownReport(run) {
       scaleOut,
       "",
       "Every publication goes through Redis, on one node too (the redis engine delivers what it hears back from Redis). Publications enter at node 1 and the subscribers alternate over every node, so on N nodes (N − 1)/N of the deliveries are made by a node other than the publisher's. On one machine the nodes, Redis and the bench share the same cores: the ratios read as the cost of scaling out, not as the gain of more machines.",
+      "",
+    );
+  const costByRate = scaleOutCostMarkdownTable(run.systems);
+  if (costByRate !== undefined)
+    lines.push(
+      "### The same deployments at the same rates",
+      "",
+      costByRate,
+      "",
+      "The nodes' CPU per delivery at each rate every deployment above sustained. A node's cost per delivery falls as the rate grows (more publications reach a socket in one event-loop turn and leave in one write), so per-core figures taken at different knees also compare different rates; this table does not.",
       "",
     );
   lines.push("## Every step", "");
