@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,8 @@ import { brokerContract } from "../broker/broker.contract.js";
 import { PublishExpiredError, PublishOutcomeUnknownError } from "../broker/broker.js";
 import type { BrokerHandlers } from "../broker/broker.js";
 import { presenceContract } from "../presence/presence.contract.js";
+import { NatsPresence } from "../presence/nats.js";
+import { NatsRegistry } from "../registry/nats.js";
 import { registryContract } from "../registry/registry.contract.js";
 import { behindProxy, linkLivenessContract } from "./liveness.contract.js";
 import { NatsNames } from "./nats-names.js";
@@ -324,6 +327,48 @@ describe("nats engine specifics", () => {
       await eventually(async () => (await e.registry.list()).length === 0, 5_000, "the node entry to expire");
     } finally {
       await e.close();
+    }
+  });
+
+  it("leaves out presence entries and nodes older than their TTL that JetStream has not removed yet", async () => {
+    // Buckets that keep entries a minute stand in for a server late to remove them; the
+    // stores read them with a 300 ms TTL, so what they show must follow the TTL, not the server.
+    const nc = await connect({ servers: nats.url });
+    try {
+      const kvm = new Kvm(jetstream(nc));
+      const prefix = `t-${randomUUID()}`;
+      const presence = new NatsPresence(await kvm.create(`${prefix}-presence`, { ttl: 60_000 }), 300);
+      const registry = new NatsRegistry(await kvm.create(`${prefix}-nodes`, { ttl: 60_000 }), 300);
+      const node = (id: string) => ({
+        id,
+        address: "http://127.0.0.1:1",
+        version: "0",
+        startedAt: 1,
+        connections: 0,
+        subscriptions: 0,
+        channels: 0,
+      });
+      await presence.add("room", { client: "old", user: "ann" });
+      await registry.announce(node("old"));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await presence.add("room", { client: "new", user: "bob" });
+      await registry.announce(node("new"));
+      expect(Object.keys(await presence.get("room"))).toEqual(["new"]);
+      expect(await presence.stats("room")).toEqual({ numClients: 1, numUsers: 1 });
+      expect((await registry.list()).map((n) => n.id)).toEqual(["new"]);
+      // A refresh writes the entry again, so it is live for another TTL.
+      await presence.add("room", { client: "old", user: "ann" });
+      expect(Object.keys(await presence.get("room")).sort()).toEqual(["new", "old"]);
+      // With no TTL (a bucket whose entries never age out) nothing is left out.
+      expect((await new NatsRegistry(await kvm.open(`${prefix}-nodes`), undefined).list()).map((n) => n.id)).toEqual([
+        "new",
+        "old",
+      ]);
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(`KV_${prefix}-presence`);
+      await jsm.streams.delete(`KV_${prefix}-nodes`);
+    } finally {
+      await nc.close();
     }
   });
 

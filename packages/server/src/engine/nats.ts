@@ -138,7 +138,7 @@ export class NatsEngine implements Engine {
       link,
       broker,
       new NatsHistory(log),
-      new NatsPresence(presence),
+      new NatsPresence(presence, presenceTtlMs),
       new NatsRegistry(nodes, options.nodeTtlMs ?? 15_000),
       presenceTtlMs,
       options.logger,

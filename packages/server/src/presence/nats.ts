@@ -6,10 +6,16 @@ import type { PresenceStore } from "./presence.js";
 /**
  * Presence in a NATS KV bucket whose entries age out after the bucket's TTL (the NATS server's
  * clock): one key per (channel, connection). Nodes refresh their own entries by writing them
- * again; a crashed node's entries disappear a TTL after its last refresh.
+ * again; a crashed node's entries disappear a TTL after its last refresh. JetStream removes an
+ * expired entry on its own timer, seconds late on a busy server, so reads leave out entries
+ * older than the TTL themselves (as the cluster view does).
  */
 export class NatsPresence implements PresenceStore {
-  constructor(private readonly kv: KV) {}
+  constructor(
+    private readonly kv: KV,
+    /** The bucket's TTL; `undefined` when entries never age out. */
+    private readonly ttlMs: number | undefined,
+  ) {}
 
   async add(channel: string, info: ClientInfo): Promise<void> {
     await this.kv.put(key(channel, info.client), JSON.stringify(info));
@@ -35,7 +41,7 @@ export class NatsPresence implements PresenceStore {
   }
 
   private async values(channel: string): Promise<ClientInfo[]> {
-    return liveValues<ClientInfo>(this.kv, `${channelToken(channel)}.*`);
+    return liveValues<ClientInfo>(this.kv, `${channelToken(channel)}.*`, this.ttlMs);
   }
 }
 
@@ -76,7 +82,9 @@ async function listKeys(kv: KV, filter: string): Promise<Set<string>> {
 /**
  * The live values of keys matching `filter` (entries deleted or aged out in between are
  * skipped), leaving out entries written more than `maxAgeMs` ago that the server has not yet
- * removed.
+ * removed. An entry's age is this process's clock minus the time the server stamped on it, so
+ * the nodes' clocks must agree with the NATS server's within the TTL less the refresh interval
+ * (NTP does far better), or a live entry reads as expired.
  */
 export async function liveValues<T>(kv: KV, filter: string, maxAgeMs?: number): Promise<T[]> {
   const keys = await listKeys(kv, filter);
