@@ -38,7 +38,15 @@ export class EmulationSender {
   private readonly agent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SEND_SOCKETS });
   private readonly tlsAgent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SEND_SOCKETS });
 
-  /** POSTs `body` (`{"stream","frames"}`) to `path` on `target`; `owner` hears how it went, once. */
+  /**
+   * POSTs `body` (`{"stream","frames"}`) to `path` on `target`; `owner` hears how it went, once.
+   * A pooled socket the server closed as idle just as the request went out fails with
+   * ECONNRESET, the request unread (the keep-alive race: Node's agent retires a
+   * socket a second before the server's announced timeout, which a loaded event loop can
+   * overrun). Such a POST is sent again, as browsers do, rather than counted as a failed
+   * connection: each retry retires one pooled socket, and one on a new socket is final. Any
+   * other failure is reported.
+   */
   post(target: WsTarget, path: string, body: string, localAddress: string | undefined, owner: SendOwner): void {
     const send = target.secure ? httpsRequest : httpRequest;
     const req = send({
@@ -55,7 +63,10 @@ export class EmulationSender {
       ...(localAddress === undefined ? {} : { localAddress }),
     });
     req.once("response", (res: IncomingMessage) => drain(res, owner));
-    req.once("error", (err: NodeJS.ErrnoException) => owner.onSendFailed(`send failed: ${err.code ?? err.message}`));
+    req.once("error", (err: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && err.code === "ECONNRESET") this.post(target, path, body, localAddress, owner);
+      else owner.onSendFailed(`send failed: ${err.code ?? err.message}`);
+    });
     req.end(body);
   }
 
