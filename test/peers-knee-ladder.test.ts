@@ -6,7 +6,7 @@ import { findKnee } from "../bench/peers/lib/ladder.mjs";
 // @ts-expect-error: an .mjs module without types
 import { stepRecord } from "../bench/peers/lib/knee-step.mjs";
 // @ts-expect-error: an .mjs module without types
-import { scaleOutCostByRate, scaleOutCostMarkdownTable } from "../bench/peers/lib/knee-report.mjs";
+import { ladderPoints, scaleOutCostByRate, scaleOutCostMarkdownTable } from "../bench/peers/lib/knee-report.mjs";
 
 interface Step {
   rate: number;
@@ -152,5 +152,24 @@ describe("bench/peers scale-out cost at the same rates", () => {
   it("has no table for one deployment, or when no rate was sustained by all", () => {
     expect(scaleOutCostMarkdownTable(systems.slice(0, 1))).toBeUndefined();
     expect(scaleOutCostMarkdownTable([systems[0], { ...systems[1], steps: [at(2, false, 1)] }])).toBeUndefined();
+  });
+});
+
+describe("bench/peers knee charts", () => {
+  it("draws one point per rate, the try that counted, at the deliveries/s offered; unjudged steps and missing values left out", () => {
+    const steps = [
+      { rate: 2, pass: true, p99Ms: 100 },
+      { rate: 2.8, pass: false, p99Ms: 400 }, // a first try
+      { rate: 2.8, pass: true, p99Ms: 200 }, // its second try counts
+      { rate: 3.92, pass: false, p99Ms: undefined },
+      { rate: 5.49, pass: false, stopped: true, p99Ms: 900 },
+    ];
+    const points = (
+      ladderPoints as (s: unknown, n: number, v: (step: { p99Ms?: number }) => number | undefined) => unknown
+    )({ steps }, 10_000, (step) => step.p99Ms);
+    expect(points).toEqual([
+      { x: 20_000, y: 100 },
+      { x: 28_000, y: 200 },
+    ]);
   });
 });

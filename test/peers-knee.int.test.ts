@@ -65,9 +65,18 @@ async function sweep(args: string[]) {
   const files = readdirSync(out);
   const json = files.find((f) => f.endsWith("-knee.json"));
   const md = files.find((f) => f.endsWith("-knee.md"));
-  if (json === undefined || md === undefined) throw new Error(`no report written (exit ${code}): ${stderr}`);
+  const html = files.find((f) => f.endsWith("-knee.html"));
+  if (json === undefined || md === undefined || html === undefined)
+    throw new Error(`no report written (exit ${code}): ${stderr}`);
   const run = JSON.parse(readFileSync(join(out, json), "utf8")) as KneeRun;
-  return { code, stdout, stderr, run, markdown: readFileSync(join(out, md), "utf8") };
+  return {
+    code,
+    stdout,
+    stderr,
+    run,
+    markdown: readFileSync(join(out, md), "utf8"),
+    html: readFileSync(join(out, html), "utf8"),
+  };
 }
 
 /** Every process a sweep started is gone: its servers (named by its work folder) and every server pid measured. */
@@ -85,7 +94,7 @@ function expectNothingLeft(stderr: string, run: KneeRun): void {
 
 describe("bench/peers knee sweep (smoke)", () => {
   it("sweeps Hubcast and a peer, and reports each knee as its steps show it, sorted by deliveries/s", async () => {
-    const { code, stdout, stderr, run, markdown } = await sweep([
+    const { code, stdout, stderr, run, markdown, html } = await sweep([
       "--only",
       "hubcast,hubcast-pusher",
       "--max-steps",
@@ -123,6 +132,10 @@ describe("bench/peers knee sweep (smoke)", () => {
     expect(rows.slice(0, 2).map((row) => row.split(" | ")[0])).toEqual(knees.map((s) => `| ${s.label}`));
     expect(markdown).toContain("## Every step");
     expect(stdout).toMatch(/^system +knee pub\/s +deliveries\/s/m);
+    // The HTML page charts every system's ladder, latency and CPU, with the bound.
+    for (const chart of ["p99-by-rate", "cpu-by-rate"]) expect(html).toContain(`data-chart="${chart}"`);
+    for (const s of run.systems) expect(html.match(new RegExp(`data-series="${s.key}"`, "g"))).toHaveLength(2);
+    expect(html).toContain('data-series="bound"');
     expectNothingLeft(stderr, run);
   }, 60_000);
 

@@ -23,7 +23,7 @@ import {
   runHubcastBench,
   versions,
 } from "./lib/environment.mjs";
-import { failureText, kneeMarkdownReport, kneeTextTable, SCALE_OUT_KEYS } from "./lib/knee-report.mjs";
+import { failureText, kneeHtmlReport, kneeMarkdownReport, kneeTextTable, SCALE_OUT_KEYS } from "./lib/knee-report.mjs";
 import { failedStepRecord, stepRecord } from "./lib/knee-step.mjs";
 import { checkLadderOptions, findKnee, roundRate } from "./lib/ladder.mjs";
 import { HUBCAST_BENCH_FLAGS, SCALE_OUT_SYSTEMS, SYSTEMS } from "./lib/systems.mjs";
@@ -323,6 +323,7 @@ function writeResults(run, dir) {
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(`${base}.md`, kneeMarkdownReport(run));
+  writeFileSync(`${base}.html`, kneeHtmlReport(run));
   return base;
 }
 

@@ -1,8 +1,10 @@
 /**
  * The knee sweep's report: the knee table (every system, sorted by deliveries/s at its knee),
  * the scale-out table (Hubcast on 1, 2, 3 nodes on Redis and on a Redis Cluster), every
- * step of every ladder, as text for the terminal and Markdown for results/.
+ * step of every ladder, as text for the terminal, Markdown for results/, and an HTML page
+ * with the knee table and each ladder charted.
  */
+import { escapeHtml, lineChart } from "@hubcast/bench";
 import { CLIENT_BOUND_PERCENT } from "./knee-step.mjs";
 import { paddedTable } from "./report.mjs";
 
@@ -274,4 +276,111 @@ export function kneeMarkdownReport(run) {
       "",
     );
   return lines.join("\n");
+}
+
+/** Distinct line colours, one per system of the full sweep. */
+const PALETTE = [
+  "#1f77b4",
+  "#d62728",
+  "#2ca02c",
+  "#ff7f0e",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#17becf",
+  "#bcbd22",
+  "#393b79",
+  "#637939",
+  "#843c39",
+  "#7b4173",
+  "#3182bd",
+];
+
+/**
+ * One system's ladder as chart points: for each rate it ran, the try that counted (the last one
+ * at that rate), at x = the deliveries/s offered (rate × subscribers); steps that could not be
+ * judged are left out, as is a value the step did not measure.
+ */
+export function ladderPoints(s, connections, value) {
+  const counted = new Map();
+  for (const step of s.steps) if (!step.stopped && !step.interrupted) counted.set(step.rate, step);
+  return [...counted.values()]
+    .sort((a, b) => a.rate - b.rate)
+    .map((step) => ({ x: step.rate * connections, y: value(step) ?? undefined }))
+    .filter((p) => p.y !== undefined);
+}
+
+/** The two charts of the HTML report: p99 against the offered rate (with the bound), and server CPU per delivery. */
+export function kneeCharts(run) {
+  const { connections, p99BoundMs } = run.options;
+  const series = (value) =>
+    run.systems.map((s, i) => ({
+      key: s.key,
+      name: s.label,
+      color: PALETTE[i % PALETTE.length],
+      points: ladderPoints(s, connections, value),
+    }));
+  // Past its knee a system's p99 runs to seconds; drawn to scale, that flattens every knee. So
+  // the chart stops at twice the bound, and a point above it is drawn at the top.
+  const top = 2 * p99BoundMs;
+  const p99 = series((step) => (step.p99Ms === undefined ? undefined : Math.min(step.p99Ms, top)));
+  const xs = p99.flatMap((s) => s.points.map((p) => p.x));
+  const bound = {
+    key: "bound",
+    name: `p99 bound (${p99BoundMs} ms)`,
+    color: "#999",
+    points:
+      xs.length === 0
+        ? []
+        : [
+            { x: Math.min(...xs), y: p99BoundMs },
+            { x: Math.max(...xs), y: p99BoundMs },
+          ],
+  };
+  return [
+    lineChart({
+      key: "p99-by-rate",
+      title: `p99 latency at each rate (above ${top.toLocaleString("en-US")} ms: drawn at ${top.toLocaleString("en-US")})`,
+      xLabel: "deliveries/s offered",
+      yLabel: "p99 ms",
+      series: [...p99, bound],
+    }),
+    lineChart({
+      key: "cpu-by-rate",
+      title: "Server CPU per delivery at each rate",
+      xLabel: "deliveries/s offered",
+      yLabel: "µs per delivery",
+      series: series((step) => step.cpuUsPerDelivery),
+    }),
+  ];
+}
+
+/** The results page as HTML: the knee table and the ladders charted; every step stays in the Markdown beside it. */
+export function kneeHtmlReport(run) {
+  const m = run.machine;
+  const head = KNEE_COLUMNS.map(([, title]) => `<th>${escapeHtml(title)}</th>`).join("");
+  const rows = kneeRows(run.systems)
+    .map((r) => `<tr>${KNEE_COLUMNS.map(([k]) => `<td>${escapeHtml(r[k])}</td>`).join("")}</tr>`)
+    .join("\n");
+  const title = `Throughput knee, ${run.startedAt.slice(0, 10)}${run.label === undefined ? "" : ` (${run.label})`}`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eee;vertical-align:top}
+th{font-weight:600}svg{display:block;margin:1.5em 0}.muted{color:#777}
+</style></head><body>
+<h1>${escapeHtml(title)}</h1>
+<p class="muted">${escapeHtml(run.startedAt)} → ${escapeHtml(run.finishedAt)}${run.interrupted ? " (interrupted)" : ""}<br>${escapeHtml(m === undefined ? "machine not recorded" : `${m.cpus} × ${m.cpuModel}, Node.js ${m.node}, ${m.os}; servers, Redis and the bench on the same cores`)}<br>${escapeHtml(`${run.options.connections.toLocaleString("en-US")} subscribers on one channel; a step is sustained at p99 ≤ ${run.options.p99BoundMs} ms with nothing lost, duplicated or out of order`)}</p>
+<h2>Knee per system</h2>
+<table>
+<tr>${head}</tr>
+${rows}
+</table>
+<h2>Every ladder</h2>
+<p class="muted">One point per rate tried: the try that counted. A line past the bound is where its system's ladder ended.</p>
+${kneeCharts(run).join("\n")}
+<p class="muted">Every step, the scale-out tables and the method: the .md beside this file; every raw result: the .json.</p>
+</body></html>
+`;
 }

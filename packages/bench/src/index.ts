@@ -11,6 +11,8 @@ export { resolveBenchOptions, BenchUsageError, Scenario } from "./options.js";
 export type { BenchOptions, ResolvedBenchOptions } from "./options.js";
 export type { BenchResult, LatencySummary, PhaseSpan, TargetStats, TimelinePoint } from "./report/result.js";
 export { RunPhase } from "./report/result.js";
+export { escapeHtml, lineChart } from "./report/svg.js";
+export type { ChartSpec, Series } from "./report/svg.js";
 export { Histogram } from "./histogram.js";
 export type { HistogramSnapshot } from "./histogram.js";
 export { SequenceCounter } from "./sequence.js";
