@@ -6,7 +6,12 @@ import { findKnee } from "../bench/peers/lib/ladder.mjs";
 // @ts-expect-error: an .mjs module without types
 import { stepRecord } from "../bench/peers/lib/knee-step.mjs";
 // @ts-expect-error: an .mjs module without types
-import { ladderPoints, scaleOutCostByRate, scaleOutCostMarkdownTable } from "../bench/peers/lib/knee-report.mjs";
+import {
+  costByRateMarkdownTable,
+  ladderPoints,
+  scaleOutCostByRate,
+  scaleOutCostMarkdownTable,
+} from "../bench/peers/lib/knee-report.mjs";
 
 interface Step {
   rate: number;
@@ -147,6 +152,24 @@ describe("bench/peers scale-out cost at the same rates", () => {
         "| 3 nodes | 13.0 | 12.0 |",
       ].join("\n"),
     );
+  });
+
+  it("compares every system at each rate any sustained, sorted as the knee table, – where one did not", () => {
+    const every = [
+      { ...systems[0], knee: { deliveriesPerS: 39_200 } },
+      { ...systems[2], knee: { deliveriesPerS: 20_000 } },
+      { ...systems[1], knee: { deliveriesPerS: 28_000 } },
+    ];
+    expect(costByRateMarkdownTable(every)).toBe(
+      [
+        "| system | µs at 2/s | µs at 2.8/s | µs at 3.92/s |",
+        "| --- | --- | --- | --- |",
+        "| 1 node | 15.0 | 14.0 | 11.0 |",
+        "| 3 nodes | 13.0 | 12.0 | – |",
+        "| not in the series | 40.0 | – | – |",
+      ].join("\n"),
+    );
+    expect(costByRateMarkdownTable([{ ...systems[1], steps: [at(2, false, 1)] }])).toBeUndefined();
   });
 
   it("has no table for one deployment, or when no rate was sustained by all", () => {

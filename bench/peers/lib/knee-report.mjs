@@ -179,6 +179,36 @@ export function scaleOutCostMarkdownTable(systems) {
   return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...lines].join("\n");
 }
 
+/**
+ * Every system's server CPU µs per delivery at each rate it sustained, over every rate some
+ * system sustained: systems compared at the same load, where the knee table compares each at
+ * its own.
+ */
+export function costByRate(systems) {
+  const sustained = (s, r) =>
+    s.steps.find((step) => step.rate === r && step.pass && step.cpuUsPerDelivery !== undefined);
+  const rates = [...new Set(systems.flatMap((s) => s.steps.map((step) => step.rate)))]
+    .filter((r) => systems.some((s) => sustained(s, r) !== undefined))
+    .sort((a, b) => a - b);
+  return {
+    rates,
+    rows: sortByKnee(systems).map((s) => ({
+      key: s.key,
+      label: s.label,
+      cpuUsPerDelivery: rates.map((r) => sustained(s, r)?.cpuUsPerDelivery),
+    })),
+  };
+}
+
+/** `costByRate` as Markdown (– where a system did not sustain that rate), or undefined when no step was sustained. */
+export function costByRateMarkdownTable(systems) {
+  const { rates, rows } = costByRate(systems);
+  if (rates.length === 0) return undefined;
+  const titles = ["system", ...rates.map((r) => `µs at ${rate(r)}`)];
+  const lines = rows.map((row) => markdownRow([row.label, ...row.cpuUsPerDelivery.map((us) => num(us, 1))]));
+  return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...lines].join("\n");
+}
+
 /** Every step of one system's ladder, in the order run. */
 export function stepsMarkdownTable(s) {
   const titles = [
@@ -246,6 +276,16 @@ export function kneeMarkdownReport(run) {
     ...run.notes.map((n) => `- ${n}`),
     "",
   ];
+  const costs = costByRateMarkdownTable(run.systems);
+  if (costs !== undefined)
+    lines.push(
+      "### Server CPU per delivery at the same rates",
+      "",
+      costs,
+      "",
+      "Each system's CPU µs per delivery at each publication rate it sustained (– where it did not). A server's cost per delivery falls as the rate grows (more publications reach a socket in one event-loop turn and leave in one write), so per-core figures taken at different knees also compare different rates; this table compares systems at the same load. One step's figure moves by about ±20 % on this machine.",
+      "",
+    );
   if (scaleOut !== undefined)
     lines.push(
       "## Scaling out on Redis",
