@@ -6,12 +6,9 @@ import { findKnee } from "../bench/peers/lib/ladder.mjs";
 // @ts-expect-error: an .mjs module without types
 import { stepRecord } from "../bench/peers/lib/knee-step.mjs";
 // @ts-expect-error: an .mjs module without types
-import {
-  costByRateMarkdownTable,
-  ladderPoints,
-  scaleOutCostByRate,
-  scaleOutCostMarkdownTable,
-} from "../bench/peers/lib/knee-report.mjs";
+import * as kneeReport from "../bench/peers/lib/knee-report.mjs";
+
+const { costByRateMarkdownTable, ladderPoints, scaleOutCostByRate, scaleOutCostMarkdownTable } = kneeReport;
 
 interface Step {
   rate: number;

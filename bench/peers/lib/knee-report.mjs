@@ -155,28 +155,14 @@ export function scaleOutCostByRate(systems) {
   const series = SCALE_OUT_KEYS.filter((key) => key !== "hubcast")
     .map((key) => systems.find((s) => s.key === key))
     .filter((s) => s !== undefined);
-  const sustainedAt = (s, r) =>
-    s.steps.find((step) => step.rate === r && step.pass && step.cpuUsPerDelivery !== undefined);
-  const rates = [...new Set(series.flatMap((s) => s.steps.map((step) => step.rate)))]
-    .filter((r) => series.every((s) => sustainedAt(s, r) !== undefined))
-    .sort((a, b) => a - b);
-  return {
-    rates,
-    rows: series.map((s) => ({
-      key: s.key,
-      label: s.label,
-      cpuUsPerDelivery: rates.map((r) => sustainedAt(s, r).cpuUsPerDelivery),
-    })),
-  };
+  return costAtRates(series, (sustainedBy) => sustainedBy === series.length);
 }
 
 /** `scaleOutCostByRate` as Markdown, or undefined when fewer than two deployments share a sustained rate. */
 export function scaleOutCostMarkdownTable(systems) {
-  const { rates, rows } = scaleOutCostByRate(systems);
-  if (rates.length === 0 || rows.length < 2) return undefined;
-  const titles = ["deployment", ...rates.map((r) => `µs per delivery at ${rate(r)}`)];
-  const lines = rows.map((row) => markdownRow([row.label, ...row.cpuUsPerDelivery.map((us) => num(us, 1))]));
-  return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...lines].join("\n");
+  const cost = scaleOutCostByRate(systems);
+  if (cost.rows.length < 2) return undefined;
+  return costMarkdownTable(cost, "deployment", (r) => `µs per delivery at ${rate(r)}`);
 }
 
 /**
@@ -185,14 +171,27 @@ export function scaleOutCostMarkdownTable(systems) {
  * its own.
  */
 export function costByRate(systems) {
+  return costAtRates(sortByKnee(systems), (sustainedBy) => sustainedBy > 0);
+}
+
+/** `costByRate` as Markdown (– where a system did not sustain that rate), or undefined when no step was sustained. */
+export function costByRateMarkdownTable(systems) {
+  return costMarkdownTable(costByRate(systems), "system", (r) => `µs at ${rate(r)}`);
+}
+
+/**
+ * Server CPU µs per delivery of each of `systems` (in that order) at each rate that enough of
+ * them sustained (`keepRate` is given how many did); undefined where one did not.
+ */
+function costAtRates(systems, keepRate) {
   const sustained = (s, r) =>
     s.steps.find((step) => step.rate === r && step.pass && step.cpuUsPerDelivery !== undefined);
   const rates = [...new Set(systems.flatMap((s) => s.steps.map((step) => step.rate)))]
-    .filter((r) => systems.some((s) => sustained(s, r) !== undefined))
+    .filter((r) => keepRate(systems.filter((s) => sustained(s, r) !== undefined).length))
     .sort((a, b) => a - b);
   return {
     rates,
-    rows: sortByKnee(systems).map((s) => ({
+    rows: systems.map((s) => ({
       key: s.key,
       label: s.label,
       cpuUsPerDelivery: rates.map((r) => sustained(s, r)?.cpuUsPerDelivery),
@@ -200,11 +199,10 @@ export function costByRate(systems) {
   };
 }
 
-/** `costByRate` as Markdown (– where a system did not sustain that rate), or undefined when no step was sustained. */
-export function costByRateMarkdownTable(systems) {
-  const { rates, rows } = costByRate(systems);
+/** A cost-at-rates table as Markdown (– for a rate a row did not sustain), or undefined without a rate. */
+function costMarkdownTable({ rates, rows }, firstTitle, rateTitle) {
   if (rates.length === 0) return undefined;
-  const titles = ["system", ...rates.map((r) => `µs at ${rate(r)}`)];
+  const titles = [firstTitle, ...rates.map(rateTitle)];
   const lines = rows.map((row) => markdownRow([row.label, ...row.cpuUsPerDelivery.map((us) => num(us, 1))]));
   return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...lines].join("\n");
 }

@@ -14,6 +14,7 @@ import type { BrokerHandlers } from "../broker/broker.js";
 import { presenceContract } from "../presence/presence.contract.js";
 import { NatsPresence } from "../presence/nats.js";
 import { NatsRegistry } from "../registry/nats.js";
+import type { NodeInfo } from "../registry/registry.js";
 import { registryContract } from "../registry/registry.contract.js";
 import { behindProxy, linkLivenessContract } from "./liveness.contract.js";
 import { NatsNames } from "./nats-names.js";
@@ -29,6 +30,16 @@ afterAll(() => nats.stop());
 const logger = pino({ level: "silent" });
 const engine = (prefix: string, extra: Partial<NatsEngineOptions> = {}): Promise<NatsEngine> =>
   NatsEngine.connect({ servers: [nats.url], prefix, logger, maxHistorySize: 10, ...extra });
+/** A node as it announces itself, idle. */
+const nodeInfo = (id: string): NodeInfo => ({
+  id,
+  address: "http://127.0.0.1:1",
+  version: "0",
+  startedAt: 1,
+  connections: 0,
+  subscriptions: 0,
+  channels: 0,
+});
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(JSON.stringify(s));
 const HISTORY = { size: 5, ttlMs: 60_000, metaTtlMs: 600_000 };
 const quiet: BrokerHandlers = {
@@ -308,15 +319,7 @@ describe("nats engine specifics", () => {
     const e = await engine(`t-${randomUUID()}`, { presenceTtlMs: 300, nodeTtlMs: 300 });
     try {
       await e.presence.add("room", { client: "c1", user: "ann" });
-      await e.registry.announce({
-        id: "n1",
-        address: "http://127.0.0.1:1",
-        version: "0",
-        startedAt: 1,
-        connections: 0,
-        subscriptions: 0,
-        channels: 0,
-      });
+      await e.registry.announce(nodeInfo("n1"));
       expect(Object.keys(await e.presence.get("room"))).toEqual(["c1"]);
       expect((await e.registry.list()).map((n) => n.id)).toEqual(["n1"]);
       await eventually(
@@ -339,20 +342,11 @@ describe("nats engine specifics", () => {
       const prefix = `t-${randomUUID()}`;
       const presence = new NatsPresence(await kvm.create(`${prefix}-presence`, { ttl: 60_000 }), 300);
       const registry = new NatsRegistry(await kvm.create(`${prefix}-nodes`, { ttl: 60_000 }), 300);
-      const node = (id: string) => ({
-        id,
-        address: "http://127.0.0.1:1",
-        version: "0",
-        startedAt: 1,
-        connections: 0,
-        subscriptions: 0,
-        channels: 0,
-      });
       await presence.add("room", { client: "old", user: "ann" });
-      await registry.announce(node("old"));
+      await registry.announce(nodeInfo("old"));
       await new Promise((resolve) => setTimeout(resolve, 500));
       await presence.add("room", { client: "new", user: "bob" });
-      await registry.announce(node("new"));
+      await registry.announce(nodeInfo("new"));
       expect(Object.keys(await presence.get("room"))).toEqual(["new"]);
       expect(await presence.stats("room")).toEqual({ numClients: 1, numUsers: 1 });
       expect((await registry.list()).map((n) => n.id)).toEqual(["new"]);
