@@ -243,11 +243,13 @@ export function stepsMarkdownTable(s) {
   return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...rows].join("\n");
 }
 
+/** A report section: heading, table and what it says, or nothing when there is no table. */
+const section = (heading, table, note) => (table === undefined ? [] : [heading, "", table, "", note, ""]);
+
 /** The results page: what ran, on what, the knee and scale-out tables, every ladder, and how to read them. */
 export function kneeMarkdownReport(run) {
   const m = run.machine;
   const o = run.options;
-  const scaleOut = scaleOutMarkdownTable(run.systems);
   const lines = [
     `# Throughput knee, ${run.startedAt.slice(0, 10)}${run.label === undefined ? "" : ` (${run.label})`}`,
     "",
@@ -274,35 +276,23 @@ export function kneeMarkdownReport(run) {
     ...run.notes.map((n) => `- ${n}`),
     "",
   ];
-  const costs = costByRateMarkdownTable(run.systems);
-  if (costs !== undefined)
-    lines.push(
+  lines.push(
+    ...section(
       "### Server CPU per delivery at the same rates",
-      "",
-      costs,
-      "",
+      costByRateMarkdownTable(run.systems),
       "Each system's CPU µs per delivery at each publication rate it sustained (– where it did not). A server's cost per delivery falls as the rate grows (more publications reach a socket in one event-loop turn and leave in one write), so per-core figures taken at different knees also compare different rates; this table compares systems at the same load. One step's figure moves by about ±20 % on this machine.",
-      "",
-    );
-  if (scaleOut !== undefined)
-    lines.push(
+    ),
+    ...section(
       "## Scaling out on Redis",
-      "",
-      scaleOut,
-      "",
+      scaleOutMarkdownTable(run.systems),
       "Every publication goes through Redis, on one node too (the redis engine delivers what it hears back from Redis). Publications enter at node 1 and the subscribers alternate over every node, so on N nodes (N − 1)/N of the deliveries are made by a node other than the publisher's. On one machine the nodes, Redis and the bench share the same cores: the ratios read as the cost of scaling out, not as the gain of more machines.",
-      "",
-    );
-  const costByRate = scaleOutCostMarkdownTable(run.systems);
-  if (costByRate !== undefined)
-    lines.push(
+    ),
+    ...section(
       "### The same deployments at the same rates",
-      "",
-      costByRate,
-      "",
+      scaleOutCostMarkdownTable(run.systems),
       "The nodes' CPU per delivery at each rate every deployment above sustained. A node's cost per delivery falls as the rate grows (more publications reach a socket in one event-loop turn and leave in one write), so per-core figures taken at different knees also compare different rates; this table does not.",
-      "",
-    );
+    ),
+  );
   lines.push("## Every step", "");
   for (const s of run.systems)
     lines.push(
