@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 // @ts-expect-error: an .mjs module without types
 import { findKnee } from "../bench/peers/lib/ladder.mjs";
 // @ts-expect-error: an .mjs module without types
-import { stepRecord } from "../bench/peers/lib/knee-step.mjs";
+import { latencyOnly, stepRecord } from "../bench/peers/lib/knee-step.mjs";
 // @ts-expect-error: an .mjs module without types
 import * as kneeReport from "../bench/peers/lib/knee-report.mjs";
 
@@ -115,6 +115,14 @@ describe("bench/peers knee step verdict", () => {
       "2 out of order",
     ]);
     expect(step({}, 400, 20).reasons).toEqual(["published 10.0/s of 20/s"]);
+  });
+
+  it("tells a step that failed on p99 alone (it gets a second try) from one that lost or fell behind", () => {
+    const messages = (fanout as unknown as { messages: Record<string, number> }).messages;
+    expect(latencyOnly(step({}, 250))).toBe(true);
+    expect(latencyOnly(step({}, 400))).toBe(false); // sustained
+    expect(latencyOnly(step({ messages: { ...messages, lost: 3 } }, 250))).toBe(false);
+    expect(latencyOnly(step({}, 250, 20))).toBe(false); // the publisher behind as well
   });
 });
 

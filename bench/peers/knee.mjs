@@ -24,7 +24,7 @@ import {
   versions,
 } from "./lib/environment.mjs";
 import { failureText, kneeHtmlReport, kneeMarkdownReport, kneeTextTable, SCALE_OUT_KEYS } from "./lib/knee-report.mjs";
-import { failedStepRecord, stepRecord } from "./lib/knee-step.mjs";
+import { failedStepRecord, latencyOnly, stepRecord } from "./lib/knee-step.mjs";
 import { checkLadderOptions, findKnee, roundRate } from "./lib/ladder.mjs";
 import { HUBCAST_BENCH_FLAGS, SCALE_OUT_SYSTEMS, SYSTEMS } from "./lib/systems.mjs";
 
@@ -296,11 +296,6 @@ async function sweepSystem(ctx, system) {
     entry.error = entry.steps.find((s) => s.error !== undefined).error;
   process.stderr.write(`knee: ${system.label}: ${summaryLine(entry)}\n`);
   return entry;
-}
-
-/** Whether a step failed on its p99 alone (every delivery made, in order, at the rate). */
-function latencyOnly(step) {
-  return step.error === undefined && step.reasons.length === 1 && step.reasons[0].startsWith("p99 ");
 }
 
 function summaryLine(entry) {

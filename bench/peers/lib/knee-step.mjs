@@ -13,6 +13,9 @@ export const CLIENT_BOUND_PERCENT = 90;
 const perCore = (deliveriesPerS, cpuPercent) =>
   cpuPercent === undefined || cpuPercent <= 0 ? undefined : Math.round(deliveriesPerS / (cpuPercent / 100));
 
+/** How the p99 reason of {@link failureReasons} starts. */
+const P99_REASON = "p99 ";
+
 /**
  * Why a step was not sustained, one short phrase each; empty when it was.
  * @param {ReturnType<typeof summarizeFanout>} f
@@ -31,8 +34,13 @@ export function failureReasons(f, { rate, p99BoundMs }) {
   if (f.measuredPublished < due * PUBLISHED_SHARE - 1)
     reasons.push(`published ${(f.measuredPublished / f.measuredSeconds).toFixed(1)}/s of ${rate}/s`);
   if (f.measuredDeliveries === 0) reasons.push("no delivery in the measured window");
-  if (f.p99Ms > p99BoundMs) reasons.push(`p99 ${f.p99Ms} ms > ${p99BoundMs} ms`);
+  if (f.p99Ms > p99BoundMs) reasons.push(`${P99_REASON}${f.p99Ms} ms > ${p99BoundMs} ms`);
   return reasons;
+}
+
+/** Whether a step failed on its p99 alone (every delivery made, in order, at the rate), as {@link failureReasons} words it. */
+export function latencyOnly(step) {
+  return step.error === undefined && step.reasons.length === 1 && step.reasons[0].startsWith(P99_REASON);
 }
 
 /**

@@ -2,7 +2,7 @@ import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } fro
 import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { KV } from "@nats-io/kv";
-import { connect, nanos } from "@nats-io/transport-node";
+import { connect, millis, nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { resolveLiveness } from "../broker/link-liveness.js";
@@ -120,6 +120,7 @@ export class NatsEngine implements Engine {
     const names = new NatsNames(options.prefix ?? "hubcast");
     const replicas = options.replicas ?? 1;
     const presenceTtlMs = options.presenceTtlMs ?? 30_000;
+    const nodeTtlMs = options.nodeTtlMs ?? 15_000;
     const jsm = await jetstreamManager(nc);
     const windowMs = options.idempotencyWindowMs ?? 120_000;
     await ensureStream(jsm, historyStream(names, options, windowMs));
@@ -127,7 +128,7 @@ export class NatsEngine implements Engine {
     const kvm = new Kvm(js);
     const [presence, nodes, dedupe] = await Promise.all([
       ensureBucket(kvm, jsm, names.bucket("presence"), presenceTtlMs, replicas),
-      ensureBucket(kvm, jsm, names.bucket("nodes"), options.nodeTtlMs ?? 15_000, replicas),
+      ensureBucket(kvm, jsm, names.bucket("nodes"), nodeTtlMs, replicas),
       ensureBucket(kvm, jsm, names.bucket("dedupe"), windowMs, replicas),
     ]);
     const log = new NatsChannelLog(js, jsm, names, options.publishTimeoutMs ?? 5_000);
@@ -139,7 +140,7 @@ export class NatsEngine implements Engine {
       broker,
       new NatsHistory(log),
       new NatsPresence(presence, presenceTtlMs),
-      new NatsRegistry(nodes, options.nodeTtlMs ?? 15_000),
+      new NatsRegistry(nodes, nodeTtlMs),
       presenceTtlMs,
       options.logger,
     );
@@ -213,7 +214,7 @@ export async function readNatsRegistry(servers: string[], prefix: string): Promi
     }
     return await new NatsRegistry(
       await new Kvm(jetstream(nc)).open(bucket),
-      maxAgeNs > 0 ? maxAgeNs / 1e6 : undefined,
+      maxAgeNs > 0 ? millis(maxAgeNs) : undefined,
     ).list();
   } finally {
     await nc.close();
