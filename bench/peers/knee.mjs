@@ -85,7 +85,7 @@ Options:
   --ramp-rate N        connections/s as each step connects its subscribers (default 1000)
   --payload-bytes N    size of each publication's data (default 64)
   --only KEY[,KEY…]    sweep only these systems (default: all, in the order above)
-  --out DIR            where <date>-knee.json and .md go (default: results/ in bench/peers)
+  --out DIR            where <date>-knee.json, .md and .html go (default: results/ in bench/peers)
   --label WORD         names the run in its title and file names (<date>-knee-WORD), e.g. smoke
   --verbose            show hubcast bench's progress lines
   -h, --help           show this help
