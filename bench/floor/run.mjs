@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Children } from "./lib/processes.mjs";
 import { CLK_TCK, diff, machineCpu, openFilesLimit, sleep } from "./lib/proc.mjs";
+import { FRAME_BYTES } from "./lib/stamps.mjs";
 import {
   cpuAgreement,
   markdownReport,
@@ -62,10 +63,11 @@ Options:
   --steps S         memory readings per run, after each N/S connections (default 4)
   --only PART       write or memory (default both)
   --variants LIST   memory variants to run, comma-separated (default all: ${MEMORY_VARIANTS.join(",")})
+  --out DIR         where to write the results (default bench/floor/results)
   -h, --help        show this help
 
 Smoke check (a few seconds): node bench/floor/run.mjs --connections 500 --rounds 5
-Writes results/<date>.json and .md (results/<date>-c<N>-r<R>.* when --connections or
+Writes <date>.json and .md into --out (<date>-c<N>-r<R>.* when --connections or
 --rounds differ from the defaults). Needs Linux (/proc) and an open-files limit of at
 least N + ${FD_MARGIN} (ulimit -n); no process of the run holds more than ${int(FD_CEILING)} files.`;
 
@@ -94,6 +96,7 @@ function options() {
         steps: { type: "string" },
         only: { type: "string" },
         variants: { type: "string" },
+        out: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -120,7 +123,8 @@ function options() {
     repeat: number("repeat", 2, 1),
     steps: number("steps", 4, 2),
     only: values.only,
-    frameBytes: 66,
+    out: values.out ?? join(floorDir, "results"),
+    frameBytes: FRAME_BYTES,
   };
   if (o.only !== undefined && o.only !== "write" && o.only !== "memory")
     fail(`--only must be write or memory, got ${o.only}`, 2);
@@ -275,17 +279,22 @@ async function writeFloor(o, children, variant) {
       perConnection: result.bytesPerConnection,
       timeoutMs: 15_000,
     });
+    const latency = await client.request("latency");
+    const stampedFrames = result.socketWrites * result.framesPerTick;
     delivery.ok =
       delivery.connections === o.connections &&
       delivery.short === 0 &&
       delivery.over === 0 &&
       delivery.totalBytes === result.bytesPerConnection * o.connections &&
-      delivery.closed === 0;
+      delivery.closed === 0 &&
+      latency.frames === stampedFrames &&
+      latency.badDigits === 0;
     const full = {
       variant: variant.key,
       label,
       ...result,
       delivery,
+      deliveryLatency: latency,
       serverOpenFiles: opened.server.openFiles,
       clientOpenFiles: opened.client.openFiles,
       connectMs: opened.client.ms,
@@ -293,12 +302,12 @@ async function writeFloor(o, children, variant) {
     };
     if (!delivery.ok) {
       throw new Error(
-        `DELIVERY CHECK FAILED (${label}): the client received ${int(delivery.totalBytes)} of ${int(result.bytesPerConnection * o.connections)} bytes; ${delivery.short} connections short, ${delivery.over} over, min ${delivery.minBytes} / max ${delivery.maxBytes} of ${result.bytesPerConnection} per connection, ${delivery.closed} closed, ${delivery.errors} errors${delivery.lastError === undefined ? "" : ` (${delivery.lastError})`}. The CPU figures of this run would be bogus.`,
+        `DELIVERY CHECK FAILED (${label}): the client received ${int(delivery.totalBytes)} of ${int(result.bytesPerConnection * o.connections)} bytes; ${delivery.short} connections short, ${delivery.over} over, min ${delivery.minBytes} / max ${delivery.maxBytes} of ${result.bytesPerConnection} per connection, ${delivery.closed} closed, ${delivery.errors} errors${delivery.lastError === undefined ? "" : ` (${delivery.lastError})`}; ${int(latency.frames)} of ${int(stampedFrames)} measured frames stamped, ${latency.badDigits} bad stamp bytes. The CPU figures of this run would be bogus.`,
       );
     }
     const s = summarizeWrite(full);
     progress(
-      `write floor, ${label}: ${s.totalUsPerWrite.toFixed(2)} µs/write (user ${s.userUsPerWrite.toFixed(2)} + system ${s.systemUsPerWrite.toFixed(2)}), loop p50 ${s.loopMsP50.toFixed(1)} ms, max ${s.loopMsMax.toFixed(1)} ms; delivered ${int(delivery.totalBytes)} B: all`,
+      `write floor, ${label}: ${s.totalUsPerWrite.toFixed(2)} µs/write (user ${s.userUsPerWrite.toFixed(2)} + system ${s.systemUsPerWrite.toFixed(2)}), loop p50 ${s.loopMsP50.toFixed(1)} ms, max ${s.loopMsMax.toFixed(1)} ms; latency at the client p50 ${s.deliveryMsP50.toFixed(1)} ms, p99 ${s.deliveryMsP99.toFixed(1)} ms; delivered ${int(delivery.totalBytes)} B: all`,
     );
     if (s.othersCpuPercent > 5)
       progress(
@@ -371,10 +380,9 @@ async function memoryFloor(o, children, variant, run) {
   }
 }
 
-function writeResults(run, raw) {
-  const dir = join(floorDir, "results");
-  mkdirSync(dir, { recursive: true });
+function writeResults(run, raw, dir) {
   const o = run.options;
+  mkdirSync(dir, { recursive: true });
   let base = join(
     dir,
     `${run.startedAt.slice(0, 16).replace(":", "")}${o.custom ? `-c${o.connections}-r${o.rounds}` : ""}`,
@@ -458,7 +466,7 @@ async function main() {
     write,
     memory,
   };
-  const base = writeResults(run, raw);
+  const base = writeResults(run, raw, o.out);
   process.stdout.write(`\n${textReport(run)}\n`);
   progress(`wrote ${relative(process.cwd(), base)}.json and .md`);
 }

@@ -2,14 +2,17 @@
  * The client side of both floors, in its own process: opens connections to the server in
  * paced batches (a burst of thousands of connects overflows the server's accept queue, and
  * some connections then look open yet never receive anything), optionally does a
- * WebSocket opening handshake on each, then reads and counts every byte per connection.
+ * WebSocket opening handshake on each, then reads and counts every byte per connection. On
+ * raw connections it also reads each write-floor frame's stamp (stamps.mjs): how long the
+ * frame took from the start of its round to this process.
  *
- * Commands (see processes.mjs): connect, awaitBytes, counts, exit.
+ * Commands (see processes.mjs): connect, awaitBytes, counts, latency, exit.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { connect as tcpConnect } from "node:net";
 import { serve } from "./processes.mjs";
 import { openFiles, sleep } from "./proc.mjs";
+import { StampReader } from "./stamps.mjs";
 
 const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -20,6 +23,7 @@ let closed = 0;
 let errors = 0;
 let lastError;
 let peakFiles = 0;
+const stamps = new StampReader();
 
 /**
  * Opens `count` connections to `host:port`, `batch` at a time every `batchDelayMs` (and
@@ -85,6 +89,7 @@ function connectAll({ host, port, count, mode, path = "/", messages = [], batch,
           onReady();
         });
         socket.on("data", (chunk) => {
+          stamps.read(index, chunk, bytes[index]);
           bytes[index] += chunk.length;
         });
         return;
@@ -181,6 +186,8 @@ function counts(expected) {
 serve({
   connect: (m) => connectAll(m),
   counts: () => counts(undefined),
+  /** The latency of the stamped frames received so far (raw connections). */
+  latency: () => stamps.summary(),
   /** Waits until every connection has received `perConnection` bytes (or `timeoutMs` passed) and returns the counts. */
   awaitBytes: async ({ perConnection, timeoutMs }) => {
     const until = performance.now() + timeoutMs;

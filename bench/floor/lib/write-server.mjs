@@ -1,10 +1,11 @@
 /**
  * The write floor's server, in its own process: a bare `net` server on loopback that keeps
- * every accepted socket (noDelay, as WebSocket servers set it) and, on `run`, writes the
- * same prebuilt 66-byte WebSocket text frame (2-byte header, 64-byte payload, unmasked as a
- * server sends it) to every socket with `socket.write`, once per round, rounds `intervalMs`
- * apart. With `framesPerTick` > 1 each socket gets that many frames per round between
- * `socket.cork()` and `socket.uncork()` (one writev per socket).
+ * every accepted socket (noDelay, as WebSocket servers set it) and, on `run`, writes one
+ * 66-byte WebSocket text frame (2-byte header, 64-byte payload, unmasked as a server sends
+ * it), built once per round and stamped with the round's start (stamps.mjs), to every socket
+ * with `socket.write`, once per round, rounds `intervalMs` apart. With `framesPerTick` > 1
+ * each socket gets that many frames per round between `socket.cork()` and `socket.uncork()`
+ * (one writev per socket).
  *
  * The measured window is rounds `warmup` … `warmup + rounds − 1`: from the start of the
  * first measured round to the scheduled start of the round after the last, so it includes
@@ -17,17 +18,7 @@
 import { createServer } from "node:net";
 import { serve } from "./processes.mjs";
 import { diff, machineCpu, openFiles, procCpu, quantile } from "./proc.mjs";
-
-const PAYLOAD_BYTES = 64;
-
-/** An unmasked WebSocket text frame (FIN, opcode 1) with a 64-byte payload: 66 bytes. */
-export function textFrame(payloadBytes = PAYLOAD_BYTES) {
-  if (payloadBytes > 125) throw new Error("short frames only");
-  const frame = Buffer.alloc(2 + payloadBytes, "x".charCodeAt(0));
-  frame[0] = 0x81;
-  frame[1] = payloadBytes;
-  return frame;
-}
+import { FRAME_BYTES, monotonicUs, stampedFrame } from "./stamps.mjs";
 
 const sockets = [];
 let closed = 0;
@@ -71,7 +62,6 @@ function window(a, b) {
 }
 
 async function run({ rounds, warmup, intervalMs, framesPerTick, clientPid }) {
-  const frame = textFrame();
   const k = framesPerTick;
   const targets = sockets.filter((s) => !s.destroyed);
   if (targets.length !== sockets.length)
@@ -92,6 +82,8 @@ async function run({ rounds, warmup, intervalMs, framesPerTick, clientPid }) {
       break;
     }
     const s = performance.now();
+    // A new frame each round: the previous one may still sit in a socket's queue.
+    const frame = stampedFrame(round >= warmup ? monotonicUs() : 0);
     if (k === 1) {
       for (let i = 0; i < targets.length; i++) {
         const socket = targets[i];
@@ -123,10 +115,10 @@ async function run({ rounds, warmup, intervalMs, framesPerTick, clientPid }) {
     warmup,
     intervalMs,
     framesPerTick: k,
-    frameBytes: frame.length,
+    frameBytes: FRAME_BYTES,
     socketWrites: writes,
     frames: writes * k,
-    bytesPerConnection: total * k * frame.length,
+    bytesPerConnection: total * k * FRAME_BYTES,
     writesLeftQueued: leftQueued,
     closedDuringRun: closed,
     bytesFromClients: receivedBytes,
