@@ -20,11 +20,13 @@ interface WriteSummary {
 }
 interface RawWrite {
   variant: string;
+  readers: number;
+  delivery: { connections: number };
   deliveryLatency: { frames: number; badDigits: number };
 }
 
 describe("bench/floor's write floor, run for real", () => {
-  it("measures each frame's latency at the client, every measured frame once, and writes it to --out", async () => {
+  it("measures each frame's latency at the client, every measured frame once, across two readers, and writes it to --out", async () => {
     const connections = 200;
     const rounds = 3;
     const { stdout } = await run(
@@ -39,12 +41,15 @@ describe("bench/floor's write floor, run for real", () => {
         String(rounds),
         "--warmup",
         "2",
+        "--readers",
+        "2",
         "--out",
         out,
       ],
       { timeout: 60_000 },
     );
     expect(stdout).toContain("latency at the client ms p50 / p99 / max");
+    expect(stdout).toContain(`${connections} connections read by 2 processes`);
     const files = readdirSync(out);
     const json = files.find((f) => f.endsWith(".json"));
     expect(files).toContain(json?.replace(/json$/, "md"));
@@ -60,6 +65,8 @@ describe("bench/floor's write floor, run for real", () => {
       expect(w.deliveryMsP99).toBeLessThanOrEqual(w.deliveryMsMax + 0.01);
       // Warm-up frames carry no stamp: exactly the measured rounds' frames were timed.
       const raw = result.raw.write.find((r) => r.variant === w.variant);
+      expect(raw?.readers).toBe(2);
+      expect(raw?.delivery.connections).toBe(connections);
       expect(raw?.deliveryLatency).toEqual(
         expect.objectContaining({ frames: connections * rounds * w.framesPerTick, badDigits: 0 }),
       );

@@ -10,15 +10,21 @@ interface Summary {
   maxMs: number | undefined;
   badDigits: number;
 }
+interface Histogram {
+  frames: number;
+  buckets: [number, number][];
+}
 interface Reader {
   read(index: number, chunk: Buffer, offset: number): void;
   summary(): Summary;
+  histogram(): Histogram;
 }
-const { FRAME_BYTES, StampReader, stampedFrame, monotonicUs } = stamps as {
+const { FRAME_BYTES, StampReader, stampedFrame, monotonicUs, summarizeLatency } = stamps as {
   FRAME_BYTES: number;
   StampReader: new () => Reader;
   stampedFrame: (stampUs: number) => Buffer;
   monotonicUs: () => number;
+  summarizeLatency: (histograms: Histogram[]) => Summary;
 };
 
 /** Feeds `stream` to a reader in reads of `size` bytes on connection 0. */
@@ -66,6 +72,22 @@ describe("bench/floor's stamped frames", () => {
     expect(s.p50Ms).toBeLessThan(100);
     expect(s.p99Ms).toBeGreaterThanOrEqual(100);
     expect(s.maxMs).toBeGreaterThanOrEqual(100);
+  });
+
+  it("merges the histograms of several reading processes into one set of percentiles", () => {
+    const now = monotonicUs();
+    const fast = new StampReader();
+    const slow = new StampReader();
+    // 99 frames 10 ms late in one process, 1 frame 200 ms late in the other.
+    for (let i = 0; i < 99; i++) fast.read(i, stampedFrame(now - 10_000), 0);
+    slow.read(0, stampedFrame(now - 200_000), 0);
+    const merged = summarizeLatency([fast.histogram(), slow.histogram()]);
+    expect(merged.frames).toBe(100);
+    expect(merged.p50Ms).toBeGreaterThanOrEqual(10);
+    expect(merged.p50Ms).toBeLessThan(200);
+    expect(merged.p99Ms).toBeLessThan(200); // the 99th of 100 frames is a fast one
+    expect(merged.maxMs).toBeGreaterThanOrEqual(200);
+    expect(fast.histogram().buckets.length).toBeLessThan(99); // sparse: only buckets that hold frames
   });
 
   it("counts stamp bytes that are not digits: a stream read out of step with its frames", () => {

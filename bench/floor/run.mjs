@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Children } from "./lib/processes.mjs";
 import { CLK_TCK, diff, machineCpu, openFilesLimit, sleep } from "./lib/proc.mjs";
-import { FRAME_BYTES } from "./lib/stamps.mjs";
+import { FRAME_BYTES, summarizeLatency } from "./lib/stamps.mjs";
 import {
   cpuAgreement,
   markdownReport,
@@ -59,6 +59,7 @@ Options:
   --warmup W        unmeasured write rounds before them (default 20)
   --interval MS     milliseconds between write rounds (default 100)
   --frames K        frames per socket per round in the corked variant (default 10)
+  --readers N       write floor: processes reading the connections, each its share (default 1)
   --repeat N        runs of each memory variant, each in a fresh process (default 2)
   --steps S         memory readings per run, after each N/S connections (default 4)
   --only PART       write or memory (default both)
@@ -92,6 +93,7 @@ function options() {
         warmup: { type: "string" },
         interval: { type: "string" },
         frames: { type: "string" },
+        readers: { type: "string" },
         repeat: { type: "string" },
         steps: { type: "string" },
         only: { type: "string" },
@@ -120,6 +122,7 @@ function options() {
     warmup: number("warmup", 20, 0),
     intervalMs: number("interval", 100, 1),
     frames: number("frames", 10, 2),
+    readers: number("readers", 1, 1),
     repeat: number("repeat", 2, 1),
     steps: number("steps", 4, 2),
     only: values.only,
@@ -251,21 +254,25 @@ async function writeFloor(o, children, variant) {
   const label =
     variant.framesPerTick === 1 ? "one write per socket" : `${variant.framesPerTick} frames corked per socket`;
   const server = children.start("write-server", script("write-server.mjs"));
-  const client = children.start("client", script("client.mjs"));
+  const clients = Array.from({ length: o.readers }, () => children.start("client", script("client.mjs")));
   try {
     const { port } = await server.request("listen");
     progress(
-      `write floor, ${label}: opening ${int(o.connections)} connections (${BATCH} every ${BATCH_DELAY_MS} ms) …`,
+      `write floor, ${label}: opening ${int(o.connections)} connections (${BATCH} every ${BATCH_DELAY_MS} ms) from ${o.readers} reading process(es) …`,
     );
-    const opened = await connect(server, client, {
-      port,
-      count: o.connections,
-      total: o.connections,
-      mode: "raw",
-      heldKey: "accepted",
-    });
+    const startedAt = performance.now();
+    const opened = [];
+    for (const [i, client] of clients.entries()) {
+      // Reader i holds its share of the connections; the server's total grows reader by reader.
+      const total = Math.round((o.connections * (i + 1)) / clients.length);
+      const count = total - Math.round((o.connections * i) / clients.length);
+      opened.push(await connect(server, client, { port, count, total, mode: "raw", heldKey: "accepted" }));
+    }
+    const connectMs = Math.round(performance.now() - startedAt);
+    const serverOpenFiles = opened.at(-1).server.openFiles;
+    const clientOpenFiles = Math.max(...opened.map((c) => c.client.openFiles));
     progress(
-      `write floor, ${label}: ${int(o.connections)} open in ${opened.client.ms} ms (server ${opened.server.openFiles} open files, client ${opened.client.openFiles}); ${o.warmup} + ${o.rounds} rounds every ${o.intervalMs} ms …`,
+      `write floor, ${label}: ${int(o.connections)} open in ${connectMs} ms (server ${serverOpenFiles} open files, each client at most ${clientOpenFiles}); ${o.warmup} + ${o.rounds} rounds every ${o.intervalMs} ms …`,
     );
     await sleep(1000);
     const result = await server.request("run", {
@@ -273,13 +280,14 @@ async function writeFloor(o, children, variant) {
       warmup: o.warmup,
       intervalMs: o.intervalMs,
       framesPerTick: variant.framesPerTick,
-      clientPid: client.pid,
+      clientPids: clients.map((c) => c.pid),
     });
-    const delivery = await client.request("awaitBytes", {
-      perConnection: result.bytesPerConnection,
-      timeoutMs: 15_000,
-    });
-    const latency = await client.request("latency");
+    const delivery = mergeCounts(
+      await Promise.all(
+        clients.map((c) => c.request("awaitBytes", { perConnection: result.bytesPerConnection, timeoutMs: 15_000 })),
+      ),
+    );
+    const latency = summarizeLatency(await Promise.all(clients.map((c) => c.request("latency"))));
     const stampedFrames = result.socketWrites * result.framesPerTick;
     delivery.ok =
       delivery.connections === o.connections &&
@@ -292,12 +300,13 @@ async function writeFloor(o, children, variant) {
     const full = {
       variant: variant.key,
       label,
+      readers: clients.length,
       ...result,
       delivery,
       deliveryLatency: latency,
-      serverOpenFiles: opened.server.openFiles,
-      clientOpenFiles: opened.client.openFiles,
-      connectMs: opened.client.ms,
+      serverOpenFiles,
+      clientOpenFiles,
+      connectMs,
       cpuAgreement: cpuAgreement(result.window, 1e6 / CLK_TCK),
     };
     if (!delivery.ok) {
@@ -319,9 +328,26 @@ async function writeFloor(o, children, variant) {
       );
     return { raw: full, summary: s };
   } finally {
-    await client.stop();
+    for (const client of clients) await client.stop();
     await server.stop();
   }
+}
+
+/** The delivery counts of several reading processes as one. */
+function mergeCounts(counts) {
+  const sum = (field) => counts.reduce((a, c) => a + c[field], 0);
+  return {
+    expectedPerConnection: counts[0].expectedPerConnection,
+    connections: sum("connections"),
+    totalBytes: sum("totalBytes"),
+    minBytes: Math.min(...counts.map((c) => c.minBytes)),
+    maxBytes: Math.max(...counts.map((c) => c.maxBytes)),
+    short: sum("short"),
+    over: sum("over"),
+    closed: sum("closed"),
+    errors: sum("errors"),
+    lastError: counts.find((c) => c.lastError !== undefined)?.lastError,
+  };
 }
 
 async function memoryFloor(o, children, variant, run) {
@@ -457,6 +483,7 @@ async function main() {
       warmup: o.warmup,
       intervalMs: o.intervalMs,
       corkedFramesPerTick: o.frames,
+      readers: o.readers,
       repeat: o.repeat,
       frameBytes: o.frameBytes,
       batch: BATCH,

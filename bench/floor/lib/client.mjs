@@ -186,8 +186,8 @@ function counts(expected) {
 serve({
   connect: (m) => connectAll(m),
   counts: () => counts(undefined),
-  /** The latency of the stamped frames received so far (raw connections). */
-  latency: () => stamps.summary(),
+  /** The latency histogram of the stamped frames received so far (raw connections; see stamps.mjs). */
+  latency: () => stamps.histogram(),
   /** Waits until every connection has received `perConnection` bytes (or `timeoutMs` passed) and returns the counts. */
   awaitBytes: async ({ perConnection, timeoutMs }) => {
     const until = performance.now() + timeoutMs;

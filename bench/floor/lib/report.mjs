@@ -214,7 +214,7 @@ function mdGrid(head, rows) {
 function titles(run) {
   const o = run.options;
   return {
-    write: `Write floor: ${int(o.connections)} connections, ${o.rounds} measured rounds (+${o.warmup} warm-up) every ${o.intervalMs} ms, ${o.frameBytes}-byte frame`,
+    write: `Write floor: ${int(o.connections)} connections${(o.readers ?? 1) > 1 ? ` read by ${o.readers} processes` : ""}, ${o.rounds} measured rounds (+${o.warmup} warm-up) every ${o.intervalMs} ms, ${o.frameBytes}-byte frame`,
     memory: `Memory floor: ${int(o.connections)} idle connections, each variant in a fresh process, ${o.repeat} run(s) each`,
   };
 }
@@ -250,7 +250,7 @@ export function markdownReport(run) {
       "- */proc*: the same window read from /proc/self/stat (clock-tick resolution); *agree* when both sources are within 2 ticks + 1 %.",
       "- *loop ms*: wall time of one round's loop over every socket (p50 / p99 / max); *settled*: from the start of the loop until the event loop ran a setImmediate queued after it (includes the write callbacks).",
       "- *latency at the client*: for every frame of the measured rounds, from the start of its round's loop to the client's read of it (the frame carries the time; one monotonic clock for both processes): the floor's delivery latency, measured as a fanout benchmark measures publish to receipt. It includes the kernel's delivery and the client's own queueing on the shared cores.",
-      "- *client CPU*: the reading client process, from /proc/<pid>/stat, per server write. *machine softirq*: the machine's softirq time (/proc/stat, both CPUs) per write. On loopback the sender's system time includes the receiver's TCP receive path: the packet is processed in a softirq in the sender's context, charged to the sender's system time unless the kernel accounts IRQ time apart (see Machine).",
+      "- *client CPU*: the reading client process (all of them together, with --readers), from /proc/<pid>/stat, per server write. *machine softirq*: the machine's softirq time (/proc/stat, both CPUs) per write. On loopback the sender's system time includes the receiver's TCP receive path: the packet is processed in a softirq in the sender's context, charged to the sender's system time unless the kernel accounts IRQ time apart (see Machine).",
       "- *others' CPU %*: CPU time in the window of every other process on the machine (machine busy time from /proc/stat minus server and client), in % of one core; above a few %, something competed for the cores and the loop times overstate the floor.",
       "- *delivered*: bytes the client counted over all connections (warm-up rounds included) vs connections × rounds × frames × frame size; the run fails when they differ on any connection.",
       "",

@@ -81,25 +81,52 @@ export class StampReader {
     if (latencyUs > this.#maxUs) this.#maxUs = latencyUs;
   }
 
+  /** The histogram's non-empty buckets, for merging the readings of several reader processes. */
+  histogram() {
+    const buckets = [];
+    for (let b = 0; b < BUCKETS; b++) if (this.#histogram[b] > 0) buckets.push([b, this.#histogram[b]]);
+    return { frames: this.#count, maxUs: this.#maxUs, badDigits: this.#badDigits, buckets };
+  }
+
   /** Frames measured, their latency's p50 / p90 / p99 / max in ms, and stamp bytes that were not digits. */
   summary() {
-    const at = (q) => {
-      if (this.#count === 0) return undefined;
-      const rank = Math.max(1, Math.ceil(q * this.#count));
-      let seen = 0;
-      for (let b = 0; b < BUCKETS; b++) {
-        seen += this.#histogram[b];
-        if (seen >= rank) return ((b + 1) * BUCKET_US) / 1000;
-      }
-      return this.#maxUs / 1000;
-    };
-    return {
-      frames: this.#count,
-      p50Ms: at(0.5),
-      p90Ms: at(0.9),
-      p99Ms: at(0.99),
-      maxMs: this.#count === 0 ? undefined : this.#maxUs / 1000,
-      badDigits: this.#badDigits,
-    };
+    return summarizeLatency([this.histogram()]);
   }
+}
+
+/**
+ * The latency of the frames every reader measured, from their {@link StampReader.histogram}s:
+ * frames, p50 / p90 / p99 / max in ms (a bucket's upper bound, so at most 10 µs high), and
+ * stamp bytes that were not digits.
+ */
+export function summarizeLatency(histograms) {
+  const counts = new Map();
+  let frames = 0;
+  let maxUs = 0;
+  let badDigits = 0;
+  for (const h of histograms) {
+    frames += h.frames;
+    maxUs = Math.max(maxUs, h.maxUs);
+    badDigits += h.badDigits;
+    for (const [bucket, n] of h.buckets) counts.set(bucket, (counts.get(bucket) ?? 0) + n);
+  }
+  const sorted = [...counts].sort((a, b) => a[0] - b[0]);
+  const at = (q) => {
+    if (frames === 0) return undefined;
+    const rank = Math.max(1, Math.ceil(q * frames));
+    let seen = 0;
+    for (const [bucket, n] of sorted) {
+      seen += n;
+      if (seen >= rank) return ((bucket + 1) * BUCKET_US) / 1000;
+    }
+    return maxUs / 1000;
+  };
+  return {
+    frames,
+    p50Ms: at(0.5),
+    p90Ms: at(0.9),
+    p99Ms: at(0.99),
+    maxMs: frames === 0 ? undefined : maxUs / 1000,
+    badDigits,
+  };
 }

@@ -11,7 +11,7 @@
  * first measured round to the scheduled start of the round after the last, so it includes
  * the work each write leaves for after the loop. CPU in the window is read both with
  * process.cpuUsage() (getrusage) and from /proc/self/stat, and the client's from
- * /proc/<clientPid>/stat, and the machine's from /proc/stat.
+ * /proc/<pid>/stat of every reading client (together), and the machine's from /proc/stat.
  *
  * Commands: listen, status, run, exit.
  */
@@ -37,13 +37,23 @@ const server = createServer((socket) => {
   sockets.push(socket);
 });
 
-function sample(clientPid) {
+/** The reading clients' CPU together (undefined when one of them is gone). */
+function clientsCpu(clientPids) {
+  const each = clientPids.map((pid) => procCpu(pid));
+  if (each.length === 0 || each.includes(undefined)) return undefined;
+  return {
+    userUs: each.reduce((a, c) => a + c.userUs, 0),
+    systemUs: each.reduce((a, c) => a + c.systemUs, 0),
+  };
+}
+
+function sample(clientPids) {
   return {
     atNs: process.hrtime.bigint(),
     rusage: process.cpuUsage(),
     proc: procCpu("self"),
     mainThread: procCpu("self", process.pid),
-    client: clientPid === undefined ? undefined : procCpu(clientPid),
+    client: clientsCpu(clientPids),
     machine: machineCpu(),
   };
 }
@@ -61,7 +71,7 @@ function window(a, b) {
   };
 }
 
-async function run({ rounds, warmup, intervalMs, framesPerTick, clientPid }) {
+async function run({ rounds, warmup, intervalMs, framesPerTick, clientPids }) {
   const k = framesPerTick;
   const targets = sockets.filter((s) => !s.destroyed);
   if (targets.length !== sockets.length)
@@ -76,9 +86,9 @@ async function run({ rounds, warmup, intervalMs, framesPerTick, clientPid }) {
   for (let round = 0; round <= total; round++) {
     const wait = t0 + round * intervalMs - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (round === warmup) start = sample(clientPid);
+    if (round === warmup) start = sample(clientPids);
     if (round === total) {
-      end = sample(clientPid);
+      end = sample(clientPids);
       break;
     }
     const s = performance.now();
