@@ -21,12 +21,13 @@ interface WriteSummary {
 interface RawWrite {
   variant: string;
   readers: number;
-  delivery: { connections: number };
+  cpusAllowed: string;
+  delivery: { connections: number; cpusAllowed: string };
   deliveryLatency: { frames: number; badDigits: number };
 }
 
 describe("bench/floor's write floor, run for real", () => {
-  it("measures each frame's latency at the client, every measured frame once, across two readers, and writes it to --out", async () => {
+  it("measures each frame's latency at the client, every measured frame once, across two pinned readers, and writes it to --out", async () => {
     const connections = 200;
     const rounds = 3;
     const { stdout } = await run(
@@ -43,13 +44,14 @@ describe("bench/floor's write floor, run for real", () => {
         "2",
         "--readers",
         "2",
+        "--pin",
         "--out",
         out,
       ],
       { timeout: 60_000 },
     );
     expect(stdout).toContain("latency at the client ms p50 / p99 / max");
-    expect(stdout).toContain(`${connections} connections read by 2 processes`);
+    expect(stdout).toContain(`${connections} connections read by 2 processes (server on CPU 0, readers on CPU 1`);
     const files = readdirSync(out);
     const json = files.find((f) => f.endsWith(".json"));
     expect(files).toContain(json?.replace(/json$/, "md"));
@@ -66,6 +68,9 @@ describe("bench/floor's write floor, run for real", () => {
       // Warm-up frames carry no stamp: exactly the measured rounds' frames were timed.
       const raw = result.raw.write.find((r) => r.variant === w.variant);
       expect(raw?.readers).toBe(2);
+      // Pinned for real: the server ran on CPU 0 only, both readers on CPU 1 only.
+      expect(raw?.cpusAllowed).toBe("0");
+      expect(raw?.delivery.cpusAllowed).toBe("1");
       expect(raw?.delivery.connections).toBe(connections);
       expect(raw?.deliveryLatency).toEqual(
         expect.objectContaining({ frames: connections * rounds * w.framesPerTick, badDigits: 0 }),

@@ -16,7 +16,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Children } from "./lib/processes.mjs";
-import { CLK_TCK, diff, machineCpu, openFilesLimit, sleep } from "./lib/proc.mjs";
+import { CLK_TCK, cpusAllowed, diff, machineCpu, openFilesLimit, pinToCpus, sleep } from "./lib/proc.mjs";
 import { FRAME_BYTES, summarizeLatency } from "./lib/stamps.mjs";
 import {
   cpuAgreement,
@@ -60,6 +60,7 @@ Options:
   --interval MS     milliseconds between write rounds (default 100)
   --frames K        frames per socket per round in the corked variant (default 10)
   --readers N       write floor: processes reading the connections, each its share (default 1)
+  --pin             write floor: the server on one CPU and the readers on the others (taskset)
   --repeat N        runs of each memory variant, each in a fresh process (default 2)
   --steps S         memory readings per run, after each N/S connections (default 4)
   --only PART       write or memory (default both)
@@ -94,6 +95,7 @@ function options() {
         interval: { type: "string" },
         frames: { type: "string" },
         readers: { type: "string" },
+        pin: { type: "boolean" },
         repeat: { type: "string" },
         steps: { type: "string" },
         only: { type: "string" },
@@ -123,6 +125,7 @@ function options() {
     intervalMs: number("interval", 100, 1),
     frames: number("frames", 10, 2),
     readers: number("readers", 1, 1),
+    pin: values.pin === true,
     repeat: number("repeat", 2, 1),
     steps: number("steps", 4, 2),
     only: values.only,
@@ -153,6 +156,15 @@ function checkPrerequisites(o) {
     fail(
       `the open-files limit is ${limit.soft} (hard ${limit.hard}) but ${int(o.connections)} connections need ${int(needed)} per process: raise it before running, e.g. \`ulimit -n ${needed}\` in this shell (as root, or after raising the hard limit: LimitNOFILE= in a systemd unit, nofile in /etc/security/limits.conf, --ulimit nofile=${needed}:${needed} for docker), or pass a smaller --connections`,
     );
+  }
+  if (o.pin && cpuList(cpusAllowed()).length < 2)
+    fail(`--pin needs at least 2 CPUs to run on (this process may use ${cpusAllowed()})`, 2);
+  if (o.pin) {
+    try {
+      execFileSync("taskset", ["--version"], { stdio: "ignore" });
+    } catch {
+      fail("--pin needs taskset (Debian: apt-get install util-linux)", 2);
+    }
   }
   if (o.only !== "write" && wsVersion() === undefined)
     fail(
@@ -256,6 +268,11 @@ async function writeFloor(o, children, variant) {
   const server = children.start("write-server", script("write-server.mjs"));
   const clients = Array.from({ length: o.readers }, () => children.start("client", script("client.mjs")));
   try {
+    if (o.pin) {
+      const { server: serverCpus, readers: readerCpus } = pinning();
+      pinToCpus(server.pid, serverCpus);
+      for (const client of clients) pinToCpus(client.pid, readerCpus);
+    }
     const { port } = await server.request("listen");
     progress(
       `write floor, ${label}: opening ${int(o.connections)} connections (${BATCH} every ${BATCH_DELAY_MS} ms) from ${o.readers} reading process(es) …`,
@@ -333,6 +350,20 @@ async function writeFloor(o, children, variant) {
   }
 }
 
+/** With --pin: the write server on the first CPU this process may use, its readers on the others. */
+function pinning() {
+  const [first, ...rest] = cpuList(cpusAllowed());
+  return { server: String(first), readers: rest.join(",") };
+}
+
+/** The CPUs of a Cpus_allowed_list ("0-2,4" → [0, 1, 2, 4]). */
+function cpuList(text = "") {
+  return text.split(",").flatMap((part) => {
+    const [from, to = from] = part.split("-").map(Number);
+    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  });
+}
+
 /** The delivery counts of several reading processes as one. */
 function mergeCounts(counts) {
   const sum = (field) => counts.reduce((a, c) => a + c[field], 0);
@@ -347,6 +378,7 @@ function mergeCounts(counts) {
     closed: sum("closed"),
     errors: sum("errors"),
     lastError: counts.find((c) => c.lastError !== undefined)?.lastError,
+    cpusAllowed: [...new Set(counts.map((c) => c.cpusAllowed))].join(" "),
   };
 }
 
@@ -484,6 +516,7 @@ async function main() {
       intervalMs: o.intervalMs,
       corkedFramesPerTick: o.frames,
       readers: o.readers,
+      pinned: o.pin ? pinning() : undefined,
       repeat: o.repeat,
       frameBytes: o.frameBytes,
       batch: BATCH,

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { connect as tcpConnect } from "node:net";
 import { serve } from "./processes.mjs";
-import { openFiles, sleep } from "./proc.mjs";
+import { cpusAllowed, openFiles, sleep } from "./proc.mjs";
 import { StampReader } from "./stamps.mjs";
 
 const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -180,6 +180,7 @@ function counts(expected) {
     closed,
     errors,
     lastError,
+    cpusAllowed: cpusAllowed(),
   };
 }
 

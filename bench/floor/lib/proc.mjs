@@ -78,4 +78,20 @@ export function quantile(values, q) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
+/** The CPUs this process may run on (Cpus_allowed_list of /proc/self/status, e.g. "0-1"). */
+export function cpusAllowed() {
+  const line = readFileSync("/proc/self/status", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("Cpus_allowed_list:"));
+  return line?.split(":")[1].trim();
+}
+
+/**
+ * Restricts every thread of process `pid` to the CPUs `cpuList` (taskset syntax: "0", "1-3"),
+ * so that a writer and its readers do not share cores. Throws when `taskset` (util-linux) fails.
+ */
+export function pinToCpus(pid, cpuList) {
+  execFileSync("taskset", ["--all-tasks", "--pid", "--cpu-list", cpuList, String(pid)], { stdio: "ignore" });
+}
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -214,7 +214,7 @@ function mdGrid(head, rows) {
 function titles(run) {
   const o = run.options;
   return {
-    write: `Write floor: ${int(o.connections)} connections${(o.readers ?? 1) > 1 ? ` read by ${o.readers} processes` : ""}, ${o.rounds} measured rounds (+${o.warmup} warm-up) every ${o.intervalMs} ms, ${o.frameBytes}-byte frame`,
+    write: `Write floor: ${int(o.connections)} connections${(o.readers ?? 1) > 1 ? ` read by ${o.readers} processes` : ""}${o.pinned === undefined ? "" : ` (server on CPU ${o.pinned.server}, readers on CPU ${o.pinned.readers})`}, ${o.rounds} measured rounds (+${o.warmup} warm-up) every ${o.intervalMs} ms, ${o.frameBytes}-byte frame`,
     memory: `Memory floor: ${int(o.connections)} idle connections, each variant in a fresh process, ${o.repeat} run(s) each`,
   };
 }
@@ -240,7 +240,7 @@ export function markdownReport(run) {
     "",
     `Started ${run.startedAt}, finished ${run.finishedAt}. Reproduce: \`node bench/floor/run.mjs${run.argv.length > 0 ? ` ${run.argv.join(" ")}` : ""}\`.`,
     "",
-    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel} ${m.arch}, Node.js ${m.node}${run.versions.ws === undefined ? "" : `, ws ${run.versions.ws}`}; open-files limit ${m.openFilesLimit}; clock tick ${m.clockTickUs} µs; ${m.irqTimeAccounting}. Servers and clients on the same cores, over loopback; the machine was ${fixed(m.busyPercentAtStart, 0)} % busy in the second before the run.`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel} ${m.arch}, Node.js ${m.node}${run.versions.ws === undefined ? "" : `, ws ${run.versions.ws}`}; open-files limit ${m.openFilesLimit}; clock tick ${m.clockTickUs} µs; ${m.irqTimeAccounting}. ${run.options.pinned === undefined ? "Servers and clients on the same cores" : "The write server on its own CPU, its readers on the others (the memory floor unpinned)"}, over loopback; the machine was ${fixed(m.busyPercentAtStart, 0)} % busy in the second before the run.`,
     "",
   ];
   if (run.write.length > 0) {

@@ -17,7 +17,7 @@
  */
 import { createServer } from "node:net";
 import { serve } from "./processes.mjs";
-import { diff, machineCpu, openFiles, procCpu, quantile } from "./proc.mjs";
+import { cpusAllowed, diff, machineCpu, openFiles, procCpu, quantile } from "./proc.mjs";
 import { FRAME_BYTES, monotonicUs, stampedFrame } from "./stamps.mjs";
 
 const sockets = [];
@@ -147,6 +147,7 @@ async function run({ rounds, warmup, intervalMs, framesPerTick, clientPids }) {
       machine: Object.fromEntries(Object.entries(w.machine).map(([key, us]) => [key, perWrite(us)])),
     },
     openFiles: peakFiles,
+    cpusAllowed: cpusAllowed(),
   };
 }
 
