@@ -67,6 +67,9 @@ describe("hubcast bench against hubcast start", () => {
     expect(target?.errors).toEqual([]);
     expect(target?.deliveriesCountedBy).toBe("server");
     expect(target?.cpuMicrosPerDelivery).toBeGreaterThan(0);
+    // The node's metrics split its CPU time: the kernel's part is part of it.
+    expect(target?.systemCpuMicrosPerDelivery).toBeGreaterThan(0);
+    expect(target?.systemCpuMicrosPerDelivery).toBeLessThanOrEqual(target?.cpuMicrosPerDelivery ?? 0);
     expect(stderr).toMatch(/fanout measure .*conns 201\/201/);
 
     const written = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as BenchResult;

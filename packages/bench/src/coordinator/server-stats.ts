@@ -7,6 +7,8 @@ export interface ServerSample {
   atMs: number;
   /** CPU time (user + system) since the process started, in seconds. */
   cpuSeconds?: number;
+  /** The part of cpuSeconds spent in the kernel (system time): on loopback, most of a socket write. */
+  systemCpuSeconds?: number;
   /** Resident set size, in bytes. */
   rssBytes?: number;
   /** Open WebSocket connections, as the server counts them. */
@@ -71,10 +73,12 @@ export class MetricsSource implements StatsSource {
     }
     const sample: ServerSample = { atMs };
     const cpu = promValue(text, "hubcast_process_cpu_seconds_total");
+    const systemCpu = promValue(text, "hubcast_process_cpu_system_seconds_total");
     const rss = promValue(text, "hubcast_process_resident_memory_bytes");
     const connections = promValue(text, "hubcast_connections");
     const publications = promValue(text, "hubcast_messages_sent_total", 'type="publication"');
     if (cpu !== undefined) sample.cpuSeconds = cpu;
+    if (systemCpu !== undefined) sample.systemCpuSeconds = systemCpu;
     if (rss !== undefined) sample.rssBytes = rss;
     if (connections !== undefined) sample.connections = connections;
     if (publications !== undefined) sample.publicationsSent = publications;
@@ -116,9 +120,14 @@ export class ProcSource implements StatsSource {
       ]);
       // Fields after the command name, which may hold spaces: field 3 (state) is index 0.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const ticks = Number(fields[11]) + Number(fields[12]); // utime (14) + stime (15)
+      const userTicks = Number(fields[11]); // utime (field 14)
+      const systemTicks = Number(fields[12]); // stime (field 15)
       const rssKb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
-      const sample: ServerSample = { atMs, cpuSeconds: ticks / ticksPerSecond() };
+      const sample: ServerSample = {
+        atMs,
+        cpuSeconds: (userTicks + systemTicks) / ticksPerSecond(),
+        systemCpuSeconds: systemTicks / ticksPerSecond(),
+      };
       if (rssKb !== undefined) sample.rssBytes = Number(rssKb) * 1024;
       return sample;
     } catch (err) {

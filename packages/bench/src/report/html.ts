@@ -69,7 +69,9 @@ export function summaryRows(r: BenchResult): [string, string][] {
   for (const t of r.server.targets) {
     const parts: string[] = [];
     if (t.cpuMicrosPerDelivery !== undefined)
-      parts.push(`CPU ${t.cpuMicrosPerDelivery.toFixed(2)} µs/delivery (${t.deliveriesCountedBy} count)`);
+      parts.push(
+        `CPU ${t.cpuMicrosPerDelivery.toFixed(2)} µs/delivery (${t.deliveriesCountedBy} count${t.systemCpuMicrosPerDelivery === undefined ? "" : `; ${t.systemCpuMicrosPerDelivery.toFixed(2)} of it in the kernel`})`,
+      );
     if (t.cpuPercent !== undefined) parts.push(`CPU ${t.cpuPercent}% of a core`);
     if (t.rssBytesPerConnection !== undefined)
       parts.push(`RSS ${t.rssBytesPerConnection < 0 ? "" : "+"}${bytes(t.rssBytesPerConnection)}/connection`);

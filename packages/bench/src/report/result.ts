@@ -41,6 +41,8 @@ export interface TargetStats {
   cpuMicros: number | undefined;
   /** Server CPU time per delivered publication in the measured window, µs. */
   cpuMicrosPerDelivery: number | undefined;
+  /** The part of it in the kernel (system time), µs; undefined when the source does not split CPU time. */
+  systemCpuMicrosPerDelivery: number | undefined;
   /** Server CPU use over the measured window, in % of one core. */
   cpuPercent: number | undefined;
   /** Growth of the server's RSS from baseline to connected, in bytes, and the connections added meanwhile. */
@@ -226,6 +228,7 @@ export function targetStats(
     measureEnd,
     cpuMicros: undefined,
     cpuMicrosPerDelivery: undefined,
+    systemCpuMicrosPerDelivery: undefined,
     cpuPercent: undefined,
     rssGrowthBytes: undefined,
     connectionsAdded: undefined,
@@ -247,6 +250,14 @@ export function targetStats(
     stats.deliveries = serverCount ?? Math.round(clients.measuredDeliveries / clients.targets);
     stats.deliveriesCountedBy = serverCount === undefined ? "clients" : "server";
     if (stats.deliveries > 0) stats.cpuMicrosPerDelivery = Math.round((cpuUs / stats.deliveries) * 1000) / 1000;
+    if (
+      stats.deliveries > 0 &&
+      measureStart.systemCpuSeconds !== undefined &&
+      measureEnd.systemCpuSeconds !== undefined
+    ) {
+      const systemUs = (measureEnd.systemCpuSeconds - measureStart.systemCpuSeconds) * 1e6;
+      stats.systemCpuMicrosPerDelivery = Math.round((systemUs / stats.deliveries) * 1000) / 1000;
+    }
   }
   if (baseline.rssBytes !== undefined && connected?.rssBytes !== undefined) {
     const added =
