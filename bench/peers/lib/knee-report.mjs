@@ -243,6 +243,10 @@ export function stepsMarkdownTable(s) {
   return [markdownRow(titles), `|${" --- |".repeat(titles.length)}`, ...rows].join("\n");
 }
 
+/** Why the same-rate tables exist, as both of them say it. */
+const RATE_EFFECT =
+  "A server's cost per delivery falls as the rate grows (more publications reach a socket in one event-loop turn and leave in one write), so per-core figures taken at different knees also compare different rates";
+
 /** A report section: heading, table and what it says, or nothing when there is no table. */
 const section = (heading, table, note) => (table === undefined ? [] : [heading, "", table, "", note, ""]);
 
@@ -280,7 +284,7 @@ export function kneeMarkdownReport(run) {
     ...section(
       "### Server CPU per delivery at the same rates",
       costByRateMarkdownTable(run.systems),
-      "Each system's CPU µs per delivery at each publication rate it sustained (– where it did not). A server's cost per delivery falls as the rate grows (more publications reach a socket in one event-loop turn and leave in one write), so per-core figures taken at different knees also compare different rates; this table compares systems at the same load. One step's figure moves by about ±20 % on this machine.",
+      `Each system's CPU µs per delivery at each publication rate it sustained (– where it did not). ${RATE_EFFECT}; this table compares systems at the same load. One step's figure moves by about ±20 % on this machine.`,
     ),
     ...section(
       "## Scaling out on Redis",
@@ -290,7 +294,7 @@ export function kneeMarkdownReport(run) {
     ...section(
       "### The same deployments at the same rates",
       scaleOutCostMarkdownTable(run.systems),
-      "The nodes' CPU per delivery at each rate every deployment above sustained. A node's cost per delivery falls as the rate grows (more publications reach a socket in one event-loop turn and leave in one write), so per-core figures taken at different knees also compare different rates; this table does not.",
+      `The nodes' CPU per delivery at each rate every deployment above sustained. ${RATE_EFFECT}; this table does not.`,
     ),
   );
   lines.push("## Every step", "");

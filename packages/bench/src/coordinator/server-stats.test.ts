@@ -1,10 +1,10 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { targetStats } from "../report/result.js";
 import { ProcSource, promValue } from "./server-stats.js";
 
 /** Spends about `ms` of CPU in this process, part of it in the kernel (small file reads). */
-async function burn(ms: number): Promise<void> {
-  const { readFileSync } = await import("node:fs");
+function burn(ms: number): void {
   const until = performance.now() + ms;
   while (performance.now() < until) readFileSync("/proc/self/stat");
 }
@@ -13,7 +13,7 @@ describe("server stats", () => {
   it("reads a process's CPU time from /proc with the kernel's part apart, and its RSS", async () => {
     const source = new ProcSource(process.pid);
     const before = await source.sample();
-    await burn(300);
+    burn(300);
     const after = await source.sample();
     expect(before.error).toBeUndefined();
     expect(after.rssBytes).toBeGreaterThan(0);
